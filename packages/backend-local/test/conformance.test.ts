@@ -1,0 +1,22 @@
+import { mkdtempSync, promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runConformanceSuite } from '@dreamcore/runtime-core/conformance';
+import { createLocalBackend, scopeRoot, type LocalBackend } from '../src/index.js';
+
+runConformanceSuite({
+  name: 'local',
+  factory: () => {
+    const backend = createLocalBackend({ dataDir: mkdtempSync(path.join(tmpdir(), 'dreamcore-local-')) });
+    return { ...backend, close: async () => fs.rm(backend.dataDir, { recursive: true, force: true }) };
+  },
+  harness: {
+    // An agent with a shell can make any symlink inside its project; this does the same.
+    async symlink(backend, scope, linkPath, target) {
+      const { dataDir } = backend as LocalBackend;
+      const link = path.join(scopeRoot(dataDir, scope), linkPath);
+      await fs.mkdir(path.dirname(link), { recursive: true });
+      await fs.symlink(target.kind === 'project' ? scopeRoot(dataDir, target.scope) : target.path, link);
+    },
+  },
+});

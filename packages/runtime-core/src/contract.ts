@@ -1,0 +1,229 @@
+/**
+ * The ExecutionBackend contract: everything DreamCore executes goes through this interface.
+ * Read this file first. Semantics live in the comments; the conformance suite (./conformance) is their proof.
+ *
+ * Rules that hold for every method:
+ * - Every call is scoped by UUIDs (`userId`, `projectId`); a backend never touches anything outside that user's space.
+ * - Paths are relative, `/`-separated, and checked by `scope.ts` (no `..`, no absolute paths, no symlink escapes, no `.git`).
+ * - Every method is async and fails only with `BackendError` (see errors.ts): bad input changes nothing.
+ */
+import type { AgentEvent, AgentResult } from './events.js';
+
+// ---------------------------------------------------------------- scopes
+
+export interface UserScope {
+  userId: string;
+}
+
+/** A project's working tree: `users/{userId}/projects/{projectId}/` in DreamCore's layout. */
+export interface ProjectScope {
+  userId: string;
+  projectId: string;
+}
+
+/** The user's asset space: `users/{userId}/assets/`. */
+export interface AssetScope {
+  userId: string;
+  assets: true;
+}
+
+export type FileScope = ProjectScope | AssetScope;
+
+// ---------------------------------------------------------------- files
+
+export type FileKind = 'file' | 'directory' | 'symlink';
+
+export interface FileEntry {
+  /** Relative to the scope root, `/`-separated. */
+  path: string;
+  kind: FileKind;
+  /** Bytes (0 for directories). */
+  size: number;
+  /** Last modification, ISO 8601. */
+  mtime: string;
+}
+
+export interface ListOptions {
+  /** Walk subdirectories (default true). */
+  recursive?: boolean;
+}
+
+export interface FilesCapability {
+  read(scope: FileScope, path: string): Promise<Uint8Array>;
+  readText(scope: FileScope, path: string): Promise<string>;
+  /** Creates parent directories; replaces an existing file. Fails TOO_LARGE above `capabilities.files.maxFileBytes`. */
+  write(scope: FileScope, path: string, data: string | Uint8Array): Promise<FileEntry>;
+  /** Removes a file, or a directory with everything in it. NOT_FOUND when absent. */
+  delete(scope: FileScope, path: string): Promise<void>;
+  /** Entries below `dir` (default: the root), sorted by path; never descends into `.git`. Missing dir: NOT_FOUND. */
+  list(scope: FileScope, dir?: string, options?: ListOptions): Promise<FileEntry[]>;
+  exists(scope: FileScope, path: string): Promise<boolean>;
+  stat(scope: FileScope, path: string): Promise<FileEntry>;
+  /** Project ids that exist for this user, sorted. */
+  listProjects(scope: UserScope): Promise<string[]>;
+  /** Removes a whole project (working tree and history). NOT_FOUND when absent. */
+  deleteProject(scope: ProjectScope): Promise<void>;
+}
+
+// ---------------------------------------------------------------- git
+
+export interface CommitInfo {
+  /** Full 40-hex hash. */
+  hash: string;
+  shortHash: string;
+  /** Full commit message (subject and body), without the trailing newline. */
+  message: string;
+  /** Author date, ISO 8601. */
+  date: string;
+  author: string;
+  parents: string[];
+  /** Paths changed by this commit relative to its first parent (all files for a root commit). */
+  files: string[];
+}
+
+export interface LogOptions {
+  /** Page size (default 20, at most 500). */
+  limit?: number;
+  /** Commits to skip from the newest (default 0). */
+  skip?: number;
+}
+
+export interface LogPage {
+  commits: CommitInfo[];
+  hasMore: boolean;
+}
+
+export interface CommitResult {
+  /** false when the working tree already matched HEAD ("nothing to commit"). */
+  committed: boolean;
+  /** The new commit, or the unchanged HEAD. */
+  hash: string;
+}
+
+export type DiffStatus = 'added' | 'modified' | 'deleted' | 'renamed' | 'type-changed';
+
+export interface DiffResult {
+  from: string;
+  to: string;
+  files: { path: string; status: DiffStatus }[];
+  /** Unified diff (binary files as "Binary files differ"). */
+  patch: string;
+}
+
+export interface GitCapability {
+  /** Creates the repository with an initial commit of whatever the folder holds. Idempotent. */
+  init(scope: ProjectScope): Promise<{ created: boolean; head: string }>;
+  /** Stages everything and commits. Initialises the repository first if needed. */
+  commit(scope: ProjectScope, message: string): Promise<CommitResult>;
+  /** Newest first. */
+  log(scope: ProjectScope, options?: LogOptions): Promise<LogPage>;
+  /** Changes from `from` to `to` (default: HEAD). `from` may be an ancestor, a descendant or unrelated. */
+  diff(scope: ProjectScope, from: string, to?: string): Promise<DiffResult>;
+  /** A file's bytes as they were at `version`. NOT_FOUND if the version or the path at it does not exist. */
+  readAt(scope: ProjectScope, version: string, path: string): Promise<Uint8Array>;
+  /**
+   * Makes the working tree equal to `version`'s tree as a NEW commit on top of HEAD (history kept, the restore
+   * itself undoable). Uncommitted changes are committed first so nothing is lost.
+   */
+  restore(scope: ProjectScope, version: string, options?: { message?: string }): Promise<CommitResult>;
+  /** Repository integrity (`git fsck`). */
+  verify(scope: ProjectScope): Promise<{ ok: boolean; problems: string[] }>;
+}
+
+// ---------------------------------------------------------------- agent
+
+export interface RunClaudeRequest {
+  scope: ProjectScope;
+  prompt: string;
+  /** Continue this CLI session (multi-turn). */
+  sessionId?: string;
+  model?: string;
+  /** Skill folder names (each with a SKILL.md) to make visible to the agent; default: all installed. */
+  skills?: string[];
+  /** Wall-clock bound for the whole run; on expiry the run ends with CLI_TIMEOUT. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A running agent. Iterate it for events (sequence-numbered, exactly one terminal `result` or `error`);
+ * `result` settles with the final AgentResult or rejects with the terminal error.
+ */
+export interface AgentRun extends AsyncIterable<AgentEvent> {
+  readonly runId: string;
+  readonly result: Promise<AgentResult>;
+}
+
+// ---------------------------------------------------------------- media
+
+export type ImageStyle = 'pixel' | 'anime' | 'kawaii' | 'realistic' | 'watercolor' | 'flat';
+
+export interface GenerateImageRequest {
+  scope: UserScope;
+  prompt: string;
+  style?: ImageStyle;
+  /** Output size in pixels (default 512×512). */
+  width?: number;
+  height?: number;
+  /** Key out the background (default true). */
+  transparent?: boolean;
+  /** Base name for the alias (default: derived from the prompt). */
+  name?: string;
+  signal?: AbortSignal;
+}
+
+export interface AssetRef {
+  /** Path inside the user's asset space. */
+  path: string;
+  alias: string;
+  mimeType: string;
+  size: number;
+  width: number;
+  height: number;
+  sha256: string;
+}
+
+export interface RenderVideoRequest {
+  scope: ProjectScope;
+  width?: number;
+  height?: number;
+  fps?: number;
+  durationSeconds?: number;
+  title?: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: { percent: number; stage: string }) => void;
+}
+
+export interface RenderVideoResult {
+  movie: FileEntry;
+  thumbnail: FileEntry;
+  durationMs: number;
+  frames: number;
+}
+
+// ---------------------------------------------------------------- the backend
+
+export interface Capabilities {
+  files: { supported: boolean; maxFileBytes: number; symlinks: boolean };
+  git: { supported: boolean };
+  runClaude: { supported: boolean };
+  generateImage: { supported: boolean };
+  renderVideo: { supported: boolean };
+}
+
+export type CapabilityName = keyof Capabilities;
+
+export interface ExecutionBackend {
+  /** Short, stable name ("local", "modal", ...). */
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  readonly files: FilesCapability;
+  readonly git: GitCapability;
+  runClaude(request: RunClaudeRequest): AgentRun;
+  generateImage(request: GenerateImageRequest): Promise<AssetRef>;
+  renderVideo(request: RenderVideoRequest): Promise<RenderVideoResult>;
+  /** Gets a user's execution environment ready ahead of the first call (a no-op where there is nothing to warm). */
+  prewarm(scope: UserScope): Promise<void>;
+  /** Releases processes, sandboxes and browsers. The backend is unusable afterwards. */
+  close(): Promise<void>;
+}

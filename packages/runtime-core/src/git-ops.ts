@@ -1,0 +1,301 @@
+/**
+ * The git capability, written once over a small "run git in this project" runner. Every backend runs the same
+ * git commands with the same parsing; a backend only supplies how a git process is started (a local child
+ * process, an exec in a sandbox). Operations on one project are serialized here.
+ */
+import { KeyedMutex } from './concurrency.js';
+import { createError } from './errors.js';
+import { normalizeRelativePath, validateProjectScope } from './scope.js';
+import type {
+  CommitInfo,
+  CommitResult,
+  DiffResult,
+  DiffStatus,
+  GitCapability,
+  LogOptions,
+  LogPage,
+  ProjectScope,
+} from './contract.js';
+
+export const GIT_AUTHOR = { name: 'Game Creator', email: 'gamecreator@dreamcore.app' } as const;
+
+/**
+ * Configuration forced on every git process, passed as GIT_CONFIG_COUNT/KEY/VALUE so it outranks the repository's
+ * own config. Repository config and hooks are not trusted: an agent works in the tree, so nothing in it may make
+ * git run a program (hooks, fsmonitor, external diff, pagers).
+ */
+const FORCED_CONFIG: [string, string][] = [
+  ['core.hooksPath', '/dev/null'],
+  ['core.fsmonitor', 'false'],
+  ['core.quotepath', 'false'],
+  ['core.pager', 'cat'],
+  ['core.autocrlf', 'false'],
+  ['commit.gpgsign', 'false'],
+  ['gc.auto', '0'],
+  ['safe.directory', '*'],
+  ['advice.detachedHead', 'false'],
+  ['init.defaultBranch', 'main'],
+  ['user.name', GIT_AUTHOR.name],
+  ['user.email', GIT_AUTHOR.email],
+];
+
+/** Environment for every git process: no system or global config, forced safe config, a fixed author. */
+export const GIT_ENV: Readonly<Record<string, string>> = {
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_AUTHOR_NAME: GIT_AUTHOR.name,
+  GIT_AUTHOR_EMAIL: GIT_AUTHOR.email,
+  GIT_COMMITTER_NAME: GIT_AUTHOR.name,
+  GIT_COMMITTER_EMAIL: GIT_AUTHOR.email,
+  LC_ALL: 'C',
+  GIT_CONFIG_COUNT: String(FORCED_CONFIG.length),
+  ...Object.fromEntries(
+    FORCED_CONFIG.flatMap(([k, v], i) => [
+      [`GIT_CONFIG_KEY_${i}`, k],
+      [`GIT_CONFIG_VALUE_${i}`, v],
+    ]),
+  ),
+};
+
+export interface GitRunResult {
+  exitCode: number;
+  stdout: Uint8Array;
+  stderr: string;
+}
+
+export interface GitRunner {
+  /**
+   * Runs `git <args>` with the project folder as work tree and `<project>/.git` as git dir
+   * (never a repository found by walking up), with GIT_ENV. Resolves with the exit code; rejects only when git
+   * could not be started at all.
+   */
+  run(scope: ProjectScope, args: string[]): Promise<GitRunResult>;
+  /** Whether the project folder exists, and whether it holds a `.git` directory. */
+  probe(scope: ProjectScope): Promise<{ projectExists: boolean; repoExists: boolean }>;
+}
+
+const VERSION = /^[0-9a-f]{4,40}$/;
+const MAX_MESSAGE = 10_000;
+const decoder = new TextDecoder();
+
+function text(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
+}
+
+function checkVersion(version: unknown): string {
+  if (typeof version !== 'string' || !VERSION.test(version)) {
+    throw createError('INVALID_ARGUMENT', 'a version is a commit hash of 4 to 40 lower-case hex digits', {
+      details: { version: String(version).slice(0, 64) },
+    });
+  }
+  return version;
+}
+
+function checkMessage(message: unknown): string {
+  if (typeof message !== 'string' || message.trim() === '') {
+    throw createError('INVALID_ARGUMENT', 'a commit message is a non-empty string');
+  }
+  if (message.length > MAX_MESSAGE) throw createError('INVALID_ARGUMENT', `commit message longer than ${MAX_MESSAGE}`);
+  // Control characters other than newline and tab would break log parsing (and never belong in a message).
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(message)) {
+    throw createError('INVALID_ARGUMENT', 'commit message contains control characters');
+  }
+  return message;
+}
+
+const STATUS: Record<string, DiffStatus> = { A: 'added', M: 'modified', D: 'deleted', R: 'renamed', T: 'type-changed' };
+
+export function parseLog(raw: string): CommitInfo[] {
+  const commits: CommitInfo[] = [];
+  for (const record of raw.split('\x1e')) {
+    if (record === '') continue;
+    const [hash = '', parents = '', date = '', author = '', message = '', rest = ''] = record.split('\x1f');
+    commits.push({
+      hash,
+      shortHash: hash.slice(0, 7),
+      message: message.replace(/\n+$/, ''),
+      date: new Date(date).toISOString(),
+      author,
+      parents: parents === '' ? [] : parents.split(' '),
+      files: rest.split('\0').map((f) => f.replace(/^\n/, '')).filter((f) => f !== ''),
+    });
+  }
+  return commits;
+}
+
+export function parseNameStatus(raw: string): DiffResult['files'] {
+  const fields = raw.split('\0').filter((f) => f !== '');
+  const files: DiffResult['files'] = [];
+  for (let i = 0; i < fields.length; ) {
+    const code = fields[i++]!;
+    const status = STATUS[code[0]!] ?? 'modified';
+    if (code[0] === 'R' || code[0] === 'C') {
+      i++; // old path
+      files.push({ path: fields[i++]!, status });
+    } else {
+      files.push({ path: fields[i++]!, status });
+    }
+  }
+  return files;
+}
+
+export interface GitOpsOptions {
+  runner: GitRunner;
+  /** Initial commit message (DreamCore's server uses "Initial project setup"). */
+  initialMessage?: string;
+}
+
+export function createGitCapability(options: GitOpsOptions): GitCapability {
+  const { runner } = options;
+  const initialMessage = options.initialMessage ?? 'Initial commit';
+  const locks = new KeyedMutex();
+  const key = (s: ProjectScope) => `${s.userId}/${s.projectId}`;
+
+  async function git(scope: ProjectScope, args: string[], allowFailure = false): Promise<GitRunResult> {
+    const result = await runner.run(scope, args);
+    if (result.exitCode !== 0 && !allowFailure) {
+      throw createError('INTERNAL', `git ${args[0]} failed: ${result.stderr.trim().slice(0, 500)}`, {
+        details: { exitCode: result.exitCode },
+      });
+    }
+    return result;
+  }
+
+  async function head(scope: ProjectScope): Promise<string | null> {
+    const r = await git(scope, ['rev-parse', '--verify', '-q', 'HEAD'], true);
+    return r.exitCode === 0 ? text(r.stdout).trim() : null;
+  }
+
+  /** Resolves a version to a full commit hash, or NOT_FOUND. */
+  async function resolveCommit(scope: ProjectScope, version: string): Promise<string> {
+    const r = await git(scope, ['rev-parse', '--verify', '-q', '--end-of-options', `${version}^{commit}`], true);
+    if (r.exitCode !== 0) {
+      throw createError('NOT_FOUND', `version ${version} not found`, { details: { version } });
+    }
+    return text(r.stdout).trim();
+  }
+
+  async function requireRepo(scope: ProjectScope): Promise<void> {
+    const { projectExists, repoExists } = await runner.probe(scope);
+    if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
+    if (!repoExists) {
+      throw createError('NOT_FOUND', 'project has no version history yet', { details: { reason: 'no-repository' } });
+    }
+  }
+
+  /** Stages everything and commits it; `null` when the tree already matches HEAD. */
+  async function commitAll(scope: ProjectScope, message: string): Promise<string | null> {
+    await git(scope, ['add', '-A']);
+    const r = await git(scope, ['commit', '-q', '--no-verify', '-m', message], true);
+    if (r.exitCode !== 0) {
+      const out = text(r.stdout) + r.stderr;
+      if (/nothing to commit|nothing added to commit|no changes added/i.test(out)) return null;
+      throw createError('INTERNAL', `git commit failed: ${out.trim().slice(0, 500)}`);
+    }
+    return head(scope);
+  }
+
+  async function init(scope: ProjectScope): Promise<{ created: boolean; head: string }> {
+    const { projectExists, repoExists } = await runner.probe(scope);
+    if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
+    if (repoExists) {
+      const current = await head(scope);
+      if (current) return { created: false, head: current };
+    } else {
+      await git(scope, ['init', '-q']);
+    }
+    await git(scope, ['add', '-A']);
+    await git(scope, ['commit', '-q', '--no-verify', '--allow-empty', '-m', initialMessage]);
+    return { created: true, head: (await head(scope))! };
+  }
+
+  function serialized<A extends unknown[], R>(fn: (scope: ProjectScope, ...args: A) => Promise<R>) {
+    return async (scope: ProjectScope, ...args: A): Promise<R> => {
+      const valid = validateProjectScope(scope);
+      return locks.run(key(valid), () => fn(valid, ...args));
+    };
+  }
+
+  return {
+    init: serialized(init),
+
+    commit: serialized(async (scope, message: string): Promise<CommitResult> => {
+      const msg = checkMessage(message);
+      const { projectExists, repoExists } = await runner.probe(scope);
+      if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
+      if (!repoExists || !(await head(scope))) await init(scope);
+      const hash = await commitAll(scope, msg);
+      return hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
+    }),
+
+    log: serialized(async (scope, opts: LogOptions = {}): Promise<LogPage> => {
+      const limit = opts.limit ?? 20;
+      const skip = opts.skip ?? 0;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        throw createError('INVALID_ARGUMENT', 'limit is an integer from 1 to 500');
+      }
+      if (!Number.isInteger(skip) || skip < 0) throw createError('INVALID_ARGUMENT', 'skip is a non-negative integer');
+      await requireRepo(scope);
+      const r = await git(
+        scope,
+        [
+          'log', '-z', '--name-only', '--no-renames', `--skip=${skip}`, `--max-count=${limit + 1}`,
+          '--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%B%x1f', 'HEAD', '--',
+        ],
+        true,
+      );
+      if (r.exitCode !== 0) return { commits: [], hasMore: false }; // repository without commits
+      const commits = parseLog(text(r.stdout));
+      return { commits: commits.slice(0, limit), hasMore: commits.length > limit };
+    }),
+
+    diff: serialized(async (scope, from: string, to?: string): Promise<DiffResult> => {
+      checkVersion(from);
+      if (to !== undefined) checkVersion(to);
+      await requireRepo(scope);
+      const fromHash = await resolveCommit(scope, from);
+      const toHash = to === undefined ? await resolveCommit(scope, 'HEAD') : await resolveCommit(scope, to);
+      const common = ['--no-color', '--no-ext-diff', '--no-textconv', '--find-renames'];
+      const names = await git(scope, ['diff', ...common, '--name-status', '-z', fromHash, toHash, '--']);
+      const patch = await git(scope, ['diff', ...common, fromHash, toHash, '--']);
+      return { from: fromHash, to: toHash, files: parseNameStatus(text(names.stdout)), patch: text(patch.stdout) };
+    }),
+
+    readAt: serialized(async (scope, version: string, path: string): Promise<Uint8Array> => {
+      checkVersion(version);
+      const relative = normalizeRelativePath(path);
+      await requireRepo(scope);
+      const hash = await resolveCommit(scope, version);
+      const r = await git(scope, ['cat-file', 'blob', `${hash}:${relative}`], true);
+      if (r.exitCode !== 0) {
+        throw createError('NOT_FOUND', `${relative} does not exist at ${version}`, { details: { path: relative, version } });
+      }
+      return r.stdout;
+    }),
+
+    restore: serialized(async (scope, version: string, opts: { message?: string } = {}): Promise<CommitResult> => {
+      checkVersion(version);
+      const message = opts.message === undefined ? undefined : checkMessage(opts.message);
+      await requireRepo(scope);
+      const target = await resolveCommit(scope, version);
+      // Nothing is lost: uncommitted work becomes a commit of its own before the tree is replaced.
+      await commitAll(scope, `Before restore to ${target.slice(0, 7)}`);
+      await git(scope, ['read-tree', '--reset', '-u', target]);
+      const hash = await commitAll(scope, message ?? `Restore to ${target.slice(0, 7)}`);
+      return hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
+    }),
+
+    verify: serialized(async (scope) => {
+      await requireRepo(scope);
+      const r = await git(scope, ['fsck', '--full', '--strict', '--no-progress', '--no-dangling'], true);
+      const problems = (text(r.stdout) + r.stderr)
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && !line.startsWith('notice') && !line.startsWith('Checking'));
+      return { ok: r.exitCode === 0 && problems.length === 0, problems };
+    }),
+  };
+}
+

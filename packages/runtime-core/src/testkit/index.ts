@@ -1,0 +1,5 @@
+/**
+ * Local stand-ins that speak real protocols (the scripted Anthropic model, the fake Gemini endpoint, ...).
+ * Filled in by the agent and media work; see DESIGN.md "Verification".
+ */
+export {};
