@@ -61,22 +61,28 @@ function fsError(error: unknown, relative: string): never {
 }
 
 export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): FilesCapability {
+  const rootCache = new Map<string, string>();
   const resolve = (scope: FileScope, p: unknown, allowRoot = false) =>
-    resolveInsideRoot(scopeRoot(dataDir, validateFileScope(scope)), p, { allowRoot });
+    resolveInsideRoot(scopeRoot(dataDir, validateFileScope(scope)), p, { allowRoot, rootCache });
 
   async function readChecked(scope: FileScope, p: string): Promise<Buffer> {
     const { absolute, relative } = await resolve(scope, p);
+    let handle;
     try {
-      const stats = await fs.stat(absolute);
+      // One open: size and kind come from the descriptor, so the file read is the file checked.
+      handle = await fs.open(absolute, 'r');
+      const stats = await handle.stat();
       if (stats.isDirectory()) throw createError('CONFLICT', `${relative} is a directory`, { details: { path: relative } });
       if (stats.size > maxFileBytes) {
         throw createError('TOO_LARGE', `${relative} is larger than ${maxFileBytes} bytes`, {
           details: { path: relative, size: stats.size, limit: maxFileBytes },
         });
       }
-      return await fs.readFile(absolute);
+      return await handle.readFile();
     } catch (error) {
-      fsError(error, relative);
+      return fsError(error, relative);
+    } finally {
+      await handle?.close();
     }
   }
 
@@ -94,14 +100,14 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
   }
 
   return {
-    read: async (scope, p) => new Uint8Array(await readChecked(scope, p)),
+    read: (scope, p) => readChecked(scope, p), // a Buffer is a Uint8Array: no copy
 
     readText: async (scope, p) => (await readChecked(scope, p)).toString('utf8'),
 
     async write(scope, p, data) {
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       if (!(bytes instanceof Uint8Array)) throw createError('INVALID_ARGUMENT', 'data must be a string or bytes');
-      const { absolute, relative } = await resolve(scope, p);
+      const { absolute, relative, parentExists } = await resolve(scope, p);
       if (bytes.byteLength > maxFileBytes) {
         throw createError('TOO_LARGE', `write of ${bytes.byteLength} bytes exceeds the ${maxFileBytes}-byte limit`, {
           details: { path: relative, size: bytes.byteLength, limit: maxFileBytes },
@@ -111,17 +117,13 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
       // and a symlink at the target is replaced rather than written through.
       const temp = path.join(path.dirname(absolute), `.${path.basename(absolute).slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
       try {
-        await fs.mkdir(path.dirname(absolute), { recursive: true });
-        const existing = await fs.lstat(absolute).catch(() => null);
-        if (existing?.isDirectory()) {
-          throw createError('CONFLICT', `${relative} is a directory`, { details: { path: relative } });
-        }
+        if (!parentExists) await fs.mkdir(path.dirname(absolute), { recursive: true });
         await fs.writeFile(temp, bytes, { flag: 'wx' });
-        await fs.rename(temp, absolute);
-        return toEntry(relative, await fs.lstat(absolute));
+        await fs.rename(temp, absolute); // onto a directory: EISDIR, reported as CONFLICT
+        return { path: relative, kind: 'file', size: bytes.byteLength, mtime: new Date().toISOString() };
       } catch (error) {
         await fs.rm(temp, { force: true }).catch(() => undefined);
-        fsError(error, relative);
+        return fsError(error, relative);
       }
     },
 
@@ -131,7 +133,7 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
         await fs.lstat(absolute);
         await fs.rm(absolute, { recursive: true });
       } catch (error) {
-        fsError(error, relative);
+        return fsError(error, relative);
       }
     },
 
@@ -143,7 +145,7 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
         if (!stats.isDirectory()) throw createError('CONFLICT', `${relative} is not a directory`, { details: { path: relative } });
         await walk(absolute, absolute, relative, options.recursive ?? true, out);
       } catch (error) {
-        fsError(error, relative);
+        return fsError(error, relative);
       }
       return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     },
@@ -158,7 +160,7 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
       try {
         return toEntry(relative, await fs.lstat(absolute));
       } catch (error) {
-        fsError(error, relative);
+        return fsError(error, relative);
       }
     },
 
@@ -176,7 +178,7 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
         await fs.lstat(root);
         await fs.rm(root, { recursive: true });
       } catch (error) {
-        fsError(error, '');
+        return fsError(error, '');
       }
     },
   };

@@ -225,7 +225,8 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
       const msg = checkMessage(message);
       const { projectExists, repoExists } = await runner.probe(scope);
       if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
-      if (!repoExists || !(await head(scope))) await init(scope);
+      // A repository without commits needs no init: the commit below becomes its root commit.
+      if (!repoExists) await init(scope);
       const hash = await commitAll(scope, msg);
       return hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
     }),

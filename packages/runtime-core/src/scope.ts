@@ -140,41 +140,56 @@ export interface ResolvedPath {
   absolute: string;
   /** Canonical relative form. */
   relative: string;
+  /** Whether the target existed when checked (false: it, and maybe some parents, will be created). */
+  exists: boolean;
+  /** Whether the target's parent directory existed when checked. */
+  parentExists: boolean;
 }
+
+export interface ResolveOptions extends NormalizeOptions {
+  /**
+   * Memo of scope root → real path. A scope root is created and owned by the backend, never by the agent,
+   * so its real path can be remembered; everything below it is checked on every call.
+   */
+  rootCache?: Map<string, string>;
+}
+
+const denied = (relative: string) =>
+  createError('ACCESS_DENIED', 'path goes through a symlink that leaves the scope', { details: { path: relative } });
 
 /**
  * Turns a scope root and a caller's relative path into an absolute path on this machine, refusing
  * anything that leaves the root, including through symlinks (existing ancestors are resolved with
  * realpath; a final component that is a symlink must resolve inside the root too, dangling ones are refused).
  */
-export async function resolveInsideRoot(
-  scopeRoot: string,
-  input: unknown,
-  options: NormalizeOptions = {},
-): Promise<ResolvedPath> {
+export async function resolveInsideRoot(scopeRoot: string, input: unknown, options: ResolveOptions = {}): Promise<ResolvedPath> {
   const relative = normalizeRelativePath(input, options);
-  const root = (await realpathOrNull(scopeRoot)) ?? path.resolve(scopeRoot);
+  const cache = options.rootCache;
+  let root = cache?.get(scopeRoot);
+  if (root === undefined) {
+    const real = await realpathOrNull(scopeRoot);
+    root = real ?? path.resolve(scopeRoot);
+    if (real !== null && cache) {
+      if (cache.size > 10_000) cache.clear();
+      cache.set(scopeRoot, real);
+    }
+  }
   const absolute = relative === '' ? root : path.join(root, ...relative.split('/'));
   if (!isInside(root, absolute)) invalidPath(String(input), 'outside the scope');
 
-  // Deepest existing ancestor (or the target itself) must resolve inside the root.
+  // The target itself, or else its deepest existing ancestor, must resolve inside the root.
   let probe = absolute;
   let real = await realpathOrNull(probe);
+  const exists = real !== null;
+  let depth = 0;
   while (real === null && probe !== root) {
     // A dangling symlink exists but has no real path: refuse instead of writing through it.
     const link = await fs.lstat(probe).catch(() => null);
-    if (link?.isSymbolicLink()) {
-      throw createError('ACCESS_DENIED', 'path goes through a symlink that leaves the scope', {
-        details: { path: relative },
-      });
-    }
+    if (link?.isSymbolicLink()) throw denied(relative);
     probe = path.dirname(probe);
     real = await realpathOrNull(probe);
+    depth++;
   }
-  if (real !== null && !isInside(root, real)) {
-    throw createError('ACCESS_DENIED', 'path goes through a symlink that leaves the scope', {
-      details: { path: relative },
-    });
-  }
-  return { root, absolute, relative };
+  if (real !== null && !isInside(root, real)) throw denied(relative);
+  return { root, absolute, relative, exists, parentExists: exists || (real !== null && depth === 1) };
 }

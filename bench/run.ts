@@ -1,0 +1,25 @@
+/**
+ * `npm run bench`: every section prints ratios against a baseline measured in the same run.
+ * Results also land in bench/results/latest.json (ignored by git).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchFilesAndGit } from './files-git.js';
+import type { Measurement } from './lib.js';
+
+const sections: Record<string, () => Promise<unknown>> = {
+  'files-git': benchFilesAndGit,
+};
+
+const only = process.argv.slice(2);
+const results: Record<string, unknown> = {};
+console.log(`DreamCore bench — node ${process.version}, ${new Date().toISOString()}`);
+for (const [name, fn] of Object.entries(sections)) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  results[name] = (await fn()) as Measurement[];
+}
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+mkdirSync(dir, { recursive: true });
+writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(results, null, 2));
+console.log(`\nwrote ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`);

@@ -1,0 +1,148 @@
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  BackendError,
+  createError,
+  errorCodeForExit,
+  isBackendError,
+  isInside,
+  KeyedMutex,
+  normalizeRelativePath,
+  resolveInsideRoot,
+  RunChannel,
+  validateFileScope,
+  type AgentEvent,
+} from '@dreamcore/runtime-core';
+import { expectCode } from '@dreamcore/runtime-core/conformance';
+
+describe('normalizeRelativePath', () => {
+  it('accepts ordinary names, including dots inside names and non-ASCII', () => {
+    for (const ok of ['index.html', 'js/game.js', '.hidden', 'a..b', '...', 'スプライト/画像.png', 'emoji 🎮.txt', 'x/.gitignore', '.github/x.yml']) {
+      expect(normalizeRelativePath(ok)).toBe(ok);
+    }
+  });
+  it('treats "" and "." as the root only when allowed', () => {
+    expect(normalizeRelativePath('', { allowRoot: true })).toBe('');
+    expect(normalizeRelativePath('.', { allowRoot: true })).toBe('');
+    expect(() => normalizeRelativePath('')).toThrow(BackendError);
+  });
+  it('says why a path was refused', () => {
+    try {
+      normalizeRelativePath('a/../b');
+      expect.unreachable();
+    } catch (error) {
+      expect(isBackendError(error, 'INVALID_PATH')).toBe(true);
+      expect((error as BackendError).details.reason).toBe("'..' segment");
+    }
+  });
+});
+
+describe('isInside', () => {
+  it('compares against root + sep, never a bare prefix', () => {
+    expect(isInside('/data/u1', '/data/u1')).toBe(true);
+    expect(isInside('/data/u1', '/data/u1/x')).toBe(true);
+    expect(isInside('/data/u1', '/data/u10/x')).toBe(false);
+    expect(isInside('/data/u1', '/data')).toBe(false);
+  });
+});
+
+describe('resolveInsideRoot', () => {
+  const base = mkdtempSync(path.join(tmpdir(), 'scope-'));
+  const root = path.join(base, 'root');
+  mkdirSync(path.join(root, 'inner'), { recursive: true });
+  mkdirSync(path.join(base, 'rootsibling'));
+  writeFileSync(path.join(base, 'rootsibling', 'secret'), 's');
+  symlinkSync(path.join(base, 'rootsibling'), path.join(root, 'prefix-trick'));
+  symlinkSync('inner', path.join(root, 'inner-link'));
+
+  it('resolves plain and not-yet-existing paths inside the root', async () => {
+    expect((await resolveInsideRoot(root, 'inner/new/file.txt')).absolute).toBe(path.join(root, 'inner/new/file.txt'));
+  });
+  it('refuses a symlink to a sibling whose name shares the root prefix', async () => {
+    await expectCode(resolveInsideRoot(root, 'prefix-trick/secret'), 'ACCESS_DENIED');
+  });
+  it('allows a symlink that stays inside', async () => {
+    expect((await resolveInsideRoot(root, 'inner-link/x')).relative).toBe('inner-link/x');
+  });
+});
+
+describe('validateFileScope', () => {
+  it('normalizes a project scope and an asset scope', () => {
+    const userId = '0190a4b2-0000-7000-8000-000000000001';
+    const projectId = '0190a4b2-0000-7000-8000-000000000002';
+    expect(validateFileScope({ userId, projectId, extra: 1 } as never)).toEqual({ userId, projectId });
+    expect(validateFileScope({ userId, assets: true })).toEqual({ userId, assets: true });
+    expect(() => validateFileScope({ userId, assets: false } as never)).toThrow(/asset space/);
+  });
+});
+
+describe('errors', () => {
+  it('carry a stable code, an HTTP status and recoverability', () => {
+    const error = createError('TOO_LARGE', 'big', { details: { limit: 1 } });
+    expect(error).toMatchObject({ code: 'TOO_LARGE', status: 413, recoverable: false, details: { limit: 1 } });
+    expect(JSON.parse(JSON.stringify(error))).toEqual({ code: 'TOO_LARGE', message: 'big', recoverable: false, details: { limit: 1 } });
+    expect(isBackendError({ name: 'BackendError', code: 'NOT_FOUND' })).toBe(true);
+    expect(isBackendError(new Error('x'))).toBe(false);
+  });
+  it('map agent exit codes the way DreamCore clients expect', () => {
+    expect(errorCodeForExit(124)).toBe('CLI_TIMEOUT');
+    expect(errorCodeForExit(137)).toBe('CLI_KILLED');
+    expect(errorCodeForExit(null, 'SIGKILL')).toBe('CLI_KILLED');
+    expect(errorCodeForExit(143)).toBe('CLI_TERMINATED');
+    expect(errorCodeForExit(1)).toBe('CLI_GENERAL_ERROR');
+  });
+});
+
+describe('RunChannel', () => {
+  const result = { exitCode: 0, sessionId: 's', text: 'ab', costUsd: 0, usage: { inputTokens: 1, outputTokens: 1, cacheReadInputTokens: 0, cacheCreationInputTokens: 0 }, durationMs: 1, numTurns: 1, filesChanged: [] };
+
+  it('numbers events from 1, buffers until iterated, and ends at the single terminal event', async () => {
+    const run = new RunChannel('r1');
+    run.emit('started', { runId: 'r1', sessionId: null, model: null });
+    run.emit('text', { delta: 'a' });
+    setTimeout(() => {
+      run.emit('text', { delta: 'b' });
+      run.succeed(result);
+      run.fail(new Error('late')); // ignored: the run already ended
+      run.emit('text', { delta: 'ignored' });
+    }, 5);
+    const events: AgentEvent[] = [];
+    for await (const event of run) events.push(event);
+    expect(events.map((e) => [e.seq, e.type])).toEqual([[1, 'started'], [2, 'text'], [3, 'text'], [4, 'result']]);
+    await expect(run.result).resolves.toEqual(result);
+  });
+
+  it('rejects the result with the typed error and reports it as the terminal event', async () => {
+    const run = new RunChannel();
+    run.fail(createError('CLI_TIMEOUT', 'too slow', { details: { exitCode: 124 } }));
+    const events: AgentEvent[] = [];
+    for await (const event of run) events.push(event);
+    expect(events).toEqual([expect.objectContaining({ seq: 1, type: 'error', error: { code: 'CLI_TIMEOUT', message: 'too slow', recoverable: true, exitCode: 124 } })]);
+    await expectCode(run.result, 'CLI_TIMEOUT');
+  });
+});
+
+describe('KeyedMutex', () => {
+  it('runs tasks of one key one at a time, in order, and other keys in parallel', async () => {
+    const mutex = new KeyedMutex();
+    const log: string[] = [];
+    const task = (name: string, ms: number) => async () => {
+      log.push(`start ${name}`);
+      await new Promise((r) => setTimeout(r, ms));
+      log.push(`end ${name}`);
+      return name;
+    };
+    const results = await Promise.all([
+      mutex.run('a', task('a1', 20)),
+      mutex.run('a', async () => { throw new Error('a2 fails'); }).catch((e: Error) => e.message),
+      mutex.run('a', task('a3', 1)),
+      mutex.run('b', task('b1', 1)),
+    ]);
+    expect(results).toEqual(['a1', 'a2 fails', 'a3', 'b1']);
+    expect(log.indexOf('end b1')).toBeLessThan(log.indexOf('end a1'));
+    expect(log.indexOf('end a1')).toBeLessThan(log.indexOf('start a3'));
+    expect(mutex.size).toBe(0);
+  });
+});
