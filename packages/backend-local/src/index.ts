@@ -8,10 +8,11 @@ import {
   capabilities,
   DEFAULT_MAX_FILE_BYTES,
   unsupportedCall,
-  unsupportedRun,
   validateUserScope,
   type ExecutionBackend,
 } from '@dreamcore/runtime-core';
+import { createLocalAgent, type LocalAgentOptions } from './agent.js';
+import type { Isolation } from './confine.js';
 import { createLocalFiles } from './files.js';
 import { createLocalGit } from './git.js';
 
@@ -20,11 +21,15 @@ export interface LocalBackendOptions {
   dataDir: string;
   /** Largest file the files capability reads or writes (default 25 MiB). */
   maxFileBytes?: number;
+  /** The agent: model access (key or demo base URL), CLI path, time bounds, skills, isolation. */
+  agent?: LocalAgentOptions;
 }
 
 export interface LocalBackend extends ExecutionBackend {
   /** Absolute data directory this backend owns. */
   readonly dataDir: string;
+  /** What confines agent runs here (bubblewrap, or none with the reason). */
+  agentIsolation(): Promise<Isolation>;
 }
 
 export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
@@ -32,7 +37,7 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
   mkdirSync(dataDir, { recursive: true });
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const name = 'local';
-  let closed = false;
+  const agent = createLocalAgent(dataDir, options.agent);
 
   return {
     name,
@@ -40,21 +45,24 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
     capabilities: capabilities({
       files: { supported: true, maxFileBytes, symlinks: true },
       git: { supported: true },
+      runClaude: { supported: true },
     }),
     files: createLocalFiles({ dataDir, maxFileBytes }),
     git: createLocalGit(dataDir),
-    runClaude: () => unsupportedRun(name),
+    runClaude: (request) => agent.runClaude(request),
+    agentIsolation: () => agent.isolation(),
     generateImage: () => unsupportedCall('generateImage', name),
     renderVideo: () => unsupportedCall('renderVideo', name),
     async prewarm(scope) {
       validateUserScope(scope);
     },
     async close() {
-      closed = true;
-      void closed;
+      await agent.close();
     },
   };
 }
 
 export { createLocalFiles, scopeRoot } from './files.js';
 export { createLocalGit } from './git.js';
+export { createLocalAgent, defaultClaudePath, type LocalAgentOptions } from './agent.js';
+export { detectIsolation, type Isolation } from './confine.js';

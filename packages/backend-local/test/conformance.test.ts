@@ -6,9 +6,17 @@ import { createLocalBackend, scopeRoot, type LocalBackend } from '../src/index.j
 
 runConformanceSuite({
   name: 'local',
-  factory: () => {
-    const backend = createLocalBackend({ dataDir: mkdtempSync(path.join(tmpdir(), 'dreamcore-local-')) });
-    return { ...backend, close: async () => fs.rm(backend.dataDir, { recursive: true, force: true }) };
+  factory: (context) => {
+    const backend = createLocalBackend({
+      dataDir: mkdtempSync(path.join(tmpdir(), 'dreamcore-local-')),
+      agent: {
+        anthropicApiKey: context.anthropicApiKey,
+        anthropicBaseUrl: context.anthropicBaseUrl,
+        maxRetries: 1, // fault cases end after one retry instead of the CLI's default ten
+        isolation: 'bubblewrap', // fail loudly if confinement is missing in CI
+      },
+    });
+    return { ...backend, close: async () => (await backend.close(), await fs.rm(backend.dataDir, { recursive: true, force: true })) };
   },
   harness: {
     // An agent with a shell can make any symlink inside its project; this does the same.

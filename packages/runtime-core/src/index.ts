@@ -6,3 +6,4 @@ export * from './concurrency.js';
 export * from './unsupported.js';
 export * from './git-ops.js';
 export * from './capabilities.js';
+export * from './agent/index.js';

@@ -21,11 +21,25 @@ export interface ConformanceHarness {
   symlink?(backend: ExecutionBackend, scope: FileScope, linkPath: string, target: SymlinkTarget): Promise<void>;
 }
 
+/**
+ * Local stand-ins the suite starts for the capability under test; the factory points the backend at them.
+ * (The agent block starts a scripted model; the image block a fake Gemini.)
+ */
+export interface FactoryContext {
+  /** Upstream Anthropic Messages API (a scripted model server). */
+  anthropicBaseUrl?: string;
+  /** The provider key the backend must keep away from the agent. */
+  anthropicApiKey?: string;
+  /** Gemini API base URL (a fake Gemini endpoint) and its key. */
+  geminiBaseUrl?: string;
+  geminiApiKey?: string;
+}
+
 export interface ConformanceOptions {
   /** Shown as `conformance: <name>`. */
   name: string;
   /** Returns a fresh, isolated backend (own data, own processes). Called once per capability block. */
-  factory: () => ExecutionBackend | Promise<ExecutionBackend>;
+  factory: (context: FactoryContext) => ExecutionBackend | Promise<ExecutionBackend>;
   harness?: ConformanceHarness;
   /** Per-case timeout for slow backends (default 30 s). */
   timeoutMs?: number;
@@ -41,10 +55,10 @@ export interface Suite {
 }
 
 /** Registers beforeAll/afterAll for one backend instance and returns the case helpers. */
-export function useBackend(options: ConformanceOptions): Suite {
+export function useBackend(options: ConformanceOptions, context: () => FactoryContext = () => ({})): Suite {
   let backend: ExecutionBackend | undefined;
   beforeAll(async () => {
-    backend = await options.factory();
+    backend = await options.factory(context());
   });
   afterAll(async () => {
     await backend?.close();

@@ -3,3 +3,5 @@
  * Filled in by the agent and media work; see DESIGN.md "Verification".
  */
 export {};
+export * from './model-server.js';
+export * from './demo-games.js';

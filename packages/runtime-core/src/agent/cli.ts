@@ -1,0 +1,94 @@
+/**
+ * How the Claude Code CLI is invoked, the same way by every backend (see shared notes on the CLI):
+ * non-interactive, stream-json with token-level deltas, edits accepted in the working directory, no telemetry,
+ * talking only to the base URL it is given (the key proxy), with its state in one directory per project.
+ */
+import { createError } from '../errors.js';
+import type { RunClaudeRequest } from '../contract.js';
+
+export const DEFAULT_AGENT_TIMEOUT_MS = 5 * 60_000;
+export const MAX_PROMPT_CHARS = 100_000;
+const SESSION_ID = /^[0-9a-fA-F-]{8,64}$/;
+
+export interface ClaudeInvocation {
+  args: string[];
+  env: Record<string, string>;
+}
+
+export interface ClaudeEnvironment {
+  /** HOME inside the agent's world. */
+  home: string;
+  /** CLAUDE_CONFIG_DIR inside the agent's world (sessions live here, so `--resume` works across runs). */
+  configDir: string;
+  /** The key proxy's URL as the agent reaches it. */
+  baseUrl: string;
+  /** The per-run proxy token (never the provider key). */
+  token: string;
+  model: string;
+  maxRetries?: number;
+  /** Bound on a single model request. */
+  apiTimeoutMs?: number;
+  /**
+   * 'bypassPermissions' lets the agent use every tool (Bash included) and is only for a confined agent
+   * (the CLI refuses it as root anyway); 'acceptEdits' allows file edits in the working directory only.
+   */
+  permissionMode: 'bypassPermissions' | 'acceptEdits';
+}
+
+export function validateRunRequest(request: RunClaudeRequest): void {
+  if (typeof request.prompt !== 'string' || request.prompt.trim() === '') {
+    throw createError('INVALID_ARGUMENT', 'prompt is a non-empty string');
+  }
+  if (request.prompt.length > MAX_PROMPT_CHARS) {
+    throw createError('TOO_LARGE', `prompt longer than ${MAX_PROMPT_CHARS} characters`);
+  }
+  if (request.sessionId !== undefined && !SESSION_ID.test(request.sessionId)) {
+    throw createError('INVALID_ARGUMENT', 'sessionId is a CLI session id (hex and dashes)');
+  }
+  if (request.timeoutMs !== undefined && (!Number.isFinite(request.timeoutMs) || request.timeoutMs <= 0)) {
+    throw createError('INVALID_ARGUMENT', 'timeoutMs is a positive number');
+  }
+  if (request.model !== undefined && !/^[\w.:@/-]{1,100}$/.test(request.model)) {
+    throw createError('INVALID_ARGUMENT', 'model is a model name');
+  }
+}
+
+export function claudeInvocation(request: RunClaudeRequest, env: ClaudeEnvironment): ClaudeInvocation {
+  const args = [
+    '-p', request.prompt,
+    '--output-format', 'stream-json',
+    '--verbose',
+    '--include-partial-messages',
+    '--permission-mode', env.permissionMode,
+    '--model', request.model ?? env.model,
+  ];
+  if (request.sessionId) args.push('--resume', request.sessionId);
+  return {
+    args,
+    env: {
+      HOME: env.home,
+      CLAUDE_CONFIG_DIR: env.configDir,
+      ANTHROPIC_BASE_URL: env.baseUrl,
+      ANTHROPIC_API_KEY: env.token,
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_AUTOUPDATER: '1',
+      DISABLE_TELEMETRY: '1',
+      DISABLE_ERROR_REPORTING: '1',
+      CLAUDE_CODE_MAX_RETRIES: String(env.maxRetries ?? 3),
+      ...(env.apiTimeoutMs ? { API_TIMEOUT_MS: String(env.apiTimeoutMs) } : {}),
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      LANG: 'C.UTF-8',
+      TERM: 'dumb',
+    },
+  };
+}
+
+/** Size and modification time per path: enough to tell what a run changed. */
+export type FileManifest = Map<string, string>;
+
+export function changedPaths(before: FileManifest, after: FileManifest): string[] {
+  const changed = new Set<string>();
+  for (const [path, sig] of after) if (before.get(path) !== sig) changed.add(path);
+  for (const path of before.keys()) if (!after.has(path)) changed.add(path);
+  return [...changed].sort();
+}

@@ -1,0 +1,143 @@
+/**
+ * The key-injecting proxy: the agent never holds the provider key. Each run gets a random token that is only
+ * good at this proxy, only while the run lives; the proxy swaps it for the real key and forwards the request
+ * upstream (streaming both ways). Unknown or expired tokens are refused with the API's own error shape.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+export interface KeyProxyOptions {
+  /** Where requests go, e.g. https://api.anthropic.com or a scripted model server. */
+  upstream: string;
+  /** The real key, added as `x-api-key` upstream. Never sent to the agent. */
+  apiKey: string;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+}
+
+export interface KeyProxy {
+  readonly url: string;
+  /** A new token valid until `revoke` or `ttlMs` passes. */
+  issue(ttlMs: number): string;
+  revoke(token: string): void;
+  /** Requests forwarded and refused so far (for tests and metrics). */
+  readonly stats: { forwarded: number; refused: number };
+  close(): Promise<void>;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
+
+function tokenOf(req: http.IncomingMessage): string | null {
+  const key = req.headers['x-api-key'];
+  if (typeof key === 'string' && key !== '') return key;
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7);
+  return null;
+}
+
+function refuse(res: http.ServerResponse, message: string): void {
+  res.writeHead(401, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message } }));
+}
+
+export async function startKeyProxy(options: KeyProxyOptions): Promise<KeyProxy> {
+  const upstream = new URL(options.upstream);
+  const basePath = upstream.pathname.replace(/\/$/, '');
+  const client = upstream.protocol === 'https:' ? https : http;
+  const agent = new client.Agent({ keepAlive: true });
+  const tokens = new Map<string, { expires: number; buf: Buffer }>();
+  const stats = { forwarded: 0, refused: 0 };
+
+  const valid = (token: string | null): boolean => {
+    if (!token) return false;
+    const entry = tokens.get(token);
+    // Map lookup finds the candidate; the constant-time compare keeps the check itself free of timing leaks.
+    if (!entry) return false;
+    const given = Buffer.from(token);
+    if (given.length !== entry.buf.length || !timingSafeEqual(given, entry.buf)) return false;
+    if (Date.now() > entry.expires) {
+      tokens.delete(token);
+      return false;
+    }
+    return true;
+  };
+
+  const server = http.createServer((req, res) => {
+    if (!valid(tokenOf(req))) {
+      stats.refused++;
+      req.resume();
+      refuse(res, 'unknown or expired run token');
+      return;
+    }
+    stats.forwarded++;
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (!HOP_BY_HOP.has(name) && name !== 'x-api-key' && name !== 'authorization' && value !== undefined) headers[name] = value;
+    }
+    headers['x-api-key'] = options.apiKey;
+    headers.host = upstream.host;
+    const outbound = client.request(
+      {
+        protocol: upstream.protocol,
+        hostname: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: basePath + (req.url ?? '/'),
+        headers,
+        agent,
+      },
+      (upstreamRes) => {
+        const out: http.OutgoingHttpHeaders = {};
+        for (const [name, value] of Object.entries(upstreamRes.headers)) {
+          if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
+        }
+        res.writeHead(upstreamRes.statusCode ?? 502, out);
+        res.flushHeaders();
+        upstreamRes.pipe(res);
+        upstreamRes.on('error', () => res.destroy());
+      },
+    );
+    outbound.on('error', (error) => {
+      if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: `upstream unreachable: ${error.message}` } }));
+      } else {
+        res.destroy();
+      }
+    });
+    // If the agent goes away mid-request, stop the upstream request too.
+    res.on('close', () => {
+      if (!res.writableFinished) outbound.destroy();
+    });
+    req.pipe(outbound);
+  });
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host ?? '127.0.0.1';
+
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    stats,
+    issue(ttlMs) {
+      const token = `dcrun-${randomBytes(24).toString('base64url')}`;
+      tokens.set(token, { expires: Date.now() + ttlMs, buf: Buffer.from(token) });
+      return token;
+    },
+    revoke(token) {
+      tokens.delete(token);
+    },
+    async close() {
+      tokens.clear();
+      agent.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
