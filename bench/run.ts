@@ -5,11 +5,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchAgent } from './agent.js';
 import { benchFilesAndGit } from './files-git.js';
 import type { Measurement } from './lib.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
   'files-git': benchFilesAndGit,
+  agent: () => benchAgent(),
 };
 
 const only = process.argv.slice(2);
