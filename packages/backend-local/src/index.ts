@@ -14,6 +14,7 @@ import {
 import { createLocalAgent, type LocalAgentOptions } from './agent.js';
 import type { Isolation } from './confine.js';
 import { createLocalFiles } from './files.js';
+import { createLocalImageGenerator, type LocalImageGeneratorOptions } from './image.js';
 import { createLocalGit } from './git.js';
 
 export interface LocalBackendOptions {
@@ -23,6 +24,8 @@ export interface LocalBackendOptions {
   maxFileBytes?: number;
   /** The agent: model access (key or demo base URL), CLI path, time bounds, skills, isolation. */
   agent?: LocalAgentOptions;
+  /** Gemini for generateImage; without an API key calls fail NOT_CONFIGURED (the server answers 503, as V2). */
+  gemini?: Omit<LocalImageGeneratorOptions, 'files'>;
 }
 
 export interface LocalBackend extends ExecutionBackend {
@@ -38,6 +41,7 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const name = 'local';
   const agent = createLocalAgent(dataDir, options.agent);
+  const files = createLocalFiles({ dataDir, maxFileBytes });
 
   return {
     name,
@@ -46,12 +50,13 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
       files: { supported: true, maxFileBytes, symlinks: true },
       git: { supported: true },
       runClaude: { supported: true },
+      generateImage: { supported: true },
     }),
-    files: createLocalFiles({ dataDir, maxFileBytes }),
+    files,
     git: createLocalGit(dataDir),
     runClaude: (request) => agent.runClaude(request),
     agentIsolation: () => agent.isolation(),
-    generateImage: () => unsupportedCall('generateImage', name),
+    generateImage: createLocalImageGenerator({ files, ...options.gemini }),
     renderVideo: () => unsupportedCall('renderVideo', name),
     async prewarm(scope) {
       validateUserScope(scope);
@@ -64,5 +69,6 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
 
 export { createLocalFiles, scopeRoot } from './files.js';
 export { createLocalGit } from './git.js';
+export { createLocalImageGenerator, processImage, keyOutMagenta, DEFAULT_IMAGE_MODEL, type LocalImageGeneratorOptions, type GenerateImage } from './image.js';
 export { createLocalAgent, defaultClaudePath, type LocalAgentOptions } from './agent.js';
 export { detectIsolation, type Isolation } from './confine.js';

@@ -15,10 +15,12 @@ runConformanceSuite({
         maxRetries: 1, // fault cases end after one retry instead of the CLI's default ten
         isolation: 'bubblewrap', // fail loudly if confinement is missing in CI
       },
+      gemini: { apiKey: context.geminiApiKey, baseUrl: context.geminiBaseUrl },
     });
     return { ...backend, close: async () => (await backend.close(), await fs.rm(backend.dataDir, { recursive: true, force: true })) };
   },
   harness: {
+    fakeProviders: true,
     // An agent with a shell can make any symlink inside its project; this does the same.
     async symlink(backend, scope, linkPath, target) {
       const { dataDir } = backend as LocalBackend;

@@ -6,4 +6,5 @@ export * from './concurrency.js';
 export * from './unsupported.js';
 export * from './git-ops.js';
 export * from './capabilities.js';
+export * from './assets.js';
 export * from './agent/index.js';

@@ -19,6 +19,8 @@ export interface ConformanceHarness {
    * Needed for the symlink-escape cases when `capabilities.files.symlinks` is true.
    */
   symlink?(backend: ExecutionBackend, scope: FileScope, linkPath: string, target: SymlinkTarget): Promise<void>;
+  /** The backend talks to the stand-ins the suite starts; enables provider fault-injection cases. */
+  fakeProviders?: boolean;
 }
 
 /**

@@ -13,7 +13,8 @@ import type { ConformanceOptions } from './context.js';
 import { filesCases } from './files.js';
 import { gitCases } from './git.js';
 import { isolationCases } from './isolation.js';
-import { imageCases, videoCases } from './media.js';
+import { imageCases } from './image.js';
+import { videoCases } from './media.js';
 
 export function runConformanceSuite(options: ConformanceOptions): void {
   describe(`conformance: ${options.name}`, () => {

@@ -5,3 +5,4 @@
 export {};
 export * from './model-server.js';
 export * from './demo-games.js';
+export * from './fake-gemini.js';
