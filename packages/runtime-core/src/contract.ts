@@ -112,7 +112,7 @@ export interface DiffResult {
 
 export interface GitCapability {
   /** Creates the repository with an initial commit of whatever the folder holds. Idempotent. */
-  init(scope: ProjectScope): Promise<{ created: boolean; head: string }>;
+  init(scope: ProjectScope, options?: { message?: string }): Promise<{ created: boolean; head: string }>;
   /** Stages everything and commits. Initialises the repository first if needed. */
   commit(scope: ProjectScope, message: string): Promise<CommitResult>;
   /** Newest first. */

@@ -197,7 +197,8 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
     return head(scope);
   }
 
-  async function init(scope: ProjectScope): Promise<{ created: boolean; head: string }> {
+  async function init(scope: ProjectScope, opts: { message?: string } = {}): Promise<{ created: boolean; head: string }> {
+    const message = opts.message === undefined ? initialMessage : checkMessage(opts.message);
     const { projectExists, repoExists } = await runner.probe(scope);
     if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
     if (repoExists) {
@@ -207,7 +208,7 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
       await git(scope, ['init', '-q']);
     }
     await git(scope, ['add', '-A']);
-    await git(scope, ['commit', '-q', '--no-verify', '--allow-empty', '-m', initialMessage]);
+    await git(scope, ['commit', '-q', '--no-verify', '--allow-empty', '-m', message]);
     return { created: true, head: (await head(scope))! };
   }
 

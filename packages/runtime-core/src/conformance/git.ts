@@ -38,7 +38,7 @@ export function gitCases(options: ConformanceOptions): void {
     s.test('init creates a repository with one initial commit and is idempotent', 'git', async () => {
       const p = newProject();
       await b().files.write(p, 'index.html', '<h1>Welcome</h1>');
-      const first = await b().git.init(p);
+      const first = await b().git.init(p, { message: 'Initial project setup' });
       expect(first.created).toBe(true);
       expect(first.head).toMatch(HASH);
       const second = await b().git.init(p);
@@ -46,6 +46,7 @@ export function gitCases(options: ConformanceOptions): void {
       const log = await b().git.log(p);
       expect(log.commits.map((c) => c.hash)).toEqual([first.head]);
       expect(log.commits[0]!.files).toEqual(['index.html']);
+      expect(log.commits[0]!.message).toBe('Initial project setup');
       expect(log.hasMore).toBe(false);
     });
 
