@@ -53,7 +53,7 @@ describe('key proxy', () => {
     proxy.revoke(revoked);
     const expired = proxy.issue(1);
     await new Promise((r) => setTimeout(r, 10));
-    for (const headers of [{}, { 'x-api-key': 'sk-real' }, { 'x-api-key': 'dcrun-guess' }, { 'x-api-key': revoked }, { 'x-api-key': expired }]) {
+    for (const headers of [{} as Record<string, string>, { 'x-api-key': 'sk-real' }, { 'x-api-key': 'dcrun-guess' }, { 'x-api-key': revoked }, { 'x-api-key': expired }]) {
       const res = await call(headers);
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });

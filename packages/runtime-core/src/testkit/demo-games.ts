@@ -107,7 +107,7 @@ export function gameTitle(prompt: string, kind: GameKind, lang: Lang = detectLan
 const SPEED_UP = /fast|quick|speed ?up|harder|速く|速い|はやく|早く|スピードアップ|難しく/;
 const SLOW_DOWN = /slow|easier|遅く|ゆっくり|簡単/;
 const CHANGE =
-  /change|make it|make the|modify|update|tweak|color|colour|more|less|bigger|smaller|変え|変更|にして|もっと|追加|修正|直して|色|速|遅/;
+  /change|make it|make the|turn it|instead|switch|convert|modify|update|tweak|color|colour|more|less|bigger|smaller|変え|変更|にして|もっと|追加|修正|直して|色|速|遅/;
 
 function wantsChange(prompt: string): boolean {
   const text = prompt.toLowerCase();
@@ -671,8 +671,10 @@ function decide(messages: MessageParam[], prompt: string, results: ToolResultInf
 
   const result = results[0];
   if (!result) {
+    // A follow-up, or a change request in a fresh session: look at what is there first (Write would refuse an
+    // unread file anyway). A plain "make me a game" writes straight away.
     const followUp = earlier.some((m) => m.role === 'assistant');
-    if (followUp || (wantsChange(prompt) && !kind)) {
+    if (followUp || wantsChange(prompt)) {
       return {
         text: ja ? 'まず今のゲームを確認しますね。' : "Let me look at the current game first.",
         toolUses: [{ name: 'Read', input: { file_path: FILE } }],

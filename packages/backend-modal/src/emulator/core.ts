@@ -1,0 +1,300 @@
+/**
+ * The emulator's state: apps, volumes, secrets, images, sandboxes, and the tokens that tie them together.
+ * Both gRPC services (control plane and command router) work on one instance of it.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { ServerError, Status } from 'nice-grpc';
+import { EmulatedSandbox, sandboxDirFor, type MountSpec, type SandboxResult } from './sandbox.js';
+import { newId, newSandboxId, stableId, TokenSigner } from './util.js';
+
+export const DEFAULT_ENVIRONMENT = 'main';
+/** What EnvironmentGetOrCreate reports; the SDK passes it back verbatim on image builds. */
+export const IMAGE_BUILDER_VERSION = '2025.06';
+
+export interface AppRecord {
+  readonly appId: string;
+  readonly name: string;
+  readonly environmentName: string;
+}
+
+export interface VolumeRecord {
+  readonly volumeId: string;
+  readonly name: string | undefined;
+  readonly environmentName: string;
+  readonly hostPath: string;
+  readonly version: number;
+}
+
+export interface SecretRecord {
+  readonly secretId: string;
+  readonly name: string | undefined;
+  readonly environmentName: string;
+  env: Record<string, string>;
+}
+
+export interface CoreOptions {
+  stateDir: string;
+  bwrapPath: string;
+  nsenterPath: string;
+  extraReadOnlyBinds: readonly string[];
+  /** Accepted control-plane credentials; any non-empty pair when undefined. */
+  credentials: { tokenId: string; tokenSecret: string } | undefined;
+  /** Where the command router is reached (`https://127.0.0.1:PORT`), set once the server listens. */
+  routerUrl: string;
+  /** Run sandboxes in a user namespace (needed when the emulator is not root). */
+  userNamespace: boolean;
+}
+
+export interface NewSandbox {
+  appId: string;
+  imageId: string;
+  name: string | undefined;
+  tags: Map<string, string>;
+  command: string[];
+  workdir: string | undefined;
+  env: Record<string, string>;
+  timeoutSecs: number;
+  idleTimeoutSecs: number | undefined;
+  mounts: { volumeId: string; mountPath: string; readOnly: boolean; subPath: string | undefined }[];
+  blockNetwork: boolean;
+}
+
+/** Lifetime of control-plane auth tokens and router JWTs. The SDK refreshes both well before expiry. */
+const TOKEN_TTL_SECONDS = 3600;
+
+export class EmulatorCore {
+  readonly tokens = new TokenSigner();
+  readonly apps = new Map<string, AppRecord>();
+  readonly volumes = new Map<string, VolumeRecord>();
+  readonly secrets = new Map<string, SecretRecord>();
+  readonly images = new Map<string, { imageId: string; dockerfileCommands: string[] }>();
+  readonly sandboxes = new Map<string, EmulatedSandbox>();
+  private readonly byTask = new Map<string, EmulatedSandbox>();
+  private lastCreatedAt = 0;
+  private closed = false;
+
+  constructor(readonly options: CoreOptions) {}
+
+  environment(name: string | undefined): string {
+    return name || DEFAULT_ENVIRONMENT;
+  }
+
+  // ---- auth ------------------------------------------------------------------------------------------------
+
+  checkCredentials(tokenId: string | undefined, tokenSecret: string | undefined): void {
+    const expected = this.options.credentials;
+    const ok = expected
+      ? tokenId === expected.tokenId && tokenSecret === expected.tokenSecret
+      : Boolean(tokenId) && Boolean(tokenSecret);
+    if (!ok) throw new ServerError(Status.UNAUTHENTICATED, 'Invalid Modal token id or secret');
+  }
+
+  issueAuthToken(tokenId: string): string {
+    return this.tokens.sign({ kind: 'auth', sub: tokenId }, TOKEN_TTL_SECONDS);
+  }
+
+  checkAuthToken(token: string | undefined): void {
+    const claims = token ? this.tokens.verify(token) : undefined;
+    if (claims === 'expired') throw new ServerError(Status.UNAUTHENTICATED, 'Auth token expired');
+    if (!claims || claims['kind'] !== 'auth') throw new ServerError(Status.UNAUTHENTICATED, 'Missing or invalid auth token');
+  }
+
+  routerAccess(sandbox: EmulatedSandbox): { url: string; jwt: string } {
+    const jwt = this.tokens.sign(
+      { kind: 'router', sandbox_id: sandbox.id, task_id: sandbox.spec.taskId },
+      TOKEN_TTL_SECONDS,
+    );
+    return { url: this.options.routerUrl, jwt };
+  }
+
+  /** The sandbox a router JWT was minted for; UNAUTHENTICATED makes the SDK fetch a fresh one and retry. */
+  sandboxForRouterToken(authorization: string | undefined, taskId: string): EmulatedSandbox {
+    const token = authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : undefined;
+    const claims = token ? this.tokens.verify(token) : undefined;
+    if (claims === 'expired') throw new ServerError(Status.UNAUTHENTICATED, 'Command router token expired');
+    if (!claims || claims['kind'] !== 'router') {
+      throw new ServerError(Status.UNAUTHENTICATED, 'Missing or invalid command router token');
+    }
+    if (claims['task_id'] !== taskId) {
+      throw new ServerError(Status.PERMISSION_DENIED, `Token is not valid for task ${taskId}`);
+    }
+    const sandbox = this.byTask.get(taskId);
+    if (!sandbox) throw new ServerError(Status.NOT_FOUND, `Task ${taskId} not found`);
+    return sandbox;
+  }
+
+  // ---- named objects --------------------------------------------------------------------------------------
+
+  findApp(environmentName: string, name: string): AppRecord | undefined {
+    for (const app of this.apps.values()) {
+      if (app.environmentName === environmentName && app.name === name) return app;
+    }
+    return undefined;
+  }
+
+  createApp(environmentName: string, name: string): AppRecord {
+    const app: AppRecord = { appId: newId('ap'), name, environmentName };
+    this.apps.set(app.appId, app);
+    return app;
+  }
+
+  findVolume(environmentName: string, name: string): VolumeRecord | undefined {
+    for (const volume of this.volumes.values()) {
+      if (volume.environmentName === environmentName && volume.name === name) return volume;
+    }
+    return undefined;
+  }
+
+  /**
+   * Named volumes live at `<stateDir>/volumes/<environment>/<name>` with an id derived from both, so a restarted
+   * emulator on the same state dir finds the same data under the same id.
+   */
+  async createVolume(environmentName: string, name: string | undefined, version: number): Promise<VolumeRecord> {
+    const volumeId = name ? stableId('vo', `${environmentName}/${name}`) : newId('vo');
+    const hostPath = name
+      ? join(this.options.stateDir, 'volumes', environmentName, name)
+      : join(this.options.stateDir, 'volumes', '_ephemeral', volumeId);
+    await mkdir(hostPath, { recursive: true });
+    const volume: VolumeRecord = { volumeId, name, environmentName, hostPath, version: version || 2 };
+    this.volumes.set(volumeId, volume);
+    return volume;
+  }
+
+  findSecret(environmentName: string, name: string): SecretRecord | undefined {
+    for (const secret of this.secrets.values()) {
+      if (secret.environmentName === environmentName && secret.name === name) return secret;
+    }
+    return undefined;
+  }
+
+  putSecret(environmentName: string, name: string | undefined, env: Record<string, string>): SecretRecord {
+    const existing = name ? this.findSecret(environmentName, name) : undefined;
+    if (existing) {
+      existing.env = { ...env };
+      return existing;
+    }
+    const secret: SecretRecord = { secretId: newId('st'), name, environmentName, env: { ...env } };
+    this.secrets.set(secret.secretId, secret);
+    return secret;
+  }
+
+  secretEnv(secretId: string): Record<string, string> {
+    const secret = this.secrets.get(secretId);
+    if (!secret) throw new ServerError(Status.NOT_FOUND, `Secret ${secretId} not found`);
+    return secret.env;
+  }
+
+  // ---- sandboxes ------------------------------------------------------------------------------------------
+
+  async createSandbox(request: NewSandbox): Promise<EmulatedSandbox> {
+    if (this.closed) throw new ServerError(Status.UNAVAILABLE, 'The Modal emulator is shutting down');
+    const app = this.apps.get(request.appId);
+    if (!app) throw new ServerError(Status.NOT_FOUND, `App ${request.appId} not found`);
+    if (request.name !== undefined && this.liveSandboxNamed(app.appId, request.name)) {
+      throw new ServerError(
+        Status.ALREADY_EXISTS,
+        `Sandbox with name '${request.name}' already exists in app '${app.name}'`,
+      );
+    }
+    const mounts: MountSpec[] = request.mounts.map((mount) => {
+      const volume = this.volumes.get(mount.volumeId);
+      if (!volume) throw new ServerError(Status.NOT_FOUND, `Volume ${mount.volumeId} not found`);
+      const mountPath = posix.normalize(mount.mountPath);
+      if (!mountPath.startsWith('/') || mountPath === '/' || /^\/(proc|dev|sys)(\/|$)/.test(mountPath)) {
+        throw new ServerError(Status.INVALID_ARGUMENT, `Invalid volume mount path: ${mount.mountPath}`);
+      }
+      const subPath = mount.subPath ? posix.normalize(`/${mount.subPath}`) : '/';
+      return { hostPath: join(volume.hostPath, subPath), mountPath, readOnly: mount.readOnly };
+    });
+    const workdir = request.workdir ? posix.normalize(request.workdir) : '/';
+    const sandboxId = newSandboxId();
+    const taskId = newId('ta');
+    const createdAt = this.nextCreatedAt();
+    const sandbox = new EmulatedSandbox(
+      {
+        sandboxId,
+        taskId,
+        appId: app.appId,
+        environmentName: app.environmentName,
+        name: request.name,
+        tags: request.tags,
+        imageId: request.imageId,
+        command: request.command,
+        workdir,
+        env: {
+          PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+          HOME: '/root',
+          LANG: 'C.UTF-8',
+          MODAL_ENVIRONMENT: app.environmentName,
+          MODAL_SANDBOX_ID: sandboxId,
+          MODAL_TASK_ID: taskId,
+          ...request.env,
+        },
+        timeoutSecs: request.timeoutSecs,
+        idleTimeoutSecs: request.idleTimeoutSecs,
+        mounts,
+        blockNetwork: request.blockNetwork,
+      },
+      {
+        bwrapPath: this.options.bwrapPath,
+        nsenterPath: this.options.nsenterPath,
+        sandboxDir: sandboxDirFor(this.options.stateDir, sandboxId),
+        extraReadOnlyBinds: this.options.extraReadOnlyBinds,
+        userNamespace: this.options.userNamespace,
+      },
+      createdAt,
+    );
+    // Registered before it starts, so the name is taken while bwrap comes up.
+    this.sandboxes.set(sandboxId, sandbox);
+    this.byTask.set(taskId, sandbox);
+    try {
+      await sandbox.start();
+    } catch (error) {
+      sandbox.finish({ status: 5, exitcode: 0, exception: error instanceof Error ? error.message : String(error) });
+      this.sandboxes.delete(sandboxId);
+      this.byTask.delete(taskId);
+      throw new ServerError(Status.FAILED_PRECONDITION, `Modal emulator: ${(error as Error).message}`);
+    }
+    return sandbox;
+  }
+
+  sandbox(sandboxId: string): EmulatedSandbox {
+    const sandbox = this.sandboxes.get(sandboxId);
+    if (!sandbox) throw new ServerError(Status.NOT_FOUND, `Sandbox ${sandboxId} not found`);
+    return sandbox;
+  }
+
+  liveSandboxNamed(appId: string, name: string): EmulatedSandbox | undefined {
+    for (const sandbox of this.sandboxes.values()) {
+      if (sandbox.spec.appId === appId && sandbox.spec.name === name && sandbox.result === undefined) return sandbox;
+    }
+    return undefined;
+  }
+
+  latestSandboxNamed(appId: string, name: string): EmulatedSandbox | undefined {
+    let latest: EmulatedSandbox | undefined;
+    for (const sandbox of this.sandboxes.values()) {
+      if (sandbox.spec.appId !== appId || sandbox.spec.name !== name) continue;
+      if (!latest || sandbox.createdAt > latest.createdAt) latest = sandbox;
+    }
+    return latest;
+  }
+
+  /** Terminates every sandbox and waits (briefly) for them to be gone. */
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    const all = [...this.sandboxes.values()];
+    for (const sandbox of all) sandbox.terminate();
+    await Promise.all(all.map((sandbox) => sandbox.settled()));
+  }
+
+  /** createdAt doubles as the list cursor (`beforeTimestamp`), so no two sandboxes may share one. */
+  private nextCreatedAt(): number {
+    const now = Date.now() / 1000;
+    this.lastCreatedAt = now > this.lastCreatedAt ? now : this.lastCreatedAt + 0.000001;
+    return this.lastCreatedAt;
+  }
+}
+
+export type { SandboxResult };

@@ -1,0 +1,443 @@
+/**
+ * A sandbox as a bubblewrap container on this machine.
+ *
+ * The image is ignored: every sandbox runs the host's own Debian userland, mounted read-only (/usr, /etc and the
+ * /bin, /lib* links or directories), on an empty in-memory root. Writable are a per-sandbox /tmp and home
+ * (/root, HOME) kept on the host under the state dir for the sandbox's lifetime, each volume's folder bind-mounted
+ * where the sandbox asked, and the rest of the in-memory root. The host's /root, /work, /home... are not mounted,
+ * so the sandbox cannot see them. Never `--dev-bind / /`: bwrap then writes through to the real root.
+ *
+ * One `bwrap` process per sandbox owns the namespaces (mount, PID, IPC, UTS; network too when the sandbox blocks
+ * the network) and runs the entrypoint (`sleep infinity` unless a command was given). Execs join those namespaces
+ * with `nsenter`, so all processes of a sandbox see each other, a second exec can `pkill` the first, and killing
+ * the namespace's PID 1 ends every one of them: that is `terminate()`.
+ *
+ * Not a security boundary: processes run as the emulator's user (root here) with its capabilities. It gives tests
+ * the file-system view and process model of a Modal sandbox, not Modal's isolation.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { join, posix } from 'node:path';
+import { ExecProcess, ProcessExec } from './exec.js';
+import { FS_TOOLS_PATH, FsToolExec } from './fs-tools.js';
+import { OutputBuffer } from './output-buffer.js';
+import { latch, type Latch } from './util.js';
+
+/** GenericResult.status values (modal.client.GenericResult.GenericStatus). */
+export const GenericStatus = {
+  SUCCESS: 1,
+  FAILURE: 2,
+  TERMINATED: 3,
+  TIMEOUT: 4,
+  INIT_FAILURE: 5,
+  IDLE_TIMEOUT: 7,
+} as const;
+
+export interface SandboxResult {
+  status: number;
+  exitcode: number;
+  exception: string;
+}
+
+export interface MountSpec {
+  hostPath: string;
+  mountPath: string;
+  readOnly: boolean;
+}
+
+export interface SandboxRuntimeConfig {
+  bwrapPath: string;
+  nsenterPath: string;
+  /** Host directory for this sandbox's /tmp and home; removed when the sandbox ends. */
+  sandboxDir: string;
+  /** Extra host paths bound read-only at the same place (e.g. /opt). */
+  extraReadOnlyBinds: readonly string[];
+  /**
+   * Also unshare the user namespace, mapping the emulator's user to root inside (what bwrap needs when it is not
+   * run as root); execs then join that namespace too.
+   */
+  userNamespace: boolean;
+}
+
+export interface SandboxSpec {
+  sandboxId: string;
+  taskId: string;
+  appId: string;
+  environmentName: string;
+  name: string | undefined;
+  tags: Map<string, string>;
+  imageId: string;
+  /** Entrypoint; empty means "stay up until terminated or timed out". */
+  command: readonly string[];
+  workdir: string;
+  env: Record<string, string>;
+  timeoutSecs: number;
+  idleTimeoutSecs: number | undefined;
+  mounts: readonly MountSpec[];
+  blockNetwork: boolean;
+}
+
+export interface ExecRequest {
+  execId: string;
+  argv: readonly string[];
+  workdir: string | undefined;
+  env: Record<string, string>;
+  pipeStdout: boolean;
+  pipeStderr: boolean;
+  timeoutSecs: number | undefined;
+}
+
+/** How long a finished exec's output and status remain available. */
+const EXEC_RETENTION_MS = 10 * 60 * 1000;
+/** Cap on the entrypoint's retained stdio; Modal also keeps only the most recent part. */
+const SANDBOX_STDIO_RETAIN_BYTES = 16 * 1024 * 1024;
+
+export class EmulatedSandbox {
+  readonly createdAt: number;
+  readonly stdout = new OutputBuffer(SANDBOX_STDIO_RETAIN_BYTES);
+  readonly stderr = new OutputBuffer(SANDBOX_STDIO_RETAIN_BYTES);
+  readonly execs = new Map<string, ExecProcess>();
+  private stdinOffset = 0;
+  private stdinEnded = false;
+  private bwrap: ChildProcess | undefined;
+  private initPid = 0;
+  private rootFd: number | undefined;
+  private outcome: SandboxResult | undefined;
+  private readonly finished: Latch<SandboxResult> = latch();
+  private readonly bwrapExited: Latch<void> = latch();
+  private lifetimeTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private activeExecs = 0;
+  private readonly namespaces: string[];
+  private cleanedUp: Promise<void> | undefined;
+  private bwrapGone = false;
+
+  constructor(
+    readonly spec: SandboxSpec,
+    private readonly config: SandboxRuntimeConfig,
+    createdAt: number,
+  ) {
+    this.createdAt = createdAt;
+    this.namespaces = [
+      ...(config.userNamespace ? ['--user', '--preserve-credentials'] : []),
+      '--mount',
+      '--pid',
+      '--uts',
+      '--ipc',
+      ...(spec.blockNetwork ? ['--net'] : []),
+    ];
+  }
+
+  get id(): string {
+    return this.spec.sandboxId;
+  }
+
+  get running(): boolean {
+    return this.outcome === undefined && this.initPid > 0;
+  }
+
+  get result(): SandboxResult | undefined {
+    return this.outcome;
+  }
+
+  /** Resolves with the result once the sandbox has finished (for whatever reason). */
+  get done(): Promise<SandboxResult> {
+    return this.finished.promise;
+  }
+
+  /** Starts bwrap and resolves once the namespaces exist and the entrypoint has been started. */
+  async start(): Promise<void> {
+    const tmpDir = join(this.config.sandboxDir, 'tmp');
+    const homeDir = join(this.config.sandboxDir, 'home');
+    await mkdir(tmpDir, { recursive: true });
+    await mkdir(homeDir, { recursive: true });
+    await chmod(tmpDir, 0o1777);
+    for (const mount of this.spec.mounts) await mkdir(mount.hostPath, { recursive: true });
+
+    const command = this.spec.command.length > 0 ? this.spec.command : ['sleep', 'infinity'];
+    // bwrap reports the namespace's PID 1 on --info-fd as soon as it has cloned, before the mounts exist; the
+    // entrypoint wrapper writes to fd 4 once bwrap has finished setting up and is about to run the command.
+    const entrypoint = ['/bin/sh', '-c', 'echo ready >&4; exec 4>&-; exec "$@"', 'modal-entrypoint', ...command];
+    const child = spawn(this.config.bwrapPath, [...this.bwrapArgs(tmpDir, homeDir), '--', ...entrypoint], {
+      env: this.spec.env,
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      // Its own process group, so terminate() reaches bwrap itself too.
+      detached: true,
+    });
+    this.bwrap = child;
+    child.stdout?.on('data', (chunk: Buffer) => this.stdout.push(chunk));
+    child.stdin?.on('error', () => undefined);
+    let startupStderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (startupStderr.length < 4096) startupStderr += chunk.toString('utf8');
+      this.stderr.push(chunk);
+    });
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', (error) => {
+        startupStderr += error.message;
+        resolve({ code: 127, signal: null });
+      });
+    });
+    const infoText = readUntil(child.stdio[3] as NodeJS.ReadableStream | null, (text) => parseChildPid(text) !== undefined);
+    const ready = readUntil(child.stdio[4] as NodeJS.ReadableStream | null, (text) => text.includes('ready'));
+    const first = await Promise.race([ready, exit.then(() => '')]);
+    const pid = first.includes('ready') ? parseChildPid(await infoText) : undefined;
+    if (pid === undefined) {
+      child.kill('SIGKILL');
+      const status = await Promise.race([exit, delayValue(1000, undefined)]);
+      const detail = startupStderr.trim() || `bwrap exited (${JSON.stringify(status ?? {})})`;
+      throw new Error(`cannot start sandbox: ${detail}`);
+    }
+    this.initPid = pid;
+    // A handle on the sandbox's root that stays valid if the PID is ever reused after the sandbox ends.
+    this.rootFd = openSync(`/proc/${pid}/root`, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+    // Belt and braces for the fs tool: never let it operate on the host's own root.
+    const root = fstatSync(this.rootFd);
+    const hostRoot = statSync('/');
+    if (root.dev === hostRoot.dev && root.ino === hostRoot.ino) {
+      this.finish({ status: GenericStatus.INIT_FAILURE, exitcode: 0, exception: 'sandbox root is the host root' });
+      throw new Error('cannot start sandbox: its root is still the host root');
+    }
+
+    void exit.then(({ code, signal }) => {
+      this.bwrapGone = true;
+      this.bwrapExited.resolve();
+      this.stdout.close();
+      this.stderr.close();
+      const exitcode = code ?? 128 + (signal ? signalNumber(signal) : 9);
+      this.finish({
+        status: exitcode === 0 ? GenericStatus.SUCCESS : GenericStatus.FAILURE,
+        exitcode,
+        exception: '',
+      });
+    });
+
+    this.lifetimeTimer = setTimeout(
+      () => this.finish({ status: GenericStatus.TIMEOUT, exitcode: 0, exception: 'Sandbox timed out' }),
+      Math.max(1, this.spec.timeoutSecs || 300) * 1000,
+    );
+    this.lifetimeTimer.unref();
+    this.touch();
+  }
+
+  /** Starts an exec; the fs-tools path is served by the emulator's own implementation. */
+  exec(request: ExecRequest): ExecProcess {
+    const existing = this.execs.get(request.execId);
+    if (existing) return existing; // A retried TaskExecStart.
+    let proc: ExecProcess;
+    if (request.argv[0] === FS_TOOLS_PATH && this.rootFd !== undefined) {
+      proc = new FsToolExec(
+        request.execId,
+        request.argv,
+        `/proc/self/fd/${this.rootFd}`,
+        () => this.running,
+        this.config.userNamespace,
+      );
+    } else {
+      proc = new ProcessExec(request.execId, {
+        nsenterPath: this.config.nsenterPath,
+        targetPid: this.initPid,
+        namespaces: this.namespaces,
+        argv: request.argv,
+        workdir: request.workdir ?? this.spec.workdir,
+        env: { ...this.spec.env, ...request.env },
+        pipeStdout: request.pipeStdout,
+        pipeStderr: request.pipeStderr,
+        timeoutSecs: request.timeoutSecs,
+      });
+    }
+    this.execs.set(request.execId, proc);
+    this.activeExecs++;
+    this.touch();
+    void proc.exited.then(() => {
+      this.activeExecs--;
+      this.touch();
+      // Output stays readable for a while after exit (a client may read after wait()), then it is dropped.
+      setTimeout(() => this.execs.delete(request.execId), EXEC_RETENTION_MS).unref();
+    });
+    return proc;
+  }
+
+  /** Writes to the entrypoint's stdin (SandboxStdinWriteV2), with the same offset rules as exec stdin. */
+  writeStdin(offset: number, data: Uint8Array, eof: boolean): void {
+    this.touch();
+    const closed = this.stdinEnded || !this.running;
+    // As for execs: a bare EOF after the entrypoint is gone has nothing to deliver and is not an error.
+    if (closed && eof && offset + data.length <= this.stdinOffset) return;
+    if (closed) throw new Error('sandbox stdin is closed');
+    if (offset > this.stdinOffset) throw new Error(`stdin offset ${offset} is past ${this.stdinOffset}`);
+    const fresh = data.subarray(Math.min(data.length, this.stdinOffset - offset));
+    if (fresh.length > 0) {
+      this.stdinOffset += fresh.length;
+      this.bwrap?.stdin?.write(Buffer.from(fresh));
+    }
+    if (eof) {
+      this.stdinEnded = true;
+      this.bwrap?.stdin?.end();
+    }
+  }
+
+  /**
+   * Records client activity. With an idle timeout, the sandbox ends once no exec has been running and nothing has
+   * touched it for that long (Modal: no running execs, no stdin, no stdio reads).
+   */
+  touch(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const idle = this.spec.idleTimeoutSecs;
+    if (!idle || this.outcome || this.activeExecs > 0) return;
+    this.idleTimer = setTimeout(
+      () => this.finish({ status: GenericStatus.IDLE_TIMEOUT, exitcode: 0, exception: 'Sandbox idle timeout' }),
+      idle * 1000,
+    );
+    this.idleTimer.unref();
+  }
+
+  terminate(): void {
+    this.finish({ status: GenericStatus.TERMINATED, exitcode: 0, exception: 'Sandbox terminated' });
+  }
+
+  /** Ends the sandbox (idempotent): kills every process in it, settles execs, removes its /tmp and home. */
+  finish(result: SandboxResult): void {
+    if (this.outcome) return;
+    this.outcome = result;
+    if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    // PID 1 of the namespace dying takes every process of the sandbox with it. Once bwrap has exited those PIDs
+    // are dead and may be reused by unrelated processes, so they are not signalled any more.
+    if (!this.bwrapGone) {
+      if (this.initPid > 0) killQuietly(this.initPid);
+      if (this.bwrap?.pid !== undefined) killQuietly(-this.bwrap.pid);
+    }
+    for (const exec of this.execs.values()) exec.kill();
+    if (this.rootFd !== undefined) {
+      closeSync(this.rootFd);
+      this.rootFd = undefined;
+    }
+    this.finished.resolve(result);
+    this.cleanedUp = this.cleanup();
+  }
+
+  /** Resolves once a finished sandbox's processes are gone and its private directories removed. */
+  settled(): Promise<void> {
+    return this.cleanedUp ?? this.finished.promise.then(() => this.cleanedUp);
+  }
+
+  private async cleanup(): Promise<void> {
+    await Promise.race([this.bwrapExited.promise, delayValue(5000, undefined)]);
+    await rm(this.config.sandboxDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  private bwrapArgs(tmpDir: string, homeDir: string): string[] {
+    const args = [
+      '--die-with-parent',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--unshare-uts',
+      '--unshare-cgroup-try',
+      ...(this.config.userNamespace ? ['--unshare-user', '--uid', '0', '--gid', '0'] : []),
+      ...(this.spec.blockNetwork ? ['--unshare-net'] : []),
+      '--hostname',
+      'modal',
+      '--tmpfs',
+      '/',
+      '--ro-bind',
+      '/usr',
+      '/usr',
+      '--ro-bind',
+      '/etc',
+      '/etc',
+    ];
+    // Merged-/usr hosts have /bin -> usr/bin etc.; older ones have real directories.
+    for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
+      const info = lstatSync(top, { throwIfNoEntry: false });
+      if (!info) continue;
+      if (info.isSymbolicLink()) args.push('--symlink', readlinkSync(top), top);
+      else args.push('--ro-bind', top, top);
+    }
+    // DNS on systemd hosts: /etc/resolv.conf points into /run.
+    try {
+      const resolv = realpathSync('/etc/resolv.conf');
+      if (!resolv.startsWith('/etc/') && !resolv.startsWith('/usr/')) args.push('--ro-bind-try', resolv, resolv);
+    } catch {
+      // No resolver configuration on the host.
+    }
+    for (const extra of this.config.extraReadOnlyBinds) {
+      if (existsSync(extra)) args.push('--ro-bind', extra, extra);
+    }
+    args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm', '--dir', '/var/tmp', '--tmpfs', '/run');
+    args.push('--bind', tmpDir, '/tmp', '--bind', homeDir, '/root');
+    // Parents before children, so a volume mounted inside another is not hidden by it.
+    const mounts = [...this.spec.mounts].sort((a, b) => depth(a.mountPath) - depth(b.mountPath));
+    for (const mount of mounts) args.push(mount.readOnly ? '--ro-bind' : '--bind', mount.hostPath, mount.mountPath);
+    const workdir = this.spec.workdir;
+    if (workdir !== '/' && !isUnder(workdir, '/usr') && !isUnder(workdir, '/etc') && !isUnder(workdir, '/proc')) {
+      args.push('--dir', workdir);
+    }
+    args.push('--chdir', workdir, '--info-fd', '3');
+    return args;
+  }
+}
+
+/** What a stream has yielded once `complete` says it is enough, or when it ends (writer closed, or error). */
+function readUntil(stream: NodeJS.ReadableStream | null, complete: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve) => {
+    if (!stream) return resolve('');
+    let text = '';
+    stream.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      if (complete(text)) resolve(text);
+    });
+    stream.on('end', () => resolve(text));
+    stream.on('error', () => resolve(text));
+  });
+}
+
+function parseChildPid(text: string): number | undefined {
+  // bwrap writes a JSON object; tolerate it arriving with surrounding whitespace or in pieces.
+  const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+function depth(path: string): number {
+  return posix.normalize(path).split('/').filter(Boolean).length;
+}
+
+function isUnder(path: string, root: string): boolean {
+  const normal = posix.normalize(path);
+  return normal === root || normal.startsWith(`${root}/`);
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return osConstants.signals[signal] ?? 9;
+}
+
+function delayValue<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
+}
+
+/** Host directory for a sandbox's private state. */
+export function sandboxDirFor(stateDir: string, sandboxId: string): string {
+  return join(stateDir, 'sandboxes', sandboxId);
+}

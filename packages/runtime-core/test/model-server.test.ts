@@ -1,0 +1,781 @@
+/**
+ * The scripted model server, proven two ways: plain HTTP (the wire format, faults, recording) and the REAL `claude`
+ * CLI running against it through ANTHROPIC_BASE_URL (which is what every agent test and demo mode rely on).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  applyChange,
+  buildGame,
+  chunkText,
+  defaultTheme,
+  demoScript,
+  detectGameKind,
+  lastToolResults,
+  promptText,
+  startModelServer,
+  type ContentBlock,
+  type GameKind,
+  type MessageParam,
+  type ModelServer,
+  type RecordedRequest,
+  type Script,
+} from '@dreamcore/runtime-core/testkit';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const CLAUDE = path.join(REPO, 'node_modules/.bin/claude');
+const TOKEN = 'dc-run-token-0123456789abcdef'; // stands in for the per-run token; never a real key
+
+const servers: ModelServer[] = [];
+const cleanup: string[] = [];
+
+async function serve(script: Script): Promise<ModelServer> {
+  const server = await startModelServer({ script });
+  servers.push(server);
+  return server;
+}
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  for (const dir of cleanup) await rm(dir, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------- plain HTTP
+
+interface SseEvent {
+  event: string;
+  data: Record<string, any>;
+}
+
+function parseSse(raw: string): SseEvent[] {
+  return raw
+    .split('\n\n')
+    .filter((block) => block.trim() !== '')
+    .map((block) => {
+      const lines = block.split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/^event: \w+$/);
+      expect(lines[1]).toMatch(/^data: /);
+      return { event: lines[0]!.slice('event: '.length), data: JSON.parse(lines[1]!.slice('data: '.length)) };
+    });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- wire JSON, checked by the assertions
+const json = async (res: Response): Promise<any> => res.json();
+
+function post(url: string, body: unknown, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${url}/v1/messages?beta=true`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': TOKEN, 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify(body),
+    ...init,
+  });
+}
+
+const userPrompt = (text: string) => ({
+  role: 'user' as const,
+  content: [
+    { type: 'text', text: '<system-reminder>\nSkills are available.\n</system-reminder>' },
+    { type: 'text', text },
+  ],
+});
+
+describe('scripted model server over HTTP', () => {
+  it('answers HEAD / and unknown paths with 404 and records every request', async () => {
+    const s = await serve([]);
+    expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect((await fetch(s.url, { method: 'HEAD' })).status).toBe(404);
+    expect((await fetch(`${s.url}/v1/models`)).status).toBe(404);
+    expect(s.requests.map((r) => [r.method, r.path, r.status])).toEqual([
+      ['HEAD', '/', 404],
+      ['GET', '/v1/models', 404],
+    ]);
+  });
+
+  it('streams SSE with event lines, small text deltas and input_json_delta tool input', async () => {
+    const text = 'Hello there, world! こんにちは、世界。🎮 Let us build a game.';
+    const input = { file_path: 'index.html', content: '<canvas></canvas>\n'.repeat(20) };
+    const s = await serve([{ text, toolUses: [{ name: 'Write', input }] }]);
+    const res = await post(s.url, { model: 'claude-test', max_tokens: 100, stream: true, messages: [userPrompt('hi')] });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = parseSse(await res.text());
+    for (const e of events) expect(e.data.type).toBe(e.event);
+
+    const order = events.map((e) => e.event).join(' ');
+    expect(order).toMatch(
+      /^message_start (ping )?(content_block_start (content_block_delta )+content_block_stop ){2}message_delta message_stop$/,
+    );
+    const start = events[0]!.data.message;
+    expect(start).toMatchObject({ type: 'message', role: 'assistant', model: 'claude-test', content: [] });
+    expect(start.id).toMatch(/^msg_/);
+    expect(start.usage.input_tokens).toBeGreaterThan(10);
+
+    const textDeltas = events.filter((e) => e.data.delta?.type === 'text_delta').map((e) => e.data.delta.text);
+    expect(textDeltas.length).toBeGreaterThan(8);
+    expect(textDeltas.join('')).toBe(text);
+    expect(Math.max(...textDeltas.map((t: string) => t.length))).toBeLessThanOrEqual(8);
+
+    const toolStart = events.find((e) => e.data.content_block?.type === 'tool_use')!.data.content_block;
+    expect(toolStart).toMatchObject({ name: 'Write', input: {} });
+    expect(toolStart.id).toMatch(/^toolu_/);
+    const json = events.filter((e) => e.data.delta?.type === 'input_json_delta').map((e) => e.data.delta.partial_json);
+    expect(json.length).toBeGreaterThan(1);
+    expect(JSON.parse(json.join(''))).toEqual(input);
+
+    const end = events.find((e) => e.event === 'message_delta')!.data;
+    expect(end.delta.stop_reason).toBe('tool_use');
+    expect(end.usage.output_tokens).toBeGreaterThan(10);
+
+    const recorded = s.requests[0]!;
+    expect(recorded).toMatchObject({ method: 'POST', path: '/v1/messages', url: '/v1/messages?beta=true' });
+    expect(recorded).toMatchObject({ turnIndex: 0, attempt: 1, status: 200, outcome: 'stream' });
+    expect(recorded.headers['x-api-key']).toBe(TOKEN);
+    expect((recorded.body as { model: string }).model).toBe('claude-test');
+    expect(recorded.time).toBeGreaterThan(Date.now() - 10_000);
+  });
+
+  it('answers a non-stream request with a plain JSON Message (the CLI fallback)', async () => {
+    const s = await serve([{ text: 'plain answer' }]);
+    const res = await post(s.url, { model: 'm', max_tokens: 10, messages: [userPrompt('hi')] });
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const message = await json(res);
+    expect(message).toMatchObject({
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'text', text: 'plain answer' }],
+      stop_reason: 'end_turn',
+    });
+    expect(message.usage.input_tokens).toBeGreaterThan(0);
+    expect(message.usage.output_tokens).toBeGreaterThan(0);
+    expect(s.requests[0]!.outcome).toBe('json');
+  });
+
+  it('picks the turn by the number of assistant messages, and says "done" when the script runs out', async () => {
+    const s = await serve([{ text: 'first' }, { text: 'second' }]);
+    const history = [
+      userPrompt('hi'),
+      { role: 'assistant', content: [{ type: 'text', text: 'first' }] },
+      userPrompt('again'),
+    ];
+    const second = await json(await post(s.url, { model: 'm', messages: history }));
+    expect(second.content[0].text).toBe('second');
+    const more = [...history, { role: 'assistant', content: 'second' }, userPrompt('more')];
+    const fallback = await json(await post(s.url, { model: 'm', messages: more }));
+    expect(fallback.content[0].text).toBe('Done.');
+    expect(s.requests.map((r) => r.turnIndex)).toEqual([1, 2]);
+  });
+
+  it('gives a script function the prompt (without system reminders) and the tool results it answers', async () => {
+    const seen: unknown[] = [];
+    const s = await serve((_request, ctx) => {
+      seen.push({ turn: ctx.turnIndex, prompt: ctx.prompt, results: ctx.toolResults, stream: ctx.stream });
+      return { text: `turn ${ctx.turnIndex}` };
+    });
+    await post(s.url, {
+      model: 'm',
+      messages: [
+        userPrompt('make a game'),
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'Read', input: { file_path: 'a' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: 'x' }], is_error: true }] },
+        // CLI 2.1.x appends reminders as `system` messages, even after a tool result.
+        { role: 'system', content: 'The task tools have not been used recently.' },
+      ],
+    });
+    expect(seen).toEqual([
+      {
+        turn: 1,
+        prompt: 'make a game',
+        stream: false,
+        results: [{ toolUseId: 'toolu_1', name: 'Read', input: { file_path: 'a' }, isError: true, content: 'x' }],
+      },
+    ]);
+  });
+
+  it('fails a turn `times` attempts with the status, headers and error body the SDK expects', async () => {
+    const s = await serve([{ text: 'finally', fault: { status: 529, times: 2, retryAfterSeconds: 3 } }]);
+    const body = { model: 'm', messages: [userPrompt('hi')] };
+    const first = await post(s.url, body);
+    expect(first.status).toBe(529);
+    expect(first.headers.get('retry-after')).toBe('3');
+    expect(await json(first)).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    expect((await post(s.url, body)).status).toBe(529);
+    const third = await post(s.url, body);
+    expect(third.status).toBe(200);
+    expect((await json(third)).content[0].text).toBe('finally');
+    expect(s.requests.map((r) => [r.attempt, r.status])).toEqual([
+      [1, 529],
+      [2, 529],
+      [3, 200],
+    ]);
+    // A new script starts counting again.
+    s.setScript([{ text: 'x', fault: { status: 401 } }]);
+    const unauthorized = await post(s.url, body);
+    expect(unauthorized.status).toBe(401);
+    expect((await json(unauthorized)).error.type).toBe('authentication_error');
+    expect(s.requests.at(-1)!.attempt).toBe(1);
+  });
+
+  it('cuts the socket after n deltas, and hangs until the client gives up', async () => {
+    const s = await serve([{ text: 'one two three four five six', fault: { cutAfterChunks: 2 } }]);
+    const res = await post(s.url, { model: 'm', stream: true, messages: [userPrompt('hi')] });
+    expect(res.status).toBe(200);
+    let raw = '';
+    const decoder = new TextDecoder();
+    await expect(
+      (async () => {
+        for await (const chunk of res.body!) raw += decoder.decode(chunk as Uint8Array, { stream: true });
+      })(),
+    ).rejects.toThrow();
+    const deltas = raw.split('\n').filter((l) => l === 'event: content_block_delta');
+    expect(deltas).toHaveLength(2);
+    expect(raw).not.toContain('message_stop');
+    expect(s.requests[0]!.outcome).toBe('cut');
+
+    s.setScript([{ fault: { hang: true } }]);
+    await expect(
+      post(s.url, { model: 'm', stream: true, messages: [userPrompt('hi')] }, { signal: AbortSignal.timeout(300) }),
+    ).rejects.toThrow();
+    expect(s.requests[1]!.outcome).toMatch(/hang|aborted/);
+    // close() must not wait for a hanging exchange.
+    s.setScript([{ fault: { hang: true } }]);
+    const hanging = post(s.url, { model: 'm', messages: [userPrompt('hi')] }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await s.close();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await hanging).toBeInstanceOf(Error);
+  });
+
+  it('delays the first byte and the chunks as scripted', async () => {
+    const s = await serve([{ text: 'a b c d', delayMs: 150, chunkDelayMs: 40 }]);
+    const t0 = Date.now();
+    const res = await post(s.url, { model: 'm', stream: true, messages: [userPrompt('hi')] });
+    const headersAt = Date.now() - t0;
+    await res.text();
+    expect(headersAt).toBeGreaterThanOrEqual(140);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150 + 3 * 40 - 10);
+  });
+
+  it('chunks text into token-sized pieces that concatenate back exactly', () => {
+    for (const text of ['', 'a', '  lead and trail  ', 'supercalifragilistic', 'ゲームを作りました！👾🚀 ok\n\nnext line']) {
+      const pieces = chunkText(text);
+      expect(pieces.join('')).toBe(text);
+      for (const piece of pieces) expect(piece).not.toMatch(/[\uD800-\uDBFF]$/); // no split surrogate pairs
+    }
+    expect(chunkText('one two three')).toEqual(['one', ' two', ' thre', 'e']);
+  });
+});
+
+// ---------------------------------------------------------------- the demo games, played headless
+
+interface Harness {
+  frames(n: number, ms?: number): void;
+  key(code: string, down: boolean): void;
+  tap(x: number, y: number): void;
+  get<T = unknown>(expr: string): T;
+  drawCalls(): number;
+}
+
+/** Runs a generated game's script in a VM with a stub canvas and a manual clock. */
+function playHeadless(html: string): Harness {
+  const code = /<script>([\s\S]*)<\/script>/.exec(html)![1]!;
+  const windowListeners: Record<string, Array<(e: unknown) => void>> = {};
+  const canvasListeners: Record<string, Array<(e: unknown) => void>> = {};
+  let calls = 0;
+  let now = 1000;
+  let raf: ((t: number) => void) | null = null;
+  const context2d = new Proxy({} as Record<string | symbol, unknown>, {
+    get(target, prop) {
+      if (prop in target) return target[prop];
+      return () => {
+        calls++;
+        return { addColorStop() {}, width: 10 };
+      };
+    },
+  });
+  const canvas = {
+    style: {},
+    getContext: () => context2d,
+    getBoundingClientRect: () => ({ left: 0, top: 0, width: 480, height: 640 }),
+    addEventListener: (type: string, fn: (e: unknown) => void) => (canvasListeners[type] ??= []).push(fn),
+  };
+  const sandbox = vm.createContext({
+    document: { getElementById: () => canvas },
+    addEventListener: (type: string, fn: (e: unknown) => void) => (windowListeners[type] ??= []).push(fn),
+    innerWidth: 800,
+    innerHeight: 600,
+    localStorage: { getItem: () => null, setItem: () => undefined },
+    performance: { now: () => now },
+    requestAnimationFrame: (fn: (t: number) => void) => ((raf = fn), 1),
+  });
+  vm.runInContext(code, sandbox);
+  const fire = (list: Array<(e: unknown) => void> | undefined, event: unknown) => list?.forEach((fn) => fn(event));
+  return {
+    frames(n, ms = 1000 / 60) {
+      for (let i = 0; i < n; i++) {
+        now += ms;
+        const next = raf;
+        if (!next) throw new Error('the game loop stopped requesting frames');
+        raf = null;
+        next(now);
+      }
+    },
+    key(code, down) {
+      fire(windowListeners[down ? 'keydown' : 'keyup'], { code, repeat: false, preventDefault() {} });
+    },
+    tap(x, y) {
+      fire(canvasListeners.pointerdown, { clientX: x, clientY: y, preventDefault() {} });
+      fire(windowListeners.pointerup, {});
+    },
+    get: (expr) => vm.runInContext(expr, sandbox),
+    drawCalls: () => calls,
+  };
+}
+
+describe('demo games', () => {
+  const kinds: GameKind[] = ['shooter', 'jumper', 'snake', 'breakout', 'catcher'];
+
+  it.each(kinds)('%s is one self-contained file under 250 lines', (kind) => {
+    const html = buildGame(kind, { title: 'My <Game>', lang: 'en' });
+    expect(html.split('\n').length).toBeLessThan(250);
+    expect(html).toContain('<title>My &lt;Game&gt;</title>');
+    expect(html).toMatch(/<canvas[^>]*>/);
+    expect(html).toContain('requestAnimationFrame(frame)');
+    expect(html).toContain('Press Space / tap to start');
+    expect(html).not.toMatch(/\b(src|href)=|https?:\/\/|@import|url\(/);
+    expect(() => new vm.Script(/<script>([\s\S]*)<\/script>/.exec(html)![1]!)).not.toThrow();
+  });
+
+  it.each(kinds)('%s starts with Space, runs with keys held, ends and restarts', (kind) => {
+    const game = playHeadless(buildGame(kind, { lang: kind === 'snake' ? 'ja' : 'en' }));
+    game.frames(10);
+    expect(game.get('state')).toBe('start');
+    expect(game.drawCalls()).toBeGreaterThan(0);
+    game.key('Space', true);
+    game.key('Space', false);
+    expect(game.get('state')).toBe('play');
+    game.tap(240, 320); // shoot / jump / launch on touch
+    game.key('ArrowLeft', true);
+    game.frames(60);
+    game.key('ArrowLeft', false);
+    game.key('ArrowUp', true);
+    game.frames(30);
+    game.key('ArrowUp', false);
+    // Left alone for up to 90 game-seconds (at 30 fps), these kinds always end; the others must keep running.
+    for (let i = 0; i < 2700 && game.get('state') === 'play'; i++) game.frames(1, 1000 / 30);
+    if (kind === 'snake' || kind === 'jumper' || kind === 'catcher') expect(game.get('state')).toBe('over');
+    if (game.get('state') === 'over') {
+      game.key('Space', true); // too soon: ignored so a held key doesn't restart by accident
+      game.key('Space', false);
+      expect(game.get('state')).toBe('over');
+      game.frames(45);
+      game.tap(240, 320);
+      expect(game.get('state')).toBe('play');
+      expect(game.get('score')).toBe(0);
+      game.frames(30);
+    }
+  });
+
+  it('reads the kind from English and Japanese prompts', () => {
+    expect(detectGameKind('Make me a space shooter')).toBe('shooter');
+    expect(detectGameKind('敵を撃つゲーム')).toBe('shooter');
+    expect(detectGameKind('a platform game where you press space to jump')).toBe('jumper');
+    expect(detectGameKind('ジャンプして障害物をよけるゲーム')).toBe('jumper');
+    expect(detectGameKind('classic snake please')).toBe('snake');
+    expect(detectGameKind('ヘビのゲームを作って')).toBe('snake');
+    expect(detectGameKind('breakout with bricks')).toBe('breakout');
+    expect(detectGameKind('ブロック崩しを作って')).toBe('breakout');
+    expect(detectGameKind('a fun game')).toBe('catcher');
+  });
+
+  it('turns follow-up requests into visible theme changes', () => {
+    const base = defaultTheme();
+    expect(applyChange(base, 'make it red and faster')).toMatchObject({ palette: 'red', speed: 1.5 });
+    expect(applyChange(base, 'もっと速くして')).toMatchObject({ palette: base.palette, speed: 1.5 });
+    expect(applyChange(base, 'ゆっくりにして')).toMatchObject({ speed: 0.67 });
+    expect(applyChange(base, '色をピンクに')).toMatchObject({ palette: 'pink', speed: 1 });
+    const other = applyChange(base, 'surprise me');
+    expect(other.palette).not.toBe(base.palette);
+    expect(other.bg).not.toBe(base.bg);
+  });
+});
+
+// ---------------------------------------------------------------- the real CLI against the server
+
+interface CliRun {
+  code: number | null;
+  ms: number;
+  lines: Array<Record<string, any>>;
+  stderr: string;
+  result: Record<string, any> | undefined;
+}
+
+interface Workspace {
+  home: string;
+  project: string;
+}
+
+async function workspace(): Promise<Workspace> {
+  const home = await mkdtemp(path.join(tmpdir(), 'dc-model-server-'));
+  cleanup.push(home);
+  const project = path.join(home, 'project');
+  await mkdir(project);
+  return { home, project };
+}
+
+function runClaude(
+  s: ModelServer,
+  ws: Workspace,
+  prompt: string,
+  options: { env?: Record<string, string>; args?: string[]; timeoutMs?: number } = {},
+): Promise<CliRun> {
+  const started = Date.now();
+  const child = spawn(
+    CLAUDE,
+    [
+      '-p',
+      prompt,
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--model',
+      'claude-sonnet-4-5',
+      '--permission-mode',
+      'acceptEdits',
+      '--include-partial-messages',
+      ...(options.args ?? []),
+    ],
+    {
+      cwd: ws.project,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // A clean environment: nothing of the test runner's (e.g. a real ANTHROPIC_API_KEY) reaches the CLI.
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: ws.home,
+        CLAUDE_CONFIG_DIR: path.join(ws.home, '.claude'),
+        ANTHROPIC_BASE_URL: s.url,
+        ANTHROPIC_API_KEY: TOKEN,
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_AUTOUPDATER: '1',
+        DISABLE_TELEMETRY: '1',
+        DISABLE_ERROR_REPORTING: '1',
+        CLAUDE_CODE_MAX_RETRIES: '1',
+        ...options.env,
+      },
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 45_000);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const lines = stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, any>);
+      resolve({ code, ms: Date.now() - started, lines, stderr, result: lines.find((l) => l.type === 'result') });
+    });
+  });
+}
+
+/** Text of each streamed message, rebuilt from `stream_event` deltas (a new message starts at message_start). */
+function streamedTexts(run: CliRun): string[] {
+  const texts: string[] = [];
+  for (const line of run.lines) {
+    if (line.type !== 'stream_event') continue;
+    if (line.event.type === 'message_start') texts.push('');
+    if (line.event.delta?.type === 'text_delta') texts[texts.length - 1] += line.event.delta.text;
+  }
+  return texts;
+}
+
+/** Text of each assistant message as the CLI reports it (one `assistant` line per content block). */
+function assistantTexts(run: CliRun): string[] {
+  const byId = new Map<string, string>();
+  for (const line of run.lines) {
+    if (line.type !== 'assistant') continue;
+    const text = line.message.content
+      .filter((b: { type: string }) => b.type === 'text')
+      .map((b: { text: string }) => b.text)
+      .join('');
+    byId.set(line.message.id, (byId.get(line.message.id) ?? '') + text);
+  }
+  return [...byId.values()];
+}
+
+function toolUses(run: CliRun): Array<{ name: string; input: Record<string, any> }> {
+  return run.lines
+    .filter((l) => l.type === 'assistant')
+    .flatMap((l) => l.message.content.filter((b: { type: string }) => b.type === 'tool_use'));
+}
+
+// Concurrent: each case has its own server and workspace, and a CLI run mostly waits (start-up, I/O).
+const describeCli = existsSync(CLAUDE) ? describe.concurrent : describe.skip;
+
+// Generous per-test time: on a loaded 2-core machine a CLI start-up alone can take seconds (see the report numbers).
+describeCli('the real claude CLI against the scripted model', { timeout: 60_000 }, () => {
+
+  it('writes index.html from a Write turn; streamed deltas rebuild every message and the result', async () => {
+    const ws = await workspace();
+    const content = '<!DOCTYPE html>\n<title>Scripted</title>\n<canvas id="c"></canvas>\n';
+    const final = 'All done: index.html now has a canvas. 完成しました！ Enjoy 🎮';
+    const s = await serve([
+      { text: 'Creating index.html now.', toolUses: [{ name: 'Write', input: { file_path: 'index.html', content } }] },
+      { text: final },
+    ]);
+    const run = await runClaude(s, ws, 'make a page with a canvas');
+    expect(run.code, run.stderr).toBe(0);
+    expect(await readFile(path.join(ws.project, 'index.html'), 'utf8')).toBe(content);
+
+    const init = run.lines[0]!;
+    expect(init).toMatchObject({ type: 'system', subtype: 'init', cwd: expect.stringContaining('project') });
+    expect(run.result).toMatchObject({ subtype: 'success', is_error: false, num_turns: 2, result: final });
+    // Usage flows through to the CLI's accounting.
+    expect(run.result!.usage.input_tokens).toBeGreaterThan(1000);
+    expect(run.result!.total_cost_usd).toBeGreaterThan(0);
+
+    const streamed = streamedTexts(run);
+    expect(streamed).toEqual(assistantTexts(run));
+    expect(streamed).toEqual(['Creating index.html now.', final]);
+    expect(streamed.at(-1)).toBe(run.result!.result);
+    const deltaCount = run.lines.filter((l) => l.event?.delta?.type === 'text_delta').length;
+    expect(deltaCount).toBeGreaterThan(10);
+
+    // What reached the "model": HEAD probe, then two turns; only the per-run token, never anything else.
+    const calls = s.messageRequests;
+    expect(calls.map((r) => [r.turnIndex, r.attempt, r.outcome])).toEqual([
+      [0, 1, 'stream'],
+      [1, 1, 'stream'],
+    ]);
+    for (const r of s.requests) {
+      if (r.method === 'POST') expect(r.headers['x-api-key']).toBe(TOKEN);
+      expect(r.headers.authorization).toBeUndefined();
+      const real = process.env.ANTHROPIC_API_KEY;
+      if (real) expect(JSON.stringify(r.headers)).not.toContain(real);
+    }
+    expect(calls[0]!.headers['anthropic-version']).toBe('2023-06-01');
+    expect(calls[0]!.body).toMatchObject({ stream: true, model: 'claude-sonnet-4-5' });
+  });
+
+  it('survives a 500, a cut stream and a hang in one run (retry, non-stream fallback, timeout retry)', async () => {
+    const ws = await workspace();
+    const s = await serve([
+      {
+        text: 'Writing a.txt.',
+        toolUses: [{ name: 'Write', input: { file_path: 'a.txt', content: 'a\n' } }],
+        fault: { status: 500, times: 1 },
+      },
+      {
+        text: 'Reading it back now.',
+        toolUses: [{ name: 'Read', input: { file_path: 'a.txt' } }],
+        fault: { cutAfterChunks: 2, times: 1 },
+      },
+      { text: 'Finished after the hang.', fault: { hang: true, times: 1 } },
+    ]);
+    const run = await runClaude(s, ws, 'hello', { env: { CLAUDE_CODE_MAX_RETRIES: '2', API_TIMEOUT_MS: '1500' } });
+    const trace = s.requests.map((r) => `${r.time - s.requests[0]!.time}ms ${r.method} t${r.turnIndex} a${r.attempt} ${r.outcome}`);
+    expect(run.code, `${run.stderr}\n${trace.join('\n')}`).toBe(0);
+    expect(run.result).toMatchObject({ is_error: false, num_turns: 3, result: 'Finished after the hang.' });
+    expect(await readFile(path.join(ws.project, 'a.txt'), 'utf8')).toBe('a\n');
+    // The 500 and the hang are retried (api_retry lines); the cut goes straight to the non-stream fallback.
+    const retries = run.lines.filter((l) => l.subtype === 'api_retry');
+    expect(retries.map((r) => [r.attempt, r.max_retries, r.error_status])).toEqual([
+      [1, 2, 500],
+      [1, 2, null],
+    ]);
+    expect(
+      s.messageRequests.map((r) => [r.turnIndex, r.attempt, r.outcome, (r.body as { stream?: boolean }).stream === true]),
+    ).toEqual([
+      [0, 1, 'error', true],
+      [0, 2, 'stream', true],
+      [1, 1, 'cut', true],
+      [1, 2, 'json', false],
+      [2, 1, 'hang', true], // the CLI gave up on it after API_TIMEOUT_MS
+      [2, 2, 'stream', true],
+    ]);
+    // Worth knowing for consumers: the cut attempt's deltas were already printed before the fallback answered,
+    // and the fallback itself prints no deltas, so that message's deltas are a prefix of its text.
+    const streamed = streamedTexts(run);
+    expect(streamed).toEqual(['Writing a.txt.', chunkText('Reading it back now.').slice(0, 2).join(''), 'Finished after the hang.']);
+    expect(assistantTexts(run)).toEqual(['Writing a.txt.', 'Reading it back now.', 'Finished after the hang.']);
+  });
+
+  it('fails with exit 1 and is_error on a 400 and a 401, without retrying them', async () => {
+    const [ws, ws401] = await Promise.all([workspace(), workspace()]);
+    const [bad, unauthorized] = await Promise.all([
+      serve([{ fault: { status: 400, message: 'scripted bad request' } }]),
+      serve([{ fault: { status: 401 } }]),
+    ]);
+    const [r400, r401] = await Promise.all([
+      runClaude(bad, ws, 'hello', { env: { CLAUDE_CODE_MAX_RETRIES: '2' } }),
+      // 401 IS retried by default; with CLAUDE_CODE_MAX_RETRIES=0 it fails on the first answer.
+      runClaude(unauthorized, ws401, 'hello', { env: { CLAUDE_CODE_MAX_RETRIES: '0' } }),
+    ]);
+    expect(r400.code).toBe(1);
+    expect(r400.result).toMatchObject({ is_error: true, api_error_status: 400 });
+    expect(r400.result!.result).toContain('scripted bad request');
+    expect(bad.messageRequests).toHaveLength(1); // 400 is never retried
+
+    expect(r401.code).toBe(1);
+    expect(r401.result).toMatchObject({ is_error: true, api_error_status: 401 });
+    expect(unauthorized.messageRequests).toHaveLength(1);
+  });
+
+  it('demo script: builds a playable game, then a resumed follow-up in Japanese Reads and Edits it', async () => {
+    const ws = await workspace();
+    const s = await serve(demoScript);
+    const first = await runClaude(s, ws, 'Make a space shooter called "Comet Crusher"');
+    expect(first.code, first.stderr).toBe(0);
+    const html = await readFile(path.join(ws.project, 'index.html'), 'utf8');
+    expect(html).toMatch(/<canvas[^>]*>/);
+    expect(html).toContain('<title>Comet Crusher</title>');
+    expect(html).toContain('requestAnimationFrame(frame)');
+    expect(html).toContain('<meta name="dreamcore-demo" content="shooter">');
+    expect(toolUses(first).map((t) => t.name)).toEqual(['Write']);
+    expect(first.result!.result).toContain('Comet Crusher');
+    expect(streamedTexts(first)).toEqual(assistantTexts(first));
+    const headless = playHeadless(html);
+    headless.key('Space', true);
+    headless.frames(120);
+    expect(headless.get('state')).toBe('play');
+
+    const sessionId = first.result!.session_id as string;
+    const second = await runClaude(s, ws, '赤くして、もっと速くして', { args: ['--resume', sessionId] });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.result!.session_id).toBe(sessionId);
+    expect(toolUses(second).map((t) => t.name)).toEqual(['Read', 'Edit']);
+    const edited = await readFile(path.join(ws.project, 'index.html'), 'utf8');
+    expect(JSON.parse(/const THEME = (\{.*?\});/.exec(edited)![1]!)).toMatchObject({ palette: 'red', speed: 1.5 });
+    // Only the THEME line changed.
+    const before = html.split('\n');
+    expect(edited.split('\n').filter((line, i) => line !== before[i])).toHaveLength(1);
+    expect(second.result!.result).toContain('赤');
+    expect(second.result!.result).toContain('1.5倍');
+    // --resume resent the whole history: the follow-up's turns continue after Write and its summary.
+    expect(s.messageRequests.slice(-3).map((r) => r.turnIndex)).toEqual([2, 3, 4]);
+  });
+});
+
+// ---------------------------------------------------------------- the demo script's decisions, step by step
+
+/**
+ * Drives demoScript through a conversation with a tiny in-memory stand-in for the CLI's file tools, including the
+ * two CLI rules the script must live with (observed on 2.1.197): Write refuses to overwrite a file this session has
+ * not Read, and a repeated Read of an unchanged file returns a stub instead of the content. The real CLI runs above
+ * prove the integration; this covers the branches cheaply.
+ */
+function converse(
+  files: Map<string, string>,
+  prompt: string,
+  history: MessageParam[] = [],
+  /** Files this CLI process has read; pass the same set to continue in the same process. */
+  read = new Set<string>(),
+) {
+  const messages: MessageParam[] = [...history, { role: 'user', content: prompt }];
+  const calls: string[] = [];
+  for (let step = 0; step < 12; step++) {
+    const turn = demoScript({ model: 'm', messages }, {
+      turnIndex: messages.filter((m) => m.role === 'assistant').length,
+      attempt: 1,
+      stream: true,
+      model: 'm',
+      prompt: promptText(messages),
+      toolResults: lastToolResults(messages),
+      request: {} as RecordedRequest,
+    });
+    const content: ContentBlock[] = turn.text ? [{ type: 'text', text: turn.text }] : [];
+    const uses = (turn.toolUses ?? []).map((u, i) => ({ ...u, id: `toolu_${step}_${i}` }));
+    for (const u of uses) content.push({ type: 'tool_use', id: u.id, name: u.name, input: u.input });
+    messages.push({ role: 'assistant', content });
+    if (uses.length === 0) return { text: turn.text ?? '', calls, messages, read };
+    const results: ContentBlock[] = uses.map((u) => {
+      calls.push(u.name);
+      const file = String(u.input.file_path);
+      const fail = (text: string) => ({ type: 'tool_result', tool_use_id: u.id, content: text, is_error: true });
+      const ok = (text: string) => ({ type: 'tool_result', tool_use_id: u.id, content: text });
+      if (u.name === 'Read') {
+        if (!files.has(file)) return fail('File does not exist.');
+        if (read.has(file)) return ok('Wasted call — file unchanged since your last Read.');
+        read.add(file);
+        return ok(files.get(file)!.split('\n').map((line, i) => `${i + 1}\t${line}`).join('\n'));
+      }
+      if (u.name === 'Write') {
+        if (files.has(file) && !read.has(file)) return fail('File has not been read yet. Read it first before writing to it.');
+        files.set(file, String(u.input.content));
+        read.add(file);
+        return ok(`File created successfully at: ${file}`);
+      }
+      if (u.name === 'Edit') {
+        const current = files.get(file);
+        const old = String(u.input.old_string);
+        if (current === undefined || !read.has(file) || !current.includes(old)) return fail('String to replace not found in file.');
+        files.set(file, current.replace(old, String(u.input.new_string)));
+        return ok(`The file ${file} has been updated successfully.`);
+      }
+      return fail('unknown tool');
+    });
+    messages.push({ role: 'user', content: results });
+    messages.push({ role: 'system', content: 'a reminder the CLI appends' });
+  }
+  throw new Error('the demo script did not finish');
+}
+
+describe('demo script decisions', () => {
+  const themeOf = (html: string | undefined) => JSON.parse(/const THEME = (\{.*?\});/.exec(html ?? '')![1]!);
+
+  it('writes a new game, then edits it across follow-ups (the second Read gets the stub)', () => {
+    const files = new Map<string, string>();
+    const first = converse(files, 'ヘビのゲームを作って');
+    expect(first.calls).toEqual(['Write']);
+    expect(files.get('index.html')).toContain('content="snake"');
+    expect(first.text).toContain('ネオンスネーク');
+    const second = converse(files, 'make it green', first.messages);
+    expect(second.calls).toEqual(['Read', 'Edit']);
+    expect(themeOf(files.get('index.html')).palette).toBe('green');
+    expect(second.text).toMatch(/green/);
+  });
+
+  it('uses history when a Read returns the "unchanged" stub', () => {
+    const files = new Map<string, string>([['index.html', buildGame('breakout')]]);
+    const first = converse(files, 'make it pink'); // Read + Edit
+    // Same process, so the CLI remembers the Read: the next Read gets the stub, and the Edit must still match.
+    const stubbed = converse(files, 'faster please', first.messages, first.read);
+    expect(stubbed.calls).toEqual(['Read', 'Edit']);
+    const stub = stubbed.messages.flatMap((m) => (typeof m.content === 'string' ? [] : m.content));
+    expect(stub.some((b) => b.type === 'tool_result' && String(b.content).startsWith('Wasted call'))).toBe(true);
+    expect(themeOf(files.get('index.html'))).toMatchObject({ palette: 'pink', speed: 1.5 });
+  });
+
+  it('recovers when Write is refused for an existing, unread file', () => {
+    const files = new Map<string, string>([['index.html', '<h1>an old page</h1>\n']]);
+    const run = converse(files, 'Make a breakout game');
+    expect(run.calls).toEqual(['Write', 'Read', 'Write']);
+    expect(files.get('index.html')).toContain('content="breakout"');
+    expect(run.text).toContain('Brick Breaker');
+  });
+
+  it('a change request with no game yet builds one; a different kind rebuilds keeping the colors', () => {
+    const files = new Map<string, string>();
+    const run = converse(files, 'make it faster');
+    expect(run.calls).toEqual(['Read', 'Write']);
+    expect(files.get('index.html')).toContain('content="catcher"');
+
+    files.set('index.html', buildGame('jumper', { theme: applyChange(defaultTheme(), 'purple') }));
+    const switched = converse(files, 'turn it into a snake game instead');
+    // (a fresh session: the change request makes it look before writing)
+    expect(switched.calls).toEqual(['Read', 'Write']);
+    expect(files.get('index.html')).toContain('content="snake"');
+    expect(themeOf(files.get('index.html')).palette).toBe('purple');
+  });
+});
