@@ -1,0 +1,47 @@
+/**
+ * Picks the execution backend at boot. This is the only place the server names a backend package, and it
+ * loads just the one chosen: switching back to local (the rollback plan) is a restart, not a code change.
+ */
+import type { ExecutionBackend } from '@dreamcore/runtime-core';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+
+export interface ModelAccess {
+  /** Upstream for the agent's model requests (the scripted model in demo mode). */
+  anthropicBaseUrl?: string;
+  anthropicApiKey?: string;
+  geminiBaseUrl?: string;
+  geminiApiKey?: string;
+}
+
+export async function createBackend(config: Config, log: Logger, access: ModelAccess): Promise<ExecutionBackend> {
+  if (config.backend === 'modal') {
+    // Loaded by name at run time: a self-hoster on the local backend never loads the Modal SDK.
+    const modalPackage = '@dreamcore/backend-modal';
+    const modal = (await import(/* @vite-ignore */ modalPackage)) as {
+      createModalBackend(options: Record<string, unknown>): ExecutionBackend;
+    };
+    return modal.createModalBackend({
+      appName: config.MODAL_APP_NAME,
+      environment: config.MODAL_ENVIRONMENT,
+      agent: { anthropicApiKey: access.anthropicApiKey, anthropicBaseUrl: access.anthropicBaseUrl, model: config.ANTHROPIC_MODEL },
+      gemini: { apiKey: access.geminiApiKey, baseUrl: access.geminiBaseUrl },
+      log: (message: string) => log.info(message),
+    });
+  }
+  const { createLocalBackend } = await import('@dreamcore/backend-local');
+  return createLocalBackend({
+    dataDir: config.DATA_DIR,
+    agent: {
+      anthropicApiKey: access.anthropicApiKey,
+      anthropicBaseUrl: access.anthropicBaseUrl,
+      model: config.ANTHROPIC_MODEL,
+      isolation: config.AGENT_ISOLATION,
+      onIsolation: (isolation) =>
+        isolation.kind === 'bubblewrap'
+          ? log.info('agent isolation: bubblewrap (the agent sees only its project)')
+          : log.warn(`agent isolation: NONE (${isolation.reason}); the agent runs with this server's file access`),
+    },
+    gemini: { apiKey: access.geminiApiKey, baseUrl: access.geminiBaseUrl },
+  });
+}

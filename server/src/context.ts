@@ -1,0 +1,34 @@
+/**
+ * Everything a route or a socket handler needs, built once at boot (main.ts) and passed down.
+ */
+import type { ExecutionBackend } from '@dreamcore/runtime-core';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { TokenVerifier } from './auth/verify.js';
+import type { JobManager } from './jobs/manager.js';
+import type { Quota } from './quota.js';
+import type { RateLimiter } from './rate-limit.js';
+import type { Metrics } from './metrics.js';
+import type { Database, UserRepository } from './db/repository.js';
+import type { Connection } from './ws/connection.js';
+import type { PreviewSigner } from './http/signing.js';
+
+export type UserRepo = UserRepository;
+
+export interface ServerContext {
+  config: Config;
+  log: Logger;
+  backend: ExecutionBackend;
+  db: Database;
+  verify: TokenVerifier;
+  jobs: JobManager;
+  quota: Quota;
+  /** AI-triggering messages per user (WebSocket `message`, image generation, renders). */
+  aiLimiter: RateLimiter;
+  metrics: Metrics;
+  signer: PreviewSigner;
+  connections: Set<Connection>;
+  /** URL of the embedded issuer (embedded auth) or Supabase, for the browser's client. */
+  authUrl: string;
+  anonKey: string;
+}

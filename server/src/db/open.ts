@@ -1,0 +1,54 @@
+/**
+ * Boot-time choice of database: Supabase when it is configured, else the embedded PGlite under DATA_DIR/pglite.
+ * Takes a structural slice of the server config so this folder does not depend on config.ts.
+ */
+import path from 'node:path';
+import { createError } from '@dreamcore/runtime-core';
+import type { Database } from './repository.js';
+import { openPgliteDatabase } from './pglite.js';
+import { createSupabaseDatabase } from './supabase.js';
+
+export interface DatabaseConfig {
+  database: 'pglite' | 'supabase';
+  DATA_DIR: string;
+  SUPABASE_URL?: string | undefined;
+  SUPABASE_ANON_KEY?: string | undefined;
+  SUPABASE_SERVICE_ROLE_KEY?: string | undefined;
+  /** Optional: a folder of ready-made migrated PGlite databases, so a new DATA_DIR opens in seconds (tests, dev). */
+  PGLITE_TEMPLATE_DIR?: string | undefined;
+}
+
+interface BootLog {
+  info(obj: object, msg?: string): void;
+}
+
+/** The embedded database's directory inside DATA_DIR. */
+export function pgliteDataDir(dataDir: string): string {
+  return path.join(dataDir, 'pglite');
+}
+
+export async function openDatabase(config: DatabaseConfig, log?: BootLog): Promise<Database> {
+  const started = performance.now();
+  if (config.database === 'supabase') {
+    if (!config.SUPABASE_URL || !config.SUPABASE_ANON_KEY || !config.SUPABASE_SERVICE_ROLE_KEY) {
+      throw createError('NOT_CONFIGURED', 'Supabase needs SUPABASE_URL, SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY');
+    }
+    const db = createSupabaseDatabase({
+      url: config.SUPABASE_URL,
+      anonKey: config.SUPABASE_ANON_KEY,
+      serviceRoleKey: config.SUPABASE_SERVICE_ROLE_KEY,
+    });
+    log?.info({ database: 'supabase', url: config.SUPABASE_URL }, 'database: Supabase (migrations are applied out of band)');
+    return db;
+  }
+  const dataDir = pgliteDataDir(config.DATA_DIR);
+  const db = await openPgliteDatabase({
+    dataDir,
+    ...(config.PGLITE_TEMPLATE_DIR ? { templateDir: config.PGLITE_TEMPLATE_DIR } : {}),
+  });
+  log?.info(
+    { database: 'pglite', dataDir, applied: db.migrations.applied, ms: Math.round(performance.now() - started) },
+    'database: embedded PGlite',
+  );
+  return db;
+}

@@ -1,0 +1,403 @@
+/**
+ * The database as the server sees it: plain camelCase objects, ISO-8601 timestamps, typed errors. No SQL, no
+ * supabase-js types. Two implementations: `pglite.ts` (embedded, the default) and `supabase.ts` (production).
+ *
+ * Two access levels, as in DreamCore-V2 (contract/DATA.md §1):
+ * - `forUser(userId, accessToken)` — row-level security does the isolation. Another user's row is simply not there:
+ *   lookups give `null`, updates and deletes give `null` / `false`, and inserting on another user's behalf fails with
+ *   `ACCESS_DENIED`. The server's ownership guards (404 vs 403) sit on top of this.
+ * - `service` — the service role (RLS bypassed) for the job manager, quotas, public reads and background work. It
+ *   has every user-level method too; there the explicit arguments (`userId`, `ownerId`) are the only filter.
+ *
+ * Errors are `BackendError`s from runtime-core: `CONFLICT` (unique violation: a second active job for a project, a
+ * duplicate job-event sequence number, an alias or e-mail in use), `ACCESS_DENIED` (RLS refused a write, or the
+ * access token was rejected — its message then contains "expired" when it had), `NOT_FOUND` (a referenced row is
+ * missing), `INVALID_ARGUMENT` (malformed id, check constraint), `UNAVAILABLE` (database unreachable), `INTERNAL`.
+ */
+
+export type ChatRole = 'user' | 'assistant' | 'system';
+export type JobStatus = 'pending' | 'processing' | 'completed' | 'failed' | 'cancelled';
+export type Visibility = 'public' | 'unlisted' | 'private';
+export type RemixSetting = 'allowed' | 'disallow';
+export type Plan = 'free' | 'pro' | 'team';
+export type QuotaField = 'projects_created' | 'messages_sent';
+
+export const ACTIVE_JOB_STATUSES: readonly JobStatus[] = ['pending', 'processing'];
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  displayName: string | null;
+  avatarUrl: string | null;
+  bio: string | null;
+  socialLinks: Record<string, unknown> | null;
+  username: string | null;
+  publicId: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface EnsureUserInput {
+  id: string;
+  email: string;
+  displayName?: string | null;
+}
+
+export interface ProjectRecord {
+  id: string;
+  userId: string;
+  name: string;
+  isPublic: boolean;
+  remixedFrom: string | null;
+  publicId: string;
+  isInitialized: boolean;
+  /** The Claude CLI session to resume on the next message (null: start a new one). */
+  agentSessionId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** contract/API.md "ProjectSummary" (already camelCase on the wire). */
+export interface ProjectSummary {
+  id: string;
+  name: string;
+  /** From the publish draft; '' when there is none. */
+  description: string;
+  isPublic: boolean;
+  remixedFrom: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CreateProjectOptions {
+  remixedFrom?: string | null;
+  isInitialized?: boolean;
+}
+
+export interface ChatRecord {
+  id: string;
+  projectId: string;
+  role: ChatRole;
+  message: string;
+  createdAt: string;
+}
+
+export interface JobRecord {
+  id: string;
+  userId: string;
+  projectId: string;
+  status: JobStatus;
+  progress: number;
+  progressMessage: string | null;
+  /** JSON-encoded, as V2 stored it. */
+  result: string | null;
+  error: string | null;
+  /** Stable failure code (`CLI_TIMEOUT`, `SERVER_RESTART`, …). */
+  errorCode: string | null;
+  recoverable: boolean | null;
+  costUsd: number | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  wallMs: number | null;
+  sandboxMs: number | null;
+  /** The agent session this run produced. */
+  sessionId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Fields `updateJob` may change; absent fields are left alone, `null` clears. */
+export type JobPatch = Partial<
+  Pick<
+    JobRecord,
+    | 'status'
+    | 'progress'
+    | 'progressMessage'
+    | 'result'
+    | 'error'
+    | 'errorCode'
+    | 'recoverable'
+    | 'costUsd'
+    | 'inputTokens'
+    | 'outputTokens'
+    | 'wallMs'
+    | 'sandboxMs'
+    | 'sessionId'
+  >
+>;
+
+export interface JobEventInput {
+  seq: number;
+  type: string;
+  payload: unknown;
+}
+
+export interface JobEventRecord extends JobEventInput {
+  jobId: string;
+  createdAt: string;
+}
+
+export interface AssetRecord {
+  id: string;
+  ownerId: string | null;
+  alias: string;
+  /** The stored file name (`{aliasBase}_{sha8}{ext}`). */
+  filename: string | null;
+  /** The name the user uploaded (what the API calls `filename`). */
+  originalName: string | null;
+  storagePath: string | null;
+  mimeType: string | null;
+  size: number | null;
+  hash: string;
+  hashShort: string;
+  isPublic: boolean;
+  isDeleted: boolean;
+  isGlobal: boolean;
+  category: string | null;
+  isRemixAllowed: boolean | null;
+  originalAssetId: string | null;
+  createdInProjectId: string | null;
+  availableFrom: string | null;
+  availableUntil: string | null;
+  tags: string | null;
+  description: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AssetWithProjects extends AssetRecord {
+  /** Projects that use the asset (only those the caller can see). */
+  projects: { id: string; name: string }[];
+}
+
+export interface NewAsset {
+  ownerId: string;
+  alias: string;
+  hash: string;
+  filename?: string | null;
+  originalName?: string | null;
+  storagePath?: string | null;
+  mimeType?: string | null;
+  size?: number | null;
+  /** V2's database default is false but its upload route always wrote true. */
+  isPublic?: boolean;
+  category?: string | null;
+  isRemixAllowed?: boolean | null;
+  originalAssetId?: string | null;
+  createdInProjectId?: string | null;
+  tags?: string | null;
+  description?: string | null;
+}
+
+export interface AssetMetaPatch {
+  tags?: string | null;
+  description?: string | null;
+}
+
+export interface PublishDraft {
+  projectId: string;
+  title: string | null;
+  description: string | null;
+  howToPlay: string | null;
+  tags: string[];
+  visibility: Visibility;
+  remix: RemixSetting;
+  thumbnailUrl: string | null;
+  updatedAt: string;
+}
+
+/** A draft is saved whole (V2's PUT): absent fields become null / [] / the defaults 'public' and 'allowed'. */
+export interface DraftInput {
+  title?: string | null;
+  description?: string | null;
+  howToPlay?: string | null;
+  tags?: string[];
+  visibility?: Visibility;
+  remix?: RemixSetting;
+  thumbnailUrl?: string | null;
+}
+
+export interface PublishFields {
+  title: string;
+  description?: string | null;
+  howToPlay?: string | null;
+  tags?: string[];
+  visibility?: Visibility;
+  allowRemix?: boolean;
+  thumbnailUrl?: string | null;
+}
+
+export interface PublishedGameRecord {
+  id: string;
+  /** `g_` + 10 characters: the id in public URLs. */
+  publicId: string;
+  projectId: string;
+  userId: string;
+  title: string;
+  description: string | null;
+  howToPlay: string | null;
+  tags: string[];
+  thumbnailUrl: string | null;
+  visibility: Visibility;
+  allowRemix: boolean;
+  playCount: number;
+  likeCount: number;
+  publishedAt: string;
+  updatedAt: string;
+  /** Joined on public reads (`getPublicGame`, `listPublicGames`); absent elsewhere. */
+  project?: { id: string; name: string } | null;
+  author?: { displayName: string | null; avatarUrl: string | null } | null;
+}
+
+export interface QuotaUsage {
+  projectsCreated: number;
+  messagesSent: number;
+}
+
+export interface QuotaConsumeResult {
+  allowed: boolean;
+  /** After the increment when allowed; the count that blocked it when not. */
+  currentCount: number;
+}
+
+export interface ActivityInput {
+  userId: string | null;
+  action: string;
+  targetType?: string | null;
+  targetId?: string | null;
+  details?: string | null;
+}
+
+export interface AuthUserRecord {
+  id: string;
+  email: string;
+  passwordHash: string | null;
+  meta: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What RLS lets a signed-in user do. Every method is also on `ServiceRepository`. */
+export interface UserRepository {
+  getUser(id: string): Promise<UserRecord | null>;
+
+  /** ProjectSummary[] ordered by updatedAt, newest first. */
+  listProjects(userId: string): Promise<ProjectSummary[]>;
+  getProject(id: string): Promise<ProjectRecord | null>;
+  createProject(userId: string, name?: string, options?: CreateProjectOptions): Promise<ProjectRecord>;
+  renameProject(id: string, name: string): Promise<ProjectRecord | null>;
+  deleteProject(id: string): Promise<boolean>;
+  /** Moves the project to the top of the list. `addChat` does this itself. */
+  touchProject(id: string): Promise<boolean>;
+  markInitialized(id: string): Promise<boolean>;
+  setAgentSession(id: string, sessionId: string | null): Promise<boolean>;
+
+  /** Also touches the project (a database trigger). */
+  addChat(projectId: string, role: ChatRole, message: string): Promise<ChatRecord>;
+  /** The latest `limit` (default 50) messages, oldest first. */
+  latestChat(projectId: string, limit?: number): Promise<ChatRecord[]>;
+
+  getJob(id: string): Promise<JobRecord | null>;
+  /** Newest first. */
+  listJobs(projectId: string, limit?: number): Promise<JobRecord[]>;
+  /** The pending/processing job of the project, if any (the database allows at most one). */
+  activeJobForProject(projectId: string): Promise<JobRecord | null>;
+  /** Every event with seq > afterSeq, in seq order (-1 for all). */
+  jobEventsSince(jobId: string, afterSeq: number): Promise<JobEventRecord[]>;
+
+  createAsset(input: NewAsset): Promise<AssetRecord>;
+  /** The owner's assets that are not deleted, newest first, with the projects using each. */
+  listAssets(ownerId: string): Promise<AssetWithProjects[]>;
+  /** Not deleted; under RLS also only when the caller owns it or it is public / an available global asset. */
+  getAsset(id: string): Promise<AssetRecord | null>;
+  updateAsset(id: string, patch: AssetMetaPatch): Promise<AssetRecord | null>;
+  setAssetPublic(id: string, isPublic: boolean): Promise<AssetRecord | null>;
+  /** Idempotent. */
+  linkAsset(projectId: string, assetId: string, usageType?: string): Promise<void>;
+  /** A non-deleted asset by its public address `(ownerId, alias)`. */
+  assetByAlias(ownerId: string, alias: string): Promise<AssetRecord | null>;
+
+  getDraft(projectId: string): Promise<PublishDraft | null>;
+  upsertDraft(projectId: string, draft: DraftInput): Promise<PublishDraft>;
+  /** Creates or updates the project's one game; a republish keeps its publicId, publishedAt and counters. */
+  publishGame(projectId: string, userId: string, fields: PublishFields): Promise<PublishedGameRecord>;
+  getPublished(projectId: string): Promise<PublishedGameRecord | null>;
+  unpublish(projectId: string): Promise<boolean>;
+  /** The user's games, any visibility, newest first. */
+  listMyGames(userId: string): Promise<PublishedGameRecord[]>;
+}
+
+/** The service role: RLS bypassed. */
+export interface ServiceRepository extends UserRepository {
+  /** Creates the users row when missing (normally the sign-up trigger has); returns it. */
+  ensureUser(input: EnsureUserInput): Promise<UserRecord>;
+
+  /** A pending job. `CONFLICT` when the project already has a pending/processing one. */
+  createJob(userId: string, projectId: string): Promise<JobRecord>;
+  updateJob(id: string, patch: JobPatch): Promise<JobRecord | null>;
+  /** `CONFLICT` when (jobId, seq) exists. */
+  appendJobEvent(jobId: string, seq: number, type: string, payload: unknown): Promise<void>;
+  /** Several events in one round trip (all or none). */
+  appendJobEvents(jobId: string, events: readonly JobEventInput[]): Promise<void>;
+  /** At boot: every pending/processing job → failed, errorCode SERVER_RESTART, recoverable. Returns how many. */
+  failInterruptedJobs(reason: string): Promise<number>;
+
+  /** Every alias the owner has used, deleted assets included (an alias is never reused). */
+  aliasesOf(ownerId: string): Promise<string[]>;
+  /** false when not found or already deleted. */
+  softDeleteAsset(id: string): Promise<boolean>;
+
+  /** By UUID or `g_…` public id; public and unlisted only; with project and author joined. */
+  getPublicGame(idOrPublicId: string): Promise<PublishedGameRecord | null>;
+  /** Public games, newest first, with project and author joined. `limit` is capped at 100. */
+  listPublicGames(limit?: number, offset?: number): Promise<PublishedGameRecord[]>;
+  /** One play, atomically; false when no public/unlisted game has that id. */
+  incrementPlayCount(gameId: string): Promise<boolean>;
+
+  /** Atomic check-and-increment for today (UTC). `limit` < 0 means unlimited. */
+  tryConsumeQuota(userId: string, field: QuotaField, limit: number): Promise<QuotaConsumeResult>;
+  getQuota(userId: string): Promise<QuotaUsage>;
+  /** subscriptions.plan when status is 'active', else 'free'. */
+  planOf(userId: string): Promise<Plan>;
+
+  logActivity(entry: ActivityInput): Promise<void>;
+}
+
+/**
+ * The embedded auth server's store (PGlite only; with Supabase, GoTrue keeps users and sessions). Refresh tokens
+ * are stored as hashes; the caller hashes.
+ */
+export interface AuthStore {
+  /** E-mail is matched case-insensitively and stored lower-cased. `CONFLICT` when it is taken. */
+  createAuthUser(email: string, passwordHash: string | null, meta?: Record<string, unknown>): Promise<AuthUserRecord>;
+  authUserByEmail(email: string): Promise<AuthUserRecord | null>;
+  authUserById(id: string): Promise<AuthUserRecord | null>;
+  /** `parent`: the hash of the token this one replaces (rotation), which puts it in the same family. */
+  storeRefreshToken(tokenHash: string, userId: string, expiresAt: Date | string, parent?: string | null): Promise<void>;
+  /**
+   * Single use: a valid token is revoked and its user returned. An unknown or expired token gives null. A token
+   * that was already used gives null and revokes its whole family (someone is replaying a stolen token).
+   */
+  useRefreshToken(tokenHash: string): Promise<AuthUserRecord | null>;
+  /** Sign-out everywhere. Returns how many tokens were revoked. */
+  revokeUserTokens(userId: string): Promise<number>;
+}
+
+export interface Database {
+  readonly kind: 'pglite' | 'supabase';
+  /**
+   * A user-scoped repository. PGlite puts `userId` in the JWT claims itself; Supabase needs the caller's access
+   * token (already verified by the server) and takes the user from it.
+   */
+  forUser(userId: string, accessToken?: string): UserRepository;
+  readonly service: ServiceRepository;
+  /** The embedded auth store; null on Supabase. */
+  readonly auth: AuthStore | null;
+  close(): Promise<void>;
+}
+
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const GAME_PUBLIC_ID_PATTERN = /^g_[0-9A-Za-z]{10}$/;
+export const MAX_PUBLIC_GAMES_PAGE = 100;
+/** The failure code `failInterruptedJobs` writes. */
+export const SERVER_RESTART_CODE = 'SERVER_RESTART';

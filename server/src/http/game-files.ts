@@ -1,0 +1,71 @@
+/**
+ * Serving a project's game files as DreamCore's preview does: content types, the `index.html` injection
+ * (`window.ASSET_BASE_URL` and the error reporter that posts `gameError`/`gameLoaded` to the editor), and the
+ * `/user-assets/` rewrite in text files.
+ */
+import type { Response } from 'express';
+import { isBackendError, type ExecutionBackend, type FileScope } from '@dreamcore/runtime-core';
+
+const TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8', css: 'text/css; charset=utf-8', js: 'text/javascript; charset=utf-8', mjs: 'text/javascript; charset=utf-8',
+  json: 'application/json; charset=utf-8', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp',
+  svg: 'image/svg+xml', mp3: 'audio/mpeg', wav: 'audio/wav', ogg: 'audio/ogg', woff: 'font/woff', woff2: 'font/woff2', ttf: 'font/ttf',
+  mp4: 'video/mp4', txt: 'text/plain; charset=utf-8', md: 'text/markdown; charset=utf-8',
+};
+const TEXT = new Set(['html', 'css', 'js', 'mjs', 'json']);
+
+export function contentType(path: string): string {
+  return TYPES[path.split('.').pop()?.toLowerCase() ?? ''] ?? 'application/octet-stream';
+}
+
+const ERROR_REPORTER = `<script>(function(){var errors=[];function post(m){try{window.parent.postMessage(m,'*')}catch(e){}}
+function report(e){if(errors.length>=10)return;errors.push(e);post({type:'gameError',errors:errors.slice()})}
+window.addEventListener('error',function(ev){report({type:'error',message:String(ev.message||'Error'),file:ev.filename,line:ev.lineno,column:ev.colno,stack:ev.error&&ev.error.stack})});
+window.addEventListener('unhandledrejection',function(ev){var r=ev.reason;report({type:'unhandledrejection',message:String(r&&r.message||r),stack:r&&r.stack})});
+window.addEventListener('load',function(){setTimeout(function(){post({type:'gameLoaded',success:errors.length===0,errorCount:errors.length,errors:errors.slice()})},500)});})();</script>`;
+
+export function injectIntoHtml(html: string, assetBase: string, extraHead = ''): string {
+  const head = `<script>window.ASSET_BASE_URL=${JSON.stringify(assetBase)};</script>${ERROR_REPORTER}${extraHead}`;
+  const match = /<head[^>]*>/i.exec(html);
+  return match ? html.slice(0, match.index + match[0].length) + head + html.slice(match.index + match[0].length) : head + html;
+}
+
+/** `/user-assets/` after a quote, `(`, whitespace or at the start becomes `{assetBase}/user-assets/`. */
+export function rewriteAssetUrls(text: string, assetBase: string): string {
+  return text.replace(/(^|["'`(\s])\/user-assets\//g, `$1${assetBase}/user-assets/`);
+}
+
+export async function sendProjectFile(
+  res: Response,
+  backend: ExecutionBackend,
+  scope: FileScope,
+  path: string,
+  options: { assetBase: string; inject: boolean; extraHead?: string },
+): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await backend.files.read(scope, path);
+  } catch (error) {
+    if (isBackendError(error, 'NOT_FOUND') || isBackendError(error, 'CONFLICT')) {
+      res.status(404).type('text/plain').send('File not found');
+      return;
+    }
+    if (isBackendError(error, 'INVALID_PATH') || isBackendError(error, 'ACCESS_DENIED')) {
+      res.status(400).json({ error: 'Invalid file path' });
+      return;
+    }
+    throw error;
+  }
+  const ext = path.split('.').pop()?.toLowerCase() ?? '';
+  res.setHeader('Content-Type', contentType(path));
+  res.setHeader('Cache-Control', ext === 'html' ? 'no-store' : 'private, max-age=60');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  if (!TEXT.has(ext)) {
+    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return;
+  }
+  let text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  text = rewriteAssetUrls(text, options.assetBase);
+  if (ext === 'html' && options.inject) text = injectIntoHtml(text, options.assetBase, options.extraHead);
+  res.end(text);
+}

@@ -1,0 +1,550 @@
+/**
+ * Assets and image generation (contract/API.md §8–§9). Bytes live in the user's asset space behind the execution
+ * backend (`{userId, assets:true}`), named `{aliasBase}_{sha8}{ext}`; the database row gives the public address
+ * `/user-assets/{ownerId}/{alias}` and the metadata.
+ *
+ * Beyond V2: an oversize or wrong-type upload gets a 413 / 400 JSON answer (V2's multer error fell through to a
+ * generic 500); `.mp3` uploads with the `audio/mpeg` type browsers send are accepted (V2's pattern refused them);
+ * the bytes must look like the type they claim; a generated image is stored and listed as an asset right away.
+ */
+import { createHash } from 'node:crypto';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import multer from 'multer';
+import {
+  aliasBaseFromPrompt,
+  isBackendError,
+  isImageStyle,
+  isUuid,
+  KeyedMutex,
+  pickAlias,
+  splitExtension,
+  storedAssetName,
+  type AssetScope,
+} from '@dreamcore/runtime-core';
+import type { ServerContext } from '../../context.js';
+import type { AssetRecord } from '../../db/repository.js';
+import { optionalAuth, requireAuth, route, type AuthedRequest } from '../guards.js';
+import { sanitizeSvg, SvgError } from '../svg.js';
+
+export const MAX_ASSET_BYTES = 1024 * 1024;
+const MAX_NAME_LENGTH = 200;
+const MAX_TAGS_LENGTH = 1000;
+const MAX_DESCRIPTION_LENGTH = 5000;
+
+// ---------------------------------------------------------------- upload validation (pure)
+
+/** Extension (with the dot) → the MIME type stored and served for it. */
+export const ASSET_TYPES: Readonly<Record<string, string>> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.svg': 'image/svg+xml',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
+  '.ogg': 'audio/ogg',
+  '.json': 'application/json',
+};
+const ALLOWED_WORDS = ['jpeg', 'jpg', 'png', 'gif', 'webp', 'svg', 'mp3', 'wav', 'ogg', 'json'];
+/** Subtypes browsers really send for those extensions that do not spell one of the words (`audio/mpeg` for .mp3). */
+const SUBTYPE_ALIASES: Readonly<Record<string, string>> = { mpeg: 'mp3', mpeg3: 'mp3', pjpeg: 'jpeg', wave: 'wav', 'vnd.wave': 'wav' };
+
+export const ALLOWED_TYPES_MESSAGE = `Invalid file type. Allowed: ${ALLOWED_WORDS.join(', ')}`;
+
+/** `image/svg+xml; charset=utf-8` → `svg`; `audio/x-wav` → `wav`; `audio/mpeg` → `mp3`; null when not allowed. */
+export function allowedSubtype(mimeType: string): string | null {
+  const essence = mimeType.split(';')[0]!.trim().toLowerCase();
+  const slash = essence.indexOf('/');
+  if (slash <= 0) return null;
+  let subtype = essence.slice(slash + 1).replace(/^x-/, '').replace(/\+xml$/, '');
+  subtype = SUBTYPE_ALIASES[subtype] ?? subtype;
+  return ALLOWED_WORDS.includes(subtype) ? subtype : null;
+}
+
+export type TypeCheck = { ok: true; ext: string; mimeType: string } | { ok: false; error: string };
+
+/** V2's rule: the extension AND the declared MIME subtype must both be among the allowed types. */
+export function checkAssetType(fileName: string, declaredMime: string): TypeCheck {
+  const { ext } = splitExtension(fileName);
+  const mimeType = ASSET_TYPES[ext];
+  if (!mimeType || !allowedSubtype(declaredMime)) return { ok: false, error: ALLOWED_TYPES_MESSAGE };
+  return { ok: true, ext, mimeType };
+}
+
+function startsWith(bytes: Uint8Array, signature: readonly number[], offset = 0): boolean {
+  if (bytes.length < offset + signature.length) return false;
+  return signature.every((b, i) => bytes[offset + i] === b);
+}
+const ascii = (text: string) => [...text].map((c) => c.charCodeAt(0));
+
+/** Do the bytes look like a file of type `ext`? (Magic numbers; JSON must parse; SVG is checked by the sanitiser.) */
+export function contentMatchesType(ext: string, bytes: Uint8Array): boolean {
+  switch (ext) {
+    case '.png':
+      return startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    case '.jpg':
+    case '.jpeg':
+      return startsWith(bytes, [0xff, 0xd8, 0xff]);
+    case '.gif':
+      return startsWith(bytes, ascii('GIF87a')) || startsWith(bytes, ascii('GIF89a'));
+    case '.webp':
+      return startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WEBP'), 8);
+    case '.wav':
+      return startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WAVE'), 8);
+    case '.ogg':
+      return startsWith(bytes, ascii('OggS'));
+    case '.mp3':
+      return startsWith(bytes, ascii('ID3')) || (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xe0) === 0xe0);
+    case '.json':
+      try {
+        JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, ''));
+        return true;
+      } catch {
+        return false;
+      }
+    case '.svg':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * The bytes to store for an upload: SVG sanitised, everything else checked against its type. Returns an error
+ * message for the client instead of throwing.
+ */
+export function prepareAssetBytes(ext: string, bytes: Uint8Array): { ok: true; bytes: Uint8Array } | { ok: false; error: string } {
+  if (bytes.length === 0) return { ok: false, error: 'File is empty' };
+  if (ext === '.svg') {
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return { ok: false, error: 'Invalid SVG file: not UTF-8 text' };
+    }
+    try {
+      return { ok: true, bytes: new TextEncoder().encode(sanitizeSvg(text)) };
+    } catch (error) {
+      if (error instanceof SvgError) return { ok: false, error: `Invalid SVG file: ${error.message}` };
+      throw error;
+    }
+  }
+  if (!contentMatchesType(ext, bytes)) return { ok: false, error: `File content does not match its type (${ext.slice(1)})` };
+  return { ok: true, bytes };
+}
+
+/**
+ * The name the alias is picked from: the display name's base (its extension dropped when it is an asset type) with
+ * the real file's extension.
+ */
+export function aliasSourceName(displayName: string, ext: string): string {
+  const split = splitExtension(displayName.trim());
+  const base = split.ext !== '' && (split.ext === ext || split.ext in ASSET_TYPES) ? split.base : displayName.trim();
+  return `${base || 'asset'}${ext}`;
+}
+
+// ---------------------------------------------------------------- multipart
+
+export interface UploadOptions {
+  field: string;
+  maxBytes: number;
+  /** Returns an error message to refuse the file (400), or null. */
+  accept: (file: { originalname: string; mimetype: string }) => string | null;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB` : `${Math.round(bytes / 1024)} KB`;
+}
+
+/** A multer error or a refused file as the client should see it: status and message. */
+export function uploadErrorResponse(error: unknown, maxBytes: number): { status: number; error: string } | null {
+  if (error instanceof multer.MulterError) {
+    switch (error.code) {
+      case 'LIMIT_FILE_SIZE':
+        return { status: 413, error: `File too large (max ${formatBytes(maxBytes)})` };
+      case 'LIMIT_UNEXPECTED_FILE':
+        return { status: 400, error: `Unexpected file field${error.field ? ` "${error.field}"` : ''}` };
+      case 'LIMIT_FILE_COUNT':
+        return { status: 400, error: 'Only one file may be uploaded' };
+      default:
+        return { status: 400, error: error.message };
+    }
+  }
+  if (error instanceof UploadRefused) return { status: 400, error: error.message };
+  // busboy: a body that is not valid multipart ("Unexpected end of form", "Malformed part header", ...).
+  if (error instanceof Error && /multipart|form|part header|boundary/i.test(error.message)) return { status: 400, error: `Invalid upload: ${error.message}` };
+  return null;
+}
+
+class UploadRefused extends Error {}
+
+/**
+ * One file from `multipart/form-data`, in memory, with a JSON 400/413 for every way an upload can be refused.
+ * Must run after `requireAuth` so anonymous bodies are never buffered.
+ */
+export function singleUpload(options: UploadOptions): RequestHandler {
+  const handler = multer({
+    storage: multer.memoryStorage(),
+    // Browsers send UTF-8 file names without saying so; multer's default (latin1) would garble them.
+    defParamCharset: 'utf8',
+    limits: { fileSize: options.maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 25 },
+    fileFilter: (_req, file, callback) => {
+      const refusal = options.accept(file);
+      if (refusal) callback(new UploadRefused(refusal));
+      else callback(null, true);
+    },
+  }).single(options.field);
+  return (req: Request, res: Response, next: NextFunction) => {
+    handler(req, res, (error?: unknown) => {
+      if (!error) return next();
+      const mapped = uploadErrorResponse(error, options.maxBytes);
+      if (mapped) return res.status(mapped.status).json({ error: mapped.error });
+      next(error);
+    });
+  };
+}
+
+// ---------------------------------------------------------------- views
+
+export function assetUrl(asset: Pick<AssetRecord, 'ownerId' | 'alias'>): string {
+  return `/user-assets/${asset.ownerId}/${encodeURIComponent(asset.alias)}`;
+}
+
+/** AssetView (API.md shared shapes). */
+export function assetView(asset: AssetRecord) {
+  return {
+    id: asset.id,
+    filename: asset.originalName ?? asset.filename ?? asset.alias,
+    alias: asset.alias,
+    mimeType: asset.mimeType,
+    size: asset.size,
+    isPublic: asset.isPublic,
+    tags: asset.tags,
+    description: asset.description,
+    url: assetUrl(asset),
+  };
+}
+
+/** Where the bytes are inside the owner's asset space. V2 rows kept an absolute path; its last segment is the name. */
+function storedPath(asset: AssetRecord): string | null {
+  const name = asset.filename ?? asset.storagePath?.split(/[\\/]/).pop() ?? null;
+  return name || null;
+}
+
+function isAvailable(asset: AssetRecord, now = Date.now()): boolean {
+  if (asset.availableFrom && Date.parse(asset.availableFrom) > now) return false;
+  if (asset.availableUntil && Date.parse(asset.availableUntil) < now) return false;
+  return true;
+}
+
+function canRead(asset: AssetRecord, userId: string | undefined): boolean {
+  if (asset.isDeleted || !isAvailable(asset)) return false;
+  return (userId !== undefined && asset.ownerId === userId) || asset.isPublic || asset.isGlobal;
+}
+
+/** The asset's bytes, or null when its file is gone. */
+async function readAssetBytes(ctx: ServerContext, asset: AssetRecord): Promise<Uint8Array | null> {
+  const path = storedPath(asset);
+  if (!asset.ownerId || !path) return null;
+  try {
+    return await ctx.backend.files.read({ userId: asset.ownerId, assets: true }, path);
+  } catch (error) {
+    if (isBackendError(error, 'NOT_FOUND') || isBackendError(error, 'INVALID_PATH') || isBackendError(error, 'CONFLICT')) return null;
+    throw error;
+  }
+}
+
+function sendAssetBytes(res: Response, asset: AssetRecord, bytes: Uint8Array): void {
+  res.setHeader('Content-Type', asset.mimeType ?? 'application/octet-stream');
+  res.setHeader('Content-Length', String(bytes.byteLength));
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  // An asset opened directly (an SVG above all) is inert: no script, no fetches, its own opaque origin.
+  res.setHeader('Content-Security-Policy', "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox");
+  if (asset.isPublic || asset.isGlobal) {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    // Games run sandboxed (an opaque origin) and may fetch() their audio and JSON.
+    res.setHeader('Access-Control-Allow-Origin', '*');
+  } else {
+    res.setHeader('Cache-Control', 'private, no-cache');
+  }
+  res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+// ---------------------------------------------------------------- naming
+
+/** Upload and generation pick aliases one at a time per user (list, pick, write, insert). */
+const naming = new KeyedMutex();
+
+const assetScope = (userId: string): AssetScope => ({ userId, assets: true });
+
+/** Every alias the user's new asset must avoid: the asset space's file names and every alias in the database. */
+async function namesInUse(ctx: ServerContext, userId: string): Promise<string[]> {
+  const [entries, aliases] = await Promise.all([
+    ctx.backend.files
+      .list(assetScope(userId), undefined, { recursive: false })
+      .catch((error: unknown) => (isBackendError(error, 'NOT_FOUND') ? [] : Promise.reject(error))),
+    ctx.db.service.aliasesOf(userId),
+  ]);
+  return [...entries.filter((e) => e.kind === 'file').map((e) => e.path.split('/').pop()!), ...aliases];
+}
+
+function optionalText(value: unknown, max: number, field: string): { value: string | null } | { error: string } {
+  if (value === undefined || value === null) return { value: null };
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) value = value.join(', ');
+  if (typeof value !== 'string') return { error: `${field} must be a string` };
+  if (value.length > max) return { error: `${field} is too long (max ${max} characters)` };
+  return { value };
+}
+
+// ---------------------------------------------------------------- image generation
+
+/** `"512x512"` → {width:512, height:512}; anything unreadable → the default size. */
+export function parseImageSize(size: unknown): { width: number; height: number } | null {
+  if (size === undefined || size === null || size === '') return { width: 512, height: 512 };
+  const match = /^\s*(\d{1,5})\s*[x×*]\s*(\d{1,5})\s*$/i.exec(String(size));
+  if (!match) return null;
+  return { width: Number(match[1]), height: Number(match[2]) };
+}
+
+const AI_LIMIT_MESSAGE = 'Too many AI requests. Please wait a minute before trying again.';
+
+// ---------------------------------------------------------------- routes
+
+export function assetRoutes(ctx: ServerContext): Router {
+  const r = express.Router();
+  const auth = requireAuth(ctx);
+  const optAuth = optionalAuth(ctx);
+
+  const upload = singleUpload({
+    field: 'file',
+    maxBytes: MAX_ASSET_BYTES,
+    accept: (file) => {
+      const check = checkAssetType(file.originalname, file.mimetype);
+      return check.ok ? null : check.error;
+    },
+  });
+
+  /** own:asset — 400 Invalid asset ID / 404 Asset not found / 403 Access denied. */
+  const ownAsset = route(async (req, res, next) => {
+    const id = req.params.id;
+    if (!isUuid(id)) return res.status(400).json({ error: 'Invalid asset ID' });
+    const asset = await req.repo.getAsset(id);
+    if (!asset || asset.isDeleted) return res.status(404).json({ error: 'Asset not found' });
+    if (asset.ownerId !== req.identity.userId) return res.status(403).json({ error: 'Access denied' });
+    (req as AuthedRequest & { asset: AssetRecord }).asset = asset;
+    next();
+  });
+  const assetOf = (req: AuthedRequest) => (req as AuthedRequest & { asset: AssetRecord }).asset;
+
+  r.post('/api/assets/upload', auth, upload, route(async (req, res) => {
+    const file = req.file;
+    if (!file) return res.status(400).json({ error: 'No file uploaded' });
+    const userId = req.identity.userId;
+    const body = (req.body ?? {}) as Record<string, unknown>;
+
+    let projectId: string | null = null;
+    if (body.projectId !== undefined && body.projectId !== '') {
+      if (!isUuid(body.projectId)) return res.status(400).json({ error: 'Invalid project ID' });
+      const project = await req.repo.getProject(body.projectId);
+      if (!project || project.userId !== userId) return res.status(403).json({ error: 'Access denied to project' });
+      projectId = project.id;
+    }
+    const tags = optionalText(body.tags, MAX_TAGS_LENGTH, 'tags');
+    if ('error' in tags) return res.status(400).json({ error: tags.error });
+    const description = optionalText(body.description, MAX_DESCRIPTION_LENGTH, 'description');
+    if ('error' in description) return res.status(400).json({ error: description.error });
+    const originalName = typeof body.originalName === 'string' && body.originalName.trim() !== '' ? body.originalName.trim() : file.originalname;
+    if (originalName.length > MAX_NAME_LENGTH) return res.status(400).json({ error: `File name is too long (max ${MAX_NAME_LENGTH} characters)` });
+
+    const type = checkAssetType(file.originalname, file.mimetype);
+    if (!type.ok) return res.status(400).json({ error: type.error });
+    const prepared = prepareAssetBytes(type.ext, new Uint8Array(file.buffer.buffer, file.buffer.byteOffset, file.buffer.byteLength));
+    if (!prepared.ok) return res.status(400).json({ error: prepared.error });
+    const bytes = prepared.bytes;
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+
+    const asset = await naming.run(userId, async () => {
+      const picked = pickAlias(aliasSourceName(originalName, type.ext), await namesInUse(ctx, userId));
+      const stored = storedAssetName(picked.aliasBase, sha256, picked.ext);
+      await ctx.backend.files.write(assetScope(userId), stored, bytes);
+      try {
+        return await req.repo.createAsset({
+          ownerId: userId,
+          alias: picked.alias,
+          hash: sha256,
+          filename: stored,
+          originalName,
+          storagePath: stored,
+          mimeType: type.mimeType,
+          size: bytes.byteLength,
+          isPublic: true,
+          createdInProjectId: projectId,
+          tags: tags.value,
+          description: description.value,
+        });
+      } catch (error) {
+        // No row, no file: a later upload must not find this name taken by an orphan.
+        await ctx.backend.files.delete(assetScope(userId), stored).catch(() => undefined);
+        throw error;
+      }
+    });
+    if (projectId) await req.repo.linkAsset(projectId, asset.id, 'image');
+
+    res.json({
+      success: true,
+      asset: { id: asset.id, alias: asset.alias, filename: originalName, mimeType: asset.mimeType, size: asset.size, url: assetUrl(asset) },
+    });
+  }));
+
+  r.get('/api/assets', auth, route(async (req, res) => {
+    const assets = await req.repo.listAssets(req.identity.userId);
+    const currentProjectId = typeof req.query.currentProjectId === 'string' ? req.query.currentProjectId : null;
+    res.json({
+      assets: assets.map((a) => ({ ...assetView(a), projects: a.projects, createdAt: a.createdAt })),
+      currentProjectId,
+    });
+  }));
+
+  r.get('/api/assets/search', auth, route(async (req, res) => {
+    const q = typeof req.query.q === 'string' ? req.query.q.trim().toLowerCase() : '';
+    const assets = await req.repo.listAssets(req.identity.userId);
+    const hits = q === '' ? assets : assets.filter((a) => [a.alias, a.originalName, a.tags, a.description].some((f) => f?.toLowerCase().includes(q)));
+    res.json({ assets: hits.map((a) => ({ ...assetView(a), isOwner: true })) });
+  }));
+
+  r.get('/api/assets/:id', optAuth, route(async (req, res) => {
+    const id = req.params.id;
+    if (!isUuid(id)) return res.status(400).json({ error: 'Invalid asset ID' });
+    const asset = await ctx.db.service.getAsset(id);
+    if (!asset || !canRead(asset, req.identity?.userId)) return res.status(404).json({ error: 'Asset not found' });
+    const bytes = await readAssetBytes(ctx, asset);
+    if (!bytes) return res.status(404).json({ error: 'Asset file not found' });
+    sendAssetBytes(res, asset, bytes);
+  }));
+
+  r.get('/api/assets/:id/meta', auth, ownAsset, route(async (req, res) => {
+    const asset = assetOf(req);
+    res.json({ ...assetView(asset), createdAt: asset.createdAt });
+  }));
+
+  r.put('/api/assets/:id', auth, ownAsset, route(async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const tags = optionalText(body.tags, MAX_TAGS_LENGTH, 'tags');
+    if ('error' in tags) return res.status(400).json({ error: tags.error });
+    const description = optionalText(body.description, MAX_DESCRIPTION_LENGTH, 'description');
+    if ('error' in description) return res.status(400).json({ error: description.error });
+    const patch: { tags?: string | null; description?: string | null } = {};
+    if (body.tags !== undefined) patch.tags = tags.value;
+    if (body.description !== undefined) patch.description = description.value;
+    const updated = await req.repo.updateAsset(assetOf(req).id, patch);
+    if (!updated) return res.status(404).json({ error: 'Asset not found' });
+    res.json({ success: true, asset: { id: updated.id, tags: updated.tags, description: updated.description } });
+  }));
+
+  r.put('/api/assets/:id/publish', auth, ownAsset, route(async (req, res) => {
+    const isPublic = (req.body as Record<string, unknown> | undefined)?.isPublic;
+    if (typeof isPublic !== 'boolean') return res.status(400).json({ error: 'isPublic must be a boolean' });
+    const updated = await req.repo.setAssetPublic(assetOf(req).id, isPublic);
+    if (!updated) return res.status(404).json({ error: 'Asset not found' });
+    res.json({ success: true, asset: { id: updated.id, isPublic: updated.isPublic } });
+  }));
+
+  r.delete('/api/assets/:id', auth, ownAsset, route(async (req, res) => {
+    const asset = assetOf(req);
+    try {
+      const used = (await req.repo.listAssets(req.identity.userId)).find((a) => a.id === asset.id)?.projects.length ?? 0;
+      // Soft delete is a service-role write (V2); ownership was checked above.
+      if (!(await ctx.db.service.softDeleteAsset(asset.id))) return res.status(404).json({ error: 'Asset not found or already deleted' });
+      res.json({
+        success: true,
+        message: used > 0 ? `Asset deleted. It was used in ${used} project(s) - they will now see a placeholder.` : 'Asset deleted.',
+      });
+    } catch (error) {
+      ctx.log.error({ err: error, assetId: asset.id }, 'asset delete failed');
+      res.status(500).json({ error: 'Failed to delete asset' });
+    }
+  }));
+
+  // Public address of an asset; plain-text 404 for every refusal so nothing is learned about private assets.
+  r.get('/user-assets/:userId/:alias', optAuth, route(async (req, res) => {
+    const notFound = () => res.status(404).type('text/plain').send('Not found');
+    const { userId, alias } = req.params as { userId: string; alias: string };
+    if (!isUuid(userId)) return notFound();
+    const asset = await ctx.db.service.assetByAlias(userId, alias);
+    if (!asset || !canRead(asset, req.identity?.userId)) return notFound();
+    const bytes = await readAssetBytes(ctx, asset);
+    if (!bytes) return notFound();
+    sendAssetBytes(res, asset, bytes);
+  }));
+
+  // ---------------------------------------------------------------- image generation
+  r.post('/api/generate-image', auth, route(async (req, res) => {
+    const userId = req.identity.userId;
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const prompt = typeof body.prompt === 'string' ? body.prompt.trim() : '';
+    if (!prompt) return res.status(400).json({ error: 'prompt is required', success: false });
+    const size = parseImageSize(body.size);
+    if (!size) return res.status(400).json({ error: 'size must look like "512x512"', success: false });
+    if (!ctx.aiLimiter.take(userId)) return res.status(429).json({ error: AI_LIMIT_MESSAGE, success: false });
+    // V2 ignored an unknown style (no hint appended); so does this.
+    const style = isImageStyle(body.style) ? body.style : undefined;
+
+    try {
+      // Pick the alias over the files AND the database (the backend only sees files), then let the backend take it.
+      const wanted = pickAlias(`${aliasBaseFromPrompt(prompt)}.png`, await namesInUse(ctx, userId));
+      const ref = await ctx.backend.generateImage({ scope: { userId }, prompt, style, width: size.width, height: size.height, name: wanted.aliasBase });
+      const bytes = await ctx.backend.files.read(assetScope(userId), ref.path);
+      const asset = await naming.run(userId, async () => {
+        let alias = ref.alias;
+        // Someone took the alias in the database meanwhile: the row gets the next free one (the file keeps its name).
+        const taken = new Set((await ctx.db.service.aliasesOf(userId)).map((a) => a.toLowerCase()));
+        if (taken.has(alias.toLowerCase())) alias = pickAlias(ref.alias, taken).alias;
+        return req.repo.createAsset({
+          ownerId: userId,
+          alias,
+          hash: ref.sha256,
+          filename: ref.path,
+          originalName: ref.alias,
+          storagePath: ref.path,
+          mimeType: ref.mimeType,
+          size: ref.size,
+          isPublic: true,
+          description: prompt.slice(0, MAX_DESCRIPTION_LENGTH),
+        });
+      });
+      res.json({
+        success: true,
+        image: `data:${ref.mimeType};base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}`,
+        prompt,
+        asset: { id: asset.id, alias: asset.alias, url: assetUrl(asset) },
+      });
+    } catch (error) {
+      const mapped = imageErrorResponse(error);
+      if (mapped.status >= 500) ctx.log.error({ err: error, userId }, 'image generation failed');
+      res.status(mapped.status).json({ error: mapped.error, success: false });
+    }
+  }));
+
+  return r;
+}
+
+/** How a failed generateImage answers (API.md §9 plus the backend's typed errors). */
+export function imageErrorResponse(error: unknown): { status: number; error: string } {
+  if (isBackendError(error)) {
+    switch (error.code) {
+      case 'NOT_CONFIGURED':
+      case 'UNSUPPORTED':
+        return { status: 503, error: 'Image generation service not available' };
+      case 'SAFETY_BLOCKED':
+        return { status: 422, error: error.message || 'The image was blocked by the safety filter' };
+      case 'RATE_LIMIT':
+        return { status: 429, error: 'Image generation is busy. Please wait a minute before trying again.' };
+      case 'INVALID_ARGUMENT':
+        return { status: 400, error: error.message };
+      default:
+        return { status: 500, error: error.message || 'Image generation failed' };
+    }
+  }
+  return { status: 500, error: 'Image generation failed' };
+}

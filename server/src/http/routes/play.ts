@@ -1,0 +1,178 @@
+/**
+ * Published games for players (contract/API.md §12): `/g/:gameId/…` serves a public or unlisted game's files
+ * through the backend, and `/play/:gameId` is the page that frames it.
+ *
+ * Differences from V2, and why:
+ * - V2 answered `/g/` only on its separate play domain, so other people's game code never ran on the app's origin.
+ *   This server may have a single origin, and a game running there could read a player's session from
+ *   localStorage. So unless the request came in on a separate `PLAY_DOMAIN`, the game is served with a CSP
+ *   `sandbox` (an opaque origin: no access to the app's storage, cookies or DOM) and an in-memory `localStorage`
+ *   stand-in so games that keep high scores still run. Files carry `Access-Control-Allow-Origin: *` so the
+ *   sandboxed game can still load its modules and fetch its JSON and audio, and images a script loads from this
+ *   server are requested with CORS so drawing them does not taint a canvas.
+ * - No R2/CDN redirect: files come from the project through the execution backend.
+ * - Dot-files (`.git`, `.ai-context/`, …) and `PUBLISH.json` are not served.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import express, { type Request, type Router } from 'express';
+import type { ServerContext } from '../../context.js';
+import type { PublishedGameRecord } from '../../db/repository.js';
+import { route } from '../guards.js';
+import { sendProjectFile } from '../game-files.js';
+import { assetBase } from './projects.js';
+import { isGameId } from './publish.js';
+
+const publicDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../public');
+
+/** Text is not selectable in a game (long-presses on phones would otherwise select the canvas). */
+export const NO_SELECT_CSS =
+  '<style>html,body{-webkit-user-select:none;user-select:none;-webkit-touch-callout:none;-webkit-tap-highlight-color:transparent}' +
+  'input,textarea,[contenteditable]{-webkit-user-select:text;user-select:text}</style>';
+
+/** Inside the sandbox `localStorage` throws; games get a per-page in-memory one instead of crashing. */
+export const STORAGE_SHIM =
+  "<script>(function(){function mem(){var d=Object.create(null);return{getItem:function(k){k=String(k);return k in d?d[k]:null}," +
+  'setItem:function(k,v){d[String(k)]=String(v)},removeItem:function(k){delete d[String(k)]},clear:function(){d=Object.create(null)},' +
+  "key:function(i){var ks=Object.keys(d);return i<ks.length?ks[i]:null},get length(){return Object.keys(d).length}}}" +
+  "['localStorage','sessionStorage'].forEach(function(n){try{window[n].getItem('_')}catch(e){try{Object.defineProperty(window,n,{value:mem(),configurable:true})}catch(e2){}}})})();</script>";
+
+/**
+ * In the sandbox even the game's own images are cross-origin, so drawing one taints the canvas and `getImageData`
+ * throws. Images a script loads from this server are therefore requested with CORS (which `/g/` and public assets
+ * allow); images from elsewhere are left alone so they still load.
+ */
+export const CORS_IMAGES_SHIM =
+  "<script>(function(){try{var p=HTMLImageElement.prototype,d=Object.getOwnPropertyDescriptor(p,'src');if(!d||!d.set)return;" +
+  "var base=typeof window.ASSET_BASE_URL==='string'?window.ASSET_BASE_URL:location.origin,own=[location.origin];try{own.push(new URL(base).origin)}catch(e){}" +
+  "Object.defineProperty(p,'src',{configurable:true,enumerable:d.enumerable,get:d.get,set:function(v){try{if(this.crossOrigin===null&&own.indexOf(new URL(String(v),location.href).origin)>=0)this.crossOrigin='anonymous'}catch(e){}d.set.call(this,v)}})}catch(e){}})();</script>";
+
+const SANDBOX = 'sandbox allow-scripts allow-pointer-lock allow-popups allow-modals allow-orientation-lock allow-forms allow-downloads';
+
+/** A file path inside a game: relative, no `..`, no backslashes or NULs. */
+export function isSafeGamePath(file: string): boolean {
+  if (file === '' || file.startsWith('/') || file.includes('\\') || file.includes('\0')) return false;
+  return file.split('/').every((segment) => segment !== '..' && segment !== '.' && segment !== '');
+}
+
+/** Project files a published game never exposes. */
+export function isHiddenGamePath(file: string): boolean {
+  return file.split('/').some((segment) => segment.startsWith('.')) || file === 'PUBLISH.json';
+}
+
+/** Top-level navigation (the address bar, a link) to a game page, which must only run framed by its play page. */
+export function isTopLevelDocument(req: Pick<Request, 'get'>): boolean {
+  return req.get('sec-fetch-dest') === 'document';
+}
+
+function escapeHtml(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+/** The page used when the browser app has no `public/play.html`: the game, full screen, with its title. */
+export function fallbackPlayPage(game: Pick<PublishedGameRecord, 'publicId' | 'title' | 'description'>, nonce: string): string {
+  const id = encodeURIComponent(game.publicId);
+  const title = escapeHtml(game.title);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
+<title>${title} - DreamCore</title>
+<meta property="og:title" content="${title}">
+${game.description ? `<meta name="description" content="${escapeHtml(game.description.slice(0, 300))}">` : ''}
+<style>html,body{margin:0;height:100%;background:#000;color:#fff;font-family:system-ui,sans-serif}
+header{position:fixed;top:0;left:0;right:0;padding:6px 12px;font-size:14px;background:rgba(0,0,0,.5);z-index:1;pointer-events:none}
+iframe{position:fixed;inset:0;width:100%;height:100%;border:0}</style>
+</head>
+<body>
+<header>${title}</header>
+<iframe src="/g/${id}/index.html" title="${title}" allow="autoplay; fullscreen; gamepad; accelerometer; gyroscope"></iframe>
+<script nonce="${nonce}">fetch('/api/published-games/${id}/play',{method:'POST'}).catch(function(){});</script>
+</body>
+</html>
+`;
+}
+
+interface CachedGame {
+  game: PublishedGameRecord | null;
+  expires: number;
+}
+
+export function playRoutes(ctx: ServerContext): Router {
+  const r = express.Router();
+
+  // A game page pulls many files; its row is looked up once every few seconds, not once per file.
+  const cache = new Map<string, CachedGame>();
+  const CACHE_MS = 5_000;
+  async function publicGame(id: string): Promise<PublishedGameRecord | null> {
+    const now = Date.now();
+    const hit = cache.get(id);
+    if (hit && hit.expires > now) return hit.game;
+    const game = await ctx.db.service.getPublicGame(id);
+    if (cache.size >= 1000) cache.clear();
+    cache.set(id, { game, expires: now + CACHE_MS });
+    return game;
+  }
+
+  /** True when this request came in on a play domain separate from the app's own. */
+  function onSeparatePlayDomain(req: Request): boolean {
+    const playDomain = ctx.config.PLAY_DOMAIN.toLowerCase();
+    if (req.hostname.toLowerCase() !== playDomain) return false;
+    const appHost = ctx.config.PUBLIC_URL ? new URL(ctx.config.PUBLIC_URL).hostname.toLowerCase() : null;
+    return appHost !== null && appHost !== playDomain;
+  }
+
+  r.get(/^\/g\/([^/]+)(?:\/(.*))?$/, route(async (req, res) => {
+    const id = req.params[0]!;
+    const rest = req.params[1];
+    const file = rest === undefined || rest === '' ? 'index.html' : rest;
+    res.setHeader('Cache-Control', 'no-store');
+    if (!isGameId(id)) return res.status(400).type('text/plain').send('Invalid game ID');
+    if (!isSafeGamePath(file)) return res.status(400).type('text/plain').send('Invalid file path');
+    if (/\.html?$/i.test(file) && isTopLevelDocument(req)) {
+      return res.status(403).type('text/plain').send(`Forbidden: this game can only be played on its page, /play/${id}`);
+    }
+    if (rest === undefined) return res.redirect(302, `/g/${encodeURIComponent(id)}/index.html`);
+    if (isHiddenGamePath(file)) return res.status(404).type('text/plain').send('File not found');
+
+    const game = await publicGame(id);
+    if (!game) return res.status(404).type('text/plain').send('Game not found');
+
+    res.removeHeader('Cache-Control');
+    res.removeHeader('X-Frame-Options');
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    const separate = onSeparatePlayDomain(req);
+    const ancestors = separate && ctx.config.PUBLIC_URL ? `'self' ${new URL(ctx.config.PUBLIC_URL).origin}` : "'self'";
+    res.setHeader('Content-Security-Policy', separate ? `frame-ancestors ${ancestors}` : `frame-ancestors ${ancestors}; ${SANDBOX}`);
+    await sendProjectFile(res, ctx.backend, { userId: game.userId, projectId: game.projectId }, file, {
+      assetBase: assetBase(ctx, req),
+      inject: file === 'index.html',
+      extraHead: separate ? NO_SELECT_CSS : STORAGE_SHIM + CORS_IMAGES_SHIM + NO_SELECT_CSS,
+    });
+  }));
+
+  r.get('/play/:gameId', route(async (req, res) => {
+    const id = req.params.gameId;
+    if (!isGameId(id)) return res.status(400).type('text/plain').send('Invalid game ID');
+    const page = path.join(publicDir, 'play.html');
+    const exists = await fs.access(page).then(() => true, () => false);
+    if (exists) {
+      res.setHeader('Cache-Control', 'no-cache');
+      return res.sendFile(page);
+    }
+    const game = await publicGame(id);
+    if (!game) return res.status(404).type('text/plain').send('Game not found');
+    const nonce = randomBytes(16).toString('base64');
+    res.setHeader(
+      'Content-Security-Policy',
+      `default-src 'none'; frame-src 'self'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'`,
+    );
+    res.setHeader('Cache-Control', 'no-cache');
+    res.type('text/html').send(fallbackPlayPage(game, nonce));
+  }));
+
+  return r;
+}

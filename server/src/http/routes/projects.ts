@@ -1,0 +1,134 @@
+/**
+ * Projects, jobs, quota and the signed game preview (contract/API.md §4–§7).
+ */
+import express, { type Router } from 'express';
+import { isBackendError, isUuid } from '@dreamcore/runtime-core';
+import type { ServerContext } from '../../context.js';
+import { ownProject, requireAuth, route, scopeOf, type AuthedRequest } from '../guards.js';
+import { sendProjectFile } from '../game-files.js';
+import { tokenFromHeaders } from '../../auth/verify.js';
+import { jobWire, projectRowWire } from '../../wire.js';
+import type { JobRecord } from '../../db/repository.js';
+
+export function projectRoutes(ctx: ServerContext): Router {
+  const r = express.Router();
+  const auth = requireAuth(ctx);
+
+  r.get('/api/quota', auth, route(async (req, res) => res.json(await ctx.quota.status(req.identity.userId))));
+
+  r.get('/api/projects', auth, route(async (req, res) => {
+    if (req.query.published === 'true') {
+      const games = (await req.repo.listMyGames(req.identity.userId)) as unknown as Record<string, unknown>[];
+      return res.json({
+        projects: games.map((g) => ({
+          id: g.project_id ?? g.projectId, name: g.title, description: g.description ?? '', isPublic: true, isPublished: true,
+          thumbnailUrl: g.thumbnail_url ?? g.thumbnailUrl ?? null, publishedGameId: g.public_id ?? g.publicId,
+          createdAt: g.published_at ?? g.publishedAt, updatedAt: g.updated_at ?? g.updatedAt,
+        })),
+      });
+    }
+    res.json({ projects: await req.repo.listProjects(req.identity.userId) });
+  }));
+
+  r.get('/api/projects/:projectId', auth, ownProject(), route(async (req, res) => res.json(projectRowWire(req.project!))));
+
+  r.get('/api/projects/:projectId/code', auth, ownProject(), route(async (req, res) => {
+    try {
+      res.json({ code: await ctx.backend.files.readText(scopeOf(req), 'index.html') });
+    } catch (error) {
+      if (isBackendError(error, 'NOT_FOUND')) return res.status(404).json({ error: 'Project not found' });
+      throw error;
+    }
+  }));
+
+  r.get('/api/projects/:projectId/files', auth, ownProject(), route(async (req, res) => {
+    const files = await ctx.backend.files.list(scopeOf(req)).catch((e: unknown) => (isBackendError(e, 'NOT_FOUND') ? [] : Promise.reject(e)));
+    res.json({ files: files.filter((f) => f.kind === 'file' && !f.path.split('/').some((s) => s.startsWith('.'))) });
+  }));
+
+  r.get('/api/projects/:projectId/preview', auth, ownProject(), route(async (req, res) => {
+    try {
+      const html = await ctx.backend.files.readText(scopeOf(req), 'index.html');
+      res.type('text/html').send(html);
+    } catch (error) {
+      if (isBackendError(error, 'NOT_FOUND')) return res.status(404).type('text/plain').send('Game file not found');
+      throw error;
+    }
+  }));
+
+  r.get('/api/projects/:projectId/versions', auth, ownProject(), route(async (req, res) => {
+    const { listVersions } = await import('../../versions.js');
+    res.json(await listVersions(ctx.backend, scopeOf(req)));
+  }));
+
+  // ---------------------------------------------------------------- jobs
+  const ownJob = route(async (req, res, next) => {
+    const id = req.params.jobId;
+    if (!isUuid(id)) return res.status(400).json({ error: 'Invalid job ID' });
+    const job = await ctx.db.service.getJob(id);
+    if (!job) return res.status(404).json({ error: 'Job not found' });
+    if (job.userId !== req.identity.userId) return res.status(403).json({ error: 'Access denied' });
+    (req as AuthedRequest & { job: JobRecord }).job = job;
+    next();
+  });
+
+  r.get('/api/jobs/:jobId', auth, ownJob, route(async (req, res) => res.json(jobWire((req as unknown as { job: JobRecord }).job))));
+
+  /** Beyond V2: the job's events after `after` (its last seen seq), for clients that were away. */
+  r.get('/api/jobs/:jobId/events', auth, ownJob, route(async (req, res) => {
+    const after = Math.max(0, Number.parseInt(String(req.query.after ?? '0'), 10) || 0);
+    res.json({ events: await ctx.jobs.events.replay(String(req.params.jobId), after) });
+  }));
+
+  r.post('/api/jobs/:jobId/cancel', auth, ownJob, route(async (req, res) => {
+    const job = await ctx.jobs.cancel(String(req.params.jobId));
+    res.json({ success: true, job: job ? jobWire(job) : null });
+  }));
+
+  r.get('/api/projects/:projectId/active-job', auth, ownProject(), route(async (req, res) => {
+    const job = await req.repo.activeJobForProject(req.project!.id);
+    res.json({ job: job ? jobWire(job) : null });
+  }));
+
+  r.get('/api/projects/:projectId/jobs', auth, ownProject(), route(async (req, res) => {
+    const limit = Math.min(100, Math.max(1, Number.parseInt(String(req.query.limit ?? '20'), 10) || 20));
+    res.json({ jobs: (await req.repo.listJobs(req.project!.id, limit)).map(jobWire) });
+  }));
+
+  // ---------------------------------------------------------------- preview
+  r.get('/api/game-url/:projectId', auth, ownProject(), route(async (req, res) => {
+    const { url, expiresAt } = ctx.signer.sign(req.identity.userId, req.project!.id);
+    res.json({ url, expiresAt });
+  }));
+
+  r.get(/^\/game\/([^/]+)\/([^/]+)(?:\/(.*))?$/, route(async (req, res) => {
+    const userId = req.params[0]!;
+    const projectId = req.params[1]!;
+    const file = req.params[2] || 'index.html';
+    if (!isUuid(userId) || !isUuid(projectId)) return res.status(400).json({ error: 'Invalid ID format' });
+    if (file.includes('..') || file.startsWith('/')) return res.status(400).json({ error: 'Invalid file path' });
+    const isHtml = /\.html?$/i.test(file);
+    if (req.query.sig !== undefined || req.query.exp !== undefined) {
+      const verdict = ctx.signer.verify(userId, projectId, req.query.sig, req.query.exp);
+      if (verdict === 'expired') return res.status(401).json({ error: 'URL expired' });
+      if (verdict === 'invalid') return res.status(401).json({ error: 'Invalid signature' });
+    } else if (tokenFromHeaders(req.headers)) {
+      const identity = await ctx.verify(tokenFromHeaders(req.headers)).catch(() => null);
+      if (!identity) return res.status(401).json({ error: 'Invalid or expired token' });
+      if (identity.userId !== userId) return res.status(403).json({ error: 'Access denied' });
+    } else if (String(req.headers.referer ?? '').includes(`/game/${userId}/${projectId}/`)) {
+      // Sub-resources of a page that was itself opened with a valid signature.
+      if (isHtml) return res.status(401).json({ error: 'Authentication required for HTML files' });
+    } else {
+      return res.status(401).json({ error: 'Authentication required' });
+    }
+    res.removeHeader('X-Frame-Options');
+    await sendProjectFile(res, ctx.backend, { userId, projectId }, file, { assetBase: assetBase(ctx, req), inject: file === 'index.html' });
+  }));
+
+  return r;
+}
+
+export function assetBase(ctx: ServerContext, req: express.Request): string {
+  return ctx.config.ASSET_BASE_URL ?? `${req.protocol}://${req.get('host')}`;
+}

@@ -1,0 +1,242 @@
+/**
+ * Durable jobs: admission (1 running per user, 50 in total), the generation pipeline on the execution backend,
+ * sequence-numbered events, cancel that really stops the work, one timeout, the version committed on success,
+ * cost recorded per job, and at boot every job a crash interrupted marked failed (recoverable).
+ */
+import { isBackendError, type AgentResult, type ExecutionBackend } from '@dreamcore/runtime-core';
+import type { Logger } from '../logger.js';
+import { safeText } from '../logger.js';
+import { JobEventLog, type JobEvent, type JobListener } from './events.js';
+import type { JobPatch, JobRecord, ServiceRepository } from '../db/repository.js';
+import { jobWire } from '../wire.js';
+
+/** What the job manager needs from the database, at the service level. */
+export type JobsRepo = Pick<
+  ServiceRepository,
+  | 'createJob' | 'getJob' | 'updateJob' | 'activeJobForProject' | 'failInterruptedJobs' | 'getProject' | 'setAgentSession'
+  | 'markInitialized' | 'touchProject' | 'addChat' | 'appendJobEvents' | 'jobEventsSince'
+>;
+
+export interface JobLimits {
+  perUser: number;
+  total: number;
+  timeoutMs: number;
+}
+
+export type Admission =
+  | { kind: 'started'; job: JobRecord }
+  | { kind: 'existing'; job: JobRecord }
+  | { kind: 'user-limit'; running: JobRecord[] }
+  | { kind: 'system-limit' };
+
+interface Running {
+  job: JobRecord;
+  controller: AbortController;
+  cancelledBy: 'user' | null;
+}
+
+/** Japanese UI text per failure code, as DreamCore clients show it. */
+const USER_MESSAGES: Record<string, string> = {
+  CLI_TIMEOUT: '処理がタイムアウトしました。もう一度お試しください。',
+  CLI_KILLED: '処理が中断されました。もう一度お試しください。',
+  CLI_TERMINATED: '処理が中断されました。もう一度お試しください。',
+  NETWORK_ERROR: 'AIサービスに接続できませんでした。しばらくしてからお試しください。',
+  RATE_LIMIT: 'AIサービスが混み合っています。しばらくしてからお試しください。',
+  AUTH_ERROR: 'AIサービスの認証に失敗しました。',
+  SERVER_RESTART: 'サーバーが再起動したため処理が中断されました。もう一度お試しください。',
+};
+const DEFAULT_USER_MESSAGE = 'ゲームの生成中にエラーが発生しました。';
+
+export class JobManager {
+  readonly events: JobEventLog;
+  private readonly running = new Map<string, Running>();
+  private readonly finishing = new Set<Promise<void>>();
+
+  constructor(
+    private readonly repo: JobsRepo,
+    private readonly backend: ExecutionBackend,
+    private readonly limits: JobLimits,
+    private readonly log: Logger,
+    private readonly hooks: { onFinished?: (job: JobRecord, durationMs: number) => void } = {},
+  ) {
+    this.events = new JobEventLog(repo, (error) => log.error({ err: error }, 'job event write failed'));
+  }
+
+  /** Boot: nothing can still be running, so every pending/processing job was interrupted. */
+  async reapInterrupted(): Promise<number> {
+    const count = await this.repo.failInterruptedJobs('The server restarted while this job was running.');
+    if (count > 0) this.log.warn({ count }, 'marked interrupted jobs failed (recoverable)');
+    return count;
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  runningFor(userId: string): JobRecord[] {
+    return [...this.running.values()].filter((r) => r.job.userId === userId).map((r) => r.job);
+  }
+
+  isRunning(jobId: string): boolean {
+    return this.running.has(jobId);
+  }
+
+  /** Admits a generation for a project: joins the project's active job, or starts one within the limits. */
+  async admit(userId: string, projectId: string): Promise<Admission> {
+    const active = await this.repo.activeJobForProject(projectId);
+    if (active && this.running.has(active.id)) return { kind: 'existing', job: active };
+    if (this.runningFor(userId).length >= this.limits.perUser) return { kind: 'user-limit', running: this.runningFor(userId) };
+    if (this.running.size >= this.limits.total) return { kind: 'system-limit' };
+    // Reserve the slot before any await can let a second admission through.
+    const placeholder = `pending-${userId}-${projectId}`;
+    this.running.set(placeholder, { job: { userId, projectId } as JobRecord, controller: new AbortController(), cancelledBy: null });
+    let job: JobRecord;
+    try {
+      job = await this.repo.createJob(userId, projectId);
+    } finally {
+      this.running.delete(placeholder);
+    }
+    this.running.set(job.id, { job, controller: new AbortController(), cancelledBy: null });
+    this.events.open(job.id);
+    return { kind: 'started', job };
+  }
+
+  subscribe(jobId: string, afterSeq: number, listener: JobListener): Promise<() => void> {
+    return this.events.subscribe(jobId, afterSeq, listener);
+  }
+
+  private async update(jobId: string, patch: JobPatch): Promise<JobRecord> {
+    const job = await this.repo.updateJob(jobId, patch);
+    if (!job) throw new Error(`job ${jobId} vanished`);
+    const r = this.running.get(jobId);
+    if (r) r.job = job;
+    return job;
+  }
+
+  private async progress(jobId: string, progress: number, message: string): Promise<void> {
+    const job = await this.update(jobId, { progress, progressMessage: message });
+    this.events.emit(jobId, 'progress', { job: jobWire(job), progress, message });
+  }
+
+  /**
+   * Runs a chat message through the agent on the backend. Resolves when the job has ended (any way).
+   * `onCompleted` runs after the version is committed (the server sends `gameUpdated` to the sender).
+   */
+  runGeneration(job: JobRecord, prompt: string, onCompleted?: (job: JobRecord) => void): Promise<void> {
+    const done = this.generate(job, prompt, onCompleted);
+    this.finishing.add(done);
+    void done.finally(() => this.finishing.delete(done));
+    return done;
+  }
+
+  private async generate(job: JobRecord, prompt: string, onCompleted?: (job: JobRecord) => void): Promise<void> {
+    const r = this.running.get(job.id);
+    if (!r) throw new Error(`job ${job.id} was not admitted`);
+    const scope = { userId: job.userId, projectId: job.projectId };
+    const started = Date.now();
+    let final: JobRecord = job;
+    try {
+      final = await this.update(job.id, { status: 'processing', progress: 5, progressMessage: 'Starting the agent' });
+      this.events.emit(job.id, 'started', { job: jobWire(final) });
+      const project = await this.repo.getProject(job.projectId);
+      const sessionId = project?.agentSessionId ?? undefined;
+      await this.progress(job.id, 10, 'エージェントを起動しています');
+
+      let progress = 10;
+      let result: AgentResult | null = null;
+      const run = this.backend.runClaude({ scope, prompt, sessionId: sessionId ?? undefined, timeoutMs: this.limits.timeoutMs, signal: r.controller.signal });
+      for await (const event of run) {
+        if (event.type === 'text') {
+          this.events.emit(job.id, 'stream', { content: event.delta });
+        } else if (event.type === 'tool_use') {
+          progress = Math.min(90, progress + 10);
+          const file = (event.input as { file_path?: unknown })?.file_path;
+          await this.progress(job.id, progress, typeof file === 'string' ? `${event.name}: ${file.split('/').pop()}` : event.name);
+        } else if (event.type === 'status' && event.status === 'retrying') {
+          await this.progress(job.id, progress, 'AIサービスに再接続しています');
+        } else if (event.type === 'result') {
+          result = event.result;
+        }
+      }
+      result ??= await run.result; // rejects with the terminal error
+
+      await this.progress(job.id, 92, 'バージョンを保存しています');
+      const commit = await this.backend.git.commit(scope, commitMessage(prompt));
+      if (result.sessionId) await this.repo.setAgentSession(job.projectId, result.sessionId);
+      await this.repo.markInitialized(job.projectId);
+      const message = result.text.trim() || 'ゲームを更新しました';
+      await this.repo.addChat(job.projectId, 'assistant', message);
+      const html = await this.backend.files.readText(scope, 'index.html').catch(() => undefined);
+      final = await this.update(job.id, {
+        status: 'completed',
+        progress: 100,
+        progressMessage: null,
+        result: JSON.stringify({ message, generator: 'claude', version: commit.hash, filesChanged: result.filesChanged }),
+        costUsd: result.costUsd,
+        inputTokens: result.usage.inputTokens + result.usage.cacheReadInputTokens + result.usage.cacheCreationInputTokens,
+        outputTokens: result.usage.outputTokens,
+        wallMs: Date.now() - started,
+        sandboxMs: result.durationMs,
+        sessionId: result.sessionId,
+      });
+      this.events.emit(job.id, 'completed', { job: jobWire(final), result: { message, html, generator: 'claude', version: commit.hash } });
+      onCompleted?.(final);
+    } catch (error) {
+      final = await this.fail(job.id, error, Date.now() - started);
+    } finally {
+      this.running.delete(job.id);
+      await this.events.finish(job.id);
+      this.hooks.onFinished?.(final, Date.now() - started);
+    }
+  }
+
+  private async fail(jobId: string, error: unknown, wallMs: number): Promise<JobRecord> {
+    const r = this.running.get(jobId);
+    if (isBackendError(error, 'CANCELLED') || r?.cancelledBy === 'user') {
+      const job = await this.update(jobId, { status: 'cancelled', progressMessage: null, wallMs });
+      this.events.emit(jobId, 'cancelled', { job: jobWire(job) });
+      return job;
+    }
+    const code = isBackendError(error) ? error.code : 'UNKNOWN_ERROR';
+    const recoverable = isBackendError(error) ? error.recoverable : false;
+    const exitCode = isBackendError(error) && typeof error.details.exitCode === 'number' && error.details.exitCode !== 0 ? error.details.exitCode : null;
+    const message = safeText(error instanceof Error ? error.message : String(error));
+    if (!isBackendError(error)) this.log.error({ err: error, jobId }, 'job failed unexpectedly');
+    const job = await this.update(jobId, { status: 'failed', error: message, errorCode: code, recoverable, progressMessage: null, wallMs });
+    this.events.emit(jobId, 'failed', { job: jobWire(job), error: message, code, userMessage: USER_MESSAGES[code] ?? DEFAULT_USER_MESSAGE, recoverable, exitCode });
+    return job;
+  }
+
+  /** Stops a job's backend work (the run's process tree) and marks it cancelled. */
+  async cancel(jobId: string): Promise<JobRecord | null> {
+    const r = this.running.get(jobId);
+    if (r) {
+      r.cancelledBy = 'user';
+      r.controller.abort();
+      return r.job;
+    }
+    const job = await this.repo.getJob(jobId);
+    if (job && (job.status === 'pending' || job.status === 'processing')) {
+      // Not running in this process (left by a crash): nothing to stop, only the row to settle.
+      const updated = (await this.repo.updateJob(jobId, { status: 'cancelled' }))!;
+      this.events.emit(jobId, 'cancelled', { job: jobWire(updated) });
+      await this.events.finish(jobId);
+      return updated;
+    }
+    return job;
+  }
+
+  /** Cancels everything and waits until every job has settled (shutdown). */
+  async cancelAll(): Promise<void> {
+    await Promise.all([...this.running.keys()].map((id) => this.cancel(id)));
+    await Promise.allSettled([...this.finishing]);
+  }
+}
+
+/** Commit message of a generation: the prompt's first line, short (as V2's local mode did). */
+export function commitMessage(prompt: string): string {
+  const line = prompt.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'Update';
+  return line.length > 50 ? `${line.slice(0, 50)}…` : line;
+}
+
+export type { JobEvent };

@@ -1,0 +1,166 @@
+/**
+ * Boot: config → database → auth → backend → jobs → HTTP + WebSocket. `startServer` is also what the tests use.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { WebSocketServer } from 'ws';
+import type { ExecutionBackend } from '@dreamcore/runtime-core';
+import { loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { createBackend, type ModelAccess } from './backend.js';
+import { createVerifier, type TokenVerifier } from './auth/verify.js';
+import { embeddedAuthRouter, loadIssuer } from './auth/embedded.js';
+import { openDatabase } from './db/open.js';
+import { JobManager } from './jobs/manager.js';
+import { Quota } from './quota.js';
+import { RateLimiter } from './rate-limit.js';
+import { createMetrics } from './metrics.js';
+import { createPreviewSigner } from './http/signing.js';
+import { createApp } from './http/app.js';
+import { extraRoutes } from './http/routes/index.js';
+import { Connection } from './ws/connection.js';
+import type { ServerContext } from './context.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  ctx: ServerContext;
+  close(): Promise<void>;
+}
+
+/** A secret kept in the data directory, created on first boot (so restarts keep signed URLs valid). */
+async function persistentSecret(dataDir: string, name: string): Promise<string> {
+  const file = path.join(dataDir, '.server', name);
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    const secret = randomBytes(32).toString('hex');
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await fs.writeFile(file, secret, { mode: 0o600 });
+    return secret;
+  }
+}
+
+/** Demo mode: the real CLI, talking to the built-in scripted model (and a fake Gemini when there is no key). */
+async function demoStandIns(config: Config, log: Logger): Promise<{ access: ModelAccess; close: () => Promise<void> }> {
+  const closers: (() => Promise<void>)[] = [];
+  const access: ModelAccess = {
+    anthropicApiKey: config.ANTHROPIC_API_KEY,
+    anthropicBaseUrl: config.ANTHROPIC_BASE_URL,
+    geminiApiKey: config.geminiKey,
+    geminiBaseUrl: config.GEMINI_BASE_URL,
+  };
+  if (config.demoMode || !config.geminiKey) {
+    const testkit = await import('@dreamcore/runtime-core/testkit');
+    if (config.demoMode) {
+      const model = await testkit.startModelServer({ script: testkit.createDemoScript({ chunkDelayMs: 12, delayMs: 300 }), maxRecorded: 20 });
+      access.anthropicBaseUrl = model.url;
+      access.anthropicApiKey = undefined;
+      closers.push(() => model.close());
+      log.warn('DEMO MODE: no ANTHROPIC_API_KEY, so the agent talks to the built-in scripted model (it builds real, simple games)');
+    }
+    if (!config.geminiKey) {
+      const gemini = await testkit.startFakeGemini({ apiKey: 'demo-gemini' });
+      access.geminiApiKey = 'demo-gemini';
+      access.geminiBaseUrl = gemini.url;
+      closers.push(() => gemini.close());
+      log.warn('no GEMINI_API_KEY: image generation uses the built-in demo image generator');
+    }
+  }
+  return { access, close: async () => void (await Promise.all(closers.map((c) => c()))) };
+}
+
+export async function startServer(env: NodeJS.ProcessEnv = process.env, options: { backend?: ExecutionBackend; log?: Logger } = {}): Promise<RunningServer> {
+  const config = loadConfig(env);
+  const log = options.log ?? createLogger(config.LOG_LEVEL);
+  await fs.mkdir(config.DATA_DIR, { recursive: true });
+
+  const db = await openDatabase(config, log);
+  const publicUrl = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
+
+  let verify: TokenVerifier;
+  let authRouter;
+  let authUrl: string;
+  let anonKey: string;
+  if (config.SUPABASE_URL) {
+    authUrl = config.SUPABASE_URL;
+    anonKey = config.SUPABASE_ANON_KEY!;
+    verify = createVerifier({
+      issuer: `${config.SUPABASE_URL.replace(/\/$/, '')}/auth/v1`,
+      jwks: new URL(`${config.SUPABASE_URL.replace(/\/$/, '')}/auth/v1/.well-known/jwks.json`),
+      hs256Secret: config.SUPABASE_JWT_SECRET,
+    });
+  } else {
+    // Embedded auth: the browser's supabase-js talks to this server's /auth/v1.
+    const issuer = await loadIssuer(config.DATA_DIR, 'dreamcore-embedded-auth');
+    verify = createVerifier({ issuer: issuer.issuer, jwks: issuer.jwks });
+    if (!db.auth) throw new Error("embedded auth needs the embedded database");
+    authRouter = embeddedAuthRouter(db.auth, issuer, verify);
+    authUrl = '';
+    anonKey = 'embedded';
+  }
+
+  const demo = await demoStandIns(config, log);
+  const backend = options.backend ?? (await createBackend(config, log, demo.access));
+  const metrics = createMetrics();
+  const jobs = new JobManager(db.service, backend, { perUser: config.MAX_JOBS_PER_USER, total: config.MAX_JOBS_TOTAL, timeoutMs: config.JOB_TIMEOUT_MS }, log, {
+    onFinished: (job, ms) => {
+      metrics.jobsTotal.inc({ status: job.status });
+      metrics.jobDuration.observe({ status: job.status }, ms / 1000);
+    },
+  });
+  await jobs.reapInterrupted();
+
+  const ctx: ServerContext = {
+    config,
+    log,
+    backend,
+    db,
+    verify,
+    jobs,
+    quota: new Quota(db.service, { projects_created: config.DAILY_PROJECT_LIMIT, messages_sent: config.DAILY_MESSAGE_LIMIT }, log),
+    aiLimiter: new RateLimiter(config.WS_AI_MESSAGES_PER_MIN, 60_000),
+    metrics,
+    signer: createPreviewSigner(config.GAME_SIGNING_SECRET ?? (await persistentSecret(config.DATA_DIR, 'game-signing-secret'))),
+    connections: new Set(),
+    authUrl: authUrl || publicUrl,
+    anonKey,
+  };
+
+  const app = createApp(ctx, { authRouter, routers: extraRoutes(ctx) });
+  const server = http.createServer(app);
+  const wss = new WebSocketServer({ server, maxPayload: config.WS_MAX_PAYLOAD_BYTES });
+  wss.on('connection', (socket) => new Connection(socket, ctx));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  if (!config.PUBLIC_URL) ctx.authUrl = authUrl || `http://localhost:${port}`;
+  log.info({ url: `http://localhost:${port}`, backend: backend.name, database: config.database, demoMode: config.demoMode }, 'DreamCore server ready');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    ctx,
+    close() {
+      closing ??= (async () => {
+        for (const client of wss.clients) client.terminate();
+        await jobs.cancelAll();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await backend.close();
+        await demo.close();
+        await db.close();
+      })();
+      return closing;
+    },
+  };
+}

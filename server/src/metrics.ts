@@ -1,0 +1,29 @@
+/**
+ * Prometheus metrics at /metrics: jobs by state, job durations, active sockets, HTTP requests.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  jobsTotal: Counter<'status'>;
+  jobDuration: Histogram<'status'>;
+  jobsRunning: Gauge;
+  sockets: Gauge;
+  httpRequests: Counter<'method' | 'status'>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    jobsTotal: new Counter({ name: 'dreamcore_jobs_total', help: 'Jobs finished, by final status', labelNames: ['status'], registers: [registry] }),
+    jobDuration: new Histogram({
+      name: 'dreamcore_job_duration_seconds', help: 'Job wall time, by final status', labelNames: ['status'],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600], registers: [registry],
+    }),
+    jobsRunning: new Gauge({ name: 'dreamcore_jobs_running', help: 'Jobs running now', registers: [registry] }),
+    sockets: new Gauge({ name: 'dreamcore_websockets_active', help: 'Open, authenticated WebSocket connections', registers: [registry] }),
+    httpRequests: new Counter({ name: 'dreamcore_http_requests_total', help: 'HTTP requests by method and status', labelNames: ['method', 'status'], registers: [registry] }),
+  };
+}

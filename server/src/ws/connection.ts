@@ -1,0 +1,381 @@
+/**
+ * One WebSocket connection: DreamCore's message protocol (contract/WEBSOCKET.md) with V2's bugs fixed: every job
+ * event carries `seq` and `subscribeJob {lastSeq}` replays exactly what was missed; malformed or unknown messages
+ * get `{type:"error"}` and the connection stays; per-connection and per-user rate limits.
+ */
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import { isBackendError } from '@dreamcore/runtime-core';
+import type { ServerContext, UserRepo } from '../context.js';
+import { AuthError, type Identity } from '../auth/verify.js';
+import { listVersions, WELCOME_HTML } from '../versions.js';
+import type { JobEvent } from '../jobs/manager.js';
+import type { ProjectRecord } from '../db/repository.js';
+import { jobWire, projectBrief } from '../wire.js';
+import { RateLimiter } from '../rate-limit.js';
+
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i).transform((s) => s.toLowerCase());
+
+const schemas = {
+  init: z.object({ access_token: z.string().min(1).max(8192).optional(), sessionId: z.string().max(200).optional() }),
+  ping: z.object({}),
+  viewState: z.object({ projectId: uuid.optional(), visible: z.boolean().optional() }),
+  deselectProject: z.object({}),
+  selectProject: z.object({ projectId: uuid }),
+  createProject: z.object({ name: z.string().trim().min(1).max(100).optional() }),
+  deleteProject: z.object({ projectId: uuid }),
+  renameProject: z.object({ projectId: uuid, name: z.string().trim().min(1).max(100) }),
+  getProjectInfo: z.object({ projectId: uuid }),
+  message: z.object({
+    content: z.string().trim().min(1).max(20_000),
+    rawContent: z.string().max(20_000).optional(),
+    attachedAssets: z.array(z.unknown()).max(20).optional(),
+    selectedStyle: z.object({ dimension: z.string().max(10), styleId: z.string().max(100) }).optional(),
+    skipStyleSelection: z.boolean().optional(),
+    autoFix: z.boolean().optional(),
+    debugOptions: z.object({}).passthrough().optional(),
+    async: z.boolean().optional(),
+  }),
+  getJobStatus: z.object({ jobId: uuid }),
+  subscribeJob: z.object({ jobId: uuid, lastSeq: z.number().int().min(0).optional() }),
+  cancelJob: z.object({ jobId: uuid }),
+  cancel: z.object({ jobId: uuid.optional() }),
+  getVersions: z.object({ projectId: uuid }),
+  getVersionEdits: z.object({ projectId: uuid, versionHash: z.string().regex(/^[0-9a-f]{4,40}$/) }),
+  restoreVersion: z.object({ projectId: uuid, versionId: z.string() }),
+} as const;
+
+type MessageType = keyof typeof schemas;
+type Msg<T extends MessageType> = z.infer<(typeof schemas)[T]>;
+
+// Messages that do not count against the per-connection rate (heartbeats and bookkeeping).
+const FREE = new Set<MessageType>(['ping', 'viewState']);
+
+export class Connection {
+  readonly id = randomUUID();
+  identity: Identity | null = null;
+  private repo: UserRepo | null = null;
+  private currentProjectId: string | null = null;
+  private subscription: { jobId: string; unsubscribe: () => void } | null = null;
+  private readonly authTimer: NodeJS.Timeout;
+  private readonly limiter: RateLimiter;
+  private closed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: ServerContext,
+  ) {
+    this.limiter = new RateLimiter(ctx.config.WS_MESSAGES_PER_MIN, 60_000);
+    this.authTimer = setTimeout(() => {
+      if (!this.identity) this.ws.close(4008, 'Authentication timeout');
+    }, 10_000);
+    ws.on('message', (data, isBinary) => void this.onMessage(data, isBinary));
+    ws.on('close', () => this.dispose());
+    ws.on('error', () => this.dispose());
+  }
+
+  get userId(): string | null {
+    return this.identity?.userId ?? null;
+  }
+
+  send(message: Record<string, unknown>): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(message));
+  }
+
+  private error(message: string, extra: Record<string, unknown> = {}): void {
+    this.send({ type: 'error', message, ...extra });
+  }
+
+  private structured(code: string, message: string, extra: Record<string, unknown> = {}): void {
+    this.send({ type: 'error', error: { code, message, ...extra } });
+  }
+
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.authTimer);
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+    this.ctx.connections.delete(this);
+  }
+
+  private async onMessage(data: unknown, isBinary: boolean): Promise<void> {
+    let parsed: unknown;
+    try {
+      if (isBinary) throw new Error('binary');
+      parsed = JSON.parse(String(data));
+    } catch {
+      return this.error('Invalid message format');
+    }
+    const type = (parsed as { type?: unknown })?.type;
+    if (typeof type !== 'string' || !(type in schemas)) return this.error('Unknown message type');
+    const messageType = type as MessageType;
+    if (!FREE.has(messageType) && !this.limiter.take(this.id)) {
+      return this.structured('RATE_LIMITED', 'Too many messages. Please slow down.');
+    }
+    const result = schemas[messageType].safeParse(parsed);
+    if (!result.success) return this.error('Invalid request', { detail: result.error.issues[0]?.message });
+    if (messageType === 'ping') return this.send({ type: 'pong' });
+    if (messageType === 'init') return this.init(result.data as Msg<'init'>);
+    if (!this.identity || !this.repo) return this.error('Not initialized');
+    try {
+      await this.dispatch(messageType, result.data);
+    } catch (error) {
+      this.ctx.log.error({ err: error, type: messageType, userId: this.userId }, 'ws handler failed');
+      this.structured('OPERATION_FAILED', isBackendError(error) ? error.message : 'Operation failed');
+    }
+  }
+
+  private async dispatch(type: MessageType, data: unknown): Promise<void> {
+    switch (type) {
+      case 'viewState':
+      case 'deselectProject':
+        if (type === 'deselectProject') this.currentProjectId = null;
+        return;
+      case 'selectProject':
+        return this.selectProject(data as Msg<'selectProject'>);
+      case 'createProject':
+        return this.createProject(data as Msg<'createProject'>);
+      case 'deleteProject':
+        return this.deleteProject(data as Msg<'deleteProject'>);
+      case 'renameProject':
+        return this.renameProject(data as Msg<'renameProject'>);
+      case 'getProjectInfo': {
+        const project = await this.ownProject((data as Msg<'getProjectInfo'>).projectId);
+        if (project) this.send({ type: 'projectInfo', project: projectBrief(project) });
+        return;
+      }
+      case 'message':
+        return this.message(data as Msg<'message'>);
+      case 'getJobStatus': {
+        const job = await this.ownJob((data as Msg<'getJobStatus'>).jobId);
+        return this.send({ type: 'jobStatus', job: job ? jobWire(job) : null, lastSeq: job ? this.ctx.jobs.events.lastSeq(job.id) : 0 });
+      }
+      case 'subscribeJob': {
+        const { jobId, lastSeq } = data as Msg<'subscribeJob'>;
+        const job = await this.ownJob(jobId);
+        if (!job) return this.error('Job not found');
+        this.send({ type: 'subscribed', jobId });
+        return this.subscribe(jobId, lastSeq ?? 0);
+      }
+      case 'cancelJob':
+      case 'cancel': {
+        const jobId = (data as Msg<'cancelJob'>).jobId;
+        if (!jobId) return this.send({ type: 'cancelled', message: 'Operation cancelled' });
+        const job = await this.ownJob(jobId);
+        if (!job) return this.error(type === 'cancel' ? 'Access denied' : 'Failed to cancel job');
+        await this.ctx.jobs.cancel(jobId);
+        return this.send(type === 'cancel' ? { type: 'cancelled', message: 'Job cancelled', jobId } : { type: 'jobCancelled', jobId });
+      }
+      case 'getVersions':
+        return this.sendVersions((data as Msg<'getVersions'>).projectId);
+      case 'getVersionEdits':
+        return this.versionEdits(data as Msg<'getVersionEdits'>);
+      case 'restoreVersion':
+        return this.restoreVersion(data as Msg<'restoreVersion'>);
+      default:
+        return this.error('Unknown message type');
+    }
+  }
+
+  // ------------------------------------------------------------ handshake
+
+  private async init({ access_token: token }: Msg<'init'>): Promise<void> {
+    if (this.identity) return this.error('Already initialized');
+    if (!token) {
+      this.error('access_token required');
+      return this.ws.close(4001, 'Authentication required');
+    }
+    let identity: Identity;
+    try {
+      identity = await this.ctx.verify(token);
+    } catch (error) {
+      this.error(error instanceof AuthError ? error.message : 'Invalid token');
+      return this.ws.close(4001, 'Authentication failed');
+    }
+    this.identity = identity;
+    clearTimeout(this.authTimer);
+    this.repo = this.ctx.db.forUser(identity.userId, identity.token);
+    await this.ctx.db.service.ensureUser({ id: identity.userId, email: identity.email ?? `${identity.userId}@users.local` });
+    this.ctx.connections.add(this);
+    this.send({ type: 'init', userId: identity.userId, projects: await this.repo.listProjects(identity.userId), demoMode: this.ctx.config.demoMode });
+    // A user who connects is about to work: get their execution environment ready (Modal: a warm sandbox).
+    this.ctx.backend.prewarm({ userId: identity.userId }).catch((error: unknown) => this.ctx.log.warn({ err: error }, 'prewarm failed'));
+  }
+
+  // ------------------------------------------------------------ projects
+
+  /** The project when the caller owns it; otherwise says so and returns null. */
+  private async ownProject(projectId: string): Promise<ProjectRecord | null> {
+    const project = await this.repo!.getProject(projectId);
+    if (!project || project.userId !== this.userId) {
+      this.error('Access denied');
+      return null;
+    }
+    return project;
+  }
+
+  private async selectProject({ projectId }: Msg<'selectProject'>): Promise<void> {
+    const project = await this.ownProject(projectId);
+    if (!project) return;
+    this.currentProjectId = projectId;
+    const [history, activeJob] = await Promise.all([this.repo!.latestChat(projectId, 50), this.repo!.activeJobForProject(projectId)]);
+    this.send({
+      type: 'projectSelected',
+      projectId,
+      history: history.map((h) => ({ role: h.role, content: h.message, timestamp: h.createdAt })),
+      versions: [],
+      activeJob: activeJob ? jobWire(activeJob) : null,
+    });
+    if (activeJob && (activeJob.status === 'pending' || activeJob.status === 'processing')) {
+      this.send({ type: 'subscribed', jobId: activeJob.id });
+      await this.subscribe(activeJob.id, 0);
+    }
+    await this.sendVersions(projectId, false);
+  }
+
+  private async createProject({ name }: Msg<'createProject'>): Promise<void> {
+    const userId = this.userId!;
+    const quota = await this.ctx.quota.consume(userId, 'projects_created');
+    if (!quota.allowed) {
+      return this.structured('DAILY_PROJECT_LIMIT_EXCEEDED', '本日のプロジェクト作成上限に達しました。', { remaining: 0, limit: quota.limit, resetAt: quota.resetAt });
+    }
+    const project = await this.repo!.createProject(userId, name ?? 'New Game');
+    const scope = { userId, projectId: project.id };
+    await this.ctx.backend.files.write(scope, 'index.html', WELCOME_HTML);
+    await this.ctx.backend.git.init(scope, { message: 'Initial project setup' });
+    this.currentProjectId = project.id;
+    this.send({ type: 'projectCreated', project: projectBrief(project), projects: await this.repo!.listProjects(userId) });
+  }
+
+  private async deleteProject({ projectId }: Msg<'deleteProject'>): Promise<void> {
+    if (!(await this.ownProject(projectId))) return;
+    const active = await this.repo!.activeJobForProject(projectId);
+    if (active) await this.ctx.jobs.cancel(active.id);
+    await this.repo!.deleteProject(projectId);
+    await this.ctx.backend.files.deleteProject({ userId: this.userId!, projectId }).catch((error: unknown) => {
+      if (!isBackendError(error, 'NOT_FOUND')) throw error;
+    });
+    if (this.currentProjectId === projectId) this.currentProjectId = null;
+    this.send({ type: 'projectDeleted', projectId, projects: await this.repo!.listProjects(this.userId!) });
+  }
+
+  private async renameProject({ projectId, name }: Msg<'renameProject'>): Promise<void> {
+    if (!(await this.ownProject(projectId))) return;
+    const project = await this.repo!.renameProject(projectId, name);
+    if (!project) return this.error('Access denied');
+    this.send({ type: 'projectRenamed', project: projectBrief(project), projects: await this.repo!.listProjects(this.userId!) });
+  }
+
+  // ------------------------------------------------------------ generation
+
+  private async message(msg: Msg<'message'>): Promise<void> {
+    const projectId = this.currentProjectId;
+    if (!projectId) return this.error('No project selected');
+    if (!(await this.ownProject(projectId))) return;
+    const userId = this.userId!;
+    if (!this.ctx.aiLimiter.take(userId)) {
+      return this.structured('RATE_LIMITED', 'Too many AI requests. Please wait a minute before trying again.');
+    }
+    const active = await this.repo!.activeJobForProject(projectId);
+    if (active && this.ctx.jobs.isRunning(active.id)) {
+      // The project is busy: join its job instead of starting a second one (no quota spent).
+      this.send({ type: 'jobStarted', job: jobWire(active), isExisting: true });
+      this.send({ type: 'subscribed', jobId: active.id });
+      return this.subscribe(active.id, 0);
+    }
+    const quota = await this.ctx.quota.consume(userId, 'messages_sent');
+    if (!quota.allowed) {
+      return this.structured('DAILY_MESSAGE_LIMIT_EXCEEDED', '本日のメッセージ上限に達しました。', { remaining: 0, limit: quota.limit, resetAt: quota.resetAt });
+    }
+    const admission = await this.ctx.jobs.admit(userId, projectId);
+    if (admission.kind === 'user-limit') {
+      const projects = await this.repo!.listProjects(userId);
+      return this.send({
+        type: 'limitExceeded',
+        limit: this.ctx.config.MAX_JOBS_PER_USER,
+        inProgress: admission.running.length,
+        jobs: admission.running.map((j) => ({
+          jobId: j.id,
+          projectId: j.projectId,
+          projectName: projects.find((p) => p.id === j.projectId)?.name ?? '',
+          status: j.status,
+          createdAt: j.createdAt,
+        })),
+        pendingPrompt: { content: msg.rawContent ?? msg.content, attachedAssets: msg.attachedAssets ?? [], selectedStyle: msg.selectedStyle ?? null },
+      });
+    }
+    if (admission.kind === 'system-limit') {
+      return this.structured('SYSTEM_LIMIT_EXCEEDED', 'サーバーが混み合っています。しばらくしてからお試しください。');
+    }
+    if (admission.kind === 'existing') {
+      this.send({ type: 'jobStarted', job: jobWire(admission.job), isExisting: true });
+      this.send({ type: 'subscribed', jobId: admission.job.id });
+      return this.subscribe(admission.job.id, 0);
+    }
+    await this.repo!.addChat(projectId, 'user', msg.content);
+    const job = admission.job;
+    await this.subscribe(job.id, 0);
+    this.send({ type: 'jobStarted', job: jobWire(job), isExisting: false });
+    void this.ctx.jobs.runGeneration(job, msg.content, () => this.send({ type: 'gameUpdated', userId, projectId }));
+  }
+
+  private async ownJob(jobId: string) {
+    const job = await this.ctx.db.service.getJob(jobId);
+    return job && job.userId === this.userId ? job : null;
+  }
+
+  /** One job subscription per connection (a new one replaces the old), starting after `afterSeq`. */
+  private async subscribe(jobId: string, afterSeq: number): Promise<void> {
+    this.subscription?.unsubscribe();
+    const entry = { jobId, unsubscribe: () => undefined as unknown };
+    this.subscription = entry as { jobId: string; unsubscribe: () => void };
+    const unsubscribe = await this.ctx.jobs.subscribe(jobId, afterSeq, (event: JobEvent) => this.send(event));
+    if (this.subscription === entry && !this.closed) entry.unsubscribe = unsubscribe;
+    else unsubscribe();
+  }
+
+  // ------------------------------------------------------------ versions
+
+  private async sendVersions(projectId: string, checkOwner = true): Promise<void> {
+    if (checkOwner && !(await this.ownProject(projectId))) return;
+    const versions = await listVersions(this.ctx.backend, { userId: this.userId!, projectId });
+    this.send({ type: 'versionsList', projectId, ...versions });
+  }
+
+  private async versionEdits({ projectId, versionHash }: Msg<'getVersionEdits'>): Promise<void> {
+    if (!(await this.ownProject(projectId))) return;
+    const scope = { userId: this.userId!, projectId };
+    const { commits } = await this.ctx.backend.git.log(scope, { limit: 500 });
+    const commit = commits.find((c) => c.hash.startsWith(versionHash));
+    if (!commit) return this.send({ type: 'versionEdits', projectId, versionHash, edits: [], summary: '' });
+    const diff = commit.parents[0] ? await this.ctx.backend.git.diff(scope, commit.parents[0], commit.hash) : null;
+    this.send({
+      type: 'versionEdits',
+      projectId,
+      versionHash,
+      edits: diff ? [{ diff: diff.patch }] : [],
+      files: diff?.files ?? commit.files.map((path) => ({ path, status: 'added' })),
+      summary: commit.message,
+    });
+  }
+
+  private async restoreVersion({ projectId, versionId }: Msg<'restoreVersion'>): Promise<void> {
+    if (!/^[0-9a-f]{7,40}$/.test(versionId)) return this.error('Invalid version ID format');
+    if (!(await this.ownProject(projectId))) return;
+    const active = await this.repo!.activeJobForProject(projectId);
+    if (active && this.ctx.jobs.isRunning(active.id)) return this.error('A generation is running for this project; cancel it first');
+    this.send({ type: 'restoreProgress', stage: 'checkout', message: 'バージョンを復元しています' });
+    try {
+      const result = await this.ctx.backend.git.restore({ userId: this.userId!, projectId }, versionId, { message: `Restore to ${versionId.slice(0, 7)}` });
+      await this.repo!.markInitialized(projectId);
+      await this.repo!.touchProject(projectId);
+      this.send({ type: 'versionRestored', projectId, versionId, hash: result.hash });
+      await this.sendVersions(projectId, false);
+    } catch (error) {
+      this.error(isBackendError(error) ? error.message : 'Failed to restore version');
+    }
+  }
+}
