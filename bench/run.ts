@@ -7,11 +7,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAgent } from './agent.js';
 import { benchFilesAndGit } from './files-git.js';
+import { benchServer } from './server.js';
 import type { Measurement } from './lib.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
   'files-git': benchFilesAndGit,
   agent: () => benchAgent(),
+  server: benchServer,
 };
 
 const only = process.argv.slice(2);
