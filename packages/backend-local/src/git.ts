@@ -1,48 +1,37 @@
 /**
- * The git capability on the local disk: runtime-core's git operations over simple-git child processes.
+ * The git capability on the local disk: runtime-core's git operations over `git` child processes (execa).
+ *
+ * Not simple-git: its completion detection waits an extra 50 ms after every command that prints nothing (`add`,
+ * `commit -q`, `read-tree`), which made commit + log 1.7× slower than the git CLI in `npm run bench`.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { simpleGit } from 'simple-git';
+import { execa } from 'execa';
 import { createError, createGitCapability, GIT_ENV, type GitCapability, type GitRunner } from '@dreamcore/runtime-core';
 import { scopeRoot } from './files.js';
 
 export function createLocalGit(dataDir: string): GitCapability {
-  // Only what git needs from the server's environment: no credentials, no user config.
+  // Only what git needs from the server's environment: no credentials, no user or system config.
   const baseEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', ...GIT_ENV };
 
   const runner: GitRunner = {
     async run(scope, args) {
       const workTree = scopeRoot(dataDir, scope);
-      let outcome = { exitCode: 0, stdout: new Uint8Array(), stderr: '' };
-      const git = simpleGit({
-        baseDir: workTree,
-        // The environment below is ours, not user input: it pins config *away* from anything the repository or
-        // the host says (no global/system config, hooks to /dev/null, no fsmonitor, `cat` as pager).
-        unsafe: {
-          allowUnsafeConfigPaths: true,
-          allowUnsafeConfigEnvCount: true,
-          allowUnsafeHooksPath: true,
-          allowUnsafeFsMonitor: true,
-          allowUnsafePager: true,
-        },
-        // simple-git's error hook sees every finished process; keeping its raw result gives exit codes and
-        // binary-safe stdout, and returning nothing lets the core decide what a non-zero exit means.
-        errors(_error, result) {
-          outcome = {
-            exitCode: result.exitCode,
-            stdout: new Uint8Array(Buffer.concat(result.stdOut)),
-            stderr: Buffer.concat(result.stdErr).toString('utf8'),
-          };
-          return undefined;
-        },
-      }).env({ ...baseEnv, GIT_DIR: path.join(workTree, '.git'), GIT_WORK_TREE: workTree });
       try {
-        await git.raw(args);
+        const result = await execa('git', args, {
+          cwd: workTree,
+          env: { ...baseEnv, GIT_DIR: path.join(workTree, '.git'), GIT_WORK_TREE: workTree },
+          extendEnv: false,
+          stdin: 'ignore',
+          encoding: 'buffer',
+          reject: false,
+          maxBuffer: 256 * 1024 * 1024,
+        });
+        if (result.exitCode === undefined) throw result; // git could not be started at all
+        return { exitCode: result.exitCode, stdout: result.stdout, stderr: Buffer.from(result.stderr).toString('utf8') };
       } catch (error) {
         throw createError('UNAVAILABLE', `could not run git: ${(error as Error).message}`, { cause: error });
       }
-      return outcome;
     },
 
     async probe(scope) {
