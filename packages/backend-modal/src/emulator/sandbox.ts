@@ -375,8 +375,22 @@ export class EmulatedSandbox {
     } catch {
       // No resolver configuration on the host.
     }
+    // Missing parents of an extra bind would be made by bwrap with mode 0700, which only root can traverse (a
+    // non-root process in the sandbox could not reach the bound file); directories in a real image are 0755.
+    const madeDirs = new Set<string>();
+    const bound: string[] = [];
     for (const extra of this.config.extraReadOnlyBinds) {
-      if (existsSync(extra)) args.push('--ro-bind', extra, extra);
+      if (!existsSync(extra)) continue;
+      const parts = posix.normalize(extra).split('/').filter(Boolean);
+      for (let i = 1; i < parts.length; i++) {
+        const dir = `/${parts.slice(0, i).join('/')}`;
+        const provided = ['/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'].some((top) => isUnder(dir, top));
+        if (provided || madeDirs.has(dir) || bound.some((b) => isUnder(dir, b))) continue;
+        madeDirs.add(dir);
+        args.push('--perms', '0755', '--dir', dir);
+      }
+      args.push('--ro-bind', extra, extra);
+      bound.push(posix.normalize(extra));
     }
     args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm', '--dir', '/var/tmp', '--tmpfs', '/run');
     args.push('--bind', tmpDir, '/tmp', '--bind', homeDir, '/root');
