@@ -148,6 +148,11 @@ export class StreamJsonTranslator {
 
   private emitText(key: string, delta: string): void {
     if (delta === '') return;
+    // Text blocks of separate turns ("I'll read it." … tool … "Done!") read as paragraphs, not one run-on line.
+    if (!this.blockText.has(key) && this.transcript !== '' && !this.transcript.endsWith('\n')) {
+      this.transcript += '\n\n';
+      this.run.emit('text', { delta: '\n\n' });
+    }
     this.blockText.set(key, (this.blockText.get(key) ?? '') + delta);
     this.transcript += delta;
     this.run.emit('text', { delta });

@@ -120,8 +120,9 @@ export function agentCases(options: ConformanceOptions): void {
       expectWellFormed(events);
       const deltas = events.filter((e) => e.type === 'text');
       expect(deltas.length).toBeGreaterThan(10); // token-level, not one block at a time
-      expect(textOf(events)).toBe(first + second);
-      expect(result!.text).toBe(first + second);
+      // Separate turns' text reads as separate paragraphs.
+      expect(textOf(events)).toBe(`${first}\n\n${second}`);
+      expect(result!.text).toBe(`${first}\n\n${second}`);
       const times = events.map((e) => e.t);
       expect([...times].sort((x, y) => x - y)).toEqual(times);
     }, 60_000);
