@@ -129,6 +129,9 @@ async function realpathOrNull(p: string): Promise<string | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
       return null;
     }
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw createError('ACCESS_DENIED', 'path goes through a symlink loop', { details: { path: p } });
+    }
     throw error;
   }
 }

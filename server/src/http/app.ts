@@ -75,6 +75,8 @@ export function createApp(ctx: ServerContext, extras: AppExtras = {}): Express {
   app.use(projectRoutes(ctx));
   for (const router of extras.routers ?? []) app.use(router);
 
+  // The app routes on the client; deep links to an editor load the same page.
+  app.get(/^\/project\/[^/]+\/?$/, (_req, res) => res.sendFile(path.join(publicDir, 'index.html')));
   app.use(express.static(publicDir, { index: 'index.html', extensions: ['html'] }));
   app.use('/api', (_req, res) => res.status(404).json({ error: 'Not found' }));
 

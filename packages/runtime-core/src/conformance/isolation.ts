@@ -180,8 +180,10 @@ export function isolationCases(options: ConformanceOptions): void {
       await link(b(), p, 'dir/up2', { kind: 'relative', path: '../../..' });
       await link(b(), p, 'dangling', { kind: 'relative', path: '../../../nowhere-new-file' });
       await link(b(), p, 'passwd', { kind: 'system', path: '/etc/passwd' });
+      await link(b(), p, 'loop-a', { kind: 'relative', path: 'loop-b' });
+      await link(b(), p, 'loop-b', { kind: 'relative', path: 'loop-a' });
       const before = await victimState(b(), watched);
-      const through = ['to-victim/index.html', 'to-victim/secret/notes.md', 'to-etc/passwd', 'up/x', 'dir/up2/x', 'dangling', 'passwd', 'to-victim'];
+      const through = ['to-victim/index.html', 'to-victim/secret/notes.md', 'to-etc/passwd', 'up/x', 'dir/up2/x', 'dangling', 'passwd', 'to-victim', 'loop-a', 'loop-a/x'];
       for (const target of through) {
         await expectCode(b().files.read(p, target), 'ACCESS_DENIED', 'INVALID_PATH');
         await expectCode(b().files.write(p, target, 'pwned'), 'ACCESS_DENIED', 'INVALID_PATH');

@@ -1,0 +1,123 @@
+// Assets: the user's files (GET /api/assets), upload (POST /api/assets/upload), image generation with a style
+// (POST /api/generate-image returns the stored asset), and "Use" to put a reference into the message box.
+import { h, clear, toast, withBusy } from '../lib/dom.js';
+
+const STYLES = [
+  ['', 'No style'],
+  ['pixel', 'Pixel art ドット絵'],
+  ['anime', 'Anime アニメ'],
+  ['kawaii', 'Kawaii かわいい'],
+  ['realistic', 'Realistic リアル'],
+  ['watercolor', 'Watercolor 水彩'],
+  ['flat', 'Flat フラット'],
+];
+const ACCEPT = '.png,.jpg,.jpeg,.gif,.webp,.svg,.mp3,.wav,.ogg,.json';
+
+export function createAssets({ app, projectId, onUse }) {
+  const { api } = app;
+  let assets = [];
+  let loaded = false;
+
+  const grid = h('div', { class: 'asset-grid', dataset: { testid: 'asset-grid' } });
+  const fileInput = h('input', { type: 'file', accept: ACCEPT, hidden: true });
+  const uploadButton = h('button', { type: 'button', class: 'small', onclick: () => fileInput.click() }, '⬆ Upload');
+  const prompt = h('input', { type: 'text', maxlength: 500, placeholder: 'e.g. a cute red dragon sprite', 'aria-label': 'Image description' });
+  const style = h('select', { 'aria-label': 'Style' }, STYLES.map(([value, label]) => h('option', { value }, label)));
+  const generateButton = h('button', { type: 'submit', class: 'primary small' }, '✨ Generate');
+  const generated = h('div', { class: 'generated', hidden: true });
+  const genForm = h('form', { class: 'generate-form' }, h('label', { class: 'field' }, h('span', {}, 'Generate an image 画像生成'), prompt), h('div', { class: 'row' }, style, generateButton));
+
+  const el = h(
+    'section',
+    { class: 'assets' },
+    h('div', { class: 'panel-toolbar' }, h('h2', {}, 'Assets ', h('span', { class: 'ja muted' }, 'アセット')), h('div', { class: 'toolbar-actions' }, uploadButton, fileInput)),
+    h('div', { class: 'panel-scroll' }, genForm, generated, h('p', { class: 'muted small' }, 'Images up to 1 MB (png, jpg, gif, webp, svg), sounds (mp3, wav, ogg) or JSON. “Use” adds a reference to your message so the agent puts it in the game.'), grid),
+  );
+
+  function card(asset) {
+    const isImage = asset.mimeType?.startsWith('image/');
+    return h(
+      'figure',
+      { class: 'asset-card', dataset: { assetId: asset.id, alias: asset.alias } },
+      isImage ? h('img', { src: asset.url, alt: asset.filename ?? asset.alias, loading: 'lazy' }) : h('div', { class: 'asset-icon', 'aria-hidden': 'true' }, asset.mimeType?.startsWith('audio/') ? '♪' : '{ }'),
+      h('figcaption', {}, h('span', { class: 'asset-name', title: asset.filename ?? asset.alias }, asset.alias), h('button', { type: 'button', class: 'small', dataset: { action: 'use-asset' }, onclick: () => use(asset) }, 'Use')),
+    );
+  }
+
+  function render() {
+    clear(grid);
+    if (assets.length === 0) {
+      grid.append(h('p', { class: 'muted' }, 'No assets yet.'));
+      return;
+    }
+    for (const a of assets) grid.append(card(a));
+  }
+
+  function use(asset) {
+    onUse?.(asset);
+    toast(`Added “${asset.alias}” to your message.`);
+  }
+
+  function add(asset) {
+    assets = [asset, ...assets.filter((a) => a.id !== asset.id)];
+    render();
+  }
+
+  async function load() {
+    if (loaded) return;
+    loaded = true;
+    try {
+      const res = await api.get(`/api/assets?currentProjectId=${encodeURIComponent(projectId)}`);
+      // This game's assets first.
+      const list = res.assets ?? [];
+      assets = [...list.filter((a) => a.projects?.some((p) => p.id === projectId)), ...list.filter((a) => !a.projects?.some((p) => p.id === projectId))];
+      render();
+    } catch (error) {
+      loaded = false;
+      clear(grid).append(h('p', { class: 'form-error' }, `Could not load assets: ${error.message}`));
+    }
+  }
+
+  fileInput.addEventListener('change', async () => {
+    const file = fileInput.files?.[0];
+    fileInput.value = '';
+    if (!file) return;
+    if (file.size > 1024 * 1024) return toast('That file is larger than 1 MB.', 'error');
+    const form = new FormData();
+    form.append('file', file, file.name);
+    form.append('projectId', projectId);
+    form.append('originalName', file.name);
+    await withBusy(uploadButton, 'Uploading…', async () => {
+      try {
+        const res = await api.upload('/api/assets/upload', form);
+        add(res.asset);
+        toast(`Uploaded “${res.asset.alias}”.`, 'success');
+      } catch (error) {
+        toast(`Upload failed: ${error.message}`, 'error', 6000);
+      }
+    });
+  });
+
+  genForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = prompt.value.trim();
+    if (!text) return prompt.focus();
+    await withBusy(generateButton, 'Generating…', async () => {
+      try {
+        const res = await api.post('/api/generate-image', { prompt: text, ...(style.value ? { style: style.value } : {}) });
+        // The server stored it already: use the returned asset (no second upload).
+        const asset = { ...res.asset, filename: res.asset.alias, mimeType: 'image/png' };
+        add(asset);
+        clear(generated).append(
+          h('img', { src: res.image, alt: text }),
+          h('div', { class: 'generated-info' }, h('strong', {}, res.asset.alias), h('span', { class: 'muted small' }, res.prompt ?? text), h('button', { type: 'button', class: 'small primary', onclick: () => use(asset) }, 'Use in message')),
+        );
+        generated.hidden = false;
+      } catch (error) {
+        toast(error.status === 503 ? 'Image generation is not available on this server.' : `Image generation failed: ${error.message}`, 'error', 6000);
+      }
+    });
+  });
+
+  return { el, load };
+}

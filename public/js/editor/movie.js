@@ -1,0 +1,132 @@
+// The promo video: POST …/generate-movie (202 while it renders), progress from GET …/movie-status polling, then
+// the video itself (GET …/movie needs the bearer token, so it is fetched and played from a blob URL).
+import { h, toast } from '../lib/dom.js';
+
+const POLL_MS = 1000;
+
+export function createMovie({ app, projectId, thumbnailUrl }) {
+  const { api } = app;
+  let pollTimer = null;
+  let blobUrl = null;
+  let disposed = false;
+
+  const fill = h('div', { class: 'progress-fill' });
+  const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, fill);
+  const stage = h('span', { class: 'muted small' }, '');
+  const progress = h('div', { class: 'movie-progress', hidden: true }, bar, stage);
+  const message = h('p', { class: 'muted small movie-message' }, 'A 7-second vertical video of your game, for sharing. プロモ動画を作成します。');
+  const video = h('video', { class: 'movie-video', controls: true, playsinline: true, preload: 'metadata', hidden: true, dataset: { testid: 'movie-video' } });
+  const poster = h('img', { class: 'movie-thumb', alt: 'Thumbnail', hidden: true });
+  const renderButton = h('button', { type: 'button', class: 'small', dataset: { action: 'render-movie' }, onclick: start }, '🎬 Render video');
+  const el = h('section', { class: 'movie card' }, h('div', { class: 'section-head' }, h('h3', {}, 'Promo video'), renderButton), message, progress, h('div', { class: 'movie-media' }, poster, video));
+
+  function showThumb() {
+    const src = thumbnailUrl();
+    poster.onerror = () => (poster.hidden = true);
+    poster.onload = () => (poster.hidden = !video.hidden);
+    poster.src = src;
+    video.poster = src;
+  }
+
+  function setProgress(percent, text) {
+    const p = Math.max(0, Math.min(100, Math.round(Number(percent) || 0)));
+    progress.hidden = false;
+    fill.style.width = `${p}%`;
+    bar.setAttribute('aria-valuenow', String(p));
+    stage.textContent = `${p}% · ${text || 'rendering'}`;
+  }
+
+  async function start() {
+    renderButton.disabled = true;
+    message.textContent = 'Starting the render…';
+    try {
+      const res = await api.post(`/api/projects/${projectId}/generate-movie`);
+      if (res.status === 'rendering') {
+        setProgress(res.percent, res.stage);
+        poll();
+      } else if (res.movieUrl) {
+        await done(res.movieUrl);
+      }
+    } catch (error) {
+      renderButton.disabled = false;
+      progress.hidden = true;
+      message.textContent = error.status === 503 ? 'Video rendering is not available on this server yet.' : `Could not render the video: ${error.message}`;
+      if (error.status !== 503) toast(message.textContent, 'error');
+    }
+  }
+
+  function poll() {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(async () => {
+      if (disposed) return;
+      try {
+        const s = await api.get(`/api/projects/${projectId}/movie-status`);
+        if (s.status === 'rendering') {
+          setProgress(s.percent, s.stage);
+          message.textContent = 'Rendering… レンダリング中';
+          poll();
+        } else if (s.status === 'done') {
+          setProgress(100, 'done');
+          await done(s.movieUrl);
+        } else if (s.status === 'failed') {
+          renderButton.disabled = false;
+          progress.hidden = true;
+          message.textContent = `Rendering failed: ${s.error ?? 'unknown error'}`;
+        } else {
+          renderButton.disabled = false;
+          progress.hidden = true;
+        }
+      } catch {
+        poll(); // a blip: keep polling
+      }
+    }, POLL_MS);
+  }
+
+  async function done(movieUrl) {
+    renderButton.disabled = false;
+    renderButton.textContent = '🎬 Render again';
+    message.textContent = 'Your promo video:';
+    try {
+      const res = await api.raw(movieUrl);
+      const blob = await res.blob();
+      if (disposed) return;
+      if (blobUrl) URL.revokeObjectURL(blobUrl);
+      blobUrl = URL.createObjectURL(blob);
+      video.src = blobUrl;
+      video.hidden = false;
+      poster.hidden = true;
+      progress.hidden = true;
+      showThumb();
+    } catch (error) {
+      message.textContent = `The video could not be loaded: ${error.message}`;
+    }
+  }
+
+  /** On opening the panel: a render in progress keeps its progress bar; a finished one is shown. */
+  async function load() {
+    showThumb();
+    try {
+      const s = await api.get(`/api/projects/${projectId}/movie-status`);
+      if (s.status === 'rendering') {
+        renderButton.disabled = true;
+        setProgress(s.percent, s.stage);
+        poll();
+      } else if (s.movieUrl) {
+        await done(s.movieUrl);
+      }
+    } catch {
+      /* no status: the button still works */
+    }
+  }
+
+  return {
+    el,
+    load,
+    showThumb,
+    dispose() {
+      disposed = true;
+      clearTimeout(pollTimer);
+      if (blobUrl) URL.revokeObjectURL(blobUrl);
+    },
+  };
+}

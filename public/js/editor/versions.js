@@ -1,0 +1,158 @@
+// Version history (`versionsList`), a diff per version (`getVersionEdits` → `versionEdits`), and restore
+// (`restoreVersion` → `restoreProgress` … `versionRestored`) after a confirmation.
+import { h, clear, toast, timeAgo, formatDate, confirmDialog, openDialog } from '../lib/dom.js';
+
+function diffView(edits, files) {
+  const blocks = [];
+  if (files?.length) {
+    blocks.push(h('ul', { class: 'diff-files' }, files.map((f) => h('li', {}, h('span', { class: `file-status file-${f.status}` }, f.status), ' ', f.path))));
+  }
+  for (const edit of edits ?? []) {
+    if (typeof edit.diff === 'string') {
+      const pre = h('pre', { class: 'diff' });
+      for (const line of edit.diff.split('\n')) {
+        let kind = 'ctx';
+        if (line.startsWith('+++') || line.startsWith('---') || line.startsWith('diff ') || line.startsWith('index ')) kind = 'head';
+        else if (line.startsWith('@@')) kind = 'hunk';
+        else if (line.startsWith('+')) kind = 'add';
+        else if (line.startsWith('-')) kind = 'del';
+        pre.append(h('span', { class: `diff-line diff-${kind}` }, line || ' '), '\n');
+      }
+      blocks.push(pre);
+    } else if (edit.path) {
+      blocks.push(
+        h('div', { class: 'edit-block' }, h('div', { class: 'edit-path' }, edit.path), h('pre', { class: 'diff' }, h('span', { class: 'diff-line diff-del' }, edit.old_string ?? ''), '\n', h('span', { class: 'diff-line diff-add' }, edit.new_string ?? ''))),
+      );
+    }
+  }
+  if (blocks.length === 0) blocks.push(h('p', { class: 'muted' }, 'No changes recorded for this version.'));
+  return h('div', { class: 'diff-view' }, blocks);
+}
+
+export function createVersions({ app, projectId, onRestored }) {
+  const { socket } = app;
+  const offs = [];
+  let versions = [];
+  let currentHead = null;
+  let restoring = null;
+  let pendingDiff = null;
+
+  const list = h('ol', { class: 'version-list', dataset: { testid: 'version-list' } });
+  const notice = h('p', { class: 'muted small', hidden: true });
+  const progress = h('div', { class: 'restore-progress', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), h('span', { class: 'restore-message' }, 'Restoring…'));
+  const el = h(
+    'section',
+    { class: 'versions' },
+    h('div', { class: 'panel-toolbar' }, h('h2', {}, 'Version history ', h('span', { class: 'ja muted' }, 'バージョン履歴')), h('button', { type: 'button', class: 'small ghost', onclick: refresh }, '⟳')),
+    notice,
+    progress,
+    list,
+  );
+
+  const label = (v) => `v${versions.length - v.number + 1}`;
+
+  /** "Restore to 1ebca4a" → "Restored v1 · Make a space shooter game". */
+  function describe(v) {
+    const match = /^Restore to ([0-9a-f]{7,40})/.exec(v.message);
+    const target = match && versions.find((o) => o !== v && (match[1].startsWith(o.hash) || o.hash.startsWith(match[1])));
+    if (!target) return v.message;
+    return h('span', {}, h('span', { class: 'restore-tag' }, `↺ Restored ${label(target)}`), ' · ', target.message);
+  }
+
+  function render() {
+    clear(list);
+    if (versions.length === 0) {
+      list.append(h('li', { class: 'muted empty' }, 'No versions yet. Each message to the agent that changes the game saves one.'));
+      return;
+    }
+    for (const v of versions) {
+      const current = v.id === currentHead || v.hash === currentHead;
+      list.append(
+        h(
+          'li',
+          { class: `version-item${current ? ' current' : ''}`, dataset: { versionId: v.id, number: String(v.number) } },
+          h('div', { class: 'version-head' }, h('span', { class: 'version-number' }, label(v)), current ? h('span', { class: 'badge badge-live' }, 'current') : null, h('time', { class: 'muted small', datetime: v.timestamp, title: formatDate(v.timestamp) }, timeAgo(v.timestamp))),
+          h('div', { class: 'version-message' }, describe(v)),
+          h(
+            'div',
+            { class: 'version-actions' },
+            h('span', { class: 'muted small mono' }, v.hash),
+            h('button', { type: 'button', class: 'small ghost', dataset: { action: 'diff' }, onclick: () => showDiff(v) }, 'Changes'),
+            h('button', { type: 'button', class: 'small', dataset: { action: 'restore' }, disabled: current || Boolean(restoring), onclick: () => restore(v) }, 'Restore'),
+          ),
+        ),
+      );
+    }
+  }
+
+  function refresh() {
+    socket.send({ type: 'getVersions', projectId });
+  }
+
+  function showDiff(v) {
+    pendingDiff = v;
+    if (!socket.send({ type: 'getVersionEdits', projectId, versionHash: v.hash })) toast('Not connected to the server.', 'error');
+  }
+
+  async function restore(v) {
+    const ok = await confirmDialog({
+      title: `Restore ${label(v)}?`,
+      message: `The game goes back to “${v.message}”. The current state stays in the history, so you can come back to it. このバージョンに戻しますか？`,
+      confirmLabel: 'Restore',
+    });
+    if (!ok) return;
+    if (!socket.send({ type: 'restoreVersion', projectId, versionId: v.id })) {
+      toast('Not connected to the server.', 'error');
+      return;
+    }
+    restoring = v;
+    progress.hidden = false;
+    progress.querySelector('.restore-message').textContent = `Restoring ${label(v)}…`;
+    render();
+  }
+
+  function endRestore() {
+    restoring = null;
+    progress.hidden = true;
+    render();
+  }
+
+  offs.push(
+    socket.on('versionsList', (m) => {
+      if (m.projectId !== projectId) return;
+      versions = m.versions ?? [];
+      currentHead = m.currentHead ?? null;
+      notice.hidden = !m.autoInitialized;
+      notice.textContent = m.autoInitialized ? 'This game had no history; a new one was started.' : '';
+      render();
+      el.dataset.count = String(versions.length);
+    }),
+    socket.on('versionEdits', (m) => {
+      if (m.projectId !== projectId || !pendingDiff) return;
+      const v = pendingDiff;
+      pendingDiff = null;
+      openDialog({
+        title: `Changes in ${label(v)}: ${v.message}`,
+        className: 'diff-dialog',
+        body: diffView(m.edits, m.files),
+        actions: [{ label: 'Close', id: 'close', class: 'primary', value: true }],
+      });
+    }),
+    socket.on('restoreProgress', (m) => {
+      if (restoring) progress.querySelector('.restore-message').textContent = m.message || 'Restoring…';
+    }),
+    socket.on('versionRestored', (m) => {
+      if (m.projectId !== projectId) return;
+      const name = restoring ? label(restoring) : 'the version';
+      endRestore();
+      toast(`Restored ${name}. 復元しました。`, 'success');
+      onRestored?.(m);
+    }),
+    socket.on('error', () => {
+      if (restoring) endRestore();
+    }),
+  );
+
+  render();
+  return { el, refresh, dispose: () => offs.forEach((off) => off()) };
+}

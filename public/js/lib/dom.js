@@ -1,0 +1,160 @@
+// Small DOM helpers: element creation (text only, never innerHTML with data), toasts and modal dialogs.
+
+/**
+ * h('button', { class: 'primary', onclick: fn, dataset: { id } }, 'Label', child, ...)
+ * Attribute values of false/null/undefined are skipped; children may be strings, nodes, arrays or null.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs ?? {})) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key === 'style' && typeof value === 'object') Object.assign(el.style, value);
+    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else if (key === 'value' || key === 'checked' || key === 'disabled' || key === 'selected') el[key] = value;
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+export function clear(el) {
+  while (el.firstChild) el.firstChild.remove();
+  return el;
+}
+
+export function $(selector, root = document) {
+  return root.querySelector(selector);
+}
+
+/** "3 min ago" style time, with the full date in a title. */
+export function timeAgo(iso) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  const s = Math.round((Date.now() - t) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 90) return '1 min ago';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  if (s < 7 * 86400) return `${Math.round(s / 86400)} d ago`;
+  return new Date(t).toLocaleDateString();
+}
+
+export function formatDate(iso) {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? '' : new Date(t).toLocaleString();
+}
+
+// ---------------------------------------------------------------- toasts
+
+export function toast(message, kind = 'info', ms = 4000) {
+  let box = document.getElementById('toasts');
+  if (!box) {
+    box = h('div', { id: 'toasts', 'aria-live': 'polite' });
+    document.body.append(box);
+  }
+  const item = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
+  box.append(item);
+  setTimeout(() => {
+    item.classList.add('leaving');
+    setTimeout(() => item.remove(), 300);
+  }, ms);
+  return item;
+}
+
+// ---------------------------------------------------------------- dialogs
+
+/** A modal <dialog>; resolves with the value passed to close(), or null when dismissed. */
+export function openDialog({ title, body, actions, className = '' }) {
+  return new Promise((resolve) => {
+    let settled = false;
+    const dialog = h('dialog', { class: `modal ${className}`.trim() });
+    const close = (value) => {
+      if (settled) return;
+      settled = true;
+      dialog.close();
+      dialog.remove();
+      resolve(value);
+    };
+    const footer = h('div', { class: 'modal-actions' });
+    for (const action of actions) {
+      footer.append(
+        h('button', { type: 'button', class: action.class ?? '', dataset: { action: action.id ?? '' }, onclick: () => close(action.value === undefined ? null : typeof action.value === 'function' ? action.value() : action.value) }, action.label),
+      );
+    }
+    dialog.append(
+      h('div', { class: 'modal-head' }, h('h2', {}, title), h('button', { type: 'button', class: 'icon-button modal-x', 'aria-label': 'Close', onclick: () => close(null) }, '×')),
+      h('div', { class: 'modal-body' }, body),
+      footer,
+    );
+    dialog.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      close(null);
+    });
+    dialog.addEventListener('click', (e) => {
+      if (e.target === dialog) close(null);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    dialog.closeDialog = close;
+    const focus = dialog.querySelector('input, textarea, .modal-actions button:last-child');
+    focus?.focus();
+  });
+}
+
+/** Yes/no. Resolves true only on confirm. */
+export async function confirmDialog({ title, message, confirmLabel = 'OK', cancelLabel = 'Cancel', danger = false }) {
+  const result = await openDialog({
+    title,
+    className: 'confirm-dialog',
+    body: h('p', {}, message),
+    actions: [
+      { label: cancelLabel, id: 'cancel', class: 'ghost', value: false },
+      { label: confirmLabel, id: 'confirm', class: danger ? 'danger' : 'primary', value: true },
+    ],
+  });
+  return result === true;
+}
+
+/** One text field. Resolves the trimmed text, or null when cancelled/empty. */
+export async function promptDialog({ title, label, value = '', confirmLabel = 'Save', maxLength = 100 }) {
+  const input = h('input', { type: 'text', value, maxlength: maxLength, 'aria-label': label });
+  const form = h('form', { class: 'stack' }, h('label', { class: 'field' }, h('span', {}, label), input));
+  const pending = openDialog({
+    title,
+    className: 'prompt-dialog',
+    body: form,
+    actions: [
+      { label: 'Cancel', id: 'cancel', class: 'ghost', value: null },
+      { label: confirmLabel, id: 'confirm', class: 'primary', value: () => input.value.trim() || null },
+    ],
+  });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    form.closest('dialog')?.querySelector('[data-action="confirm"]')?.click();
+  });
+  setTimeout(() => input.select(), 0);
+  return pending;
+}
+
+/** Disables a button while `task` runs and shows `busyLabel`. */
+export async function withBusy(button, busyLabel, task) {
+  const label = button.textContent;
+  button.disabled = true;
+  if (busyLabel) button.textContent = busyLabel;
+  try {
+    return await task();
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+  }
+}

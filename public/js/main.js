@@ -1,0 +1,96 @@
+// Boot: config → session → socket → the screen for the current route.
+import { loadConfig } from './lib/config.js';
+import { Auth } from './lib/auth.js';
+import { createApi } from './lib/api.js';
+import { Socket } from './lib/socket.js';
+import { currentRoute, navigate } from './lib/router.js';
+import { clear, h, toast } from './lib/dom.js';
+import { mountLogin } from './screens/login.js';
+import { mountProjects } from './screens/projects.js';
+import { mountEditor } from './screens/editor.js';
+
+const AFTER_LOGIN = 'dreamcore.after-login';
+const screens = { login: mountLogin, projects: mountProjects, editor: mountEditor };
+const root = document.getElementById('app');
+let app = null;
+let unmount = null;
+
+function showDemoBanner(config) {
+  const banner = document.getElementById('demo-banner');
+  if (!banner || !config.demoMode) return;
+  clear(banner).append(
+    h('strong', {}, 'Demo mode'),
+    ' · The agent is a built-in scripted model (simple real games). ',
+    h('span', { class: 'nowrap' }, 'Set ', h('code', {}, 'ANTHROPIC_API_KEY'), ' for the real one.'),
+    h('span', { class: 'ja' }, 'デモモード'),
+  );
+  banner.hidden = false;
+}
+
+function render() {
+  const route = currentRoute();
+  if (!app.auth.signedIn && route.name !== 'login') {
+    if (route.name === 'editor') sessionStorage.setItem(AFTER_LOGIN, location.hash || `#/project/${route.projectId}`);
+    navigate('/login', { replace: true });
+    return;
+  }
+  if (app.auth.signedIn && route.name === 'login') {
+    const next = sessionStorage.getItem(AFTER_LOGIN) || '#/';
+    sessionStorage.removeItem(AFTER_LOGIN);
+    navigate(next, { replace: true });
+    return;
+  }
+  try {
+    unmount?.();
+  } catch (error) {
+    console.error('unmount failed', error);
+  }
+  unmount = null;
+  clear(root);
+  document.body.dataset.screen = route.name;
+  unmount = screens[route.name](root, app, route) ?? null;
+}
+
+async function boot() {
+  let config;
+  try {
+    config = await loadConfig();
+  } catch (error) {
+    clear(root).append(h('div', { class: 'fatal' }, h('h1', {}, 'DreamCore'), h('p', {}, error.message), h('button', { class: 'primary', onclick: () => location.reload() }, 'Retry')));
+    return;
+  }
+  showDemoBanner(config);
+  const auth = new Auth(config);
+  try {
+    await auth.takeSessionFromUrl();
+  } catch (error) {
+    toast(error.message, 'error', 8000);
+  }
+  if (auth.session && auth.session.expires_at - Date.now() / 1000 < 60) {
+    await auth.refresh().catch(() => undefined);
+  }
+  const api = createApi(auth);
+  const socket = new Socket(auth);
+  app = { config, auth, api, socket, navigate };
+
+  // A handle for debugging and for the browser tests (drop the connection as a network failure would).
+  window.dreamcoreDebug = {
+    socket,
+    dropConnection: () => socket.drop(),
+    stats: () => ({ ...socket.stats, state: socket.state, cursor: socket.resume?.() ?? null }),
+  };
+
+  auth.addEventListener('signedIn', () => {
+    socket.start();
+    render();
+  });
+  auth.addEventListener('signedOut', () => {
+    socket.stop();
+    render();
+  });
+  window.addEventListener('hashchange', render);
+  if (auth.signedIn) socket.start();
+  render();
+}
+
+boot();

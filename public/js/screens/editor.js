@@ -1,0 +1,183 @@
+// The editor: chat on the left, and Preview / Versions / Assets / Publish on the right. At phone width the chat is
+// one more tab. Ownership is checked (GET /api/projects/:id) before anything of the project is requested.
+import { h, toast, promptDialog } from '../lib/dom.js';
+import { accountMenu, brand, connectionBadge, errorText } from './chrome.js';
+import { createChat } from '../editor/chat.js';
+import { createPreview } from '../editor/preview.js';
+import { createVersions } from '../editor/versions.js';
+import { createAssets } from '../editor/assets.js';
+import { createPublish } from '../editor/publish.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TABS = [
+  ['chat', 'Chat', 'チャット'],
+  ['preview', 'Preview', 'プレビュー'],
+  ['versions', 'Versions', '履歴'],
+  ['assets', 'Assets', 'アセット'],
+  ['publish', 'Publish', '公開'],
+];
+const CHAT_ERRORS = new Set(['DAILY_MESSAGE_LIMIT_EXCEEDED', 'RATE_LIMITED', 'SYSTEM_LIMIT_EXCEEDED']);
+const MOBILE = window.matchMedia('(max-width: 760px)');
+
+function deniedScreen(root, app, message) {
+  root.append(
+    h(
+      'div',
+      { class: 'denied-screen', dataset: { testid: 'editor-denied' } },
+      h('header', { class: 'topbar' }, brand(), h('div', { class: 'topbar-right' }, accountMenu(app))),
+      h('div', { class: 'card denied-card' }, h('div', { class: 'denied-icon', 'aria-hidden': 'true' }, '🔒'), h('h1', {}, 'Game not available'), h('p', {}, message), h('p', { class: 'muted small' }, 'Taking you back to your games…'), h('a', { class: 'button primary', href: '#/' }, 'My games')),
+    ),
+  );
+  const timer = setTimeout(() => app.navigate('/', { replace: true }), 2500);
+  return () => clearTimeout(timer);
+}
+
+export function mountEditor(root, app, route) {
+  const { projectId } = route;
+  if (!UUID.test(projectId)) return deniedScreen(root, app, 'This game does not exist. このゲームは存在しません。');
+
+  const { socket, api } = app;
+  const offs = [];
+  let disposed = false;
+  let selected = false;
+  let projectName = '';
+  let cleanupDenied = null;
+  const tabsSeen = new Set();
+
+  const shell = h('div', { class: 'editor', dataset: { tab: MOBILE.matches ? 'chat' : 'preview', testid: 'editor' } });
+  root.append(shell);
+  shell.append(h('div', { class: 'editor-loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), ' Opening your game…'));
+
+  function denied(message) {
+    if (disposed || cleanupDenied) return;
+    socket.deselectProject();
+    shell.remove();
+    cleanupDenied = deniedScreen(root, app, message);
+  }
+
+  (async () => {
+    let project;
+    try {
+      project = await api.get(`/api/projects/${projectId}`);
+    } catch (error) {
+      if (disposed) return;
+      if (error.status === 403 || error.status === 404 || error.status === 400) {
+        return denied("This game doesn't exist or belongs to someone else. このゲームにはアクセスできません。");
+      }
+      shell.querySelector('.editor-loading').textContent = `Could not open the game: ${error.message}`;
+      return;
+    }
+    if (disposed) return;
+    projectName = project.name;
+    build();
+  })();
+
+  function build() {
+    shell.textContent = '';
+    document.title = `${projectName} · DreamCore`;
+    const conn = connectionBadge(socket);
+    offs.push(conn.dispose);
+
+    const nameButton = h('button', { type: 'button', class: 'project-title', title: 'Rename', dataset: { testid: 'project-title' }, onclick: rename }, projectName);
+    const chat = createChat({
+      app,
+      projectId,
+      onJobEnded: (how) => {
+        if (how === 'completed') {
+          preview.reload();
+          versions.refresh();
+        }
+      },
+    });
+    const preview = createPreview({ app, projectId });
+    const versions = createVersions({ app, projectId, onRestored: () => preview.reload() });
+    const assets = createAssets({
+      app,
+      projectId,
+      onUse: (asset) => {
+        chat.insertReference(asset);
+        if (MOBILE.matches) setTab('chat');
+      },
+    });
+    const publish = createPublish({ app, projectId, projectName: () => projectName });
+    offs.push(() => chat.dispose(), () => preview.dispose(), () => versions.dispose(), () => publish.dispose());
+
+    const panels = {
+      preview: h('div', { class: 'panel', dataset: { panel: 'preview' } }, preview.el),
+      versions: h('div', { class: 'panel', dataset: { panel: 'versions' } }, versions.el),
+      assets: h('div', { class: 'panel', dataset: { panel: 'assets' } }, assets.el),
+      publish: h('div', { class: 'panel', dataset: { panel: 'publish' } }, publish.el),
+    };
+    const tabButtons = TABS.map(([id, label, ja]) =>
+      h('button', { type: 'button', role: 'tab', class: `tab tab-${id}`, dataset: { tab: id }, onclick: () => setTab(id) }, h('span', {}, label), h('span', { class: 'ja tab-ja' }, ja)),
+    );
+
+    function setTab(id) {
+      shell.dataset.tab = id;
+      for (const b of tabButtons) b.setAttribute('aria-selected', String(b.dataset.tab === id));
+      if (!tabsSeen.has(id)) {
+        tabsSeen.add(id);
+        if (id === 'assets') assets.load();
+        if (id === 'publish') publish.load();
+      }
+    }
+
+    async function rename() {
+      const name = await promptDialog({ title: 'Rename game', label: 'Name', value: projectName });
+      if (!name || name === projectName) return;
+      if (!socket.send({ type: 'renameProject', projectId, name })) toast('Not connected to the server.', 'error');
+    }
+
+    shell.append(
+      h('header', { class: 'topbar editor-bar' }, h('div', { class: 'topbar-left' }, brand(), h('a', { href: '#/', class: 'back-link' }, '← My games'), nameButton), h('div', { class: 'topbar-right' }, conn.el, accountMenu(app))),
+      h('nav', { class: 'editor-tabs', role: 'tablist' }, tabButtons),
+      h('div', { class: 'pane pane-chat' }, chat.el),
+      h('div', { class: 'pane pane-side' }, Object.values(panels)),
+    );
+    setTab(shell.dataset.tab);
+
+    offs.push(
+      socket.on('projectSelected', (m) => {
+        if (m.projectId !== projectId) return;
+        if (!selected) {
+          selected = true;
+          chat.renderHistory(m.history, m.activeJob);
+          preview.load();
+        }
+      }),
+      socket.on('gameUpdated', (m) => {
+        if (m.projectId === projectId) preview.reload();
+      }),
+      socket.on('versionRestored', (m) => {
+        if (m.projectId === projectId) preview.reload();
+      }),
+      socket.on('projectRenamed', (m) => {
+        if (m.project?.id !== projectId) return;
+        projectName = m.project.name;
+        nameButton.textContent = projectName;
+        document.title = `${projectName} · DreamCore`;
+      }),
+      socket.on('projectDeleted', (m) => {
+        if (m.projectId === projectId) denied('This game was deleted.');
+      }),
+      socket.on('error', (m) => {
+        if (m.message === 'Access denied' && !selected) return denied("This game doesn't exist or belongs to someone else.");
+        // The chat shows quota and rate limits in the conversation.
+        if (!CHAT_ERRORS.has(m.error?.code)) toast(errorText(m), 'error', 6000);
+      }),
+    );
+
+    (async () => {
+      if (!(await socket.whenReady(15_000)) && !disposed) toast('Still connecting to the server…', 'error');
+      if (!disposed) socket.selectProject(projectId);
+    })();
+  }
+
+  return () => {
+    disposed = true;
+    offs.forEach((off) => off());
+    cleanupDenied?.();
+    if (selected || socket.projectId === projectId) socket.deselectProject();
+    document.title = 'DreamCore';
+  };
+}

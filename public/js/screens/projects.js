@@ -1,0 +1,172 @@
+// The project list: create, open, rename, delete (with confirmation), and today's quota.
+import { h, clear, toast, timeAgo, formatDate, confirmDialog, promptDialog } from '../lib/dom.js';
+import { projectHash } from '../lib/router.js';
+import { accountMenu, brand, connectionBadge, errorText } from './chrome.js';
+
+function hue(id) {
+  let n = 0;
+  for (const c of id) n = (n * 31 + c.charCodeAt(0)) >>> 0;
+  return n % 360;
+}
+
+function quotaMeter(label, q) {
+  const unlimited = q.limit < 0;
+  const pct = unlimited || q.limit === 0 ? 0 : Math.min(100, Math.round((q.used / q.limit) * 100));
+  return h(
+    'div',
+    { class: 'quota-item' },
+    h('div', { class: 'quota-label' }, h('span', {}, label), h('strong', {}, unlimited ? `${q.used} / unlimited` : `${q.used} / ${q.limit}`)),
+    h('div', { class: 'meter', 'aria-hidden': 'true' }, h('div', { class: 'meter-fill', style: { width: `${pct}%` }, dataset: { level: pct >= 100 ? 'full' : pct >= 75 ? 'high' : 'ok' } })),
+  );
+}
+
+export function mountProjects(root, app) {
+  const { api, socket } = app;
+  let projects = [];
+  let published = new Map();
+  let creating = false;
+  const offs = [];
+
+  const conn = connectionBadge(socket);
+  offs.push(conn.dispose);
+  const listEl = h('div', { class: 'project-grid', dataset: { testid: 'project-list' } }, h('p', { class: 'muted' }, 'Loading your games…'));
+  const quotaEl = h('section', { class: 'quota card', 'aria-label': "Today's usage" }, h('p', { class: 'muted small' }, 'Loading usage…'));
+  const nameInput = h('input', { type: 'text', placeholder: 'New Game', maxlength: 100, 'aria-label': 'Name of the new game' });
+  const createButton = h('button', { type: 'submit', class: 'primary' }, '+ New game');
+  const createForm = h('form', { class: 'create-form' }, nameInput, createButton);
+
+  createForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (creating) return;
+    creating = true;
+    createButton.disabled = true;
+    createButton.textContent = 'Creating…';
+    const ok = (await socket.whenReady()) && socket.send({ type: 'createProject', name: nameInput.value.trim() || undefined });
+    if (!ok) {
+      toast('Not connected to the server. Try again in a moment.', 'error');
+      resetCreate();
+    }
+  });
+
+  function resetCreate() {
+    creating = false;
+    createButton.disabled = false;
+    createButton.textContent = '+ New game';
+  }
+
+  function renderList() {
+    clear(listEl);
+    if (projects.length === 0) {
+      listEl.append(
+        h('div', { class: 'empty-state' }, h('div', { class: 'empty-art', 'aria-hidden': 'true' }, '🎮'), h('h3', {}, 'No games yet'), h('p', {}, 'Create your first game and describe it in the chat. 最初のゲームを作りましょう！')),
+      );
+      return;
+    }
+    for (const p of projects) {
+      const gameId = published.get(p.id);
+      listEl.append(
+        h(
+          'article',
+          { class: 'project-card', dataset: { projectId: p.id } },
+          h('a', { class: 'project-thumb', href: projectHash(p.id), style: { '--h': hue(p.id) }, 'aria-label': `Open ${p.name}` }, h('span', {}, (p.name.trim()[0] ?? '?').toUpperCase())),
+          h(
+            'div',
+            { class: 'project-info' },
+            h('a', { class: 'project-name', href: projectHash(p.id) }, p.name),
+            h('span', { class: 'muted small', title: formatDate(p.updatedAt) }, `Updated ${timeAgo(p.updatedAt)}`),
+            gameId ? h('a', { class: 'badge badge-live', href: `/play/${encodeURIComponent(gameId)}`, target: '_blank', rel: 'noopener' }, 'Published ↗') : null,
+          ),
+          h(
+            'div',
+            { class: 'project-actions' },
+            h('a', { class: 'button small primary', href: projectHash(p.id) }, 'Open'),
+            h('button', { type: 'button', class: 'small ghost', dataset: { action: 'rename' }, onclick: () => rename(p) }, 'Rename'),
+            h('button', { type: 'button', class: 'small ghost danger-text', dataset: { action: 'delete' }, onclick: () => remove(p) }, 'Delete'),
+          ),
+        ),
+      );
+    }
+  }
+
+  async function rename(p) {
+    const name = await promptDialog({ title: 'Rename game', label: 'Name', value: p.name });
+    if (!name || name === p.name) return;
+    if (!socket.send({ type: 'renameProject', projectId: p.id, name })) toast('Not connected to the server.', 'error');
+  }
+
+  async function remove(p) {
+    const ok = await confirmDialog({
+      title: 'Delete this game?',
+      message: `“${p.name}” and all of its versions will be deleted. This cannot be undone. このゲームを削除しますか？`,
+      confirmLabel: 'Delete',
+      danger: true,
+    });
+    if (!ok) return;
+    if (!socket.send({ type: 'deleteProject', projectId: p.id })) toast('Not connected to the server.', 'error');
+  }
+
+  async function loadProjects() {
+    try {
+      const [mine, pub] = await Promise.all([api.get('/api/projects'), api.get('/api/projects?published=true').catch(() => ({ projects: [] }))]);
+      projects = mine.projects ?? [];
+      published = new Map((pub.projects ?? []).map((g) => [g.id, g.publishedGameId]));
+      renderList();
+    } catch (error) {
+      clear(listEl).append(h('p', { class: 'form-error' }, `Could not load your games: ${error.message}`));
+    }
+  }
+
+  async function loadQuota() {
+    try {
+      const q = await api.get('/api/quota');
+      clear(quotaEl).append(
+        h('div', { class: 'quota-head' }, h('h2', {}, "Today's usage"), h('span', { class: 'badge' }, `${q.plan} plan`)),
+        quotaMeter('Games created', q.projects),
+        quotaMeter('Messages sent', q.messages),
+        h('p', { class: 'muted small' }, `Resets ${formatDate(q.resetAt)}`),
+      );
+      quotaEl.dataset.projectsRemaining = String(q.projects.remaining);
+    } catch (error) {
+      clear(quotaEl).append(h('p', { class: 'muted small' }, `Quota unavailable: ${error.message}`));
+    }
+  }
+
+  offs.push(
+    socket.on('projectCreated', (m) => {
+      resetCreate();
+      app.navigate(projectHash(m.project.id));
+    }),
+    socket.on('projectDeleted', (m) => {
+      projects = m.projects ?? projects.filter((p) => p.id !== m.projectId);
+      renderList();
+      toast('Game deleted.');
+    }),
+    socket.on('projectRenamed', (m) => {
+      if (m.projects) projects = m.projects;
+      else projects = projects.map((p) => (p.id === m.project.id ? { ...p, ...m.project } : p));
+      renderList();
+    }),
+    socket.on('error', (m) => {
+      resetCreate();
+      toast(errorText(m), 'error', 6000);
+      if (m.error?.code === 'DAILY_PROJECT_LIMIT_EXCEEDED') loadQuota();
+    }),
+  );
+
+  root.append(
+    h(
+      'div',
+      { class: 'projects-screen' },
+      h('header', { class: 'topbar' }, brand(), h('div', { class: 'topbar-right' }, conn.el, accountMenu(app))),
+      h(
+        'main',
+        { class: 'projects-main' },
+        h('div', { class: 'projects-head' }, h('div', {}, h('h1', {}, 'My games'), h('p', { class: 'muted' }, 'マイゲーム — pick one to keep building, or start a new one.')), createForm),
+        h('div', { class: 'projects-layout' }, listEl, quotaEl),
+      ),
+    ),
+  );
+  loadProjects();
+  loadQuota();
+  return () => offs.forEach((off) => off());
+}
