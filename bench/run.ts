@@ -8,12 +8,16 @@ import { fileURLToPath } from 'node:url';
 import { benchAgent } from './agent.js';
 import { benchFilesAndGit } from './files-git.js';
 import { benchServer } from './server.js';
+import { benchModal } from './modal.js';
+import { benchMigrate } from './migrate.js';
 import type { Measurement } from './lib.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
   'files-git': benchFilesAndGit,
   agent: () => benchAgent(),
   server: benchServer,
+  modal: () => benchModal(),
+  migrate: () => benchMigrate(),
 };
 
 const only = process.argv.slice(2);

@@ -5,6 +5,8 @@ export default defineConfig({
     index: 'src/index.ts',
     'conformance/index': 'src/conformance/index.ts',
     'testkit/index': 'src/testkit/index.ts',
+    'migrate/index': 'src/migrate/index.ts',
+    'migrate/cli': 'src/migrate/cli.ts',
   },
   format: ['esm'],
   dts: true,

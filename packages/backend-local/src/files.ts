@@ -171,6 +171,11 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
       return entries.filter((e) => e.isDirectory() && isUuid(e.name)).map((e) => e.name).sort();
     },
 
+    async listUsers() {
+      const entries = await fs.readdir(path.join(dataDir, 'users'), { withFileTypes: true }).catch(() => []);
+      return entries.filter((e) => e.isDirectory() && isUuid(e.name)).map((e) => e.name).sort();
+    },
+
     async deleteProject(scope: ProjectScope) {
       const valid = validateProjectScope(scope);
       const root = scopeRoot(dataDir, valid);

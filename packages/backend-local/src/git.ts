@@ -5,6 +5,7 @@
  * `commit -q`, `read-tree`), which made commit + log 1.7× slower than the git CLI in `npm run bench`.
  */
 import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { createError, createGitCapability, GIT_ENV, type GitCapability, type GitRunner } from '@dreamcore/runtime-core';
@@ -38,6 +39,25 @@ export function createLocalGit(dataDir: string): GitCapability {
       const root = scopeRoot(dataDir, scope);
       const [project, repo] = await Promise.all([fs.stat(root).catch(() => null), fs.stat(path.join(root, '.git')).catch(() => null)]);
       return { projectExists: project?.isDirectory() ?? false, repoExists: repo?.isDirectory() ?? false };
+    },
+
+    async createProject(scope) {
+      const root = scopeRoot(dataDir, scope);
+      if ((await fs.stat(root).catch(() => null))?.isDirectory()) return false;
+      await fs.mkdir(root, { recursive: true });
+      return true;
+    },
+
+    // A private directory (0700) in the system temp dir: outside the data directory, so outside every scope.
+    async withStagedFile(_scope, bytes, fn) {
+      const dir = await fs.mkdtemp(path.join(tmpdir(), 'dreamcore-git-'));
+      try {
+        const file = path.join(dir, 'staged');
+        await fs.writeFile(file, bytes, { mode: 0o600, flag: 'wx' });
+        return await fn(file);
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
     },
   };
 

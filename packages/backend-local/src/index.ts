@@ -2,14 +2,18 @@
  * @dreamcore/backend-local: the ExecutionBackend contract on this machine.
  * Files and git live under a data directory laid out as DreamCore-V2's (`users/{userId}/projects/{projectId}/`).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   capabilities,
+  createError,
   DEFAULT_MAX_FILE_BYTES,
+  failedRun,
   unsupportedCall,
   validateUserScope,
   type ExecutionBackend,
+  type FilesCapability,
+  type GitCapability,
 } from '@dreamcore/runtime-core';
 import { createLocalAgent, type LocalAgentOptions } from './agent.js';
 import type { Isolation } from './confine.js';
@@ -18,8 +22,15 @@ import { createLocalImageGenerator, type LocalImageGeneratorOptions } from './im
 import { createLocalGit } from './git.js';
 
 export interface LocalBackendOptions {
-  /** Root of all user data (created if missing). */
+  /** Root of all user data (created if missing, unless `readOnly`). */
   dataDir: string;
+  /**
+   * Open an existing data directory for reading only, e.g. the source of a migration or a DreamCore-V2 data
+   * directory being imported: nothing is created (a missing directory is NOT_FOUND), and every call that would write
+   * (files.write/delete/deleteProject, git.init/commit/restore/importBundle, runClaude, generateImage) fails
+   * ACCESS_DENIED. Reads, git.log/diff/readAt/verify and git.exportBundle write nothing to the directory.
+   */
+  readOnly?: boolean;
   /** Largest file the files capability reads or writes (default 25 MiB). */
   maxFileBytes?: number;
   /** The agent: model access (key or demo base URL), CLI path, time bounds, skills, isolation. */
@@ -37,11 +48,19 @@ export interface LocalBackend extends ExecutionBackend {
 
 export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
   const dataDir = path.resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  if (options.readOnly) {
+    if (!statSync(dataDir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw createError('NOT_FOUND', `data directory ${dataDir} does not exist`, { details: { dataDir } });
+    }
+  } else {
+    mkdirSync(dataDir, { recursive: true });
+  }
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const name = 'local';
   const agent = createLocalAgent(dataDir, options.agent);
   const files = createLocalFiles({ dataDir, maxFileBytes });
+  const git = createLocalGit(dataDir);
+  if (options.readOnly) return readOnlyBackend(name, dataDir, maxFileBytes, files, git);
 
   return {
     name,
@@ -53,7 +72,7 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
       generateImage: { supported: true },
     }),
     files,
-    git: createLocalGit(dataDir),
+    git,
     runClaude: (request) => agent.runClaude(request),
     agentIsolation: () => agent.isolation(),
     generateImage: createLocalImageGenerator({ files, ...options.gemini }),
@@ -64,6 +83,32 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
     async close() {
       await agent.close();
     },
+  };
+}
+
+function readOnlyBackend(name: string, dataDir: string, maxFileBytes: number, files: FilesCapability, git: GitCapability): LocalBackend {
+  const denied = (what: string) => createError('ACCESS_DENIED', `${what}: this backend was opened read-only`, { details: { dataDir } });
+  const refuse = (what: string) => async () => Promise.reject(denied(what));
+  return {
+    name,
+    dataDir,
+    capabilities: capabilities({ files: { supported: true, maxFileBytes, symlinks: true }, git: { supported: true } }),
+    files: { ...files, write: refuse('files.write'), delete: refuse('files.delete'), deleteProject: refuse('files.deleteProject') },
+    git: {
+      ...git,
+      init: refuse('git.init'),
+      commit: refuse('git.commit'),
+      restore: refuse('git.restore'),
+      importBundle: refuse('git.importBundle'),
+    },
+    runClaude: () => failedRun(denied('runClaude')),
+    agentIsolation: async (): Promise<Isolation> => ({ kind: 'none', reason: 'read-only backend: no agent runs' }),
+    generateImage: refuse('generateImage'),
+    renderVideo: refuse('renderVideo'),
+    async prewarm(scope) {
+      validateUserScope(scope);
+    },
+    async close() {},
   };
 }
 

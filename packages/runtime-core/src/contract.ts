@@ -63,6 +63,12 @@ export interface FilesCapability {
   listProjects(scope: UserScope): Promise<string[]>;
   /** Removes a whole project (working tree and history). NOT_FOUND when absent. */
   deleteProject(scope: ProjectScope): Promise<void>;
+  /**
+   * Every user id that has a space on this backend (projects or assets), sorted; ids that are not lower-case UUIDs
+   * are left out. An operator call (a migration of "everyone"), never scoped to a request. Optional: a backend
+   * without it cannot be the source of `users: 'all'`.
+   */
+  listUsers?(): Promise<string[]>;
 }
 
 // ---------------------------------------------------------------- git
@@ -110,6 +116,23 @@ export interface DiffResult {
   patch: string;
 }
 
+export interface ImportBundleOptions {
+  /**
+   * Replace a history that differs from the bundle's (default false: CONFLICT). The project's refs become exactly the
+   * bundle's and the working tree is reset to the new HEAD (tracked changes are discarded; untracked files stay).
+   */
+  replace?: boolean;
+}
+
+export interface ImportBundleResult {
+  /** false when the project already held exactly this history: nothing was changed. */
+  imported: boolean;
+  /** The commit HEAD (`refs/heads/main`) points to. */
+  head: string;
+  /** How many refs the project holds afterwards. */
+  refs: number;
+}
+
 export interface GitCapability {
   /** Creates the repository with an initial commit of whatever the folder holds. Idempotent. */
   init(scope: ProjectScope, options?: { message?: string }): Promise<{ created: boolean; head: string }>;
@@ -128,6 +151,23 @@ export interface GitCapability {
   restore(scope: ProjectScope, version: string, options?: { message?: string }): Promise<CommitResult>;
   /** Repository integrity (`git fsck`). */
   verify(scope: ProjectScope): Promise<{ ok: boolean; problems: string[] }>;
+  /**
+   * The whole repository as one `git bundle` (v2, every ref and HEAD, no prerequisites): moves a project's history
+   * between backends with every commit hash intact. Writes nothing. NOT_FOUND when the project or its repository is
+   * missing or the repository has no commits (details.reason `no-commits`); INTERNAL when git cannot bundle it (damaged).
+   */
+  exportBundle(scope: ProjectScope): Promise<Uint8Array>;
+  /**
+   * Makes the project's history the bundle's: objects and refs, `HEAD` → `refs/heads/main` at the bundle's HEAD (a
+   * bundle whose HEAD is on another branch, e.g. V2's `master`, also gets `main`), and the working tree checked out
+   * to HEAD (paths in HEAD's tree are written; other files are left alone). Creates the project when missing.
+   * - Identical history already there (same refs, HEAD on main): nothing changes, `imported: false`.
+   * - A project with no history (no repository, or one without commits) receives it.
+   * - A project with a different history: CONFLICT (details `head`, `bundleHead`) unless `options.replace`.
+   * - Not a complete, intact bundle (bad header, prerequisites, checksum mismatch, truncation): INVALID_ARGUMENT,
+   *   and nothing is changed.
+   */
+  importBundle(scope: ProjectScope, bundle: Uint8Array, options?: ImportBundleOptions): Promise<ImportBundleResult>;
 }
 
 // ---------------------------------------------------------------- agent

@@ -3,6 +3,7 @@
  * git commands with the same parsing; a backend only supplies how a git process is started (a local child
  * process, an exec in a sandbox). Operations on one project are serialized here.
  */
+import { createHash } from 'node:crypto';
 import { KeyedMutex } from './concurrency.js';
 import { createError } from './errors.js';
 import { normalizeRelativePath, validateProjectScope } from './scope.js';
@@ -12,6 +13,8 @@ import type {
   DiffResult,
   DiffStatus,
   GitCapability,
+  ImportBundleOptions,
+  ImportBundleResult,
   LogOptions,
   LogPage,
   ProjectScope,
@@ -32,6 +35,9 @@ const FORCED_CONFIG: [string, string][] = [
   ['core.autocrlf', 'false'],
   ['commit.gpgsign', 'false'],
   ['gc.auto', '0'],
+  ['maintenance.auto', 'false'],
+  // A bundle is untrusted input: every object it brings is checked before it lands in a repository.
+  ['fetch.fsckObjects', 'true'],
   ['safe.directory', '*'],
   ['advice.detachedHead', 'false'],
   ['init.defaultBranch', 'main'],
@@ -73,6 +79,19 @@ export interface GitRunner {
   run(scope: ProjectScope, args: string[]): Promise<GitRunResult>;
   /** Whether the project folder exists, and whether it holds a `.git` directory. */
   probe(scope: ProjectScope): Promise<{ projectExists: boolean; repoExists: boolean }>;
+  /**
+   * Creates the project folder (and missing parents) when it does not exist; true when it did. `importBundle` calls it
+   * before `git init`, because git cannot create its own work tree. Optional: without it (or `withStagedFile`)
+   * `importBundle` fails UNSUPPORTED.
+   */
+  createProject?(scope: ProjectScope): Promise<boolean>;
+  /**
+   * Puts `bytes` in a new file that the git processes of `run(scope, …)` can read, calls `fn` with that file's
+   * absolute path as those processes see it, and removes the file when `fn` settles, whether it resolved or threw.
+   * The file lives outside every project and asset space (the agent never sees it) under a unique name, so concurrent
+   * calls never collide. `importBundle` uses it to hand a bundle to `git fetch`.
+   */
+  withStagedFile?<T>(scope: ProjectScope, bytes: Uint8Array, fn: (path: string) => Promise<T>): Promise<T>;
 }
 
 const VERSION = /^[0-9a-f]{4,40}$/;
@@ -139,6 +158,89 @@ export function parseNameStatus(raw: string): DiffResult['files'] {
     }
   }
   return files;
+}
+
+const BUNDLE_SIGNATURES: Record<string, 2 | 3> = { '# v2 git bundle': 2, '# v3 git bundle': 3 };
+// A ref name as git accepts it (check-ref-format), kept strict: bundle refs become update-ref arguments.
+// eslint-disable-next-line no-control-regex
+const BAD_REF = /[\u0000-\u0020\u007f~^:?*[\\]|\.\.|@\{|\/\/|\/\.|\.lock(\/|$)|[/.]$/;
+
+export interface ParsedBundle {
+  version: 2 | 3;
+  objectFormat: 'sha1' | 'sha256';
+  /** Refs in header order; `HEAD` included when the bundle carries it. */
+  refs: { name: string; oid: string }[];
+  /** Offset of the packfile. */
+  packOffset: number;
+  /** Objects the packfile says it holds. */
+  objects: number;
+}
+
+function badBundle(reason: string): never {
+  throw createError('INVALID_ARGUMENT', `not a complete git bundle: ${reason}`, { details: { reason } });
+}
+
+/**
+ * Checks a bundle without git: a v2/v3 header, refs and no prerequisites (a complete history, not an increment),
+ * then a packfile whose trailing checksum matches its bytes, so truncation and corruption are refused before
+ * anything is written. (git still checks every object when it fetches: see `fetch.fsckObjects`.)
+ */
+export function parseBundle(bundle: Uint8Array): ParsedBundle {
+  if (!(bundle instanceof Uint8Array)) throw createError('INVALID_ARGUMENT', 'a bundle is bytes (Uint8Array)');
+  const end = Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).indexOf('\n\n');
+  if (end < 0 || end > 1024 * 1024) badBundle('no header');
+  const lines = decoder.decode(bundle.subarray(0, end)).split('\n');
+  const version = BUNDLE_SIGNATURES[lines[0] ?? ''];
+  if (!version) badBundle('unknown signature');
+  let objectFormat: 'sha1' | 'sha256' = 'sha1';
+  const refs: ParsedBundle['refs'] = [];
+  for (const line of lines.slice(1)) {
+    if (line.startsWith('@')) {
+      if (version !== 3) badBundle('capability in a v2 bundle');
+      if (line === '@object-format=sha1' || line === '@object-format=sha256') objectFormat = line.endsWith('256') ? 'sha256' : 'sha1';
+      else badBundle(`unsupported capability ${line.slice(0, 60)}`);
+    } else if (line.startsWith('-')) {
+      badBundle('it has prerequisites (an incremental bundle)');
+    } else {
+      const space = line.indexOf(' ');
+      const oid = line.slice(0, space);
+      const name = line.slice(space + 1);
+      if (space < 0 || !/^[0-9a-f]+$/.test(oid) || oid.length !== (objectFormat === 'sha1' ? 40 : 64)) badBundle('malformed ref line');
+      if (name !== 'HEAD' && (!name.startsWith('refs/') || BAD_REF.test(name))) {
+        badBundle(`unacceptable ref name ${name.slice(0, 100)}`);
+      }
+      refs.push({ name, oid });
+    }
+  }
+  if (refs.length === 0) badBundle('no refs');
+  const packOffset = end + 2;
+  const pack = bundle.subarray(packOffset);
+  const hashLength = objectFormat === 'sha1' ? 20 : 32;
+  if (pack.byteLength < 12 + hashLength || decoder.decode(pack.subarray(0, 4)) !== 'PACK') badBundle('no packfile');
+  const view = new DataView(pack.buffer, pack.byteOffset, pack.byteLength);
+  const packVersion = view.getUint32(4);
+  if (packVersion !== 2 && packVersion !== 3) badBundle(`pack version ${packVersion}`);
+  const body = pack.subarray(0, pack.byteLength - hashLength);
+  const digest = createHash(objectFormat).update(body).digest();
+  if (!digest.equals(pack.subarray(pack.byteLength - hashLength))) badBundle('packfile checksum mismatch (truncated or corrupted)');
+  return { version, objectFormat, refs, packOffset, objects: view.getUint32(8) };
+}
+
+/** The refs a project holds after importing `bundle`: its refs (not HEAD), plus `refs/heads/main` at its HEAD. */
+function desiredRefs(parsed: ParsedBundle): { refs: Map<string, string>; head: string } {
+  const refs = new Map<string, string>();
+  let head: string | undefined;
+  for (const { name, oid } of parsed.refs) {
+    if (name === 'HEAD') head = oid;
+    else refs.set(name, oid);
+  }
+  const branches = [...refs.keys()].filter((r) => r.startsWith('refs/heads/'));
+  head ??= refs.get('refs/heads/main') ?? refs.get('refs/heads/master') ?? (branches.length === 1 ? refs.get(branches[0]!) : undefined);
+  if (head === undefined) badBundle('no HEAD and no main branch');
+  const main = refs.get('refs/heads/main');
+  if (main !== undefined && main !== head) badBundle('HEAD is on another branch than main, and main points elsewhere');
+  refs.set('refs/heads/main', head);
+  return { refs, head };
 }
 
 export interface GitOpsOptions {
@@ -287,6 +389,75 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
       await git(scope, ['read-tree', '--reset', '-u', target]);
       const hash = await commitAll(scope, message ?? `Restore to ${target.slice(0, 7)}`);
       return hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
+    }),
+
+    exportBundle: serialized(async (scope): Promise<Uint8Array> => {
+      await requireRepo(scope);
+      // To stdout: nothing is written in the source repository.
+      const r = await git(scope, ['bundle', 'create', '-q', '-', '--all'], true);
+      if (r.exitCode !== 0) {
+        const refs = await git(scope, ['for-each-ref', '--count=1', '--format=%(refname)'], true);
+        if ((await head(scope)) === null && refs.exitCode === 0 && text(refs.stdout).trim() === '') {
+          throw createError('NOT_FOUND', 'project has no commits to export', { details: { reason: 'no-commits' } });
+        }
+        throw createError('INTERNAL', `the repository could not be bundled (damaged?): ${r.stderr.trim().slice(0, 500)}`, {
+          details: { exitCode: r.exitCode, reason: 'bundle-failed' },
+        });
+      }
+      return r.stdout;
+    }),
+
+    importBundle: serialized(async (scope, bundle: Uint8Array, opts: ImportBundleOptions = {}): Promise<ImportBundleResult> => {
+      const parsed = parseBundle(bundle);
+      const { refs: wanted, head: bundleHead } = desiredRefs(parsed);
+      if (!runner.createProject || !runner.withStagedFile) {
+        throw createError('UNSUPPORTED', 'this backend cannot import a bundle (its git runner lacks createProject/withStagedFile)');
+      }
+      const { projectExists, repoExists } = await runner.probe(scope);
+      const current = new Map<string, string>();
+      let onMain = !repoExists; // `git init` points HEAD at main (init.defaultBranch is forced)
+      if (repoExists) {
+        const r = await git(scope, ['for-each-ref', '--format=%(objectname) %(refname)']);
+        for (const line of text(r.stdout).split('\n')) {
+          const space = line.indexOf(' ');
+          if (space > 0) current.set(line.slice(space + 1), line.slice(0, space));
+        }
+        const symbolic = text((await git(scope, ['symbolic-ref', '-q', 'HEAD'], true)).stdout).trim();
+        onMain = symbolic === 'refs/heads/main';
+        const currentHead = symbolic === '' ? await head(scope) : current.get(symbolic) ?? null;
+        const same =
+          onMain && current.size === wanted.size && [...wanted].every(([name, oid]) => current.get(name) === oid);
+        if (same) return { imported: false, head: bundleHead, refs: wanted.size };
+        if (currentHead !== null && !opts.replace) {
+          throw createError('CONFLICT', 'the project already has a different history', {
+            details: { head: currentHead, bundleHead, reason: 'different-history' },
+          });
+        }
+      }
+      // Write order: objects (unreferenced until the end), HEAD → main, the tree, the other refs, `main` last. An import
+      // cut short anywhere is seen as the old history (or none) by log and by the check above, and a retry completes it.
+      if (!projectExists) await runner.createProject(scope);
+      if (!repoExists) await git(scope, ['init', '-q']);
+      const tips = [...new Set(parsed.refs.map((r) => r.name))];
+      await runner.withStagedFile(scope, bundle, async (file) => {
+        // Refspecs without a destination: objects are fetched, fsck'd and connectivity-checked; no ref is written.
+        const r = await git(scope, ['fetch', '-q', '--no-tags', '--no-write-fetch-head', '--no-auto-gc', file, ...tips], true);
+        if (r.exitCode !== 0) {
+          throw createError('INVALID_ARGUMENT', `git refused the bundle: ${r.stderr.trim().slice(0, 500)}`, {
+            details: { reason: 'fetch-failed', exitCode: r.exitCode },
+          });
+        }
+      });
+      if (!onMain) await git(scope, ['symbolic-ref', 'HEAD', 'refs/heads/main']);
+      await git(scope, ['read-tree', '-u', '--reset', bundleHead]);
+      for (const name of current.keys()) {
+        if (!wanted.has(name)) await git(scope, ['update-ref', '-d', name]);
+      }
+      for (const [name, oid] of wanted) {
+        if (name !== 'refs/heads/main' && current.get(name) !== oid) await git(scope, ['update-ref', name, oid]);
+      }
+      await git(scope, ['update-ref', 'refs/heads/main', bundleHead]);
+      return { imported: true, head: bundleHead, refs: wanted.size };
     }),
 
     verify: serialized(async (scope) => {

@@ -139,6 +139,19 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
 
     volumeHeartbeat: authed(async () => ({})),
 
+    // Named volumes of an environment, newest first, paged like Modal's list RPCs (maxObjects, createdBefore).
+    volumeList: authed(async (request: { environmentName: string; pagination?: { maxObjects: number; createdBefore: number } }) => {
+      const environmentName = core.environment(request.environmentName);
+      const max = request.pagination?.maxObjects || Number.MAX_SAFE_INTEGER;
+      const before = request.pagination?.createdBefore || Number.POSITIVE_INFINITY;
+      const items = [...core.volumes.values()]
+        .filter((v) => v.environmentName === environmentName && v.name !== undefined && v.createdAt < before)
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .slice(0, max)
+        .map((v) => ({ label: v.name!, volumeId: v.volumeId, createdAt: v.createdAt, metadata: { name: v.name!, version: v.version } }));
+      return { items, environmentName };
+    }),
+
     secretGetOrCreate: authed(
       async (request: {
         deploymentName: string;

@@ -24,6 +24,8 @@ export interface VolumeRecord {
   readonly environmentName: string;
   readonly hostPath: string;
   readonly version: number;
+  /** Unix seconds (VolumeList orders and pages by it). */
+  readonly createdAt: number;
 }
 
 export interface SecretRecord {
@@ -156,7 +158,7 @@ export class EmulatorCore {
       ? join(this.options.stateDir, 'volumes', environmentName, name)
       : join(this.options.stateDir, 'volumes', '_ephemeral', volumeId);
     await mkdir(hostPath, { recursive: true });
-    const volume: VolumeRecord = { volumeId, name, environmentName, hostPath, version: version || 2 };
+    const volume: VolumeRecord = { volumeId, name, environmentName, hostPath, version: version || 2, createdAt: this.nextCreatedAt() };
     this.volumes.set(volumeId, volume);
     return volume;
   }

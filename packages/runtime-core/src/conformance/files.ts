@@ -200,5 +200,17 @@ export function filesCases(options: ConformanceOptions): void {
       expect(versions).toContain(await b().files.readText(p, 'race.txt'));
       expect((await b().files.list(p)).map((e) => e.path)).toEqual(['race.txt']);
     });
+
+    s.test('listUsers (when offered) lists every user with a space, sorted', 'files', async (ctx) => {
+      if (!b().files.listUsers) ctx.skip();
+      const p = newProject();
+      const other = randomUUID();
+      await b().files.write(p, 'index.html', 'x');
+      await b().files.write({ userId: other, assets: true }, 'a.png', 'png');
+      const users = await b().files.listUsers!();
+      expect(users).toEqual([...users].sort());
+      expect(users).toContain(p.userId);
+      expect(users).toContain(other);
+    });
   });
 }

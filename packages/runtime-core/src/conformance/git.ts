@@ -12,6 +12,21 @@ async function project(b: ExecutionBackend, files: Record<string, string | Uint8
   return p;
 }
 
+/** Every commit reachable from HEAD, newest first. */
+async function fullLog(b: ExecutionBackend, p: ProjectScope) {
+  const out = [];
+  for (let skip = 0; ; skip += 500) {
+    const page = await b.git.log(p, { limit: 500, skip });
+    out.push(...page.commits);
+    if (!page.hasMore) return out;
+  }
+}
+
+/** What a history is: each commit's hash, message, parents, author, date, in order. */
+async function history(b: ExecutionBackend, p: ProjectScope) {
+  return (await fullLog(b, p)).map(({ hash, message, parents, author, date }) => ({ hash, message, parents, author, date }));
+}
+
 async function commitFiles(b: ExecutionBackend, p: ProjectScope, message: string, files: Record<string, string | null>) {
   for (const [path, data] of Object.entries(files)) {
     if (data === null) await b.files.delete(p, path);
@@ -33,6 +48,8 @@ export function gitCases(options: ConformanceOptions): void {
       await expectCode(b().git.commit(p, 'x'), 'UNSUPPORTED');
       await expectCode(b().git.log(p), 'UNSUPPORTED');
       await expectCode(b().git.restore(p, 'abcdef0'), 'UNSUPPORTED');
+      await expectCode(b().git.exportBundle(p), 'UNSUPPORTED');
+      await expectCode(b().git.importBundle(p, new Uint8Array(8)), 'UNSUPPORTED');
     });
 
     s.test('init creates a repository with one initial commit and is idempotent', 'git', async () => {
@@ -254,6 +271,99 @@ export function gitCases(options: ConformanceOptions): void {
       expect((await b().git.log(c)).commits).toHaveLength(1);
       const aHead = (await b().git.log(a)).commits[0]!.hash;
       await expectCode(b().git.readAt(c, aHead, 'a.txt'), 'NOT_FOUND');
+    });
+
+    s.test('a bundle moves a whole history to another project: hashes, messages, order and trees intact', 'git', async () => {
+      const png = bytesOf(50_000, 11);
+      const a = await project(b(), { 'index.html': '<h1>v0</h1>', 'assets/スプライト.png': png, '.claude/skills/x/SKILL.md': '# x' });
+      const v0 = (await b().git.log(a)).commits[0]!.hash;
+      await commitFiles(b(), a, 'Add level\n\nWith a body.', { 'js/level-1.js': 'let x = 1;', 'PUBLISH.json': '{"title":"ゲーム"}' });
+      await commitFiles(b(), a, 'Remove sprite', { 'assets/スプライト.png': null, 'index.html': '<h1>v2</h1>' });
+      await b().git.restore(a, v0); // the last commit is a restore
+      const bundle = await b().git.exportBundle(a);
+      expect(bundle).toBeInstanceOf(Uint8Array);
+      expect(new TextDecoder().decode(bundle.subarray(0, 16))).toMatch(/^# v[23] git bundle/);
+
+      const target = newProject(); // another user, another project: nothing exists yet
+      const result = await b().git.importBundle(target, bundle);
+      expect(result).toMatchObject({ imported: true, head: (await b().git.log(a)).commits[0]!.hash });
+      expect(await history(b(), target)).toEqual(await history(b(), a));
+      expect(await fullLog(b(), target)).toEqual(await fullLog(b(), a)); // changed files per commit too
+      expect(await snapshot(b(), target)).toEqual(await snapshot(b(), a)); // working tree checked out to HEAD
+      expect(sha256(await b().git.readAt(target, v0, 'assets/スプライト.png'))).toBe(sha256(png));
+      expect(await b().files.listProjects({ userId: target.userId })).toEqual([target.projectId]);
+      expect(await b().git.verify(target)).toEqual({ ok: true, problems: [] });
+      // The copy is a full repository: work goes on there, and it exports again.
+      await commitFiles(b(), target, 'After the move', { 'index.html': 'moved' });
+      const again = newProject();
+      await b().git.importBundle(again, await b().git.exportBundle(target));
+      expect(await history(b(), again)).toEqual(await history(b(), target));
+      // The source was only read.
+      expect((await b().git.log(a, { limit: 500 })).commits).toHaveLength(4);
+    }, 60_000);
+
+    s.test('import is idempotent; a different history is CONFLICT unless replace', 'git', async () => {
+      const a = await project(b(), { 'index.html': 'a0' });
+      await commitFiles(b(), a, 'a1', { 'index.html': 'a1' });
+      const bundle = await b().git.exportBundle(a);
+      const target = newProject();
+      const first = await b().git.importBundle(target, bundle);
+      expect(first.imported).toBe(true);
+      await b().files.write(target, 'notes.txt', 'untracked work'); // survives an idempotent import
+      const second = await b().git.importBundle(target, bundle);
+      expect(second).toEqual({ ...first, imported: false });
+      expect(await b().files.readText(target, 'notes.txt')).toBe('untracked work');
+      expect(await history(b(), target)).toEqual(await history(b(), a));
+
+      const other = await project(b(), { 'index.html': 'other' });
+      await commitFiles(b(), other, 'other work', { 'other.js': 'o' });
+      const before = { files: await snapshot(b(), other), history: await history(b(), other) };
+      const conflict = await expectCode(b().git.importBundle(other, bundle), 'CONFLICT');
+      expect((conflict as unknown as { details: Record<string, unknown> }).details).toMatchObject({ bundleHead: first.head });
+      expect(await snapshot(b(), other)).toEqual(before.files);
+      expect(await history(b(), other)).toEqual(before.history);
+      const replaced = await b().git.importBundle(other, bundle, { replace: true });
+      expect(replaced).toMatchObject({ imported: true, head: first.head });
+      expect(await history(b(), other)).toEqual(await history(b(), a));
+      expect(await snapshot(b(), other)).toEqual(await snapshot(b(), a));
+      expect((await b().git.verify(other)).ok).toBe(true);
+    }, 60_000);
+
+    s.test('a corrupted or partial bundle is INVALID_ARGUMENT and changes nothing', 'git', async () => {
+      const a = await project(b(), { 'index.html': 'a0', 'big.bin': bytesOf(40_000, 5) });
+      await commitFiles(b(), a, 'a1', { 'index.html': 'a1' });
+      const good = await b().git.exportBundle(a);
+      const flipped = good.slice();
+      flipped[Math.floor(flipped.length * 0.6)]! ^= 0x5a;
+      const header = new TextDecoder().decode(good.subarray(0, good.indexOf(10) + 1));
+      const head = (await b().git.log(a)).commits[0]!.hash;
+      const increment = new TextEncoder().encode(`${header}-${head} a prerequisite\n${head} refs/heads/main\n\n`);
+      const bad = [flipped, good.subarray(0, good.length - 7), good.subarray(0, 40), new Uint8Array(0), new TextEncoder().encode('not a bundle at all\n\n'), increment];
+
+      const fresh = newProject();
+      const existing = await project(b(), { 'index.html': 'mine' });
+      await b().files.write(existing, 'wip.txt', 'uncommitted');
+      const before = { files: await snapshot(b(), existing), history: await history(b(), existing) };
+      for (const bytes of bad) {
+        await expectCode(b().git.importBundle(fresh, bytes), 'INVALID_ARGUMENT');
+        await expectCode(b().git.importBundle(existing, bytes, { replace: true }), 'INVALID_ARGUMENT');
+      }
+      await expectCode(b().git.importBundle(fresh, 'text' as unknown as Uint8Array), 'INVALID_ARGUMENT');
+      expect(await b().files.listProjects({ userId: fresh.userId })).toEqual([]);
+      await expectCode(b().git.log(fresh), 'NOT_FOUND');
+      expect(await snapshot(b(), existing)).toEqual(before.files);
+      expect(await history(b(), existing)).toEqual(before.history);
+      // ... and the intact bundle still goes in.
+      expect((await b().git.importBundle(fresh, good)).imported).toBe(true);
+    }, 60_000);
+
+    s.test('export of a project without history, or of a missing project, is NOT_FOUND', 'git', async () => {
+      const p = newProject();
+      await b().files.write(p, 'index.html', 'no history yet');
+      await expectCode(b().git.exportBundle(p), 'NOT_FOUND');
+      await expectCode(b().git.exportBundle(newProject()), 'NOT_FOUND');
+      await expectCode(b().git.importBundle({ userId: 'nope', projectId: 'x' } as ProjectScope, new Uint8Array(4)), 'INVALID_SCOPE', 'INVALID_ARGUMENT');
+      expect(await b().files.list(p)).toHaveLength(1); // untouched
     });
   });
 }

@@ -6,3 +6,4 @@ export {};
 export * from './model-server.js';
 export * from './demo-games.js';
 export * from './fake-gemini.js';
+export * from './migration-data.js';

@@ -1,0 +1,374 @@
+/**
+ * runClaude in the user's sandbox: the real `claude` CLI, started by one exec whose stdout is streamed line by line
+ * into runtime-core's StreamJsonTranslator (the same translator the local backend feeds), so the event stream is the
+ * local one. No webhooks, no callback URLs: the exec's stdout is the stream.
+ *
+ * One exec per run (RUN_SCRIPT, as root in the sandbox) does everything around the CLI, so a warm run costs the
+ * exec's 4 RPCs plus the prompt on stdin:
+ *   1. refuses a missing project or skill before anything starts (NOT_FOUND, the model is never asked);
+ *   2. confines the agent: the CLI runs as an unprivileged uid of the project's own (`setpriv`), which owns only
+ *      that project's tree (not `.git`) and its CLI state dir `/vol/.agent/{projectId}` during the run; every
+ *      other project, the asset space and the backend's scratch space are mode 0700 root, so the agent can neither
+ *      read nor write them (the CLI refuses bypassPermissions as root anyway);
+ *   3. runs the CLI in its own session (`setsid`), cwd `/vol/projects/{projectId}`, HOME and CLAUDE_CONFIG_DIR the
+ *      per-project state dir on the volume (so `--resume` works in any later sandbox), the chosen skills linked in
+ *      from the read-only skills volume, the prompt on stdin (argv is limited to 64 KiB by the SDK);
+ *   4. afterwards kills whatever the agent left in its session, puts `.git` back if the agent moved it, gives the
+ *      tree back to root, syncs the volume, and prints the changed paths after a per-run marker line.
+ *
+ * Cancel and timeout: Modal has no per-process kill, so a second exec (KILL_SCRIPT) sends SIGTERM, then SIGKILL
+ * after 1 s, to the run's session (`pkill -s`), found through a pid file named by the run's random marker; a flag
+ * file covers a cancel that arrives before the CLI has started. A watchdog inside the sandbox enforces the bound even
+ * if this process dies. Sandbox death mid-run is SANDBOX_ERROR.
+ *
+ * The provider key never enters the sandbox: the agent gets a per-run token for the key proxy (runtime-core's
+ * `startKeyProxy`) running in this process, at `agent.proxyPublicUrl` (real Modal) or at the proxy's own loopback
+ * URL when the control plane is on this machine (the emulator: sandboxes share its network). With neither, the key
+ * is handed to the run as an ephemeral Modal Secret, and the agent CAN read it (it is in its environment): this is
+ * logged loudly at start-up and documented in the README.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ContainerProcess, ModalClient, Sandbox, Secret } from 'modal';
+import {
+  claudeInvocation,
+  createError,
+  DEFAULT_AGENT_TIMEOUT_MS,
+  failedRun,
+  isBackendError,
+  RunChannel,
+  startKeyProxy,
+  StreamJsonTranslator,
+  validateProjectScope,
+  validateRunRequest,
+  type AgentRun,
+  type KeyProxy,
+  type RunClaudeRequest,
+} from '@dreamcore/runtime-core';
+import { execText, isSandboxGone, sandboxError, throwIfGone } from './client.js';
+import { MOUNT, type ResolvedModalConfig } from './config.js';
+import { volumePath } from './files.js';
+import type { SandboxPool } from './sandboxes.js';
+
+const RUNS_DIR = '/tmp/.dreamcore-runs';
+const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** How much longer than the run's own bound the in-sandbox watchdog waits before it kills the session. */
+const WATCHDOG_GRACE_S = 30;
+
+/**
+ * `sh -c RUN_SCRIPT <marker> <NAME=value>... <claude> <args>...`, with DC_P (project dir), DC_S (state dir),
+ * DC_U (agent uid, 0 = unconfined), DC_N (run marker), DC_SKILLS / DC_ALL_SKILLS, DC_HARD (watchdog seconds).
+ */
+const RUN_SCRIPT = String.raw`
+set -u
+P=$DC_P; S=$DC_S; U=$DC_U; N=$DC_N; R=@RUNS@
+say() { printf '@@dreamcore-%s %s\n' "$N" "$1" >&2; }
+[ -d "$P" ] || { say project-missing; exit 97; }
+skills=$DC_SKILLS
+if [ "$DC_ALL_SKILLS" = 1 ]; then
+  skills=
+  for d in @SKILLS@/*/; do [ -f "$d/SKILL.md" ] && skills="$skills $(basename "$d")"; done
+fi
+for s in $skills; do [ -f "@SKILLS@/$s/SKILL.md" ] || { say "skill-missing $s"; exit 98; }; done
+mkdir -p "$R" "$S" && chmod 700 "$R" || exit 70
+chmod 711 @VOL@ 2>/dev/null
+for d in @VOL@/projects @VOL@/.agent; do [ -d "$d" ] && [ ! -L "$d" ] && chmod 711 "$d"; done
+find @VOL@/projects @VOL@/.agent -mindepth 1 -maxdepth 1 -type d -exec chmod 700 {} + 2>/dev/null
+for d in @VOL@/assets @VOL@/.tmp; do [ -d "$d" ] && [ ! -L "$d" ] && chmod 700 "$d"; done
+rm -rf "$S/skills"; mkdir -p "$S/skills"
+for s in $skills; do ln -s "@SKILLS@/$s" "$S/skills/$s"; done
+gitino=$(stat -c %i "$P/.git" 2>/dev/null || echo none)
+drop=
+if [ "$U" != 0 ]; then
+  chown -hR "$U:$U" "$S"
+  find "$P" -path "$P/.git" -prune -o -exec chown -h "$U:$U" {} +
+  drop="setpriv --reuid=$U --regid=$U --clear-groups --"
+fi
+manifest() { find "$P" -path "$P/.git" -prune -o ! -type d -printf '%P\t%s:%T@\n' | LC_ALL=C sort; }
+manifest > "$R/$N.before"
+code=143
+if [ ! -e "$R/$N.cancel" ]; then
+  cd "$P" || exit 70
+  exec 3<&0
+  setsid $drop env -i "ANTHROPIC_API_KEY=\${DREAMCORE_ANTHROPIC_KEY:-}" "$@" <&3 &
+  pid=$!
+  exec 3<&-
+  echo "$pid" > "$R/$N.pid"
+  [ -e "$R/$N.cancel" ] && pkill -TERM -s "$pid"
+  ( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep "$DC_HARD" & s=$!; wait $s; pkill -KILL -s "$pid" ) >/dev/null 2>&1 &
+  watchdog=$!
+  wait "$pid"; code=$?
+  kill "$watchdog" 2>/dev/null
+  pkill -KILL -s "$pid" 2>/dev/null
+  # Anything the agent detached into a session of its own runs under its uid: nothing of it outlives the run.
+  [ "$U" != 0 ] && pkill -KILL -U "$U" 2>/dev/null
+  cd /
+fi
+now=$(stat -c %i "$P/.git" 2>/dev/null || echo gone)
+if [ "$gitino" != none ] && [ "$now" != "$gitino" ]; then
+  moved=$(find "$P" -xdev -inum "$gitino" -print -quit 2>/dev/null)
+  if [ -n "$moved" ]; then rm -rf -- "$P/.git"; mv -T -- "$moved" "$P/.git"; fi
+fi
+[ "$U" != 0 ] && chown -hR 0:0 "$P" "$S"
+manifest > "$R/$N.after"
+sync @VOL@
+printf '\n@@dreamcore-files-%s\n' "$N"
+LC_ALL=C sort "$R/$N.before" "$R/$N.after" | uniq -u | cut -f1 | LC_ALL=C sort -u
+rm -f "$R/$N.before" "$R/$N.after" "$R/$N.pid"
+exit $code
+`
+  .replace(/\\\$/g, '$')
+  .replace(/@RUNS@/g, RUNS_DIR)
+  .replace(/@SKILLS@/g, MOUNT.skills)
+  .replace(/@VOL@/g, MOUNT.volume);
+
+/** `sh -c KILL_SCRIPT cancel <marker>`: TERM, then KILL after 1 s, to the run's session. */
+const KILL_SCRIPT = String.raw`
+R=@RUNS@; N=$1
+mkdir -p "$R"; : > "$R/$N.cancel"
+if [ -f "$R/$N.pid" ]; then
+  pid=$(cat "$R/$N.pid")
+  pkill -TERM -s "$pid"
+  sleep 1
+  pkill -KILL -s "$pid"
+fi
+exit 0
+`.replace(/@RUNS@/g, RUNS_DIR);
+
+/** A uid of the project's own for its agent (10000–59999), so two projects' agents never share files. */
+export function agentUid(projectId: string): number {
+  return 10_000 + (Number.parseInt(projectId.replace(/-/g, '').slice(0, 8), 16) % 50_000);
+}
+
+interface ModelAccess {
+  baseUrl: string;
+  /** The per-run proxy token, or null when the key travels as a Modal Secret. */
+  token: string | null;
+  secret: Secret | null;
+  release(): void;
+}
+
+export interface ModalAgent {
+  runClaude(request: RunClaudeRequest): AgentRun;
+  /** How the model is reached: 'proxy' (key stays here) or 'secret' (key inside the sandbox; see the module doc). */
+  readonly keyMode: 'proxy' | 'secret';
+  close(): Promise<void>;
+}
+
+export interface ModalAgentDeps {
+  pool: SandboxPool;
+  /** The SDK client, made lazily (only the Secret fallback needs it here). */
+  client: () => Promise<ModalClient>;
+  config: ResolvedModalConfig;
+}
+
+export function createModalAgent({ pool, client, config }: ModalAgentDeps): ModalAgent {
+  const opts = config.agent;
+  const configured = Boolean(opts.anthropicApiKey || opts.anthropicBaseUrl || opts.keyProxy);
+  const proxyReachable = Boolean(opts.proxyPublicUrl) || config.serverIsLocal;
+  const keyMode: 'proxy' | 'secret' = proxyReachable || opts.keyProxy ? 'proxy' : 'secret';
+  if (configured && keyMode === 'secret') {
+    config.log(
+      'WARNING: no key proxy URL reachable from Modal (set DREAMCORE_MODAL_PROXY_URL / agent.proxyPublicUrl). ' +
+        'Falling back to a Modal Secret: the provider key is placed in the agent\'s environment inside the sandbox, ' +
+        'where a prompt that makes the agent print its environment reveals it.',
+    );
+  }
+  let proxy: Promise<KeyProxy> | null = null;
+  let secret: Promise<Secret> | null = null;
+  const live = new Set<() => void>();
+
+  const getProxy = (): Promise<KeyProxy> => {
+    if (opts.keyProxy) return Promise.resolve(opts.keyProxy);
+    proxy ??= startKeyProxy({
+      upstream: opts.anthropicBaseUrl ?? 'https://api.anthropic.com',
+      apiKey: opts.anthropicApiKey ?? 'demo-mode-no-key',
+      ...(opts.proxyListenHost ? { host: opts.proxyListenHost } : {}),
+    });
+    proxy.catch(() => (proxy = null));
+    return proxy;
+  };
+
+  async function modelAccess(timeoutMs: number): Promise<ModelAccess> {
+    if (!configured) {
+      throw createError('NOT_CONFIGURED', 'no model configured: set an Anthropic API key or a model base URL (demo mode)');
+    }
+    if (keyMode === 'proxy') {
+      const keyProxy = await getProxy();
+      const token = keyProxy.issue(timeoutMs + 60_000);
+      return { baseUrl: opts.proxyPublicUrl ?? keyProxy.url, token, secret: null, release: () => keyProxy.revoke(token) };
+    }
+    secret ??= client().then((c) => c.secrets.fromObject({ DREAMCORE_ANTHROPIC_KEY: opts.anthropicApiKey ?? 'demo-mode-no-key' }));
+    secret.catch(() => (secret = null));
+    return { baseUrl: opts.anthropicBaseUrl ?? 'https://api.anthropic.com', token: null, secret: await secret, release: () => undefined };
+  }
+
+  async function execute(request: RunClaudeRequest, run: RunChannel): Promise<void> {
+    const scope = validateProjectScope(request.scope);
+    validateRunRequest(request);
+    if (request.skills !== undefined) {
+      for (const name of request.skills) {
+        if (typeof name !== 'string' || !SKILL_NAME.test(name)) {
+          throw createError('NOT_FOUND', `skill ${String(name).slice(0, 100)} is not installed`, { details: { skill: String(name).slice(0, 100) } });
+        }
+      }
+    }
+    const timeoutMs = request.timeoutMs ?? opts.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
+    const access = await modelAccess(timeoutMs);
+    const marker = randomBytes(12).toString('hex');
+    const projectDir = volumePath(scope);
+    const stateDir = `${MOUNT.volume}/.agent/${scope.projectId}`;
+    const confined = opts.isolation === 'uid';
+    const { args, env } = claudeInvocation(request, {
+      home: stateDir,
+      configDir: stateDir,
+      baseUrl: access.baseUrl,
+      token: access.token ?? '',
+      model: opts.model,
+      permissionMode: 'bypassPermissions',
+      maxRetries: opts.maxRetries,
+      apiTimeoutMs: opts.apiTimeoutMs,
+    });
+    // The prompt goes on stdin: the SDK caps an exec's argv at 64 KiB, and a prompt may be 100 000 characters.
+    const promptAt = args.indexOf('-p');
+    if (promptAt < 0 || args[promptAt + 1] !== request.prompt) throw createError('INTERNAL', 'unexpected CLI invocation shape');
+    args.splice(promptAt + 1, 1);
+    if (access.token === null) delete env.ANTHROPIC_API_KEY; // filled in from the Secret inside the sandbox
+    if (!confined) env.IS_SANDBOX = '1';
+    const pairs = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+    const argv = ['sh', '-c', RUN_SCRIPT, `dreamcore-run-${marker}`, ...pairs, opts.claudePath, ...args];
+    const execEnv = {
+      DC_P: projectDir,
+      DC_S: stateDir,
+      DC_U: String(confined ? agentUid(scope.projectId) : 0),
+      DC_N: marker,
+      DC_SKILLS: (request.skills ?? []).join(' '),
+      DC_ALL_SKILLS: request.skills === undefined ? '1' : '0',
+      DC_HARD: String(Math.ceil(timeoutMs / 1000) + WATCHDOG_GRACE_S),
+    };
+
+    let ending: 'timeout' | 'cancelled' | undefined;
+    let sandbox: Sandbox | undefined;
+    let proc: ContainerProcess<string> | undefined;
+    const stop = (why: 'timeout' | 'cancelled') => {
+      if (ending) return;
+      ending = why;
+      if (sandbox) {
+        const target = sandbox;
+        execText(target, ['sh', '-c', KILL_SCRIPT, 'dreamcore-cancel', marker]).catch(() => undefined);
+      }
+    };
+    const timer = setTimeout(() => stop('timeout'), timeoutMs);
+    const onAbort = () => stop('cancelled');
+    if (request.signal?.aborted) onAbort();
+    request.signal?.addEventListener('abort', onAbort, { once: true });
+    live.add(onAbort);
+
+    const changed: string[] = [];
+    const translator = new StreamJsonTranslator(run, { filesChanged: async () => changed });
+    try {
+      if (ending) {
+        await translator.finish({ exitCode: null, reason: ending });
+        return;
+      }
+      [sandbox, proc] = await pool.use(scope.userId, 'runClaude', async (sb) => {
+        const p = await sb.exec(argv, {
+          mode: 'text',
+          stdout: 'pipe',
+          stderr: 'pipe',
+          env: execEnv,
+          ...(access.secret ? { secrets: [access.secret] } : {}),
+        });
+        return [sb, p] as const;
+      });
+      // A cancel or timeout that came while the exec was starting reaches it now.
+      if (ending) execText(sandbox, ['sh', '-c', KILL_SCRIPT, 'dreamcore-cancel', marker]).catch(() => undefined);
+
+      const fileMarker = `@@dreamcore-files-${marker}`;
+      const errorMarker = `@@dreamcore-${marker} `;
+      let inFiles = false;
+      const onLine = (line: string) => {
+        if (inFiles) {
+          if (line !== '') changed.push(line);
+        } else if (line === fileMarker) {
+          inFiles = true;
+        } else {
+          translator.line(line);
+        }
+      };
+      let problem: string | null = null;
+      const stdin = proc.stdin.getWriter();
+      const feeding = stdin.write(request.prompt).then(() => stdin.close());
+      const [, , exitCode] = await Promise.all([
+        readLines(proc.stdout, onLine),
+        readLines(proc.stderr, (line) => {
+          if (line.startsWith(errorMarker)) problem = line.slice(errorMarker.length);
+          else translator.stderr(`${line}\n`);
+        }),
+        proc.wait(),
+        feeding.catch(() => undefined),
+      ]);
+      const reported = problem as string | null;
+      if (reported === 'project-missing') throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
+      if (reported?.startsWith('skill-missing ')) {
+        const skill = reported.slice('skill-missing '.length);
+        throw createError('NOT_FOUND', `skill ${skill} is not installed`, { details: { skill } });
+      }
+      // Killed without us asking: was it the sandbox that went?
+      if (exitCode >= 128 && !ending) await throwIfGone(sandbox);
+      await translator.finish({ exitCode, signal: null, reason: ending });
+    } catch (error) {
+      if (isSandboxGone(error)) {
+        if (sandbox) pool.forget(scope.userId, sandbox);
+        throw sandboxError(error, 'the agent run');
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onAbort);
+      live.delete(onAbort);
+      access.release(); // the token dies with the run
+    }
+  }
+
+  return {
+    keyMode,
+    runClaude(request) {
+      const run = new RunChannel();
+      try {
+        validateProjectScope(request.scope);
+        validateRunRequest(request);
+      } catch (error) {
+        return failedRun(error as never);
+      }
+      execute(request, run).catch((error: unknown) => {
+        run.fail(isBackendError(error) ? error : createError('CLI_SPAWN_ERROR', (error as Error)?.message ?? String(error), { cause: error }));
+      });
+      return run;
+    },
+    async close() {
+      for (const cancel of [...live]) cancel();
+      if (proxy) await (await proxy.catch(() => null))?.close();
+    },
+  };
+}
+
+/** Reads a text stream, calling `onLine` per line (without the newline); a last unterminated line counts too. */
+async function readLines(stream: ReadableStream<string>, onLine: (line: string) => void): Promise<void> {
+  const reader = stream.getReader();
+  let buffered = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        onLine(buffered.slice(0, nl));
+        buffered = buffered.slice(nl + 1);
+      }
+    }
+    if (buffered !== '') onLine(buffered);
+  } finally {
+    reader.releaseLock();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * generateImage and renderVideo for the Modal backend, both reusing the local backend's implementations rather than
+ * copying them:
+ *
+ * - generateImage: `createLocalImageGenerator` from @dreamcore/backend-local is generic over any FilesCapability
+ *   (Gemini call, magenta key, trim, alias rules), so it runs here in the backend's process and stores the PNG
+ *   through the Modal files capability (a checked, synced write into the user's volume).
+ * - renderVideo: the project's regular files (no `.git`, no symlinks) are pulled from the volume with one exec of
+ *   `tar`, rendered by the local renderer in a temporary data directory on this machine, and `movie.mp4` and
+ *   `thumbnail.webp` are written back through the files capability. Rendering in separate, bigger sandboxes (as the
+ *   V2 design has it) is future work; the renderer is the same either way.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  createError,
+  dataDirLayout,
+  isBackendError,
+  unsupported,
+  validateProjectScope,
+  type AssetRef,
+  type FilesCapability,
+  type GenerateImageRequest,
+  type RenderVideoRequest,
+  type RenderVideoResult,
+} from '@dreamcore/runtime-core';
+import { createLocalImageGenerator } from '@dreamcore/backend-local';
+import { execBinary } from './client.js';
+import type { ModalGeminiOptions, ModalVideoOptions } from './config.js';
+import { volumePath } from './files.js';
+import type { SandboxPool } from './sandboxes.js';
+
+export function createModalImageGenerator(files: FilesCapability, gemini: ModalGeminiOptions): (request: GenerateImageRequest) => Promise<AssetRef> {
+  return createLocalImageGenerator({ files, ...gemini });
+}
+
+interface Renderer {
+  renderVideo(request: RenderVideoRequest): Promise<RenderVideoResult>;
+  close(): Promise<void>;
+}
+type RendererFactory = (options: { dataDir: string; browserExecutable?: string }) => Renderer;
+
+async function loadRendererFactory(): Promise<RendererFactory | null> {
+  const local = (await import('@dreamcore/backend-local')) as Record<string, unknown>;
+  const factory = local.createLocalVideoRenderer;
+  return typeof factory === 'function' ? (factory as RendererFactory) : null;
+}
+
+/** Copies a project's regular files out of the volume into `dir` (one exec; tar runs inside the sandbox). */
+async function pullProject(pool: SandboxPool, scope: { userId: string; projectId: string }, dir: string): Promise<void> {
+  const root = volumePath(scope);
+  const archive = await pool.use(scope.userId, 'renderVideo (pull)', async (sandbox) => {
+    const r = await execBinary(sandbox, [
+      'sh',
+      '-c',
+      '[ -d "$1" ] || exit 4; cd "$1" && find . -path ./.git -prune -o -type f -print0 | tar --null -T - -cf -',
+      'pull',
+      root,
+    ]);
+    if (r.exitCode === 4) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
+    if (r.exitCode !== 0) throw createError('RENDER_ERROR', `could not read the project: ${r.stderr.trim().slice(0, 300)}`);
+    return r.stdout;
+  });
+  await mkdir(dir, { recursive: true });
+  await new Promise<void>((resolve, reject) => {
+    // Regular files only went in; --no-same-owner/permissions keep this machine's defaults.
+    const tar = spawn('tar', ['-x', '--no-same-owner', '--no-same-permissions', '-f', '-', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    tar.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    tar.on('error', reject);
+    tar.on('close', (code) => (code === 0 ? resolve() : reject(createError('RENDER_ERROR', `could not unpack the project: ${stderr.trim()}`))));
+    tar.stdin.end(Buffer.from(archive));
+  });
+}
+
+export function createModalVideoRenderer(pool: SandboxPool, files: FilesCapability, options: ModalVideoOptions) {
+  const running = new Set<Renderer>();
+  return {
+    async renderVideo(request: RenderVideoRequest): Promise<RenderVideoResult> {
+      if (!options.enabled) throw unsupported('renderVideo', 'modal');
+      const factory = await loadRendererFactory();
+      if (!factory) throw unsupported('renderVideo', 'modal');
+      const scope = validateProjectScope(request.scope);
+      if (request.signal?.aborted) throw createError('CANCELLED', 'video render cancelled');
+      const dataDir = await mkdtemp(path.join(tmpdir(), 'dreamcore-modal-video-'));
+      const renderer = factory({ dataDir, ...(options.browserExecutable ? { browserExecutable: options.browserExecutable } : {}) });
+      running.add(renderer);
+      try {
+        const projectDir = path.join(dataDir, ...dataDirLayout(scope).split('/'));
+        await pullProject(pool, scope, projectDir);
+        const result = await renderer.renderVideo({ ...request, scope });
+        if (request.signal?.aborted) throw createError('CANCELLED', 'video render cancelled');
+        const movie = await files.write(scope, 'movie.mp4', await readFile(path.join(projectDir, 'movie.mp4')));
+        const thumbnail = await files.write(scope, 'thumbnail.webp', await readFile(path.join(projectDir, 'thumbnail.webp')));
+        return { ...result, movie, thumbnail };
+      } catch (error) {
+        if (isBackendError(error)) throw error;
+        throw createError('RENDER_ERROR', `video render failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      } finally {
+        running.delete(renderer);
+        await renderer.close().catch(() => undefined);
+        await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
+      }
+    },
+    async close() {
+      await Promise.allSettled([...running].map((renderer) => renderer.close()));
+    },
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * What is specific to the Modal backend (the conformance suite covers the contract): one sandbox per user however
+ * many first calls race, transparent replacement of a dead sandbox, attaching to a sandbox another process made,
+ * symlink escapes to the same user's other project or asset space, sandbox death during a run, and the RPC cost of
+ * the common operations. All through the real SDK against the emulator.
+ */
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectCode } from '@dreamcore/runtime-core/conformance';
+import { startModelServer, type ModelServer } from '@dreamcore/runtime-core/testkit';
+import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '../src/emulator/index.js';
+import { createModalBackend, MOUNT, type ModalBackend, type ModalBackendOptions } from '../src/index.js';
+
+const require = createRequire(import.meta.url);
+const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
+const lane = emulatorPrerequisites().ok ? describe : describe.skip;
+
+lane('Modal backend specifics (emulator)', () => {
+  let emulator: ModalEmulator;
+  let model: ModelServer;
+  const backends: ModalBackend[] = [];
+
+  beforeAll(async () => {
+    emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE] });
+    process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
+    model = await startModelServer();
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.allSettled(backends.map((b) => b.close()));
+    await model?.close();
+    await emulator?.close();
+  }, 60_000);
+
+  const make = (extra: Partial<ModalBackendOptions> = {}) => {
+    const env = emulator.clientEnv();
+    const backend = createModalBackend({
+      serverUrl: env.MODAL_SERVER_URL,
+      tokenId: env.MODAL_TOKEN_ID,
+      tokenSecret: env.MODAL_TOKEN_SECRET,
+      appName: 'specifics',
+      agent: { anthropicApiKey: 'sk-test', anthropicBaseUrl: model.url, claudePath: CLAUDE, maxRetries: 0 },
+      log: () => undefined,
+      ...extra,
+    });
+    backends.push(backend);
+    return backend;
+  };
+
+  async function sh(backend: ModalBackend, userId: string, script: string): Promise<string> {
+    const sandbox = await backend.userSandbox(userId);
+    const proc = await sandbox.exec(['sh', '-c', script], { stdout: 'pipe', stderr: 'pipe' });
+    const [stdout, stderr, code] = await Promise.all([proc.stdout.readText(), proc.stderr.readText(), proc.wait()]);
+    if (code !== 0) throw new Error(`exec failed (${code}): ${stderr}`);
+    return stdout;
+  }
+
+  it('concurrent first calls for one user create exactly one sandbox', async () => {
+    const b = make();
+    const userId = randomUUID();
+    emulator.resetCounts();
+    const scopes = Array.from({ length: 6 }, () => ({ userId, projectId: randomUUID() }));
+    await Promise.all([b.prewarm({ userId }), ...scopes.map((s) => b.files.write(s, 'index.html', s.projectId)), b.files.listProjects({ userId })]);
+    expect(emulator.rpcCounts().SandboxCreateV2).toBe(1);
+    expect(await b.files.listProjects({ userId })).toEqual(scopes.map((s) => s.projectId).sort());
+  });
+
+  it('a terminated sandbox is replaced transparently and the data is still there', async () => {
+    const b = make();
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'index.html', 'kept');
+    await b.git.init(scope);
+    const first = await b.userSandbox(scope.userId);
+    await first.terminate();
+    expect(await b.files.readText(scope, 'index.html')).toBe('kept');
+    const second = await b.userSandbox(scope.userId);
+    expect(second.sandboxId).not.toBe(first.sandboxId);
+    // git, too, after another death.
+    await second.terminate();
+    expect((await b.git.log(scope)).commits).toHaveLength(1);
+  });
+
+  it('a second backend (another server process) attaches to the running sandbox by name', async () => {
+    const a = make();
+    const b = make({ terminateOnClose: false });
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await a.files.write(scope, 'index.html', 'from a');
+    emulator.resetCounts();
+    expect(await b.files.readText(scope, 'index.html')).toBe('from a');
+    const counts = emulator.rpcCounts();
+    expect(counts.SandboxGetFromNameV2).toBe(1);
+    expect((await a.userSandbox(scope.userId)).sandboxId).toBe((await b.userSandbox(scope.userId)).sandboxId);
+  });
+
+  it("symlinks to the same user's other project, the asset space or the volume root are refused", async () => {
+    const b = make();
+    const userId = randomUUID();
+    const mine = { userId, projectId: randomUUID() };
+    const sibling = { userId, projectId: randomUUID() };
+    const assets = { userId, assets: true as const };
+    await b.files.write(mine, 'index.html', 'mine');
+    await b.files.write(sibling, 'index.html', 'sibling');
+    await b.files.write(assets, 'hero_00000000.png', 'png');
+    const root = `${MOUNT.volume}/projects/${mine.projectId}`;
+    await sh(
+      b,
+      userId,
+      `ln -s ${MOUNT.volume}/projects/${sibling.projectId} ${root}/to-sibling; ln -s ../${sibling.projectId} ${root}/rel-sibling; ` +
+        `ln -s ${MOUNT.volume}/assets ${root}/to-assets; ln -s ${MOUNT.volume} ${root}/to-vol; ln -s ../../assets/hero_00000000.png ${root}/hero.png; ` +
+        `ln -s ${MOUNT.volume}/projects/${mine.projectId}-x ${root}/prefix-trick; ln -s loop-b ${root}/loop-a; ln -s loop-a ${root}/loop-b`,
+    );
+    // A symlink loop is refused as a typed error too (not a raw ELOOP).
+    for (const op of ['read', 'stat', 'exists', 'list'] as const) {
+      await expectCode((b.files[op] as (s: typeof mine, p: string) => Promise<unknown>)(mine, 'loop-a/x'), 'ACCESS_DENIED');
+    }
+    for (const through of ['to-sibling/index.html', 'rel-sibling/index.html', 'to-assets/hero_00000000.png', 'to-vol/assets', 'hero.png', 'to-sibling', 'prefix-trick']) {
+      await expectCode(b.files.read(mine, through), 'ACCESS_DENIED');
+      await expectCode(b.files.write(mine, through, 'pwned'), 'ACCESS_DENIED');
+      await expectCode(b.files.write(mine, `${through}/new.txt`, 'pwned'), 'ACCESS_DENIED', 'CONFLICT');
+      await expectCode(b.files.delete(mine, through), 'ACCESS_DENIED');
+      await expectCode(b.files.list(mine, through), 'ACCESS_DENIED');
+    }
+    expect(await b.files.readText(sibling, 'index.html')).toBe('sibling');
+    expect(await b.files.readText(assets, 'hero_00000000.png')).toBe('png');
+    expect(await b.files.readText(mine, 'index.html')).toBe('mine');
+  });
+
+  it('a sandbox that dies during a run ends it with SANDBOX_ERROR, and the next call gets a new sandbox', async () => {
+    const b = make();
+    model.setScript([{ text: 'Working...', fault: { hang: true } }]);
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'README.md', 'x');
+    const run = b.runClaude({ scope, prompt: 'take forever' });
+    const events = [];
+    for await (const event of run) {
+      events.push(event);
+      if (event.type === 'status' && event.status === 'requesting') await (await b.userSandbox(scope.userId)).terminate();
+    }
+    expect(events.at(-1)).toMatchObject({ type: 'error', error: { code: 'SANDBOX_ERROR' } });
+    await expectCode(run.result, 'SANDBOX_ERROR');
+    expect(await b.files.readText(scope, 'README.md')).toBe('x');
+  }, 60_000);
+
+  it('the agent runs as its own uid and leaves the tree owned by root with .git intact', async () => {
+    const b = make();
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'index.html', 'x');
+    await b.git.init(scope);
+    const commands = ['id -u', 'mv .git .moved-git && echo moved', 'touch made-by-agent', 'setsid sleep 300 > /dev/null 2>&1 < /dev/null & echo detached'];
+    model.setScript((_req, ctx) =>
+      ctx.turnIndex < commands.length
+        ? { text: `step ${ctx.turnIndex}`, toolUses: [{ name: 'Bash', input: { command: commands[ctx.turnIndex], description: 'x' } }] }
+        : { text: 'done' },
+    );
+    const events = [];
+    for await (const event of b.runClaude({ scope, prompt: 'go' })) events.push(event);
+    const outputs = events.flatMap((e) => (e.type === 'tool_result' ? [e.content] : []));
+    expect(Number(outputs[0])).toBeGreaterThanOrEqual(10_000);
+    expect(outputs[1]).toContain("moved"); // the agent could move it (it owns the project dir); the backend put it back
+    expect((await b.git.verify(scope)).ok).toBe(true);
+    expect((await b.files.list(scope)).map((e) => e.path)).toEqual(['index.html', 'made-by-agent']);
+    const owners = await sh(b, scope.userId, `find ${MOUNT.volume}/projects/${scope.projectId} -printf '%u\\n' | sort -u`);
+    expect(owners.trim()).toBe('root');
+    // Nothing the agent started outlives the run, not even a process in a session of its own.
+    expect(outputs[3]).toContain('detached');
+    expect(await sh(b, scope.userId, `pgrep -U ${outputs[0]!.trim()} || true`)).toBe('');
+  }, 60_000);
+
+  it('listUsers pages through every user volume without starting a sandbox', async () => {
+    const b = make();
+    const client = await b.modalClient();
+    const ids = Array.from({ length: 230 }, () => randomUUID());
+    for (let i = 0; i < ids.length; i += 23) {
+      await Promise.all(ids.slice(i, i + 23).map((id) => client.volumes.fromName(`dreamcore-user-${id}`, { createIfMissing: true })));
+    }
+    await client.volumes.fromName('not-a-user-volume', { createIfMissing: true });
+    emulator.resetCounts();
+    const users = await b.files.listUsers!();
+    expect(users).toEqual([...users].sort());
+    for (const id of ids) expect(users).toContain(id);
+    expect(users.every((id) => /^[0-9a-f-]{36}$/.test(id))).toBe(true);
+    expect(emulator.rpcCounts().VolumeList).toBeGreaterThanOrEqual(3);
+    expect(emulator.rpcCounts().SandboxCreateV2).toBeUndefined();
+  });
+
+  it('RPCs per warm operation stay within their budget', async () => {
+    const b = make();
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'index.html', 'v0');
+    await b.git.init(scope);
+    const cost = async (fn: () => Promise<unknown>) => {
+      emulator.resetCounts();
+      await fn();
+      return Object.values(emulator.rpcCounts()).reduce((x, y) => x + y, 0);
+    };
+    expect(await cost(() => b.files.write(scope, 'a.txt', 'x'))).toBeLessThanOrEqual(7);
+    expect(await cost(() => b.files.readText(scope, 'a.txt'))).toBeLessThanOrEqual(7);
+    expect(await cost(() => b.files.list(scope))).toBeLessThanOrEqual(4);
+    expect(await cost(() => b.git.commit(scope, 'c'))).toBeLessThanOrEqual(16);
+    expect(await cost(() => b.git.log(scope))).toBeLessThanOrEqual(8);
+  });
+});
