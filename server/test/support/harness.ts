@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { startModelServer, startFakeGemini, type ModelServer, type FakeGemini, type Script } from '@dreamcore/runtime-core/testkit';
+import type { ExecutionBackend } from '@dreamcore/runtime-core';
 import { startServer, type RunningServer } from '../../src/main.js';
 
 export interface Harness {
@@ -19,7 +20,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { script?: Script; env?: Record<string, string>; dataDir?: string } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  script?: Script;
+  env?: Record<string, string>;
+  dataDir?: string;
+  /** Another backend than the local one the server would build (e.g. Modal on the emulator), given the stand-ins. */
+  makeBackend?: (standIns: { anthropicBaseUrl: string; anthropicApiKey: string; geminiBaseUrl: string; geminiApiKey: string }) => Promise<ExecutionBackend>;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const model = await startModelServer({ script: options.script ?? [] });
   const gemini = await startFakeGemini({ apiKey: 'test-gemini-key' });
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'dreamcore-server-'));
@@ -39,7 +48,10 @@ export async function startHarness(options: { script?: Script; env?: Record<stri
     PGLITE_TEMPLATE_DIR: path.join(tmpdir(), 'dreamcore-pglite-templates'),
     ...options.env,
   };
-  const server = await startServer(env);
+  const backend = await options.makeBackend?.({
+    anthropicBaseUrl: model.url, anthropicApiKey: env.ANTHROPIC_API_KEY!, geminiBaseUrl: gemini.url, geminiApiKey: 'test-gemini-key',
+  });
+  const server = await startServer(env, backend ? { backend } : {});
   return {
     server,
     model,

@@ -1,0 +1,36 @@
+// The same client contract with the Modal backend behind the server, on the local Modal emulator.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { afterAll } from 'vitest';
+import { createModalBackend } from '@dreamcore/backend-modal';
+import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '@dreamcore/backend-modal/emulator';
+import { contractCases } from './support/contract-cases.js';
+
+const require = createRequire(import.meta.url);
+const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
+let emulator: ModalEmulator | undefined;
+
+if (emulatorPrerequisites().ok) {
+  afterAll(async () => {
+    await emulator?.close();
+  }, 60_000);
+
+  contractCases('modal', {
+    async makeBackend(standIns) {
+      emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE] });
+      process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
+      const env = emulator.clientEnv();
+      return createModalBackend({
+        serverUrl: env.MODAL_SERVER_URL,
+        tokenId: env.MODAL_TOKEN_ID,
+        tokenSecret: env.MODAL_TOKEN_SECRET,
+        appName: 'server-contract',
+        agent: { anthropicApiKey: standIns.anthropicApiKey, anthropicBaseUrl: standIns.anthropicBaseUrl, claudePath: CLAUDE },
+        gemini: { apiKey: standIns.geminiApiKey, baseUrl: standIns.geminiBaseUrl },
+        log: () => undefined,
+      });
+    },
+  });
+} else {
+  console.warn('server contract on Modal skipped: the emulator prerequisites are missing');
+}

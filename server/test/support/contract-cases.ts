@@ -1,0 +1,293 @@
+/**
+ * DreamCore's client contract over real HTTP and WebSocket clients against a running server (local backend,
+ * embedded database and auth, the real Claude CLI talking to the scripted model).
+ */
+import { createClient } from '@supabase/supabase-js';
+import { SignJWT, generateKeyPair } from 'jose';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoScript } from '@dreamcore/runtime-core/testkit';
+import { api, Client, signUp, startHarness, type Harness, type HarnessOptions, type Session } from './harness.js';
+
+/**
+ * The client contract, registered for one server set-up. contract.test.ts runs it on the local backend and
+ * contract-modal.test.ts on the Modal backend (emulator): the same cases, the same expectations.
+ */
+export function contractCases(label: string, options: Omit<HarnessOptions, 'script'> = {}): void {
+describe(`server contract (${label})`, () => {
+let h: Harness;
+let alice: Session;
+let bob: Session;
+
+beforeAll(async () => {
+  h = await startHarness({ ...options, script: demoScript });
+  [alice, bob] = await Promise.all([signUp(h.url), signUp(h.url)]);
+}, 180_000);
+
+afterAll(async () => {
+  await h?.close();
+}, 120_000);
+
+/** Creates a project over the socket and returns its id. */
+async function createProject(client: Client, name = 'My Game'): Promise<string> {
+  client.send({ type: 'createProject', name });
+  const created = await client.next((m) => m.type === 'projectCreated');
+  return created.project.id as string;
+}
+
+/** Sends a chat message in the selected project and collects the job's events until it ends. */
+async function generate(client: Client, projectId: string, content: string) {
+  client.send({ type: 'selectProject', projectId });
+  await client.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
+  client.send({ type: 'message', content });
+  const started = await client.next((m) => m.type === 'jobStarted');
+  const jobId = started.job.id as string;
+  const end = await client.next((m) => m.jobId === jobId && ['completed', 'failed', 'cancelled'].includes(m.type), 90_000);
+  const events = client.messages.filter((m) => m.jobId === jobId && typeof m.seq === 'number');
+  return { jobId, end, events };
+}
+
+describe('health, config and embedded auth', () => {
+  it('serves health and config', async () => {
+    const health = await api(h.url)('GET', '/api/health');
+    expect(health.status).toBe(200);
+    expect(health.json).toMatchObject({ status: 'ok', backend: label });
+    const config = await api(h.url)('GET', '/api/config');
+    expect(config.json).toMatchObject({ supabaseUrl: expect.stringMatching(/^http/), embeddedAuth: true });
+  });
+
+  it('supabase-js signs up, signs in, refreshes, reads the user and signs out against the embedded GoTrue subset', async () => {
+    // Node 20 has no global WebSocket: supabase-js needs `ws` for its realtime client.
+    const supabase = createClient(h.url, 'embedded', { auth: { persistSession: false, autoRefreshToken: false }, realtime: { transport: WebSocket as never } });
+    const email = `js-${Date.now()}@example.com`;
+    const signUpResult = await supabase.auth.signUp({ email, password: 'a long password' });
+    expect(signUpResult.error).toBeNull();
+    expect(signUpResult.data.session?.access_token).toBeTruthy();
+    const again = await supabase.auth.signUp({ email, password: 'a long password' });
+    expect(again.error?.message).toMatch(/already registered/);
+    const bad = await supabase.auth.signInWithPassword({ email, password: 'wrong password' });
+    expect(bad.error?.message).toMatch(/Invalid login credentials/);
+    const signIn = await supabase.auth.signInWithPassword({ email, password: 'a long password' });
+    expect(signIn.error).toBeNull();
+    const user = await supabase.auth.getUser();
+    expect(user.data.user?.email).toBe(email);
+    const refreshed = await supabase.auth.refreshSession();
+    expect(refreshed.error).toBeNull();
+    expect(refreshed.data.session?.refresh_token).not.toBe(signIn.data.session?.refresh_token);
+    // The old refresh token is single-use.
+    const reuse = await api(h.url)('POST', '/auth/v1/token?grant_type=refresh_token', { refresh_token: signIn.data.session!.refresh_token });
+    expect(reuse.status).toBe(400);
+    expect((await supabase.auth.signOut()).error).toBeNull();
+  });
+
+  it('refuses forged, expired and alg:none tokens on REST and WebSocket', async () => {
+    const { privateKey } = await generateKeyPair('ES256');
+    const forged = await new SignJWT({ role: 'authenticated' }).setProtectedHeader({ alg: 'ES256', kid: 'x' }).setSubject(alice.userId)
+      .setIssuer('dreamcore-embedded-auth').setAudience('authenticated').setExpirationTime('1h').sign(privateKey);
+    const [head, body] = alice.accessToken.split('.');
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${body}.`;
+    const payload = JSON.parse(Buffer.from(body!, 'base64url').toString());
+    const expiredBody = Buffer.from(JSON.stringify({ ...payload, exp: Math.floor(Date.now() / 1000) - 3600 })).toString('base64url');
+    const tampered = `${head}.${expiredBody}.${alice.accessToken.split('.')[2]}`;
+    for (const token of [forged, none, tampered, 'garbage', `${alice.accessToken}x`]) {
+      const res = await api(h.url, token)('GET', '/api/projects');
+      expect(res.status).toBe(401);
+      const client = await Client.connect(h.url);
+      client.send({ type: 'init', access_token: token });
+      expect((await client.closed()).code).toBe(4001);
+    }
+    expect((await api(h.url)('GET', '/api/projects')).json).toEqual({ error: 'No access token provided' });
+  });
+
+  it('closes a socket that never authenticates with 4008', async () => {
+    // (The 10 s timer is real; this case waits for it.)
+    const client = await Client.connect(h.url);
+    client.send({ type: 'ping' });
+    await client.next((m) => m.type === 'pong');
+    expect((await client.closed(15_000)).code).toBe(4008);
+  }, 20_000);
+});
+
+describe('projects, generation, versions', () => {
+  it('create → message → streamed reply → game → versions → restore, and history survives reconnect', async () => {
+    const client = await Client.init(h.url, alice.accessToken);
+    const projectId = await createProject(client, 'Space Game');
+    const first = await generate(client, projectId, 'Make a space shooter game');
+    expect(first.end.type).toBe('completed');
+    // Every job event carries seq, strictly increasing from 1.
+    expect(first.events.map((e) => e.seq)).toEqual(first.events.map((_, i) => i + 1));
+    const types = first.events.map((e) => e.type);
+    expect(types[0]).toBe('started');
+    expect(types).toContain('progress');
+    const streamed = first.events.filter((e) => e.type === 'stream').map((e) => e.content).join('');
+    expect(streamed.length).toBeGreaterThan(10);
+    expect(first.end.result.message).toBe(streamed.trim());
+    expect(first.end.result.html).toContain('<canvas');
+    await client.next((m) => m.type === 'gameUpdated' && m.projectId === projectId);
+
+    const code = await api(h.url, alice.accessToken)('GET', `/api/projects/${projectId}/code`);
+    expect(code.json.code).toContain('<canvas');
+
+    const second = await generate(client, projectId, 'Make it faster and change the colors');
+    expect(second.end.type).toBe('completed');
+
+    client.send({ type: 'getVersions', projectId });
+    const versions = await client.next((m) => m.type === 'versionsList');
+    expect(versions.versions).toHaveLength(2);
+    expect(versions.versions[1].message).toContain('Make a space shooter');
+    const firstVersion = versions.versions[1].id as string;
+
+    client.send({ type: 'restoreVersion', projectId, versionId: firstVersion });
+    await client.next((m) => m.type === 'restoreProgress');
+    const restored = await client.next((m) => m.type === 'versionRestored');
+    expect(restored.versionId).toBe(firstVersion);
+    const after = await api(h.url, alice.accessToken)('GET', `/api/projects/${projectId}/code`);
+    expect(after.json.code).toBe(first.end.result.html);
+    const list = await client.next((m) => m.type === 'versionsList');
+    expect(list.versions).toHaveLength(3); // the restore is itself a version (undoable)
+
+    client.close();
+    const again = await Client.init(h.url, alice.accessToken);
+    again.send({ type: 'selectProject', projectId });
+    const selected = await again.next((m) => m.type === 'projectSelected');
+    expect(selected.history.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    expect(selected.history[0].content).toBe('Make a space shooter game');
+    again.close();
+  }, 180_000);
+
+  it('a client that resubscribes with its last seq gets exactly what it missed', async () => {
+    const client = await Client.init(h.url, alice.accessToken);
+    const projectId = await createProject(client);
+    const { jobId, events } = await generate(client, projectId, 'Make a snake game');
+    for (const cut of [0, 3, Math.floor(events.length / 2), events.length - 1]) {
+      const late = await Client.init(h.url, alice.accessToken);
+      late.send({ type: 'subscribeJob', jobId, lastSeq: cut });
+      await late.next((m) => m.type === 'subscribed');
+      await late.next((m) => m.jobId === jobId && m.seq === events.length);
+      const replayed = late.messages.filter((m) => m.jobId === jobId && typeof m.seq === 'number');
+      expect(replayed.map((e) => e.seq)).toEqual(events.slice(cut).map((e) => e.seq));
+      expect(replayed.map((e) => e.content ?? e.type)).toEqual(events.slice(cut).map((e) => e.content ?? e.type));
+      late.close();
+    }
+    const rest = await api(h.url, alice.accessToken)('GET', `/api/jobs/${jobId}/events?after=2`);
+    expect(rest.json.events.map((e: { seq: number }) => e.seq)).toEqual(events.slice(2).map((e) => e.seq));
+    client.close();
+  }, 120_000);
+
+  it('renames and deletes projects; cancels a running job', async () => {
+    const client = await Client.init(h.url, alice.accessToken);
+    const projectId = await createProject(client, 'Temp');
+    client.send({ type: 'renameProject', projectId, name: 'Renamed' });
+    const renamed = await client.next((m) => m.type === 'projectRenamed');
+    expect(renamed.project.name).toBe('Renamed');
+    h.model.setScript([{ text: 'thinking…', fault: { hang: true } }]);
+    client.send({ type: 'selectProject', projectId });
+    await client.next((m) => m.type === 'projectSelected');
+    client.send({ type: 'message', content: 'make something slow' });
+    const started = await client.next((m) => m.type === 'jobStarted');
+    await client.next((m) => m.type === 'started' && m.jobId === started.job.id);
+    client.send({ type: 'cancelJob', jobId: started.job.id });
+    await client.next((m) => m.type === 'jobCancelled');
+    const cancelled = await client.next((m) => m.type === 'cancelled' && m.jobId === started.job.id, 10_000);
+    expect(cancelled.job.status).toBe('cancelled');
+    const job = await api(h.url, alice.accessToken)('GET', `/api/jobs/${started.job.id}`);
+    expect(job.json.status).toBe('cancelled');
+    h.model.setScript(demoScript);
+    client.send({ type: 'deleteProject', projectId });
+    const deleted = await client.next((m) => m.type === 'projectDeleted');
+    expect(deleted.projects.map((p: { id: string }) => p.id)).not.toContain(projectId);
+    client.close();
+  }, 60_000);
+});
+
+describe('isolation between users', () => {
+  it("another user and a stranger get 401/403/404 on everything of alice's", async () => {
+    const client = await Client.init(h.url, alice.accessToken);
+    const projectId = await createProject(client, 'Private');
+    const { jobId } = await generate(client, projectId, 'Make a breakout game');
+    client.close();
+    const asBob = api(h.url, bob.accessToken);
+    const asNobody = api(h.url);
+    for (const route of [`/api/projects/${projectId}`, `/api/projects/${projectId}/code`, `/api/projects/${projectId}/preview`, `/api/game-url/${projectId}`, `/api/projects/${projectId}/jobs`, `/api/projects/${projectId}/active-job`]) {
+      expect([403, 404]).toContain((await asBob('GET', route)).status);
+      expect((await asNobody('GET', route)).status).toBe(401);
+    }
+    for (const route of [`/api/jobs/${jobId}`, `/api/jobs/${jobId}/events`]) {
+      expect([403, 404]).toContain((await asBob('GET', route)).status);
+      expect((await asNobody('GET', route)).status).toBe(401);
+    }
+    expect([403, 404]).toContain((await asBob('POST', `/api/jobs/${jobId}/cancel`)).status);
+    // The game file itself, with bob's token, without one, with a bad signature.
+    expect((await asBob('GET', `/game/${alice.userId}/${projectId}/index.html`)).status).toBe(403);
+    expect((await asNobody('GET', `/game/${alice.userId}/${projectId}/index.html`)).status).toBe(401);
+    expect((await asNobody('GET', `/game/${alice.userId}/${projectId}/index.html?sig=${'0'.repeat(64)}&exp=${Math.floor(Date.now() / 1000) + 100}`)).status).toBe(401);
+
+    const bobWs = await Client.init(h.url, bob.accessToken);
+    for (const message of [
+      { type: 'selectProject', projectId },
+      { type: 'getVersions', projectId },
+      { type: 'renameProject', projectId, name: 'pwned' },
+      { type: 'deleteProject', projectId },
+      { type: 'restoreVersion', projectId, versionId: 'abcdef0' },
+    ]) {
+      bobWs.send(message);
+      expect((await bobWs.next((m) => m.type === 'error')).message).toBe('Access denied');
+    }
+    bobWs.send({ type: 'subscribeJob', jobId });
+    expect((await bobWs.next((m) => m.type === 'error')).message).toBe('Job not found');
+    bobWs.send({ type: 'getJobStatus', jobId });
+    expect((await bobWs.next((m) => m.type === 'jobStatus')).job).toBeNull();
+    bobWs.close();
+    expect((await api(h.url, alice.accessToken)('GET', `/api/projects/${projectId}`)).json.name).toBe('Private');
+  }, 120_000);
+
+  it('the signed preview URL serves the game with the injection, and expires', async () => {
+    const client = await Client.init(h.url, alice.accessToken);
+    const projectId = await createProject(client, 'Preview');
+    client.close();
+    const signed = await api(h.url, alice.accessToken)('GET', `/api/game-url/${projectId}`);
+    const page = await fetch(`${h.url}${signed.json.url}`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('Welcome to Game Creator');
+    expect(html).toContain('window.ASSET_BASE_URL=');
+    expect(html).toContain('gameLoaded');
+    expect(page.headers.get('x-frame-options')).toBeNull();
+    const expired = signed.json.url.replace(/exp=\d+/, 'exp=1');
+    expect((await fetch(`${h.url}${expired}`)).status).toBe(401);
+  });
+});
+
+describe('hardening', () => {
+  it('answers malformed and unknown messages with errors and keeps the connection', async () => {
+    const client = await Client.init(h.url, alice.accessToken);
+    client.send('not json');
+    expect((await client.next((m) => m.type === 'error')).message).toBe('Invalid message format');
+    client.send({ type: 'nope' });
+    expect((await client.next((m) => m.type === 'error')).message).toBe('Unknown message type');
+    client.send({ type: 'selectProject', projectId: 'not-a-uuid' });
+    expect((await client.next((m) => m.type === 'error')).message).toBe('Invalid request');
+    client.send({ type: 'ping' });
+    await client.next((m) => m.type === 'pong');
+    expect(client.ws.readyState).toBe(WebSocket.OPEN);
+    client.close();
+  });
+
+  it('refuses oversized frames and bodies', async () => {
+    const big = await api(h.url, alice.accessToken)('POST', '/api/jobs/00000000-0000-4000-8000-000000000000/cancel', { pad: 'x'.repeat(3 * 1024 * 1024) });
+    expect(big.status).toBe(413);
+    const client = await Client.init(h.url, alice.accessToken);
+    client.send({ type: 'ping', pad: 'x'.repeat(2 * 1024 * 1024) });
+    expect((await client.closed()).code).toBe(1009);
+  });
+
+  it('exposes Prometheus metrics', async () => {
+    const res = await fetch(`${h.url}/metrics`);
+    const text = await res.text();
+    expect(text).toContain('dreamcore_jobs_total');
+    expect(text).toContain('dreamcore_websockets_active');
+    expect(text).toMatch(/dreamcore_jobs_total\{status="completed"\} \d+/);
+  });
+});
+});
+}
