@@ -4,6 +4,9 @@
 // wall-clock time it was written, so a WebSocket client can measure the server's token → client latency.
 const tokens = Number(process.env.BENCH_TOKENS ?? 100);
 const interval = Number(process.env.BENCH_TOKEN_INTERVAL_MS ?? 20);
+// Streams start together after a delay, so 50 concurrent jobs measure streaming, not 50 process start-ups.
+const prompt = process.argv[process.argv.indexOf('-p') + 1] ?? '';
+const startAt = Number(/start@(\d+)/.exec(prompt)?.[1] ?? 0);
 const session = '00000000-0000-4000-8000-000000000001';
 const out = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 const now = () => performance.timeOrigin + performance.now();
@@ -11,6 +14,7 @@ out({ type: 'system', subtype: 'init', session_id: session, model: 'bench' });
 out({ type: 'stream_event', event: { type: 'message_start', message: { id: 'msg_bench' } } });
 let text = '';
 let i = 0;
+await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.now())));
 const timer = setInterval(() => {
   const delta = `⟨${i}@${now().toFixed(3)}⟩`;
   text += delta;

@@ -47,6 +47,8 @@ async function streamLatency(concurrent: number): Promise<{ p50: number; p99: nu
       c.send({ type: 'selectProject', projectId: projects[i] });
       await c.next((m) => m.type === 'projectSelected', 120_000);
     }));
+    // The fake agents of all jobs start streaming at the same moment, once every job is running.
+    const startAt = Date.now() + 3000 + concurrent * 100;
     await Promise.all(clients.map(async (c) => {
       c.ws.on('message', (data) => {
         const at = performance.timeOrigin + performance.now();
@@ -54,7 +56,7 @@ async function streamLatency(concurrent: number): Promise<{ p50: number; p99: nu
         if (m.type !== 'stream' || !m.content) return;
         for (const match of m.content.matchAll(/⟨\d+@([\d.]+)⟩/g)) latencies.push(at - Number(match[1]));
       });
-      c.send({ type: 'message', content: 'stream please' });
+      c.send({ type: 'message', content: `stream please start@${startAt}` });
       const jobId = (await c.next((m) => m.type === 'jobStarted', 120_000)).job.id;
       await c.next((m) => m.jobId === jobId && (m.type === 'completed' || m.type === 'failed'), 120_000);
     }));
