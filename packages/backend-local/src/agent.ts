@@ -17,8 +17,9 @@ import {
   StreamJsonTranslator,
   validateProjectScope,
   validateRunRequest,
-  failedRun,
-  isBackendError,
+  startRun,
+  validateAgentRequest,
+  type AgentOptions,
   type AgentRun,
   type FileManifest,
   type KeyProxy,
@@ -27,21 +28,8 @@ import {
 import { bubblewrapArgs, detectIsolation, SANDBOX, type Isolation } from './confine.js';
 import { scopeRoot } from './files.js';
 
-export interface LocalAgentOptions {
-  /** The provider key. Stays in this process; the agent gets per-run proxy tokens. */
-  anthropicApiKey?: string;
-  /** Upstream for model requests (default https://api.anthropic.com; demo mode: the scripted model). */
-  anthropicBaseUrl?: string;
-  /** Default model name (default: ANTHROPIC_MODEL or "sonnet"). */
-  model?: string;
-  /** Path to the `claude` binary (default: the one in the @anthropic-ai/claude-code dependency). */
-  claudePath?: string;
-  /** Default bound for a run (default 5 min). */
-  timeoutMs?: number;
-  /** Retries the CLI makes on 5xx/429/connection errors before giving up (default 3). */
-  maxRetries?: number;
-  /** Bound on one model request (default: the CLI's own). */
-  apiTimeoutMs?: number;
+/** `claudePath` defaults to the binary of the @anthropic-ai/claude-code dependency. */
+export interface LocalAgentOptions extends AgentOptions {
   /** Folder of skills (`<name>/SKILL.md`); default `<dataDir>/skills`. */
   skillsDir?: string;
   /** 'auto' uses bubblewrap when it works here. */
@@ -211,19 +199,7 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
   }
 
   return {
-    runClaude(request) {
-      const run = new RunChannel();
-      try {
-        validateProjectScope(request.scope);
-        validateRunRequest(request);
-      } catch (error) {
-        return failedRun(error as never);
-      }
-      execute(request, run).catch((error: unknown) => {
-        run.fail(isBackendError(error) ? error : createError('CLI_SPAWN_ERROR', (error as Error).message, { cause: error }));
-      });
-      return run;
-    },
+    runClaude: (request) => startRun(request, validateAgentRequest, execute),
     isolation: getIsolation,
     async close() {
       for (const child of live) {

@@ -33,7 +33,8 @@ import {
   claudeInvocation,
   createError,
   DEFAULT_AGENT_TIMEOUT_MS,
-  failedRun,
+  startRun,
+  validateAgentRequest,
   isBackendError,
   RunChannel,
   startKeyProxy,
@@ -332,19 +333,7 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
 
   return {
     keyMode,
-    runClaude(request) {
-      const run = new RunChannel();
-      try {
-        validateProjectScope(request.scope);
-        validateRunRequest(request);
-      } catch (error) {
-        return failedRun(error as never);
-      }
-      execute(request, run).catch((error: unknown) => {
-        run.fail(isBackendError(error) ? error : createError('CLI_SPAWN_ERROR', (error as Error)?.message ?? String(error), { cause: error }));
-      });
-      return run;
-    },
+    runClaude: (request) => startRun(request, validateAgentRequest, execute),
     async close() {
       for (const cancel of [...live]) cancel();
       if (proxy) await (await proxy.catch(() => null))?.close();

@@ -14,7 +14,7 @@
  *   DREAMCORE_MODAL_PROXY_URL            URL at which sandboxes reach this process's key proxy (see agent.ts)
  *   DREAMCORE_MODAL_SKILLS_VOLUME        the global skills volume (default "dreamcore-skills")
  */
-import { createError, DEFAULT_MAX_FILE_BYTES, type KeyProxy } from '@dreamcore/runtime-core';
+import { createError, DEFAULT_MAX_FILE_BYTES, type AgentOptions, type KeyProxy } from '@dreamcore/runtime-core';
 
 /** The Claude Code CLI version installed in the image; the same as @dreamcore/backend-local's dependency. */
 export const CLAUDE_CODE_VERSION = '2.1.197';
@@ -60,19 +60,8 @@ export interface ModalSandboxOptions {
   outboundCidrAllowlist?: string[];
 }
 
-export interface ModalAgentOptions {
-  /** The provider key. Stays in this process (the key proxy) unless the Modal Secret fallback is in force. */
-  anthropicApiKey?: string;
-  /** Upstream for model requests (default https://api.anthropic.com; demo mode: the scripted model). */
-  anthropicBaseUrl?: string;
-  /** Default model (default ANTHROPIC_MODEL or "sonnet"). */
-  model?: string;
-  /** The CLI inside the sandbox (default /usr/local/bin/claude, where the image installs it). */
-  claudePath?: string;
-  /** Default bound for a run (default 5 min). */
-  timeoutMs?: number;
-  maxRetries?: number;
-  apiTimeoutMs?: number;
+/** `claudePath` is the CLI inside the sandbox (default /usr/local/bin/claude, where the image installs it). */
+export interface ModalAgentOptions extends AgentOptions {
   /**
    * The URL at which sandboxes reach the key proxy (a public HTTPS address forwarding to `keyProxy` or to the proxy
    * this backend starts on `proxyListenHost`). Needed on real Modal, where this machine's loopback is unreachable.

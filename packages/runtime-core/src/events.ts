@@ -145,6 +145,24 @@ export class RunChannel implements AgentRun {
   }
 }
 
+/**
+ * The common shape of a backend's runClaude: validate synchronously (a bad request is a run that has already
+ * failed), then let `execute` drive the channel; anything it throws ends the run as a typed error.
+ */
+export function startRun<R>(request: R, validate: (request: R) => void, execute: (request: R, run: RunChannel) => Promise<void>): AgentRun {
+  const run = new RunChannel();
+  try {
+    validate(request);
+  } catch (error) {
+    run.fail(error);
+    return run;
+  }
+  execute(request, run).catch((error: unknown) => {
+    run.fail(isBackendError(error) ? error : createError('CLI_SPAWN_ERROR', error instanceof Error ? error.message : String(error), { cause: error }));
+  });
+  return run;
+}
+
 /** An AgentRun that has already failed (unsupported capability, invalid request). */
 export function failedRun(error: BackendError): AgentRun {
   const run = new RunChannel();

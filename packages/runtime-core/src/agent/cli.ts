@@ -5,10 +5,29 @@
  */
 import { createError } from '../errors.js';
 import type { RunClaudeRequest } from '../contract.js';
+import { validateProjectScope } from '../scope.js';
 
 export const DEFAULT_AGENT_TIMEOUT_MS = 5 * 60_000;
 export const MAX_PROMPT_CHARS = 100_000;
 const SESSION_ID = /^[0-9a-fA-F-]{8,64}$/;
+
+/** Agent settings every backend takes (each adds its own: isolation, sandbox paths, ...). */
+export interface AgentOptions {
+  /** The provider key. Stays in the backend's process; the agent gets per-run proxy tokens. */
+  anthropicApiKey?: string;
+  /** Upstream for model requests (default https://api.anthropic.com; demo mode: the scripted model). */
+  anthropicBaseUrl?: string;
+  /** Default model name (default: ANTHROPIC_MODEL or "sonnet"). */
+  model?: string;
+  /** Path to the `claude` binary as the agent's environment sees it. */
+  claudePath?: string;
+  /** Default bound for a run (default 5 min). */
+  timeoutMs?: number;
+  /** Retries the CLI makes on 5xx/429/connection errors before giving up (default 3). */
+  maxRetries?: number;
+  /** Bound on one model request (default: the CLI's own). */
+  apiTimeoutMs?: number;
+}
 
 export interface ClaudeInvocation {
   args: string[];
@@ -51,6 +70,12 @@ export function validateRunRequest(request: RunClaudeRequest): void {
   if (request.model !== undefined && !/^[\w.:@/-]{1,100}$/.test(request.model)) {
     throw createError('INVALID_ARGUMENT', 'model is a model name');
   }
+}
+
+/** Scope and request checks every backend makes before anything runs. */
+export function validateAgentRequest(request: RunClaudeRequest): void {
+  validateProjectScope(request.scope);
+  validateRunRequest(request);
 }
 
 export function claudeInvocation(request: RunClaudeRequest, env: ClaudeEnvironment): ClaudeInvocation {

@@ -5,6 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it, type TestContext } from 'vitest';
 import { isBackendError, type ErrorCode } from '../errors.js';
+import { pseudoRandomBytes } from '../testkit/migration-data.js';
 import type { CapabilityName, ExecutionBackend, FileScope, ProjectScope } from '../contract.js';
 
 /** Where a test symlink points; the backend's harness turns it into a real link target. */
@@ -115,18 +116,8 @@ export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export function bytesOf(length: number, seed = 1): Uint8Array {
-  // Deterministic, incompressible-looking content (xorshift), so round trips catch truncation and corruption.
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic, incompressible-looking content, so round trips catch truncation and corruption. */
+export const bytesOf = pseudoRandomBytes;
 
 /** Every file under a scope with its hash: used to prove that a refused operation changed nothing. */
 export async function snapshot(backend: ExecutionBackend, scope: FileScope): Promise<Record<string, string>> {
