@@ -10,6 +10,7 @@ import { benchFilesAndGit } from './files-git.js';
 import { benchServer } from './server.js';
 import { benchModal } from './modal.js';
 import { benchMigrate } from './migrate.js';
+import { benchVideo } from './video.js';
 import type { Measurement } from './lib.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
@@ -18,6 +19,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   server: benchServer,
   modal: () => benchModal(),
   migrate: () => benchMigrate(),
+  video: () => benchVideo(),
 };
 
 const only = process.argv.slice(2);

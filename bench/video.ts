@@ -74,24 +74,49 @@ function descendants(root: number): number[] {
 }
 
 /**
- * CPU ticks and PSS of `root` and its live descendants. A process's own time plus the time of the children it has
- * reaped (cutime/cstime) counts every process once, exited ones included, as long as its reaper is in the tree.
+ * CPU time and memory of this process and everything below it, sampled from /proc. Each process's own user + system
+ * ticks are followed while it lives (a parent's "reaped children" totals are not used: chromium's zygote and
+ * sandbox helpers do not hand their children's time up the tree, so those totals undercount badly). A process that
+ * starts and ends between two samples is missed; here that is only Remotion's short final remux.
  */
-function sampleTree(root: number): { cpuTicks: number; pssKb: number } {
-  let cpuTicks = 0;
-  let pssKb = 0;
-  for (const pid of [root, ...descendants(root)]) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // fields[0] is stat field 3; utime, stime, cutime, cstime are fields 14–17.
-      cpuTicks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-      pssKb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // exited while we looked
+class TreeMeter {
+  private readonly ticks = new Map<number, { first: number; last: number }>();
+  private started = false;
+  peakPssKb = 0;
+
+  sample(): void {
+    let pssKb = 0;
+    for (const pid of [process.pid, ...descendants(process.pid)]) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (fields[0] === 'Z') continue; // exited: its last live sample stands
+        const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+        const seen = this.ticks.get(pid);
+        if (seen) seen.last = Math.max(seen.last, ticks);
+        else this.ticks.set(pid, { first: this.started ? 0 : ticks, last: ticks });
+        pssKb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+      } catch {
+        // exited while we looked
+      }
     }
+    this.peakPssKb = Math.max(this.peakPssKb, pssKb);
   }
-  return { cpuTicks, pssKb };
+
+  /** Zero point: processes alive now count from their current time, later ones from their start. */
+  start(): void {
+    this.ticks.clear();
+    this.started = false;
+    this.sample();
+    this.started = true;
+  }
+
+  cpuMs(): number {
+    this.sample();
+    let total = 0;
+    for (const { first, last } of this.ticks.values()) total += last - first;
+    return (total * 1000) / CLK_TCK;
+  }
 }
 
 const loadAverage = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
@@ -133,20 +158,22 @@ export async function benchVideo(options: BenchVideoOptions = {}): Promise<Video
   await fs.writeFile(path.join(projectDir, 'index.html'), buildGame('shooter', { title: 'Bench Shooter' }));
 
   const loadAtStart = loadAverage();
-  const baselinePssMb = sampleTree(process.pid).pssKb / 1024;
+  const before = new TreeMeter();
+  before.sample();
+  const baselinePssMb = before.peakPssKb / 1024;
   let peakPssKb = 0;
-  let sampling = false;
-  const sampler = setInterval(() => {
-    if (sampling) peakPssKb = Math.max(peakPssKb, sampleTree(process.pid).pssKb);
-  }, 250);
+  let meter: TreeMeter | undefined;
+  const sampler = setInterval(() => meter?.sample(), 200);
 
-  const runOnce = async (label: string, renderer: typeof ours, sample: boolean): Promise<VideoRunFigures> => {
+  const runOnce = async (label: string, renderer: typeof ours, countMemory: boolean): Promise<VideoRunFigures> => {
     timings = undefined;
-    sampling = sample;
-    const before = sampleTree(process.pid).cpuTicks;
+    const current = new TreeMeter();
+    current.start();
+    meter = current;
     const result = await renderer.renderVideo({ scope, ...request });
-    const cpuMs = ((sampleTree(process.pid).cpuTicks - before) * 1000) / CLK_TCK;
-    sampling = false;
+    const cpuMs = current.cpuMs();
+    meter = undefined;
+    if (countMemory) peakPssKb = Math.max(peakPssKb, current.peakPssKb);
     if (!timings) throw new Error('renderVideo finished without reporting timings');
     const t: VideoTimings = timings;
     const figures: VideoRunFigures = { ...t, cpuMs, movieBytes: result.movie.size, thumbnailBytes: result.thumbnail.size };

@@ -19,6 +19,7 @@ import { createLocalAgent, type LocalAgentOptions } from './agent.js';
 import type { Isolation } from './confine.js';
 import { createLocalFiles } from './files.js';
 import { createLocalImageGenerator, type LocalImageGeneratorOptions } from './image.js';
+import { createLocalVideoRenderer, defaultBrowserExecutable, type LocalVideoRendererOptions } from './video/index.js';
 import { createLocalGit } from './git.js';
 
 export interface LocalBackendOptions {
@@ -37,6 +38,8 @@ export interface LocalBackendOptions {
   agent?: LocalAgentOptions;
   /** Gemini for generateImage; without an API key calls fail NOT_CONFIGURED (the server answers 503, as V2). */
   gemini?: Omit<LocalImageGeneratorOptions, 'files'>;
+  /** Promo videos (Remotion + chromium); renderVideo is declared supported when a chromium binary is found. */
+  video?: Omit<LocalVideoRendererOptions, 'dataDir'>;
 }
 
 export interface LocalBackend extends ExecutionBackend {
@@ -59,6 +62,8 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
   const name = 'local';
   const agent = createLocalAgent(dataDir, options.agent);
   const files = createLocalFiles({ dataDir, maxFileBytes });
+  const browser = options.video?.browserExecutable ?? defaultBrowserExecutable();
+  const video = createLocalVideoRenderer({ dataDir, ...options.video, ...(browser ? { browserExecutable: browser } : {}) });
   const git = createLocalGit(dataDir);
   if (options.readOnly) return readOnlyBackend(name, dataDir, maxFileBytes, files, git);
 
@@ -70,18 +75,19 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
       git: { supported: true },
       runClaude: { supported: true },
       generateImage: { supported: true },
+      renderVideo: { supported: browser !== null },
     }),
     files,
     git,
     runClaude: (request) => agent.runClaude(request),
     agentIsolation: () => agent.isolation(),
     generateImage: createLocalImageGenerator({ files, ...options.gemini }),
-    renderVideo: () => unsupportedCall('renderVideo', name),
+    renderVideo: (request) => (browser ? video.renderVideo(request) : unsupportedCall('renderVideo', name)),
     async prewarm(scope) {
       validateUserScope(scope);
     },
     async close() {
-      await agent.close();
+      await Promise.all([agent.close(), video.close()]);
     },
   };
 }
@@ -117,3 +123,4 @@ export { createLocalGit } from './git.js';
 export { createLocalImageGenerator, processImage, keyOutMagenta, DEFAULT_IMAGE_MODEL, type LocalImageGeneratorOptions, type GenerateImage } from './image.js';
 export { createLocalAgent, defaultClaudePath, type LocalAgentOptions } from './agent.js';
 export { detectIsolation, type Isolation } from './confine.js';
+export { createLocalVideoRenderer, defaultBrowserExecutable, type LocalVideoRendererOptions, type LocalVideoRenderer } from './video/index.js';

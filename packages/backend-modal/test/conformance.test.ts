@@ -51,6 +51,7 @@ if (prerequisites.ok) {
           maxRetries: 1, // as the local lane: fault cases end after one retry
         },
         gemini: { apiKey: context.geminiApiKey, baseUrl: context.geminiBaseUrl },
+        video: { enabled: true },
         log: () => undefined,
       });
       backends.add(backend);

@@ -14,7 +14,7 @@ import { filesCases } from './files.js';
 import { gitCases } from './git.js';
 import { isolationCases } from './isolation.js';
 import { imageCases } from './image.js';
-import { videoCases } from './media.js';
+import { videoCases } from './video.js';
 
 export function runConformanceSuite(options: ConformanceOptions): void {
   describe(`conformance: ${options.name}`, () => {

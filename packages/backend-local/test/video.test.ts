@@ -1,0 +1,80 @@
+/**
+ * renderVideo on the local backend: the conformance block for video against a local backend whose renderVideo is the
+ * Remotion renderer (until createLocalBackend wires it itself), plus local-only checks of the pieces underneath.
+ */
+import { mkdtempSync, promises as fs, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RenderVideoRequest } from '@dreamcore/runtime-core';
+import { compositionDir, compositionHash } from '../src/video/bundle.js';
+import { encoderArgs } from '../src/video/compose.js';
+import { createLocalVideoRenderer, defaultBrowserExecutable } from '../src/video/index.js';
+import { planVideo } from '../src/video/options.js';
+import { inputSchedule } from '../src/video/capture.js';
+
+const browser = defaultBrowserExecutable();
+// A private temporary directory for this worker (Remotion, Playwright and chromium all follow TMPDIR), so the leftover
+// check below sees only what this file's renders made, whatever else runs on the machine.
+const privateTmp = mkdtempSync(path.join(tmpdir(), 'dreamcore-video-test-'));
+process.env.TMPDIR = privateTmp;
+// One bundle cache for the whole file: the first render builds it, every later render finds it.
+const cacheDir = mkdtempSync(path.join(privateTmp, 'bundles-'));
+const leftovers = () =>
+  readdirSync(privateTmp).filter((name) => /^(react-motion-render|remotion-v\d|puppeteer_dev|playwright)/.test(name)).sort();
+
+afterAll(async () => {
+  await fs.rm(privateTmp, { recursive: true, force: true });
+});
+
+describe('video plan', () => {
+  const scope = { userId: '11111111-1111-4111-8111-111111111111', projectId: '22222222-2222-4222-8222-222222222222' };
+
+  it('defaults to DreamCore V2: 7 s, 30 fps, 1080×1920, composed at 15 fps and repeated to 30', () => {
+    const plan = planVideo({ scope });
+    expect(plan).toMatchObject({ width: 1080, height: 1920, fps: 30, totalFrames: 210, composeFps: 15, repeat: 2 });
+    expect(plan.titleFrames + plan.gameplayFrames + plan.endFrames).toBe(plan.composeFrames);
+    expect(plan.composeFrames * plan.repeat).toBeGreaterThanOrEqual(plan.totalFrames);
+    // Portrait output is captured at 720×1280 and scaled up: the capture never exceeds 1280 on its longer side.
+    expect([plan.captureWidth, plan.captureHeight]).toEqual([720, 1280]);
+    expect(plan.thumbnailFrame).toBeLessThan(plan.titleFrames - plan.fadeFrames);
+  });
+
+  it('keeps odd rates whole and short videos sane', () => {
+    expect(planVideo({ scope, fps: 24 })).toMatchObject({ composeFps: 24, repeat: 1, captureFps: 15 });
+    expect(planVideo({ scope, fps: 60 })).toMatchObject({ composeFps: 15, repeat: 4 });
+    expect(planVideo({ scope, fps: 30 }, { fullRateComposition: true })).toMatchObject({ composeFps: 30, repeat: 1 });
+    const tiny = planVideo({ scope, fps: 1, durationSeconds: 1 });
+    expect(tiny).toMatchObject({ totalFrames: 1, composeFrames: 1, titleFrames: 0, gameplayFrames: 1, endFrames: 0 });
+  });
+
+  it('tags the encoder and makes it repeat frames, only where it encodes', () => {
+    const override = encoderArgs('job-1', { fps: 30, frames: 210 });
+    const pre = ['-r', '15', '-f', 'image2pipe', '-i', '-', '-c:v', 'libx264', '-y', 'out.mp4'];
+    expect(override({ type: 'pre-stitcher', args: pre })).toEqual([
+      '-r', '15', '-f', 'image2pipe', '-i', '-', '-c:v', 'libx264',
+      '-r', '30', '-frames:v', '210', '-metadata', 'dreamcore_job=job-1', '-y', 'out.mp4',
+    ]);
+    const copy = ['-i', 'pre.mp4', '-c:v', 'copy', '-y', 'final.mp4'];
+    expect(override({ type: 'stitcher', args: copy })).toEqual(copy);
+  });
+
+  it('scripts the start input first and keeps every event inside the capture', () => {
+    const events = inputSchedule(4000);
+    expect(events.slice(0, 3).map((e) => e.action)).toEqual([
+      { kind: 'tap' },
+      { kind: 'press', key: 'Space' },
+      { kind: 'press', key: 'Enter' },
+    ]);
+    expect(events.every((e, i) => i === 0 || e.at >= events[i - 1]!.at)).toBe(true);
+    expect(Math.max(...events.map((e) => e.at))).toBeLessThan(1000 + 4000);
+  });
+
+  it('keys the bundle cache on the composition sources', async () => {
+    const dir = compositionDir();
+    expect(readdirSync(dir)).toContain('index.jsx');
+    const a = await compositionHash(dir, 'rspack');
+    expect(await compositionHash(dir, 'rspack')).toBe(a);
+    expect(await compositionHash(dir, 'webpack')).not.toBe(a);
+  });
+});
