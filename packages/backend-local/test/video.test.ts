@@ -1,31 +1,14 @@
 /**
- * renderVideo on the local backend: the conformance block for video against a local backend whose renderVideo is the
- * Remotion renderer (until createLocalBackend wires it itself), plus local-only checks of the pieces underneath.
+ * renderVideo on the local backend, the pieces underneath: the plan (rates, sections, capture size), the encoder
+ * arguments, the input script and the bundle cache key. The renders themselves are the conformance block's
+ * (`renderVideo` in conformance.test.ts, through createLocalBackend).
  */
-import { mkdtempSync, promises as fs, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import type { RenderVideoRequest } from '@dreamcore/runtime-core';
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { compositionDir, compositionHash } from '../src/video/bundle.js';
-import { encoderArgs } from '../src/video/compose.js';
-import { createLocalVideoRenderer, defaultBrowserExecutable } from '../src/video/index.js';
-import { planVideo } from '../src/video/options.js';
 import { inputSchedule } from '../src/video/capture.js';
-
-const browser = defaultBrowserExecutable();
-// A private temporary directory for this worker (Remotion, Playwright and chromium all follow TMPDIR), so the leftover
-// check below sees only what this file's renders made, whatever else runs on the machine.
-const privateTmp = mkdtempSync(path.join(tmpdir(), 'dreamcore-video-test-'));
-process.env.TMPDIR = privateTmp;
-// One bundle cache for the whole file: the first render builds it, every later render finds it.
-const cacheDir = mkdtempSync(path.join(privateTmp, 'bundles-'));
-const leftovers = () =>
-  readdirSync(privateTmp).filter((name) => /^(react-motion-render|remotion-v\d|puppeteer_dev|playwright)/.test(name)).sort();
-
-afterAll(async () => {
-  await fs.rm(privateTmp, { recursive: true, force: true });
-});
+import { encoderArgs } from '../src/video/compose.js';
+import { planVideo } from '../src/video/options.js';
 
 describe('video plan', () => {
   const scope = { userId: '11111111-1111-4111-8111-111111111111', projectId: '22222222-2222-4222-8222-222222222222' };
