@@ -375,6 +375,12 @@ export class EmulatedSandbox {
     } catch {
       // No resolver configuration on the host.
     }
+    args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm', '--dir', '/var/tmp', '--tmpfs', '/run');
+    args.push('--bind', tmpDir, '/tmp', '--bind', homeDir, '/root');
+    // Parents before children, so a volume mounted inside another is not hidden by it.
+    const mounts = [...this.spec.mounts].sort((a, b) => depth(a.mountPath) - depth(b.mountPath));
+    for (const mount of mounts) args.push(mount.readOnly ? '--ro-bind' : '--bind', mount.hostPath, mount.mountPath);
+    // Extra host binds come last, so one under /tmp, /root or /run is not hidden by the sandbox's own mounts there.
     // Missing parents of an extra bind would be made by bwrap with mode 0700, which only root can traverse (a
     // non-root process in the sandbox could not reach the bound file); directories in a real image are 0755.
     const madeDirs = new Set<string>();
@@ -392,11 +398,6 @@ export class EmulatedSandbox {
       args.push('--ro-bind', extra, extra);
       bound.push(posix.normalize(extra));
     }
-    args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm', '--dir', '/var/tmp', '--tmpfs', '/run');
-    args.push('--bind', tmpDir, '/tmp', '--bind', homeDir, '/root');
-    // Parents before children, so a volume mounted inside another is not hidden by it.
-    const mounts = [...this.spec.mounts].sort((a, b) => depth(a.mountPath) - depth(b.mountPath));
-    for (const mount of mounts) args.push(mount.readOnly ? '--ro-bind' : '--bind', mount.hostPath, mount.mountPath);
     const workdir = this.spec.workdir;
     if (workdir !== '/' && !isUnder(workdir, '/usr') && !isUnder(workdir, '/etc') && !isUnder(workdir, '/proc')) {
       args.push('--dir', workdir);
