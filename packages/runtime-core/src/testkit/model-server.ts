@@ -2,7 +2,7 @@
  * The scripted model server: a local stand-in for the Anthropic Messages API that the REAL `claude` CLI talks to
  * through `ANTHROPIC_BASE_URL`. Every agent test runs against it, and demo mode uses it as "the model".
  *
- * What it speaks (see /work/shared/notes/claude-cli.md for what the CLI sends and expects):
+ * What it speaks (see the design folder's notes/claude-cli.md for what the CLI sends and expects):
  * - `POST /v1/messages` (the CLI adds `?beta=true`): SSE with `event:` lines when `stream: true`, a plain JSON Message
  *   otherwise (the CLI falls back to a non-streaming request after a 404 or an SSE `error` event).
  * - `POST /v1/messages/count_tokens`: a rough estimate, for completeness.
