@@ -62,6 +62,9 @@ function fsError(error: unknown, relative: string): never {
 
 export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): FilesCapability {
   const rootCache = new Map<string, string>();
+  const tempDir = path.join(dataDir, '.tmp');
+  let tempReady: Promise<unknown> | null = null;
+  const ensureTempDir = () => (tempReady ??= fs.mkdir(tempDir, { recursive: true, mode: 0o700 }));
   const resolve = (scope: FileScope, p: unknown, allowRoot = false) =>
     resolveInsideRoot(scopeRoot(dataDir, validateFileScope(scope)), p, { allowRoot, rootCache });
 
@@ -113,9 +116,11 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
           details: { path: relative, size: bytes.byteLength, limit: maxFileBytes },
         });
       }
-      // Write beside the target and rename over it: a reader never sees half a file, a crash never leaves one,
-      // and a symlink at the target is replaced rather than written through.
-      const temp = path.join(path.dirname(absolute), `.${path.basename(absolute).slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
+      // Write a temporary file and rename it over the target: a reader never sees half a file, a crash never leaves
+      // one, and a symlink at the target is replaced rather than written through. The temporary file lives outside
+      // every project (same filesystem, so the rename stays atomic), where a concurrent `git add -A` cannot see it.
+      const temp = path.join(tempDir, `${randomBytes(12).toString('hex')}.tmp`);
+      await ensureTempDir();
       try {
         if (!parentExists) await fs.mkdir(path.dirname(absolute), { recursive: true });
         await fs.writeFile(temp, bytes, { flag: 'wx' });
