@@ -33,13 +33,17 @@ export type ItemOutcome =
 
 export type HistoryAction = 'none' | 'identical' | 'import' | 'fast-forward' | 'replace';
 
-export interface ItemReport {
+export interface ItemReport extends MigrateTotals {
   item: MigrateItem;
   outcome: ItemOutcome;
   /** Why it failed (or, in a verify-only run, how the target differs). */
   reason?: string;
   code?: string;
   history: HistoryAction;
+}
+
+/** What an item, and the whole run, moved and found: the same counters at both levels. */
+export interface MigrateTotals {
   /** Files written (dry run: that would be), their bytes, and target entries deleted. */
   files: number;
   bytes: number;
@@ -65,7 +69,7 @@ export interface MigrateFailure {
   code?: string;
 }
 
-export interface MigrateSummary {
+export interface MigrateSummary extends MigrateTotals {
   from: string;
   to: string;
   dryRun: boolean;
@@ -82,16 +86,6 @@ export interface MigrateSummary {
   /** Items not started (aborted run). */
   pending: number;
   failed: MigrateFailure[];
-  files: number;
-  bytes: number;
-  deleted: number;
-  commits: number;
-  historyBytes: number;
-  sourceFiles: number;
-  sourceBytes: number;
-  sourceCommits: number;
-  warnings: string[];
-  durationMs: number;
   items: ItemReport[];
 }
 
