@@ -6,7 +6,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import {
   changedPaths,
   claudeInvocation,
@@ -25,7 +25,7 @@ import {
   type KeyProxy,
   type RunClaudeRequest,
 } from '@dreamcore/runtime-core';
-import { bubblewrapArgs, detectIsolation, SANDBOX, type Isolation } from './confine.js';
+import { bubblewrapArgs, detectIsolation, SANDBOX, sandboxPid, type Isolation } from './confine.js';
 import { scopeRoot } from './files.js';
 
 /** `claudePath` defaults to the binary of the @anthropic-ai/claude-code dependency. */
@@ -37,6 +37,9 @@ export interface LocalAgentOptions extends AgentOptions {
   /** Told once, at the first run, what isolation is in force (default: console.warn when unconfined). */
   onIsolation?: (isolation: Isolation) => void;
 }
+
+/** The child's descriptor on which bubblewrap reports the sandbox (--info-fd). */
+const INFO_FD = 3;
 
 export function defaultClaudePath(): string {
   const require = createRequire(import.meta.url);
@@ -75,7 +78,7 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
   const model = options.model ?? process.env.ANTHROPIC_MODEL ?? 'sonnet';
   let isolation: Promise<Isolation> | null = null;
   let proxy: Promise<KeyProxy> | null = null;
-  const live = new Set<ResultPromise>();
+  const live = new Set<{ readonly pid?: number }>(); // running CLIs, killed on close
 
   const getIsolation = () => {
     isolation ??= detectIsolation(options.isolation).then((iso) => {
@@ -141,8 +144,10 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
       for (const skill of skills) await fs.symlink(skill.dir, path.join(stateDir, 'skills', skill.name)).catch(() => undefined);
     }
     const [file, argv] = confined
-      ? [iso.bwrap, bubblewrapArgs({ projectDir, stateDir, claudeBinary: claudePath, skills, env }, [SANDBOX.claude, ...args])]
+      ? [iso.bwrap, bubblewrapArgs({ projectDir, stateDir, claudeBinary: claudePath, skills, env, infoFd: INFO_FD }, [SANDBOX.claude, ...args])]
       : [claudePath, args];
+    // A cancel during set-up starts nothing.
+    if (request.signal?.aborted) throw createError('CANCELLED', 'the run was cancelled before the agent started');
 
     const translator = new StreamJsonTranslator(run, {
       filesChanged: async () => changedPaths(before, await manifest(projectDir)),
@@ -152,7 +157,8 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
       cwd: projectDir,
       env: confined ? {} : env,
       extendEnv: false,
-      stdin: 'ignore',
+      // stdin, stdout (stream-json), stderr, and bubblewrap's report of the sandbox's pid.
+      stdio: ['ignore', 'pipe', 'pipe', confined ? 'pipe' : 'ignore'],
       buffer: false,
       reject: false,
       detached: true, // own process group: a cancel takes the whole tree
@@ -167,9 +173,24 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
         /* already gone */
       }
     };
+    const sandbox = confined ? sandboxPid(child.stdio[INFO_FD] as NodeJS.ReadableStream) : Promise.resolve(null);
     const stop = (why: 'timeout' | 'cancelled') => {
       if (ending) return;
       ending = why;
+      if (confined) {
+        // Wait for the sandbox's pid 1 (killing bubblewrap before it reports could orphan the sandbox), then end
+        // the whole pid namespace at once. If bubblewrap never reports, its own process group goes after 2 s.
+        void sandbox.then((pid) => {
+          try {
+            if (pid) process.kill(pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+          killTree('SIGKILL');
+        });
+        setTimeout(() => killTree('SIGKILL'), 2_000).unref();
+        return;
+      }
       killTree('SIGTERM');
       setTimeout(() => killTree('SIGKILL'), 1_000).unref();
     };

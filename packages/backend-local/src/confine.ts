@@ -44,6 +44,8 @@ export interface SandboxMounts {
   /** Skill folders (each with SKILL.md) to show at ~/.claude/skills/<name>. */
   skills: { name: string; dir: string }[];
   env: Record<string, string>;
+  /** A descriptor of the child on which bubblewrap reports the sandbox's first process (see sandboxPid). */
+  infoFd?: number;
 }
 
 /** The bubblewrap argv that runs `command` confined (command paths are as seen inside). */
@@ -65,10 +67,31 @@ export function bubblewrapArgs(mounts: SandboxMounts, command: string[]): string
   }
   for (const skill of mounts.skills) args.push('--ro-bind', skill.dir, `${SANDBOX.configDir}/skills/${skill.name}`);
   args.push('--ro-bind', mounts.claudeBinary, SANDBOX.claude);
+  if (mounts.infoFd !== undefined) args.push('--info-fd', String(mounts.infoFd));
   args.push('--chdir', SANDBOX.workspace, '--clearenv');
   for (const [key, value] of Object.entries(mounts.env)) args.push('--setenv', key, value);
   args.push('--', ...command);
   return args;
+}
+
+/**
+ * The pid (on this side) of pid 1 of the sandbox's pid namespace, from bubblewrap's --info-fd report; null when
+ * bubblewrap ended without one. Killing that process ends every process in the sandbox: the kernel takes the whole
+ * namespace with it. Killing bubblewrap itself is not enough: its child runs in its own session (--new-session),
+ * and if bubblewrap dies before that child has armed --die-with-parent, the child lives on.
+ */
+export function sandboxPid(info: NodeJS.ReadableStream): Promise<number | null> {
+  return new Promise((resolve) => {
+    let text = '';
+    info.on('data', (chunk: Buffer | string) => {
+      text += String(chunk);
+      const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
+      if (match) resolve(Number(match[1]));
+    });
+    info.once('end', () => resolve(null));
+    info.once('error', () => resolve(null));
+    info.once('close', () => resolve(null));
+  });
 }
 
 async function which(binary: string): Promise<string | null> {

@@ -2,7 +2,7 @@
  * Local-only agent behaviour the conformance suite cannot see from outside: the process tree after cancel,
  * what the confined agent can reach on this machine, skills, the unconfined fallback, a missing CLI.
  */
-import { mkdtempSync, promises as fs, readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -61,6 +61,20 @@ function processesIn(dir: string): number[] {
   return pids;
 }
 
+/** Pids whose command line names `text` (bubblewrap's argv names the project folder it binds). */
+function processesNaming(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      /* exited */
+    }
+  }
+  return pids;
+}
+
 describe('local agent', () => {
   it('runs confined with bubblewrap here', async () => {
     expect((await backend.agentIsolation()).kind).toBe('bubblewrap');
@@ -84,6 +98,24 @@ describe('local agent', () => {
     expect(seen.at(-1)).toMatchObject({ type: 'error', error: { code: 'CANCELLED' } });
     await expect.poll(() => processesIn(dir), { timeout: 2_000, interval: 100 }).toEqual([]);
   }, 60_000);
+
+  it('a cancel at any moment of start-up ends the run CANCELLED and leaves no process behind', async () => {
+    model.setScript([{ text: 'thinking…', fault: { hang: true } }]);
+    // Before the call, during set-up, while bubblewrap builds the sandbox, while the CLI starts: each a different path.
+    for (const delayMs of [-1, 0, 5, 20, 60, 150, 400, 1000]) {
+      const scope = await newProject();
+      const dir = scopeRoot(dataDir, scope);
+      const controller = new AbortController();
+      if (delayMs < 0) controller.abort();
+      const started = Date.now();
+      const run = backend.runClaude({ scope, prompt: 'hang', signal: controller.signal });
+      if (delayMs >= 0) setTimeout(() => controller.abort(), delayMs);
+      const seen = await events(run);
+      expect(seen.at(-1), `cancel after ${delayMs} ms`).toMatchObject({ type: 'error', error: { code: 'CANCELLED' } });
+      expect(Date.now() - started, `cancel after ${delayMs} ms took too long`).toBeLessThan(5_000);
+      await expect.poll(() => [...processesIn(dir), ...processesNaming(scope.projectId)], { timeout: 2_000, interval: 100 }).toEqual([]);
+    }
+  }, 90_000);
 
   it('the confined agent cannot see the data directory, the checkout or the host', async () => {
     const scope = await newProject();

@@ -180,6 +180,24 @@ export function agentCases(options: ConformanceOptions): void {
       expect(Math.max(...model.messageRequests.map((r) => r.closedAt!)) - cancelledAt).toBeLessThan(2_000);
     }, 60_000);
 
+    s.test('a cancel before or during start-up ends the run CANCELLED and the model is never left waiting', 'runClaude', async () => {
+      useScript([{ text: 'Working...', fault: { hang: true } }]);
+      // Already aborted, then aborted at moments that fall in the backend's set-up and in the agent's start.
+      for (const delayMs of [-1, 0, 50, 250]) {
+        const p = await project();
+        const controller = new AbortController();
+        if (delayMs < 0) controller.abort();
+        else setTimeout(() => controller.abort(), delayMs);
+        const started = Date.now();
+        const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'take forever', signal: controller.signal }));
+        expect(error?.code, `cancelled after ${delayMs} ms`).toBe('CANCELLED');
+        expectWellFormed(events);
+        expect(Date.now() - started, `cancelled after ${delayMs} ms`).toBeLessThan(10_000);
+      }
+      // Whatever reached the model before the cancel was hung up on: no agent lives on behind a cancelled run.
+      await expect.poll(() => model.messageRequests.every((r) => r.closedAt !== null), { timeout: 3_000 }).toBe(true);
+    }, 90_000);
+
     s.test('a run that exceeds its time bound fails with CLI_TIMEOUT (exit 124)', 'runClaude', async () => {
       useScript([{ fault: { hang: true } }]);
       const p = await project();
