@@ -6,15 +6,16 @@
  * call is one transaction that first sets `request.jwt.claims` (`{sub, role}`) and the role `authenticated` with
  * `set_config(..., true)` (transaction-local), so `auth.uid()` and the policies see exactly what they see in production.
  * Service calls run as `service_role` (BYPASSRLS). PGlite is one connection: calls are serialised, which is correct
- * under concurrency, just not parallel.
+ * under concurrency, just not parallel. It runs on its own worker thread (pglite-thread.ts), so a query never stalls
+ * the sockets this process serves.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { access, cp, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { createError, isBackendError } from '@dreamcore/runtime-core';
+import { PgliteThread } from './pglite-thread.js';
 import { applyMigrations, LOCAL_COMPAT_FILE, listMigrations, type MigrateResult } from './migrate.js';
 import {
   ACTIVE_JOB_STATUSES,
@@ -115,28 +116,35 @@ function toBackendError(error: unknown): Error {
 
 /** Runs each call as one transaction under the given role and claims. */
 class Session {
-  constructor(
-    private readonly pg: PGlite,
-    private readonly role: DbRole,
-    private readonly claims: string,
-  ) {}
+  private readonly claimsStatement: { sql: string; params: unknown[] };
 
+  constructor(
+    private readonly pg: PgliteThread,
+    role: DbRole,
+    claims: string,
+  ) {
+    this.claimsStatement = { sql: `select set_config('request.jwt.claims', $1, true), set_config('role', $2, true)`, params: [claims, role] };
+  }
+
+  /** A transaction whose later statements depend on earlier results. */
   async tx<T>(fn: (query: Query) => Promise<T>): Promise<T> {
     try {
-      return await this.pg.transaction(async (tx: Transaction) => {
-        await tx.query(`select set_config('request.jwt.claims', $1, true), set_config('role', $2, true)`, [
-          this.claims,
-          this.role,
-        ]);
-        return fn(async (sql, params) => (await tx.query<Row>(sql, params)).rows);
+      return await this.pg.interactive(async (query) => {
+        await query(this.claimsStatement.sql, this.claimsStatement.params);
+        return fn(query);
       });
     } catch (error) {
       throw toBackendError(error);
     }
   }
 
-  rows(sql: string, params?: unknown[]): Promise<Row[]> {
-    return this.tx((query) => query(sql, params));
+  /** One statement in its own transaction: a single round trip to the database thread. */
+  async rows(sql: string, params?: unknown[]): Promise<Row[]> {
+    try {
+      return await this.pg.transaction([this.claimsStatement, { sql, params }]);
+    } catch (error) {
+      throw toBackendError(error);
+    }
   }
 
   async row(sql: string, params?: unknown[]): Promise<Row | null> {
@@ -416,16 +424,16 @@ class PgliteServiceRepository extends PgliteUserRepository implements ServiceRep
   }
 
   async appendJobEvent(jobId: string, seq: number, type: string, payload: unknown): Promise<void> {
-    await this.appendJobEvents(jobId, [{ seq, type, payload }]);
+    await this.appendJobEvents([{ jobId, seq, type, payload }]);
   }
 
-  async appendJobEvents(jobId: string, events: readonly JobEventInput[]): Promise<void> {
+  async appendJobEvents(events: readonly JobEventInput[]): Promise<void> {
     if (events.length === 0) return;
     await this.db.rows(
       `insert into public.job_events (job_id, seq, type, payload)
-       select $1, e.seq, e.type, e.payload
-       from jsonb_to_recordset($2::jsonb) as e (seq int, type text, payload jsonb)`,
-      [jobId, JSON.stringify(events.map((e) => ({ seq: e.seq, type: e.type, payload: e.payload ?? null })))],
+       select e.job_id, e.seq, e.type, e.payload
+       from jsonb_to_recordset($1::jsonb) as e (job_id uuid, seq int, type text, payload jsonb)`,
+      [JSON.stringify(events.map((e) => ({ job_id: e.jobId, seq: e.seq, type: e.type, payload: e.payload ?? null })))],
     );
   }
 
@@ -649,7 +657,7 @@ export async function openPgliteDatabase(options: PgliteDatabaseOptions = {}): P
     await mkdir(path.dirname(path.resolve(dataDir)), { recursive: true });
     release = await acquireLock(dataDir);
   }
-  let pg: PGlite | undefined;
+  let pg: PgliteThread | undefined;
   try {
     // A new database with a template folder: copy the template if there is one, else create this database the
     // normal (cold) way and publish a copy of it as the template afterwards.
@@ -680,9 +688,9 @@ export async function openPgliteDatabase(options: PgliteDatabaseOptions = {}): P
 }
 
 /** PGlite reports a failed start as a bare `ExitStatus`; say which directory and what it probably means. */
-async function createPglite(dataDir: string | undefined): Promise<PGlite> {
+async function createPglite(dataDir: string | undefined): Promise<PgliteThread> {
   try {
-    return await PGlite.create(dataDir);
+    return await PgliteThread.open(dataDir);
   } catch (error) {
     if (isBackendError(error)) throw error;
     const where = dataDir === undefined ? 'in memory' : `in ${dataDir}`;
@@ -693,13 +701,11 @@ async function createPglite(dataDir: string | undefined): Promise<PGlite> {
   }
 }
 
-function migrate(pg: PGlite, migrationsDir: string | undefined): Promise<MigrateResult> {
+function migrate(pg: PgliteThread, migrationsDir: string | undefined): Promise<MigrateResult> {
   return applyMigrations(
     {
-      exec: async (sql) => {
-        await pg.exec(sql);
-      },
-      query: async <T>(sql: string, params?: unknown[]) => (await pg.query<T>(sql, params)).rows,
+      exec: (sql) => pg.exec(sql),
+      query: async <T>(sql: string, params?: unknown[]) => (await pg.query(sql, params)) as T[],
     },
     { localCompat: true, ...(migrationsDir ? { migrationsDir } : {}) },
   );
@@ -765,7 +771,7 @@ function pgliteVersion(): string {
 }
 
 function createPgliteDatabase(
-  pg: PGlite,
+  pg: PgliteThread,
   migrations: MigrateResult,
   release: (() => Promise<void>) | null,
 ): PgliteDatabase {
