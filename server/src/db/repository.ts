@@ -127,13 +127,13 @@ export type JobPatch = Partial<
 >;
 
 export interface JobEventInput {
+  jobId: string;
   seq: number;
   type: string;
   payload: unknown;
 }
 
 export interface JobEventRecord extends JobEventInput {
-  jobId: string;
   createdAt: string;
 }
 
@@ -337,8 +337,8 @@ export interface ServiceRepository extends UserRepository {
   updateJob(id: string, patch: JobPatch): Promise<JobRecord | null>;
   /** `CONFLICT` when (jobId, seq) exists. */
   appendJobEvent(jobId: string, seq: number, type: string, payload: unknown): Promise<void>;
-  /** Several events in one round trip (all or none). */
-  appendJobEvents(jobId: string, events: readonly JobEventInput[]): Promise<void>;
+  /** Several events, of one job or many, in one round trip (all or none). */
+  appendJobEvents(events: readonly JobEventInput[]): Promise<void>;
   /** At boot: every pending/processing job → failed, errorCode SERVER_RESTART, recoverable. Returns how many. */
   failInterruptedJobs(reason: string): Promise<number>;
 

@@ -408,16 +408,16 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
   }
 
   async appendJobEvent(jobId: string, seq: number, type: string, payload: unknown): Promise<void> {
-    await this.appendJobEvents(jobId, [{ seq, type, payload }]);
+    await this.appendJobEvents([{ jobId, seq, type, payload }]);
   }
 
-  async appendJobEvents(jobId: string, events: readonly JobEventInput[]): Promise<void> {
+  async appendJobEvents(events: readonly JobEventInput[]): Promise<void> {
     if (events.length === 0) return;
     // One request, one statement: PostgREST inserts a JSON array in a single INSERT, so it is all or nothing.
     await send(
       this.client
         .from('job_events')
-        .insert(events.map((e) => ({ job_id: jobId, seq: e.seq, type: e.type, payload: e.payload ?? null }))),
+        .insert(events.map((e) => ({ job_id: e.jobId, seq: e.seq, type: e.type, payload: e.payload ?? null }))),
     );
   }
 

@@ -247,10 +247,10 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
       // Appended out of order on purpose: reads are by seq, not by arrival.
       await service.appendJobEvent(job.id, 1, 'stream', { content: 'b' });
       await service.appendJobEvent(job.id, 0, 'started', { job: { status: 'processing' } });
-      await service.appendJobEvents(job.id, [
-        { seq: 2, type: 'stream', payload: { content: 'c' } },
-        { seq: 3, type: 'progress', payload: { progress: 50, message: null } },
-        { seq: 4, type: 'completed', payload: { result: { message: 'done' }, list: [1, 2, 'three'] } },
+      await service.appendJobEvents([
+        { jobId: job.id, seq: 2, type: 'stream', payload: { content: 'c' } },
+        { jobId: job.id, seq: 3, type: 'progress', payload: { progress: 50, message: null } },
+        { jobId: job.id, seq: 4, type: 'completed', payload: { result: { message: 'done' }, list: [1, 2, 'three'] } },
       ]);
       const all = await asA.jobEventsSince(job.id, -1);
       expect(all.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4]);
@@ -262,9 +262,9 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
       await expectCode(service.appendJobEvent(job.id, 3, 'stream', { content: 'dup' }), 'CONFLICT');
       // A batch with one duplicate leaves nothing behind.
       await expectCode(
-        service.appendJobEvents(job.id, [
-          { seq: 5, type: 'stream', payload: {} },
-          { seq: 4, type: 'stream', payload: {} },
+        service.appendJobEvents([
+          { jobId: job.id, seq: 5, type: 'stream', payload: {} },
+          { jobId: job.id, seq: 4, type: 'stream', payload: {} },
         ]),
         'CONFLICT',
       );
@@ -276,6 +276,28 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
       // Events go with their job.
       await asA.deleteProject(project.id);
       expect(await service.jobEventsSince(job.id, -1)).toEqual([]);
+    });
+
+    it('job events: one batch can hold several jobs; a batch naming a job that is gone writes nothing', async () => {
+      const { a, asA, service } = await twoUsers();
+      const first = await asA.createProject(a, 'One');
+      const second = await asA.createProject(a, 'Two');
+      const [jobA, jobB] = [await service.createJob(a, first.id), await service.createJob(a, second.id)];
+      await service.appendJobEvents([
+        { jobId: jobA.id, seq: 1, type: 'stream', payload: { deltas: ['a1'] } },
+        { jobId: jobB.id, seq: 1, type: 'stream', payload: { deltas: ['b1'] } },
+        { jobId: jobA.id, seq: 2, type: 'completed', payload: {} },
+      ]);
+      expect((await asA.jobEventsSince(jobA.id, 0)).map((e) => [e.jobId, e.seq, e.type])).toEqual([[jobA.id, 1, 'stream'], [jobA.id, 2, 'completed']]);
+      expect((await asA.jobEventsSince(jobB.id, 0)).map((e) => e.payload)).toEqual([{ deltas: ['b1'] }]);
+      await asA.deleteProject(second.id); // jobB goes with it
+      await expect(
+        service.appendJobEvents([
+          { jobId: jobA.id, seq: 3, type: 'stream', payload: {} },
+          { jobId: jobB.id, seq: 2, type: 'stream', payload: {} },
+        ]),
+      ).rejects.toThrow();
+      expect(await service.jobEventsSince(jobA.id, 2)).toEqual([]);
     });
 
     it('failInterruptedJobs fails every pending/processing job, recoverably', async () => {
