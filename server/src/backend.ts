@@ -32,6 +32,7 @@ export async function createBackend(config: Config, log: Logger, access: ModelAc
   const { createLocalBackend } = await import('@dreamcore/backend-local');
   return createLocalBackend({
     dataDir: config.DATA_DIR,
+    processNiceness: config.AGENT_NICENESS,
     agent: {
       anthropicApiKey: access.anthropicApiKey,
       anthropicBaseUrl: access.anthropicBaseUrl,

@@ -60,6 +60,8 @@ const schema = z
     MODAL_APP_NAME: z.string().default('dreamcore'),
     // Agent confinement in local mode
     AGENT_ISOLATION: z.enum(['auto', 'bubblewrap', 'none']).default('auto'),
+    // CPU priority of the local backend's agent and git processes (nice value; the server keeps 0)
+    AGENT_NICENESS: z.coerce.number().int().min(0).max(19).default(19),
   })
   .superRefine((env, ctx) => {
     if (env.SUPABASE_URL && !env.SUPABASE_ANON_KEY) {

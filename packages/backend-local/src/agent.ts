@@ -6,7 +6,6 @@ import { existsSync, promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { execa } from 'execa';
 import {
   changedPaths,
   claudeInvocation,
@@ -27,6 +26,7 @@ import {
 } from '@dreamcore/runtime-core';
 import { bubblewrapArgs, detectIsolation, SANDBOX, sandboxPid, type Isolation } from './confine.js';
 import { scopeRoot } from './files.js';
+import { ProcessLauncher, type LaunchedProcess } from './launcher.js';
 
 /** `claudePath` defaults to the binary of the @anthropic-ai/claude-code dependency. */
 export interface LocalAgentOptions extends AgentOptions {
@@ -72,7 +72,7 @@ export interface LocalAgent {
   close(): Promise<void>;
 }
 
-export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {}): LocalAgent {
+export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {}, launcher = new ProcessLauncher()): LocalAgent {
   const claudePath = options.claudePath ?? defaultClaudePath();
   const skillsDir = options.skillsDir ?? path.join(dataDir, 'skills');
   const model = options.model ?? process.env.ANTHROPIC_MODEL ?? 'sonnet';
@@ -153,27 +153,30 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
       filesChanged: async () => changedPaths(before, await manifest(projectDir)),
     });
     let ending: 'timeout' | 'cancelled' | undefined;
-    const child = execa(file, argv, {
-      cwd: projectDir,
-      env: confined ? {} : env,
-      extendEnv: false,
-      // stdin, stdout (stream-json), stderr, and bubblewrap's report of the sandbox's pid.
-      stdio: ['ignore', 'pipe', 'pipe', confined ? 'pipe' : 'ignore'],
-      buffer: false,
-      reject: false,
-      detached: true, // own process group: a cancel takes the whole tree
-      cleanup: true,
-    });
+    let child: LaunchedProcess;
+    try {
+      child = await launcher.spawn(file, argv, {
+        cwd: projectDir,
+        env: confined ? {} : env,
+        detached: true, // own process group: a cancel takes the whole tree
+        extraFd: confined, // bubblewrap's report of the sandbox's pid
+      });
+    } catch (error) {
+      await translator.finish({ exitCode: null, reason: 'spawn-failed', message: (error as Error).message });
+      return;
+    }
     live.add(child);
 
     const killTree = (signal: NodeJS.Signals) => {
       try {
-        if (child.pid) process.kill(-child.pid, signal);
+        process.kill(-child.pid, signal);
       } catch {
         /* already gone */
       }
     };
-    const sandbox = confined ? sandboxPid(child.stdio[INFO_FD] as NodeJS.ReadableStream) : Promise.resolve(null);
+    const sandbox = confined && child.extra ? sandboxPid(child.extra) : Promise.resolve(null);
+    // The sandbox runs in a session of its own (--new-session): lower its priority like the CLI's own.
+    void sandbox.then((pid) => pid && launcher.lowerPriority(pid));
     const stop = (why: 'timeout' | 'cancelled') => {
       if (ending) return;
       ending = why;
@@ -200,17 +203,13 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
     request.signal?.addEventListener('abort', onAbort, { once: true });
 
     try {
-      const lines = createInterface({ input: child.stdout! });
+      const lines = createInterface({ input: child.stdout });
       lines.on('line', (line) => translator.line(line));
-      child.stderr?.on('data', (chunk: Buffer) => translator.stderr(chunk.toString('utf8')));
-      const [result] = await Promise.all([child, new Promise((resolve) => lines.once('close', resolve))]);
-      if (result.failed && result.exitCode === undefined && !result.signal && !ending) {
-        await translator.finish({ exitCode: null, reason: 'spawn-failed', message: result.message });
-        return;
-      }
+      child.stderr.on('data', (chunk: Buffer) => translator.stderr(chunk.toString('utf8')));
+      const [exit] = await Promise.all([child.exit, new Promise((resolve) => lines.once('close', resolve))]);
       // A confined run cannot leave anything behind (its pid namespace died with it); an unconfined one might.
       killTree('SIGKILL');
-      await translator.finish({ exitCode: result.exitCode ?? null, signal: result.signal ?? null, reason: ending });
+      await translator.finish({ exitCode: exit.exitCode, signal: exit.signal, reason: ending });
     } finally {
       clearTimeout(timer);
       request.signal?.removeEventListener('abort', onAbort);

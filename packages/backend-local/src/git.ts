@@ -1,5 +1,6 @@
 /**
- * The git capability on the local disk: runtime-core's git operations over `git` child processes (execa).
+ * The git capability on the local disk: runtime-core's git operations over `git` child processes, started by the
+ * backend's process host (launcher.ts) so that hundreds of commits do not stall the server.
  *
  * Not simple-git: its completion detection waits an extra 50 ms after every command that prints nothing (`add`,
  * `commit -q`, `read-tree`), which made commit + log 1.7× slower than the git CLI in `npm run bench`.
@@ -7,32 +8,24 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { createError, createGitCapability, GIT_ENV, type GitCapability, type GitRunner } from '@dreamcore/runtime-core';
 import { scopeRoot } from './files.js';
+import { ProcessLauncher } from './launcher.js';
 
-export function createLocalGit(dataDir: string): GitCapability {
+export function createLocalGit(dataDir: string, launcher = new ProcessLauncher()): GitCapability {
   // Only what git needs from the server's environment: no credentials, no user or system config.
   const baseEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', ...GIT_ENV };
 
   const runner: GitRunner = {
     async run(scope, args) {
       const workTree = scopeRoot(dataDir, scope);
-      try {
-        const result = await execa('git', args, {
-          cwd: workTree,
-          env: { ...baseEnv, GIT_DIR: path.join(workTree, '.git'), GIT_WORK_TREE: workTree },
-          extendEnv: false,
-          stdin: 'ignore',
-          encoding: 'buffer',
-          reject: false,
-          maxBuffer: 256 * 1024 * 1024,
-        });
-        if (result.exitCode === undefined) throw result; // git could not be started at all
-        return { exitCode: result.exitCode, stdout: result.stdout, stderr: Buffer.from(result.stderr).toString('utf8') };
-      } catch (error) {
-        throw createError('UNAVAILABLE', `could not run git: ${(error as Error).message}`, { cause: error });
-      }
+      const result = await launcher.run('git', args, {
+        cwd: workTree,
+        env: { ...baseEnv, GIT_DIR: path.join(workTree, '.git'), GIT_WORK_TREE: workTree },
+        maxBuffer: 256 * 1024 * 1024,
+      });
+      if (result.exitCode === null) throw createError('UNAVAILABLE', `could not run git: ${result.message ?? `killed by ${result.signal}`}`);
+      return { exitCode: result.exitCode, stdout: result.stdout, stderr: Buffer.from(result.stderr).toString('utf8') };
     },
 
     async probe(scope) {

@@ -21,6 +21,7 @@ import { createLocalFiles } from './files.js';
 import { createLocalImageGenerator, type LocalImageGeneratorOptions } from './image.js';
 import { createLocalVideoRenderer, defaultBrowserExecutable, type LocalVideoRendererOptions } from './video/index.js';
 import { createLocalGit } from './git.js';
+import { ProcessLauncher } from './launcher.js';
 
 export interface LocalBackendOptions {
   /** Root of all user data (created if missing, unless `readOnly`). */
@@ -40,6 +41,11 @@ export interface LocalBackendOptions {
   gemini?: Omit<LocalImageGeneratorOptions, 'files'>;
   /** Promo videos (Remotion + chromium); renderVideo is declared supported when a chromium binary is found. */
   video?: Omit<LocalVideoRendererOptions, 'dataDir'>;
+  /**
+   * CPU priority (nice value) of the git and agent processes this backend starts; default 19, so that under load
+   * they yield to the server process that streams to every user. 0 keeps the server's own priority.
+   */
+  processNiceness?: number;
 }
 
 export interface LocalBackend extends ExecutionBackend {
@@ -60,12 +66,14 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
   }
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const name = 'local';
-  const agent = createLocalAgent(dataDir, options.agent);
+  // One process host per backend starts its git and agent processes (launcher.ts says why).
+  const launcher = new ProcessLauncher({ niceness: options.processNiceness });
+  const agent = createLocalAgent(dataDir, options.agent, launcher);
   const files = createLocalFiles({ dataDir, maxFileBytes });
   const browser = options.video?.browserExecutable ?? defaultBrowserExecutable();
   const video = createLocalVideoRenderer({ dataDir, ...options.video, ...(browser ? { browserExecutable: browser } : {}) });
-  const git = createLocalGit(dataDir);
-  if (options.readOnly) return readOnlyBackend(name, dataDir, maxFileBytes, files, git);
+  const git = createLocalGit(dataDir, launcher);
+  if (options.readOnly) return readOnlyBackend(name, dataDir, maxFileBytes, files, git, launcher);
 
   return {
     name,
@@ -88,11 +96,12 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
     },
     async close() {
       await Promise.all([agent.close(), video.close()]);
+      await launcher.close();
     },
   };
 }
 
-function readOnlyBackend(name: string, dataDir: string, maxFileBytes: number, files: FilesCapability, git: GitCapability): LocalBackend {
+function readOnlyBackend(name: string, dataDir: string, maxFileBytes: number, files: FilesCapability, git: GitCapability, launcher: ProcessLauncher): LocalBackend {
   const denied = (what: string) => createError('ACCESS_DENIED', `${what}: this backend was opened read-only`, { details: { dataDir } });
   const refuse = (what: string) => async () => Promise.reject(denied(what));
   return {
@@ -114,7 +123,9 @@ function readOnlyBackend(name: string, dataDir: string, maxFileBytes: number, fi
     async prewarm(scope) {
       validateUserScope(scope);
     },
-    async close() {},
+    async close() {
+      await launcher.close();
+    },
   };
 }
 

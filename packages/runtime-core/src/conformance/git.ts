@@ -169,12 +169,14 @@ export function gitCases(options: ConformanceOptions): void {
 
     s.test('readAt returns a file as it was, bytes and names intact', 'git', async () => {
       const png = bytesOf(70_000, 3);
-      const p = await project(b(), { 'index.html': 'first', 'sprites/プレイヤー.png': png });
+      const endsInNewlines = 'line one\r\nline two\n\n';
+      const p = await project(b(), { 'index.html': 'first', 'sprites/プレイヤー.png': png, 'notes.txt': endsInNewlines });
       const v0 = (await b().git.log(p)).commits[0]!.hash;
       await commitFiles(b(), p, 'second', { 'index.html': 'second', 'sprites/プレイヤー.png': null });
       expect(new TextDecoder().decode(await b().git.readAt(p, v0, 'index.html'))).toBe('first');
       expect(new TextDecoder().decode(await b().git.readAt(p, v0.slice(0, 7), 'index.html'))).toBe('first');
       expect(sha256(await b().git.readAt(p, v0, 'sprites/プレイヤー.png'))).toBe(sha256(png));
+      expect(new TextDecoder().decode(await b().git.readAt(p, v0, 'notes.txt'))).toBe(endsInNewlines); // last newlines kept
       const head = (await b().git.log(p)).commits[0]!.hash;
       await expectCode(b().git.readAt(p, head, 'sprites/プレイヤー.png'), 'NOT_FOUND');
       await expectCode(b().git.readAt(p, 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef', 'index.html'), 'NOT_FOUND');
