@@ -110,6 +110,7 @@ export class PgliteThread {
   /** Closes the database (its files are consistent afterwards) and ends the thread. */
   async close(): Promise<void> {
     if (!this.stopped) await this.call({ op: 'close' }).catch(() => undefined);
+    this.worker.ref(); // idle, it is unref'd: keep the process up until the thread has ended
     await this.worker.terminate();
   }
 }
