@@ -4,9 +4,10 @@
 // wall-clock time it was written, so a WebSocket client can measure the server's token → client latency.
 const tokens = Number(process.env.BENCH_TOKENS ?? 100);
 const interval = Number(process.env.BENCH_TOKEN_INTERVAL_MS ?? 20);
-// Streams start together after a delay, so 50 concurrent jobs measure streaming, not 50 process start-ups.
+// Streams start together after a delay, so 50 concurrent jobs measure streaming, not 50 process start-ups. Each at
+// its own phase within the token interval, as independent model streams are: not 50 processes waking in lockstep.
 const prompt = process.argv[process.argv.indexOf('-p') + 1] ?? '';
-const startAt = Number(/start@(\d+)/.exec(prompt)?.[1] ?? 0);
+const startAt = Number(/start@(\d+)/.exec(prompt)?.[1] ?? 0) + Math.random() * interval;
 const session = '00000000-0000-4000-8000-000000000001';
 const out = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 const now = () => performance.timeOrigin + performance.now();
