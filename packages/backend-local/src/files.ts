@@ -9,6 +9,7 @@ import {
   dataDirLayout,
   isBackendError,
   isUuid,
+  openInsideRoot,
   resolveInsideRoot,
   validateFileScope,
   validateProjectScope,
@@ -69,23 +70,32 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
     resolveInsideRoot(scopeRoot(dataDir, validateFileScope(scope)), p, { allowRoot, rootCache });
 
   async function readChecked(scope: FileScope, p: string): Promise<Buffer> {
-    const { absolute, relative } = await resolve(scope, p);
-    let handle;
+    const root = scopeRoot(dataDir, validateFileScope(scope));
+    let opened: Awaited<ReturnType<typeof openInsideRoot>> | undefined;
     try {
-      // One open: size and kind come from the descriptor, so the file read is the file checked.
-      handle = await fs.open(absolute, 'r');
-      const stats = await handle.stat();
-      if (stats.isDirectory()) throw createError('CONFLICT', `${relative} is a directory`, { details: { path: relative } });
+      // One open, checked where it landed: size and kind come from the descriptor, so the file read is the file checked.
+      opened = await openInsideRoot(root, p, { rootCache });
+      const stats = await opened.handle.stat();
+      if (stats.isDirectory()) throw createError('CONFLICT', `${opened.relative} is a directory`, { details: { path: opened.relative } });
+      if (!stats.isFile()) throw createError('ACCESS_DENIED', `${opened.relative} is not a regular file`, { details: { path: opened.relative } });
       if (stats.size > maxFileBytes) {
-        throw createError('TOO_LARGE', `${relative} is larger than ${maxFileBytes} bytes`, {
-          details: { path: relative, size: stats.size, limit: maxFileBytes },
+        throw createError('TOO_LARGE', `${opened.relative} is larger than ${maxFileBytes} bytes`, {
+          details: { path: opened.relative, size: stats.size, limit: maxFileBytes },
         });
       }
-      return await handle.readFile();
+      // Exactly the size the descriptor reported, in one read for small files (readFile would stat again).
+      const bytes = Buffer.allocUnsafe(stats.size);
+      let filled = 0;
+      while (filled < bytes.length) {
+        const { bytesRead } = await opened.handle.read(bytes, filled, bytes.length - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === bytes.length ? bytes : bytes.subarray(0, filled);
     } catch (error) {
-      return fsError(error, relative);
+      return fsError(error, opened?.relative ?? String(p));
     } finally {
-      await handle?.close();
+      await opened?.handle.close();
     }
   }
 

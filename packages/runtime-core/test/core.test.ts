@@ -1,4 +1,5 @@
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import {
   isInside,
   KeyedMutex,
   normalizeRelativePath,
+  openInsideRoot,
   resolveInsideRoot,
   RunChannel,
   validateFileScope,
@@ -65,6 +67,47 @@ describe('resolveInsideRoot', () => {
   });
   it('allows a symlink that stays inside', async () => {
     expect((await resolveInsideRoot(root, 'inner-link/x')).relative).toBe('inner-link/x');
+  });
+});
+
+describe('openInsideRoot', () => {
+  const base = mkdtempSync(path.join(tmpdir(), 'open-scope-'));
+  const root = path.join(base, 'root');
+  mkdirSync(path.join(root, 'inner'), { recursive: true });
+  writeFileSync(path.join(root, 'inner', 'game.js'), 'inside');
+  writeFileSync(path.join(base, 'secret'), 'outside');
+  execFileSync('mkfifo', [path.join(base, 'pipe')]);
+  symlinkSync(path.join(base, 'secret'), path.join(root, 'to-secret'));
+  symlinkSync(path.join(base, 'pipe'), path.join(root, 'to-pipe'));
+  symlinkSync(path.join(base, 'missing'), path.join(root, 'dangling'));
+  symlinkSync('inner/game.js', path.join(root, 'to-game'));
+  // A warm cache is the fast path (open, then check the descriptor's own name); a cold one is the full check first.
+  for (const [label, cache] of [['warm root cache', () => new Map([[root, root]])], ['cold root cache', () => new Map<string, string>()]] as const) {
+    it(`${label}: opens files inside, symlinks that stay inside included`, async () => {
+      for (const p of ['inner/game.js', 'to-game']) {
+        const { handle, relative } = await openInsideRoot(root, p, { rootCache: cache() });
+        expect((await handle.readFile()).toString()).toBe('inside');
+        expect(relative).toBe(p);
+        await handle.close();
+      }
+    });
+    it(`${label}: a symlink out of the scope is ACCESS_DENIED, a FIFO behind it cannot hang the open`, async () => {
+      await expectCode(openInsideRoot(root, 'to-secret', { rootCache: cache() }), 'ACCESS_DENIED');
+      await expectCode(openInsideRoot(root, 'to-pipe', { rootCache: cache() }), 'ACCESS_DENIED');
+      await expectCode(openInsideRoot(root, 'dangling', { rootCache: cache() }), 'ACCESS_DENIED');
+      await expectCode(openInsideRoot(root, '../secret', { rootCache: cache() }), 'INVALID_PATH');
+    });
+    it(`${label}: a file that is not there is ENOENT, as from fs`, async () => {
+      await expect(openInsideRoot(root, 'inner/none.js', { rootCache: cache() })).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+  }
+  it('a symlink swapped in after the check is caught where the file was opened', async () => {
+    writeFileSync(path.join(root, 'swap'), 'inside');
+    const cache = new Map([[root, root]]);
+    await (await openInsideRoot(root, 'swap', { rootCache: cache })).handle.close();
+    rmSync(path.join(root, 'swap'));
+    symlinkSync(path.join(base, 'secret'), path.join(root, 'swap'));
+    await expectCode(openInsideRoot(root, 'swap', { rootCache: cache }), 'ACCESS_DENIED');
   });
 });
 
