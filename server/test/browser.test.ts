@@ -201,7 +201,8 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
 
     // The preview reloaded onto the new version: a canvas game, running, inside the signed game URL.
     const frame = await expectCanvasGame(page, '<canvas');
-    expect(frame.url()).toMatch(new RegExp(`/game/[0-9a-f-]{36}/${projectId}/index\\.html\\?sig=[0-9a-f]{64}&exp=\\d+`));
+    // The signed URL redirects to the same file under the signature's path prefix (the preview is sandboxed).
+    expect(frame.url()).toMatch(new RegExp(`/game/[0-9a-f-]{36}/${projectId}/s-\\d+-[0-9a-f]{64}/index\\.html`));
     await page.locator('.preview-status[data-state="ok"]').waitFor();
     await shot(page, '03-editor-game');
 

@@ -1,7 +1,8 @@
 /**
  * Serving a project's game files as DreamCore's preview does: content types, the `index.html` injection
  * (`window.ASSET_BASE_URL` and the error reporter that posts `gameError`/`gameLoaded` to the editor), and the
- * `/user-assets/` rewrite in text files.
+ * `/user-assets/` rewrite in text files; and the sandbox every game runs in on this server's origin (a CSP
+ * `sandbox`, with stand-ins for what an opaque origin takes away).
  */
 import type { Response } from 'express';
 import { isBackendError, type ExecutionBackend, type FileScope } from '@dreamcore/runtime-core';
@@ -69,3 +70,23 @@ export async function sendProjectFile(
   if (ext === 'html' && options.inject) text = injectIntoHtml(text, options.assetBase, options.extraHead);
   res.end(text);
 }
+
+/** Inside the sandbox `localStorage` throws; games get a per-page in-memory one instead of crashing. */
+export const STORAGE_SHIM =
+  "<script>(function(){function mem(){var d=Object.create(null);return{getItem:function(k){k=String(k);return k in d?d[k]:null}," +
+  'setItem:function(k,v){d[String(k)]=String(v)},removeItem:function(k){delete d[String(k)]},clear:function(){d=Object.create(null)},' +
+  "key:function(i){var ks=Object.keys(d);return i<ks.length?ks[i]:null},get length(){return Object.keys(d).length}}}" +
+  "['localStorage','sessionStorage'].forEach(function(n){try{window[n].getItem('_')}catch(e){try{Object.defineProperty(window,n,{value:mem(),configurable:true})}catch(e2){}}})})();</script>";
+
+/**
+ * In the sandbox even the game's own images are cross-origin, so drawing one taints the canvas and `getImageData`
+ * throws. Images a script loads from this server are therefore requested with CORS (which `/g/` and public assets
+ * allow); images from elsewhere are left alone so they still load.
+ */
+export const CORS_IMAGES_SHIM =
+  "<script>(function(){try{var p=HTMLImageElement.prototype,d=Object.getOwnPropertyDescriptor(p,'src');if(!d||!d.set)return;" +
+  "var base=typeof window.ASSET_BASE_URL==='string'?window.ASSET_BASE_URL:location.origin,own=[location.origin];try{own.push(new URL(base).origin)}catch(e){}" +
+  "Object.defineProperty(p,'src',{configurable:true,enumerable:d.enumerable,get:d.get,set:function(v){try{if(this.crossOrigin===null&&own.indexOf(new URL(String(v),location.href).origin)>=0)this.crossOrigin='anonymous'}catch(e){}d.set.call(this,v)}})}catch(e){}})();</script>";
+
+/** The CSP that runs a game in an opaque origin: published games (`/g/`) and the editor's preview (`/game/`). */
+export const SANDBOX = 'sandbox allow-scripts allow-pointer-lock allow-popups allow-modals allow-orientation-lock allow-forms allow-downloads';

@@ -256,6 +256,43 @@ describe('isolation between users', () => {
     const expired = signed.json.url.replace(/exp=\d+/, 'exp=1');
     expect((await fetch(`${h.url}${expired}`)).status).toBe(401);
   });
+
+  it('the preview runs sandboxed: the signed URL moves the signature into the path, which every file the game loads carries', async () => {
+    const client = await Client.init(h.url, alice.accessToken);
+    const projectId = await createProject(client, 'Sandboxed');
+    client.close();
+    const asAlice = api(h.url, alice.accessToken);
+    const signed = await asAlice('GET', `/api/game-url/${projectId}`);
+    const first = await fetch(`${h.url}${signed.json.url}`, { redirect: 'manual' });
+    expect(first.status).toBe(302);
+    const location = first.headers.get('location')!;
+    expect(location).toMatch(new RegExp(`^/game/${alice.userId}/${projectId}/s-\\d+-[0-9a-f]{64}/index\\.html$`));
+    const page = await fetch(`${h.url}${location}`);
+    expect(page.status).toBe(200);
+    // An opaque origin: the game cannot read the app's storage or cookies, and gets an in-memory localStorage.
+    expect(page.headers.get('content-security-policy')).toMatch(/\bsandbox allow-scripts\b/);
+    expect(page.headers.get('content-security-policy')).not.toMatch(/allow-same-origin/);
+    expect(await page.text()).toContain("['localStorage','sessionStorage']");
+    // A relative URL from the page keeps the capability prefix, so it is served; the prefix is the only key.
+    const prefix = location.slice(0, location.lastIndexOf('/'));
+    const sub = await fetch(`${h.url}${prefix}/index.html`);
+    expect(sub.status).toBe(200);
+    expect(sub.headers.get('access-control-allow-origin')).toBe('*');
+    const sig = /s-(\d+)-([0-9a-f]{64})/.exec(location)!;
+    const forged = prefix.replace(sig[2]!, '0'.repeat(64));
+    expect((await fetch(`${h.url}${forged}/index.html`)).status).toBe(401);
+    const otherProject = await asAlice('GET', `/api/game-url/${await (async () => {
+      const c = await Client.init(h.url, alice.accessToken);
+      const id = await createProject(c, 'Other');
+      c.close();
+      return id;
+    })()}`);
+    const otherSig = /sig=([0-9a-f]{64})&exp=(\d+)/.exec(otherProject.json.url)!;
+    expect((await fetch(`${h.url}/game/${alice.userId}/${projectId}/s-${otherSig[2]}-${otherSig[1]}/index.html`)).status).toBe(401);
+    // V2 served any non-HTML file to a request whose Referer named the project; a Referer is no key.
+    const referer = { headers: { referer: `${h.url}/game/${alice.userId}/${projectId}/index.html` } };
+    expect((await fetch(`${h.url}/game/${alice.userId}/${projectId}/index.js`, referer)).status).toBe(401);
+  });
 });
 
 describe('hardening', () => {

@@ -21,7 +21,7 @@ import express, { type Request, type Router } from 'express';
 import type { ServerContext } from '../../context.js';
 import type { PublishedGameRecord } from '../../db/repository.js';
 import { route } from '../guards.js';
-import { sendProjectFile } from '../game-files.js';
+import { CORS_IMAGES_SHIM, SANDBOX, sendProjectFile, STORAGE_SHIM } from '../game-files.js';
 import { assetBase } from './projects.js';
 import { isGameId } from './publish.js';
 
@@ -32,24 +32,6 @@ export const NO_SELECT_CSS =
   '<style>html,body{-webkit-user-select:none;user-select:none;-webkit-touch-callout:none;-webkit-tap-highlight-color:transparent}' +
   'input,textarea,[contenteditable]{-webkit-user-select:text;user-select:text}</style>';
 
-/** Inside the sandbox `localStorage` throws; games get a per-page in-memory one instead of crashing. */
-export const STORAGE_SHIM =
-  "<script>(function(){function mem(){var d=Object.create(null);return{getItem:function(k){k=String(k);return k in d?d[k]:null}," +
-  'setItem:function(k,v){d[String(k)]=String(v)},removeItem:function(k){delete d[String(k)]},clear:function(){d=Object.create(null)},' +
-  "key:function(i){var ks=Object.keys(d);return i<ks.length?ks[i]:null},get length(){return Object.keys(d).length}}}" +
-  "['localStorage','sessionStorage'].forEach(function(n){try{window[n].getItem('_')}catch(e){try{Object.defineProperty(window,n,{value:mem(),configurable:true})}catch(e2){}}})})();</script>";
-
-/**
- * In the sandbox even the game's own images are cross-origin, so drawing one taints the canvas and `getImageData`
- * throws. Images a script loads from this server are therefore requested with CORS (which `/g/` and public assets
- * allow); images from elsewhere are left alone so they still load.
- */
-export const CORS_IMAGES_SHIM =
-  "<script>(function(){try{var p=HTMLImageElement.prototype,d=Object.getOwnPropertyDescriptor(p,'src');if(!d||!d.set)return;" +
-  "var base=typeof window.ASSET_BASE_URL==='string'?window.ASSET_BASE_URL:location.origin,own=[location.origin];try{own.push(new URL(base).origin)}catch(e){}" +
-  "Object.defineProperty(p,'src',{configurable:true,enumerable:d.enumerable,get:d.get,set:function(v){try{if(this.crossOrigin===null&&own.indexOf(new URL(String(v),location.href).origin)>=0)this.crossOrigin='anonymous'}catch(e){}d.set.call(this,v)}})}catch(e){}})();</script>";
-
-const SANDBOX = 'sandbox allow-scripts allow-pointer-lock allow-popups allow-modals allow-orientation-lock allow-forms allow-downloads';
 
 /** A file path inside a game: relative, no `..`, no backslashes or NULs. */
 export function isSafeGamePath(file: string): boolean {

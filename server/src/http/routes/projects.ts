@@ -5,7 +5,8 @@ import express, { type Router } from 'express';
 import { isBackendError, isUuid } from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
 import { ownProject, requireAuth, route, scopeOf, type AuthedRequest } from '../guards.js';
-import { sendProjectFile } from '../game-files.js';
+import { CORS_IMAGES_SHIM, SANDBOX, sendProjectFile, STORAGE_SHIM } from '../game-files.js';
+import { capabilitySegment, parseCapabilitySegment } from '../signing.js';
 import { tokenFromHeaders } from '../../auth/verify.js';
 import { jobWire, projectRowWire } from '../../wire.js';
 import type { JobRecord } from '../../db/repository.js';
@@ -101,33 +102,59 @@ export function projectRoutes(ctx: ServerContext): Router {
     res.json({ url, expiresAt });
   }));
 
+  /**
+   * The editor's preview. Agent-written code must not run on the app's origin, where it could read the user's session
+   * from localStorage: HTML is served with the CSP `sandbox` (an opaque origin), as published games are on `/g/`.
+   * In an opaque origin the browser sends no usable Referer, so the contract's signed URL (`?sig=&exp=`) redirects to
+   * the same file under a capability prefix (`/s-{exp}-{sig}/`, valid 2 h so a game can still load files lazily);
+   * every relative URL the game loads then carries the signature in its path. V2 let any request whose Referer merely
+   * named the project read its non-HTML files; that is gone.
+   */
   r.get(/^\/game\/([^/]+)\/([^/]+)(?:\/(.*))?$/, route(async (req, res) => {
     const userId = req.params[0]!;
     const projectId = req.params[1]!;
-    const file = req.params[2] || 'index.html';
+    let file = req.params[2] || 'index.html';
     if (!isUuid(userId) || !isUuid(projectId)) return res.status(400).json({ error: 'Invalid ID format' });
+    const [first, ...rest] = file.split('/');
+    const capability = parseCapabilitySegment(first!);
+    if (capability) file = rest.join('/') || 'index.html';
     if (file.includes('..') || file.startsWith('/')) return res.status(400).json({ error: 'Invalid file path' });
     const isHtml = /\.html?$/i.test(file);
-    if (req.query.sig !== undefined || req.query.exp !== undefined) {
+    if (capability) {
+      const verdict = ctx.signer.verify(userId, projectId, capability.sig, capability.exp);
+      if (verdict === 'expired') return res.status(401).json({ error: 'URL expired' });
+      if (verdict === 'invalid') return res.status(401).json({ error: 'Invalid signature' });
+    } else if (req.query.sig !== undefined || req.query.exp !== undefined) {
       const verdict = ctx.signer.verify(userId, projectId, req.query.sig, req.query.exp);
       if (verdict === 'expired') return res.status(401).json({ error: 'URL expired' });
       if (verdict === 'invalid') return res.status(401).json({ error: 'Invalid signature' });
+      const { exp, sig } = ctx.signer.sign(userId, projectId, PREVIEW_CAPABILITY_SECONDS);
+      const path = file.split('/').map(encodeURIComponent).join('/');
+      res.setHeader('Cache-Control', 'no-store');
+      return res.redirect(302, `/game/${userId}/${projectId}/${capabilitySegment(exp, sig)}/${path}`);
     } else if (tokenFromHeaders(req.headers)) {
       const identity = await ctx.verify(tokenFromHeaders(req.headers)).catch(() => null);
       if (!identity) return res.status(401).json({ error: 'Invalid or expired token' });
       if (identity.userId !== userId) return res.status(403).json({ error: 'Access denied' });
-    } else if (String(req.headers.referer ?? '').includes(`/game/${userId}/${projectId}/`)) {
-      // Sub-resources of a page that was itself opened with a valid signature.
-      if (isHtml) return res.status(401).json({ error: 'Authentication required for HTML files' });
     } else {
       return res.status(401).json({ error: 'Authentication required' });
     }
     res.removeHeader('X-Frame-Options');
-    await sendProjectFile(res, ctx.backend, { userId, projectId }, file, { assetBase: assetBase(ctx, req), inject: file === 'index.html' });
+    // Opaque-origin documents fetch modules, JSON and audio with CORS; the capability in the path is the access check.
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    if (isHtml) res.setHeader('Content-Security-Policy', `frame-ancestors 'self'; ${SANDBOX}`);
+    await sendProjectFile(res, ctx.backend, { userId, projectId }, file, {
+      assetBase: assetBase(ctx, req),
+      inject: file === 'index.html',
+      extraHead: STORAGE_SHIM + CORS_IMAGES_SHIM,
+    });
   }));
 
   return r;
 }
+
+/** How long a preview's capability prefix stays valid: a game may load files long after its page. */
+const PREVIEW_CAPABILITY_SECONDS = 2 * 60 * 60;
 
 export function assetBase(ctx: ServerContext, req: express.Request): string {
   return ctx.config.ASSET_BASE_URL ?? `${req.protocol}://${req.get('host')}`;
