@@ -10,7 +10,7 @@
  * Plain JavaScript, started with no loader flags, so it runs the same from src (tsx, vitest) and from dist.
  *
  * Messages from the backend (process.send, advanced serialization so Buffers pass as they are):
- *   {op: 'run', id, file, args, options}    run to completion; reply {id, op: 'result', exitCode, signal, stdout, stderr, failed, message}
+ *   {op: 'run', id, file, args, options}    run to completion; reply {id, op: 'result', exitCode, signal, stdout, stderr, message}
  *   {op: 'spawn', id, file, args, options}  start; reply {id, op: 'stream', fd} with the pipe itself as the message's
  *                                           handle, for fd 1, 2 (and 3), then {id, op: 'spawned', pid}, later {id, op: 'exit', …}
  *                                           (the output does not pass through here: the backend reads the child's pipes)
@@ -29,10 +29,14 @@ function exitFields(result) {
   return {
     exitCode: result.exitCode ?? null,
     signal: result.signal ?? null,
-    // A process that could not be started at all has no exit code and no signal.
-    failed: Boolean(result.failed),
+    // A process that could not be started at all has no exit code and no signal: say why.
     message: result.exitCode === undefined && !result.signal ? String(result.message ?? result.shortMessage ?? 'could not start') : null,
   };
+}
+
+/** The exit of something that never started. */
+function notStarted(error) {
+  return { exitCode: null, signal: null, message: String(error?.message ?? error) };
 }
 
 /**
@@ -75,7 +79,7 @@ function spawn({ id, file, args, options }) {
     detached,
   });
   if (child.pid === undefined) {
-    child.once('error', (error) => process.send({ id, op: 'exit', exitCode: null, signal: null, failed: true, message: String(error?.message ?? error) }));
+    child.once('error', (error) => process.send({ id, op: 'exit', ...notStarted(error) }));
     return;
   }
   child.on('error', () => undefined); // a failed kill; the exit is reported below
@@ -90,20 +94,20 @@ function spawn({ id, file, args, options }) {
   process.send({ id, op: 'spawned', pid: child.pid });
   child.once('exit', (code, signal) => {
     running.delete(id);
-    process.send({ id, op: 'exit', exitCode: code, signal, failed: false, message: null });
+    process.send({ id, op: 'exit', exitCode: code, signal, message: null });
   });
 }
 
 process.on('message', (message) => {
   if (message.op === 'run') {
-    run(message).catch((error) => process.send({ id: message.id, op: 'result', exitCode: null, signal: null, failed: true, message: String(error?.message ?? error), stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }));
+    run(message).catch((error) => process.send({ id: message.id, op: 'result', ...notStarted(error), stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }));
   } else if (message.op === 'lowerPriority') {
     lowerSessionPriority(message.pid, message.niceness);
   } else if (message.op === 'spawn') {
     try {
       spawn(message);
     } catch (error) {
-      process.send({ id: message.id, op: 'exit', exitCode: null, signal: null, failed: true, message: String(error?.message ?? error) });
+      process.send({ id: message.id, op: 'exit', ...notStarted(error) });
     }
   }
 });

@@ -66,15 +66,14 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
   const tempDir = path.join(dataDir, '.tmp');
   let tempReady: Promise<unknown> | null = null;
   const ensureTempDir = () => (tempReady ??= fs.mkdir(tempDir, { recursive: true, mode: 0o700 }));
-  const resolve = (scope: FileScope, p: unknown, allowRoot = false) =>
-    resolveInsideRoot(scopeRoot(dataDir, validateFileScope(scope)), p, { allowRoot, rootCache });
+  const rootOf = (scope: FileScope) => scopeRoot(dataDir, validateFileScope(scope));
+  const resolve = (scope: FileScope, p: unknown, allowRoot = false) => resolveInsideRoot(rootOf(scope), p, { allowRoot, rootCache });
 
   async function readChecked(scope: FileScope, p: string): Promise<Buffer> {
-    const root = scopeRoot(dataDir, validateFileScope(scope));
     let opened: Awaited<ReturnType<typeof openInsideRoot>> | undefined;
     try {
       // One open, checked where it landed: size and kind come from the descriptor, so the file read is the file checked.
-      opened = await openInsideRoot(root, p, { rootCache });
+      opened = await openInsideRoot(rootOf(scope), p, { rootCache });
       const stats = await opened.handle.stat();
       if (stats.isDirectory()) throw createError('CONFLICT', `${opened.relative} is a directory`, { details: { path: opened.relative } });
       if (!stats.isFile()) throw createError('ACCESS_DENIED', `${opened.relative} is not a regular file`, { details: { path: opened.relative } });
