@@ -71,6 +71,9 @@ describe('job event log', () => {
     log.emit('job', 'stream', { content: 'he' });
     log.emit('job', 'stream', { content: 'llo' });
     log.emit('job', 'progress', { progress: 50 });
+    // At once: long before the 1-second stream flush, and without finish().
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls.flat().map((r) => [r.seq, r.type])).toEqual([[1, 'stream'], [3, 'progress']]);
     log.emit('job', 'stream', { content: '!' });
     await log.finish('job');
     expect(calls.flat().map((r) => [r.seq, r.type])).toEqual([[1, 'stream'], [3, 'progress'], [4, 'stream']]);
