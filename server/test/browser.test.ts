@@ -311,11 +311,16 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     expect(await page.locator('.tab-chat').getAttribute('aria-selected')).toBe('true');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot(page, '10-mobile-editor-chat');
+    // The game is not started inside the hidden pane (it would size its canvas to 0×0 there).
+    expect(await page.locator('iframe.preview-frame').getAttribute('data-loads')).toBeNull();
 
     await page.locator('.tab-preview').click();
     await page.locator('.pane-chat').waitFor({ state: 'hidden' });
     await page.locator('iframe.preview-frame').waitFor({ state: 'visible' });
     await page.frameLocator('iframe.preview-frame').locator('canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
+    expect(await page.locator('iframe.preview-frame').getAttribute('data-loads')).toBe('1');
+    const canvas = (await page.frameLocator('iframe.preview-frame').locator('canvas').first().boundingBox())!;
+    expect(canvas.width).toBeGreaterThan(200);
     const box = (await page.locator('iframe.preview-frame').boundingBox())!;
     expect(box.width).toBeGreaterThan(300);
     expect(box.x + box.width).toBeLessThanOrEqual(390);

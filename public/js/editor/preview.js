@@ -1,11 +1,15 @@
 // The live preview: an iframe on the signed game URL (GET /api/game-url/:id), reloaded when a version lands.
 // The server injects a reporter into the game that posts `gameLoaded` / `gameError` to this page.
+// The game is loaded only while the preview has a size: most games size their canvas from the window once, at
+// start-up, so a game loaded into a hidden pane (the phone layout's chat tab) would stay 0×0 when shown.
 import { h, clear } from '../lib/dom.js';
 
 export function createPreview({ app, projectId }) {
   let signed = null; // {url, expiresMs}
   let reloadTimer = null;
   let loads = 0;
+  let shown = false; // the stage has a non-zero size
+  let deferred = false; // a load was asked for while hidden
 
   const frame = h('iframe', {
     class: 'preview-frame',
@@ -36,6 +40,11 @@ export function createPreview({ app, projectId }) {
   }
 
   async function load() {
+    if (!shown) {
+      deferred = true;
+      return;
+    }
+    deferred = false;
     status.textContent = 'Loading preview…';
     status.dataset.state = 'loading';
     errors.hidden = true;
@@ -83,6 +92,12 @@ export function createPreview({ app, projectId }) {
   }
 
   window.addEventListener('message', onMessage);
+  const stage = el.querySelector('.preview-stage');
+  const sizeWatch = new ResizeObserver(() => {
+    shown = stage.clientWidth > 0 && stage.clientHeight > 0;
+    if (shown && deferred) load();
+  });
+  sizeWatch.observe(stage);
   frame.addEventListener('load', () => {
     if (status.dataset.state === 'loading') {
       status.textContent = 'Game loaded';
@@ -97,6 +112,7 @@ export function createPreview({ app, projectId }) {
     reload,
     dispose() {
       clearTimeout(reloadTimer);
+      sizeWatch.disconnect();
       window.removeEventListener('message', onMessage);
       frame.src = 'about:blank';
     },
