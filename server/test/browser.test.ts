@@ -338,6 +338,36 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await golden!.context.close();
   }, 60_000);
 
+  it('a first 2D game asks for a look first: the cards show their pictures, a pick starts the job with it', async () => {
+    const user = await signUp(h.url);
+    h.model.setScript(demoScript);
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const { page, errors } = await newPage(context);
+    await signInAs(page, user);
+    const projectId = await createProject(page, 'Styled game');
+    await page.locator('.chat-input').fill('2Dのシューティングゲームを作って');
+    await page.locator('button.send').click();
+    const picker = page.locator('[data-testid="style-picker"][data-state="open"]');
+    await picker.waitFor({ timeout: 15_000 });
+    expect(await picker.getAttribute('data-dimension')).toBe('2d');
+    // Every card's picture loaded (SVG from /styles/…), and the message box is free again.
+    await expect.poll(() => page.evaluate(() => [...document.querySelectorAll('.style-card img')].every((img: any) => img.complete && img.naturalWidth > 0))).toBe(true);
+    expect(await page.locator('.style-card').count()).toBeGreaterThanOrEqual(4);
+    expect(await page.locator('button.send').isDisabled()).toBe(false);
+    await shot(page, '13-style-picker');
+
+    await page.locator('.style-card[data-style-id="neon"]').click();
+    await page.waitForFunction(() => document.querySelectorAll('.msg-assistant[data-state="done"]').length >= 1, undefined, { timeout: AGENT_MS });
+    expect(await page.locator('.style-card.chosen').getAttribute('data-style-id')).toBe('neon');
+    expect(await page.locator('.style-card:disabled').count()).toBe(await page.locator('.style-card').count());
+    // One user message in the conversation, and the project now has its STYLE.md.
+    expect(await page.locator('.msg-user').count()).toBe(1);
+    const files = await api(h.url, user.accessToken)('GET', `/api/projects/${projectId}/files`);
+    expect(JSON.stringify(files.json)).toContain('STYLE.md');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
   it('a connection dropped twice in the middle of a job: the streamed reply ends up complete, exactly once', async () => {
     const user = await signUp(h.url);
     // Slow streaming, so the drops land in the middle of the reply.

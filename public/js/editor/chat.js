@@ -16,6 +16,8 @@ export function createChat({ app, projectId, onJobEnded }) {
   const jobs = new Map();
   let activeJobId = null;
   let lastPrompt = '';
+  /** The last message sent, as sent (a style choice sends it again with `selectedStyle`). */
+  let lastSent = null;
   let attached = [];
 
   const log = h('div', { class: 'chat-log', role: 'log', 'aria-live': 'polite', dataset: { testid: 'chat-log' } });
@@ -158,17 +160,63 @@ export function createChat({ app, projectId, onJobEnded }) {
     }
     const refs = attached.filter((a) => text.includes(a.url));
     const raw = text.split('\n').filter((l) => !REF_LINE.test(l)).join('\n').trim() || text;
-    socket.send({ type: 'message', content: text, rawContent: raw, attachedAssets: refs.map((a) => ({ id: a.id, alias: a.alias, url: a.url })) });
+    lastSent = { type: 'message', content: text, rawContent: raw, attachedAssets: refs.map((a) => ({ id: a.id, alias: a.alias, url: a.url })) };
+    socket.send(lastSent);
     lastPrompt = text;
     addMessage('user', text, { timestamp: new Date().toISOString() });
     input.value = '';
     attached = [];
-    // Until the server answers, no second message.
+    awaitServer();
+  }
+
+  /** Until the server answers a message, no second one. */
+  function awaitServer() {
     activeJobId = 'pending';
     status.hidden = false;
     showProgress(0, 'Sending…');
     cancelButton.disabled = true;
     updateSend();
+  }
+
+  /**
+   * `styleOptions`: the first creation request named 2D/3D, so the server asks for a visual style first. Picking one
+   * (or skipping) sends the same message again with the answer.
+   */
+  function showStylePicker({ dimension, styles, originalMessage }) {
+    const resend = (extra, button) => {
+      if (activeJobId || !socket.ready) return toast(activeJobId ? 'Wait for the current generation to finish.' : 'Not connected to the server.', 'error');
+      const base = lastSent && lastSent.content === originalMessage ? lastSent : { type: 'message', content: originalMessage };
+      if (!socket.send({ ...base, ...extra })) return;
+      for (const b of picker.querySelectorAll('button')) b.disabled = true;
+      button.classList.add('chosen');
+      picker.dataset.state = 'answered';
+      awaitServer();
+    };
+    const cards = (styles ?? []).map((style) => {
+      const button = h(
+        'button',
+        { type: 'button', class: 'style-card', dataset: { styleId: style.id }, title: style.description ?? '' },
+        h('img', { src: style.imageUrl, alt: '', width: 240, height: 160, loading: 'lazy' }),
+        h('span', { class: 'style-name' }, style.nameEn ?? style.name, style.nameEn && style.nameEn.toLowerCase() !== style.name.toLowerCase() ? h('span', { class: 'ja' }, ` ${style.name}`) : null),
+      );
+      button.addEventListener('click', () => resend({ selectedStyle: { dimension, styleId: style.id } }, button));
+      return button;
+    });
+    const skip = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'skip-style' } }, 'Skip · おまかせ');
+    skip.addEventListener('click', () => resend({ skipStyleSelection: true }, skip));
+    const picker = h(
+      'div',
+      { class: 'style-picker', dataset: { testid: 'style-picker', dimension } },
+      h('p', {}, h('strong', {}, `Pick a look for your ${dimension === '3d' ? '3D' : '2D'} game`), h('span', { class: 'ja' }, ' スタイルを選んでください')),
+      h('div', { class: 'style-grid' }, cards),
+      h('div', { class: 'style-actions' }, skip),
+    );
+    log.querySelectorAll('.style-picker[data-state="open"]').forEach((old) => old.remove());
+    picker.dataset.state = 'open';
+    const { bubble } = addMessage('system', picker);
+    bubble.classList.add('msg-style');
+    // The question first (the cards may be taller than the chat).
+    requestAnimationFrame(() => bubble.scrollIntoView({ block: 'start', behavior: 'smooth' }));
   }
 
   function cancel() {
@@ -278,7 +326,16 @@ export function createChat({ app, projectId, onJobEnded }) {
       addMessage('system', `You already have a generation running (${names}). Wait for it to finish, then send again. 他のゲームで生成中です。`);
       if (m.pendingPrompt?.content && !input.value) input.value = m.pendingPrompt.content;
     }),
-    socket.on('info', (m) => addMessage('system', m.message ?? '')),
+    socket.on('styleOptions', (m) => {
+      if (activeJobId === 'pending') setActive(null);
+      showStylePicker(m);
+    }),
+    socket.on('info', (m) => {
+      if (activeJobId === 'pending') setActive(null);
+      addMessage('system', m.message ?? '');
+      // A style question is still open: the message waits for its answer.
+      if (m.pendingStyle && lastPrompt && !input.value) input.value = lastPrompt;
+    }),
     socket.on('error', (m) => {
       const code = m.error?.code;
       if (activeJobId === 'pending' && (code || /project|message|request|denied/i.test(m.message ?? ''))) {

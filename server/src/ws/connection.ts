@@ -14,6 +14,10 @@ import type { JobEvent } from '../jobs/manager.js';
 import type { ProjectRecord } from '../db/repository.js';
 import { jobWire, projectBrief } from '../wire.js';
 import { RateLimiter } from '../rate-limit.js';
+import { findStyle, promptWithStyle, requestedDimension, SKIPPED_STYLE, styleOptions, styleRecord, type Dimension } from '../styles.js';
+
+/** How long a style question blocks new creation messages in its project (contract: 5 min, per socket). */
+const STYLE_PENDING_MS = 5 * 60_000;
 
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i).transform((s) => s.toLowerCase());
 
@@ -58,6 +62,7 @@ export class Connection {
   private repo: UserRepo | null = null;
   private currentProjectId: string | null = null;
   private subscription: { jobId: string; unsubscribe: () => void } | null = null;
+  private pendingStyle: { projectId: string; dimension: Dimension; expires: number } | null = null;
   private readonly authTimer: NodeJS.Timeout;
   private readonly limiter: RateLimiter;
   private closed = false;
@@ -132,7 +137,10 @@ export class Connection {
     switch (type) {
       case 'viewState':
       case 'deselectProject':
-        if (type === 'deselectProject') this.currentProjectId = null;
+        if (type === 'deselectProject') {
+          this.currentProjectId = null;
+          this.pendingStyle = null;
+        }
         return;
       case 'selectProject':
         return this.selectProject(data as Msg<'selectProject'>);
@@ -286,9 +294,36 @@ export class Connection {
       this.send({ type: 'subscribed', jobId: active.id });
       return this.subscribe(active.id, 0);
     }
+    const scope = { userId, projectId };
+    let prompt = msg.content;
+    let styleFile: string | null = null;
+    if (msg.selectedStyle) {
+      const { dimension, styleId } = msg.selectedStyle;
+      const style = findStyle(dimension, styleId);
+      if (!style) return this.error('Invalid request', { detail: `Unknown style ${dimension}/${styleId}` });
+      styleFile = styleRecord(dimension as Dimension, style);
+      prompt = promptWithStyle(msg.content, dimension as Dimension, style);
+    } else if (msg.skipStyleSelection) {
+      if (!(await this.hasStyle(scope))) styleFile = SKIPPED_STYLE;
+    } else {
+      // The style gate (no quota spent): a first creation request that names 2D/3D gets a choice of styles.
+      const pending = this.pendingStyle;
+      if (pending && pending.projectId === projectId && pending.expires > Date.now()) {
+        return this.send({ type: 'info', message: 'スタイルを選択してください。', pendingStyle: { dimension: pending.dimension } });
+      }
+      const dimension = requestedDimension(msg.content);
+      if (dimension && !(await this.hasStyle(scope))) {
+        this.pendingStyle = { projectId, dimension, expires: Date.now() + STYLE_PENDING_MS };
+        return this.send({ type: 'styleOptions', dimension, styles: styleOptions(dimension), originalMessage: msg.content });
+      }
+    }
     const quota = await this.ctx.quota.consume(userId, 'messages_sent');
     if (!quota.allowed) {
       return this.structured('DAILY_MESSAGE_LIMIT_EXCEEDED', '本日のメッセージ上限に達しました。', { remaining: 0, limit: quota.limit, resetAt: quota.resetAt });
+    }
+    if (msg.selectedStyle || msg.skipStyleSelection) {
+      if (this.pendingStyle?.projectId === projectId) this.pendingStyle = null;
+      if (styleFile) await this.ctx.backend.files.write(scope, 'STYLE.md', styleFile);
     }
     const admission = await this.ctx.jobs.admit(userId, projectId);
     if (admission.kind === 'user-limit') {
@@ -319,7 +354,17 @@ export class Connection {
     const job = admission.job;
     await this.subscribe(job.id, 0);
     this.send({ type: 'jobStarted', job: jobWire(job), isExisting: false });
-    void this.ctx.jobs.runGeneration(job, msg.content, () => this.send({ type: 'gameUpdated', userId, projectId }));
+    void this.ctx.jobs.runGeneration(job, prompt, () => this.send({ type: 'gameUpdated', userId, projectId }));
+  }
+
+  /** Whether the project has a style decision (a chosen style or `# SKIPPED`): a non-empty STYLE.md. */
+  private async hasStyle(scope: { userId: string; projectId: string }): Promise<boolean> {
+    try {
+      return (await this.ctx.backend.files.readText(scope, 'STYLE.md')).trim() !== '';
+    } catch (error) {
+      if (isBackendError(error, 'NOT_FOUND')) return false;
+      throw error;
+    }
   }
 
   private async ownJob(jobId: string) {

@@ -200,6 +200,83 @@ describe('projects, generation, versions', () => {
   }, 60_000);
 });
 
+describe('style selection before a first 2D/3D game', () => {
+  it('asks for a style (no quota spent), blocks while pending, writes STYLE.md and gives the agent the guideline; skip is remembered', async () => {
+    const client = await Client.init(h.url, alice.accessToken);
+    const call = api(h.url, alice.accessToken);
+    const projectId = await createProject(client, 'Styled');
+    client.send({ type: 'selectProject', projectId });
+    await client.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
+    const quotaBefore = (await call('GET', '/api/quota')).json.messages.used;
+    const requestsBefore = h.model.messageRequests.length;
+
+    const content = '2Dのシューティングゲームを作って';
+    client.send({ type: 'message', content });
+    const options = await client.next((m) => m.type === 'styleOptions' || m.type === 'jobStarted');
+    expect(options).toMatchObject({ type: 'styleOptions', dimension: '2d', originalMessage: content });
+    expect(options.styles.length).toBeGreaterThanOrEqual(4);
+    for (const style of options.styles) expect(Object.keys(style).sort()).toEqual(['description', 'id', 'imageUrl', 'name', 'nameEn']);
+    // Every preview card is a real image.
+    for (const style of options.styles as { imageUrl: string }[]) {
+      const res = await fetch(`${h.url}${style.imageUrl}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+      expect(await res.text()).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>.*<\/svg>$/s);
+    }
+    expect((await fetch(`${h.url}/styles/2d/nope.svg`)).status).toBe(404);
+
+    // Pending: another message gets the reminder, no job, no quota.
+    client.send({ type: 'message', content: 'make a 2D racing game' });
+    const reminder = await client.next((m) => ['info', 'styleOptions', 'jobStarted'].includes(m.type));
+    expect(reminder).toMatchObject({ type: 'info', message: 'スタイルを選択してください。' });
+    // An unknown style is refused and changes nothing.
+    client.send({ type: 'message', content, selectedStyle: { dimension: '2d', styleId: 'no-such-style' } });
+    expect(await client.next((m) => m.type === 'error' || m.type === 'jobStarted')).toMatchObject({ type: 'error', message: 'Invalid request' });
+    expect((await call('GET', '/api/quota')).json.messages.used).toBe(quotaBefore);
+    expect(h.model.messageRequests.length).toBe(requestsBefore);
+    expect((await call('GET', `/api/projects/${projectId}/code`)).json.code).not.toContain('<canvas');
+
+    // The answer: the same message with the chosen style.
+    const chosen = options.styles.find((s: { id: string }) => s.id === 'retro') ?? options.styles[0];
+    client.send({ type: 'message', content, selectedStyle: { dimension: '2d', styleId: chosen.id } });
+    const started = await client.next((m) => m.type === 'jobStarted');
+    const end = await client.next((m) => m.jobId === started.job.id && ['completed', 'failed'].includes(m.type), 90_000);
+    expect(end.type).toBe('completed');
+    expect((await call('GET', '/api/quota')).json.messages.used).toBe(quotaBefore + 1);
+    const prompts = h.model.messageRequests.slice(requestsBefore).map((r) => JSON.stringify(r.body));
+    expect(prompts.some((p) => p.includes(content) && p.includes('STYLE.md') && p.includes(`Visual style: ${chosen.nameEn}`))).toBe(true);
+    const files = (await call('GET', `/api/projects/${projectId}/files`)).json;
+    expect(JSON.stringify(files)).toContain('STYLE.md');
+    // The chat keeps the user's words; the version is named after them, not the guideline.
+    client.send({ type: 'selectProject', projectId });
+    const selected = await client.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
+    expect(selected.history[0]).toMatchObject({ role: 'user', content });
+    client.send({ type: 'getVersions', projectId });
+    const versions = await client.next((m) => m.type === 'versionsList' && m.projectId === projectId && m.versions.length === 1);
+    expect(versions.versions[0].message).toBe(content);
+    // A style is decided: the next creation request goes straight to a job.
+    client.send({ type: 'message', content: '2Dのパズルゲームを作って' });
+    const next = await client.next((m) => m.type === 'styleOptions' || m.type === 'jobStarted');
+    expect(next.type).toBe('jobStarted');
+    await client.next((m) => m.jobId === next.job.id && ['completed', 'failed'].includes(m.type), 90_000);
+
+    // Skipping is remembered too.
+    const other = await createProject(client, 'Unstyled');
+    client.send({ type: 'selectProject', projectId: other });
+    await client.next((m) => m.type === 'projectSelected' && m.projectId === other);
+    client.send({ type: 'message', content: 'Make a 3D maze game' });
+    expect(await client.next((m) => m.type === 'styleOptions' || m.type === 'jobStarted')).toMatchObject({ type: 'styleOptions', dimension: '3d' });
+    client.send({ type: 'message', content: 'Make a 3D maze game', skipStyleSelection: true });
+    const skipped = await client.next((m) => m.type === 'jobStarted');
+    await client.next((m) => m.jobId === skipped.job.id && ['completed', 'failed'].includes(m.type), 90_000);
+    client.send({ type: 'message', content: 'Make a 3D maze game with more levels' });
+    const again = await client.next((m) => m.type === 'styleOptions' || m.type === 'jobStarted');
+    expect(again.type).toBe('jobStarted');
+    await client.next((m) => m.jobId === again.job.id && ['completed', 'failed'].includes(m.type), 90_000);
+    client.close();
+  }, 300_000);
+});
+
 describe('isolation between users', () => {
   it("another user and a stranger get 401/403/404 on everything of alice's", async () => {
     const client = await Client.init(h.url, alice.accessToken);
