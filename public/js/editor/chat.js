@@ -18,6 +18,8 @@ export function createChat({ app, projectId, onJobEnded }) {
   let lastPrompt = '';
   /** The last message sent, as sent (a style choice sends it again with `selectedStyle`). */
   let lastSent = null;
+  /** `limitExceeded.pendingPrompt`: the message the server did not run, offered for sending again. */
+  let heldBack = null;
   let attached = [];
 
   const log = h('div', { class: 'chat-log', role: 'log', 'aria-live': 'polite', dataset: { testid: 'chat-log' } });
@@ -161,6 +163,9 @@ export function createChat({ app, projectId, onJobEnded }) {
     const refs = attached.filter((a) => text.includes(a.url));
     const raw = text.split('\n').filter((l) => !REF_LINE.test(l)).join('\n').trim() || text;
     lastSent = { type: 'message', content: text, rawContent: raw, attachedAssets: refs.map((a) => ({ id: a.id, alias: a.alias, url: a.url })) };
+    // A message handed back by limitExceeded keeps the style it was sent with.
+    if (heldBack?.selectedStyle && heldBack.content === raw) lastSent.selectedStyle = heldBack.selectedStyle;
+    heldBack = null;
     socket.send(lastSent);
     lastPrompt = text;
     addMessage('user', text, { timestamp: new Date().toISOString() });
@@ -324,7 +329,10 @@ export function createChat({ app, projectId, onJobEnded }) {
       setActive(null);
       const names = (m.jobs ?? []).map((j) => j.projectName || 'another game').join(', ');
       addMessage('system', `You already have a generation running (${names}). Wait for it to finish, then send again. 他のゲームで生成中です。`);
-      if (m.pendingPrompt?.content && !input.value) input.value = m.pendingPrompt.content;
+      if (m.pendingPrompt?.content && !input.value) {
+        input.value = m.pendingPrompt.content;
+        heldBack = m.pendingPrompt;
+      }
     }),
     socket.on('styleOptions', (m) => {
       if (activeJobId === 'pending') setActive(null);

@@ -284,9 +284,6 @@ export class Connection {
     if (!projectId) return this.error('No project selected');
     if (!(await this.ownProject(projectId))) return;
     const userId = this.userId!;
-    if (!this.ctx.aiLimiter.take(userId)) {
-      return this.structured('RATE_LIMITED', 'Too many AI requests. Please wait a minute before trying again.');
-    }
     const active = await this.repo!.activeJobForProject(projectId);
     if (active && this.ctx.jobs.isRunning(active.id)) {
       // The project is busy: join its job instead of starting a second one (no quota spent).
@@ -317,13 +314,13 @@ export class Connection {
         return this.send({ type: 'styleOptions', dimension, styles: styleOptions(dimension), originalMessage: msg.content });
       }
     }
+    // Only a message that may start the agent counts against the AI rate (not joins, style questions or bad input).
+    if (!this.ctx.aiLimiter.take(userId)) {
+      return this.structured('RATE_LIMITED', 'Too many AI requests. Please wait a minute before trying again.');
+    }
     const quota = await this.ctx.quota.consume(userId, 'messages_sent');
     if (!quota.allowed) {
       return this.structured('DAILY_MESSAGE_LIMIT_EXCEEDED', '本日のメッセージ上限に達しました。', { remaining: 0, limit: quota.limit, resetAt: quota.resetAt });
-    }
-    if (msg.selectedStyle || msg.skipStyleSelection) {
-      if (this.pendingStyle?.projectId === projectId) this.pendingStyle = null;
-      if (styleFile) await this.ctx.backend.files.write(scope, 'STYLE.md', styleFile);
     }
     const admission = await this.ctx.jobs.admit(userId, projectId);
     if (admission.kind === 'user-limit') {
@@ -349,6 +346,13 @@ export class Connection {
       this.send({ type: 'jobStarted', job: jobWire(admission.job), isExisting: true });
       this.send({ type: 'subscribed', jobId: admission.job.id });
       return this.subscribe(admission.job.id, 0);
+    }
+    if (msg.selectedStyle || msg.skipStyleSelection) {
+      if (this.pendingStyle?.projectId === projectId) this.pendingStyle = null;
+      // Only now that the job runs (a refused message leaves no trace). The prompt carries the guideline anyway.
+      if (styleFile) {
+        await this.ctx.backend.files.write(scope, 'STYLE.md', styleFile).catch((error: unknown) => this.ctx.log.warn({ err: error, projectId }, 'STYLE.md not written'));
+      }
     }
     await this.repo!.addChat(projectId, 'user', msg.content);
     const job = admission.job;

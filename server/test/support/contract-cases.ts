@@ -202,8 +202,10 @@ describe('projects, generation, versions', () => {
 
 describe('style selection before a first 2D/3D game', () => {
   it('asks for a style (no quota spent), blocks while pending, writes STYLE.md and gives the agent the guideline; skip is remembered', async () => {
-    const client = await Client.init(h.url, alice.accessToken);
-    const call = api(h.url, alice.accessToken);
+    // A user of its own: this case sends more messages than the per-minute AI rate leaves the others.
+    const carol = await signUp(h.url);
+    const client = await Client.init(h.url, carol.accessToken);
+    const call = api(h.url, carol.accessToken);
     const projectId = await createProject(client, 'Styled');
     client.send({ type: 'selectProject', projectId });
     await client.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
@@ -236,13 +238,30 @@ describe('style selection before a first 2D/3D game', () => {
     expect(h.model.messageRequests.length).toBe(requestsBefore);
     expect((await call('GET', `/api/projects/${projectId}/code`)).json.code).not.toContain('<canvas');
 
-    // The answer: the same message with the chosen style.
     const chosen = options.styles.find((s: { id: string }) => s.id === 'retro') ?? options.styles[0];
+    // An answer refused by the job limit (another project is generating) writes nothing and hands the choice back.
+    const busy = await createProject(client, 'Busy');
+    h.model.setScript([{ text: 'thinking…', fault: { hang: true } }]);
+    client.send({ type: 'selectProject', projectId: busy });
+    await client.next((m) => m.type === 'projectSelected' && m.projectId === busy);
+    client.send({ type: 'message', content: 'make something slow' });
+    const busyJob = await client.next((m) => m.type === 'jobStarted');
+    client.send({ type: 'selectProject', projectId });
+    await client.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
+    client.send({ type: 'message', content, selectedStyle: { dimension: '2d', styleId: chosen.id } });
+    const refused = await client.next((m) => m.type === 'limitExceeded' || m.type === 'jobStarted');
+    expect(refused).toMatchObject({ type: 'limitExceeded', pendingPrompt: { content, selectedStyle: { dimension: '2d', styleId: chosen.id } } });
+    expect(JSON.stringify((await call('GET', `/api/projects/${projectId}/files`)).json)).not.toContain('STYLE.md');
+    client.send({ type: 'cancelJob', jobId: busyJob.job.id });
+    await client.next((m) => m.type === 'cancelled' && m.jobId === busyJob.job.id, 15_000);
+    h.model.setScript(demoScript);
+
+    // The answer: the same message with the chosen style.
     client.send({ type: 'message', content, selectedStyle: { dimension: '2d', styleId: chosen.id } });
     const started = await client.next((m) => m.type === 'jobStarted');
     const end = await client.next((m) => m.jobId === started.job.id && ['completed', 'failed'].includes(m.type), 90_000);
     expect(end.type).toBe('completed');
-    expect((await call('GET', '/api/quota')).json.messages.used).toBe(quotaBefore + 1);
+    expect((await call('GET', '/api/quota')).json.messages.used).toBe(quotaBefore + 3); // busy job, the refused answer, this one
     const prompts = h.model.messageRequests.slice(requestsBefore).map((r) => JSON.stringify(r.body));
     expect(prompts.some((p) => p.includes(content) && p.includes('STYLE.md') && p.includes(`Visual style: ${chosen.nameEn}`))).toBe(true);
     const files = (await call('GET', `/api/projects/${projectId}/files`)).json;
