@@ -355,6 +355,13 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     expect(await page.locator('.style-card').count()).toBeGreaterThanOrEqual(4);
     expect(await page.locator('button.send').isDisabled()).toBe(false);
     await shot(page, '13-style-picker');
+    // Typing on instead of answering: the message is handed back, the question stays.
+    await page.locator('.chat-input').fill('make it blue');
+    await page.locator('button.send').click();
+    await page.locator('.msg-system', { hasText: 'スタイルを選択してください' }).waitFor();
+    expect(await page.locator('.chat-input').inputValue()).toBe('make it blue');
+    expect(await page.locator('.msg-user').count()).toBe(1);
+    await page.locator('.chat-input').fill('');
 
     await page.locator('.style-card[data-style-id="neon"]').click();
     await page.waitForFunction(() => document.querySelectorAll('.msg-assistant[data-state="done"]').length >= 1, undefined, { timeout: AGENT_MS });

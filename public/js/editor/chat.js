@@ -20,6 +20,8 @@ export function createChat({ app, projectId, onJobEnded }) {
   let lastSent = null;
   /** `limitExceeded.pendingPrompt`: the message the server did not run, offered for sending again. */
   let heldBack = null;
+  /** The bubble of the last message sent (taken back if the server only asks to answer the style question). */
+  let lastBubble = null;
   let attached = [];
 
   const log = h('div', { class: 'chat-log', role: 'log', 'aria-live': 'polite', dataset: { testid: 'chat-log' } });
@@ -168,7 +170,7 @@ export function createChat({ app, projectId, onJobEnded }) {
     heldBack = null;
     socket.send(lastSent);
     lastPrompt = text;
-    addMessage('user', text, { timestamp: new Date().toISOString() });
+    lastBubble = addMessage('user', text, { timestamp: new Date().toISOString() }).bubble;
     input.value = '';
     attached = [];
     awaitServer();
@@ -340,9 +342,12 @@ export function createChat({ app, projectId, onJobEnded }) {
     }),
     socket.on('info', (m) => {
       if (activeJobId === 'pending') setActive(null);
+      // A style question is still open: the message was not taken; it goes back to the box.
+      if (m.pendingStyle && lastPrompt && !input.value) {
+        input.value = lastPrompt;
+        lastBubble?.remove();
+      }
       addMessage('system', m.message ?? '');
-      // A style question is still open: the message waits for its answer.
-      if (m.pendingStyle && lastPrompt && !input.value) input.value = lastPrompt;
     }),
     socket.on('error', (m) => {
       const code = m.error?.code;
