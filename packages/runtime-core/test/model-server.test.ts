@@ -19,7 +19,9 @@ import {
   detectGameKind,
   lastToolResults,
   promptText,
+  splitStyle,
   startModelServer,
+  styleTheme,
   type ContentBlock,
   type GameKind,
   type MessageParam,
@@ -777,5 +779,28 @@ describe('demo script decisions', () => {
     expect(switched.calls).toEqual(['Read', 'Write']);
     expect(files.get('index.html')).toContain('content="snake"');
     expect(themeOf(files.get('index.html')).palette).toBe('purple');
+  });
+
+  it('a style section after "---" is not read as the request, and its palette colours the game', () => {
+    const palette = ['#f4f1ea', '#2b2d42', '#ef233c', '#8d99ae', '#edf2f4'];
+    // The guideline names words the request parser knows ("space" → shooter, "blocky" → breakout, "dark" → night).
+    const prompt = `Make a catch game\n\n---\nVisual style: Minimal, generous empty space, blocky, dark accents.\nPalette: ${palette.join(', ')}.\nFlat fills.`;
+    expect(splitStyle(prompt)).toEqual({ request: 'Make a catch game', palette });
+    const files = new Map<string, string>();
+    const run = converse(files, prompt);
+    expect(run.calls).toEqual(['Write']);
+    expect(files.get('index.html')).toContain('content="catcher"');
+    const theme = themeOf(files.get('index.html'));
+    expect(theme).toMatchObject({ palette: 'style', bg: '#f4f1ea', fg: '#2b2d42' });
+    expect(palette).toEqual(expect.arrayContaining([theme.player, theme.enemy])); // already stand out on the paper
+    // A pastel on a pastel background is darkened toward the text colour until it shows.
+    const kawaii = styleTheme(['#ffd1dc', '#bde0fe', '#caffbf', '#fff1a8', '#5a3e4b']);
+    expect(kawaii.fg).toBe('#5a3e4b');
+    for (const c of [kawaii.player, kawaii.enemy, kawaii.accent]) expect(['#bde0fe', '#caffbf', '#fff1a8']).not.toContain(c);
+    // Without a section nothing changes; a section without a palette keeps the default colours.
+    expect(splitStyle('Make a game\n--- not a section')).toEqual({ request: 'Make a game\n--- not a section', palette: null });
+    expect(splitStyle('Make a game\n---\nno colours here').palette).toBeNull();
+    // Dark backgrounds get the lightest colour as text.
+    expect(styleTheme(['#0d0221', '#ff2a6d', '#05d9e8', '#d1f7ff', '#ff9e00']).fg).toBe('#d1f7ff');
   });
 });

@@ -84,6 +84,55 @@ const UI: Record<Lang, { start: string; over: string; retry: string; score: stri
 
 // ---------------------------------------------------------------- reading the prompt
 
+/**
+ * A prompt may carry a style section after a `---` line (the server appends the visual style the user chose). The
+ * demo model reads the request from the part before it, and takes the game's colours from the section's
+ * `Palette:` line (the first colour is the background), as a real model would follow the style.
+ */
+export function splitStyle(prompt: string): { request: string; palette: string[] | null } {
+  const at = prompt.search(/\n-{3,}\n/);
+  if (at < 0) return { request: prompt, palette: null };
+  const colours = /^Palette:\s*(.+)$/m.exec(prompt.slice(at))?.[1]?.match(/#[0-9a-f]{6}\b/gi) ?? [];
+  return { request: prompt.slice(0, at).trimEnd(), palette: colours.length >= 3 ? colours.map((c) => c.toLowerCase()) : null };
+}
+
+/** A theme from a style's palette: its first colour as the background, the colour that stands out most on it as text. */
+export function styleTheme(palette: readonly string[]): GameTheme {
+  const [bg, ...rest] = palette as [string, ...string[]];
+  const fg = [...rest].sort((a, b) => contrast(b, bg) - contrast(a, bg))[0]!;
+  const others = rest.filter((c) => c !== fg);
+  const pick = (i: number) => legible(others[i % others.length] ?? fg, bg, fg);
+  return { palette: 'style', bg, fg, player: pick(0), enemy: pick(1), accent: pick(2), speed: 1 };
+}
+
+/** The colour, moved toward the text colour until it stands out from the background (pastel on pastel would not). */
+function legible(colour: string, bg: string, fg: string): string {
+  let out = colour;
+  for (let t = 0.2; contrast(out, bg) < 1.8 && t < 1; t += 0.2) out = mix(colour, fg, t);
+  return out;
+}
+
+function mix(a: string, b: string, t: number): string {
+  const [x, y] = [Number.parseInt(a.slice(1), 16), Number.parseInt(b.slice(1), 16)];
+  const channel = (shift: number) => Math.round(((x >> shift) & 255) * (1 - t) + ((y >> shift) & 255) * t);
+  return `#${[16, 8, 0].map((shift) => channel(shift).toString(16).padStart(2, '0')).join('')}`;
+}
+
+function luminance(hex: string): number {
+  const n = Number.parseInt(hex.slice(1), 16);
+  const channel = (v: number) => {
+    const c = v / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * channel(n >> 16) + 0.7152 * channel((n >> 8) & 255) + 0.0722 * channel(n & 255);
+}
+
+/** WCAG contrast ratio of two colours. */
+function contrast(a: string, b: string): number {
+  const [x, y] = [luminance(a), luminance(b)].sort((m, n) => n - m) as [number, number];
+  return (x + 0.05) / (y + 0.05);
+}
+
 export function detectLang(text: string): Lang {
   return /[\u3040-\u30ff\u3400-\u9fff]/.test(text) ? 'ja' : 'en';
 }
@@ -657,7 +706,9 @@ export function createDemoScript(options: DemoScriptOptions = {}): ScriptFunctio
 /** The demo model with no artificial delays. */
 export const demoScript: ScriptFunction = createDemoScript();
 
-function decide(messages: MessageParam[], prompt: string, results: ToolResultInfo[]): Turn {
+function decide(messages: MessageParam[], fullPrompt: string, results: ToolResultInfo[]): Turn {
+  const { request: prompt, palette } = splitStyle(fullPrompt);
+  const styled = palette ? styleTheme(palette) : undefined;
   const lang = detectLang(prompt);
   const promptAt = lastPromptIndex(messages);
   const earlier = messages.slice(0, promptAt);
@@ -680,12 +731,12 @@ function decide(messages: MessageParam[], prompt: string, results: ToolResultInf
         toolUses: [{ name: 'Read', input: { file_path: FILE } }],
       };
     }
-    return writeGame(kind ?? DEFAULT_KIND, prompt, lang, true);
+    return writeGame(kind ?? DEFAULT_KIND, prompt, lang, true, styled);
   }
 
   switch (result.name) {
     case 'Read': {
-      if (result.isError) return writeGame(kind ?? DEFAULT_KIND, prompt, lang, true);
+      if (result.isError) return writeGame(kind ?? DEFAULT_KIND, prompt, lang, true, styled);
       // The CLI may answer a repeated Read with "file unchanged since your last Read", so what we know of the file
       // comes from the whole history (our Writes and Edits, earlier Reads), not only from this result.
       const file = knownFile(messages) ?? '';
@@ -694,7 +745,7 @@ function decide(messages: MessageParam[], prompt: string, results: ToolResultInf
       const writeWasRefused = toolCalls(thisRun).some((c) => c.name === 'Write' && c.isError);
       if (writeWasRefused || !themeLine || !current || (kind !== null && kind !== current)) {
         // A different kind of game keeps the colors and speed the user already chose.
-        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, false, themeLine ? parseTheme(themeLine[1]!) : undefined);
+        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, false, styled ?? (themeLine ? parseTheme(themeLine[1]!) : undefined));
       }
       const theme = parseTheme(themeLine[1]!);
       const next = applyChange(theme, prompt);
