@@ -9,6 +9,7 @@
  * Each style's preview is an SVG drawn here from the style's own palette, so it needs no image service and always
  * matches the guideline the agent gets.
  */
+import { escapeAttr } from './http/svg.js';
 
 export type Dimension = '2d' | '3d';
 
@@ -125,11 +126,7 @@ const H = 160;
 /** The preview card of a style: a small scene in its palette and manner (240×160 SVG). */
 export function stylePreviewSvg(style: VisualStyle): string {
   const body = MOTIFS[style.motif](style.palette);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeXml(style.nameEn)}"><title>${escapeXml(style.nameEn)}</title>${body}</svg>`;
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeAttr(style.nameEn)}"><title>${escapeAttr(style.nameEn)}</title>${body}</svg>`;
 }
 
 const rect = (x: number, y: number, w: number, h: number, fill: string, extra = '') => `<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="${fill}"${extra}/>`;
