@@ -62,7 +62,7 @@ export const STYLES: Record<Dimension, readonly VisualStyle[]> = {
       'Build every object from unit cubes (InstancedMesh for many); blocky characters; grid-aligned world; flat colours per cube.'),
     s('realistic', 'リアル風', 'Realistic', 'Physically based materials and lighting', ['#2d3436', '#636e72', '#b2bec3', '#e17055', '#0984e3'], 'pbr',
       'MeshStandardMaterial with sensible roughness/metalness; soft shadows; fog for depth; restrained colours; clean semi-transparent HUD.'),
-    s('neon', 'ネオン', 'Neon', 'Dark space, glowing edges, synthwave', ['#0a0a1a', '#ff00ff', '#00ffff', '#ff8800', '#88ff00'], 'neon-grid',
+    s('neon', 'ネオン', 'Neon', 'Dark space, glowing edges, synthwave', ['#0a0a1a', '#ff00ff', '#00ffff', '#e0f7ff', '#ff8800'], 'neon-grid',
       'Dark scene; emissive materials and bright edges (EdgesGeometry lines); grid floor; glow via bloom if available, else additive sprites.'),
     s('isometric', 'アイソメトリック', 'Isometric', 'Pastel dioramas seen from a fixed angle', ['#f8edeb', '#cdb4db', '#a2d2ff', '#ffafcc', '#6d597a'], 'isometric',
       'Orthographic camera at a fixed isometric angle; pastel flat materials; small diorama-like levels; calm animation; minimal UI at the edges.'),
