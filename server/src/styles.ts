@@ -118,6 +118,44 @@ export function promptWithStyle(content: string, dimension: Dimension, style: Vi
   return `${content}\n\n---\nThe user chose this visual style for the game (it is saved in STYLE.md; keep to it in later changes too):\n${styleGuideline(dimension, style)}`;
 }
 
+// ---------------------------------------------------------------- the gate
+
+export type StyleDecision =
+  /** Run the message: with this prompt, writing `styleFile` as STYLE.md first when there is one. */
+  | { kind: 'proceed'; prompt: string; styleFile: string | null }
+  /** Ask which style (`styleOptions`); no job. */
+  | { kind: 'ask'; dimension: Dimension }
+  /** A question is already open in this project (`info`); no job. */
+  | { kind: 'remind'; dimension: Dimension }
+  | { kind: 'invalid'; detail: string };
+
+export interface StyledMessage {
+  content: string;
+  selectedStyle?: { dimension: string; styleId: string };
+  skipStyleSelection?: boolean;
+}
+
+/**
+ * What a chat message does about the visual style (contract/WEBSOCKET.md §4 steps 2–3). `pending` is the dimension of
+ * a question still open in this project; `hasStyle` says whether STYLE.md already holds a decision (read only if needed).
+ */
+export async function decideStyle(msg: StyledMessage, pending: Dimension | null, hasStyle: () => Promise<boolean>): Promise<StyleDecision> {
+  if (msg.selectedStyle) {
+    const { dimension, styleId } = msg.selectedStyle;
+    const style = findStyle(dimension, styleId);
+    if (!style) return { kind: 'invalid', detail: `Unknown style ${dimension}/${styleId}` };
+    return { kind: 'proceed', prompt: promptWithStyle(msg.content, dimension as Dimension, style), styleFile: styleRecord(dimension as Dimension, style) };
+  }
+  if (msg.skipStyleSelection) {
+    // A skip never overwrites a style already chosen.
+    return { kind: 'proceed', prompt: msg.content, styleFile: (await hasStyle()) ? null : SKIPPED_STYLE };
+  }
+  if (pending) return { kind: 'remind', dimension: pending };
+  const dimension = requestedDimension(msg.content);
+  if (dimension && !(await hasStyle())) return { kind: 'ask', dimension };
+  return { kind: 'proceed', prompt: msg.content, styleFile: null };
+}
+
 // ---------------------------------------------------------------- preview cards
 
 const W = 240;

@@ -1,6 +1,6 @@
 // The style catalogue and the style gate's detection (the flow itself is in the contract cases).
 import { describe, expect, it } from 'vitest';
-import { findStyle, promptWithStyle, requestedDimension, styleOptions, stylePreviewSvg, styleRecord, STYLES } from '../src/styles.js';
+import { decideStyle, findStyle, promptWithStyle, requestedDimension, SKIPPED_STYLE, styleOptions, stylePreviewSvg, styleRecord, STYLES } from '../src/styles.js';
 import { sanitizeSvg } from '../src/http/svg.js';
 
 describe('requestedDimension', () => {
@@ -60,5 +60,44 @@ describe('catalogue', () => {
     const prompt = promptWithStyle('2Dのゲームを作って', '2d', style);
     expect(prompt.split('\n')[0]).toBe('2Dのゲームを作って');
     expect(prompt).toContain(style.palette.join(', '));
+  });
+});
+
+describe('decideStyle', () => {
+  /** A STYLE.md lookup that records whether it was needed. */
+  const lookup = (decided: boolean) => {
+    const reads: number[] = [];
+    return { reads, hasStyle: async () => (reads.push(1), decided) };
+  };
+
+  it('asks on a first 2D/3D creation request, and not once STYLE.md holds a decision', async () => {
+    const undecided = lookup(false);
+    expect(await decideStyle({ content: 'Make a 3D maze game' }, null, undecided.hasStyle)).toEqual({ kind: 'ask', dimension: '3d' });
+    const decided = lookup(true);
+    expect(await decideStyle({ content: 'Make a 3D maze game' }, null, decided.hasStyle)).toEqual({ kind: 'proceed', prompt: 'Make a 3D maze game', styleFile: null });
+  });
+
+  it('other messages go straight through without reading STYLE.md', async () => {
+    const l = lookup(false);
+    expect(await decideStyle({ content: 'make it faster' }, null, l.hasStyle)).toEqual({ kind: 'proceed', prompt: 'make it faster', styleFile: null });
+    expect(l.reads).toHaveLength(0);
+  });
+
+  it('an open question is a reminder for any message that does not answer it', async () => {
+    const l = lookup(false);
+    expect(await decideStyle({ content: 'make it faster' }, '2d', l.hasStyle)).toEqual({ kind: 'remind', dimension: '2d' });
+  });
+
+  it('an answer: the style goes into the prompt and STYLE.md; an unknown one is invalid', async () => {
+    const l = lookup(false);
+    const chosen = await decideStyle({ content: '2Dのゲームを作って', selectedStyle: { dimension: '2d', styleId: 'retro' } }, '2d', l.hasStyle);
+    const retro = findStyle('2d', 'retro')!;
+    expect(chosen).toEqual({ kind: 'proceed', prompt: promptWithStyle('2Dのゲームを作って', '2d', retro), styleFile: styleRecord('2d', retro) });
+    expect(await decideStyle({ content: 'x', selectedStyle: { dimension: '2d', styleId: 'lowpoly' } }, null, l.hasStyle)).toMatchObject({ kind: 'invalid' });
+  });
+
+  it('a skip writes the SKIPPED marker, but never over a chosen style', async () => {
+    expect(await decideStyle({ content: 'Make a 2D game', skipStyleSelection: true }, '2d', lookup(false).hasStyle)).toEqual({ kind: 'proceed', prompt: 'Make a 2D game', styleFile: SKIPPED_STYLE });
+    expect(await decideStyle({ content: 'Make a 2D game', skipStyleSelection: true }, null, lookup(true).hasStyle)).toEqual({ kind: 'proceed', prompt: 'Make a 2D game', styleFile: null });
   });
 });

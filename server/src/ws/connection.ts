@@ -14,7 +14,7 @@ import type { JobEvent } from '../jobs/manager.js';
 import type { ProjectRecord } from '../db/repository.js';
 import { jobWire, projectBrief } from '../wire.js';
 import { RateLimiter } from '../rate-limit.js';
-import { findStyle, promptWithStyle, requestedDimension, SKIPPED_STYLE, styleOptions, styleRecord, type Dimension } from '../styles.js';
+import { decideStyle, styleOptions, type Dimension } from '../styles.js';
 
 /** How long a style question blocks new creation messages in its project (contract: 5 min, per socket). */
 const STYLE_PENDING_MS = 5 * 60_000;
@@ -292,27 +292,14 @@ export class Connection {
       return this.subscribe(active.id, 0);
     }
     const scope = { userId, projectId };
-    let prompt = msg.content;
-    let styleFile: string | null = null;
-    if (msg.selectedStyle) {
-      const { dimension, styleId } = msg.selectedStyle;
-      const style = findStyle(dimension, styleId);
-      if (!style) return this.error('Invalid request', { detail: `Unknown style ${dimension}/${styleId}` });
-      styleFile = styleRecord(dimension as Dimension, style);
-      prompt = promptWithStyle(msg.content, dimension as Dimension, style);
-    } else if (msg.skipStyleSelection) {
-      if (!(await this.hasStyle(scope))) styleFile = SKIPPED_STYLE;
-    } else {
-      // The style gate (no quota spent): a first creation request that names 2D/3D gets a choice of styles.
-      const pending = this.pendingStyle;
-      if (pending && pending.projectId === projectId && pending.expires > Date.now()) {
-        return this.send({ type: 'info', message: 'スタイルを選択してください。', pendingStyle: { dimension: pending.dimension } });
-      }
-      const dimension = requestedDimension(msg.content);
-      if (dimension && !(await this.hasStyle(scope))) {
-        this.pendingStyle = { projectId, dimension, expires: Date.now() + STYLE_PENDING_MS };
-        return this.send({ type: 'styleOptions', dimension, styles: styleOptions(dimension), originalMessage: msg.content });
-      }
+    const open = this.pendingStyle?.projectId === projectId && this.pendingStyle.expires > Date.now() ? this.pendingStyle.dimension : null;
+    const style = await decideStyle(msg, open, () => this.hasStyle(scope));
+    if (style.kind === 'invalid') return this.error('Invalid request', { detail: style.detail });
+    if (style.kind === 'remind') return this.send({ type: 'info', message: 'スタイルを選択してください。', pendingStyle: { dimension: style.dimension } });
+    if (style.kind === 'ask') {
+      // No quota or AI rate spent: the client answers with the same message and `selectedStyle` or `skipStyleSelection`.
+      this.pendingStyle = { projectId, dimension: style.dimension, expires: Date.now() + STYLE_PENDING_MS };
+      return this.send({ type: 'styleOptions', dimension: style.dimension, styles: styleOptions(style.dimension), originalMessage: msg.content });
     }
     // Only a message that may start the agent counts against the AI rate (not joins, style questions or bad input).
     if (!this.ctx.aiLimiter.take(userId)) {
@@ -350,15 +337,15 @@ export class Connection {
     if (msg.selectedStyle || msg.skipStyleSelection) {
       if (this.pendingStyle?.projectId === projectId) this.pendingStyle = null;
       // Only now that the job runs (a refused message leaves no trace). The prompt carries the guideline anyway.
-      if (styleFile) {
-        await this.ctx.backend.files.write(scope, 'STYLE.md', styleFile).catch((error: unknown) => this.ctx.log.warn({ err: error, projectId }, 'STYLE.md not written'));
+      if (style.styleFile) {
+        await this.ctx.backend.files.write(scope, 'STYLE.md', style.styleFile).catch((error: unknown) => this.ctx.log.warn({ err: error, projectId }, 'STYLE.md not written'));
       }
     }
     await this.repo!.addChat(projectId, 'user', msg.content);
     const job = admission.job;
     await this.subscribe(job.id, 0);
     this.send({ type: 'jobStarted', job: jobWire(job), isExisting: false });
-    void this.ctx.jobs.runGeneration(job, prompt, () => this.send({ type: 'gameUpdated', userId, projectId }));
+    void this.ctx.jobs.runGeneration(job, style.prompt, () => this.send({ type: 'gameUpdated', userId, projectId }));
   }
 
   /** Whether the project has a style decision (a chosen style or `# SKIPPED`): a non-empty STYLE.md. */
