@@ -369,8 +369,8 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     expect(await page.locator('.style-card:disabled').count()).toBe(await page.locator('.style-card').count());
     // One user message in the conversation, and the project now has its STYLE.md.
     expect(await page.locator('.msg-user').count()).toBe(1);
-    const files = await api(h.url, user.accessToken)('GET', `/api/projects/${projectId}/files`);
-    expect(JSON.stringify(files.json)).toContain('STYLE.md');
+    const styleFile = await api(h.url, user.accessToken)('GET', `/game/${user.userId}/${projectId}/STYLE.md`);
+    expect(styleFile.text).toMatch(/^# Neon cyber \(ネオンサイバー\)\n\nid: neon\n/);
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);

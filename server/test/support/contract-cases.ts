@@ -264,8 +264,11 @@ describe('style selection before a first 2D/3D game', () => {
     expect((await call('GET', '/api/quota')).json.messages.used).toBe(quotaBefore + 3); // busy job, the refused answer, this one
     const prompts = h.model.messageRequests.slice(requestsBefore).map((r) => JSON.stringify(r.body));
     expect(prompts.some((p) => p.includes(content) && p.includes('STYLE.md') && p.includes(`Visual style: ${chosen.nameEn}`))).toBe(true);
-    const files = (await call('GET', `/api/projects/${projectId}/files`)).json;
-    expect(JSON.stringify(files)).toContain('STYLE.md');
+    // STYLE.md holds the chosen style itself (read as the project's owner reads any game file).
+    const styleFile = await call('GET', `/game/${carol.userId}/${projectId}/STYLE.md`);
+    expect(styleFile.status).toBe(200);
+    const heading = `# ${chosen.nameEn} (${chosen.name})\n\nid: ${chosen.id}\ndimension: 2d\n\nVisual style: ${chosen.nameEn}`;
+    expect(styleFile.text.slice(0, heading.length)).toBe(heading);
     // The chat keeps the user's words; the version is named after them, not the guideline.
     client.send({ type: 'selectProject', projectId });
     const selected = await client.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
@@ -288,6 +291,7 @@ describe('style selection before a first 2D/3D game', () => {
     client.send({ type: 'message', content: 'Make a 3D maze game', skipStyleSelection: true });
     const skipped = await client.next((m) => m.type === 'jobStarted');
     await client.next((m) => m.jobId === skipped.job.id && ['completed', 'failed'].includes(m.type), 90_000);
+    expect((await call('GET', `/game/${carol.userId}/${other}/STYLE.md`)).text).toMatch(/^# SKIPPED\n/);
     client.send({ type: 'message', content: 'Make a 3D maze game with more levels' });
     const again = await client.next((m) => m.type === 'styleOptions' || m.type === 'jobStarted');
     expect(again.type).toBe('jobStarted');
