@@ -21,7 +21,7 @@ import { createDemoScript, demoScript } from '@dreamcore/runtime-core/testkit';
 import { api, Client, signUp, startHarness, type Harness, type Session } from './support/harness.js';
 
 // Browser globals used inside page.evaluate / waitForFunction callbacks (this project compiles without the DOM lib).
-declare const document: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const document: any;
 declare const localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
 declare const window: unknown;
 
@@ -64,7 +64,13 @@ async function newPage(context: BrowserContext): Promise<{ page: Page; errors: s
 /** Signs a page in with a session made over REST (as the app stores it after signing in). */
 async function signInAs(page: Page, session: Session): Promise<void> {
   const payload = JSON.parse(Buffer.from(session.accessToken.split('.')[1]!, 'base64url').toString()) as { exp: number };
-  const stored = { access_token: session.accessToken, refresh_token: session.refreshToken, token_type: 'bearer', expires_at: payload.exp, user: { id: session.userId, email: session.email } };
+  const stored = {
+    access_token: session.accessToken,
+    refresh_token: session.refreshToken,
+    token_type: 'bearer',
+    expires_at: payload.exp,
+    user: { id: session.userId, email: session.email },
+  };
   await page.goto(`${h.url}/#/login`);
   await page.evaluate(([key, value]) => localStorage.setItem(key!, value!), [SESSION_KEY, JSON.stringify(stored)]);
   await page.goto(`${h.url}/?session=stored#/`); // a real navigation (not a hash change): the app boots with the session
@@ -153,7 +159,15 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       startHarness({ script: demoScript }),
       chromium.launch({
         executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       }),
     ]);
   }, 120_000);
@@ -272,7 +286,12 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     expect(href).toMatch(/^\/play\/g_[A-Za-z0-9]{10}$/);
     const gameId = href.split('/').pop()!;
     const published = await api(h.url, token)('GET', `/api/projects/${projectId}/published`);
-    expect(published.json.game).toMatchObject({ title: 'Star Blaster', how_to_play: 'Arrow keys to move, Space to shoot.', tags: ['shooter', 'space', 'retro'], visibility: 'unlisted' });
+    expect(published.json.game).toMatchObject({
+      title: 'Star Blaster',
+      how_to_play: 'Arrow keys to move, Space to shoot.',
+      tags: ['shooter', 'space', 'retro'],
+      visibility: 'unlisted',
+    });
 
     // The play page: details, the game framed from /g/, one play counted.
     const { page: play, errors: playErrors } = await newPage(context);
@@ -302,7 +321,12 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
 
   it('phone width: chat and preview are tabs, nothing overflows', async () => {
     expect(golden).not.toBeNull();
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, storageState: await golden!.context.storageState() });
+    const context = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+      storageState: await golden!.context.storageState(),
+    });
     const { page, errors } = await newPage(context);
     await page.goto(`${h.url}/#/project/${golden!.projectId}`);
     await page.locator('.msg-assistant[data-state="done"], .msg-assistant').first().waitFor();
@@ -351,7 +375,9 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await picker.waitFor({ timeout: 15_000 });
     expect(await picker.getAttribute('data-dimension')).toBe('2d');
     // Every card's picture loaded (SVG from /styles/…), and the message box is free again.
-    await expect.poll(() => page.evaluate(() => [...document.querySelectorAll('.style-card img')].every((img: any) => img.complete && img.naturalWidth > 0))).toBe(true);
+    await expect
+      .poll(() => page.evaluate(() => [...document.querySelectorAll('.style-card img')].every((img: any) => img.complete && img.naturalWidth > 0)))
+      .toBe(true);
     expect(await page.locator('.style-card').count()).toBeGreaterThanOrEqual(4);
     expect(await page.locator('button.send').isDisabled()).toBe(false);
     await shot(page, '13-style-picker');
@@ -390,7 +416,9 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       const bubble = page.locator('.msg-assistant').last();
       const textLength = async () => ((await bubble.locator('.msg-body').textContent()) ?? '').length;
       await expect.poll(textLength, { timeout: AGENT_MS, interval: 50 }).toBeGreaterThan(12);
-      const jobId = (await page.evaluate(() => (window as unknown as { dreamcoreDebug: { stats(): { cursor: { jobId: string } } } }).dreamcoreDebug.stats().cursor.jobId))!;
+      const jobId = (await page.evaluate(
+        () => (window as unknown as { dreamcoreDebug: { stats(): { cursor: { jobId: string } } } }).dreamcoreDebug.stats().cursor.jobId,
+      ))!;
       const stats = () => page.evaluate(() => (window as unknown as { dreamcoreDebug: { stats(): Record<string, number> } }).dreamcoreDebug.stats());
 
       // 1. The server drops the socket (as a proxy or a network failure would).
@@ -415,9 +443,16 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       expect(shown.length).toBeGreaterThan(middle);
 
       // What the server streamed, from its durable event log.
-      const events = (await api(h.url, user.accessToken)('GET', `/api/jobs/${jobId}/events?after=0`)).json.events as { seq: number; type: string; content?: string }[];
+      const events = (await api(h.url, user.accessToken)('GET', `/api/jobs/${jobId}/events?after=0`)).json.events as {
+        seq: number;
+        type: string;
+        content?: string;
+      }[];
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-      const streamed = events.filter((e) => e.type === 'stream').map((e) => e.content ?? '').join('');
+      const streamed = events
+        .filter((e) => e.type === 'stream')
+        .map((e) => e.content ?? '')
+        .join('');
       expect(events.at(-1)!.type).toBe('completed');
       expect(shown).toBe(streamed);
       const [job] = await jobsOf(user.accessToken, projectId);
@@ -478,13 +513,21 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     const at = (suffix: string) => (url: URL) => url.pathname === `/api/projects/${projectId}/${suffix}`;
     await page.route(at('generate-movie'), (route) => {
       rendering = true;
-      return route.fulfill({ status: 202, json: { success: true, status: 'rendering', percent: 0, stage: 'starting', statusUrl: `/api/projects/${projectId}/movie-status` } });
+      return route.fulfill({
+        status: 202,
+        json: { success: true, status: 'rendering', percent: 0, stage: 'starting', statusUrl: `/api/projects/${projectId}/movie-status` },
+      });
     });
     await page.route(at('movie-status'), (route) => {
       if (!rendering) return route.fulfill({ json: { status: 'idle', percent: 0, stage: 'idle' } });
       polls++;
       const percent = Math.min(100, polls * 35);
-      return route.fulfill({ json: percent < 100 ? { status: 'rendering', percent, stage: 'capturing frames' } : { status: 'done', percent: 100, stage: 'done', duration: 7, movieUrl: `/api/projects/${projectId}/movie?t=1` } });
+      return route.fulfill({
+        json:
+          percent < 100
+            ? { status: 'rendering', percent, stage: 'capturing frames' }
+            : { status: 'done', percent: 100, stage: 'done', duration: 7, movieUrl: `/api/projects/${projectId}/movie?t=1` },
+      });
     });
     await page.route(at('movie'), (route) => {
       movieAuth = route.request().headers().authorization ?? '';

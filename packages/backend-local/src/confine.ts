@@ -23,8 +23,21 @@ export const SANDBOX = {
 
 // System files the CLI and its Bash tool need; the rest of /etc (and everything else on the host) stays out.
 const ETC_FILES = [
-  'passwd', 'group', 'hosts', 'resolv.conf', 'nsswitch.conf', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d',
-  'localtime', 'ssl', 'ca-certificates', 'alternatives', 'mime.types', 'os-release', 'debian_version',
+  'passwd',
+  'group',
+  'hosts',
+  'resolv.conf',
+  'nsswitch.conf',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'localtime',
+  'ssl',
+  'ca-certificates',
+  'alternatives',
+  'mime.types',
+  'os-release',
+  'debian_version',
 ];
 
 function systemBinds(): string[] {
@@ -51,15 +64,34 @@ export interface SandboxMounts {
 /** The bubblewrap argv that runs `command` confined (command paths are as seen inside). */
 export function bubblewrapArgs(mounts: SandboxMounts, command: string[]): string[] {
   const args = [
-    '--die-with-parent', '--new-session',
-    '--unshare-user', '--uid', '1000', '--gid', '1000',
-    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
-    '--hostname', 'dreamcore-agent',
+    '--die-with-parent',
+    '--new-session',
+    '--unshare-user',
+    '--uid',
+    '1000',
+    '--gid',
+    '1000',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--hostname',
+    'dreamcore-agent',
     ...systemBinds(),
-    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
-    '--tmpfs', '/home',
-    '--bind', mounts.stateDir, SANDBOX.configDir,
-    '--bind', mounts.projectDir, SANDBOX.workspace,
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    '--tmpfs',
+    '/home',
+    '--bind',
+    mounts.stateDir,
+    SANDBOX.configDir,
+    '--bind',
+    mounts.projectDir,
+    SANDBOX.workspace,
   ];
   // The repository is the project's history: the agent may read it, never rewrite it (hooks, config, objects).
   if (existsSync(path.join(mounts.projectDir, '.git'))) {
@@ -118,7 +150,7 @@ export async function detectIsolation(preference: 'auto' | 'bubblewrap' | 'none'
     return { kind: 'bubblewrap', bwrap };
   } catch (error) {
     const reason = `bubblewrap cannot create a sandbox here: ${(error as Error).message.split('\n')[0]}`;
-    if (preference === 'bubblewrap') throw new Error(reason);
+    if (preference === 'bubblewrap') throw new Error(reason, { cause: error });
     return { kind: 'none', reason };
   }
 }

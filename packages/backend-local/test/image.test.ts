@@ -22,7 +22,7 @@ import {
 } from '@dreamcore/runtime-core';
 import { startFakeGemini, type FakeGemini } from '@dreamcore/runtime-core/testkit';
 import { createLocalBackend, type LocalBackend } from '../src/index.js';
-import { createLocalImageGenerator, processImage } from '../src/image.js';
+import { processImage } from '../src/image.js';
 
 const KEY = 'test-gemini-key-0123456789';
 let fake: FakeGemini;
@@ -124,7 +124,9 @@ describe('keying', () => {
   });
 
   it('an image that is all backdrop is MALFORMED_RESPONSE', async () => {
-    const input = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#fe02fd' } }).png().toBuffer();
+    const input = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#fe02fd' } })
+      .png()
+      .toBuffer();
     await expectCode(processImage(input, { width: 32, height: 32, transparent: true }), 'MALFORMED_RESPONSE');
   });
 });

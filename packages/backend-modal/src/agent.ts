@@ -35,7 +35,6 @@ import {
   DEFAULT_AGENT_TIMEOUT_MS,
   startRun,
   validateAgentRequest,
-  isBackendError,
   RunChannel,
   startKeyProxy,
   StreamJsonTranslator,
@@ -170,7 +169,7 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
   if (configured && keyMode === 'secret') {
     config.log(
       'WARNING: no key proxy URL reachable from Modal (set DREAMCORE_MODAL_PROXY_URL / agent.proxyPublicUrl). ' +
-        'Falling back to a Modal Secret: the provider key is placed in the agent\'s environment inside the sandbox, ' +
+        "Falling back to a Modal Secret: the provider key is placed in the agent's environment inside the sandbox, " +
         'where a prompt that makes the agent print its environment reveals it.',
     );
   }

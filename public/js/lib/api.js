@@ -31,14 +31,17 @@ export function createApi(auth) {
     }
     if (raw && res.ok) return res;
     const text = await res.text();
-    let body = null;
+    let body;
     try {
       body = text ? JSON.parse(text) : null;
     } catch {
       body = text;
     }
     if (!res.ok) {
-      const message = (body && typeof body === 'object' && (body.error || body.message)) || (typeof body === 'string' && body.length < 200 && body) || `Request failed (${res.status})`;
+      const message =
+        (body && typeof body === 'object' && (body.error || body.message)) ||
+        (typeof body === 'string' && body.length < 200 && body) ||
+        `Request failed (${res.status})`;
       throw new ApiError(message, res.status, body);
     }
     return body;
