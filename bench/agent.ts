@@ -31,9 +31,17 @@ function direct(cwd: string, baseUrl: string, home: string): Promise<{ wall: num
       cwd,
       stdio: ['ignore', 'pipe', 'ignore'],
       env: {
-        HOME: home, CLAUDE_CONFIG_DIR: path.join(home, '.claude'), ANTHROPIC_BASE_URL: baseUrl, ANTHROPIC_API_KEY: 'sk-direct',
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1',
-        CLAUDE_CODE_MAX_RETRIES: '3', PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8',
+        HOME: home,
+        CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
+        ANTHROPIC_BASE_URL: baseUrl,
+        ANTHROPIC_API_KEY: 'sk-direct',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_AUTOUPDATER: '1',
+        DISABLE_TELEMETRY: '1',
+        DISABLE_ERROR_REPORTING: '1',
+        CLAUDE_CODE_MAX_RETRIES: '3',
+        PATH: '/usr/local/bin:/usr/bin:/bin',
+        LANG: 'C.UTF-8',
       },
     },
   );
@@ -70,20 +78,44 @@ export async function benchAgent(runs = 5): Promise<Measurement[]> {
       ours.first.push(first);
       base.wall.push(d.wall);
       base.first.push(d.first);
-      process.stdout.write(`  run ${i}: ours ${wall.toFixed(0)} ms (first event ${first.toFixed(0)} ms), direct ${d.wall.toFixed(0)} ms (first line ${d.first.toFixed(0)} ms)\n`);
+      process.stdout.write(
+        `  run ${i}: ours ${wall.toFixed(0)} ms (first event ${first.toFixed(0)} ms), direct ${d.wall.toFixed(0)} ms (first line ${d.first.toFixed(0)} ms)\n`,
+      );
     }
-    const wall = { name: 'runClaude wall time', baseline: 'claude direct', ours: median(ours.wall), base: median(base.wall), ratio: median(ours.wall) / median(base.wall), goal: 1.05 };
+    const wall = {
+      name: 'runClaude wall time',
+      baseline: 'claude direct',
+      ours: median(ours.wall),
+      base: median(base.wall),
+      ratio: median(ours.wall) / median(base.wall),
+      goal: 1.05,
+    };
     report(wall);
     out.push(wall);
     const added = median(ours.first) - median(base.first);
-    console.log(`  first-event latency: ours ${median(ours.first).toFixed(0)} ms vs direct ${median(base.first).toFixed(0)} ms: +${added.toFixed(0)} ms (goal ≤ 20 ms) ${added <= 20 ? 'met' : 'NOT met'}`);
-    out.push({ name: 'first event added latency (ms)', baseline: 'claude direct first line', ours: median(ours.first), base: median(base.first), ratio: median(ours.first) / median(base.first), unit: `+${added.toFixed(1)} ms` });
+    console.log(
+      `  first-event latency: ours ${median(ours.first).toFixed(0)} ms vs direct ${median(base.first).toFixed(0)} ms: +${added.toFixed(0)} ms (goal ≤ 20 ms) ${added <= 20 ? 'met' : 'NOT met'}`,
+    );
+    out.push({
+      name: 'first event added latency (ms)',
+      baseline: 'claude direct first line',
+      ours: median(ours.first),
+      base: median(base.first),
+      ratio: median(ours.first) / median(base.first),
+      unit: `+${added.toFixed(1)} ms`,
+    });
 
     section('key proxy: one small request through the proxy vs straight to the upstream');
     const proxy = await startKeyProxy({ upstream: model.url, apiKey: 'sk-bench' });
     const token = proxy.issue(60_000);
     const req = (url: string) => fetch(`${url}/v1/unknown`, { headers: { 'x-api-key': token } }).then((r) => r.arrayBuffer());
-    const m = await compare('request via proxy', 'direct to upstream', () => req(proxy.url), () => req(model.url), { iterations: 300 });
+    const m = await compare(
+      'request via proxy',
+      'direct to upstream',
+      () => req(proxy.url),
+      () => req(model.url),
+      { iterations: 300 },
+    );
     console.log(`  added latency per request: ${(m.ours - m.base).toFixed(3)} ms`);
     out.push(m);
     await proxy.close();

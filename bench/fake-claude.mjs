@@ -23,6 +23,16 @@ const timer = setInterval(() => {
   if (++i >= tokens) {
     clearInterval(timer);
     out({ type: 'assistant', message: { id: 'msg_bench', content: [{ type: 'text', text }] } });
-    out({ type: 'result', subtype: 'success', is_error: false, result: text, session_id: session, total_cost_usd: 0, usage: { input_tokens: 1, output_tokens: tokens }, duration_ms: tokens * interval, num_turns: 1 });
+    out({
+      type: 'result',
+      subtype: 'success',
+      is_error: false,
+      result: text,
+      session_id: session,
+      total_cost_usd: 0,
+      usage: { input_tokens: 1, output_tokens: tokens },
+      duration_ms: tokens * interval,
+      num_turns: 1,
+    });
   }
 }, interval);

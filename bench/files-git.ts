@@ -21,21 +21,30 @@ export async function benchFilesAndGit(): Promise<Measurement[]> {
   const out: Measurement[] = [];
   try {
     section('files (local backend vs raw fs.promises on the same disk)');
-    for (const [label, size, iterations] of [['4 KB', 4096, 400], ['1 MB', 1024 * 1024, 60]] as const) {
+    for (const [label, size, iterations] of [
+      ['4 KB', 4096, 400],
+      ['1 MB', 1024 * 1024, 60],
+    ] as const) {
       const data = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
       await backend.files.write(scope, `w-${size}.bin`, data);
       await fs.writeFile(path.join(rawDir, `w-${size}.bin`), data);
       out.push(
-        await compare(`files.write ${label}`, 'fs.promises.writeFile',
+        await compare(
+          `files.write ${label}`,
+          'fs.promises.writeFile',
           () => backend.files.write(scope, `w-${size}.bin`, data),
           () => fs.writeFile(path.join(rawDir, `w-${size}.bin`), data),
-          { iterations, goal: 1.3 }),
+          { iterations, goal: 1.3 },
+        ),
       );
       out.push(
-        await compare(`files.read ${label}`, 'fs.promises.readFile',
+        await compare(
+          `files.read ${label}`,
+          'fs.promises.readFile',
           () => backend.files.read(scope, `w-${size}.bin`),
           () => fs.readFile(path.join(rawDir, `w-${size}.bin`)),
-          { iterations, goal: 1.3 }),
+          { iterations, goal: 1.3 },
+        ),
       );
     }
 
@@ -51,7 +60,9 @@ export async function benchFilesAndGit(): Promise<Measurement[]> {
     await git(['commit', '-q', '-m', 'init']);
     let n = 0;
     out.push(
-      await compare('git.commit + git.log (20)', 'git add/commit/rev-parse/log',
+      await compare(
+        'git.commit + git.log (20)',
+        'git add/commit/rev-parse/log',
         async () => {
           await backend.files.write(scope, 'index.html', `v${++n}`);
           await backend.git.commit(scope, `change ${n}`);
@@ -64,7 +75,8 @@ export async function benchFilesAndGit(): Promise<Measurement[]> {
           await git(['rev-parse', 'HEAD']);
           await git(['log', '-z', '--name-only', '--max-count=21', '--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%B%x1f', 'HEAD', '--']);
         },
-        { iterations: 40, goal: 1.2 }),
+        { iterations: 40, goal: 1.2 },
+      ),
     );
     void scopeRoot;
   } finally {

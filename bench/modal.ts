@@ -74,7 +74,14 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
   const local = createLocalBackend({ dataDir, agent });
   const out: Measurement[] = [];
   const measure = (name: string, ours: number[], base: number[], goal?: number, rpcs?: Record<string, number>) => {
-    const m: Measurement = { name, baseline: 'local backend', ours: median(ours), base: median(base), ratio: median(ours) / median(base), ...(goal ? { goal } : {}) };
+    const m: Measurement = {
+      name,
+      baseline: 'local backend',
+      ours: median(ours),
+      base: median(base),
+      ratio: median(ours) / median(base),
+      ...(goal ? { goal } : {}),
+    };
     report(m);
     if (rpcs) console.log(`    RPCs per action: ${total(rpcs)} (${fmt(rpcs)})`);
     out.push(rpcs ? { ...m, unit: `${total(rpcs)} RPCs` } : m);
@@ -140,15 +147,19 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
         await modal.files.write(scope, 'index.html', `v${i + 1}`);
         await local.files.write(localScope, 'index.html', `v${i + 1}`);
         emulator.resetCounts();
-        commit.push(await timed(async () => {
-          await modal.git.commit(scope, `change ${i}`);
-          await modal.git.log(scope, { limit: 20 });
-        }));
+        commit.push(
+          await timed(async () => {
+            await modal.git.commit(scope, `change ${i}`);
+            await modal.git.log(scope, { limit: 20 });
+          }),
+        );
         commitRpcs = emulator.rpcCounts();
-        commitLocal.push(await timed(async () => {
-          await local.git.commit(localScope, `change ${i}`);
-          await local.git.log(localScope, { limit: 20 });
-        }));
+        commitLocal.push(
+          await timed(async () => {
+            await local.git.commit(localScope, `change ${i}`);
+            await local.git.log(localScope, { limit: 20 });
+          }),
+        );
       }
       measure('warm commit + log', commit, commitLocal, undefined, commitRpcs);
 
@@ -161,7 +172,10 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
       for (let i = 0; i <= runs; i++) {
         const p: ProjectScope = { userId: scope.userId, projectId: randomUUID() };
         const lp: ProjectScope = { userId: localScope.userId, projectId: randomUUID() };
-        for (const [b, s] of [[modal, p], [local, lp]] as const) {
+        for (const [b, s] of [
+          [modal, p],
+          [local, lp],
+        ] as const) {
           await b.files.write(s, 'README.md', 'x');
           await b.git.init(s);
         }

@@ -25,11 +25,24 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 async function streamLatency(concurrent: number): Promise<{ p50: number; p99: number; samples: number }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-server-'));
   const env = {
-    PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ANTHROPIC_API_KEY: 'sk-bench', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
-    GEMINI_API_KEY: 'x', GEMINI_BASE_URL: 'http://127.0.0.1:9', MAX_JOBS_TOTAL: '100', DAILY_PROJECT_LIMIT: '-1', DAILY_MESSAGE_LIMIT: '-1',
-    RATE_LIMIT_PER_MIN: '100000', PGLITE_TEMPLATE_DIR: TEMPLATES,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    ANTHROPIC_API_KEY: 'sk-bench',
+    ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
+    GEMINI_API_KEY: 'x',
+    GEMINI_BASE_URL: 'http://127.0.0.1:9',
+    MAX_JOBS_TOTAL: '100',
+    DAILY_PROJECT_LIMIT: '-1',
+    DAILY_MESSAGE_LIMIT: '-1',
+    RATE_LIMIT_PER_MIN: '100000',
+    PGLITE_TEMPLATE_DIR: TEMPLATES,
   };
-  const backend = createLocalBackend({ dataDir, agent: { anthropicBaseUrl: 'http://127.0.0.1:9', claudePath: path.join(here, 'fake-claude.mjs'), isolation: 'none', onIsolation: () => undefined } });
+  const backend = createLocalBackend({
+    dataDir,
+    agent: { anthropicBaseUrl: 'http://127.0.0.1:9', claudePath: path.join(here, 'fake-claude.mjs'), isolation: 'none', onIsolation: () => undefined },
+  });
   const server = await startServer(env, { backend });
   const latencies: number[] = [];
   try {
@@ -38,28 +51,36 @@ async function streamLatency(concurrent: number): Promise<{ p50: number; p99: nu
     // Set-up is not what is measured: create the projects ten at a time.
     const projects: string[] = [];
     for (let i = 0; i < clients.length; i += 10) {
-      projects.push(...(await Promise.all(clients.slice(i, i + 10).map(async (c) => {
-        c.send({ type: 'createProject', name: 'bench' });
-        return (await c.next((m) => m.type === 'projectCreated', 120_000)).project.id as string;
-      }))));
+      projects.push(
+        ...(await Promise.all(
+          clients.slice(i, i + 10).map(async (c) => {
+            c.send({ type: 'createProject', name: 'bench' });
+            return (await c.next((m) => m.type === 'projectCreated', 120_000)).project.id as string;
+          }),
+        )),
+      );
     }
-    await Promise.all(clients.map(async (c, i) => {
-      c.send({ type: 'selectProject', projectId: projects[i] });
-      await c.next((m) => m.type === 'projectSelected', 120_000);
-    }));
+    await Promise.all(
+      clients.map(async (c, i) => {
+        c.send({ type: 'selectProject', projectId: projects[i] });
+        await c.next((m) => m.type === 'projectSelected', 120_000);
+      }),
+    );
     // The fake agents of all jobs start streaming at the same moment, once every job is running.
     const startAt = Date.now() + 3000 + concurrent * 100;
-    await Promise.all(clients.map(async (c) => {
-      c.ws.on('message', (data) => {
-        const at = performance.timeOrigin + performance.now();
-        const m = JSON.parse(String(data)) as { type: string; content?: string };
-        if (m.type !== 'stream' || !m.content) return;
-        for (const match of m.content.matchAll(/⟨\d+@([\d.]+)⟩/g)) latencies.push(at - Number(match[1]));
-      });
-      c.send({ type: 'message', content: `stream please start@${startAt}` });
-      const jobId = (await c.next((m) => m.type === 'jobStarted', 120_000)).job.id;
-      await c.next((m) => m.jobId === jobId && (m.type === 'completed' || m.type === 'failed'), 120_000);
-    }));
+    await Promise.all(
+      clients.map(async (c) => {
+        c.ws.on('message', (data) => {
+          const at = performance.timeOrigin + performance.now();
+          const m = JSON.parse(String(data)) as { type: string; content?: string };
+          if (m.type !== 'stream' || !m.content) return;
+          for (const match of m.content.matchAll(/⟨\d+@([\d.]+)⟩/g)) latencies.push(at - Number(match[1]));
+        });
+        c.send({ type: 'message', content: `stream please start@${startAt}` });
+        const jobId = (await c.next((m) => m.type === 'jobStarted', 120_000)).job.id;
+        await c.next((m) => m.jobId === jobId && (m.type === 'completed' || m.type === 'failed'), 120_000);
+      }),
+    );
     clients.forEach((c) => c.close());
   } finally {
     await server.close();
@@ -69,7 +90,9 @@ async function streamLatency(concurrent: number): Promise<{ p50: number; p99: nu
 }
 
 function rssKb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.replace(/\D+/g, ''));
 }
 
@@ -77,7 +100,20 @@ async function bootChild(dataDir: string): Promise<{ url: string; pid: number; m
   const started = performance.now();
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'server/src/cli.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ANTHROPIC_API_KEY: 'sk-bench', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', GEMINI_API_KEY: 'x', GEMINI_BASE_URL: 'http://127.0.0.1:9', PGLITE_TEMPLATE_DIR: TEMPLATES, RATE_LIMIT_PER_MIN: '100000', WS_MESSAGES_PER_MIN: '100000' },
+    env: {
+      PATH: process.env.PATH,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      ANTHROPIC_API_KEY: 'sk-bench',
+      ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
+      GEMINI_API_KEY: 'x',
+      GEMINI_BASE_URL: 'http://127.0.0.1:9',
+      PGLITE_TEMPLATE_DIR: TEMPLATES,
+      RATE_LIMIT_PER_MIN: '100000',
+      WS_MESSAGES_PER_MIN: '100000',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -93,15 +129,25 @@ async function bootChild(dataDir: string): Promise<{ url: string; pid: number; m
   }
   const ms = performance.now() - started;
   return {
-    url, pid: child.pid!, ms,
-    stop: () => new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); }),
+    url,
+    pid: child.pid!,
+    ms,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
 /** Baseline for boot: the same node + tsx start of a minimal HTTP server answering /api/health. */
 async function bootBaseline(): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', "require('node:http').createServer((q,s)=>s.end('ok')).listen(0,'127.0.0.1',function(){console.log(this.address().port)})"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '-e', "require('node:http').createServer((q,s)=>s.end('ok')).listen(0,'127.0.0.1',function(){console.log(this.address().port)})"],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
   while (!(await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null))?.ok) await new Promise((r) => setTimeout(r, 10));
   const ms = performance.now() - started;
@@ -114,7 +160,9 @@ export async function benchServer(): Promise<Measurement[]> {
   section('server: stream latency, token written by the agent → WebSocket client (fake CLI, real server path)');
   for (const n of [1, 50]) {
     const { p50, p99, samples } = await streamLatency(n);
-    console.log(`  ${String(n).padStart(2)} concurrent job(s): p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms over ${samples} tokens${n === 50 ? `  (goal p99 ≤ 25 ms: ${p99 <= 25 ? 'met' : 'NOT met'})` : ''}`);
+    console.log(
+      `  ${String(n).padStart(2)} concurrent job(s): p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms over ${samples} tokens${n === 50 ? `  (goal p99 ≤ 25 ms: ${p99 <= 25 ? 'met' : 'NOT met'})` : ''}`,
+    );
     out.push({ name: `stream latency p99, ${n} jobs`, baseline: 'ms (absolute)', ours: p99, base: 25, ratio: p99 / 25, unit: `p50 ${p50.toFixed(1)} ms` });
   }
 
@@ -125,8 +173,16 @@ export async function benchServer(): Promise<Measurement[]> {
   await first.stop();
   const baseline = await bootBaseline();
   const booted = await bootChild(dataDir); // existing data dir: database reopened, not created
-  console.log(`  boot to healthy on an existing data dir: ${booted.ms.toFixed(0)} ms (minimal node+tsx HTTP server: ${baseline.toFixed(0)} ms, ratio ${(booted.ms / baseline).toFixed(2)}×)`);
-  out.push({ name: 'boot to healthy (existing data dir)', baseline: 'minimal node+tsx http server', ours: booted.ms, base: baseline, ratio: booted.ms / baseline });
+  console.log(
+    `  boot to healthy on an existing data dir: ${booted.ms.toFixed(0)} ms (minimal node+tsx HTTP server: ${baseline.toFixed(0)} ms, ratio ${(booted.ms / baseline).toFixed(2)}×)`,
+  );
+  out.push({
+    name: 'boot to healthy (existing data dir)',
+    baseline: 'minimal node+tsx http server',
+    ours: booted.ms,
+    base: baseline,
+    ratio: booted.ms / baseline,
+  });
   const before = rssKb(booted.pid);
   const clients: Client[] = [];
   for (let i = 0; i < 1000; i += 50) {
@@ -135,7 +191,9 @@ export async function benchServer(): Promise<Measurement[]> {
   await new Promise((r) => setTimeout(r, 1000));
   const after = rssKb(booted.pid);
   const perSocket = ((after - before) * 1024) / clients.length;
-  console.log(`  server RSS ${(before / 1024).toFixed(0)} MB → ${(after / 1024).toFixed(0)} MB with ${clients.length} sockets: ${(perSocket / 1024).toFixed(1)} KB per idle socket`);
+  console.log(
+    `  server RSS ${(before / 1024).toFixed(0)} MB → ${(after / 1024).toFixed(0)} MB with ${clients.length} sockets: ${(perSocket / 1024).toFixed(1)} KB per idle socket`,
+  );
   out.push({ name: 'memory per idle WebSocket (KB)', baseline: 'absolute', ours: perSocket / 1024, base: 1, ratio: perSocket / 1024 });
   clients.forEach((c) => c.close());
   await booted.stop();

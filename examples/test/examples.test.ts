@@ -24,12 +24,18 @@ function gameDir(): string {
 it('generate-game writes a playable game and a second prompt edits it', async () => {
   const env = { ...process.env, ANTHROPIC_API_KEY: '' };
   const script = path.join(here, '..', 'generate-game', 'generate.ts');
-  const first = await run(process.execPath, ['--conditions=source', '--import', 'tsx', script, 'make a snake game', '--out', out], { env, cwd: path.join(here, '..') });
+  const first = await run(process.execPath, ['--conditions=source', '--import', 'tsx', script, 'make a snake game', '--out', out], {
+    env,
+    cwd: path.join(here, '..'),
+  });
   expect(first.stdout).toMatch(/Changed: .*index\.html/);
   const html = readFileSync(path.join(gameDir(), 'index.html'), 'utf8');
   expect(html).toContain('<canvas');
   expect(html).toMatch(/requestAnimationFrame/);
-  const second = await run(process.execPath, ['--conditions=source', '--import', 'tsx', script, 'make it blue', '--out', out], { env, cwd: path.join(here, '..') });
+  const second = await run(process.execPath, ['--conditions=source', '--import', 'tsx', script, 'make it blue', '--out', out], {
+    env,
+    cwd: path.join(here, '..'),
+  });
   expect(second.stdout).toMatch(/version [0-9a-f]{7}/);
   expect(readFileSync(path.join(gameDir(), 'index.html'), 'utf8')).not.toBe(html);
 }, 180_000);

@@ -56,7 +56,15 @@ async function boot() {
   try {
     config = await loadConfig();
   } catch (error) {
-    clear(root).append(h('div', { class: 'fatal' }, h('h1', {}, 'DreamCore'), h('p', {}, error.message), h('button', { class: 'primary', onclick: () => location.reload() }, 'Retry')));
+    clear(root).append(
+      h(
+        'div',
+        { class: 'fatal' },
+        h('h1', {}, 'DreamCore'),
+        h('p', {}, error.message),
+        h('button', { class: 'primary', onclick: () => location.reload() }, 'Retry'),
+      ),
+    );
     return;
   }
   showDemoBanner(config);

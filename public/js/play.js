@@ -12,7 +12,14 @@ function gameIdFromPath() {
 function notFound(message) {
   document.title = 'Game not found · DreamCore';
   clear(root).append(
-    h('div', { class: 'play-missing', dataset: { testid: 'play-missing' } }, h('div', { class: 'denied-icon', 'aria-hidden': 'true' }, '🕹️'), h('h1', {}, 'Game not found'), h('p', {}, message), h('a', { class: 'button primary', href: '/' }, 'Make your own game on DreamCore')),
+    h(
+      'div',
+      { class: 'play-missing', dataset: { testid: 'play-missing' } },
+      h('div', { class: 'denied-icon', 'aria-hidden': 'true' }, '🕹️'),
+      h('h1', {}, 'Game not found'),
+      h('p', {}, message),
+      h('a', { class: 'button primary', href: '/' }, 'Make your own game on DreamCore'),
+    ),
   );
 }
 
@@ -46,7 +53,12 @@ async function main() {
   const author = game.users?.display_name;
 
   clear(root).append(
-    h('header', { class: 'play-bar' }, h('a', { class: 'brand', href: '/' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), h('span', { class: 'brand-name' }, 'DreamCore')), h('a', { class: 'button small primary', href: '/' }, 'Make your own')),
+    h(
+      'header',
+      { class: 'play-bar' },
+      h('a', { class: 'brand', href: '/' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), h('span', { class: 'brand-name' }, 'DreamCore')),
+      h('a', { class: 'button small primary', href: '/' }, 'Make your own'),
+    ),
     h(
       'main',
       { class: 'play-main' },
@@ -56,7 +68,13 @@ async function main() {
         { class: 'play-info' },
         h('div', { class: 'play-title-row' }, h('h1', { dataset: { testid: 'play-title' } }, game.title), fullscreen),
         h('p', { class: 'muted small' }, author ? `by ${author} · ` : '', plays, game.published_at ? ` · published ${formatDate(game.published_at)}` : ''),
-        Array.isArray(game.tags) && game.tags.length ? h('div', { class: 'chips' }, game.tags.map((t) => h('span', { class: 'chip static' }, `#${t}`))) : null,
+        Array.isArray(game.tags) && game.tags.length
+          ? h(
+              'div',
+              { class: 'chips' },
+              game.tags.map((t) => h('span', { class: 'chip static' }, `#${t}`)),
+            )
+          : null,
         game.description ? h('div', { class: 'play-block' }, h('h2', {}, 'About'), h('p', { class: 'prewrap' }, game.description)) : null,
         game.how_to_play ? h('div', { class: 'play-block' }, h('h2', {}, 'How to play 遊び方'), h('p', { class: 'prewrap' }, game.how_to_play)) : null,
       ),

@@ -8,9 +8,7 @@ import { z } from 'zod';
 
 const checkout = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
 const schema = z

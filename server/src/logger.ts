@@ -5,8 +5,21 @@
 import { pino, type Logger } from 'pino';
 
 const REDACT = [
-  'req.headers.authorization', 'req.headers["x-auth-token"]', 'req.headers.apikey', 'req.headers["x-api-key"]', 'req.headers.cookie',
-  '*.access_token', '*.refresh_token', '*.password', '*.token', '*.apiKey', '*.secret', 'access_token', 'refresh_token', 'password', 'token',
+  'req.headers.authorization',
+  'req.headers["x-auth-token"]',
+  'req.headers.apikey',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  '*.access_token',
+  '*.refresh_token',
+  '*.password',
+  '*.token',
+  '*.apiKey',
+  '*.secret',
+  'access_token',
+  'refresh_token',
+  'password',
+  'token',
 ];
 
 export function createLogger(level: string): Logger {

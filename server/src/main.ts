@@ -97,7 +97,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
     // Embedded auth: the browser's supabase-js talks to this server's /auth/v1.
     const issuer = await loadIssuer(config.DATA_DIR, 'dreamcore-embedded-auth');
     verify = createVerifier({ issuer: issuer.issuer, jwks: issuer.jwks });
-    if (!db.auth) throw new Error("embedded auth needs the embedded database");
+    if (!db.auth) throw new Error('embedded auth needs the embedded database');
     authRouter = embeddedAuthRouter(db.auth, issuer, verify);
     authUrl = '';
     anonKey = 'embedded';

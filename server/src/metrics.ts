@@ -19,11 +19,19 @@ export function createMetrics(): Metrics {
     registry,
     jobsTotal: new Counter({ name: 'dreamcore_jobs_total', help: 'Jobs finished, by final status', labelNames: ['status'], registers: [registry] }),
     jobDuration: new Histogram({
-      name: 'dreamcore_job_duration_seconds', help: 'Job wall time, by final status', labelNames: ['status'],
-      buckets: [1, 5, 15, 30, 60, 120, 300, 600], registers: [registry],
+      name: 'dreamcore_job_duration_seconds',
+      help: 'Job wall time, by final status',
+      labelNames: ['status'],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600],
+      registers: [registry],
     }),
     jobsRunning: new Gauge({ name: 'dreamcore_jobs_running', help: 'Jobs running now', registers: [registry] }),
     sockets: new Gauge({ name: 'dreamcore_websockets_active', help: 'Open, authenticated WebSocket connections', registers: [registry] }),
-    httpRequests: new Counter({ name: 'dreamcore_http_requests_total', help: 'HTTP requests by method and status', labelNames: ['method', 'status'], registers: [registry] }),
+    httpRequests: new Counter({
+      name: 'dreamcore_http_requests_total',
+      help: 'HTTP requests by method and status',
+      labelNames: ['method', 'status'],
+      registers: [registry],
+    }),
   };
 }

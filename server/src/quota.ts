@@ -13,7 +13,11 @@ export interface QuotaRepo {
   planOf(userId: string): Promise<'free' | 'pro' | 'team'>;
 }
 
-const PLANS = { free: { projects_created: 3, messages_sent: 20 }, pro: { projects_created: 100, messages_sent: 500 }, team: { projects_created: -1, messages_sent: -1 } } as const;
+const PLANS = {
+  free: { projects_created: 3, messages_sent: 20 },
+  pro: { projects_created: 100, messages_sent: 500 },
+  team: { projects_created: -1, messages_sent: -1 },
+} as const;
 
 export function nextUtcMidnight(now = new Date()): string {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)).toISOString();

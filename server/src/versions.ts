@@ -14,7 +14,10 @@ export interface VersionView {
 // Bookkeeping commits the user did not make themselves. Restores stay visible: they are versions you can undo.
 const HIDDEN = [/^Before restore/, /^Initial project setup/, /^Initial commit/, /^Migration from/];
 
-export async function listVersions(backend: ExecutionBackend, scope: ProjectScope): Promise<{ versions: VersionView[]; currentHead: string | null; autoInitialized: boolean }> {
+export async function listVersions(
+  backend: ExecutionBackend,
+  scope: ProjectScope,
+): Promise<{ versions: VersionView[]; currentHead: string | null; autoInitialized: boolean }> {
   let autoInitialized = false;
   let commits: CommitInfo[];
   try {

@@ -81,9 +81,18 @@ it('a job interrupted by SIGKILL is failed-recoverable after restart and the pro
 
   const second = await boot();
   expect(second.logs.join('\n')).toMatch(/interrupted jobs failed/);
-  const job = (await api(second.url, (await fetch(`${second.url}/auth/v1/token?grant_type=password`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: user.email, password: 'correct horse battery' }),
-  }).then((r) => r.json()) as { access_token: string }).access_token)('GET', `/api/jobs/${jobId}`)).json;
+  const job = (
+    await api(
+      second.url,
+      (
+        (await fetch(`${second.url}/auth/v1/token?grant_type=password`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: user.email, password: 'correct horse battery' }),
+        }).then((r) => r.json())) as { access_token: string }
+      ).access_token,
+    )('GET', `/api/jobs/${jobId}`)
+  ).json;
   expect(job).toMatchObject({ status: 'failed', error_code: 'SERVER_RESTART', recoverable: true });
 
   // The project is at its last commit: the interrupted run committed nothing.
@@ -94,9 +103,11 @@ it('a job interrupted by SIGKILL is failed-recoverable after restart and the pro
 
   // ... and it is not blocked: a new message starts a new job.
   model.setScript([{ text: 'done this time' }]);
-  const session = await fetch(`${second.url}/auth/v1/token?grant_type=password`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: user.email, password: 'correct horse battery' }),
-  }).then((r) => r.json()) as { access_token: string };
+  const session = (await fetch(`${second.url}/auth/v1/token?grant_type=password`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: user.email, password: 'correct horse battery' }),
+  }).then((r) => r.json())) as { access_token: string };
   const again = await Client.init(second.url, session.access_token);
   again.send({ type: 'selectProject', projectId });
   const selected = await again.next((m) => m.type === 'projectSelected');

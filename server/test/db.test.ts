@@ -55,8 +55,19 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  const closing: Promise<unknown>[] = [pgliteSetup.then((s) => s.db.close(), () => undefined)];
-  if (pg15Setup) closing.push(pg15Setup.then((s) => s.stop(), () => undefined));
+  const closing: Promise<unknown>[] = [
+    pgliteSetup.then(
+      (s) => s.db.close(),
+      () => undefined,
+    ),
+  ];
+  if (pg15Setup)
+    closing.push(
+      pg15Setup.then(
+        (s) => s.stop(),
+        () => undefined,
+      ),
+    );
   await Promise.all(closing);
   rmSync(workDir, { recursive: true, force: true });
   console.log(`database timings (ms)\n${JSON.stringify(measurements, null, 2)}`);
@@ -200,111 +211,106 @@ describe('repository on PGlite (embedded)', () => {
   });
 });
 
-describe.skipIf(pg15Reason !== null)(
-  `repository on Supabase (supabase-js → PostgREST → PostgreSQL 15)${pg15Reason ? ` — skipped: ${pg15Reason}` : ''}`,
-  () => {
-    let stack: Pg15Stack;
-    let db: SupabaseDatabase;
+describe.skipIf(pg15Reason !== null)(`repository on Supabase (supabase-js → PostgREST → PostgreSQL 15)${pg15Reason ? ` — skipped: ${pg15Reason}` : ''}`, () => {
+  let stack: Pg15Stack;
+  let db: SupabaseDatabase;
 
-    beforeAll(async () => {
-      stack = await pg15Setup!;
-      const rec = record('supabase-js + PostgREST + PG15');
-      rec('initdb', stack.timings.initdbMs);
-      rec('pg_ctl start', stack.timings.startMs);
-      rec('compat + migrations', stack.timings.migrateMs);
-      rec('PostgREST ready (schema cache loaded) + proxy', stack.timings.postgrestMs);
-      rec('stack total', stack.timings.totalMs);
-      db = createSupabaseDatabase({ url: stack.url, anonKey: stack.anonKey, serviceRoleKey: stack.serviceRoleKey });
+  beforeAll(async () => {
+    stack = await pg15Setup!;
+    const rec = record('supabase-js + PostgREST + PG15');
+    rec('initdb', stack.timings.initdbMs);
+    rec('pg_ctl start', stack.timings.startMs);
+    rec('compat + migrations', stack.timings.migrateMs);
+    rec('PostgREST ready (schema cache loaded) + proxy', stack.timings.postgrestMs);
+    rec('stack total', stack.timings.totalMs);
+    db = createSupabaseDatabase({ url: stack.url, anonKey: stack.anonKey, serviceRoleKey: stack.serviceRoleKey });
+  });
+
+  const lane: RepositoryLane = {
+    get db() {
+      return db;
+    },
+    async createUser(email = uniqueEmail()) {
+      // What GoTrue does on sign-up; the trigger from 002 creates the users row.
+      const result = await stack.sql.query<{ id: string }>('insert into auth.users (email) values ($1) returning id', [email]);
+      return result.rows[0]!.id;
+    },
+    async asUser(userId) {
+      return db.forUser(userId, await stack.userToken(userId));
+    },
+    record: record('supabase-js + PostgREST + PG15'),
+  };
+
+  registerRepositoryContract(() => lane);
+
+  describe('Supabase specifics', () => {
+    it('HS256 (legacy) tokens work like ES256 ones', async () => {
+      const id = await lane.createUser();
+      const repo = db.forUser(id, await stack.userToken(id, { alg: 'HS256' }));
+      expect((await repo.createProject(id, 'Legacy')).name).toBe('Legacy');
+      expect(await repo.listProjects(id)).toHaveLength(1);
     });
 
-    const lane: RepositoryLane = {
-      get db() {
-        return db;
-      },
-      async createUser(email = uniqueEmail()) {
-        // What GoTrue does on sign-up; the trigger from 002 creates the users row.
-        const result = await stack.sql.query<{ id: string }>('insert into auth.users (email) values ($1) returning id', [
-          email,
-        ]);
-        return result.rows[0]!.id;
-      },
-      async asUser(userId) {
-        return db.forUser(userId, await stack.userToken(userId));
-      },
-      record: record('supabase-js + PostgREST + PG15'),
-    };
-
-    registerRepositoryContract(() => lane);
-
-    describe('Supabase specifics', () => {
-      it('HS256 (legacy) tokens work like ES256 ones', async () => {
-        const id = await lane.createUser();
-        const repo = db.forUser(id, await stack.userToken(id, { alg: 'HS256' }));
-        expect((await repo.createProject(id, 'Legacy')).name).toBe('Legacy');
-        expect(await repo.listProjects(id)).toHaveLength(1);
-      });
-
-      it('an expired token is refused with a message that says so', async () => {
-        const id = await lane.createUser();
-        const repo = db.forUser(id, await stack.userToken(id, { expiresInSeconds: -60 }));
-        const error = await repo.listProjects(id).catch((e: unknown) => e);
-        expect(isBackendError(error, 'ACCESS_DENIED')).toBe(true);
-        expect((error as Error).message).toMatch(/expired/i);
-      });
-
-      it('an unreachable database is UNAVAILABLE, not a 500', async () => {
-        const server = http.createServer();
-        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-        const { port } = server.address() as AddressInfo;
-        await new Promise((resolve) => server.close(resolve)); // the port is now closed
-        const offline = createSupabaseDatabase({ url: `http://127.0.0.1:${port}`, anonKey: 'a', serviceRoleKey: 's' });
-        const error = await offline.service.getProject(crypto.randomUUID()).catch((e: unknown) => e);
-        expect(isBackendError(error, 'UNAVAILABLE')).toBe(true);
-      });
-
-      it('a user-scoped repository needs the token', () => {
-        expect(() => db.forUser(crypto.randomUUID())).toThrow(/access token/);
-      });
-
-      it('planOf: the plan counts only while the subscription is active', async () => {
-        const id = await lane.createUser();
-        await stack.sql.query(`insert into public.subscriptions (user_id, plan, status) values ($1, 'pro', 'active')`, [id]);
-        expect(await db.service.planOf(id)).toBe('pro');
-        await stack.sql.query(`update public.subscriptions set status = 'past_due' where user_id = $1`, [id]);
-        expect(await db.service.planOf(id)).toBe('free');
-      });
-
-      it('through the raw API: anon reads public games only; RPCs and foreign rows are closed to users', async () => {
-        const owner = await lane.createUser();
-        const asOwner = await lane.asUser(owner);
-        const pub = await asOwner.publishGame((await asOwner.createProject(owner, 'Pub')).id, owner, { title: 'Pub' });
-        const unlisted = await asOwner.publishGame((await asOwner.createProject(owner, 'Unl')).id, owner, {
-          title: 'Unl',
-          visibility: 'unlisted',
-        });
-        const options = { auth: { persistSession: false }, realtime: { transport: WebSocket as never } };
-        const anon = createClient(stack.url, stack.anonKey, options);
-        const seen = await anon.from('published_games').select('id').in('id', [pub.id, unlisted.id]);
-        expect(seen.error).toBeNull();
-        expect(seen.data?.map((r) => r.id)).toEqual([pub.id]);
-        // No table privilege at all for anon outside the public reads.
-        expect((await anon.from('projects').select('id')).error?.code).toBe('42501');
-        expect((await anon.from('users').select('id')).error?.code).toBe('42501');
-
-        const intruder = await lane.createUser();
-        const asIntruder = createClient(stack.url, stack.anonKey, {
-          ...options,
-          global: { headers: { Authorization: `Bearer ${await stack.userToken(intruder)}` } },
-        });
-        const rpc = await asIntruder.rpc('try_consume_quota', { p_user_id: owner, p_field: 'messages_sent', p_limit: -1 });
-        expect(rpc.error?.code).toBe('42501');
-        expect((await asIntruder.rpc('get_quota', { p_user_id: owner })).error?.code).toBe('42501');
-        const forged = await asIntruder.from('jobs').insert({ user_id: intruder, project_id: pub.projectId });
-        expect(forged.error?.code).toBe('42501');
-        const events = await asIntruder.from('job_events').select('*');
-        expect(events.data).toEqual([]);
-        expect((await asIntruder.from('schema_migrations').select('*')).data ?? []).toEqual([]);
-      });
+    it('an expired token is refused with a message that says so', async () => {
+      const id = await lane.createUser();
+      const repo = db.forUser(id, await stack.userToken(id, { expiresInSeconds: -60 }));
+      const error = await repo.listProjects(id).catch((e: unknown) => e);
+      expect(isBackendError(error, 'ACCESS_DENIED')).toBe(true);
+      expect((error as Error).message).toMatch(/expired/i);
     });
-  },
-);
+
+    it('an unreachable database is UNAVAILABLE, not a 500', async () => {
+      const server = http.createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      await new Promise((resolve) => server.close(resolve)); // the port is now closed
+      const offline = createSupabaseDatabase({ url: `http://127.0.0.1:${port}`, anonKey: 'a', serviceRoleKey: 's' });
+      const error = await offline.service.getProject(crypto.randomUUID()).catch((e: unknown) => e);
+      expect(isBackendError(error, 'UNAVAILABLE')).toBe(true);
+    });
+
+    it('a user-scoped repository needs the token', () => {
+      expect(() => db.forUser(crypto.randomUUID())).toThrow(/access token/);
+    });
+
+    it('planOf: the plan counts only while the subscription is active', async () => {
+      const id = await lane.createUser();
+      await stack.sql.query(`insert into public.subscriptions (user_id, plan, status) values ($1, 'pro', 'active')`, [id]);
+      expect(await db.service.planOf(id)).toBe('pro');
+      await stack.sql.query(`update public.subscriptions set status = 'past_due' where user_id = $1`, [id]);
+      expect(await db.service.planOf(id)).toBe('free');
+    });
+
+    it('through the raw API: anon reads public games only; RPCs and foreign rows are closed to users', async () => {
+      const owner = await lane.createUser();
+      const asOwner = await lane.asUser(owner);
+      const pub = await asOwner.publishGame((await asOwner.createProject(owner, 'Pub')).id, owner, { title: 'Pub' });
+      const unlisted = await asOwner.publishGame((await asOwner.createProject(owner, 'Unl')).id, owner, {
+        title: 'Unl',
+        visibility: 'unlisted',
+      });
+      const options = { auth: { persistSession: false }, realtime: { transport: WebSocket as never } };
+      const anon = createClient(stack.url, stack.anonKey, options);
+      const seen = await anon.from('published_games').select('id').in('id', [pub.id, unlisted.id]);
+      expect(seen.error).toBeNull();
+      expect(seen.data?.map((r) => r.id)).toEqual([pub.id]);
+      // No table privilege at all for anon outside the public reads.
+      expect((await anon.from('projects').select('id')).error?.code).toBe('42501');
+      expect((await anon.from('users').select('id')).error?.code).toBe('42501');
+
+      const intruder = await lane.createUser();
+      const asIntruder = createClient(stack.url, stack.anonKey, {
+        ...options,
+        global: { headers: { Authorization: `Bearer ${await stack.userToken(intruder)}` } },
+      });
+      const rpc = await asIntruder.rpc('try_consume_quota', { p_user_id: owner, p_field: 'messages_sent', p_limit: -1 });
+      expect(rpc.error?.code).toBe('42501');
+      expect((await asIntruder.rpc('get_quota', { p_user_id: owner })).error?.code).toBe('42501');
+      const forged = await asIntruder.from('jobs').insert({ user_id: intruder, project_id: pub.projectId });
+      expect(forged.error?.code).toBe('42501');
+      const events = await asIntruder.from('job_events').select('*');
+      expect(events.data).toEqual([]);
+      expect((await asIntruder.from('schema_migrations').select('*')).data ?? []).toEqual([]);
+    });
+  });
+});

@@ -44,7 +44,11 @@ describe('job event log', () => {
     const seen: JobEvent[] = [];
     await log.subscribe('job', 2, (e) => seen.push(e));
     log.emit('job', 'completed');
-    expect(seen.map((e) => [e.seq, e.content ?? e.type])).toEqual([[3, 'c'], [4, 'd'], [5, 'completed']]);
+    expect(seen.map((e) => [e.seq, e.content ?? e.type])).toEqual([
+      [3, 'c'],
+      [4, 'd'],
+      [5, 'completed'],
+    ]);
   });
 
   it('stream deltas are written at most once a second, every job’s in one write, consecutive deltas in one row', async () => {
@@ -73,15 +77,26 @@ describe('job event log', () => {
     log.emit('job', 'progress', { progress: 50 });
     // At once: long before the 1-second stream flush, and without finish().
     await new Promise((r) => setTimeout(r, 20));
-    expect(calls.flat().map((r) => [r.seq, r.type])).toEqual([[1, 'stream'], [3, 'progress']]);
+    expect(calls.flat().map((r) => [r.seq, r.type])).toEqual([
+      [1, 'stream'],
+      [3, 'progress'],
+    ]);
     log.emit('job', 'stream', { content: '!' });
     await log.finish('job');
-    expect(calls.flat().map((r) => [r.seq, r.type])).toEqual([[1, 'stream'], [3, 'progress'], [4, 'stream']]);
+    expect(calls.flat().map((r) => [r.seq, r.type])).toEqual([
+      [1, 'stream'],
+      [3, 'progress'],
+      [4, 'stream'],
+    ]);
     // Another log (another process after a restart) replays from the store alone.
     const fresh = new JobEventLog(store, () => undefined);
     const replayed: JobEvent[] = [];
     await fresh.subscribe('job', 1, (e) => replayed.push(e));
-    expect(replayed.map((e) => [e.seq, e.type, e.content ?? e.progress])).toEqual([[2, 'stream', 'llo'], [3, 'progress', 50], [4, 'stream', '!']]);
+    expect(replayed.map((e) => [e.seq, e.type, e.content ?? e.progress])).toEqual([
+      [2, 'stream', 'llo'],
+      [3, 'progress', 50],
+      [4, 'stream', '!'],
+    ]);
   });
 
   it('a job whose write is refused does not cost the other jobs in the same batch their events', async () => {
@@ -100,7 +115,13 @@ describe('job event log', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const { store, rows } = memoryStore();
-    const slow: JobEventStore = { ...store, appendJobEvents: async (events) => { await gate; return store.appendJobEvents(events); } };
+    const slow: JobEventStore = {
+      ...store,
+      appendJobEvents: async (events) => {
+        await gate;
+        return store.appendJobEvents(events);
+      },
+    };
     const log = new JobEventLog(slow, () => undefined);
     log.emit('job', 'started');
     log.emit('job', 'completed');

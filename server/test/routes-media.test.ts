@@ -39,14 +39,18 @@ describe('sanitizeSvg', () => {
 
   it('removes script elements, including CDATA content and other namespaces', () => {
     const out = sanitizeSvg(
-      wrap('<script>alert(1)</script><script type="text/javascript"><![CDATA[ alert(2) ]]></script><html:script xmlns:html="http://www.w3.org/1999/xhtml">alert(3)</html:script><rect/>'),
+      wrap(
+        '<script>alert(1)</script><script type="text/javascript"><![CDATA[ alert(2) ]]></script><html:script xmlns:html="http://www.w3.org/1999/xhtml">alert(3)</html:script><rect/>',
+      ),
     );
     expect(out).not.toMatch(/script|alert/i);
     expect(out).toContain('<rect/>');
   });
 
   it('removes foreignObject with everything inside', () => {
-    const out = sanitizeSvg(wrap('<foreignObject><body xmlns="http://www.w3.org/1999/xhtml"><img src="x" onerror="alert(1)"/></body></foreignObject><path d="M0 0"/>'));
+    const out = sanitizeSvg(
+      wrap('<foreignObject><body xmlns="http://www.w3.org/1999/xhtml"><img src="x" onerror="alert(1)"/></body></foreignObject><path d="M0 0"/>'),
+    );
     expect(out).not.toMatch(/foreignObject|img|onerror|body/i);
     expect(out).toContain('<path d="M0 0"/>');
   });
@@ -71,7 +75,11 @@ describe('sanitizeSvg', () => {
   });
 
   it('drops animations that could set a link or a handler', () => {
-    const out = sanitizeSvg(wrap('<a><set attributeName="href" to="javascript:alert(1)"/><animate attributeName="xlink:href" values="javascript:alert(1)"/><animate attributeName="opacity" values="0;1" dur="1s"/><rect/></a>'));
+    const out = sanitizeSvg(
+      wrap(
+        '<a><set attributeName="href" to="javascript:alert(1)"/><animate attributeName="xlink:href" values="javascript:alert(1)"/><animate attributeName="opacity" values="0;1" dur="1s"/><rect/></a>',
+      ),
+    );
     expect(out).not.toMatch(/javascript|attributeName="(xlink:)?href"/);
     expect(out).toContain('attributeName="opacity"');
   });
@@ -88,7 +96,9 @@ describe('sanitizeSvg', () => {
 
   it('drops unsafe CSS but keeps safe styles', () => {
     const out = sanitizeSvg(
-      wrap('<style>@import url(http://evil.example/x.css); rect{fill:red}</style><style>circle &gt; x{fill:url(#g)}</style><rect style="background:url(http://evil.example/t)"/><rect style="fill:red"/>'),
+      wrap(
+        '<style>@import url(http://evil.example/x.css); rect{fill:red}</style><style>circle &gt; x{fill:url(#g)}</style><rect style="background:url(http://evil.example/t)"/><rect style="fill:red"/>',
+      ),
     );
     expect(out).not.toContain('evil');
     expect(out).toContain('<style></style>');
@@ -170,7 +180,9 @@ describe('upload checks', () => {
 
   it('sanitises SVG uploads and refuses bad ones with a message', () => {
     const ok = prepareAssetBytes('.svg', new TextEncoder().encode(wrap('<rect onclick="x()"/>')));
-    expect(ok.ok && new TextDecoder().decode(ok.bytes)).toBe('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 10 10"><rect/></svg>');
+    expect(ok.ok && new TextDecoder().decode(ok.bytes)).toBe(
+      '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 10 10"><rect/></svg>',
+    );
     expect(prepareAssetBytes('.svg', new TextEncoder().encode('<html/>'))).toMatchObject({ ok: false, error: expect.stringMatching(/^Invalid SVG file/) });
     expect(prepareAssetBytes('.png', new TextEncoder().encode('nope'))).toEqual({ ok: false, error: 'File content does not match its type (png)' });
     expect(prepareAssetBytes('.json', new Uint8Array())).toEqual({ ok: false, error: 'File is empty' });
@@ -186,7 +198,10 @@ describe('upload checks', () => {
 
   it('turns multer errors into 413 / 400 answers', () => {
     expect(uploadErrorResponse(new multer.MulterError('LIMIT_FILE_SIZE', 'file'), 1024 * 1024)).toEqual({ status: 413, error: 'File too large (max 1 MB)' });
-    expect(uploadErrorResponse(new multer.MulterError('LIMIT_FILE_SIZE', 'thumbnail'), 5 * 1024 * 1024)).toEqual({ status: 413, error: 'File too large (max 5 MB)' });
+    expect(uploadErrorResponse(new multer.MulterError('LIMIT_FILE_SIZE', 'thumbnail'), 5 * 1024 * 1024)).toEqual({
+      status: 413,
+      error: 'File too large (max 5 MB)',
+    });
     expect(uploadErrorResponse(new multer.MulterError('LIMIT_UNEXPECTED_FILE', 'image'), 1)).toEqual({ status: 400, error: 'Unexpected file field "image"' });
     expect(uploadErrorResponse(new Error('Unexpected end of form'), 1)).toMatchObject({ status: 400 });
     expect(uploadErrorResponse(new Error('database down'), 1)).toBeNull();
@@ -225,7 +240,10 @@ describe('publish validation', () => {
       ok: true,
       value: { title: 'Space Run', description: null, howToPlay: null, tags: ['a', 'b'], visibility: 'public', allowRemix: true, thumbnailUrl: null },
     });
-    expect(validatePublish({ title: 'x', allowRemix: false, visibility: 'unlisted' })).toMatchObject({ ok: true, value: { allowRemix: false, visibility: 'unlisted' } });
+    expect(validatePublish({ title: 'x', allowRemix: false, visibility: 'unlisted' })).toMatchObject({
+      ok: true,
+      value: { allowRemix: false, visibility: 'unlisted' },
+    });
   });
 
   it('accepts only safe thumbnail URLs', () => {
@@ -248,7 +266,10 @@ describe('publish validation', () => {
     });
     expect(validateDraft({ remix: 'maybe' })).toEqual({ ok: false, error: 'Invalid remix option' });
     expect(validateDraft({ visibility: 'x' })).toEqual({ ok: false, error: 'Invalid visibility option' });
-    expect(validateDraft({ title: 'T', howToPlay: 'Tap', remix: 'disallow' })).toMatchObject({ ok: true, value: { title: 'T', howToPlay: 'Tap', remix: 'disallow' } });
+    expect(validateDraft({ title: 'T', howToPlay: 'Tap', remix: 'disallow' })).toMatchObject({
+      ok: true,
+      value: { title: 'T', howToPlay: 'Tap', remix: 'disallow' },
+    });
   });
 
   it('recognises game ids', () => {
@@ -261,12 +282,42 @@ describe('publish validation', () => {
 
   it('shows records in the API shapes', () => {
     const game = publishedGameView({
-      id: 'id', publicId: 'g_AbCdEf1234', projectId: 'p', userId: 'u', title: 't', description: null, howToPlay: 'h', tags: ['a'],
-      thumbnailUrl: null, visibility: 'public', allowRemix: true, playCount: 3, likeCount: 0, publishedAt: 'x', updatedAt: 'y',
-      project: { id: 'p', name: 'P' }, author: { displayName: 'D', avatarUrl: null },
+      id: 'id',
+      publicId: 'g_AbCdEf1234',
+      projectId: 'p',
+      userId: 'u',
+      title: 't',
+      description: null,
+      howToPlay: 'h',
+      tags: ['a'],
+      thumbnailUrl: null,
+      visibility: 'public',
+      allowRemix: true,
+      playCount: 3,
+      likeCount: 0,
+      publishedAt: 'x',
+      updatedAt: 'y',
+      project: { id: 'p', name: 'P' },
+      author: { displayName: 'D', avatarUrl: null },
     });
-    expect(game).toMatchObject({ public_id: 'g_AbCdEf1234', how_to_play: 'h', play_count: 3, projects: { id: 'p', name: 'P' }, users: { display_name: 'D', avatar_url: null } });
-    const draft = draftView({ projectId: 'p', title: 't', description: null, howToPlay: 'h', tags: [], visibility: 'public', remix: 'allowed', thumbnailUrl: '/x', updatedAt: 'z' });
+    expect(game).toMatchObject({
+      public_id: 'g_AbCdEf1234',
+      how_to_play: 'h',
+      play_count: 3,
+      projects: { id: 'p', name: 'P' },
+      users: { display_name: 'D', avatar_url: null },
+    });
+    const draft = draftView({
+      projectId: 'p',
+      title: 't',
+      description: null,
+      howToPlay: 'h',
+      tags: [],
+      visibility: 'public',
+      remix: 'allowed',
+      thumbnailUrl: '/x',
+      updatedAt: 'z',
+    });
     expect(draft).toMatchObject({ project_id: 'p', how_to_play: 'h', howToPlay: 'h', thumbnail_url: '/x', thumbnailUrl: '/x' });
   });
 });

@@ -1,6 +1,16 @@
 // The style catalogue and the style gate's detection (the flow itself is in the contract cases).
 import { describe, expect, it } from 'vitest';
-import { decideStyle, findStyle, promptWithStyle, requestedDimension, SKIPPED_STYLE, styleOptions, stylePreviewSvg, styleRecord, STYLES } from '../src/styles.js';
+import {
+  decideStyle,
+  findStyle,
+  promptWithStyle,
+  requestedDimension,
+  SKIPPED_STYLE,
+  styleOptions,
+  stylePreviewSvg,
+  styleRecord,
+  STYLES,
+} from '../src/styles.js';
 import { sanitizeSvg } from '../src/http/svg.js';
 
 describe('requestedDimension', () => {
@@ -54,7 +64,7 @@ describe('catalogue', () => {
     expect(findStyle('3d', 'retro')).toBeUndefined();
   });
 
-  it('STYLE.md and the prompt carry the guideline; the prompt starts with the user\'s words', () => {
+  it("STYLE.md and the prompt carry the guideline; the prompt starts with the user's words", () => {
     const style = findStyle('2d', 'neon')!;
     expect(styleRecord('2d', style)).toMatch(/^# Neon cyber \(ネオンサイバー\)\n\nid: neon\ndimension: 2d\n\nVisual style: Neon cyber/);
     const prompt = promptWithStyle('2Dのゲームを作って', '2d', style);
@@ -74,7 +84,11 @@ describe('decideStyle', () => {
     const undecided = lookup(false);
     expect(await decideStyle({ content: 'Make a 3D maze game' }, null, undecided.hasStyle)).toEqual({ kind: 'ask', dimension: '3d' });
     const decided = lookup(true);
-    expect(await decideStyle({ content: 'Make a 3D maze game' }, null, decided.hasStyle)).toEqual({ kind: 'proceed', prompt: 'Make a 3D maze game', styleFile: null });
+    expect(await decideStyle({ content: 'Make a 3D maze game' }, null, decided.hasStyle)).toEqual({
+      kind: 'proceed',
+      prompt: 'Make a 3D maze game',
+      styleFile: null,
+    });
   });
 
   it('other messages go straight through without reading STYLE.md', async () => {
@@ -97,7 +111,15 @@ describe('decideStyle', () => {
   });
 
   it('a skip writes the SKIPPED marker, but never over a chosen style', async () => {
-    expect(await decideStyle({ content: 'Make a 2D game', skipStyleSelection: true }, '2d', lookup(false).hasStyle)).toEqual({ kind: 'proceed', prompt: 'Make a 2D game', styleFile: SKIPPED_STYLE });
-    expect(await decideStyle({ content: 'Make a 2D game', skipStyleSelection: true }, null, lookup(true).hasStyle)).toEqual({ kind: 'proceed', prompt: 'Make a 2D game', styleFile: null });
+    expect(await decideStyle({ content: 'Make a 2D game', skipStyleSelection: true }, '2d', lookup(false).hasStyle)).toEqual({
+      kind: 'proceed',
+      prompt: 'Make a 2D game',
+      styleFile: SKIPPED_STYLE,
+    });
+    expect(await decideStyle({ content: 'Make a 2D game', skipStyleSelection: true }, null, lookup(true).hasStyle)).toEqual({
+      kind: 'proceed',
+      prompt: 'Make a 2D game',
+      styleFile: null,
+    });
   });
 });

@@ -18,9 +18,7 @@ const captureIndex = (props, frame) => Math.floor(((frame - props.titleFrames) *
 
 const Backdrop = ({ props, index, dim }) => (
   <AbsoluteFill style={{ backgroundColor: '#0b0b1a' }}>
-    {props.frameCount > 0 ? (
-      <Img src={frameUrl(props, index)} style={{ width: '100%', height: '100%', objectFit: 'cover' }} />
-    ) : null}
+    {props.frameCount > 0 ? <Img src={frameUrl(props, index)} style={{ width: '100%', height: '100%', objectFit: 'cover' }} /> : null}
     <AbsoluteFill
       style={{
         background: `linear-gradient(180deg, rgba(12,10,40,${dim}) 0%, rgba(40,12,70,${dim}) 100%)`,
@@ -93,10 +91,7 @@ export const Promo = (props) => {
     const enter = 1;
     return (
       <AbsoluteFill style={{ backgroundColor: '#0b0b1a' }}>
-        <Img
-          src={frameUrl(props, Math.max(0, captureIndex(props, frame)))}
-          style={{ width: '100%', height: '100%', objectFit: 'cover' }}
-        />
+        <Img src={frameUrl(props, Math.max(0, captureIndex(props, frame)))} style={{ width: '100%', height: '100%', objectFit: 'cover' }} />
         {titleOpacity > 0 ? (
           <AbsoluteFill style={{ opacity: titleOpacity }}>
             <Backdrop props={props} index={0} dim={0.72} />

@@ -82,7 +82,10 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
 
   const getIsolation = () => {
     isolation ??= detectIsolation(options.isolation).then((iso) => {
-      (options.onIsolation ?? ((i: Isolation) => i.kind === 'none' && console.warn(`[dreamcore] agent isolation: NONE (${i.reason}); the agent can read this machine's files`)))(iso);
+      (
+        options.onIsolation ??
+        ((i: Isolation) => i.kind === 'none' && console.warn(`[dreamcore] agent isolation: NONE (${i.reason}); the agent can read this machine's files`))
+      )(iso);
       return iso;
     });
     return isolation;

@@ -182,12 +182,18 @@ export function createLocalFiles({ dataDir, maxFileBytes }: LocalFilesOptions): 
       const { userId } = validateUserScope(scope);
       const dir = path.join(dataDir, 'users', userId, 'projects');
       const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-      return entries.filter((e) => e.isDirectory() && isUuid(e.name)).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isDirectory() && isUuid(e.name))
+        .map((e) => e.name)
+        .sort();
     },
 
     async listUsers() {
       const entries = await fs.readdir(path.join(dataDir, 'users'), { withFileTypes: true }).catch(() => []);
-      return entries.filter((e) => e.isDirectory() && isUuid(e.name)).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isDirectory() && isUuid(e.name))
+        .map((e) => e.name)
+        .sort();
     },
 
     async deleteProject(scope: ProjectScope) {

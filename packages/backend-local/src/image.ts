@@ -15,14 +15,7 @@ import {
   type FilesCapability,
   type GenerateImageRequest,
 } from '@dreamcore/runtime-core';
-import {
-  buildImagePrompt,
-  closestAspectRatio,
-  normalizeImageRequest,
-  pickAlias,
-  SPRITE_KEY_COLOR,
-  storedAssetName,
-} from '@dreamcore/runtime-core';
+import { buildImagePrompt, closestAspectRatio, normalizeImageRequest, pickAlias, SPRITE_KEY_COLOR, storedAssetName } from '@dreamcore/runtime-core';
 
 export const DEFAULT_IMAGE_MODEL = 'gemini-2.5-flash-image';
 export const DEFAULT_IMAGE_TIMEOUT_MS = 120_000;
@@ -329,7 +322,9 @@ async function fitSprite(
       out[to + 3] = inside ? (mask.data[from] ?? 0) : 0;
     }
   }
-  return sharp(out, { raw: { width, height, channels: 4 } }).png().toBuffer();
+  return sharp(out, { raw: { width, height, channels: 4 } })
+    .png()
+    .toBuffer();
 }
 
 function malformed(message: string, cause?: unknown, details: Record<string, unknown> = {}): BackendError {
@@ -421,10 +416,7 @@ function parseApiError(error: ApiError): GoogleErrorBody['error'] {
 }
 
 /** Maps whatever the SDK threw to the contract's errors. Messages carry the provider's text, never the key. */
-function providerError(
-  error: unknown,
-  context: { signal: AbortSignal | undefined; timeout: AbortSignal; timeoutMs: number; model: string },
-): BackendError {
+function providerError(error: unknown, context: { signal: AbortSignal | undefined; timeout: AbortSignal; timeoutMs: number; model: string }): BackendError {
   if (isBackendError(error)) return error;
   const cause = { cause: error };
   if (context.signal?.aborted) return createError('CANCELLED', 'image generation was cancelled', cause);

@@ -101,7 +101,14 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
   };
 }
 
-function readOnlyBackend(name: string, dataDir: string, maxFileBytes: number, files: FilesCapability, git: GitCapability, launcher: ProcessLauncher): LocalBackend {
+function readOnlyBackend(
+  name: string,
+  dataDir: string,
+  maxFileBytes: number,
+  files: FilesCapability,
+  git: GitCapability,
+  launcher: ProcessLauncher,
+): LocalBackend {
   const denied = (what: string) => createError('ACCESS_DENIED', `${what}: this backend was opened read-only`, { details: { dataDir } });
   const refuse = (what: string) => async () => Promise.reject(denied(what));
   return {

@@ -144,14 +144,17 @@ export class ProcessLauncher {
   /** Runs a command to completion and returns its exit and output. */
   run(file: string, args: string[], options: LaunchOptions): Promise<RunResult> {
     return new Promise((resolve, reject) => {
-      const id = this.send({ op: 'run', file, args, options }, {
-        onMessage: (message) => {
-          if (message.op !== 'result') return;
-          this.done(id);
-          resolve({ ...message, stdout: plainBytes(message.stdout), stderr: plainBytes(message.stderr) });
+      const id = this.send(
+        { op: 'run', file, args, options },
+        {
+          onMessage: (message) => {
+            if (message.op !== 'result') return;
+            this.done(id);
+            resolve({ ...message, stdout: plainBytes(message.stdout), stderr: plainBytes(message.stderr) });
+          },
+          onHostLost: reject,
         },
-        onHostLost: reject,
-      });
+      );
     });
   }
 
@@ -165,34 +168,37 @@ export class ProcessLauncher {
     const exited = new Promise<ProcessExit>((resolve) => (settleExit = resolve));
     return new Promise((resolve, reject) => {
       let started = false;
-      const id = this.send({ op: 'spawn', file, args, options }, {
-        onMessage: (message, handle) => {
-          if (message.op === 'stream' && handle) {
-            pipes.set(message.fd, handle as Readable);
-          } else if (message.op === 'spawned') {
-            started = true;
-            const stdout = pipes.get(1)!;
-            const stderr = pipes.get(2)!;
-            const extra = pipes.get(3) ?? null;
-            // Exited, and every byte it wrote read: the pipes end when the last writer (it, or its children) closes them.
-            const drained = [stdout, stderr, extra].filter((p): p is Readable => p !== null).map((p) => finished(p).catch(() => undefined));
-            const exit = Promise.all([exited, ...drained]).then(([result]) => result);
-            resolve({ pid: message.pid, stdout, stderr, extra, exit });
-          } else if (message.op === 'exit') {
-            this.done(id);
-            settleExit({ exitCode: message.exitCode, signal: message.signal, message: message.message });
-            if (!started) reject(createError('UNAVAILABLE', message.message ?? `${file} could not be started`, { details: { file } }));
-          }
+      const id = this.send(
+        { op: 'spawn', file, args, options },
+        {
+          onMessage: (message, handle) => {
+            if (message.op === 'stream' && handle) {
+              pipes.set(message.fd, handle as Readable);
+            } else if (message.op === 'spawned') {
+              started = true;
+              const stdout = pipes.get(1)!;
+              const stderr = pipes.get(2)!;
+              const extra = pipes.get(3) ?? null;
+              // Exited, and every byte it wrote read: the pipes end when the last writer (it, or its children) closes them.
+              const drained = [stdout, stderr, extra].filter((p): p is Readable => p !== null).map((p) => finished(p).catch(() => undefined));
+              const exit = Promise.all([exited, ...drained]).then(([result]) => result);
+              resolve({ pid: message.pid, stdout, stderr, extra, exit });
+            } else if (message.op === 'exit') {
+              this.done(id);
+              settleExit({ exitCode: message.exitCode, signal: message.signal, message: message.message });
+              if (!started) reject(createError('UNAVAILABLE', message.message ?? `${file} could not be started`, { details: { file } }));
+            }
+          },
+          onHostLost: (error) => {
+            // The pipes are ours now: the output still arrives; only the exit status is lost with the host.
+            settleExit({ exitCode: null, signal: null, message: error.message });
+            if (!started) {
+              for (const pipe of pipes.values()) pipe.destroy();
+              reject(error);
+            }
+          },
         },
-        onHostLost: (error) => {
-          // The pipes are ours now: the output still arrives; only the exit status is lost with the host.
-          settleExit({ exitCode: null, signal: null, message: error.message });
-          if (!started) {
-            for (const pipe of pipes.values()) pipe.destroy();
-            reject(error);
-          }
-        },
-      });
+      );
     });
   }
 

@@ -123,10 +123,15 @@ describe('local agent', () => {
       ctx.turnIndex === 0
         ? {
             text: 'looking',
-            toolUses: [{
-              name: 'Bash',
-              input: { command: `ls ${dataDir} 2>&1; cat ${path.resolve('package.json')} 2>&1; ls /root /work 2>&1; id -u; pwd; ls -a /`, description: 'look' },
-            }],
+            toolUses: [
+              {
+                name: 'Bash',
+                input: {
+                  command: `ls ${dataDir} 2>&1; cat ${path.resolve('package.json')} 2>&1; ls /root /work 2>&1; id -u; pwd; ls -a /`,
+                  description: 'look',
+                },
+              },
+            ],
           }
         : { text: 'done' },
     );
@@ -144,7 +149,15 @@ describe('local agent', () => {
     await backend.git.init(scope);
     model.setScript((_req, ctx) =>
       ctx.turnIndex === 0
-        ? { text: 'x', toolUses: [{ name: 'Bash', input: { command: 'echo "#!/bin/sh" > .git/hooks/pre-commit 2>&1; echo "[core]" >> .git/config 2>&1; echo done', description: 'x' } }] }
+        ? {
+            text: 'x',
+            toolUses: [
+              {
+                name: 'Bash',
+                input: { command: 'echo "#!/bin/sh" > .git/hooks/pre-commit 2>&1; echo "[core]" >> .git/config 2>&1; echo done', description: 'x' },
+              },
+            ],
+          }
         : { text: 'done' },
     );
     const out = await events(backend.runClaude({ scope, prompt: 'tamper' }));

@@ -60,13 +60,18 @@ describe('process launcher', () => {
 
   it('spawn hands over the child’s own pipes: output in order on fd 1, 2 and 3, all of it read before exit resolves', async () => {
     const l = launcher();
-    const child = await l.spawn('sh', ['-c', 'for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.05; done; echo info >&3; exit 7'], { cwd, env, extraFd: true });
-    expect(child.pid).toBeGreaterThan(0);
-    const collect = (stream: NodeJS.ReadableStream) => new Promise<string>((resolve) => {
-      let text = '';
-      stream.on('data', (c) => (text += String(c)));
-      stream.on('end', () => resolve(text));
+    const child = await l.spawn('sh', ['-c', 'for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.05; done; echo info >&3; exit 7'], {
+      cwd,
+      env,
+      extraFd: true,
     });
+    expect(child.pid).toBeGreaterThan(0);
+    const collect = (stream: NodeJS.ReadableStream) =>
+      new Promise<string>((resolve) => {
+        let text = '';
+        stream.on('data', (c) => (text += String(c)));
+        stream.on('end', () => resolve(text));
+      });
     const [out, err, info, exit] = await Promise.all([collect(child.stdout), collect(child.stderr), collect(child.extra!), child.exit]);
     expect(out).toBe('out1\nout2\nout3\n');
     expect(err).toBe('err1\nerr2\nerr3\n');
@@ -125,7 +130,10 @@ describe('process launcher', () => {
       const child = await new ProcessLauncher().spawn('sleep', ['300'], { cwd: '/', env: { PATH: process.env.PATH }, detached: true });
       console.log(child.pid);
       setInterval(() => {}, 1000);`;
-    const server = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.dirname(launcherModule), stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: path.dirname(launcherModule),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const sleeper = Number(await new Promise<string>((resolve) => server.stdout!.once('data', (c) => resolve(String(c).trim()))));
     const host = parentOf(sleeper);
     expect(alive(sleeper)).toBe(true);

@@ -234,7 +234,11 @@ describe('migrate', () => {
     // 1. Aborted after three items.
     const controller = new AbortController();
     const first = await migrate({
-      from: source, to: target, users: 'all', concurrency: 2, signal: controller.signal,
+      from: source,
+      to: target,
+      users: 'all',
+      concurrency: 2,
+      signal: controller.signal,
       onProgress: (e) => e.type === 'item-done' && e.done === 3 && controller.abort(),
     });
     expect(first.aborted).toBe(true);
@@ -322,7 +326,11 @@ describe('importing a DreamCore-V2 data directory', () => {
     await put(project(game), 'index.html', '<canvas></canvas><script src="js/ゲーム.js"></script>');
     await put(project(game), 'js/ゲーム.js', 'console.log("始め")');
     await put(project(game), 'PUBLISH.json', '{"title":"シューティング","visibility":"public"}');
-    await put(project(game), 'thumbnail.webp', new Uint8Array(5000).map((_, i) => (i * 7) & 0xff));
+    await put(
+      project(game),
+      'thumbnail.webp',
+      new Uint8Array(5000).map((_, i) => (i * 7) & 0xff),
+    );
     v2git(project(game), ['add', '-A']);
     v2git(project(game), ['commit', '-q', '-m', 'シューティングゲームを作って']);
     await put(project(game), '.ai-context/2026-01-27T01:00:00.000Z.json', '{"prompt":"x"}');
@@ -351,8 +359,16 @@ describe('importing a DreamCore-V2 data directory', () => {
     const emptyProject = randomUUID();
     await fs.mkdir(project(emptyProject), { recursive: true });
     await fs.mkdir(path.join(userDir, 'projects', 'legacy-project'), { recursive: true }); // not a UUID
-    await put(userDir, 'assets/bg_1a2b3c4d.png', new Uint8Array(3000).map((_, i) => i & 0xff));
-    await put(userDir, 'assets/キャラ_5e6f7a8b.png', new Uint8Array(2000).map((_, i) => (i * 3) & 0xff));
+    await put(
+      userDir,
+      'assets/bg_1a2b3c4d.png',
+      new Uint8Array(3000).map((_, i) => i & 0xff),
+    );
+    await put(
+      userDir,
+      'assets/キャラ_5e6f7a8b.png',
+      new Uint8Array(2000).map((_, i) => (i * 3) & 0xff),
+    );
 
     const before = await diskSnapshot(v2);
     const v2Backend = createLocalBackend({ dataDir: v2, readOnly: true });
@@ -374,13 +390,22 @@ describe('importing a DreamCore-V2 data directory', () => {
     const g: ProjectScope = { userId, projectId: game };
     expect(await tree(target, g)).toEqual(await tree(v2Backend, g)); // dot-files, .claude/, .ai-context/, PUBLISH.json
     expect(Object.keys(await tree(target, g))).toEqual(
-      expect.arrayContaining(['.ai-context/2026-01-27T01:00:00.000Z.json', '.claude/skills/p5js/SKILL.md', '.current-version', '.style-pending.json', 'PUBLISH.json', 'js/ゲーム.js']),
+      expect.arrayContaining([
+        '.ai-context/2026-01-27T01:00:00.000Z.json',
+        '.claude/skills/p5js/SKILL.md',
+        '.current-version',
+        '.style-pending.json',
+        'PUBLISH.json',
+        'js/ゲーム.js',
+      ]),
     );
     const [v2Log, newLog] = [await v2Backend.git.log(g), await target.git.log(g)];
     expect(newLog).toEqual(v2Log);
     expect(newLog.commits.map((c) => c.message)).toEqual(['シューティングゲームを作って', 'Initial project setup']);
     // HEAD is on main now (V2's master is kept too), and work goes on there.
-    expect(gitIn(scopeRoot(target.dataDir, g), ['symbolic-ref', 'HEAD'], { GIT_DIR: path.join(scopeRoot(target.dataDir, g), '.git') }).trim()).toBe('refs/heads/main');
+    expect(gitIn(scopeRoot(target.dataDir, g), ['symbolic-ref', 'HEAD'], { GIT_DIR: path.join(scopeRoot(target.dataDir, g), '.git') }).trim()).toBe(
+      'refs/heads/main',
+    );
     await target.files.write(g, 'index.html', 'after the move');
     expect((await target.git.commit(g, 'Update index.html')).committed).toBe(true);
     for (const id of [noGit, halfGit]) {
@@ -393,7 +418,10 @@ describe('importing a DreamCore-V2 data directory', () => {
     const out: string[] = [];
     const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream;
     const target2 = tempDir('dreamcore-migrate-cli-');
-    const code = await migrateCli(['--from', 'v2', '--data-dir', v2, '--to', 'local', '--to-data-dir', target2, '--all', '--plain', '--concurrency', '2'], { stdout: sink, stderr: sink });
+    const code = await migrateCli(['--from', 'v2', '--data-dir', v2, '--to', 'local', '--to-data-dir', target2, '--all', '--plain', '--concurrency', '2'], {
+      stdout: sink,
+      stderr: sink,
+    });
     const text = out.join('');
     expect(code).toBe(1);
     expect(text).toContain('legacy-project');

@@ -35,8 +35,22 @@ describe('video plan', () => {
     const override = encoderArgs('job-1', { fps: 30, frames: 210 });
     const pre = ['-r', '15', '-f', 'image2pipe', '-i', '-', '-c:v', 'libx264', '-y', 'out.mp4'];
     expect(override({ type: 'pre-stitcher', args: pre })).toEqual([
-      '-r', '15', '-f', 'image2pipe', '-i', '-', '-c:v', 'libx264',
-      '-r', '30', '-frames:v', '210', '-metadata', 'dreamcore_job=job-1', '-y', 'out.mp4',
+      '-r',
+      '15',
+      '-f',
+      'image2pipe',
+      '-i',
+      '-',
+      '-c:v',
+      'libx264',
+      '-r',
+      '30',
+      '-frames:v',
+      '210',
+      '-metadata',
+      'dreamcore_job=job-1',
+      '-y',
+      'out.mp4',
     ]);
     const copy = ['-i', 'pre.mp4', '-c:v', 'copy', '-y', 'final.mp4'];
     expect(override({ type: 'stitcher', args: copy })).toEqual(copy);
@@ -44,11 +58,7 @@ describe('video plan', () => {
 
   it('scripts the start input first and keeps every event inside the capture', () => {
     const events = inputSchedule(4000);
-    expect(events.slice(0, 3).map((e) => e.action)).toEqual([
-      { kind: 'tap' },
-      { kind: 'press', key: 'Space' },
-      { kind: 'press', key: 'Enter' },
-    ]);
+    expect(events.slice(0, 3).map((e) => e.action)).toEqual([{ kind: 'tap' }, { kind: 'press', key: 'Space' }, { kind: 'press', key: 'Enter' }]);
     expect(events.every((e, i) => i === 0 || e.at >= events[i - 1]!.at)).toBe(true);
     expect(Math.max(...events.map((e) => e.at))).toBeLessThan(1000 + 4000);
   });

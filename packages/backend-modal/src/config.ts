@@ -183,7 +183,11 @@ export function resolveModalConfig(options: ModalBackendOptions = {}, env: NodeJ
   const appName = options.appName ?? (env.DREAMCORE_MODAL_APP || 'dreamcore-runtime');
   const volumePrefix = options.volumePrefix ?? 'dreamcore-user-';
   const skillsVolume = options.skillsVolume ?? (env.DREAMCORE_MODAL_SKILLS_VOLUME || 'dreamcore-skills');
-  for (const [field, value] of [['appName', appName], ['skillsVolume', skillsVolume], ['volumePrefix', `${volumePrefix}x`]] as const) {
+  for (const [field, value] of [
+    ['appName', appName],
+    ['skillsVolume', skillsVolume],
+    ['volumePrefix', `${volumePrefix}x`],
+  ] as const) {
     if (!NAME.test(value)) throw createError('NOT_CONFIGURED', `${field} is not a valid Modal object name`, { details: { field, value } });
   }
   // 36 characters of UUID must still fit Modal's 64-character names.

@@ -104,7 +104,9 @@ write)
 *)
   out 64 ;;
 esac
-`.replace(/\\\$/g, '$').replace(/@VOL@/g, MOUNT.volume);
+`
+  .replace(/\\\$/g, '$')
+  .replace(/@VOL@/g, MOUNT.volume);
 
 export function volumePath(scope: FileScope): string {
   return `${MOUNT.volume}/${userVolumeLayout(scope)}`;
@@ -218,10 +220,10 @@ export function createModalFiles({ pool, maxFileBytes, listUserVolumes, volumePr
       const valid = validateFileScope(scope);
       const relative = normalizeRelativePath(dir, { allowRoot: true });
       const recursive = options.recursive ?? true;
-      const { stdout } = await pool.use(valid.userId, 'list', (sandbox) =>
-        scoped(sandbox, valid, relative, 'list', recursive ? '1' : '0', true),
-      );
-      const fields = Buffer.from(stdout as Uint8Array).toString('utf8').split('\0');
+      const { stdout } = await pool.use(valid.userId, 'list', (sandbox) => scoped(sandbox, valid, relative, 'list', recursive ? '1' : '0', true));
+      const fields = Buffer.from(stdout as Uint8Array)
+        .toString('utf8')
+        .split('\0');
       const out: FileEntry[] = [];
       for (let i = 0; i + 3 < fields.length; i += 4) {
         const name = fields[i]!;
@@ -250,7 +252,10 @@ export function createModalFiles({ pool, maxFileBytes, listUserVolumes, volumePr
       return pool.use(userId, 'listProjects', async (sandbox) => {
         try {
           const entries = await sandbox.filesystem.listFiles(`${MOUNT.volume}/projects`);
-          return entries.filter((e) => e.type === 'directory' && isUuid(e.name)).map((e) => e.name).sort();
+          return entries
+            .filter((e) => e.type === 'directory' && isUuid(e.name))
+            .map((e) => e.name)
+            .sort();
         } catch (error) {
           if ((error as Error)?.constructor?.name === 'SandboxFilesystemNotFoundError') return [];
           throw error;

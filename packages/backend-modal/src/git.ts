@@ -20,8 +20,24 @@ import type { SandboxPool } from './sandboxes.js';
 
 /** Subcommands that write to the repository or the working tree. */
 const MUTATING = new Set([
-  'init', 'add', 'commit', 'read-tree', 'checkout', 'reset', 'rm', 'mv', 'restore', 'gc', 'update-ref', 'symbolic-ref',
-  'tag', 'fetch', 'pack-refs', 'prune', 'repack', 'config',
+  'init',
+  'add',
+  'commit',
+  'read-tree',
+  'checkout',
+  'reset',
+  'rm',
+  'mv',
+  'restore',
+  'gc',
+  'update-ref',
+  'symbolic-ref',
+  'tag',
+  'fetch',
+  'pack-refs',
+  'prune',
+  'repack',
+  'config',
 ]);
 
 const SYNCED = `git "$@"; code=$?; sync ${MOUNT.volume} || exit 75; exit $code`;
@@ -55,9 +71,7 @@ export function createModalGitRunner(pool: SandboxPool): GitRunner {
       try {
         return await fn(file);
       } finally {
-        await pool
-          .use(scope.userId, 'git unstage', (sandbox) => execText(sandbox, ['rm', '-f', '--', file]))
-          .catch(() => undefined); // a leftover is dropped by the next sandbox's entrypoint after an hour
+        await pool.use(scope.userId, 'git unstage', (sandbox) => execText(sandbox, ['rm', '-f', '--', file])).catch(() => undefined); // a leftover is dropped by the next sandbox's entrypoint after an hour
       }
     },
 

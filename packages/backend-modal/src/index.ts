@@ -9,7 +9,15 @@
  *   const backend = createModalBackend({ agent: { anthropicApiKey, proxyPublicUrl } }); // tokens from MODAL_TOKEN_*
  */
 import type { ModalClient } from 'modal';
-import { capabilities, createError, failedRun, validateUserScope, type ExecutionBackend, type FilesCapability, type GitCapability } from '@dreamcore/runtime-core';
+import {
+  capabilities,
+  createError,
+  failedRun,
+  validateUserScope,
+  type ExecutionBackend,
+  type FilesCapability,
+  type GitCapability,
+} from '@dreamcore/runtime-core';
 import { createModalAgent } from './agent.js';
 import { createModalClient, type ModalSdk } from './client.js';
 import { resolveModalConfig, type ModalBackendOptions, type ResolvedModalConfig } from './config.js';
@@ -44,8 +52,7 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
       get(object, key, receiver) {
         const value = Reflect.get(object, key, receiver) as unknown;
         if (typeof value !== 'function') return value;
-        return (...args: unknown[]) =>
-          closed ? Promise.reject(closedError()) : (value as (...a: unknown[]) => unknown).apply(object, args);
+        return (...args: unknown[]) => (closed ? Promise.reject(closedError()) : (value as (...a: unknown[]) => unknown).apply(object, args));
       },
     });
 

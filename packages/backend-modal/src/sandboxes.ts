@@ -71,9 +71,7 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
     return app;
   };
   const getSkills = (client: ModalClient) => {
-    skills ??= client.volumes
-      .fromName(config.skillsVolume, { createIfMissing: true, ...env() })
-      .then((volume) => volume.withMountOptions({ readOnly: true }));
+    skills ??= client.volumes.fromName(config.skillsVolume, { createIfMissing: true, ...env() }).then((volume) => volume.withMountOptions({ readOnly: true }));
     skills.catch(() => (skills = undefined));
     return skills;
   };

@@ -66,8 +66,7 @@ if (prerequisites.ok) {
         const link = `${root}/${linkPath}`;
         // Another user's data is in another volume that this sandbox does not mount; the nearest an agent can aim
         // is the same path in its own volume.
-        const to =
-          target.kind === 'project' ? `${MOUNT.volume}/projects/${target.scope.projectId}` : target.path;
+        const to = target.kind === 'project' ? `${MOUNT.volume}/projects/${target.scope.projectId}` : target.path;
         const sandbox = await modal.userSandbox(scope.userId);
         const proc = await sandbox.exec(['sh', '-c', 'mkdir -p "$(dirname "$2")" && ln -s "$1" "$2"', 'ln', to, link], {
           stdout: 'pipe',

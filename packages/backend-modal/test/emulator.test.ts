@@ -120,12 +120,8 @@ lane('Modal emulator (real SDK over gRPC)', () => {
     const fs = sandbox.filesystem;
     await fs.makeDirectory('/vol/tree/a/b');
     await fs.makeDirectory('/vol/tree/a/b'); // idempotent with parents
-    await expect(fs.makeDirectory('/vol/tree/x/y', { createParents: false })).rejects.toBeInstanceOf(
-      modal.SandboxFilesystemNotFoundError,
-    );
-    await expect(fs.makeDirectory('/vol/tree/a', { createParents: false })).rejects.toBeInstanceOf(
-      modal.SandboxFilesystemPathAlreadyExistsError,
-    );
+    await expect(fs.makeDirectory('/vol/tree/x/y', { createParents: false })).rejects.toBeInstanceOf(modal.SandboxFilesystemNotFoundError);
+    await expect(fs.makeDirectory('/vol/tree/a', { createParents: false })).rejects.toBeInstanceOf(modal.SandboxFilesystemPathAlreadyExistsError);
     await fs.writeText('12345', '/vol/tree/a/file.txt');
     await run(sandbox, ['ln', '-s', 'file.txt', '/vol/tree/a/link']);
 
@@ -143,13 +139,9 @@ lane('Modal emulator (real SDK over gRPC)', () => {
 
     await expect(fs.readText('/vol/tree/missing')).rejects.toBeInstanceOf(modal.SandboxFilesystemNotFoundError);
     await expect(fs.readText('/vol/tree/a')).rejects.toBeInstanceOf(modal.SandboxFilesystemIsADirectoryError);
-    await expect(fs.listFiles('/vol/tree/a/file.txt')).rejects.toBeInstanceOf(
-      modal.SandboxFilesystemNotADirectoryError,
-    );
+    await expect(fs.listFiles('/vol/tree/a/file.txt')).rejects.toBeInstanceOf(modal.SandboxFilesystemNotADirectoryError);
     await expect(fs.stat('/vol/tree/nope')).rejects.toBeInstanceOf(modal.SandboxFilesystemNotFoundError);
-    await expect(fs.writeText('x', '/vol/tree/a/file.txt/child')).rejects.toBeInstanceOf(
-      modal.SandboxFilesystemNotADirectoryError,
-    );
+    await expect(fs.writeText('x', '/vol/tree/a/file.txt/child')).rejects.toBeInstanceOf(modal.SandboxFilesystemNotADirectoryError);
     await expect(fs.writeText('x', '/usr/nope.txt')).rejects.toBeInstanceOf(modal.SandboxFilesystemPermissionError);
 
     await expect(fs.remove('/vol/tree/a')).rejects.toBeInstanceOf(modal.SandboxFilesystemDirectoryNotEmptyError);
@@ -163,9 +155,7 @@ lane('Modal emulator (real SDK over gRPC)', () => {
   it('passes sandbox env and secrets, and exec env and secrets', async () => {
     const objectSecret = await client.secrets.fromObject({ FROM_OBJECT: 'object', SHARED: 'object' });
     const namedSecret = await client.secrets.fromName('named-secret', { requiredKeys: ['NAMED'] });
-    await expect(client.secrets.fromName('named-secret', { requiredKeys: ['MISSING'] })).rejects.toBeInstanceOf(
-      modal.NotFoundError,
-    );
+    await expect(client.secrets.fromName('named-secret', { requiredKeys: ['MISSING'] })).rejects.toBeInstanceOf(modal.NotFoundError);
     const sb = await client.sandboxes.create(app, image, {
       env: { ENV_VAR: 'env' },
       secrets: [namedSecret, objectSecret],
@@ -218,9 +208,7 @@ lane('Modal emulator (real SDK over gRPC)', () => {
     if (existsSync('/work')) {
       // A symlink planted in the sandbox resolves inside the sandbox, also for filesystem.* (served by the emulator).
       await run(sandbox, ['ln', '-sf', '/work', '/tmp/escape']);
-      await expect(sandbox.filesystem.listFiles('/tmp/escape')).rejects.toBeInstanceOf(
-        modal.SandboxFilesystemNotFoundError,
-      );
+      await expect(sandbox.filesystem.listFiles('/tmp/escape')).rejects.toBeInstanceOf(modal.SandboxFilesystemNotFoundError);
     }
   });
 
@@ -236,12 +224,8 @@ lane('Modal emulator (real SDK over gRPC)', () => {
       const byId = await client.sandboxes.fromId(sandbox.sandboxId);
       expect((await run(byId, ['echo', 'via-id'])).stdout).toBe('via-id\n');
 
-      await expect(client.sandboxes.create(app, image, { name: 'unique-name' })).rejects.toBeInstanceOf(
-        modal.AlreadyExistsError,
-      );
-      await expect(client.sandboxes.fromName('emulator-test', 'no-such-name')).rejects.toBeInstanceOf(
-        modal.NotFoundError,
-      );
+      await expect(client.sandboxes.create(app, image, { name: 'unique-name' })).rejects.toBeInstanceOf(modal.AlreadyExistsError);
+      await expect(client.sandboxes.fromName('emulator-test', 'no-such-name')).rejects.toBeInstanceOf(modal.NotFoundError);
 
       const ids = async (tags: Record<string, string>) => {
         const out: string[] = [];

@@ -24,9 +24,7 @@ const proxyUrl = process.env.DREAMCORE_MODAL_PROXY_URL;
 const proxyPort = Number(process.env.DREAMCORE_MODAL_PROXY_PORT ?? 8787);
 
 if (!asked || !credentials) {
-  const why = !asked
-    ? 'not requested (run `npm run test:modal-live`)'
-    : 'MODAL_TOKEN_ID / MODAL_TOKEN_SECRET are not set';
+  const why = !asked ? 'not requested (run `npm run test:modal-live`)' : 'MODAL_TOKEN_ID / MODAL_TOKEN_SECRET are not set';
   if (asked) console.warn(`[modal live] SKIPPED: ${why}`);
   describe.skip(`conformance: modal-live (skipped: ${why})`, () => {
     it('needs Modal credentials', () => undefined);

@@ -43,33 +43,43 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
 }, 60_000);
 
-it.skipIf(!prerequisites.ok)('local → modal → local yields identical trees and histories; a rerun copies nothing', async () => {
-  const a = createLocalBackend({ dataDir: tempDir('migrate-a-') });
-  const c = createLocalBackend({ dataDir: tempDir('migrate-c-') });
-  const data: MigrationDataset = await generateMigrationDataset(a, { users: 2, projectsPerUser: 2, commitsPerProject: 3, assetsPerUser: 2, movieBytes: 300_000 });
+it.skipIf(!prerequisites.ok)(
+  'local → modal → local yields identical trees and histories; a rerun copies nothing',
+  async () => {
+    const a = createLocalBackend({ dataDir: tempDir('migrate-a-') });
+    const c = createLocalBackend({ dataDir: tempDir('migrate-c-') });
+    const data: MigrationDataset = await generateMigrationDataset(a, {
+      users: 2,
+      projectsPerUser: 2,
+      commitsPerProject: 3,
+      assetsPerUser: 2,
+      movieBytes: 300_000,
+    });
 
-  const there = await migrate({ from: a, to: modal, users: data.users, concurrency: 2 });
-  expect(there.failed).toEqual([]);
-  expect(there.copied).toBeGreaterThan(0);
-  const back = await migrate({ from: modal, to: c, users: data.users, concurrency: 2 });
-  expect(back.failed).toEqual([]);
+    const there = await migrate({ from: a, to: modal, users: data.users, concurrency: 2 });
+    expect(there.failed).toEqual([]);
+    expect(there.copied).toBeGreaterThan(0);
+    const back = await migrate({ from: modal, to: c, users: data.users, concurrency: 2 });
+    expect(back.failed).toEqual([]);
 
-  // A ≡ C and A ≡ Modal, checked by the library's own compare (commit lists with hashes, messages, order; file hashes).
-  const aVsC = await migrate({ from: a, to: c, users: data.users, verifyOnly: true });
-  expect(aVsC.failed).toEqual([]);
-  expect(aVsC.skipped).toBe(aVsC.projects + aVsC.assetSpaces);
-  const aVsModal = await migrate({ from: a, to: modal, users: data.users, verifyOnly: true });
-  expect(aVsModal.failed).toEqual([]);
+    // A ≡ C and A ≡ Modal, checked by the library's own compare (commit lists with hashes, messages, order; file hashes).
+    const aVsC = await migrate({ from: a, to: c, users: data.users, verifyOnly: true });
+    expect(aVsC.failed).toEqual([]);
+    expect(aVsC.skipped).toBe(aVsC.projects + aVsC.assetSpaces);
+    const aVsModal = await migrate({ from: a, to: modal, users: data.users, verifyOnly: true });
+    expect(aVsModal.failed).toEqual([]);
 
-  // Independent spot checks: the restored project's history, byte for byte.
-  const logA = (await a.git.log(data.restored, { limit: 500 })).commits.map((x) => [x.hash, x.message]);
-  const logC = (await c.git.log(data.restored, { limit: 500 })).commits.map((x) => [x.hash, x.message]);
-  expect(logC).toEqual(logA);
-  expect(logA[0]![1]).toMatch(/^Restore/);
+    // Independent spot checks: the restored project's history, byte for byte.
+    const logA = (await a.git.log(data.restored, { limit: 500 })).commits.map((x) => [x.hash, x.message]);
+    const logC = (await c.git.log(data.restored, { limit: 500 })).commits.map((x) => [x.hash, x.message]);
+    expect(logC).toEqual(logA);
+    expect(logA[0]![1]).toMatch(/^Restore/);
 
-  const rerun = await migrate({ from: a, to: modal, users: data.users });
-  expect(rerun.copied).toBe(0);
-  expect(rerun.failed).toEqual([]);
-  await a.close();
-  await c.close();
-}, 600_000);
+    const rerun = await migrate({ from: a, to: modal, users: data.users });
+    expect(rerun.copied).toBe(0);
+    expect(rerun.failed).toEqual([]);
+    await a.close();
+    await c.close();
+  },
+  600_000,
+);

@@ -114,7 +114,15 @@ lane('Modal backend specifics (emulator)', () => {
     for (const op of ['read', 'stat', 'exists', 'list'] as const) {
       await expectCode((b.files[op] as (s: typeof mine, p: string) => Promise<unknown>)(mine, 'loop-a/x'), 'ACCESS_DENIED');
     }
-    for (const through of ['to-sibling/index.html', 'rel-sibling/index.html', 'to-assets/hero_00000000.png', 'to-vol/assets', 'hero.png', 'to-sibling', 'prefix-trick']) {
+    for (const through of [
+      'to-sibling/index.html',
+      'rel-sibling/index.html',
+      'to-assets/hero_00000000.png',
+      'to-vol/assets',
+      'hero.png',
+      'to-sibling',
+      'prefix-trick',
+    ]) {
       await expectCode(b.files.read(mine, through), 'ACCESS_DENIED');
       await expectCode(b.files.write(mine, through, 'pwned'), 'ACCESS_DENIED');
       await expectCode(b.files.write(mine, `${through}/new.txt`, 'pwned'), 'ACCESS_DENIED', 'CONFLICT');
@@ -157,7 +165,7 @@ lane('Modal backend specifics (emulator)', () => {
     for await (const event of b.runClaude({ scope, prompt: 'go' })) events.push(event);
     const outputs = events.flatMap((e) => (e.type === 'tool_result' ? [e.content] : []));
     expect(Number(outputs[0])).toBeGreaterThanOrEqual(10_000);
-    expect(outputs[1]).toContain("moved"); // the agent could move it (it owns the project dir); the backend put it back
+    expect(outputs[1]).toContain('moved'); // the agent could move it (it owns the project dir); the backend put it back
     expect((await b.git.verify(scope)).ok).toBe(true);
     expect((await b.files.list(scope)).map((e) => e.path)).toEqual(['index.html', 'made-by-agent']);
     const owners = await sh(b, scope.userId, `find ${MOUNT.volume}/projects/${scope.projectId} -printf '%u\\n' | sort -u`);

@@ -109,9 +109,7 @@ export class RunChannel implements AgentRun {
 
   fail(error: unknown, exitCode: number | null = null): void {
     if (this.ended) return;
-    const typed = isBackendError(error)
-      ? error
-      : createError('INTERNAL', error instanceof Error ? error.message : String(error), { cause: error });
+    const typed = isBackendError(error) ? error : createError('INTERNAL', error instanceof Error ? error.message : String(error), { cause: error });
     const info: AgentErrorInfo = {
       code: typed.code,
       message: typed.message,

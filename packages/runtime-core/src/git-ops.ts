@@ -138,7 +138,10 @@ export function parseLog(raw: string): CommitInfo[] {
       date: new Date(date).toISOString(),
       author,
       parents: parents === '' ? [] : parents.split(' '),
-      files: rest.split('\0').map((f) => f.replace(/^\n/, '')).filter((f) => f !== ''),
+      files: rest
+        .split('\0')
+        .map((f) => f.replace(/^\n/, ''))
+        .filter((f) => f !== ''),
     });
   }
   return commits;
@@ -147,7 +150,7 @@ export function parseLog(raw: string): CommitInfo[] {
 export function parseNameStatus(raw: string): DiffResult['files'] {
   const fields = raw.split('\0').filter((f) => f !== '');
   const files: DiffResult['files'] = [];
-  for (let i = 0; i < fields.length; ) {
+  for (let i = 0; i < fields.length;) {
     const code = fields[i++]!;
     const status = STATUS[code[0]!] ?? 'modified';
     if (code[0] === 'R' || code[0] === 'C') {
@@ -345,8 +348,15 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
       const r = await git(
         scope,
         [
-          'log', '-z', '--name-only', '--no-renames', `--skip=${skip}`, `--max-count=${limit + 1}`,
-          '--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%B%x1f', 'HEAD', '--',
+          'log',
+          '-z',
+          '--name-only',
+          '--no-renames',
+          `--skip=${skip}`,
+          `--max-count=${limit + 1}`,
+          '--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%B%x1f',
+          'HEAD',
+          '--',
         ],
         true,
       );
@@ -424,9 +434,8 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
         }
         const symbolic = text((await git(scope, ['symbolic-ref', '-q', 'HEAD'], true)).stdout).trim();
         onMain = symbolic === 'refs/heads/main';
-        const currentHead = symbolic === '' ? await head(scope) : current.get(symbolic) ?? null;
-        const same =
-          onMain && current.size === wanted.size && [...wanted].every(([name, oid]) => current.get(name) === oid);
+        const currentHead = symbolic === '' ? await head(scope) : (current.get(symbolic) ?? null);
+        const same = onMain && current.size === wanted.size && [...wanted].every(([name, oid]) => current.get(name) === oid);
         if (same) return { imported: false, head: bundleHead, refs: wanted.size };
         if (currentHead !== null && !opts.replace) {
           throw createError('CONFLICT', 'the project already has a different history', {
@@ -471,4 +480,3 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
     }),
   };
 }
-

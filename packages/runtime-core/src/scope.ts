@@ -56,9 +56,7 @@ export function isAssetScope(scope: FileScope): scope is { userId: string; asset
 
 /** Where a scope lives, relative to a data directory laid out as DreamCore-V2's (`contract/DATA.md` §3). */
 export function dataDirLayout(scope: FileScope): string {
-  return isAssetScope(scope)
-    ? `users/${scope.userId}/assets`
-    : `users/${scope.userId}/projects/${(scope as ProjectScope).projectId}`;
+  return isAssetScope(scope) ? `users/${scope.userId}/assets` : `users/${scope.userId}/projects/${(scope as ProjectScope).projectId}`;
 }
 
 /** Where a scope lives inside that user's own volume (`projects/{projectId}`, `assets`). */
@@ -67,6 +65,7 @@ export function userVolumeLayout(scope: FileScope): string {
 }
 
 // Characters that render as, or normalise to, path syntax, and invisible characters that hide it.
+// eslint-disable-next-line no-control-regex -- control characters are what this refuses
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 const SLASH_LOOKALIKE = /[\u2044\u2215\u29f5\u29f8\u29f9\uff0f\uff3c\u2216\ufe68]/;
@@ -157,8 +156,7 @@ export interface ResolveOptions extends NormalizeOptions {
   rootCache?: Map<string, string>;
 }
 
-const denied = (relative: string) =>
-  createError('ACCESS_DENIED', 'path goes through a symlink that leaves the scope', { details: { path: relative } });
+const denied = (relative: string) => createError('ACCESS_DENIED', 'path goes through a symlink that leaves the scope', { details: { path: relative } });
 
 /**
  * Turns a scope root and a caller's relative path into an absolute path on this machine, refusing

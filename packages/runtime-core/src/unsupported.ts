@@ -13,14 +13,21 @@ function rejecting<T extends object>(capability: string, backendName: string, me
 
 export function unsupportedFiles(backendName: string): FilesCapability {
   return rejecting<FilesCapability>('files', backendName, [
-    'read', 'readText', 'write', 'delete', 'list', 'exists', 'stat', 'listProjects', 'deleteProject', 'listUsers',
+    'read',
+    'readText',
+    'write',
+    'delete',
+    'list',
+    'exists',
+    'stat',
+    'listProjects',
+    'deleteProject',
+    'listUsers',
   ]);
 }
 
 export function unsupportedGit(backendName: string): GitCapability {
-  return rejecting<GitCapability>('git', backendName, [
-    'init', 'commit', 'log', 'diff', 'readAt', 'restore', 'verify', 'exportBundle', 'importBundle',
-  ]);
+  return rejecting<GitCapability>('git', backendName, ['init', 'commit', 'log', 'diff', 'readAt', 'restore', 'verify', 'exportBundle', 'importBundle']);
 }
 
 export function unsupportedRun(backendName: string): AgentRun {

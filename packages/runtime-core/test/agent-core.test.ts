@@ -53,7 +53,13 @@ describe('key proxy', () => {
     proxy.revoke(revoked);
     const expired = proxy.issue(1);
     await new Promise((r) => setTimeout(r, 10));
-    for (const headers of [{} as Record<string, string>, { 'x-api-key': 'sk-real' }, { 'x-api-key': 'dcrun-guess' }, { 'x-api-key': revoked }, { 'x-api-key': expired }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { 'x-api-key': 'sk-real' },
+      { 'x-api-key': 'dcrun-guess' },
+      { 'x-api-key': revoked },
+      { 'x-api-key': expired },
+    ]) {
       const res = await call(headers);
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
@@ -79,7 +85,21 @@ describe('stream-json translator', () => {
 
   it('emits whole text when nothing was streamed (non-stream fallback)', async () => {
     const { events, result } = await feed(
-      [init, assistant('m1', 'Hello there'), { type: 'result', subtype: 'success', is_error: false, result: 'Hello there', session_id: 'abc-123-def', total_cost_usd: 0.01, usage: { input_tokens: 5, output_tokens: 3 }, duration_ms: 10, num_turns: 1 }],
+      [
+        init,
+        assistant('m1', 'Hello there'),
+        {
+          type: 'result',
+          subtype: 'success',
+          is_error: false,
+          result: 'Hello there',
+          session_id: 'abc-123-def',
+          total_cost_usd: 0.01,
+          usage: { input_tokens: 5, output_tokens: 3 },
+          duration_ms: 10,
+          num_turns: 1,
+        },
+      ],
       { exitCode: 0 },
     );
     expect(events.map((e) => e.type)).toEqual(['started', 'text', 'status', 'result']);
@@ -87,7 +107,9 @@ describe('stream-json translator', () => {
   });
 
   it('maps API failures reported in the result line', async () => {
-    const { result } = await feed([init, { type: 'result', subtype: 'success', is_error: true, api_error_status: 429, result: 'rate limited' }], { exitCode: 1 });
+    const { result } = await feed([init, { type: 'result', subtype: 'success', is_error: true, api_error_status: 429, result: 'rate limited' }], {
+      exitCode: 1,
+    });
     expect(result).toMatchObject({ code: 'RATE_LIMIT', message: 'rate limited' });
     expect(errorCodeForApiFailure(null, 'Connection error.')).toBe('NETWORK_ERROR');
     expect(errorCodeForApiFailure(500, 'x')).toBe('NETWORK_ERROR');

@@ -82,7 +82,10 @@ describe('openInsideRoot', () => {
   symlinkSync(path.join(base, 'missing'), path.join(root, 'dangling'));
   symlinkSync('inner/game.js', path.join(root, 'to-game'));
   // A warm cache is the fast path (open, then check the descriptor's own name); a cold one is the full check first.
-  for (const [label, cache] of [['warm root cache', () => new Map([[root, root]])], ['cold root cache', () => new Map<string, string>()]] as const) {
+  for (const [label, cache] of [
+    ['warm root cache', () => new Map([[root, root]])],
+    ['cold root cache', () => new Map<string, string>()],
+  ] as const) {
     it(`${label}: opens files inside, symlinks that stay inside included`, async () => {
       for (const p of ['inner/game.js', 'to-game']) {
         const { handle, relative } = await openInsideRoot(root, p, { rootCache: cache() });
@@ -139,7 +142,16 @@ describe('errors', () => {
 });
 
 describe('RunChannel', () => {
-  const result = { exitCode: 0, sessionId: 's', text: 'ab', costUsd: 0, usage: { inputTokens: 1, outputTokens: 1, cacheReadInputTokens: 0, cacheCreationInputTokens: 0 }, durationMs: 1, numTurns: 1, filesChanged: [] };
+  const result = {
+    exitCode: 0,
+    sessionId: 's',
+    text: 'ab',
+    costUsd: 0,
+    usage: { inputTokens: 1, outputTokens: 1, cacheReadInputTokens: 0, cacheCreationInputTokens: 0 },
+    durationMs: 1,
+    numTurns: 1,
+    filesChanged: [],
+  };
 
   it('numbers events from 1, buffers until iterated, and ends at the single terminal event', async () => {
     const run = new RunChannel('r1');
@@ -153,7 +165,12 @@ describe('RunChannel', () => {
     }, 5);
     const events: AgentEvent[] = [];
     for await (const event of run) events.push(event);
-    expect(events.map((e) => [e.seq, e.type])).toEqual([[1, 'started'], [2, 'text'], [3, 'text'], [4, 'result']]);
+    expect(events.map((e) => [e.seq, e.type])).toEqual([
+      [1, 'started'],
+      [2, 'text'],
+      [3, 'text'],
+      [4, 'result'],
+    ]);
     await expect(run.result).resolves.toEqual(result);
   });
 
@@ -162,7 +179,9 @@ describe('RunChannel', () => {
     run.fail(createError('CLI_TIMEOUT', 'too slow', { details: { exitCode: 124 } }));
     const events: AgentEvent[] = [];
     for await (const event of run) events.push(event);
-    expect(events).toEqual([expect.objectContaining({ seq: 1, type: 'error', error: { code: 'CLI_TIMEOUT', message: 'too slow', recoverable: true, exitCode: 124 } })]);
+    expect(events).toEqual([
+      expect.objectContaining({ seq: 1, type: 'error', error: { code: 'CLI_TIMEOUT', message: 'too slow', recoverable: true, exitCode: 124 } }),
+    ]);
     await expectCode(run.result, 'CLI_TIMEOUT');
   });
 });
@@ -179,7 +198,11 @@ describe('KeyedMutex', () => {
     };
     const results = await Promise.all([
       mutex.run('a', task('a1', 20)),
-      mutex.run('a', async () => { throw new Error('a2 fails'); }).catch((e: Error) => e.message),
+      mutex
+        .run('a', async () => {
+          throw new Error('a2 fails');
+        })
+        .catch((e: Error) => e.message),
       mutex.run('a', task('a3', 1)),
       mutex.run('b', task('b1', 1)),
     ]);

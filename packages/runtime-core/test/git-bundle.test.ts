@@ -29,7 +29,10 @@ describe('parseBundle', () => {
   it('accepts v2 and v3 bundles with refs and an intact pack', () => {
     const v2 = parseBundle(bundle(`# v2 git bundle\n${OID} refs/heads/master\n${OID} HEAD`));
     expect(v2).toMatchObject({ version: 2, objectFormat: 'sha1', objects: 0 });
-    expect(v2.refs).toEqual([{ name: 'refs/heads/master', oid: OID }, { name: 'HEAD', oid: OID }]);
+    expect(v2.refs).toEqual([
+      { name: 'refs/heads/master', oid: OID },
+      { name: 'HEAD', oid: OID },
+    ]);
     const v3 = parseBundle(bundle(`# v3 git bundle\n@object-format=sha256\n${'b'.repeat(64)} refs/heads/main`, pack(0, 'sha256')));
     expect(v3).toMatchObject({ version: 3, objectFormat: 'sha256' });
   });
@@ -46,7 +49,7 @@ describe('parseBundle', () => {
     }
     expect(reason(bundle(`# v2 git bundle\n${OID.slice(1)} refs/heads/main`))).toMatch(/malformed/);
     expect(reason(good.subarray(0, good.length - 1))).toMatch(/no packfile/);
-    expect(reason(new Uint8Array(Buffer.concat([Buffer.from(good), Buffer.from("x")])))).toMatch(/checksum/);
+    expect(reason(new Uint8Array(Buffer.concat([Buffer.from(good), Buffer.from('x')])))).toMatch(/checksum/);
     const flipped = good.slice();
     flipped[flipped.length - 25]! ^= 1;
     expect(reason(flipped)).toMatch(/checksum/);

@@ -68,7 +68,6 @@ function parseSse(raw: string): SseEvent[] {
     });
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- wire JSON, checked by the assertions
 const json = async (res: Response): Promise<any> => res.json();
 
 function post(url: string, body: unknown, init: RequestInit = {}): Promise<Response> {
@@ -111,9 +110,7 @@ describe('scripted model server over HTTP', () => {
     for (const e of events) expect(e.data.type).toBe(e.event);
 
     const order = events.map((e) => e.event).join(' ');
-    expect(order).toMatch(
-      /^message_start (ping )?(content_block_start (content_block_delta )+content_block_stop ){2}message_delta message_stop$/,
-    );
+    expect(order).toMatch(/^message_start (ping )?(content_block_start (content_block_delta )+content_block_stop ){2}message_delta message_stop$/);
     const start = events[0]!.data.message;
     expect(start).toMatchObject({ type: 'message', role: 'assistant', model: 'claude-test', content: [] });
     expect(start.id).toMatch(/^msg_/);
@@ -161,11 +158,7 @@ describe('scripted model server over HTTP', () => {
 
   it('picks the turn by the number of assistant messages, and says "done" when the script runs out', async () => {
     const s = await serve([{ text: 'first' }, { text: 'second' }]);
-    const history = [
-      userPrompt('hi'),
-      { role: 'assistant', content: [{ type: 'text', text: 'first' }] },
-      userPrompt('again'),
-    ];
+    const history = [userPrompt('hi'), { role: 'assistant', content: [{ type: 'text', text: 'first' }] }, userPrompt('again')];
     const second = await json(await post(s.url, { model: 'm', messages: history }));
     expect(second.content[0].text).toBe('second');
     const more = [...history, { role: 'assistant', content: 'second' }, userPrompt('more')];
@@ -241,9 +234,7 @@ describe('scripted model server over HTTP', () => {
     expect(s.requests[0]!.outcome).toBe('cut');
 
     s.setScript([{ fault: { hang: true } }]);
-    await expect(
-      post(s.url, { model: 'm', stream: true, messages: [userPrompt('hi')] }, { signal: AbortSignal.timeout(300) }),
-    ).rejects.toThrow();
+    await expect(post(s.url, { model: 'm', stream: true, messages: [userPrompt('hi')] }, { signal: AbortSignal.timeout(300) })).rejects.toThrow();
     expect(s.requests[1]!.outcome).toMatch(/hang|aborted/);
     // close() must not wait for a hanging exchange.
     s.setScript([{ fault: { hang: true } }]);
@@ -517,9 +508,7 @@ function assistantTexts(run: CliRun): string[] {
 }
 
 function toolUses(run: CliRun): Array<{ name: string; input: Record<string, any> }> {
-  return run.lines
-    .filter((l) => l.type === 'assistant')
-    .flatMap((l) => l.message.content.filter((b: { type: string }) => b.type === 'tool_use'));
+  return run.lines.filter((l) => l.type === 'assistant').flatMap((l) => l.message.content.filter((b: { type: string }) => b.type === 'tool_use'));
 }
 
 // Concurrent: each case has its own server and workspace, and a CLI run mostly waits (start-up, I/O).
@@ -527,15 +516,11 @@ const describeCli = existsSync(CLAUDE) ? describe.concurrent : describe.skip;
 
 // Generous per-test time: on a loaded 2-core machine a CLI start-up alone can take seconds (see the report numbers).
 describeCli('the real claude CLI against the scripted model', { timeout: 60_000 }, () => {
-
   it('writes index.html from a Write turn; streamed deltas rebuild every message and the result', async () => {
     const ws = await workspace();
     const content = '<!DOCTYPE html>\n<title>Scripted</title>\n<canvas id="c"></canvas>\n';
     const final = 'All done: index.html now has a canvas. 完成しました！ Enjoy 🎮';
-    const s = await serve([
-      { text: 'Creating index.html now.', toolUses: [{ name: 'Write', input: { file_path: 'index.html', content } }] },
-      { text: final },
-    ]);
+    const s = await serve([{ text: 'Creating index.html now.', toolUses: [{ name: 'Write', input: { file_path: 'index.html', content } }] }, { text: final }]);
     const run = await runClaude(s, ws, 'make a page with a canvas');
     expect(run.code, run.stderr).toBe(0);
     expect(await readFile(path.join(ws.project, 'index.html'), 'utf8')).toBe(content);
@@ -596,9 +581,7 @@ describeCli('the real claude CLI against the scripted model', { timeout: 60_000 
       [1, 2, 500],
       [1, 2, null],
     ]);
-    expect(
-      s.messageRequests.map((r) => [r.turnIndex, r.attempt, r.outcome, (r.body as { stream?: boolean }).stream === true]),
-    ).toEqual([
+    expect(s.messageRequests.map((r) => [r.turnIndex, r.attempt, r.outcome, (r.body as { stream?: boolean }).stream === true])).toEqual([
       [0, 1, 'error', true],
       [0, 2, 'stream', true],
       [1, 1, 'cut', true],
@@ -615,10 +598,7 @@ describeCli('the real claude CLI against the scripted model', { timeout: 60_000 
 
   it('fails with exit 1 and is_error on a 400 and a 401, without retrying them', async () => {
     const [ws, ws401] = await Promise.all([workspace(), workspace()]);
-    const [bad, unauthorized] = await Promise.all([
-      serve([{ fault: { status: 400, message: 'scripted bad request' } }]),
-      serve([{ fault: { status: 401 } }]),
-    ]);
+    const [bad, unauthorized] = await Promise.all([serve([{ fault: { status: 400, message: 'scripted bad request' } }]), serve([{ fault: { status: 401 } }])]);
     const [r400, r401] = await Promise.all([
       runClaude(bad, ws, 'hello', { env: { CLAUDE_CODE_MAX_RETRIES: '2' } }),
       // 401 IS retried by default; with CLAUDE_CODE_MAX_RETRIES=0 it fails on the first answer.
@@ -687,15 +667,18 @@ function converse(
   const messages: MessageParam[] = [...history, { role: 'user', content: prompt }];
   const calls: string[] = [];
   for (let step = 0; step < 12; step++) {
-    const turn = demoScript({ model: 'm', messages }, {
-      turnIndex: messages.filter((m) => m.role === 'assistant').length,
-      attempt: 1,
-      stream: true,
-      model: 'm',
-      prompt: promptText(messages),
-      toolResults: lastToolResults(messages),
-      request: {} as RecordedRequest,
-    });
+    const turn = demoScript(
+      { model: 'm', messages },
+      {
+        turnIndex: messages.filter((m) => m.role === 'assistant').length,
+        attempt: 1,
+        stream: true,
+        model: 'm',
+        prompt: promptText(messages),
+        toolResults: lastToolResults(messages),
+        request: {} as RecordedRequest,
+      },
+    );
     const content: ContentBlock[] = turn.text ? [{ type: 'text', text: turn.text }] : [];
     const uses = (turn.toolUses ?? []).map((u, i) => ({ ...u, id: `toolu_${step}_${i}` }));
     for (const u of uses) content.push({ type: 'tool_use', id: u.id, name: u.name, input: u.input });
@@ -710,7 +693,13 @@ function converse(
         if (!files.has(file)) return fail('File does not exist.');
         if (read.has(file)) return ok('Wasted call — file unchanged since your last Read.');
         read.add(file);
-        return ok(files.get(file)!.split('\n').map((line, i) => `${i + 1}\t${line}`).join('\n'));
+        return ok(
+          files
+            .get(file)!
+            .split('\n')
+            .map((line, i) => `${i + 1}\t${line}`)
+            .join('\n'),
+        );
       }
       if (u.name === 'Write') {
         if (files.has(file) && !read.has(file)) return fail('File has not been read yet. Read it first before writing to it.');

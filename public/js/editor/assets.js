@@ -22,16 +22,41 @@ export function createAssets({ app, projectId, onUse }) {
   const fileInput = h('input', { type: 'file', accept: ACCEPT, hidden: true });
   const uploadButton = h('button', { type: 'button', class: 'small', onclick: () => fileInput.click() }, '⬆ Upload');
   const prompt = h('input', { type: 'text', maxlength: 500, placeholder: 'e.g. a cute red dragon sprite', 'aria-label': 'Image description' });
-  const style = h('select', { 'aria-label': 'Style' }, STYLES.map(([value, label]) => h('option', { value }, label)));
+  const style = h(
+    'select',
+    { 'aria-label': 'Style' },
+    STYLES.map(([value, label]) => h('option', { value }, label)),
+  );
   const generateButton = h('button', { type: 'submit', class: 'primary small' }, '✨ Generate');
   const generated = h('div', { class: 'generated', hidden: true });
-  const genForm = h('form', { class: 'generate-form' }, h('label', { class: 'field' }, h('span', {}, 'Generate an image 画像生成'), prompt), h('div', { class: 'row' }, style, generateButton));
+  const genForm = h(
+    'form',
+    { class: 'generate-form' },
+    h('label', { class: 'field' }, h('span', {}, 'Generate an image 画像生成'), prompt),
+    h('div', { class: 'row' }, style, generateButton),
+  );
 
   const el = h(
     'section',
     { class: 'assets' },
-    h('div', { class: 'panel-toolbar' }, h('h2', {}, 'Assets ', h('span', { class: 'ja muted' }, 'アセット')), h('div', { class: 'toolbar-actions' }, uploadButton, fileInput)),
-    h('div', { class: 'panel-scroll' }, genForm, generated, h('p', { class: 'muted small' }, 'Images up to 1 MB (png, jpg, gif, webp, svg), sounds (mp3, wav, ogg) or JSON. “Use” adds a reference to your message so the agent puts it in the game.'), grid),
+    h(
+      'div',
+      { class: 'panel-toolbar' },
+      h('h2', {}, 'Assets ', h('span', { class: 'ja muted' }, 'アセット')),
+      h('div', { class: 'toolbar-actions' }, uploadButton, fileInput),
+    ),
+    h(
+      'div',
+      { class: 'panel-scroll' },
+      genForm,
+      generated,
+      h(
+        'p',
+        { class: 'muted small' },
+        'Images up to 1 MB (png, jpg, gif, webp, svg), sounds (mp3, wav, ogg) or JSON. “Use” adds a reference to your message so the agent puts it in the game.',
+      ),
+      grid,
+    ),
   );
 
   function card(asset) {
@@ -39,8 +64,15 @@ export function createAssets({ app, projectId, onUse }) {
     return h(
       'figure',
       { class: 'asset-card', dataset: { assetId: asset.id, alias: asset.alias } },
-      isImage ? h('img', { src: asset.url, alt: asset.filename ?? asset.alias, loading: 'lazy' }) : h('div', { class: 'asset-icon', 'aria-hidden': 'true' }, asset.mimeType?.startsWith('audio/') ? '♪' : '{ }'),
-      h('figcaption', {}, h('span', { class: 'asset-name', title: asset.filename ?? asset.alias }, asset.alias), h('button', { type: 'button', class: 'small', dataset: { action: 'use-asset' }, onclick: () => use(asset) }, 'Use')),
+      isImage
+        ? h('img', { src: asset.url, alt: asset.filename ?? asset.alias, loading: 'lazy' })
+        : h('div', { class: 'asset-icon', 'aria-hidden': 'true' }, asset.mimeType?.startsWith('audio/') ? '♪' : '{ }'),
+      h(
+        'figcaption',
+        {},
+        h('span', { class: 'asset-name', title: asset.filename ?? asset.alias }, asset.alias),
+        h('button', { type: 'button', class: 'small', dataset: { action: 'use-asset' }, onclick: () => use(asset) }, 'Use'),
+      ),
     );
   }
 
@@ -110,7 +142,13 @@ export function createAssets({ app, projectId, onUse }) {
         add(asset);
         clear(generated).append(
           h('img', { src: res.image, alt: text }),
-          h('div', { class: 'generated-info' }, h('strong', {}, res.asset.alias), h('span', { class: 'muted small' }, res.prompt ?? text), h('button', { type: 'button', class: 'small primary', onclick: () => use(asset) }, 'Use in message')),
+          h(
+            'div',
+            { class: 'generated-info' },
+            h('strong', {}, res.asset.alias),
+            h('span', { class: 'muted small' }, res.prompt ?? text),
+            h('button', { type: 'button', class: 'small primary', onclick: () => use(asset) }, 'Use in message'),
+          ),
         );
         generated.hidden = false;
       } catch (error) {

@@ -35,9 +35,20 @@ export function createChat({ app, projectId, onJobEnded }) {
     h('div', { class: 'job-status-row' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), statusMessage, statusPct, cancelButton),
     h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, progressFill),
   );
-  const input = h('textarea', { class: 'chat-input', rows: 3, maxlength: 20000, placeholder: 'Describe the game or a change…  例：「もっと速くして」', 'aria-label': 'Message' });
+  const input = h('textarea', {
+    class: 'chat-input',
+    rows: 3,
+    maxlength: 20000,
+    placeholder: 'Describe the game or a change…  例：「もっと速くして」',
+    'aria-label': 'Message',
+  });
   const sendButton = h('button', { type: 'submit', class: 'primary send' }, 'Send');
-  const form = h('form', { class: 'chat-form' }, input, h('div', { class: 'chat-form-row' }, h('span', { class: 'muted small hint' }, 'Enter: send · Shift+Enter: new line'), sendButton));
+  const form = h(
+    'form',
+    { class: 'chat-form' },
+    input,
+    h('div', { class: 'chat-form-row' }, h('span', { class: 'muted small hint' }, 'Enter: send · Shift+Enter: new line'), sendButton),
+  );
   const el = h('section', { class: 'chat', 'aria-label': 'Chat' }, log, status, form);
 
   // ---------------------------------------------------------------- rendering
@@ -55,7 +66,18 @@ export function createChat({ app, projectId, onJobEnded }) {
     const bubble = h(
       'div',
       { class: `msg msg-${role}`, dataset: jobId ? { jobId } : {} },
-      h('div', { class: 'msg-meta' }, role === 'user' ? 'You' : role === 'assistant' ? 'DreamCore' : 'System', timestamp ? h('time', { datetime: timestamp, title: formatDate(timestamp) }, ` · ${new Date(timestamp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`) : null),
+      h(
+        'div',
+        { class: 'msg-meta' },
+        role === 'user' ? 'You' : role === 'assistant' ? 'DreamCore' : 'System',
+        timestamp
+          ? h(
+              'time',
+              { datetime: timestamp, title: formatDate(timestamp) },
+              ` · ${new Date(timestamp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`,
+            )
+          : null,
+      ),
       body,
     );
     log.querySelector('.chat-welcome')?.remove();
@@ -69,8 +91,29 @@ export function createChat({ app, projectId, onJobEnded }) {
       'div',
       { class: 'chat-welcome' },
       h('h3', {}, 'What game shall we make?'),
-      h('p', { class: 'muted' }, 'Describe it in your own words; the agent writes the game and the preview updates when it is done. 作りたいゲームを教えてください。'),
-      h('div', { class: 'chips' }, SUGGESTIONS.map((s) => h('button', { type: 'button', class: 'chip', onclick: () => { input.value = s; input.focus(); } }, s))),
+      h(
+        'p',
+        { class: 'muted' },
+        'Describe it in your own words; the agent writes the game and the preview updates when it is done. 作りたいゲームを教えてください。',
+      ),
+      h(
+        'div',
+        { class: 'chips' },
+        SUGGESTIONS.map((s) =>
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'chip',
+              onclick: () => {
+                input.value = s;
+                input.focus();
+              },
+            },
+            s,
+          ),
+        ),
+      ),
     );
   }
 
@@ -163,7 +206,12 @@ export function createChat({ app, projectId, onJobEnded }) {
       return;
     }
     const refs = attached.filter((a) => text.includes(a.url));
-    const raw = text.split('\n').filter((l) => !REF_LINE.test(l)).join('\n').trim() || text;
+    const raw =
+      text
+        .split('\n')
+        .filter((l) => !REF_LINE.test(l))
+        .join('\n')
+        .trim() || text;
     lastSent = { type: 'message', content: text, rawContent: raw, attachedAssets: refs.map((a) => ({ id: a.id, alias: a.alias, url: a.url })) };
     // A message handed back by limitExceeded keeps the style it was sent with.
     if (heldBack?.selectedStyle && heldBack.content === raw) lastSent.selectedStyle = heldBack.selectedStyle;
@@ -204,7 +252,12 @@ export function createChat({ app, projectId, onJobEnded }) {
         'button',
         { type: 'button', class: 'style-card', dataset: { styleId: style.id }, title: style.description ?? '' },
         h('img', { src: style.imageUrl, alt: '', width: 240, height: 160, loading: 'lazy' }),
-        h('span', { class: 'style-name' }, style.nameEn ?? style.name, style.nameEn && style.nameEn.toLowerCase() !== style.name.toLowerCase() ? h('span', { class: 'ja' }, ` ${style.name}`) : null),
+        h(
+          'span',
+          { class: 'style-name' },
+          style.nameEn ?? style.name,
+          style.nameEn && style.nameEn.toLowerCase() !== style.name.toLowerCase() ? h('span', { class: 'ja' }, ` ${style.name}`) : null,
+        ),
       );
       button.addEventListener('click', () => resend({ selectedStyle: { dimension, styleId: style.id } }, button));
       return button;
@@ -305,8 +358,31 @@ export function createChat({ app, projectId, onJobEnded }) {
     }),
     socket.on('failed', (m) => {
       if (!fresh(m)) return;
-      const retry = h('button', { type: 'button', class: 'small ghost', onclick: () => { input.value = lastPrompt || input.value; input.focus(); } }, 'Edit & retry');
-      finishJob(m.jobId, 'failed', h('div', { class: 'msg-error' }, h('strong', {}, 'Generation failed. '), m.userMessage || m.error || 'Something went wrong.', m.code ? h('span', { class: 'muted small' }, ` (${m.code})`) : null, ' ', lastPrompt ? retry : null));
+      const retry = h(
+        'button',
+        {
+          type: 'button',
+          class: 'small ghost',
+          onclick: () => {
+            input.value = lastPrompt || input.value;
+            input.focus();
+          },
+        },
+        'Edit & retry',
+      );
+      finishJob(
+        m.jobId,
+        'failed',
+        h(
+          'div',
+          { class: 'msg-error' },
+          h('strong', {}, 'Generation failed. '),
+          m.userMessage || m.error || 'Something went wrong.',
+          m.code ? h('span', { class: 'muted small' }, ` (${m.code})`) : null,
+          ' ',
+          lastPrompt ? retry : null,
+        ),
+      );
       onJobEnded?.('failed', m);
     }),
     socket.on('cancelled', (m) => {

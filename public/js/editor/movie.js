@@ -18,7 +18,14 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
   const video = h('video', { class: 'movie-video', controls: true, playsinline: true, preload: 'metadata', hidden: true, dataset: { testid: 'movie-video' } });
   const poster = h('img', { class: 'movie-thumb', alt: 'Thumbnail', hidden: true });
   const renderButton = h('button', { type: 'button', class: 'small', dataset: { action: 'render-movie' }, onclick: start }, '🎬 Render video');
-  const el = h('section', { class: 'movie card' }, h('div', { class: 'section-head' }, h('h3', {}, 'Promo video'), renderButton), message, progress, h('div', { class: 'movie-media' }, poster, video));
+  const el = h(
+    'section',
+    { class: 'movie card' },
+    h('div', { class: 'section-head' }, h('h3', {}, 'Promo video'), renderButton),
+    message,
+    progress,
+    h('div', { class: 'movie-media' }, poster, video),
+  );
 
   function showThumb() {
     const src = thumbnailUrl();

@@ -85,7 +85,11 @@ export function createPreview({ app, projectId }) {
     if (!Array.isArray(list) || list.length === 0) return;
     clear(errors).append(
       h('strong', {}, 'Errors in the game'),
-      h('ul', {}, list.slice(0, 5).map((e) => h('li', {}, `${e.message ?? e.type}${e.line ? ` (line ${e.line})` : ''}`))),
+      h(
+        'ul',
+        {},
+        list.slice(0, 5).map((e) => h('li', {}, `${e.message ?? e.type}${e.line ? ` (line ${e.line})` : ''}`)),
+      ),
       h('p', { class: 'muted small' }, 'Tell the agent about them in the chat to get them fixed.'),
     );
     errors.hidden = false;

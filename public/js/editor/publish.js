@@ -10,7 +10,14 @@ const VISIBILITY = [
 ];
 
 function parseTags(text) {
-  return [...new Set(text.split(/[,、#\s]+/).map((t) => t.trim()).filter(Boolean))].slice(0, 20);
+  return [
+    ...new Set(
+      text
+        .split(/[,、#\s]+/)
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  ].slice(0, 20);
 }
 
 export function createPublish({ app, projectId, projectName }) {
@@ -22,7 +29,11 @@ export function createPublish({ app, projectId, projectName }) {
   const description = h('textarea', { name: 'description', rows: 3, maxlength: 5000, placeholder: 'What is the game about?' });
   const howToPlay = h('textarea', { name: 'howToPlay', rows: 3, maxlength: 5000, placeholder: 'Arrow keys to move, Space to shoot…' });
   const tags = h('input', { type: 'text', name: 'tags', placeholder: 'shooter, space, retro' });
-  const visibility = h('select', { name: 'visibility' }, VISIBILITY.map(([value, label]) => h('option', { value }, label)));
+  const visibility = h(
+    'select',
+    { name: 'visibility' },
+    VISIBILITY.map(([value, label]) => h('option', { value }, label)),
+  );
   const allowRemix = h('input', { type: 'checkbox', name: 'allowRemix', checked: true });
   const publishButton = h('button', { type: 'submit', class: 'primary' }, 'Publish');
   const saveButton = h('button', { type: 'button', class: 'ghost', onclick: saveDraft }, 'Save draft');
@@ -57,7 +68,17 @@ export function createPublish({ app, projectId, projectName }) {
       'div',
       { class: 'panel-scroll' },
       result,
-      h('div', { class: 'publish-layout' }, h('div', { class: 'card' }, form), h('div', { class: 'stack' }, h('section', { class: 'card thumb-card' }, h('h3', {}, 'Thumbnail'), thumb, thumbEmpty, thumbButton, thumbInput), movie.el)),
+      h(
+        'div',
+        { class: 'publish-layout' },
+        h('div', { class: 'card' }, form),
+        h(
+          'div',
+          { class: 'stack' },
+          h('section', { class: 'card thumb-card' }, h('h3', {}, 'Thumbnail'), thumb, thumbEmpty, thumbButton, thumbInput),
+          movie.el,
+        ),
+      ),
     ),
   );
 
@@ -105,11 +126,32 @@ export function createPublish({ app, projectId, projectName }) {
     const href = `/play/${encodeURIComponent(gameId)}`;
     const full = `${location.origin}${href}`;
     result.append(
-      h('div', { class: 'publish-live' }, h('span', { class: 'badge badge-live' }, game.visibility === 'private' ? 'Published · private' : game.visibility === 'unlisted' ? 'Live · unlisted' : 'Live · public'), h('a', { href, target: '_blank', rel: 'noopener', class: 'play-link', dataset: { testid: 'play-link' } }, full)),
+      h(
+        'div',
+        { class: 'publish-live' },
+        h(
+          'span',
+          { class: 'badge badge-live' },
+          game.visibility === 'private' ? 'Published · private' : game.visibility === 'unlisted' ? 'Live · unlisted' : 'Live · public',
+        ),
+        h('a', { href, target: '_blank', rel: 'noopener', class: 'play-link', dataset: { testid: 'play-link' } }, full),
+      ),
       h(
         'div',
         { class: 'row' },
-        h('button', { type: 'button', class: 'small ghost', onclick: () => navigator.clipboard?.writeText(full).then(() => toast('Link copied.'), () => toast(full)) }, 'Copy link'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'small ghost',
+            onclick: () =>
+              navigator.clipboard?.writeText(full).then(
+                () => toast('Link copied.'),
+                () => toast(full),
+              ),
+          },
+          'Copy link',
+        ),
         h('a', { class: 'button small', href, target: '_blank', rel: 'noopener' }, 'Open play page ↗'),
         h('button', { type: 'button', class: 'small ghost danger-text', onclick: unpublish }, 'Unpublish'),
       ),
@@ -150,7 +192,12 @@ export function createPublish({ app, projectId, projectName }) {
   });
 
   async function unpublish() {
-    const ok = await confirmDialog({ title: 'Unpublish this game?', message: 'The play page stops working for everyone until you publish again.', confirmLabel: 'Unpublish', danger: true });
+    const ok = await confirmDialog({
+      title: 'Unpublish this game?',
+      message: 'The play page stops working for everyone until you publish again.',
+      confirmLabel: 'Unpublish',
+      danger: true,
+    });
     if (!ok) return;
     try {
       await api.del(`/api/projects/${projectId}/publish`);

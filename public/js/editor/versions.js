@@ -5,7 +5,13 @@ import { h, clear, toast, timeAgo, formatDate, confirmDialog, openDialog } from 
 function diffView(edits, files) {
   const blocks = [];
   if (files?.length) {
-    blocks.push(h('ul', { class: 'diff-files' }, files.map((f) => h('li', {}, h('span', { class: `file-status file-${f.status}` }, f.status), ' ', f.path))));
+    blocks.push(
+      h(
+        'ul',
+        { class: 'diff-files' },
+        files.map((f) => h('li', {}, h('span', { class: `file-status file-${f.status}` }, f.status), ' ', f.path)),
+      ),
+    );
   }
   for (const edit of edits ?? []) {
     if (typeof edit.diff === 'string') {
@@ -21,7 +27,18 @@ function diffView(edits, files) {
       blocks.push(pre);
     } else if (edit.path) {
       blocks.push(
-        h('div', { class: 'edit-block' }, h('div', { class: 'edit-path' }, edit.path), h('pre', { class: 'diff' }, h('span', { class: 'diff-line diff-del' }, edit.old_string ?? ''), '\n', h('span', { class: 'diff-line diff-add' }, edit.new_string ?? ''))),
+        h(
+          'div',
+          { class: 'edit-block' },
+          h('div', { class: 'edit-path' }, edit.path),
+          h(
+            'pre',
+            { class: 'diff' },
+            h('span', { class: 'diff-line diff-del' }, edit.old_string ?? ''),
+            '\n',
+            h('span', { class: 'diff-line diff-add' }, edit.new_string ?? ''),
+          ),
+        ),
       );
     }
   }
@@ -39,11 +56,21 @@ export function createVersions({ app, projectId, onRestored }) {
 
   const list = h('ol', { class: 'version-list', dataset: { testid: 'version-list' } });
   const notice = h('p', { class: 'muted small', hidden: true });
-  const progress = h('div', { class: 'restore-progress', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), h('span', { class: 'restore-message' }, 'Restoring…'));
+  const progress = h(
+    'div',
+    { class: 'restore-progress', hidden: true },
+    h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+    h('span', { class: 'restore-message' }, 'Restoring…'),
+  );
   const el = h(
     'section',
     { class: 'versions' },
-    h('div', { class: 'panel-toolbar' }, h('h2', {}, 'Version history ', h('span', { class: 'ja muted' }, 'バージョン履歴')), h('button', { type: 'button', class: 'small ghost', onclick: refresh }, '⟳')),
+    h(
+      'div',
+      { class: 'panel-toolbar' },
+      h('h2', {}, 'Version history ', h('span', { class: 'ja muted' }, 'バージョン履歴')),
+      h('button', { type: 'button', class: 'small ghost', onclick: refresh }, '⟳'),
+    ),
     notice,
     progress,
     list,
@@ -71,14 +98,24 @@ export function createVersions({ app, projectId, onRestored }) {
         h(
           'li',
           { class: `version-item${current ? ' current' : ''}`, dataset: { versionId: v.id, number: String(v.number) } },
-          h('div', { class: 'version-head' }, h('span', { class: 'version-number' }, label(v)), current ? h('span', { class: 'badge badge-live' }, 'current') : null, h('time', { class: 'muted small', datetime: v.timestamp, title: formatDate(v.timestamp) }, timeAgo(v.timestamp))),
+          h(
+            'div',
+            { class: 'version-head' },
+            h('span', { class: 'version-number' }, label(v)),
+            current ? h('span', { class: 'badge badge-live' }, 'current') : null,
+            h('time', { class: 'muted small', datetime: v.timestamp, title: formatDate(v.timestamp) }, timeAgo(v.timestamp)),
+          ),
           h('div', { class: 'version-message' }, describe(v)),
           h(
             'div',
             { class: 'version-actions' },
             h('span', { class: 'muted small mono' }, v.hash),
             h('button', { type: 'button', class: 'small ghost', dataset: { action: 'diff' }, onclick: () => showDiff(v) }, 'Changes'),
-            h('button', { type: 'button', class: 'small', dataset: { action: 'restore' }, disabled: current || Boolean(restoring), onclick: () => restore(v) }, 'Restore'),
+            h(
+              'button',
+              { type: 'button', class: 'small', dataset: { action: 'restore' }, disabled: current || Boolean(restoring), onclick: () => restore(v) },
+              'Restore',
+            ),
           ),
         ),
       );

@@ -83,7 +83,13 @@ export class Auth extends EventTarget {
   }
 
   headers(extra = {}) {
-    return { 'content-type': 'application/json', apikey: this.config.supabaseAnonKey, authorization: `Bearer ${this.config.supabaseAnonKey}`, 'x-client-info': 'dreamcore-web/1.0', ...extra };
+    return {
+      'content-type': 'application/json',
+      apikey: this.config.supabaseAnonKey,
+      authorization: `Bearer ${this.config.supabaseAnonKey}`,
+      'x-client-info': 'dreamcore-web/1.0',
+      ...extra,
+    };
   }
 
   async call(method, path, body, headers) {
@@ -111,7 +117,7 @@ export class Auth extends EventTarget {
       refresh_token: body.refresh_token,
       token_type: body.token_type ?? 'bearer',
       expires_at: expiresAt,
-      user: body.user ? { id: body.user.id, email: body.user.email ?? '' } : this.session?.user ?? null,
+      user: body.user ? { id: body.user.id, email: body.user.email ?? '' } : (this.session?.user ?? null),
     };
   }
 

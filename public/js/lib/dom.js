@@ -88,11 +88,25 @@ export function openDialog({ title, body, actions, className = '' }) {
     const footer = h('div', { class: 'modal-actions' });
     for (const action of actions) {
       footer.append(
-        h('button', { type: 'button', class: action.class ?? '', dataset: { action: action.id ?? '' }, onclick: () => close(action.value === undefined ? null : typeof action.value === 'function' ? action.value() : action.value) }, action.label),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: action.class ?? '',
+            dataset: { action: action.id ?? '' },
+            onclick: () => close(action.value === undefined ? null : typeof action.value === 'function' ? action.value() : action.value),
+          },
+          action.label,
+        ),
       );
     }
     dialog.append(
-      h('div', { class: 'modal-head' }, h('h2', {}, title), h('button', { type: 'button', class: 'icon-button modal-x', 'aria-label': 'Close', onclick: () => close(null) }, '×')),
+      h(
+        'div',
+        { class: 'modal-head' },
+        h('h2', {}, title),
+        h('button', { type: 'button', class: 'icon-button modal-x', 'aria-label': 'Close', onclick: () => close(null) }, '×'),
+      ),
       h('div', { class: 'modal-body' }, body),
       footer,
     );

@@ -270,7 +270,11 @@ export class Socket {
       case 'error':
         // A refused init is followed by close 4001 (closed() refreshes the session). Later, an "expired" error
         // means the socket's token is stale: refresh and reconnect with the new one.
-        if (this.ready && /expired/i.test(String(message.message ?? ''))) this.auth.refresh().then(() => this.drop(), () => undefined);
+        if (this.ready && /expired/i.test(String(message.message ?? '')))
+          this.auth.refresh().then(
+            () => this.drop(),
+            () => undefined,
+          );
         break;
       case 'projectSelected':
         if (message.projectId === this.projectId && this.resubscribeOnSelect) {

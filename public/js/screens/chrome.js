@@ -6,7 +6,12 @@ const STATE_LABELS = { ready: 'Connected', connecting: 'Connecting…', offline:
 /** A dot + label that follows the socket's state. Returns {el, dispose}. */
 export function connectionBadge(socket) {
   const label = h('span', { class: 'conn-label' });
-  const el = h('span', { class: 'conn-status', role: 'status', title: 'Connection to the server' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), label);
+  const el = h(
+    'span',
+    { class: 'conn-status', role: 'status', title: 'Connection to the server' },
+    h('span', { class: 'conn-dot', 'aria-hidden': 'true' }),
+    label,
+  );
   const update = () => {
     el.dataset.state = socket.state;
     label.textContent = STATE_LABELS[socket.state] ?? socket.state;

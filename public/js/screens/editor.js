@@ -25,7 +25,15 @@ function deniedScreen(root, app, message) {
       'div',
       { class: 'denied-screen', dataset: { testid: 'editor-denied' } },
       h('header', { class: 'topbar' }, brand(), h('div', { class: 'topbar-right' }, accountMenu(app))),
-      h('div', { class: 'card denied-card' }, h('div', { class: 'denied-icon', 'aria-hidden': 'true' }, '🔒'), h('h1', {}, 'Game not available'), h('p', {}, message), h('p', { class: 'muted small' }, 'Taking you back to your games…'), h('a', { class: 'button primary', href: '#/' }, 'My games')),
+      h(
+        'div',
+        { class: 'card denied-card' },
+        h('div', { class: 'denied-icon', 'aria-hidden': 'true' }, '🔒'),
+        h('h1', {}, 'Game not available'),
+        h('p', {}, message),
+        h('p', { class: 'muted small' }, 'Taking you back to your games…'),
+        h('a', { class: 'button primary', href: '#/' }, 'My games'),
+      ),
     ),
   );
   const timer = setTimeout(() => app.navigate('/', { replace: true }), 2500);
@@ -78,7 +86,11 @@ export function mountEditor(root, app, route) {
     const conn = connectionBadge(socket);
     offs.push(conn.dispose);
 
-    const nameButton = h('button', { type: 'button', class: 'project-title', title: 'Rename', dataset: { testid: 'project-title' }, onclick: rename }, projectName);
+    const nameButton = h(
+      'button',
+      { type: 'button', class: 'project-title', title: 'Rename', dataset: { testid: 'project-title' }, onclick: rename },
+      projectName,
+    );
     const chat = createChat({
       app,
       projectId,
@@ -100,7 +112,12 @@ export function mountEditor(root, app, route) {
       },
     });
     const publish = createPublish({ app, projectId, projectName: () => projectName });
-    offs.push(() => chat.dispose(), () => preview.dispose(), () => versions.dispose(), () => publish.dispose());
+    offs.push(
+      () => chat.dispose(),
+      () => preview.dispose(),
+      () => versions.dispose(),
+      () => publish.dispose(),
+    );
 
     const panels = {
       preview: h('div', { class: 'panel', dataset: { panel: 'preview' } }, preview.el),
@@ -109,7 +126,12 @@ export function mountEditor(root, app, route) {
       publish: h('div', { class: 'panel', dataset: { panel: 'publish' } }, publish.el),
     };
     const tabButtons = TABS.map(([id, label, ja]) =>
-      h('button', { type: 'button', role: 'tab', class: `tab tab-${id}`, dataset: { tab: id }, onclick: () => setTab(id) }, h('span', {}, label), h('span', { class: 'ja tab-ja' }, ja)),
+      h(
+        'button',
+        { type: 'button', role: 'tab', class: `tab tab-${id}`, dataset: { tab: id }, onclick: () => setTab(id) },
+        h('span', {}, label),
+        h('span', { class: 'ja tab-ja' }, ja),
+      ),
     );
 
     function setTab(id) {
@@ -129,7 +151,12 @@ export function mountEditor(root, app, route) {
     }
 
     shell.append(
-      h('header', { class: 'topbar editor-bar' }, h('div', { class: 'topbar-left' }, brand(), h('a', { href: '#/', class: 'back-link' }, '← My games'), nameButton), h('div', { class: 'topbar-right' }, conn.el, accountMenu(app))),
+      h(
+        'header',
+        { class: 'topbar editor-bar' },
+        h('div', { class: 'topbar-left' }, brand(), h('a', { href: '#/', class: 'back-link' }, '← My games'), nameButton),
+        h('div', { class: 'topbar-right' }, conn.el, accountMenu(app)),
+      ),
       h('nav', { class: 'editor-tabs', role: 'tablist' }, tabButtons),
       h('div', { class: 'pane pane-chat' }, chat.el),
       h('div', { class: 'pane pane-side' }, Object.values(panels)),

@@ -4,7 +4,14 @@ import { h } from '../lib/dom.js';
 export function mountLogin(root, app) {
   let mode = 'signin';
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'email', required: true, placeholder: 'you@example.com' });
-  const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true, minlength: 8, placeholder: '8 characters or more' });
+  const password = h('input', {
+    type: 'password',
+    name: 'password',
+    autocomplete: 'current-password',
+    required: true,
+    minlength: 8,
+    placeholder: '8 characters or more',
+  });
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const notice = h('p', { class: 'form-notice', hidden: true });
   const submit = h('button', { type: 'submit', class: 'primary wide' }, 'Sign in');
@@ -68,7 +75,12 @@ export function mountLogin(root, app) {
   const google = app.config.googleEnabled
     ? [
         h('div', { class: 'divider' }, h('span', {}, 'or')),
-        h('button', { type: 'button', class: 'google wide', onclick: () => app.auth.signInWithGoogle() }, h('span', { class: 'g-logo', 'aria-hidden': 'true' }, 'G'), 'Sign in with Google'),
+        h(
+          'button',
+          { type: 'button', class: 'google wide', onclick: () => app.auth.signInWithGoogle() },
+          h('span', { class: 'g-logo', 'aria-hidden': 'true' }, 'G'),
+          'Sign in with Google',
+        ),
       ]
     : [];
 
@@ -80,7 +92,13 @@ export function mountLogin(root, app) {
         'div',
         { class: 'auth-card' },
         h('div', { class: 'brand big' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), 'DreamCore'),
-        h('p', { class: 'tagline' }, 'Make browser games by chatting with an AI agent.', h('br'), h('span', { class: 'ja' }, 'チャットするだけでゲームが作れる')),
+        h(
+          'p',
+          { class: 'tagline' },
+          'Make browser games by chatting with an AI agent.',
+          h('br'),
+          h('span', { class: 'ja' }, 'チャットするだけでゲームが作れる'),
+        ),
         form,
         google,
       ),

@@ -16,7 +16,11 @@ function quotaMeter(label, q) {
     'div',
     { class: 'quota-item' },
     h('div', { class: 'quota-label' }, h('span', {}, label), h('strong', {}, unlimited ? `${q.used} / unlimited` : `${q.used} / ${q.limit}`)),
-    h('div', { class: 'meter', 'aria-hidden': 'true' }, h('div', { class: 'meter-fill', style: { width: `${pct}%` }, dataset: { level: pct >= 100 ? 'full' : pct >= 75 ? 'high' : 'ok' } })),
+    h(
+      'div',
+      { class: 'meter', 'aria-hidden': 'true' },
+      h('div', { class: 'meter-fill', style: { width: `${pct}%` }, dataset: { level: pct >= 100 ? 'full' : pct >= 75 ? 'high' : 'ok' } }),
+    ),
   );
 }
 
@@ -58,7 +62,13 @@ export function mountProjects(root, app) {
     clear(listEl);
     if (projects.length === 0) {
       listEl.append(
-        h('div', { class: 'empty-state' }, h('div', { class: 'empty-art', 'aria-hidden': 'true' }, '🎮'), h('h3', {}, 'No games yet'), h('p', {}, 'Create your first game and describe it in the chat. 最初のゲームを作りましょう！')),
+        h(
+          'div',
+          { class: 'empty-state' },
+          h('div', { class: 'empty-art', 'aria-hidden': 'true' }, '🎮'),
+          h('h3', {}, 'No games yet'),
+          h('p', {}, 'Create your first game and describe it in the chat. 最初のゲームを作りましょう！'),
+        ),
       );
       return;
     }
@@ -68,13 +78,19 @@ export function mountProjects(root, app) {
         h(
           'article',
           { class: 'project-card', dataset: { projectId: p.id } },
-          h('a', { class: 'project-thumb', href: projectHash(p.id), style: { '--h': hue(p.id) }, 'aria-label': `Open ${p.name}` }, h('span', {}, (p.name.trim()[0] ?? '?').toUpperCase())),
+          h(
+            'a',
+            { class: 'project-thumb', href: projectHash(p.id), style: { '--h': hue(p.id) }, 'aria-label': `Open ${p.name}` },
+            h('span', {}, (p.name.trim()[0] ?? '?').toUpperCase()),
+          ),
           h(
             'div',
             { class: 'project-info' },
             h('a', { class: 'project-name', href: projectHash(p.id) }, p.name),
             h('span', { class: 'muted small', title: formatDate(p.updatedAt) }, `Updated ${timeAgo(p.updatedAt)}`),
-            gameId ? h('a', { class: 'badge badge-live', href: `/play/${encodeURIComponent(gameId)}`, target: '_blank', rel: 'noopener' }, 'Published ↗') : null,
+            gameId
+              ? h('a', { class: 'badge badge-live', href: `/play/${encodeURIComponent(gameId)}`, target: '_blank', rel: 'noopener' }, 'Published ↗')
+              : null,
           ),
           h(
             'div',
@@ -161,7 +177,12 @@ export function mountProjects(root, app) {
       h(
         'main',
         { class: 'projects-main' },
-        h('div', { class: 'projects-head' }, h('div', {}, h('h1', {}, 'My games'), h('p', { class: 'muted' }, 'マイゲーム — pick one to keep building, or start a new one.')), createForm),
+        h(
+          'div',
+          { class: 'projects-head' },
+          h('div', {}, h('h1', {}, 'My games'), h('p', { class: 'muted' }, 'マイゲーム — pick one to keep building, or start a new one.')),
+          createForm,
+        ),
         h('div', { class: 'projects-layout' }, listEl, quotaEl),
       ),
     ),

@@ -106,7 +106,8 @@ export function embeddedAuthRouter(store: AuthStore, issuer: EmbeddedIssuer, ver
   router.post('/signup', async (req, res, next) => {
     try {
       const { email, password, data } = (req.body ?? {}) as { email?: unknown; password?: unknown; data?: unknown };
-      if (typeof email !== 'string' || !EMAIL.test(email)) return goTrueError(res, 400, 'validation_failed', 'Unable to validate email address: invalid format');
+      if (typeof email !== 'string' || !EMAIL.test(email))
+        return goTrueError(res, 400, 'validation_failed', 'Unable to validate email address: invalid format');
       if (typeof password !== 'string' || password.length < 8) return goTrueError(res, 422, 'weak_password', 'Password should be at least 8 characters.');
       const normalized = email.trim().toLowerCase();
       if (await store.authUserByEmail(normalized)) return goTrueError(res, 422, 'user_already_exists', 'User already registered');

@@ -89,11 +89,9 @@ export async function applyMigrations(db: SqlExecutor, options: MigrateOptions =
       }
       // The compat file is idempotent by design and may grow; re-running it is how a change reaches old databases.
       if (recorded !== undefined && migration.name !== COMPAT_NAME) {
-        throw createError(
-          'CONFLICT',
-          `migration ${migration.name} was changed after it was applied; migrations are append-only, add a new file instead`,
-          { details: { migration: migration.name } },
-        );
+        throw createError('CONFLICT', `migration ${migration.name} was changed after it was applied; migrations are append-only, add a new file instead`, {
+          details: { migration: migration.name },
+        });
       }
       await db.exec('begin');
       try {

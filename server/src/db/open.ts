@@ -46,9 +46,6 @@ export async function openDatabase(config: DatabaseConfig, log?: BootLog): Promi
     dataDir,
     ...(config.PGLITE_TEMPLATE_DIR ? { templateDir: config.PGLITE_TEMPLATE_DIR } : {}),
   });
-  log?.info(
-    { database: 'pglite', dataDir, applied: db.migrations.applied, ms: Math.round(performance.now() - started) },
-    'database: embedded PGlite',
-  );
+  log?.info({ database: 'pglite', dataDir, applied: db.migrations.applied, ms: Math.round(performance.now() - started) }, 'database: embedded PGlite');
   return db;
 }

@@ -57,11 +57,14 @@ async function handle(message) {
       const entry = {};
       const ready = new Promise((started) => {
         entry.done = database()
-          .transaction((tx) => new Promise((resolve, reject) => {
-            Object.assign(entry, { tx, resolve, reject });
-            open.set(message.id, entry);
-            started();
-          }))
+          .transaction(
+            (tx) =>
+              new Promise((resolve, reject) => {
+                Object.assign(entry, { tx, resolve, reject });
+                open.set(message.id, entry);
+                started();
+              }),
+          )
           .catch((error) => {
             if (error !== ROLLBACK) throw error;
           });

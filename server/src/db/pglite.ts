@@ -182,10 +182,12 @@ class PgliteUserRepository implements UserRepository {
   }
 
   async createProject(userId: string, name = 'New Game', options: CreateProjectOptions = {}): Promise<ProjectRecord> {
-    const row = await this.db.row(
-      `insert into public.projects (user_id, name, remixed_from, is_initialized) values ($1, $2, $3, $4) returning *`,
-      [userId, name, options.remixedFrom ?? null, options.isInitialized ?? false],
-    );
+    const row = await this.db.row(`insert into public.projects (user_id, name, remixed_from, is_initialized) values ($1, $2, $3, $4) returning *`, [
+      userId,
+      name,
+      options.remixedFrom ?? null,
+      options.isInitialized ?? false,
+    ]);
     return toProject(row!);
   }
 
@@ -216,18 +218,12 @@ class PgliteUserRepository implements UserRepository {
   }
 
   async addChat(projectId: string, role: ChatRole, message: string): Promise<ChatRecord> {
-    const row = await this.db.row(
-      'insert into public.chat_history (project_id, role, message) values ($1, $2, $3) returning *',
-      [projectId, role, message],
-    );
+    const row = await this.db.row('insert into public.chat_history (project_id, role, message) values ($1, $2, $3) returning *', [projectId, role, message]);
     return toChat(row!);
   }
 
   async latestChat(projectId: string, limit = 50): Promise<ChatRecord[]> {
-    const rows = await this.db.rows(
-      `select * from public.chat_history where project_id = $1 order by created_at desc, id desc limit $2`,
-      [projectId, limit],
-    );
+    const rows = await this.db.rows(`select * from public.chat_history where project_id = $1 order by created_at desc, id desc limit $2`, [projectId, limit]);
     return rows.map(toChat).reverse();
   }
 
@@ -237,10 +233,7 @@ class PgliteUserRepository implements UserRepository {
   }
 
   async listJobs(projectId: string, limit = 20): Promise<JobRecord[]> {
-    const rows = await this.db.rows(
-      'select * from public.jobs where project_id = $1 order by created_at desc limit $2',
-      [projectId, limit],
-    );
+    const rows = await this.db.rows('select * from public.jobs where project_id = $1 order by created_at desc limit $2', [projectId, limit]);
     return rows.map(toJob);
   }
 
@@ -254,20 +247,14 @@ class PgliteUserRepository implements UserRepository {
   }
 
   async jobEventsSince(jobId: string, afterSeq: number): Promise<JobEventRecord[]> {
-    const rows = await this.db.rows(
-      'select * from public.job_events where job_id = $1 and seq > $2 order by seq',
-      [jobId, afterSeq],
-    );
+    const rows = await this.db.rows('select * from public.job_events where job_id = $1 and seq > $2 order by seq', [jobId, afterSeq]);
     return rows.map(toJobEvent);
   }
 
   async createAsset(input: NewAsset): Promise<AssetRecord> {
     const columns = assetColumns(input);
     const names = Object.keys(columns);
-    const row = await this.db.row(
-      `insert into public.assets (${names.join(', ')}) values (${placeholders(names.length)}) returning *`,
-      Object.values(columns),
-    );
+    const row = await this.db.row(`insert into public.assets (${names.join(', ')}) values (${placeholders(names.length)}) returning *`, Object.values(columns));
     return toAsset(row!);
   }
 
@@ -296,18 +283,12 @@ class PgliteUserRepository implements UserRepository {
     if (patch.tags !== undefined) sets.push(`tags = $${params.push(patch.tags)}`);
     if (patch.description !== undefined) sets.push(`description = $${params.push(patch.description)}`);
     if (sets.length === 0) return this.getAsset(id);
-    const row = await this.db.row(
-      `update public.assets set ${sets.join(', ')} where id = $1 and not is_deleted returning *`,
-      params,
-    );
+    const row = await this.db.row(`update public.assets set ${sets.join(', ')} where id = $1 and not is_deleted returning *`, params);
     return row && toAsset(row);
   }
 
   async setAssetPublic(id: string, isPublic: boolean): Promise<AssetRecord | null> {
-    const row = await this.db.row(
-      'update public.assets set is_public = $2 where id = $1 and not is_deleted returning *',
-      [id, isPublic],
-    );
+    const row = await this.db.row('update public.assets set is_public = $2 where id = $1 and not is_deleted returning *', [id, isPublic]);
     return row && toAsset(row);
   }
 
@@ -320,10 +301,7 @@ class PgliteUserRepository implements UserRepository {
   }
 
   async assetByAlias(ownerId: string, alias: string): Promise<AssetRecord | null> {
-    const row = await this.db.row(
-      'select * from public.assets where owner_id = $1 and alias = $2 and not is_deleted',
-      [ownerId, alias],
-    );
+    const row = await this.db.row('select * from public.assets where owner_id = $1 and alias = $2 and not is_deleted', [ownerId, alias]);
     return row && toAsset(row);
   }
 
@@ -338,7 +316,10 @@ class PgliteUserRepository implements UserRepository {
     const row = await this.db.row(
       `insert into public.publish_drafts (${names.join(', ')}) values (${placeholders(names.length)})
        on conflict (project_id) do update set
-         ${names.filter((n) => n !== 'project_id').map((n) => `${n} = excluded.${n}`).join(', ')}
+         ${names
+           .filter((n) => n !== 'project_id')
+           .map((n) => `${n} = excluded.${n}`)
+           .join(', ')}
        returning *`,
       Object.values(columns),
     );
@@ -349,13 +330,14 @@ class PgliteUserRepository implements UserRepository {
     const columns = publishColumns(projectId, userId, fields);
     const names = Object.keys(columns);
     // tags is text[]: passed as JSON and unpacked in SQL, which avoids relying on a driver's array encoding.
-    const values = names.map((n, i) =>
-      n === 'tags' ? `array(select jsonb_array_elements_text($${i + 1}::jsonb))` : `$${i + 1}`,
-    );
+    const values = names.map((n, i) => (n === 'tags' ? `array(select jsonb_array_elements_text($${i + 1}::jsonb))` : `$${i + 1}`));
     const row = await this.db.row(
       `insert into public.published_games (${names.join(', ')}) values (${values.join(', ')})
        on conflict (project_id) do update set
-         ${names.filter((n) => n !== 'project_id').map((n) => `${n} = excluded.${n}`).join(', ')}
+         ${names
+           .filter((n) => n !== 'project_id')
+           .map((n) => `${n} = excluded.${n}`)
+           .join(', ')}
        returning *`,
       names.map((n) => (n === 'tags' ? JSON.stringify(columns[n]) : columns[n])),
     );
@@ -368,17 +350,12 @@ class PgliteUserRepository implements UserRepository {
   }
 
   async unpublish(projectId: string): Promise<boolean> {
-    const rows = await this.db.rows('delete from public.published_games where project_id = $1 returning id', [
-      projectId,
-    ]);
+    const rows = await this.db.rows('delete from public.published_games where project_id = $1 returning id', [projectId]);
     return rows.length > 0;
   }
 
   async listMyGames(userId: string): Promise<PublishedGameRecord[]> {
-    const rows = await this.db.rows(
-      'select * from public.published_games where user_id = $1 order by published_at desc',
-      [userId],
-    );
+    const rows = await this.db.rows('select * from public.published_games where user_id = $1 order by published_at desc', [userId]);
     return rows.map(toPublishedGame);
   }
 }
@@ -390,14 +367,16 @@ class PgliteServiceRepository extends PgliteUserRepository implements ServiceRep
       if (existing[0]) return existing[0];
       // The embedded database is its own auth server: public.users references auth.users, so a user the server
       // knows only from a token (a dev or demo user) gets an auth row without a password (it cannot sign in).
-      await query(
-        `insert into auth.users (id, email, raw_user_meta_data) values ($1, $2, $3::jsonb) on conflict do nothing`,
-        [input.id, normalizeEmail(input.email), JSON.stringify(input.displayName ? { full_name: input.displayName } : {})],
-      );
-      await query(
-        `insert into public.users (id, email, display_name) values ($1, $2, $3) on conflict do nothing`,
-        [input.id, normalizeEmail(input.email), input.displayName ?? null],
-      );
+      await query(`insert into auth.users (id, email, raw_user_meta_data) values ($1, $2, $3::jsonb) on conflict do nothing`, [
+        input.id,
+        normalizeEmail(input.email),
+        JSON.stringify(input.displayName ? { full_name: input.displayName } : {}),
+      ]);
+      await query(`insert into public.users (id, email, display_name) values ($1, $2, $3) on conflict do nothing`, [
+        input.id,
+        normalizeEmail(input.email),
+        input.displayName ?? null,
+      ]);
       return (await query('select * from public.users where id = $1', [input.id]))[0] ?? null;
     });
     if (!row) throw createError('CONFLICT', 'the e-mail address belongs to another user', { details: { id: input.id } });
@@ -405,10 +384,7 @@ class PgliteServiceRepository extends PgliteUserRepository implements ServiceRep
   }
 
   async createJob(userId: string, projectId: string): Promise<JobRecord> {
-    const row = await this.db.row('insert into public.jobs (user_id, project_id) values ($1, $2) returning *', [
-      userId,
-      projectId,
-    ]);
+    const row = await this.db.row('insert into public.jobs (user_id, project_id) values ($1, $2) returning *', [userId, projectId]);
     return toJob(row!);
   }
 
@@ -416,10 +392,10 @@ class PgliteServiceRepository extends PgliteUserRepository implements ServiceRep
     const columns = jobPatchColumns(patch);
     const names = Object.keys(columns);
     if (names.length === 0) return this.getJob(id);
-    const row = await this.db.row(
-      `update public.jobs set ${names.map((n, i) => `${n} = $${i + 2}`).join(', ')} where id = $1 returning *`,
-      [id, ...Object.values(columns)],
-    );
+    const row = await this.db.row(`update public.jobs set ${names.map((n, i) => `${n} = $${i + 2}`).join(', ')} where id = $1 returning *`, [
+      id,
+      ...Object.values(columns),
+    ]);
     return row && toJob(row);
   }
 
@@ -452,28 +428,22 @@ class PgliteServiceRepository extends PgliteUserRepository implements ServiceRep
   }
 
   async softDeleteAsset(id: string): Promise<boolean> {
-    const rows = await this.db.rows(
-      'update public.assets set is_deleted = true where id = $1 and not is_deleted returning id',
-      [id],
-    );
+    const rows = await this.db.rows('update public.assets set is_deleted = true where id = $1 and not is_deleted returning id', [id]);
     return rows.length > 0;
   }
 
   async getPublicGame(idOrPublicId: string): Promise<PublishedGameRecord | null> {
     const column = UUID_PATTERN.test(idOrPublicId) ? 'g.id' : GAME_PUBLIC_ID_PATTERN.test(idOrPublicId) ? 'g.public_id' : null;
     if (!column) return null;
-    const row = await this.db.row(
-      `${PUBLISHED_WITH_JOINS} where ${column} = $1 and g.visibility in ('public', 'unlisted')`,
-      [idOrPublicId],
-    );
+    const row = await this.db.row(`${PUBLISHED_WITH_JOINS} where ${column} = $1 and g.visibility in ('public', 'unlisted')`, [idOrPublicId]);
     return row && toPublishedGame(row);
   }
 
   async listPublicGames(limit = 50, offset = 0): Promise<PublishedGameRecord[]> {
-    const rows = await this.db.rows(
-      `${PUBLISHED_WITH_JOINS} where g.visibility = 'public' order by g.published_at desc limit $1 offset $2`,
-      [clampLimit(limit), Math.max(0, Math.trunc(offset))],
-    );
+    const rows = await this.db.rows(`${PUBLISHED_WITH_JOINS} where g.visibility = 'public' order by g.published_at desc limit $1 offset $2`, [
+      clampLimit(limit),
+      Math.max(0, Math.trunc(offset)),
+    ]);
     return rows.map(toPublishedGame);
   }
 
@@ -499,26 +469,26 @@ class PgliteServiceRepository extends PgliteUserRepository implements ServiceRep
   }
 
   async logActivity(entry: ActivityInput): Promise<void> {
-    await this.db.rows(
-      `insert into public.activity_log (user_id, action, target_type, target_id, details) values ($1, $2, $3, $4, $5)`,
-      [entry.userId, entry.action, entry.targetType ?? null, entry.targetId ?? null, entry.details ?? null],
-    );
+    await this.db.rows(`insert into public.activity_log (user_id, action, target_type, target_id, details) values ($1, $2, $3, $4, $5)`, [
+      entry.userId,
+      entry.action,
+      entry.targetType ?? null,
+      entry.targetId ?? null,
+      entry.details ?? null,
+    ]);
   }
 }
 
 class PgliteAuthStore implements AuthStore {
   constructor(private readonly db: Session) {}
 
-  async createAuthUser(
-    email: string,
-    passwordHash: string | null,
-    meta: Record<string, unknown> = {},
-  ): Promise<AuthUserRecord> {
+  async createAuthUser(email: string, passwordHash: string | null, meta: Record<string, unknown> = {}): Promise<AuthUserRecord> {
     try {
-      const row = await this.db.row(
-        `insert into auth.users (email, encrypted_password, raw_user_meta_data) values ($1, $2, $3::jsonb) returning *`,
-        [normalizeEmail(email), passwordHash, JSON.stringify(meta)],
-      );
+      const row = await this.db.row(`insert into auth.users (email, encrypted_password, raw_user_meta_data) values ($1, $2, $3::jsonb) returning *`, [
+        normalizeEmail(email),
+        passwordHash,
+        JSON.stringify(meta),
+      ]);
       return toAuthUser(row!);
     } catch (error) {
       if (isBackendError(error, 'CONFLICT')) {
@@ -542,25 +512,21 @@ class PgliteAuthStore implements AuthStore {
     return row && toAuthUser(row);
   }
 
-  async storeRefreshToken(
-    tokenHash: string,
-    userId: string,
-    expiresAt: Date | string,
-    parent: string | null = null,
-  ): Promise<void> {
+  async storeRefreshToken(tokenHash: string, userId: string, expiresAt: Date | string, parent: string | null = null): Promise<void> {
     const expires = expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt;
-    await this.db.rows(
-      'insert into auth.refresh_tokens (token_hash, user_id, expires_at, parent) values ($1, $2, $3, $4)',
-      [tokenHash, userId, expires, parent],
-    );
+    await this.db.rows('insert into auth.refresh_tokens (token_hash, user_id, expires_at, parent) values ($1, $2, $3, $4)', [
+      tokenHash,
+      userId,
+      expires,
+      parent,
+    ]);
   }
 
   async useRefreshToken(tokenHash: string): Promise<AuthUserRecord | null> {
     const row = await this.db.tx(async (query) => {
-      const [token] = await query(
-        'select user_id, revoked, expires_at <= now() as expired from auth.refresh_tokens where token_hash = $1 for update',
-        [tokenHash],
-      );
+      const [token] = await query('select user_id, revoked, expires_at <= now() as expired from auth.refresh_tokens where token_hash = $1 for update', [
+        tokenHash,
+      ]);
       if (!token) return null;
       if (token.revoked) {
         // A used token came back: whoever holds this family may be an attacker. Revoke all of it (up to the root,
@@ -590,10 +556,7 @@ class PgliteAuthStore implements AuthStore {
   }
 
   async revokeUserTokens(userId: string): Promise<number> {
-    const rows = await this.db.rows(
-      'update auth.refresh_tokens set revoked = true where user_id = $1 and not revoked returning token_hash',
-      [userId],
-    );
+    const rows = await this.db.rows('update auth.refresh_tokens set revoked = true where user_id = $1 and not revoked returning token_hash', [userId]);
     return rows.length;
   }
 }
@@ -694,10 +657,14 @@ async function createPglite(dataDir: string | undefined): Promise<PgliteThread> 
   } catch (error) {
     if (isBackendError(error)) throw error;
     const where = dataDir === undefined ? 'in memory' : `in ${dataDir}`;
-    throw createError('UNAVAILABLE', `could not open the PGlite database ${where} (not a PGlite data directory, or damaged?): ${String((error as Error)?.message ?? error)}`, {
-      cause: error,
-      details: { dataDir: dataDir ?? null },
-    });
+    throw createError(
+      'UNAVAILABLE',
+      `could not open the PGlite database ${where} (not a PGlite data directory, or damaged?): ${String((error as Error)?.message ?? error)}`,
+      {
+        cause: error,
+        details: { dataDir: dataDir ?? null },
+      },
+    );
   }
 }
 
@@ -770,11 +737,7 @@ function pgliteVersion(): string {
   return cachedPgliteVersion;
 }
 
-function createPgliteDatabase(
-  pg: PgliteThread,
-  migrations: MigrateResult,
-  release: (() => Promise<void>) | null,
-): PgliteDatabase {
+function createPgliteDatabase(pg: PgliteThread, migrations: MigrateResult, release: (() => Promise<void>) | null): PgliteDatabase {
   const serviceSession = new Session(pg, 'service_role', JSON.stringify({ role: 'service_role' }));
   const service = new PgliteServiceRepository(serviceSession);
   const auth = new PgliteAuthStore(serviceSession);

@@ -188,9 +188,7 @@ class SupabaseUserRepository implements UserRepository {
   }
 
   async addChat(projectId: string, role: ChatRole, message: string): Promise<ChatRecord> {
-    const r = await row(
-      this.client.from('chat_history').insert({ project_id: projectId, role, message }).select().single(),
-    );
+    const r = await row(this.client.from('chat_history').insert({ project_id: projectId, role, message }).select().single());
     return toChat(r!);
   }
 
@@ -213,14 +211,7 @@ class SupabaseUserRepository implements UserRepository {
   }
 
   async listJobs(projectId: string, limit = 20): Promise<JobRecord[]> {
-    const rs = await rows(
-      this.client
-        .from('jobs')
-        .select('*')
-        .eq('project_id', projectId)
-        .order('created_at', { ascending: false })
-        .limit(limit),
-    );
+    const rs = await rows(this.client.from('jobs').select('*').eq('project_id', projectId).order('created_at', { ascending: false }).limit(limit));
     return rs.map(toJob);
   }
 
@@ -243,13 +234,7 @@ class SupabaseUserRepository implements UserRepository {
     let after = afterSeq;
     for (;;) {
       const page = await rows(
-        this.client
-          .from('job_events')
-          .select('*')
-          .eq('job_id', jobId)
-          .gt('seq', after)
-          .order('seq', { ascending: true })
-          .limit(PAGE_SIZE),
+        this.client.from('job_events').select('*').eq('job_id', jobId).gt('seq', after).order('seq', { ascending: true }).limit(PAGE_SIZE),
       );
       for (const r of page) events.push(toJobEvent(r));
       if (page.length < PAGE_SIZE) return events;
@@ -298,9 +283,7 @@ class SupabaseUserRepository implements UserRepository {
   }
 
   private async updateAssetRow(id: string, values: Row): Promise<AssetRecord | null> {
-    const r = await row(
-      this.client.from('assets').update(values).eq('id', id).eq('is_deleted', false).select().maybeSingle(),
-    );
+    const r = await row(this.client.from('assets').update(values).eq('id', id).eq('is_deleted', false).select().maybeSingle());
     return r && toAsset(r);
   }
 
@@ -308,23 +291,12 @@ class SupabaseUserRepository implements UserRepository {
     await send(
       this.client
         .from('project_assets')
-        .upsert(
-          { project_id: projectId, asset_id: assetId, usage_type: usageType },
-          { onConflict: 'project_id,asset_id', ignoreDuplicates: true },
-        ),
+        .upsert({ project_id: projectId, asset_id: assetId, usage_type: usageType }, { onConflict: 'project_id,asset_id', ignoreDuplicates: true }),
     );
   }
 
   async assetByAlias(ownerId: string, alias: string): Promise<AssetRecord | null> {
-    const r = await row(
-      this.client
-        .from('assets')
-        .select('*')
-        .eq('owner_id', ownerId)
-        .eq('alias', alias)
-        .eq('is_deleted', false)
-        .maybeSingle(),
-    );
+    const r = await row(this.client.from('assets').select('*').eq('owner_id', ownerId).eq('alias', alias).eq('is_deleted', false).maybeSingle());
     return r && toAsset(r);
   }
 
@@ -334,13 +306,7 @@ class SupabaseUserRepository implements UserRepository {
   }
 
   async upsertDraft(projectId: string, draft: DraftInput): Promise<PublishDraft> {
-    const r = await row(
-      this.client
-        .from('publish_drafts')
-        .upsert(draftColumns(projectId, draft), { onConflict: 'project_id' })
-        .select()
-        .single(),
-    );
+    const r = await row(this.client.from('publish_drafts').upsert(draftColumns(projectId, draft), { onConflict: 'project_id' }).select().single());
     return toDraft(r!);
   }
 
@@ -366,13 +332,7 @@ class SupabaseUserRepository implements UserRepository {
   }
 
   async listMyGames(userId: string): Promise<PublishedGameRecord[]> {
-    const rs = await rows(
-      this.client
-        .from('published_games')
-        .select('*')
-        .eq('user_id', userId)
-        .order('published_at', { ascending: false }),
-    );
+    const rs = await rows(this.client.from('published_games').select('*').eq('user_id', userId).order('published_at', { ascending: false }));
     return rs.map(toPublishedGame);
   }
 }
@@ -385,10 +345,7 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
     await send(
       this.client
         .from('users')
-        .upsert(
-          { id: input.id, email: normalizeEmail(input.email), display_name: input.displayName ?? null },
-          { onConflict: 'id', ignoreDuplicates: true },
-        ),
+        .upsert({ id: input.id, email: normalizeEmail(input.email), display_name: input.displayName ?? null }, { onConflict: 'id', ignoreDuplicates: true }),
     );
     const created = await this.getUser(input.id);
     if (!created) throw createError('CONFLICT', 'the user row could not be created', { details: { id: input.id } });
@@ -414,11 +371,7 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
   async appendJobEvents(events: readonly JobEventInput[]): Promise<void> {
     if (events.length === 0) return;
     // One request, one statement: PostgREST inserts a JSON array in a single INSERT, so it is all or nothing.
-    await send(
-      this.client
-        .from('job_events')
-        .insert(events.map((e) => ({ job_id: e.jobId, seq: e.seq, type: e.type, payload: e.payload ?? null }))),
-    );
+    await send(this.client.from('job_events').insert(events.map((e) => ({ job_id: e.jobId, seq: e.seq, type: e.type, payload: e.payload ?? null }))));
   }
 
   async failInterruptedJobs(reason: string): Promise<number> {
@@ -449,9 +402,7 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
   }
 
   async softDeleteAsset(id: string): Promise<boolean> {
-    const rs = await rows(
-      this.client.from('assets').update({ is_deleted: true }).eq('id', id).eq('is_deleted', false).select('id'),
-    );
+    const rs = await rows(this.client.from('assets').update({ is_deleted: true }).eq('id', id).eq('is_deleted', false).select('id'));
     return rs.length > 0;
   }
 
@@ -459,12 +410,7 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
     const column = UUID_PATTERN.test(idOrPublicId) ? 'id' : GAME_PUBLIC_ID_PATTERN.test(idOrPublicId) ? 'public_id' : null;
     if (!column) return null;
     const r = await row(
-      this.client
-        .from('published_games')
-        .select(PUBLISHED_WITH_JOINS)
-        .eq(column, idOrPublicId)
-        .in('visibility', ['public', 'unlisted'])
-        .maybeSingle(),
+      this.client.from('published_games').select(PUBLISHED_WITH_JOINS).eq(column, idOrPublicId).in('visibility', ['public', 'unlisted']).maybeSingle(),
     );
     return r && toPublishedGame(r);
   }
@@ -488,9 +434,7 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
   }
 
   async tryConsumeQuota(userId: string, field: QuotaField, limit: number): Promise<QuotaConsumeResult> {
-    const [r] = await rows(
-      this.client.rpc('try_consume_quota', { p_user_id: userId, p_field: field, p_limit: limit }),
-    );
+    const [r] = await rows(this.client.rpc('try_consume_quota', { p_user_id: userId, p_field: field, p_limit: limit }));
     return { allowed: r?.allowed === true, currentCount: Number(r?.current_count ?? 0) };
   }
 

@@ -14,7 +14,13 @@ const publicDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const startedAt = Date.now();
 
 // Paths the general limiter leaves alone (as V2 did): public game reads, config, thumbnails.
-const RATE_EXEMPT = [/^\/api\/projects\/[^/]+\/movie-status$/, /^\/api\/published-games\//, /^\/api\/config$/, /^\/api\/projects\/[^/]+\/thumbnail$/, /^\/api\/health$/];
+const RATE_EXEMPT = [
+  /^\/api\/projects\/[^/]+\/movie-status$/,
+  /^\/api\/published-games\//,
+  /^\/api\/config$/,
+  /^\/api\/projects\/[^/]+\/thumbnail$/,
+  /^\/api\/health$/,
+];
 
 export interface AppExtras {
   /** Mounted at /auth/v1 (embedded auth only). */
@@ -52,7 +58,14 @@ export function createApp(ctx: ServerContext, extras: AppExtras = {}): Express {
   app.use(express.json({ limit: ctx.config.JSON_BODY_LIMIT }));
 
   app.get('/api/health', (_req, res) => {
-    res.json({ status: 'ok', commit: process.env.GIT_COMMIT ?? 'unknown', timestamp: new Date().toISOString(), uptime: (Date.now() - startedAt) / 1000, backend: ctx.backend.name, demoMode: ctx.config.demoMode });
+    res.json({
+      status: 'ok',
+      commit: process.env.GIT_COMMIT ?? 'unknown',
+      timestamp: new Date().toISOString(),
+      uptime: (Date.now() - startedAt) / 1000,
+      backend: ctx.backend.name,
+      demoMode: ctx.config.demoMode,
+    });
   });
   app.get('/api/config', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=3600').json({

@@ -99,9 +99,7 @@ export class JobEventLog {
       // job's rows on its own and report only what still fails.
       const byJob = new Map<string, StoredRow[]>();
       for (const row of rows) byJob.set(row.jobId, [...(byJob.get(row.jobId) ?? []), row]);
-      await Promise.all(
-        [...byJob.values()].map((jobRows) => this.store.appendJobEvents(jobRows).catch((error: unknown) => this.onError(error))),
-      );
+      await Promise.all([...byJob.values()].map((jobRows) => this.store.appendJobEvents(jobRows).catch((error: unknown) => this.onError(error))));
     }
   }
 

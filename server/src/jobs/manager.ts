@@ -13,8 +13,18 @@ import { jobWire } from '../wire.js';
 /** What the job manager needs from the database, at the service level. */
 export type JobsRepo = Pick<
   ServiceRepository,
-  | 'createJob' | 'getJob' | 'updateJob' | 'activeJobForProject' | 'failInterruptedJobs' | 'getProject' | 'setAgentSession'
-  | 'markInitialized' | 'touchProject' | 'addChat' | 'appendJobEvents' | 'jobEventsSince'
+  | 'createJob'
+  | 'getJob'
+  | 'updateJob'
+  | 'activeJobForProject'
+  | 'failInterruptedJobs'
+  | 'getProject'
+  | 'setAgentSession'
+  | 'markInitialized'
+  | 'touchProject'
+  | 'addChat'
+  | 'appendJobEvents'
+  | 'jobEventsSince'
 >;
 
 export interface JobLimits {
@@ -24,10 +34,7 @@ export interface JobLimits {
 }
 
 export type Admission =
-  | { kind: 'started'; job: JobRecord }
-  | { kind: 'existing'; job: JobRecord }
-  | { kind: 'user-limit'; running: JobRecord[] }
-  | { kind: 'system-limit' };
+  { kind: 'started'; job: JobRecord } | { kind: 'existing'; job: JobRecord } | { kind: 'user-limit'; running: JobRecord[] } | { kind: 'system-limit' };
 
 interface Running {
   job: JobRecord;
@@ -203,7 +210,14 @@ export class JobManager {
     const message = safeText(error instanceof Error ? error.message : String(error));
     if (!isBackendError(error)) this.log.error({ err: error, jobId }, 'job failed unexpectedly');
     const job = await this.update(jobId, { status: 'failed', error: message, errorCode: code, recoverable, progressMessage: null, wallMs });
-    this.events.emit(jobId, 'failed', { job: jobWire(job), error: message, code, userMessage: USER_MESSAGES[code] ?? DEFAULT_USER_MESSAGE, recoverable, exitCode });
+    this.events.emit(jobId, 'failed', {
+      job: jobWire(job),
+      error: message,
+      code,
+      userMessage: USER_MESSAGES[code] ?? DEFAULT_USER_MESSAGE,
+      recoverable,
+      exitCode,
+    });
     return job;
   }
 
@@ -235,7 +249,11 @@ export class JobManager {
 
 /** Commit message of a generation: the prompt's first line, short (as V2's local mode did). */
 export function commitMessage(prompt: string): string {
-  const line = prompt.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'Update';
+  const line =
+    prompt
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? 'Update';
   return line.length > 50 ? `${line.slice(0, 50)}…` : line;
 }
 

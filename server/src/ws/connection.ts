@@ -19,7 +19,10 @@ import { decideStyle, styleOptions, type Dimension } from '../styles.js';
 /** How long a style question blocks new creation messages in its project (contract: 5 min, per socket). */
 const STYLE_PENDING_MS = 5 * 60_000;
 
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i).transform((s) => s.toLowerCase());
+const uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
+  .transform((s) => s.toLowerCase());
 
 const schemas = {
   init: z.object({ access_token: z.string().min(1).max(8192).optional(), sessionId: z.string().max(200).optional() }),
@@ -248,7 +251,11 @@ export class Connection {
     const userId = this.userId!;
     const quota = await this.ctx.quota.consume(userId, 'projects_created');
     if (!quota.allowed) {
-      return this.structured('DAILY_PROJECT_LIMIT_EXCEEDED', '本日のプロジェクト作成上限に達しました。', { remaining: 0, limit: quota.limit, resetAt: quota.resetAt });
+      return this.structured('DAILY_PROJECT_LIMIT_EXCEEDED', '本日のプロジェクト作成上限に達しました。', {
+        remaining: 0,
+        limit: quota.limit,
+        resetAt: quota.resetAt,
+      });
     }
     const project = await this.repo!.createProject(userId, name ?? 'New Game');
     const scope = { userId, projectId: project.id };
@@ -307,7 +314,11 @@ export class Connection {
     }
     const quota = await this.ctx.quota.consume(userId, 'messages_sent');
     if (!quota.allowed) {
-      return this.structured('DAILY_MESSAGE_LIMIT_EXCEEDED', '本日のメッセージ上限に達しました。', { remaining: 0, limit: quota.limit, resetAt: quota.resetAt });
+      return this.structured('DAILY_MESSAGE_LIMIT_EXCEEDED', '本日のメッセージ上限に達しました。', {
+        remaining: 0,
+        limit: quota.limit,
+        resetAt: quota.resetAt,
+      });
     }
     const admission = await this.ctx.jobs.admit(userId, projectId);
     if (admission.kind === 'user-limit') {
@@ -338,7 +349,9 @@ export class Connection {
       if (this.pendingStyle?.projectId === projectId) this.pendingStyle = null;
       // Only now that the job runs (a refused message leaves no trace). The prompt carries the guideline anyway.
       if (style.styleFile) {
-        await this.ctx.backend.files.write(scope, 'STYLE.md', style.styleFile).catch((error: unknown) => this.ctx.log.warn({ err: error, projectId }, 'STYLE.md not written'));
+        await this.ctx.backend.files
+          .write(scope, 'STYLE.md', style.styleFile)
+          .catch((error: unknown) => this.ctx.log.warn({ err: error, projectId }, 'STYLE.md not written'));
       }
     }
     await this.repo!.addChat(projectId, 'user', msg.content);

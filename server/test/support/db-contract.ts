@@ -288,7 +288,10 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
         { jobId: jobB.id, seq: 1, type: 'stream', payload: { deltas: ['b1'] } },
         { jobId: jobA.id, seq: 2, type: 'completed', payload: {} },
       ]);
-      expect((await asA.jobEventsSince(jobA.id, 0)).map((e) => [e.jobId, e.seq, e.type])).toEqual([[jobA.id, 1, 'stream'], [jobA.id, 2, 'completed']]);
+      expect((await asA.jobEventsSince(jobA.id, 0)).map((e) => [e.jobId, e.seq, e.type])).toEqual([
+        [jobA.id, 1, 'stream'],
+        [jobA.id, 2, 'completed'],
+      ]);
       expect((await asA.jobEventsSince(jobB.id, 0)).map((e) => e.payload)).toEqual([{ deltas: ['b1'] }]);
       await asA.deleteProject(second.id); // jobB goes with it
       await expect(
@@ -575,11 +578,14 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
 
     it('is atomic: 20 parallel consumes against a limit of 3 allow exactly 3', async () => {
       const { a, b, service } = await twoUsers();
-      const results = await Promise.all(
-        Array.from({ length: 20 }, () => service.tryConsumeQuota(a, 'messages_sent', 3)),
-      );
+      const results = await Promise.all(Array.from({ length: 20 }, () => service.tryConsumeQuota(a, 'messages_sent', 3)));
       expect(results.filter((r) => r.allowed)).toHaveLength(3);
-      expect(results.filter((r) => r.allowed).map((r) => r.currentCount).sort()).toEqual([1, 2, 3]);
+      expect(
+        results
+          .filter((r) => r.allowed)
+          .map((r) => r.currentCount)
+          .sort(),
+      ).toEqual([1, 2, 3]);
       expect(results.filter((r) => !r.allowed).every((r) => r.currentCount === 3)).toBe(true);
       expect(await service.getQuota(a)).toEqual({ projectsCreated: 0, messagesSent: 3 });
       expect(await service.getQuota(b)).toEqual({ projectsCreated: 0, messagesSent: 0 });

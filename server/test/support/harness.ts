@@ -49,7 +49,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...options.env,
   };
   const backend = await options.makeBackend?.({
-    anthropicBaseUrl: model.url, anthropicApiKey: env.ANTHROPIC_API_KEY!, geminiBaseUrl: gemini.url, geminiApiKey: 'test-gemini-key',
+    anthropicBaseUrl: model.url,
+    anthropicApiKey: env.ANTHROPIC_API_KEY!,
+    geminiBaseUrl: gemini.url,
+    geminiApiKey: 'test-gemini-key',
   });
   const server = await startServer(env, backend ? { backend } : {});
   return {
@@ -77,7 +80,11 @@ export interface Session {
 
 let counter = 0;
 export async function signUp(url: string, email = `user${Date.now()}-${++counter}@example.com`, password = 'correct horse battery'): Promise<Session> {
-  const res = await fetch(`${url}/auth/v1/signup`, { method: 'POST', headers: { 'content-type': 'application/json', apikey: 'embedded' }, body: JSON.stringify({ email, password }) });
+  const res = await fetch(`${url}/auth/v1/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', apikey: 'embedded' },
+    body: JSON.stringify({ email, password }),
+  });
   if (!res.ok) throw new Error(`signup failed: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { access_token: string; refresh_token: string; user: { id: string } };
   return { userId: body.user.id, email, accessToken: body.access_token, refreshToken: body.refresh_token };
@@ -104,7 +111,12 @@ export function api(url: string, token?: string) {
 /** A WebSocket client that queues every message and can wait for one matching a predicate. */
 export class Client {
   readonly messages: Record<string, any>[] = [];
-  private waiters: { match: (m: Record<string, any>) => boolean; resolve: (m: Record<string, any>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
+  private waiters: {
+    match: (m: Record<string, any>) => boolean;
+    resolve: (m: Record<string, any>) => void;
+    reject: (e: Error) => void;
+    timer: NodeJS.Timeout;
+  }[] = [];
   closeInfo: { code: number; reason: string } | null = null;
   private cursor = 0;
 

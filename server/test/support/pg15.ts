@@ -106,13 +106,10 @@ function startProxy(socketPath: string): Promise<http.Server> {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not PostgREST"}');
       return;
     }
-    const upstream = http.request(
-      { socketPath, path: url.slice('/rest/v1'.length) || '/', method: req.method, headers: req.headers },
-      (response) => {
-        res.writeHead(response.statusCode ?? 502, response.headers);
-        response.pipe(res);
-      },
-    );
+    const upstream = http.request({ socketPath, path: url.slice('/rest/v1'.length) || '/', method: req.method, headers: req.headers }, (response) => {
+      res.writeHead(response.statusCode ?? 502, response.headers);
+      response.pipe(res);
+    });
     upstream.on('error', (error) => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ message: `proxy: ${error.message}` }));
@@ -175,7 +172,17 @@ export async function startPg15Stack(): Promise<Pg15Stack> {
   try {
     let t = performance.now();
     const [initCmd, initArgs] = asPostgres(findBinary('initdb')!, [
-      '-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions',
+      '-D',
+      dataDir,
+      '-U',
+      'postgres',
+      '-A',
+      'trust',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+      '--no-instructions',
     ]);
     await run(initCmd, initArgs);
     const initdbMs = performance.now() - t;

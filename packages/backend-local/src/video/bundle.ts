@@ -113,12 +113,7 @@ export async function getBundle(options: BundleCacheOptions, onProgress?: (fract
   }
 }
 
-async function cachedBundle(
-  dir: string,
-  cacheDir: string,
-  bundler: 'rspack' | 'webpack',
-  onProgress?: (fraction: number) => void,
-): Promise<BundleResult> {
+async function cachedBundle(dir: string, cacheDir: string, bundler: 'rspack' | 'webpack', onProgress?: (fraction: number) => void): Promise<BundleResult> {
   const key = `${bundler}-${await compositionHash(dir, bundler)}`;
   const target = path.join(cacheDir, `promo-${key}`);
   const memo = inFlight.get(target);

@@ -37,11 +37,7 @@ export const VIRTUAL_EPOCH = Date.UTC(2025, 0, 1, 12, 0, 0);
 const WARMUP_MS = 1000;
 const START_AT_MS = 200;
 
-type InputAction =
-  | { kind: 'press'; key: string }
-  | { kind: 'down'; key: string }
-  | { kind: 'up'; key: string }
-  | { kind: 'tap' };
+type InputAction = { kind: 'press'; key: string } | { kind: 'down'; key: string } | { kind: 'up'; key: string } | { kind: 'tap' };
 
 interface InputEvent {
   /** Virtual ms after page load. */
@@ -262,13 +258,7 @@ function trackRequests(page: Page): () => Promise<void> {
   return () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)));
 }
 
-async function advance(
-  page: Page,
-  settled: () => Promise<void>,
-  now: number,
-  to: number,
-  onGameError: (message: string) => void,
-): Promise<number> {
+async function advance(page: Page, settled: () => Promise<void>, now: number, to: number, onGameError: (message: string) => void): Promise<number> {
   if (to <= now) return now;
   await settled();
   try {

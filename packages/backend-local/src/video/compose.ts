@@ -5,14 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import {
-  makeCancelSignal,
-  openBrowser,
-  renderMedia,
-  renderStill,
-  selectComposition,
-  type ChromiumOptions,
-} from '@remotion/renderer';
+import { makeCancelSignal, openBrowser, renderMedia, renderStill, selectComposition, type ChromiumOptions } from '@remotion/renderer';
 import sharp from 'sharp';
 import { createError, isBackendError } from '@dreamcore/runtime-core';
 

@@ -63,7 +63,11 @@ export async function startFrameServer(frameCount: number): Promise<FrameServer>
     waiting.set(index, list);
     response.once('close', () => {
       const current = waiting.get(index);
-      if (current) waiting.set(index, current.filter((r) => r !== response));
+      if (current)
+        waiting.set(
+          index,
+          current.filter((r) => r !== response),
+        );
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -14,14 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  createError,
-  isBackendError,
-  resolveInsideRoot,
-  type FileEntry,
-  type RenderVideoRequest,
-  type RenderVideoResult,
-} from '@dreamcore/runtime-core';
+import { createError, isBackendError, resolveInsideRoot, type FileEntry, type RenderVideoRequest, type RenderVideoResult } from '@dreamcore/runtime-core';
 import { scopeRoot } from '../files.js';
 import { captureGameplay } from './capture.js';
 import { getBundle } from './bundle.js';
@@ -254,9 +247,10 @@ export function createLocalVideoRenderer(options: LocalVideoRendererOptions): Lo
     try {
       const frames = (server = await startFrameServer(plan.captureFrames));
       const bundleStarted = performance.now();
-      const bundling = getBundle({ cacheDir, rspack: true }, (fraction) => progress.update('bundle', fraction)).then(
-        (result) => ({ ...result, ms: Math.round(performance.now() - bundleStarted) }),
-      );
+      const bundling = getBundle({ cacheDir, rspack: true }, (fraction) => progress.update('bundle', fraction)).then((result) => ({
+        ...result,
+        ms: Math.round(performance.now() - bundleStarted),
+      }));
 
       const captureStarted = performance.now();
       const capturing = captureGameplay({

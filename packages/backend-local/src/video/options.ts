@@ -156,8 +156,7 @@ export function planVideo(request: RenderVideoRequest, planOptions: PlanOptions 
 
 /** One line, no control characters, trimmed: the title is drawn on a card, not interpreted. */
 export function cleanTitle(text: string): string {
-  return text
-    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  // eslint-disable-next-line no-control-regex -- control characters are what this removes
+  const controls = /[\u0000-\u001f\u007f]+/g;
+  return text.replace(controls, ' ').replace(/\s+/g, ' ').trim();
 }

@@ -22,8 +22,7 @@ interface SecretSource {
 }
 
 export function commandRouterService(core: EmulatorCore): Record<string, Handler> {
-  const sandboxFor = (context: CallContext, taskId: string): EmulatedSandbox =>
-    core.sandboxForRouterToken(metadataString(context, 'authorization'), taskId);
+  const sandboxFor = (context: CallContext, taskId: string): EmulatedSandbox => core.sandboxForRouterToken(metadataString(context, 'authorization'), taskId);
 
   const execFor = (context: CallContext, taskId: string, execId: string): ExecProcess => {
     const sandbox = sandboxFor(context, taskId);
@@ -78,10 +77,7 @@ export function commandRouterService(core: EmulatorCore): Record<string, Handler
       return {};
     },
 
-    async *taskExecStdioRead(
-      request: { taskId: string; execId: string; offset: number; fileDescriptor: number },
-      context: CallContext,
-    ) {
+    async *taskExecStdioRead(request: { taskId: string; execId: string; offset: number; fileDescriptor: number }, context: CallContext) {
       const exec = execFor(context, request.taskId, request.execId);
       const buffer = request.fileDescriptor === FD_STDERR ? exec.stderr : exec.stdout;
       for await (const chunk of buffer.read(Number(request.offset), context.signal)) yield { data: chunk.data };
@@ -98,10 +94,7 @@ export function commandRouterService(core: EmulatorCore): Record<string, Handler
       return execFor(context, request.taskId, request.execId).status ?? {};
     },
 
-    async taskExecStdinWrite(
-      request: { taskId: string; execId: string; offset: number; data: Uint8Array; eof: boolean },
-      context: CallContext,
-    ) {
+    async taskExecStdinWrite(request: { taskId: string; execId: string; offset: number; data: Uint8Array; eof: boolean }, context: CallContext) {
       writeStdin(execFor(context, request.taskId, request.execId), Number(request.offset), request.data, request.eof);
       return {};
     },
@@ -140,10 +133,7 @@ export function commandRouterService(core: EmulatorCore): Record<string, Handler
       return { numBytesWritten: exec.stdinBytesWritten, closed: exec.stdinClosed };
     },
 
-    async *sandboxStdioReadV2(
-      request: { taskId: string; offset: number; fileDescriptor: number },
-      context: CallContext,
-    ) {
+    async *sandboxStdioReadV2(request: { taskId: string; offset: number; fileDescriptor: number }, context: CallContext) {
       const sandbox = sandboxFor(context, request.taskId);
       sandbox.touch();
       const buffer = request.fileDescriptor === FD_STDERR ? sandbox.stderr : sandbox.stdout;
@@ -152,10 +142,7 @@ export function commandRouterService(core: EmulatorCore): Record<string, Handler
       }
     },
 
-    async sandboxStdinWriteV2(
-      request: { taskId: string; offset: number; data: Uint8Array; eof: boolean },
-      context: CallContext,
-    ) {
+    async sandboxStdinWriteV2(request: { taskId: string; offset: number; data: Uint8Array; eof: boolean }, context: CallContext) {
       const sandbox = sandboxFor(context, request.taskId);
       try {
         sandbox.writeStdin(Number(request.offset), request.data, request.eof);

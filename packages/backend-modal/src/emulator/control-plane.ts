@@ -73,30 +73,26 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
       };
     }),
 
-    appGetOrCreate: authed(
-      async (request: { appName: string; environmentName: string; objectCreationType: number }) => {
-        const environmentName = core.environment(request.environmentName);
-        let app = core.findApp(environmentName, request.appName);
-        if (!app) {
-          if (request.objectCreationType !== Creation.CREATE_IF_MISSING) {
-            throw new ServerError(Status.NOT_FOUND, `App '${request.appName}' not found`);
-          }
-          app = core.createApp(environmentName, request.appName);
+    appGetOrCreate: authed(async (request: { appName: string; environmentName: string; objectCreationType: number }) => {
+      const environmentName = core.environment(request.environmentName);
+      let app = core.findApp(environmentName, request.appName);
+      if (!app) {
+        if (request.objectCreationType !== Creation.CREATE_IF_MISSING) {
+          throw new ServerError(Status.NOT_FOUND, `App '${request.appName}' not found`);
         }
-        return { appId: app.appId };
-      },
-    ),
+        app = core.createApp(environmentName, request.appName);
+      }
+      return { appId: app.appId };
+    }),
 
     // The emulator runs the host's userland whatever the image says; images are only recorded.
-    imageGetOrCreate: authed(
-      async (request: { appId: string; image?: { dockerfileCommands: string[]; baseImages: { imageId: string }[] } }) => {
-        const commands = request.image?.dockerfileCommands ?? [];
-        const key = JSON.stringify([commands, request.image?.baseImages.map((b) => b.imageId) ?? []]);
-        const imageId = stableId('im', createHash('sha256').update(key).digest('hex'));
-        core.images.set(imageId, { imageId, dockerfileCommands: commands });
-        return { imageId, result: { status: 1 } };
-      },
-    ),
+    imageGetOrCreate: authed(async (request: { appId: string; image?: { dockerfileCommands: string[]; baseImages: { imageId: string }[] } }) => {
+      const commands = request.image?.dockerfileCommands ?? [];
+      const key = JSON.stringify([commands, request.image?.baseImages.map((b) => b.imageId) ?? []]);
+      const imageId = stableId('im', createHash('sha256').update(key).digest('hex'));
+      core.images.set(imageId, { imageId, dockerfileCommands: commands });
+      return { imageId, result: { status: 1 } };
+    }),
 
     async *imageJoinStreaming(request: { imageId: string }, context: CallContext) {
       core.checkAuthToken(metadataString(context, 'x-modal-auth-token'));
@@ -111,31 +107,29 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
       return { imageId: request.imageId };
     }),
 
-    volumeGetOrCreate: authed(
-      async (request: { deploymentName: string; environmentName: string; objectCreationType: number; version: number }) => {
-        const environmentName = core.environment(request.environmentName);
-        if (request.objectCreationType === Creation.EPHEMERAL) {
-          const volume = await core.createVolume(environmentName, undefined, request.version);
-          return { volumeId: volume.volumeId, version: volume.version, metadata: { version: volume.version } };
+    volumeGetOrCreate: authed(async (request: { deploymentName: string; environmentName: string; objectCreationType: number; version: number }) => {
+      const environmentName = core.environment(request.environmentName);
+      if (request.objectCreationType === Creation.EPHEMERAL) {
+        const volume = await core.createVolume(environmentName, undefined, request.version);
+        return { volumeId: volume.volumeId, version: volume.version, metadata: { version: volume.version } };
+      }
+      let volume = core.findVolume(environmentName, request.deploymentName);
+      if (volume && request.objectCreationType === Creation.CREATE_FAIL_IF_EXISTS) {
+        throw new ServerError(Status.ALREADY_EXISTS, `Volume '${request.deploymentName}' already exists`);
+      }
+      if (!volume) {
+        const creates = [Creation.CREATE_IF_MISSING, Creation.CREATE_FAIL_IF_EXISTS, Creation.CREATE_OVERWRITE_IF_EXISTS];
+        if (!creates.includes(request.objectCreationType as 1 | 2 | 3)) {
+          throw new ServerError(Status.NOT_FOUND, `Volume '${request.deploymentName}' not found`);
         }
-        let volume = core.findVolume(environmentName, request.deploymentName);
-        if (volume && request.objectCreationType === Creation.CREATE_FAIL_IF_EXISTS) {
-          throw new ServerError(Status.ALREADY_EXISTS, `Volume '${request.deploymentName}' already exists`);
-        }
-        if (!volume) {
-          const creates = [Creation.CREATE_IF_MISSING, Creation.CREATE_FAIL_IF_EXISTS, Creation.CREATE_OVERWRITE_IF_EXISTS];
-          if (!creates.includes(request.objectCreationType as 1 | 2 | 3)) {
-            throw new ServerError(Status.NOT_FOUND, `Volume '${request.deploymentName}' not found`);
-          }
-          volume = await core.createVolume(environmentName, request.deploymentName, request.version);
-        }
-        return {
-          volumeId: volume.volumeId,
-          version: volume.version,
-          metadata: { version: volume.version, name: volume.name ?? '' },
-        };
-      },
-    ),
+        volume = await core.createVolume(environmentName, request.deploymentName, request.version);
+      }
+      return {
+        volumeId: volume.volumeId,
+        version: volume.version,
+        metadata: { version: volume.version, name: volume.name ?? '' },
+      };
+    }),
 
     volumeHeartbeat: authed(async () => ({})),
 
@@ -182,40 +176,38 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
       },
     ),
 
-    sandboxCreateV2: authed(
-      async (request: { appId: string; definition?: SandboxDefinition; secretSources: SecretSource[]; tags: Tag[] }) => {
-        const definition = request.definition;
-        if (!definition) throw new ServerError(Status.INVALID_ARGUMENT, 'Sandbox definition is required');
-        // Later sources win: named secrets, then the request's own sources (fromObject secrets, then `env`).
-        const env: Record<string, string> = { ...definition.environmentVariables?.contents };
-        for (const secretId of definition.secretIds) Object.assign(env, core.secretEnv(secretId));
-        Object.assign(env, resolveSecretSources(core, request.secretSources));
-        const sandbox = await core.createSandbox({
-          appId: request.appId,
-          imageId: definition.imageId,
-          name: definition.name || undefined,
-          tags: new Map(request.tags.map((tag) => [tag.tagName, tag.tagValue])),
-          command: definition.entrypointArgs,
-          workdir: definition.workdir,
-          env,
-          timeoutSecs: definition.timeoutSecs,
-          idleTimeoutSecs: definition.idleTimeoutSecs,
-          mounts: definition.volumeMounts.map((mount) => ({
-            volumeId: mount.volumeId,
-            mountPath: mount.mountPath,
-            readOnly: mount.readOnly,
-            subPath: mount.subPath,
-          })),
-          blockNetwork: definition.blockNetwork || definition.networkAccess?.networkAccessType === NETWORK_BLOCKED,
-        });
-        return {
-          sandboxId: sandbox.id,
-          taskId: sandbox.spec.taskId,
-          commandRouterAccess: core.routerAccess(sandbox),
-          metadata: handleMetadata(sandbox),
-        };
-      },
-    ),
+    sandboxCreateV2: authed(async (request: { appId: string; definition?: SandboxDefinition; secretSources: SecretSource[]; tags: Tag[] }) => {
+      const definition = request.definition;
+      if (!definition) throw new ServerError(Status.INVALID_ARGUMENT, 'Sandbox definition is required');
+      // Later sources win: named secrets, then the request's own sources (fromObject secrets, then `env`).
+      const env: Record<string, string> = { ...definition.environmentVariables?.contents };
+      for (const secretId of definition.secretIds) Object.assign(env, core.secretEnv(secretId));
+      Object.assign(env, resolveSecretSources(core, request.secretSources));
+      const sandbox = await core.createSandbox({
+        appId: request.appId,
+        imageId: definition.imageId,
+        name: definition.name || undefined,
+        tags: new Map(request.tags.map((tag) => [tag.tagName, tag.tagValue])),
+        command: definition.entrypointArgs,
+        workdir: definition.workdir,
+        env,
+        timeoutSecs: definition.timeoutSecs,
+        idleTimeoutSecs: definition.idleTimeoutSecs,
+        mounts: definition.volumeMounts.map((mount) => ({
+          volumeId: mount.volumeId,
+          mountPath: mount.mountPath,
+          readOnly: mount.readOnly,
+          subPath: mount.subPath,
+        })),
+        blockNetwork: definition.blockNetwork || definition.networkAccess?.networkAccessType === NETWORK_BLOCKED,
+      });
+      return {
+        sandboxId: sandbox.id,
+        taskId: sandbox.spec.taskId,
+        commandRouterAccess: core.routerAccess(sandbox),
+        metadata: handleMetadata(sandbox),
+      };
+    }),
 
     sandboxGetTaskIdV2: authed(async (request: { sandboxId: string }) => {
       const sandbox = core.sandbox(request.sandboxId);
@@ -252,38 +244,26 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
       return { tags: tagList(core.sandbox(request.sandboxId)) };
     }),
 
-    sandboxGetFromNameV2: authed(
-      async (request: { sandboxName: string; appName: string; environmentName: string; includeTerminated: boolean }) =>
-        sandboxFromName(core, request),
+    sandboxGetFromNameV2: authed(async (request: { sandboxName: string; appName: string; environmentName: string; includeTerminated: boolean }) =>
+      sandboxFromName(core, request),
     ),
 
     // `sandboxes.fromName` falls back to the V1 lookup when the V2 one says NOT_FOUND; V1 sandboxes do not exist here.
-    sandboxGetFromName: authed(
-      async (request: { sandboxName: string; appName: string; environmentName: string }) =>
-        sandboxFromName(core, { ...request, includeTerminated: false }),
+    sandboxGetFromName: authed(async (request: { sandboxName: string; appName: string; environmentName: string }) =>
+      sandboxFromName(core, { ...request, includeTerminated: false }),
     ),
 
-    sandboxListV2: authed(
-      async (request: {
-        appId: string;
-        environmentName: string;
-        beforeTimestamp: number;
-        includeFinished: boolean;
-        tags: Tag[];
-      }) => {
-        const environmentName = core.environment(request.environmentName);
-        const sandboxes = [...core.sandboxes.values()]
-          .filter((sandbox) =>
-            request.appId ? sandbox.spec.appId === request.appId : sandbox.spec.environmentName === environmentName,
-          )
-          .filter((sandbox) => request.includeFinished || sandbox.result === undefined)
-          .filter((sandbox) => !request.beforeTimestamp || sandbox.createdAt < request.beforeTimestamp)
-          .filter((sandbox) => request.tags.every((tag) => sandbox.spec.tags.get(tag.tagName) === tag.tagValue))
-          .sort((a, b) => b.createdAt - a.createdAt)
-          .slice(0, LIST_PAGE_SIZE);
-        return { sandboxes: sandboxes.map(sandboxInfo) };
-      },
-    ),
+    sandboxListV2: authed(async (request: { appId: string; environmentName: string; beforeTimestamp: number; includeFinished: boolean; tags: Tag[] }) => {
+      const environmentName = core.environment(request.environmentName);
+      const sandboxes = [...core.sandboxes.values()]
+        .filter((sandbox) => (request.appId ? sandbox.spec.appId === request.appId : sandbox.spec.environmentName === environmentName))
+        .filter((sandbox) => request.includeFinished || sandbox.result === undefined)
+        .filter((sandbox) => !request.beforeTimestamp || sandbox.createdAt < request.beforeTimestamp)
+        .filter((sandbox) => request.tags.every((tag) => sandbox.spec.tags.get(tag.tagName) === tag.tagValue))
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .slice(0, LIST_PAGE_SIZE);
+      return { sandboxes: sandboxes.map(sandboxInfo) };
+    }),
   };
 }
 
@@ -297,10 +277,7 @@ function sandboxFromName(
       (request.includeTerminated ? core.latestSandboxNamed(app.appId, request.sandboxName) : undefined))
     : undefined;
   if (!sandbox) {
-    throw new ServerError(
-      Status.NOT_FOUND,
-      `Sandbox with name '${request.sandboxName}' not found in App '${request.appName}'`,
-    );
+    throw new ServerError(Status.NOT_FOUND, `Sandbox with name '${request.sandboxName}' not found in App '${request.appName}'`);
   }
   return { sandboxId: sandbox.id, metadata: handleMetadata(sandbox) };
 }

@@ -86,9 +86,7 @@ export class EmulatorCore {
 
   checkCredentials(tokenId: string | undefined, tokenSecret: string | undefined): void {
     const expected = this.options.credentials;
-    const ok = expected
-      ? tokenId === expected.tokenId && tokenSecret === expected.tokenSecret
-      : Boolean(tokenId) && Boolean(tokenSecret);
+    const ok = expected ? tokenId === expected.tokenId && tokenSecret === expected.tokenSecret : Boolean(tokenId) && Boolean(tokenSecret);
     if (!ok) throw new ServerError(Status.UNAUTHENTICATED, 'Invalid Modal token id or secret');
   }
 
@@ -103,10 +101,7 @@ export class EmulatorCore {
   }
 
   routerAccess(sandbox: EmulatedSandbox): { url: string; jwt: string } {
-    const jwt = this.tokens.sign(
-      { kind: 'router', sandbox_id: sandbox.id, task_id: sandbox.spec.taskId },
-      TOKEN_TTL_SECONDS,
-    );
+    const jwt = this.tokens.sign({ kind: 'router', sandbox_id: sandbox.id, task_id: sandbox.spec.taskId }, TOKEN_TTL_SECONDS);
     return { url: this.options.routerUrl, jwt };
   }
 
@@ -154,9 +149,7 @@ export class EmulatorCore {
    */
   async createVolume(environmentName: string, name: string | undefined, version: number): Promise<VolumeRecord> {
     const volumeId = name ? stableId('vo', `${environmentName}/${name}`) : newId('vo');
-    const hostPath = name
-      ? join(this.options.stateDir, 'volumes', environmentName, name)
-      : join(this.options.stateDir, 'volumes', '_ephemeral', volumeId);
+    const hostPath = name ? join(this.options.stateDir, 'volumes', environmentName, name) : join(this.options.stateDir, 'volumes', '_ephemeral', volumeId);
     await mkdir(hostPath, { recursive: true });
     const volume: VolumeRecord = { volumeId, name, environmentName, hostPath, version: version || 2, createdAt: this.nextCreatedAt() };
     this.volumes.set(volumeId, volume);
@@ -194,10 +187,7 @@ export class EmulatorCore {
     const app = this.apps.get(request.appId);
     if (!app) throw new ServerError(Status.NOT_FOUND, `App ${request.appId} not found`);
     if (request.name !== undefined && this.liveSandboxNamed(app.appId, request.name)) {
-      throw new ServerError(
-        Status.ALREADY_EXISTS,
-        `Sandbox with name '${request.name}' already exists in app '${app.name}'`,
-      );
+      throw new ServerError(Status.ALREADY_EXISTS, `Sandbox with name '${request.name}' already exists in app '${app.name}'`);
     }
     const mounts: MountSpec[] = request.mounts.map((mount) => {
       const volume = this.volumes.get(mount.volumeId);

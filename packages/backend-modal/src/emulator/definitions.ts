@@ -100,8 +100,7 @@ export function loadModalDefinitions(resolveFrom: string = import.meta.url): Mod
   const mod: { exports: Record<string, unknown> } = { exports: {} };
   wrapper.call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
   const found = mod.exports['__dreamcoreEmulator'] as
-    | { modalClient?: TsProtoServiceDefinition; taskCommandRouter?: TsProtoServiceDefinition; sdkVersion?: string }
-    | undefined;
+    { modalClient?: TsProtoServiceDefinition; taskCommandRouter?: TsProtoServiceDefinition; sdkVersion?: string } | undefined;
 
   const version = found?.sdkVersion ?? readPackageVersion(file);
   const problems: string[] = [];

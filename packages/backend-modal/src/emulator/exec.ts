@@ -136,8 +136,7 @@ export class ProcessExec extends ExecProcess {
     const closed = new Promise<void>((resolve) => this.child.once('close', () => resolve()));
     this.child.once('exit', (code, signal) => {
       this.reaped = true;
-      const status: ExitStatus =
-        signal !== null ? { signal: osConstants.signals[signal] ?? 9 } : { code: code ?? 0 };
+      const status: ExitStatus = signal !== null ? { signal: osConstants.signals[signal] ?? 9 } : { code: code ?? 0 };
       void Promise.race([closed, new Promise((r) => setTimeout(r, OUTPUT_GRACE_MS))]).then(() => {
         this.child.stdout?.destroy();
         this.child.stderr?.destroy();

@@ -180,9 +180,7 @@ export class FsToolExec extends ExecProcess {
     }
     if (!parent) {
       await mkdir(parentHost, { recursive: true }).catch((error: unknown) => {
-        throw codeOf(error) === 'ENOTDIR' || codeOf(error) === 'EEXIST'
-          ? new ToolError('NotDirectory', 'a component of the path is not a directory')
-          : error;
+        throw codeOf(error) === 'ENOTDIR' || codeOf(error) === 'EEXIST' ? new ToolError('NotDirectory', 'a component of the path is not a directory') : error;
       });
     }
     if (!this.isAlive()) throw new ToolError('Io', 'the sandbox is not running');
@@ -325,14 +323,7 @@ async function statOrThrow(host: string, map: Partial<Record<string, [ErrorKind,
   }
 }
 
-async function fileEntry(
-  name: string,
-  path: string,
-  host: string,
-  info: Stats,
-  uid: number,
-  gid: number,
-): Promise<FileEntry> {
+async function fileEntry(name: string, path: string, host: string, info: Stats, uid: number, gid: number): Promise<FileEntry> {
   const type = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'directory' : 'file';
   const entry: FileEntry = {
     name,

@@ -16,17 +16,7 @@
  * the file-system view and process model of a Modal sandbox, not Modal's isolation.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  constants as fsConstants,
-  existsSync,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readlinkSync,
-  realpathSync,
-  statSync,
-} from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join, posix } from 'node:path';
@@ -239,13 +229,7 @@ export class EmulatedSandbox {
     if (existing) return existing; // A retried TaskExecStart.
     let proc: ExecProcess;
     if (request.argv[0] === FS_TOOLS_PATH && this.rootFd !== undefined) {
-      proc = new FsToolExec(
-        request.execId,
-        request.argv,
-        `/proc/self/fd/${this.rootFd}`,
-        () => this.running,
-        this.config.userNamespace,
-      );
+      proc = new FsToolExec(request.execId, request.argv, `/proc/self/fd/${this.rootFd}`, () => this.running, this.config.userNamespace);
     } else {
       proc = new ProcessExec(request.execId, {
         nsenterPath: this.config.nsenterPath,
@@ -299,10 +283,7 @@ export class EmulatedSandbox {
     this.idleTimer = undefined;
     const idle = this.spec.idleTimeoutSecs;
     if (!idle || this.outcome || this.activeExecs > 0) return;
-    this.idleTimer = setTimeout(
-      () => this.finish({ status: GenericStatus.IDLE_TIMEOUT, exitcode: 0, exception: 'Sandbox idle timeout' }),
-      idle * 1000,
-    );
+    this.idleTimer = setTimeout(() => this.finish({ status: GenericStatus.IDLE_TIMEOUT, exitcode: 0, exception: 'Sandbox idle timeout' }), idle * 1000);
     this.idleTimer.unref();
   }
 

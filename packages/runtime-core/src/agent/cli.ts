@@ -80,12 +80,16 @@ export function validateAgentRequest(request: RunClaudeRequest): void {
 
 export function claudeInvocation(request: RunClaudeRequest, env: ClaudeEnvironment): ClaudeInvocation {
   const args = [
-    '-p', request.prompt,
-    '--output-format', 'stream-json',
+    '-p',
+    request.prompt,
+    '--output-format',
+    'stream-json',
     '--verbose',
     '--include-partial-messages',
-    '--permission-mode', env.permissionMode,
-    '--model', request.model ?? env.model,
+    '--permission-mode',
+    env.permissionMode,
+    '--model',
+    request.model ?? env.model,
   ];
   if (request.sessionId) args.push('--resume', request.sessionId);
   return {

@@ -43,10 +43,10 @@ function expectWellFormed(events: AgentEvent[]): void {
   if (events.length > 1) expect(events[0]!.type).toBe('started');
 }
 
-const textOf = (events: AgentEvent[]) =>
-  events.flatMap((e) => (e.type === 'text' ? [e.delta] : [])).join('');
+const textOf = (events: AgentEvent[]) => events.flatMap((e) => (e.type === 'text' ? [e.delta] : [])).join('');
 
-const GAME = '<!doctype html><html><head><title>Conformance Game</title></head><body><canvas id="c"></canvas>\n<script>const color = "red";</script></body></html>\n';
+const GAME =
+  '<!doctype html><html><head><title>Conformance Game</title></head><body><canvas id="c"></canvas>\n<script>const color = "red";</script></body></html>\n';
 
 /** Write index.html, then say so. */
 const writeScript: Turn[] = [
@@ -85,129 +85,159 @@ export function agentCases(options: ConformanceOptions): void {
       await expectCode(run.result, 'UNSUPPORTED');
     });
 
-    s.test('a run writes index.html and reports a complete result', 'runClaude', async () => {
-      useScript(writeScript);
-      const p = await project();
-      const { events, result, error } = await collect(b().runClaude({ scope: p, prompt: 'Make a shooting game' }));
-      expect(error).toBeNull();
-      expectWellFormed(events);
-      expect(await b().files.readText(p, 'index.html')).toBe(GAME);
-      const toolUse = events.find((e) => e.type === 'tool_use');
-      expect(toolUse).toMatchObject({ name: 'Write', input: { content: GAME } });
-      const toolResult = events.find((e) => e.type === 'tool_result');
-      expect(toolResult).toMatchObject({ toolUseId: (toolUse as { toolUseId: string }).toolUseId, isError: false });
-      expect(events.findIndex((e) => e.type === 'tool_use')).toBeLessThan(events.findIndex((e) => e.type === 'tool_result'));
-      expect(result).toMatchObject({ exitCode: 0, filesChanged: ['index.html'] });
-      expect(result!.sessionId).toMatch(/^[0-9a-f-]{36}$/);
-      expect(result!.numTurns).toBeGreaterThanOrEqual(2);
-      expect(result!.usage.outputTokens).toBeGreaterThan(0);
-      expect(result!.costUsd).toBeGreaterThanOrEqual(0);
-      expect(result!.durationMs).toBeGreaterThan(0);
-      expect(events[0]).toMatchObject({ type: 'started', sessionId: result!.sessionId });
-      // The model really was asked, with the prompt.
-      expect(JSON.stringify(model.messageRequests[0]!.body)).toContain('Make a shooting game');
-    }, 60_000);
+    s.test(
+      'a run writes index.html and reports a complete result',
+      'runClaude',
+      async () => {
+        useScript(writeScript);
+        const p = await project();
+        const { events, result, error } = await collect(b().runClaude({ scope: p, prompt: 'Make a shooting game' }));
+        expect(error).toBeNull();
+        expectWellFormed(events);
+        expect(await b().files.readText(p, 'index.html')).toBe(GAME);
+        const toolUse = events.find((e) => e.type === 'tool_use');
+        expect(toolUse).toMatchObject({ name: 'Write', input: { content: GAME } });
+        const toolResult = events.find((e) => e.type === 'tool_result');
+        expect(toolResult).toMatchObject({ toolUseId: (toolUse as { toolUseId: string }).toolUseId, isError: false });
+        expect(events.findIndex((e) => e.type === 'tool_use')).toBeLessThan(events.findIndex((e) => e.type === 'tool_result'));
+        expect(result).toMatchObject({ exitCode: 0, filesChanged: ['index.html'] });
+        expect(result!.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+        expect(result!.numTurns).toBeGreaterThanOrEqual(2);
+        expect(result!.usage.outputTokens).toBeGreaterThan(0);
+        expect(result!.costUsd).toBeGreaterThanOrEqual(0);
+        expect(result!.durationMs).toBeGreaterThan(0);
+        expect(events[0]).toMatchObject({ type: 'started', sessionId: result!.sessionId });
+        // The model really was asked, with the prompt.
+        expect(JSON.stringify(model.messageRequests[0]!.body)).toContain('Make a shooting game');
+      },
+      60_000,
+    );
 
-    s.test('text streams as token-level deltas whose concatenation is the final text', 'runClaude', async () => {
-      const first = 'Let me think about the design of this game: a hero, three enemies and a score.';
-      const second = 'All done — 敵を3体追加しました。Enjoy!';
-      useScript([
-        { text: first, chunkSize: 3, toolUses: [{ name: 'Write', input: { file_path: 'notes.md', content: '# plan\n' } }] },
-        { text: second, chunkSize: 2 },
-      ]);
-      const p = await project();
-      const { events, result } = await collect(b().runClaude({ scope: p, prompt: 'plan it' }));
-      expectWellFormed(events);
-      const deltas = events.filter((e) => e.type === 'text');
-      expect(deltas.length).toBeGreaterThan(10); // token-level, not one block at a time
-      // Separate turns' text reads as separate paragraphs.
-      expect(textOf(events)).toBe(`${first}\n\n${second}`);
-      expect(result!.text).toBe(`${first}\n\n${second}`);
-      const times = events.map((e) => e.t);
-      expect([...times].sort((x, y) => x - y)).toEqual(times);
-    }, 60_000);
+    s.test(
+      'text streams as token-level deltas whose concatenation is the final text',
+      'runClaude',
+      async () => {
+        const first = 'Let me think about the design of this game: a hero, three enemies and a score.';
+        const second = 'All done — 敵を3体追加しました。Enjoy!';
+        useScript([
+          { text: first, chunkSize: 3, toolUses: [{ name: 'Write', input: { file_path: 'notes.md', content: '# plan\n' } }] },
+          { text: second, chunkSize: 2 },
+        ]);
+        const p = await project();
+        const { events, result } = await collect(b().runClaude({ scope: p, prompt: 'plan it' }));
+        expectWellFormed(events);
+        const deltas = events.filter((e) => e.type === 'text');
+        expect(deltas.length).toBeGreaterThan(10); // token-level, not one block at a time
+        // Separate turns' text reads as separate paragraphs.
+        expect(textOf(events)).toBe(`${first}\n\n${second}`);
+        expect(result!.text).toBe(`${first}\n\n${second}`);
+        const times = events.map((e) => e.t);
+        expect([...times].sort((x, y) => x - y)).toEqual(times);
+      },
+      60_000,
+    );
 
-    s.test('a second message continues the same session and edits the file', 'runClaude', async () => {
-      useScript(writeScript);
-      const p = await project();
-      const one = await collect(b().runClaude({ scope: p, prompt: 'Make a game' }));
-      expect(one.error).toBeNull();
-      useScript((_request, ctx) => {
-        if (ctx.toolResults.length === 0) {
-          return { text: 'Reading the current game.', toolUses: [{ name: 'Read', input: { file_path: 'index.html' } }] };
-        }
-        if (ctx.toolResults[0]!.name === 'Read') {
-          return {
-            text: 'Making it blue.',
-            toolUses: [{ name: 'Edit', input: { file_path: 'index.html', old_string: 'const color = "red";', new_string: 'const color = "blue";' } }],
-          };
-        }
-        return { text: 'The game is blue now.' };
-      });
-      const two = await collect(b().runClaude({ scope: p, prompt: 'Make it blue', sessionId: one.result!.sessionId! }));
-      expect(two.error).toBeNull();
-      expectWellFormed(two.events);
-      expect(await b().files.readText(p, 'index.html')).toBe(GAME.replace('"red"', '"blue"'));
-      expect(two.result!.sessionId).toBe(one.result!.sessionId);
-      expect(two.result!.filesChanged).toEqual(['index.html']);
-      // The model saw the first conversation: the session was resumed, not restarted.
-      const body = JSON.stringify(model.messageRequests[0]!.body);
-      expect(body).toContain('Make a game');
-      expect(body).toContain('Make it blue');
-    }, 90_000);
+    s.test(
+      'a second message continues the same session and edits the file',
+      'runClaude',
+      async () => {
+        useScript(writeScript);
+        const p = await project();
+        const one = await collect(b().runClaude({ scope: p, prompt: 'Make a game' }));
+        expect(one.error).toBeNull();
+        useScript((_request, ctx) => {
+          if (ctx.toolResults.length === 0) {
+            return { text: 'Reading the current game.', toolUses: [{ name: 'Read', input: { file_path: 'index.html' } }] };
+          }
+          if (ctx.toolResults[0]!.name === 'Read') {
+            return {
+              text: 'Making it blue.',
+              toolUses: [{ name: 'Edit', input: { file_path: 'index.html', old_string: 'const color = "red";', new_string: 'const color = "blue";' } }],
+            };
+          }
+          return { text: 'The game is blue now.' };
+        });
+        const two = await collect(b().runClaude({ scope: p, prompt: 'Make it blue', sessionId: one.result!.sessionId! }));
+        expect(two.error).toBeNull();
+        expectWellFormed(two.events);
+        expect(await b().files.readText(p, 'index.html')).toBe(GAME.replace('"red"', '"blue"'));
+        expect(two.result!.sessionId).toBe(one.result!.sessionId);
+        expect(two.result!.filesChanged).toEqual(['index.html']);
+        // The model saw the first conversation: the session was resumed, not restarted.
+        const body = JSON.stringify(model.messageRequests[0]!.body);
+        expect(body).toContain('Make a game');
+        expect(body).toContain('Make it blue');
+      },
+      90_000,
+    );
 
-    s.test('cancel mid-run ends the stream with CANCELLED and the agent goes away within 2 s', 'runClaude', async () => {
-      useScript([{ text: 'Working...', fault: { hang: true } }]);
-      const p = await project();
-      const controller = new AbortController();
-      let cancelledAt = 0;
-      const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'take forever', signal: controller.signal }), (event) => {
-        if (event.type === 'status' && event.status === 'requesting' && !cancelledAt) {
-          // Cancel once the model request is in flight.
-          setTimeout(() => {
-            cancelledAt = Date.now();
-            controller.abort();
-          }, 300);
-        }
-      });
-      expect(cancelledAt).toBeGreaterThan(0);
-      expect(Date.now() - cancelledAt).toBeLessThan(2_000);
-      expectWellFormed(events);
-      expect(error?.code).toBe('CANCELLED');
-      expect(events.at(-1)).toMatchObject({ type: 'error', error: { code: 'CANCELLED' } });
-      // The agent's connection to the model closed: its process is gone.
-      await expect.poll(() => model.messageRequests.every((r) => r.closedAt !== null), { timeout: 2_000 }).toBe(true);
-      expect(Math.max(...model.messageRequests.map((r) => r.closedAt!)) - cancelledAt).toBeLessThan(2_000);
-    }, 60_000);
-
-    s.test('a cancel before or during start-up ends the run CANCELLED and the model is never left waiting', 'runClaude', async () => {
-      useScript([{ text: 'Working...', fault: { hang: true } }]);
-      // Already aborted, then aborted at moments that fall in the backend's set-up and in the agent's start.
-      for (const delayMs of [-1, 0, 50, 250]) {
+    s.test(
+      'cancel mid-run ends the stream with CANCELLED and the agent goes away within 2 s',
+      'runClaude',
+      async () => {
+        useScript([{ text: 'Working...', fault: { hang: true } }]);
         const p = await project();
         const controller = new AbortController();
-        if (delayMs < 0) controller.abort();
-        else setTimeout(() => controller.abort(), delayMs);
-        const started = Date.now();
-        const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'take forever', signal: controller.signal }));
-        expect(error?.code, `cancelled after ${delayMs} ms`).toBe('CANCELLED');
+        let cancelledAt = 0;
+        const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'take forever', signal: controller.signal }), (event) => {
+          if (event.type === 'status' && event.status === 'requesting' && !cancelledAt) {
+            // Cancel once the model request is in flight.
+            setTimeout(() => {
+              cancelledAt = Date.now();
+              controller.abort();
+            }, 300);
+          }
+        });
+        expect(cancelledAt).toBeGreaterThan(0);
+        expect(Date.now() - cancelledAt).toBeLessThan(2_000);
         expectWellFormed(events);
-        expect(Date.now() - started, `cancelled after ${delayMs} ms`).toBeLessThan(10_000);
-      }
-      // Whatever reached the model before the cancel was hung up on: no agent lives on behind a cancelled run.
-      await expect.poll(() => model.messageRequests.every((r) => r.closedAt !== null), { timeout: 3_000 }).toBe(true);
-    }, 90_000);
+        expect(error?.code).toBe('CANCELLED');
+        expect(events.at(-1)).toMatchObject({ type: 'error', error: { code: 'CANCELLED' } });
+        // The agent's connection to the model closed: its process is gone.
+        await expect.poll(() => model.messageRequests.every((r) => r.closedAt !== null), { timeout: 2_000 }).toBe(true);
+        expect(Math.max(...model.messageRequests.map((r) => r.closedAt!)) - cancelledAt).toBeLessThan(2_000);
+      },
+      60_000,
+    );
 
-    s.test('a run that exceeds its time bound fails with CLI_TIMEOUT (exit 124)', 'runClaude', async () => {
-      useScript([{ fault: { hang: true } }]);
-      const p = await project();
-      const started = Date.now();
-      const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'hang', timeoutMs: 4_000 }));
-      expect(error?.code).toBe('CLI_TIMEOUT');
-      expect(events.at(-1)).toMatchObject({ type: 'error', error: { code: 'CLI_TIMEOUT', exitCode: 124, recoverable: true } });
-      expect(Date.now() - started).toBeLessThan(15_000);
-      expectWellFormed(events);
-    }, 60_000);
+    s.test(
+      'a cancel before or during start-up ends the run CANCELLED and the model is never left waiting',
+      'runClaude',
+      async () => {
+        useScript([{ text: 'Working...', fault: { hang: true } }]);
+        // Already aborted, then aborted at moments that fall in the backend's set-up and in the agent's start.
+        for (const delayMs of [-1, 0, 50, 250]) {
+          const p = await project();
+          const controller = new AbortController();
+          if (delayMs < 0) controller.abort();
+          else setTimeout(() => controller.abort(), delayMs);
+          const started = Date.now();
+          const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'take forever', signal: controller.signal }));
+          expect(error?.code, `cancelled after ${delayMs} ms`).toBe('CANCELLED');
+          expectWellFormed(events);
+          expect(Date.now() - started, `cancelled after ${delayMs} ms`).toBeLessThan(10_000);
+        }
+        // Whatever reached the model before the cancel was hung up on: no agent lives on behind a cancelled run.
+        await expect.poll(() => model.messageRequests.every((r) => r.closedAt !== null), { timeout: 3_000 }).toBe(true);
+      },
+      90_000,
+    );
+
+    s.test(
+      'a run that exceeds its time bound fails with CLI_TIMEOUT (exit 124)',
+      'runClaude',
+      async () => {
+        useScript([{ fault: { hang: true } }]);
+        const p = await project();
+        const started = Date.now();
+        const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'hang', timeoutMs: 4_000 }));
+        expect(error?.code).toBe('CLI_TIMEOUT');
+        expect(events.at(-1)).toMatchObject({ type: 'error', error: { code: 'CLI_TIMEOUT', exitCode: 124, recoverable: true } });
+        expect(Date.now() - started).toBeLessThan(15_000);
+        expectWellFormed(events);
+      },
+      60_000,
+    );
 
     const faults: [string, Turn, string][] = [
       ['HTTP 500 on every attempt', { fault: { status: 500 } }, 'NETWORK_ERROR'],
@@ -217,38 +247,53 @@ export function agentCases(options: ConformanceOptions): void {
       ['HTTP 400', { fault: { status: 400, message: 'prompt is too long' } }, 'CLI_GENERAL_ERROR'],
     ];
     for (const [name, turn, code] of faults) {
-      s.test(`model fault: ${name} → ${code}`, 'runClaude', async () => {
-        useScript([turn]);
-        const p = await project();
-        const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'go', timeoutMs: 60_000 }));
-        expectWellFormed(events);
-        expect(error?.code, error?.message).toBe(code);
-        expect(events.at(-1)).toMatchObject({ type: 'error', error: { code } });
-        expect(await b().files.list(p)).toEqual([expect.objectContaining({ path: 'README.md' })]);
-      }, 90_000);
+      s.test(
+        `model fault: ${name} → ${code}`,
+        'runClaude',
+        async () => {
+          useScript([turn]);
+          const p = await project();
+          const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'go', timeoutMs: 60_000 }));
+          expectWellFormed(events);
+          expect(error?.code, error?.message).toBe(code);
+          expect(events.at(-1)).toMatchObject({ type: 'error', error: { code } });
+          expect(await b().files.list(p)).toEqual([expect.objectContaining({ path: 'README.md' })]);
+        },
+        90_000,
+      );
     }
 
-    s.test('a transient 500 is retried, reported as status, and the run succeeds', 'runClaude', async () => {
-      useScript([{ text: 'ok', fault: { status: 500, times: 1 } }]);
-      const p = await project();
-      const { events, result } = await collect(b().runClaude({ scope: p, prompt: 'go' }));
-      expectWellFormed(events);
-      expect(result?.exitCode).toBe(0);
-      expect(events.some((e) => e.type === 'status' && e.status === 'retrying')).toBe(true);
-      expect(model.messageRequests.length).toBeGreaterThanOrEqual(2);
-    }, 90_000);
+    s.test(
+      'a transient 500 is retried, reported as status, and the run succeeds',
+      'runClaude',
+      async () => {
+        useScript([{ text: 'ok', fault: { status: 500, times: 1 } }]);
+        const p = await project();
+        const { events, result } = await collect(b().runClaude({ scope: p, prompt: 'go' }));
+        expectWellFormed(events);
+        expect(result?.exitCode).toBe(0);
+        expect(events.some((e) => e.type === 'status' && e.status === 'retrying')).toBe(true);
+        expect(model.messageRequests.length).toBeGreaterThanOrEqual(2);
+      },
+      90_000,
+    );
 
-    s.test('a stream cut mid-reply is retried and the run succeeds', 'runClaude', async () => {
-      const text = 'This answer is cut off the first time and completed on the retry.';
-      useScript([{ text, chunkSize: 4, fault: { cutAfterChunks: 3, times: 1 } }]);
-      const p = await project();
-      const { events, result, error } = await collect(b().runClaude({ scope: p, prompt: 'go' }));
-      expect(error).toBeNull();
-      expectWellFormed(events);
-      // The cut-off start is not repeated: the retried reply continues it.
-      expect(textOf(events)).toBe(text);
-      expect(result!.text).toBe(text);
-    }, 90_000);
+    s.test(
+      'a stream cut mid-reply is retried and the run succeeds',
+      'runClaude',
+      async () => {
+        const text = 'This answer is cut off the first time and completed on the retry.';
+        useScript([{ text, chunkSize: 4, fault: { cutAfterChunks: 3, times: 1 } }]);
+        const p = await project();
+        const { events, result, error } = await collect(b().runClaude({ scope: p, prompt: 'go' }));
+        expect(error).toBeNull();
+        expectWellFormed(events);
+        // The cut-off start is not repeated: the retried reply continues it.
+        expect(textOf(events)).toBe(text);
+        expect(result!.text).toBe(text);
+      },
+      90_000,
+    );
 
     s.test('invalid requests fail with typed errors before anything runs', 'runClaude', async () => {
       model.requests.length = 0;
@@ -260,51 +305,56 @@ export function agentCases(options: ConformanceOptions): void {
       expect(model.messageRequests).toHaveLength(0);
     });
 
-    s.test('a hostile agent sees no key and no other user, and writes nothing outside its project', 'runClaude', async () => {
-      const victim: ProjectScope = { userId: randomUUID(), projectId: randomUUID() };
-      const marker = `victim-secret-${randomBytes(6).toString('hex')}`;
-      await b().files.write(victim, 'index.html', `<h1>${marker}</h1>`);
-      await b().files.write({ userId: victim.userId, assets: true }, 'hero_00000000.png', marker);
-      const p = await project({ 'index.html': '<h1>mine</h1>' });
-      const sibling: ProjectScope = { userId: p.userId, projectId: randomUUID() };
-      await b().files.write(sibling, 'index.html', 'sibling');
-      const watched = [victim, { userId: victim.userId, assets: true as const }, sibling, { userId: p.userId, assets: true as const }];
-      const before = await Promise.all(watched.map((w) => snapshot(b(), w)));
-      const commands = [
-        'env',
-        'cat /proc/self/environ | tr "\\0" "\\n"',
-        'cat /proc/1/environ | tr "\\0" "\\n"; ls -la ../.. /',
-        // Everything but the system's own read-only trees (/usr) and kernel files (/proc, /sys, /dev).
-        // (The marker is assembled by the shell so the command itself does not carry it to the model.)
-        `grep -rl "$(printf %s%s ${marker.slice(0, 8)} ${marker.slice(8)})" / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=usr 2>/dev/null | head -5; echo grep-done`,
-        'echo pwned > ../escape.txt; echo pwned > ../../escape.txt; echo pwned > /escape.txt; echo writes-done',
-        `echo pwned > ../${sibling.projectId}/index.html; ls ../; echo sibling-done`,
-      ];
-      useScript((_req, ctx) => {
-        const i = ctx.turnIndex;
-        return i < commands.length
-          ? { text: `step ${i}`, toolUses: [{ name: 'Bash', input: { command: commands[i], description: `step ${i}` } }] }
-          : { text: 'finished looking around' };
-      });
-      const { events, result, error } = await collect(b().runClaude({ scope: p, prompt: 'look around', timeoutMs: 120_000 }));
-      expect(error).toBeNull();
-      expect(result?.exitCode).toBe(0);
-      const outputs = events.flatMap((e) => (e.type === 'tool_result' ? [e.content] : []));
-      expect(outputs).toHaveLength(commands.length);
-      // The commands really ran (their output reached the model)...
-      expect(outputs[0]).toContain('ANTHROPIC_BASE_URL');
-      expect(outputs[3]).toContain('grep-done');
-      // ...and everything the model received is free of the key and of the other user's data.
-      const seen = JSON.stringify(model.requests.map((r) => ({ headers: r.headers, body: r.body })));
-      expect(seen.includes(marker), 'the model saw the other user\'s data').toBe(false);
-      const bodies = JSON.stringify(model.requests.map((r) => r.body));
-      expect(bodies.includes(apiKey), 'the provider key reached the agent').toBe(false);
-      expect(outputs.join('\n').includes(apiKey)).toBe(false);
-      expect(outputs.join('\n').includes(marker)).toBe(false);
-      // The key does travel upstream (from the proxy), only in the header.
-      expect(model.requests.every((r) => r.headers['x-api-key'] === apiKey)).toBe(true);
-      expect(await Promise.all(watched.map((w) => snapshot(b(), w)))).toEqual(before);
-      expect(await b().files.readText(p, 'index.html')).toBe('<h1>mine</h1>');
-    }, 120_000);
+    s.test(
+      'a hostile agent sees no key and no other user, and writes nothing outside its project',
+      'runClaude',
+      async () => {
+        const victim: ProjectScope = { userId: randomUUID(), projectId: randomUUID() };
+        const marker = `victim-secret-${randomBytes(6).toString('hex')}`;
+        await b().files.write(victim, 'index.html', `<h1>${marker}</h1>`);
+        await b().files.write({ userId: victim.userId, assets: true }, 'hero_00000000.png', marker);
+        const p = await project({ 'index.html': '<h1>mine</h1>' });
+        const sibling: ProjectScope = { userId: p.userId, projectId: randomUUID() };
+        await b().files.write(sibling, 'index.html', 'sibling');
+        const watched = [victim, { userId: victim.userId, assets: true as const }, sibling, { userId: p.userId, assets: true as const }];
+        const before = await Promise.all(watched.map((w) => snapshot(b(), w)));
+        const commands = [
+          'env',
+          'cat /proc/self/environ | tr "\\0" "\\n"',
+          'cat /proc/1/environ | tr "\\0" "\\n"; ls -la ../.. /',
+          // Everything but the system's own read-only trees (/usr) and kernel files (/proc, /sys, /dev).
+          // (The marker is assembled by the shell so the command itself does not carry it to the model.)
+          `grep -rl "$(printf %s%s ${marker.slice(0, 8)} ${marker.slice(8)})" / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=usr 2>/dev/null | head -5; echo grep-done`,
+          'echo pwned > ../escape.txt; echo pwned > ../../escape.txt; echo pwned > /escape.txt; echo writes-done',
+          `echo pwned > ../${sibling.projectId}/index.html; ls ../; echo sibling-done`,
+        ];
+        useScript((_req, ctx) => {
+          const i = ctx.turnIndex;
+          return i < commands.length
+            ? { text: `step ${i}`, toolUses: [{ name: 'Bash', input: { command: commands[i], description: `step ${i}` } }] }
+            : { text: 'finished looking around' };
+        });
+        const { events, result, error } = await collect(b().runClaude({ scope: p, prompt: 'look around', timeoutMs: 120_000 }));
+        expect(error).toBeNull();
+        expect(result?.exitCode).toBe(0);
+        const outputs = events.flatMap((e) => (e.type === 'tool_result' ? [e.content] : []));
+        expect(outputs).toHaveLength(commands.length);
+        // The commands really ran (their output reached the model)...
+        expect(outputs[0]).toContain('ANTHROPIC_BASE_URL');
+        expect(outputs[3]).toContain('grep-done');
+        // ...and everything the model received is free of the key and of the other user's data.
+        const seen = JSON.stringify(model.requests.map((r) => ({ headers: r.headers, body: r.body })));
+        expect(seen.includes(marker), "the model saw the other user's data").toBe(false);
+        const bodies = JSON.stringify(model.requests.map((r) => r.body));
+        expect(bodies.includes(apiKey), 'the provider key reached the agent').toBe(false);
+        expect(outputs.join('\n').includes(apiKey)).toBe(false);
+        expect(outputs.join('\n').includes(marker)).toBe(false);
+        // The key does travel upstream (from the proxy), only in the header.
+        expect(model.requests.every((r) => r.headers['x-api-key'] === apiKey)).toBe(true);
+        expect(await Promise.all(watched.map((w) => snapshot(b(), w)))).toEqual(before);
+        expect(await b().files.readText(p, 'index.html')).toBe('<h1>mine</h1>');
+      },
+      120_000,
+    );
   });
 }

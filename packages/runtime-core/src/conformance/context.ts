@@ -106,9 +106,7 @@ export async function expectCode(promise: Promise<unknown> | (() => Promise<unkn
   }
   expect(error, `expected a BackendError with code ${codes.join(' or ')}, but it resolved`).toBeDefined();
   expect(isBackendError(error), `expected a BackendError, got ${String(error)}`).toBe(true);
-  expect(codes, `unexpected code ${(error as { code?: string }).code}: ${(error as Error).message}`).toContain(
-    (error as { code: string }).code,
-  );
+  expect(codes, `unexpected code ${(error as { code?: string }).code}: ${(error as Error).message}`).toContain((error as { code: string }).code);
   return error as Error & { code: ErrorCode };
 }
 

@@ -45,14 +45,19 @@ export function filesCases(options: ConformanceOptions): void {
       expect(await b().files.exists(p, 'empty.txt')).toBe(true);
     });
 
-    s.test('5 MB binary round trip', 'files', async (ctx) => {
-      if (b().capabilities.files.maxFileBytes < 5 * MB) ctx.skip();
-      const p = newProject();
-      const big = bytesOf(5 * MB, 7);
-      const entry = await b().files.write(p, 'assets/big.bin', big);
-      expect(entry.size).toBe(5 * MB);
-      expect(sha256(await b().files.read(p, 'assets/big.bin'))).toBe(sha256(big));
-    }, 60_000);
+    s.test(
+      '5 MB binary round trip',
+      'files',
+      async (ctx) => {
+        if (b().capabilities.files.maxFileBytes < 5 * MB) ctx.skip();
+        const p = newProject();
+        const big = bytesOf(5 * MB, 7);
+        const entry = await b().files.write(p, 'assets/big.bin', big);
+        expect(entry.size).toBe(5 * MB);
+        expect(sha256(await b().files.read(p, 'assets/big.bin'))).toBe(sha256(big));
+      },
+      60_000,
+    );
 
     s.test('non-ASCII names round trip and list as written', 'files', async () => {
       const p = newProject();
@@ -142,16 +147,21 @@ export function filesCases(options: ConformanceOptions): void {
       expect(await b().files.readText(p, 'file.txt')).toBe('x');
     });
 
-    s.test('writes above the size limit are TOO_LARGE and change nothing', 'files', async () => {
-      const p = newProject();
-      const limit = b().capabilities.files.maxFileBytes;
-      await b().files.write(p, 'x.bin', 'before');
-      const error = await expectCode(b().files.write(p, 'x.bin', new Uint8Array(limit + 1)), 'TOO_LARGE');
-      expect(error.message).toMatch(/limit|large/i);
-      await expectCode(b().files.write(p, 'new.bin', new Uint8Array(limit + 1)), 'TOO_LARGE');
-      expect(await b().files.readText(p, 'x.bin')).toBe('before');
-      expect(await b().files.exists(p, 'new.bin')).toBe(false);
-    }, 120_000);
+    s.test(
+      'writes above the size limit are TOO_LARGE and change nothing',
+      'files',
+      async () => {
+        const p = newProject();
+        const limit = b().capabilities.files.maxFileBytes;
+        await b().files.write(p, 'x.bin', 'before');
+        const error = await expectCode(b().files.write(p, 'x.bin', new Uint8Array(limit + 1)), 'TOO_LARGE');
+        expect(error.message).toMatch(/limit|large/i);
+        await expectCode(b().files.write(p, 'new.bin', new Uint8Array(limit + 1)), 'TOO_LARGE');
+        expect(await b().files.readText(p, 'x.bin')).toBe('before');
+        expect(await b().files.exists(p, 'new.bin')).toBe(false);
+      },
+      120_000,
+    );
 
     s.test('data that is neither text nor bytes is INVALID_ARGUMENT', 'files', async () => {
       const p = newProject();

@@ -162,7 +162,9 @@ export function gitCases(options: ConformanceOptions): void {
       expect((await b().git.diff(p, base)).to).toBe(next); // default: to HEAD
       const reverse = await b().git.diff(p, next, base);
       expect(Object.fromEntries(reverse.files.map((f) => [f.path, f.status]))).toEqual({
-        'gone.js': 'added', 'index.html': 'modified', 'new.css': 'deleted',
+        'gone.js': 'added',
+        'index.html': 'modified',
+        'new.css': 'deleted',
       });
       expect((await b().git.diff(p, next, next)).files).toEqual([]);
     });
@@ -237,28 +239,33 @@ export function gitCases(options: ConformanceOptions): void {
       expect((await b().git.log(p)).commits).toHaveLength(1);
     });
 
-    s.test('concurrent commits to one project are serialized without corruption', 'git', async () => {
-      const p = await project(b());
-      const n = 16;
-      const results = await Promise.all(
-        Array.from({ length: n }, async (_, i) => {
-          await b().files.write(p, `parallel/f${i}.txt`, `content ${i}`);
-          return b().git.commit(p, `parallel ${i}`);
-        }),
-      );
-      const log = (await b().git.log(p, { limit: 500 })).commits;
-      const made = results.filter((r) => r.committed).map((r) => r.hash);
-      expect(made.length).toBeGreaterThanOrEqual(1);
-      expect(new Set(made).size).toBe(made.length);
-      for (const hash of made) expect(log.map((c) => c.hash)).toContain(hash);
-      // A straight line of history: each commit's parent is the next one in the log.
-      for (let i = 0; i < log.length - 1; i++) expect(log[i]!.parents).toEqual([log[i + 1]!.hash]);
-      const head = log[0]!.hash;
-      for (let i = 0; i < n; i++) {
-        expect(new TextDecoder().decode(await b().git.readAt(p, head, `parallel/f${i}.txt`))).toBe(`content ${i}`);
-      }
-      expect(await b().git.verify(p)).toEqual({ ok: true, problems: [] });
-    }, 120_000);
+    s.test(
+      'concurrent commits to one project are serialized without corruption',
+      'git',
+      async () => {
+        const p = await project(b());
+        const n = 16;
+        const results = await Promise.all(
+          Array.from({ length: n }, async (_, i) => {
+            await b().files.write(p, `parallel/f${i}.txt`, `content ${i}`);
+            return b().git.commit(p, `parallel ${i}`);
+          }),
+        );
+        const log = (await b().git.log(p, { limit: 500 })).commits;
+        const made = results.filter((r) => r.committed).map((r) => r.hash);
+        expect(made.length).toBeGreaterThanOrEqual(1);
+        expect(new Set(made).size).toBe(made.length);
+        for (const hash of made) expect(log.map((c) => c.hash)).toContain(hash);
+        // A straight line of history: each commit's parent is the next one in the log.
+        for (let i = 0; i < log.length - 1; i++) expect(log[i]!.parents).toEqual([log[i + 1]!.hash]);
+        const head = log[0]!.hash;
+        for (let i = 0; i < n; i++) {
+          expect(new TextDecoder().decode(await b().git.readAt(p, head, `parallel/f${i}.txt`))).toBe(`content ${i}`);
+        }
+        expect(await b().git.verify(p)).toEqual({ ok: true, problems: [] });
+      },
+      120_000,
+    );
 
     s.test('projects have separate histories', 'git', async () => {
       const userId = randomUUID();
@@ -275,89 +282,111 @@ export function gitCases(options: ConformanceOptions): void {
       await expectCode(b().git.readAt(c, aHead, 'a.txt'), 'NOT_FOUND');
     });
 
-    s.test('a bundle moves a whole history to another project: hashes, messages, order and trees intact', 'git', async () => {
-      const png = bytesOf(50_000, 11);
-      const a = await project(b(), { 'index.html': '<h1>v0</h1>', 'assets/スプライト.png': png, '.claude/skills/x/SKILL.md': '# x' });
-      const v0 = (await b().git.log(a)).commits[0]!.hash;
-      await commitFiles(b(), a, 'Add level\n\nWith a body.', { 'js/level-1.js': 'let x = 1;', 'PUBLISH.json': '{"title":"ゲーム"}' });
-      await commitFiles(b(), a, 'Remove sprite', { 'assets/スプライト.png': null, 'index.html': '<h1>v2</h1>' });
-      await b().git.restore(a, v0); // the last commit is a restore
-      const bundle = await b().git.exportBundle(a);
-      expect(bundle).toBeInstanceOf(Uint8Array);
-      expect(new TextDecoder().decode(bundle.subarray(0, 16))).toMatch(/^# v[23] git bundle/);
+    s.test(
+      'a bundle moves a whole history to another project: hashes, messages, order and trees intact',
+      'git',
+      async () => {
+        const png = bytesOf(50_000, 11);
+        const a = await project(b(), { 'index.html': '<h1>v0</h1>', 'assets/スプライト.png': png, '.claude/skills/x/SKILL.md': '# x' });
+        const v0 = (await b().git.log(a)).commits[0]!.hash;
+        await commitFiles(b(), a, 'Add level\n\nWith a body.', { 'js/level-1.js': 'let x = 1;', 'PUBLISH.json': '{"title":"ゲーム"}' });
+        await commitFiles(b(), a, 'Remove sprite', { 'assets/スプライト.png': null, 'index.html': '<h1>v2</h1>' });
+        await b().git.restore(a, v0); // the last commit is a restore
+        const bundle = await b().git.exportBundle(a);
+        expect(bundle).toBeInstanceOf(Uint8Array);
+        expect(new TextDecoder().decode(bundle.subarray(0, 16))).toMatch(/^# v[23] git bundle/);
 
-      const target = newProject(); // another user, another project: nothing exists yet
-      const result = await b().git.importBundle(target, bundle);
-      expect(result).toMatchObject({ imported: true, head: (await b().git.log(a)).commits[0]!.hash });
-      expect(await history(b(), target)).toEqual(await history(b(), a));
-      expect(await fullLog(b(), target)).toEqual(await fullLog(b(), a)); // changed files per commit too
-      expect(await snapshot(b(), target)).toEqual(await snapshot(b(), a)); // working tree checked out to HEAD
-      expect(sha256(await b().git.readAt(target, v0, 'assets/スプライト.png'))).toBe(sha256(png));
-      expect(await b().files.listProjects({ userId: target.userId })).toEqual([target.projectId]);
-      expect(await b().git.verify(target)).toEqual({ ok: true, problems: [] });
-      // The copy is a full repository: work goes on there, and it exports again.
-      await commitFiles(b(), target, 'After the move', { 'index.html': 'moved' });
-      const again = newProject();
-      await b().git.importBundle(again, await b().git.exportBundle(target));
-      expect(await history(b(), again)).toEqual(await history(b(), target));
-      // The source was only read.
-      expect((await b().git.log(a, { limit: 500 })).commits).toHaveLength(4);
-    }, 60_000);
+        const target = newProject(); // another user, another project: nothing exists yet
+        const result = await b().git.importBundle(target, bundle);
+        expect(result).toMatchObject({ imported: true, head: (await b().git.log(a)).commits[0]!.hash });
+        expect(await history(b(), target)).toEqual(await history(b(), a));
+        expect(await fullLog(b(), target)).toEqual(await fullLog(b(), a)); // changed files per commit too
+        expect(await snapshot(b(), target)).toEqual(await snapshot(b(), a)); // working tree checked out to HEAD
+        expect(sha256(await b().git.readAt(target, v0, 'assets/スプライト.png'))).toBe(sha256(png));
+        expect(await b().files.listProjects({ userId: target.userId })).toEqual([target.projectId]);
+        expect(await b().git.verify(target)).toEqual({ ok: true, problems: [] });
+        // The copy is a full repository: work goes on there, and it exports again.
+        await commitFiles(b(), target, 'After the move', { 'index.html': 'moved' });
+        const again = newProject();
+        await b().git.importBundle(again, await b().git.exportBundle(target));
+        expect(await history(b(), again)).toEqual(await history(b(), target));
+        // The source was only read.
+        expect((await b().git.log(a, { limit: 500 })).commits).toHaveLength(4);
+      },
+      60_000,
+    );
 
-    s.test('import is idempotent; a different history is CONFLICT unless replace', 'git', async () => {
-      const a = await project(b(), { 'index.html': 'a0' });
-      await commitFiles(b(), a, 'a1', { 'index.html': 'a1' });
-      const bundle = await b().git.exportBundle(a);
-      const target = newProject();
-      const first = await b().git.importBundle(target, bundle);
-      expect(first.imported).toBe(true);
-      await b().files.write(target, 'notes.txt', 'untracked work'); // survives an idempotent import
-      const second = await b().git.importBundle(target, bundle);
-      expect(second).toEqual({ ...first, imported: false });
-      expect(await b().files.readText(target, 'notes.txt')).toBe('untracked work');
-      expect(await history(b(), target)).toEqual(await history(b(), a));
+    s.test(
+      'import is idempotent; a different history is CONFLICT unless replace',
+      'git',
+      async () => {
+        const a = await project(b(), { 'index.html': 'a0' });
+        await commitFiles(b(), a, 'a1', { 'index.html': 'a1' });
+        const bundle = await b().git.exportBundle(a);
+        const target = newProject();
+        const first = await b().git.importBundle(target, bundle);
+        expect(first.imported).toBe(true);
+        await b().files.write(target, 'notes.txt', 'untracked work'); // survives an idempotent import
+        const second = await b().git.importBundle(target, bundle);
+        expect(second).toEqual({ ...first, imported: false });
+        expect(await b().files.readText(target, 'notes.txt')).toBe('untracked work');
+        expect(await history(b(), target)).toEqual(await history(b(), a));
 
-      const other = await project(b(), { 'index.html': 'other' });
-      await commitFiles(b(), other, 'other work', { 'other.js': 'o' });
-      const before = { files: await snapshot(b(), other), history: await history(b(), other) };
-      const conflict = await expectCode(b().git.importBundle(other, bundle), 'CONFLICT');
-      expect((conflict as unknown as { details: Record<string, unknown> }).details).toMatchObject({ bundleHead: first.head });
-      expect(await snapshot(b(), other)).toEqual(before.files);
-      expect(await history(b(), other)).toEqual(before.history);
-      const replaced = await b().git.importBundle(other, bundle, { replace: true });
-      expect(replaced).toMatchObject({ imported: true, head: first.head });
-      expect(await history(b(), other)).toEqual(await history(b(), a));
-      expect(await snapshot(b(), other)).toEqual(await snapshot(b(), a));
-      expect((await b().git.verify(other)).ok).toBe(true);
-    }, 60_000);
+        const other = await project(b(), { 'index.html': 'other' });
+        await commitFiles(b(), other, 'other work', { 'other.js': 'o' });
+        const before = { files: await snapshot(b(), other), history: await history(b(), other) };
+        const conflict = await expectCode(b().git.importBundle(other, bundle), 'CONFLICT');
+        expect((conflict as unknown as { details: Record<string, unknown> }).details).toMatchObject({ bundleHead: first.head });
+        expect(await snapshot(b(), other)).toEqual(before.files);
+        expect(await history(b(), other)).toEqual(before.history);
+        const replaced = await b().git.importBundle(other, bundle, { replace: true });
+        expect(replaced).toMatchObject({ imported: true, head: first.head });
+        expect(await history(b(), other)).toEqual(await history(b(), a));
+        expect(await snapshot(b(), other)).toEqual(await snapshot(b(), a));
+        expect((await b().git.verify(other)).ok).toBe(true);
+      },
+      60_000,
+    );
 
-    s.test('a corrupted or partial bundle is INVALID_ARGUMENT and changes nothing', 'git', async () => {
-      const a = await project(b(), { 'index.html': 'a0', 'big.bin': bytesOf(40_000, 5) });
-      await commitFiles(b(), a, 'a1', { 'index.html': 'a1' });
-      const good = await b().git.exportBundle(a);
-      const flipped = good.slice();
-      flipped[Math.floor(flipped.length * 0.6)]! ^= 0x5a;
-      const header = new TextDecoder().decode(good.subarray(0, good.indexOf(10) + 1));
-      const head = (await b().git.log(a)).commits[0]!.hash;
-      const increment = new TextEncoder().encode(`${header}-${head} a prerequisite\n${head} refs/heads/main\n\n`);
-      const bad = [flipped, good.subarray(0, good.length - 7), good.subarray(0, 40), new Uint8Array(0), new TextEncoder().encode('not a bundle at all\n\n'), increment];
+    s.test(
+      'a corrupted or partial bundle is INVALID_ARGUMENT and changes nothing',
+      'git',
+      async () => {
+        const a = await project(b(), { 'index.html': 'a0', 'big.bin': bytesOf(40_000, 5) });
+        await commitFiles(b(), a, 'a1', { 'index.html': 'a1' });
+        const good = await b().git.exportBundle(a);
+        const flipped = good.slice();
+        flipped[Math.floor(flipped.length * 0.6)]! ^= 0x5a;
+        const header = new TextDecoder().decode(good.subarray(0, good.indexOf(10) + 1));
+        const head = (await b().git.log(a)).commits[0]!.hash;
+        const increment = new TextEncoder().encode(`${header}-${head} a prerequisite\n${head} refs/heads/main\n\n`);
+        const bad = [
+          flipped,
+          good.subarray(0, good.length - 7),
+          good.subarray(0, 40),
+          new Uint8Array(0),
+          new TextEncoder().encode('not a bundle at all\n\n'),
+          increment,
+        ];
 
-      const fresh = newProject();
-      const existing = await project(b(), { 'index.html': 'mine' });
-      await b().files.write(existing, 'wip.txt', 'uncommitted');
-      const before = { files: await snapshot(b(), existing), history: await history(b(), existing) };
-      for (const bytes of bad) {
-        await expectCode(b().git.importBundle(fresh, bytes), 'INVALID_ARGUMENT');
-        await expectCode(b().git.importBundle(existing, bytes, { replace: true }), 'INVALID_ARGUMENT');
-      }
-      await expectCode(b().git.importBundle(fresh, 'text' as unknown as Uint8Array), 'INVALID_ARGUMENT');
-      expect(await b().files.listProjects({ userId: fresh.userId })).toEqual([]);
-      await expectCode(b().git.log(fresh), 'NOT_FOUND');
-      expect(await snapshot(b(), existing)).toEqual(before.files);
-      expect(await history(b(), existing)).toEqual(before.history);
-      // ... and the intact bundle still goes in.
-      expect((await b().git.importBundle(fresh, good)).imported).toBe(true);
-    }, 60_000);
+        const fresh = newProject();
+        const existing = await project(b(), { 'index.html': 'mine' });
+        await b().files.write(existing, 'wip.txt', 'uncommitted');
+        const before = { files: await snapshot(b(), existing), history: await history(b(), existing) };
+        for (const bytes of bad) {
+          await expectCode(b().git.importBundle(fresh, bytes), 'INVALID_ARGUMENT');
+          await expectCode(b().git.importBundle(existing, bytes, { replace: true }), 'INVALID_ARGUMENT');
+        }
+        await expectCode(b().git.importBundle(fresh, 'text' as unknown as Uint8Array), 'INVALID_ARGUMENT');
+        expect(await b().files.listProjects({ userId: fresh.userId })).toEqual([]);
+        await expectCode(b().git.log(fresh), 'NOT_FOUND');
+        expect(await snapshot(b(), existing)).toEqual(before.files);
+        expect(await history(b(), existing)).toEqual(before.history);
+        // ... and the intact bundle still goes in.
+        expect((await b().git.importBundle(fresh, good)).imported).toBe(true);
+      },
+      60_000,
+    );
 
     s.test('export of a project without history, or of a missing project, is NOT_FOUND', 'git', async () => {
       const p = newProject();

@@ -87,7 +87,12 @@ export function imageCases(options: ConformanceOptions): void {
       const img = await expectStored(userId, ref);
       expect((await b().files.list(assetScope(userId))).map((e) => e.path)).toEqual([ref.path]);
 
-      for (const [x, y] of [[0, 0], [img.width - 1, 0], [0, img.height - 1], [img.width - 1, img.height - 1]] as const) {
+      for (const [x, y] of [
+        [0, 0],
+        [img.width - 1, 0],
+        [0, img.height - 1],
+        [img.width - 1, img.height - 1],
+      ] as const) {
         expect(pixel(img, x, y)[3], `corner (${x}, ${y}) must be fully transparent`).toBe(0);
       }
       expect(pixel(img, img.width >> 1, img.height >> 1)[3], 'the centre is the subject').toBe(255);
@@ -219,10 +224,7 @@ export function imageCases(options: ConformanceOptions): void {
       const userId = randomUUID();
       const controller = new AbortController();
       controller.abort();
-      await expectCode(
-        b().generateImage({ scope: { userId }, prompt: 'a cat', signal: controller.signal }),
-        'CANCELLED',
-      );
+      await expectCode(b().generateImage({ scope: { userId }, prompt: 'a cat', signal: controller.signal }), 'CANCELLED');
       expect(await snapshot(b(), assetScope(userId))).toEqual({});
     });
 
@@ -254,10 +256,7 @@ export function imageCases(options: ConformanceOptions): void {
       s.test(`provider fault [fault:${marker}] is ${code} and writes nothing`, 'generateImage', async (ctx) => {
         if (!fakeProviders) ctx.skip();
         const userId = randomUUID();
-        const error = await expectCode(
-          b().generateImage({ scope: { userId }, prompt: `[fault:${marker}] a friendly ghost`, name: 'ghost' }),
-          code,
-        );
+        const error = await expectCode(b().generateImage({ scope: { userId }, prompt: `[fault:${marker}] a friendly ghost`, name: 'ghost' }), code);
         if (code === 'RATE_LIMIT') expect((error as { recoverable?: boolean }).recoverable).toBe(true);
         if (code === 'SAFETY_BLOCKED') expect((error as { recoverable?: boolean }).recoverable).toBe(false);
         expect(await snapshot(b(), assetScope(userId))).toEqual({});

@@ -16,25 +16,87 @@ export function hostilePaths(victim: ProjectScope): unknown[] {
   const v = `${victim.userId}/projects/${victim.projectId}`;
   return [
     // traversal
-    '..', '../x', '../../etc/passwd', 'a/../../x', 'a/../b', './../x', 'a/b/../../../x', `../../../${v}/index.html`,
-    `../${victim.projectId}/index.html`, '../../assets/x.png',
+    '..',
+    '../x',
+    '../../etc/passwd',
+    'a/../../x',
+    'a/../b',
+    './../x',
+    'a/b/../../../x',
+    `../../../${v}/index.html`,
+    `../${victim.projectId}/index.html`,
+    '../../assets/x.png',
     // absolute and rooted
-    '/etc/passwd', '/', '//x', '/../x', `/data/users/${v}/index.html`, 'C:\\Windows\\win.ini', 'c:/x', 'C:',
+    '/etc/passwd',
+    '/',
+    '//x',
+    '/../x',
+    `/data/users/${v}/index.html`,
+    'C:\\Windows\\win.ini',
+    'c:/x',
+    'C:',
     // backslash tricks
-    '\\..\\x', 'a\\b', '..\\..\\x', '..\\', '\\\\server\\share',
+    '\\..\\x',
+    'a\\b',
+    '..\\..\\x',
+    '..\\',
+    '\\\\server\\share',
     // NUL and control characters
-    'a\u0000b', '\u0000', 'index.html\u0000.png', 'x\ny', 'x\r\n', '\t../x', 'a\u001bb', 'a\u007fb',
+    'a\u0000b',
+    '\u0000',
+    'index.html\u0000.png',
+    'x\ny',
+    'x\r\n',
+    '\t../x',
+    'a\u001bb',
+    'a\u007fb',
     // percent-encoded (single and double)
-    '%2e%2e/x', '%2e%2e%2fx', '..%2fx', '%2E%2E/etc/passwd', '%252e%252e/x', 'a/%2e%2e/%2e%2e/x', '%5c..%5cx', 'x%00.png',
+    '%2e%2e/x',
+    '%2e%2e%2fx',
+    '..%2fx',
+    '%2E%2E/etc/passwd',
+    '%252e%252e/x',
+    'a/%2e%2e/%2e%2e/x',
+    '%5c..%5cx',
+    'x%00.png',
     // unicode look-alikes and invisible characters
-    '\uff0e\uff0e/x', '..\uff0fx', '\uff0e\uff0e\uff0f\uff0e\uff0e\uff0fetc', 'a\uff0f..', '\u2025/x', '\u2024\u2024/x',
-    '..\u2215x', '..\u2044x', '..\uff3cx', 'a/\u202e../x', '\u200b../x', '..\u200b/x', '\ufeff../x', 'a/\ud800b',
+    '\uff0e\uff0e/x',
+    '..\uff0fx',
+    '\uff0e\uff0e\uff0f\uff0e\uff0e\uff0fetc',
+    'a\uff0f..',
+    '\u2025/x',
+    '\u2024\u2024/x',
+    '..\u2215x',
+    '..\u2044x',
+    '..\uff3cx',
+    'a/\u202e../x',
+    '\u200b../x',
+    '..\u200b/x',
+    '\ufeff../x',
+    'a/\ud800b',
     // the repository and shell-isms
-    '.git/config', '.git/hooks/post-commit', '.GIT/config', 'sub/.git/config', '.git', '~/x', '~',
+    '.git/config',
+    '.git/hooks/post-commit',
+    '.GIT/config',
+    'sub/.git/config',
+    '.git',
+    '~/x',
+    '~',
     // empty segments, dots, and sizes
-    'a//b', 'a/', '', '.', './', 'a/./b', `${'x'.repeat(300)}.txt`, `${'d/'.repeat(600)}x`,
+    'a//b',
+    'a/',
+    '',
+    '.',
+    './',
+    'a/./b',
+    `${'x'.repeat(300)}.txt`,
+    `${'d/'.repeat(600)}x`,
     // not strings
-    123, null, undefined, {}, ['index.html'],
+    123,
+    null,
+    undefined,
+    {},
+    ['index.html'],
   ];
 }
 
@@ -99,57 +161,72 @@ export function isolationCases(options: ConformanceOptions): void {
       expect(hostilePaths(victim).length).toBeGreaterThanOrEqual(50);
     });
 
-    s.test('hostile paths fail with a typed error on every file operation and change nothing', 'files', async () => {
-      const before = await victimState(b(), watched);
-      for (const scope of [attacker, attackerAssets] as FileScope[]) {
+    s.test(
+      'hostile paths fail with a typed error on every file operation and change nothing',
+      'files',
+      async () => {
+        const before = await victimState(b(), watched);
+        for (const scope of [attacker, attackerAssets] as FileScope[]) {
+          for (const hostile of hostilePaths(victim)) {
+            const p = hostile as string;
+            await expectCode(b().files.read(scope, p), ...PATH_CODES);
+            await expectCode(b().files.readText(scope, p), ...PATH_CODES);
+            await expectCode(b().files.write(scope, p, 'pwned'), ...PATH_CODES);
+            await expectCode(b().files.delete(scope, p), ...PATH_CODES);
+            await expectCode(b().files.stat(scope, p), ...PATH_CODES);
+            await expectCode(b().files.exists(scope, p), ...PATH_CODES);
+            // '' and undefined mean the root for list.
+            if (p !== '' && p !== '.' && p !== undefined) await expectCode(b().files.list(scope, p), ...PATH_CODES);
+          }
+        }
+        expect(await victimState(b(), watched)).toEqual(before);
+      },
+      120_000,
+    );
+
+    s.test(
+      'hostile paths fail on git readAt and change nothing',
+      'git',
+      async () => {
+        const before = await victimState(b(), watched);
+        const head = (await b().git.log(attacker)).commits[0]!.hash;
         for (const hostile of hostilePaths(victim)) {
-          const p = hostile as string;
-          await expectCode(b().files.read(scope, p), ...PATH_CODES);
-          await expectCode(b().files.readText(scope, p), ...PATH_CODES);
-          await expectCode(b().files.write(scope, p, 'pwned'), ...PATH_CODES);
-          await expectCode(b().files.delete(scope, p), ...PATH_CODES);
-          await expectCode(b().files.stat(scope, p), ...PATH_CODES);
-          await expectCode(b().files.exists(scope, p), ...PATH_CODES);
-          // '' and undefined mean the root for list.
-          if (p !== '' && p !== '.' && p !== undefined) await expectCode(b().files.list(scope, p), ...PATH_CODES);
+          await expectCode(b().git.readAt(attacker, head, hostile as string), ...PATH_CODES);
         }
-      }
-      expect(await victimState(b(), watched)).toEqual(before);
-    }, 120_000);
+        expect(await victimState(b(), watched)).toEqual(before);
+      },
+      120_000,
+    );
 
-    s.test('hostile paths fail on git readAt and change nothing', 'git', async () => {
-      const before = await victimState(b(), watched);
-      const head = (await b().git.log(attacker)).commits[0]!.hash;
-      for (const hostile of hostilePaths(victim)) {
-        await expectCode(b().git.readAt(attacker, head, hostile as string), ...PATH_CODES);
-      }
-      expect(await victimState(b(), watched)).toEqual(before);
-    }, 120_000);
-
-    s.test('malformed scopes fail with INVALID_SCOPE on every operation and change nothing', 'files', async () => {
-      const before = await victimState(b(), watched);
-      for (const hostile of hostileScopes(victim)) {
-        const scope = hostile as ProjectScope;
-        await expectCode(b().files.read(scope, 'index.html'), ...SCOPE_CODES);
-        await expectCode(b().files.write(scope, 'index.html', 'pwned'), ...SCOPE_CODES);
-        await expectCode(b().files.delete(scope, 'index.html'), ...SCOPE_CODES);
-        await expectCode(b().files.list(scope), ...SCOPE_CODES);
-        await expectCode(b().files.exists(scope, 'index.html'), ...SCOPE_CODES);
-        await expectCode(b().files.stat(scope, 'index.html'), ...SCOPE_CODES);
-        await expectCode(b().files.deleteProject(scope), ...SCOPE_CODES);
-        // listProjects takes only a user: it must refuse a malformed userId (other fields are not its business).
-        if (!isUuid((scope as { userId?: unknown } | null)?.userId)) {
-          await expectCode(b().files.listProjects(scope), ...SCOPE_CODES);
+    s.test(
+      'malformed scopes fail with INVALID_SCOPE on every operation and change nothing',
+      'files',
+      async () => {
+        const before = await victimState(b(), watched);
+        for (const hostile of hostileScopes(victim)) {
+          const scope = hostile as ProjectScope;
+          await expectCode(b().files.read(scope, 'index.html'), ...SCOPE_CODES);
+          await expectCode(b().files.write(scope, 'index.html', 'pwned'), ...SCOPE_CODES);
+          await expectCode(b().files.delete(scope, 'index.html'), ...SCOPE_CODES);
+          await expectCode(b().files.list(scope), ...SCOPE_CODES);
+          await expectCode(b().files.exists(scope, 'index.html'), ...SCOPE_CODES);
+          await expectCode(b().files.stat(scope, 'index.html'), ...SCOPE_CODES);
+          await expectCode(b().files.deleteProject(scope), ...SCOPE_CODES);
+          // listProjects takes only a user: it must refuse a malformed userId (other fields are not its business).
+          if (!isUuid((scope as { userId?: unknown } | null)?.userId)) {
+            await expectCode(b().files.listProjects(scope), ...SCOPE_CODES);
+          }
+          if (b().capabilities.git.supported) {
+            await expectCode(b().git.init(scope), ...SCOPE_CODES);
+            await expectCode(b().git.commit(scope, 'x'), ...SCOPE_CODES);
+            await expectCode(b().git.log(scope), ...SCOPE_CODES);
+            await expectCode(b().git.restore(scope, 'abcdef0'), ...SCOPE_CODES);
+          }
         }
-        if (b().capabilities.git.supported) {
-          await expectCode(b().git.init(scope), ...SCOPE_CODES);
-          await expectCode(b().git.commit(scope, 'x'), ...SCOPE_CODES);
-          await expectCode(b().git.log(scope), ...SCOPE_CODES);
-          await expectCode(b().git.restore(scope, 'abcdef0'), ...SCOPE_CODES);
-        }
-      }
-      expect(await victimState(b(), watched)).toEqual(before);
-    }, 120_000);
+        expect(await victimState(b(), watched)).toEqual(before);
+      },
+      120_000,
+    );
 
     s.test("another user's project id under your own user id reaches nothing of theirs", 'files', async () => {
       const before = await victimState(b(), watched);
@@ -183,7 +260,18 @@ export function isolationCases(options: ConformanceOptions): void {
       await link(b(), p, 'loop-a', { kind: 'relative', path: 'loop-b' });
       await link(b(), p, 'loop-b', { kind: 'relative', path: 'loop-a' });
       const before = await victimState(b(), watched);
-      const through = ['to-victim/index.html', 'to-victim/secret/notes.md', 'to-etc/passwd', 'up/x', 'dir/up2/x', 'dangling', 'passwd', 'to-victim', 'loop-a', 'loop-a/x'];
+      const through = [
+        'to-victim/index.html',
+        'to-victim/secret/notes.md',
+        'to-etc/passwd',
+        'up/x',
+        'dir/up2/x',
+        'dangling',
+        'passwd',
+        'to-victim',
+        'loop-a',
+        'loop-a/x',
+      ];
       for (const target of through) {
         await expectCode(b().files.read(p, target), 'ACCESS_DENIED', 'INVALID_PATH');
         await expectCode(b().files.write(p, target, 'pwned'), 'ACCESS_DENIED', 'INVALID_PATH');

@@ -91,8 +91,16 @@ interface Probe {
 
 async function probe(file: string): Promise<Probe> {
   const { stdout } = await run(tool('ffprobe'), [
-    '-v', 'error', '-count_frames', '-select_streams', 'v:0',
-    '-show_entries', 'stream=codec_name,width,height,r_frame_rate,nb_read_frames:format=duration', '-of', 'json', file,
+    '-v',
+    'error',
+    '-count_frames',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=codec_name,width,height,r_frame_rate,nb_read_frames:format=duration',
+    '-of',
+    'json',
+    file,
   ]);
   const json = JSON.parse(stdout) as {
     streams: { codec_name: string; width: number; height: number; r_frame_rate: string; nb_read_frames: string }[];
@@ -133,7 +141,9 @@ async function frameHashes(file: string): Promise<string[]> {
 }
 
 function averageRgb(rgb: Buffer): [number, number, number] {
-  let r = 0, g = 0, b = 0;
+  let r = 0,
+    g = 0,
+    b = 0;
   const n = rgb.length / 3;
   for (let i = 0; i < rgb.length; i += 3) {
     r += rgb[i]!;
@@ -209,96 +219,108 @@ export function videoCases(options: ConformanceOptions): void {
       await expectCode(b().renderVideo({ scope: newProject() }), 'UNSUPPORTED');
     });
 
-    s.test('renders movie.mp4 at the requested size, rate and length, and a thumbnail.webp', 'renderVideo', async () => {
-      const scope = await writeGame(b());
-      const progress: { percent: number; stage: string }[] = [];
-      const result = await b().renderVideo({
-        scope,
-        ...SMALL,
-        title: 'Conformance',
-        onProgress: (p) => progress.push({ ...p }),
-      });
-      const frames = SMALL.fps * SMALL.durationSeconds;
-      expect(result.frames).toBe(frames);
-      expect(result.durationMs).toBe(SMALL.durationSeconds * 1000);
-      expect(result.movie).toMatchObject({ path: 'movie.mp4', kind: 'file' });
-      expect(result.thumbnail).toMatchObject({ path: 'thumbnail.webp', kind: 'file' });
+    s.test(
+      'renders movie.mp4 at the requested size, rate and length, and a thumbnail.webp',
+      'renderVideo',
+      async () => {
+        const scope = await writeGame(b());
+        const progress: { percent: number; stage: string }[] = [];
+        const result = await b().renderVideo({
+          scope,
+          ...SMALL,
+          title: 'Conformance',
+          onProgress: (p) => progress.push({ ...p }),
+        });
+        const frames = SMALL.fps * SMALL.durationSeconds;
+        expect(result.frames).toBe(frames);
+        expect(result.durationMs).toBe(SMALL.durationSeconds * 1000);
+        expect(result.movie).toMatchObject({ path: 'movie.mp4', kind: 'file' });
+        expect(result.thumbnail).toMatchObject({ path: 'thumbnail.webp', kind: 'file' });
 
-      const movie = await b().files.read(scope, 'movie.mp4');
-      expect(movie.byteLength).toBe(result.movie.size);
-      await withTempFile(movie, 'mp4', async (file) => {
-        const info = await probe(file);
-        expect(info).toMatchObject({ codec: 'h264', width: SMALL.width, height: SMALL.height, fps: SMALL.fps, frames });
-        expect(Math.abs(info.durationSeconds - SMALL.durationSeconds)).toBeLessThan(0.1);
-        // The middle of the video is gameplay: the game must have been started by the input and be running.
-        const [r, g, bl] = averageRgb(await frameAt(file, SMALL.durationSeconds / 2, SMALL.width, SMALL.height));
-        expect(g, `gameplay frame should show the started (green) game, got rgb(${r | 0},${g | 0},${bl | 0})`).toBeGreaterThan(r + 40);
-        expect(g).toBeGreaterThan(bl);
-      });
+        const movie = await b().files.read(scope, 'movie.mp4');
+        expect(movie.byteLength).toBe(result.movie.size);
+        await withTempFile(movie, 'mp4', async (file) => {
+          const info = await probe(file);
+          expect(info).toMatchObject({ codec: 'h264', width: SMALL.width, height: SMALL.height, fps: SMALL.fps, frames });
+          expect(Math.abs(info.durationSeconds - SMALL.durationSeconds)).toBeLessThan(0.1);
+          // The middle of the video is gameplay: the game must have been started by the input and be running.
+          const [r, g, bl] = averageRgb(await frameAt(file, SMALL.durationSeconds / 2, SMALL.width, SMALL.height));
+          expect(g, `gameplay frame should show the started (green) game, got rgb(${r | 0},${g | 0},${bl | 0})`).toBeGreaterThan(r + 40);
+          expect(g).toBeGreaterThan(bl);
+        });
 
-      const thumbnail = await b().files.read(scope, 'thumbnail.webp');
-      expect(thumbnail.byteLength).toBe(result.thumbnail.size);
-      expect(webpSize(thumbnail)).toEqual({ width: SMALL.width, height: SMALL.height });
-      const sharp = await import('sharp').then((m) => m.default).catch(() => null);
-      if (sharp) {
-        const meta = await sharp(thumbnail).metadata();
-        expect(meta).toMatchObject({ format: 'webp', width: SMALL.width, height: SMALL.height });
-        const { info } = await sharp(thumbnail).raw().toBuffer({ resolveWithObject: true });
-        expect(info.width * info.height).toBe(SMALL.width * SMALL.height);
-      }
+        const thumbnail = await b().files.read(scope, 'thumbnail.webp');
+        expect(thumbnail.byteLength).toBe(result.thumbnail.size);
+        expect(webpSize(thumbnail)).toEqual({ width: SMALL.width, height: SMALL.height });
+        const sharp = await import('sharp').then((m) => m.default).catch(() => null);
+        if (sharp) {
+          const meta = await sharp(thumbnail).metadata();
+          expect(meta).toMatchObject({ format: 'webp', width: SMALL.width, height: SMALL.height });
+          const { info } = await sharp(thumbnail).raw().toBuffer({ resolveWithObject: true });
+          expect(info.width * info.height).toBe(SMALL.width * SMALL.height);
+        }
 
-      expect(progress.length).toBeGreaterThan(2);
-      for (const [i, p] of progress.entries()) {
-        expect(typeof p.stage).toBe('string');
-        expect(p.percent).toBeGreaterThanOrEqual(0);
-        expect(p.percent).toBeLessThanOrEqual(100);
-        if (i > 0) expect(p.percent, `progress went back at event ${i}`).toBeGreaterThanOrEqual(progress[i - 1]!.percent);
-      }
-      expect(progress.at(-1)!.percent).toBe(100);
-      expect(progress.filter((p) => p.percent === 100)).toHaveLength(1);
-      first = { scope, movie };
-    }, slow);
+        expect(progress.length).toBeGreaterThan(2);
+        for (const [i, p] of progress.entries()) {
+          expect(typeof p.stage).toBe('string');
+          expect(p.percent).toBeGreaterThanOrEqual(0);
+          expect(p.percent).toBeLessThanOrEqual(100);
+          if (i > 0) expect(p.percent, `progress went back at event ${i}`).toBeGreaterThanOrEqual(progress[i - 1]!.percent);
+        }
+        expect(progress.at(-1)!.percent).toBe(100);
+        expect(progress.filter((p) => p.percent === 100)).toHaveLength(1);
+        first = { scope, movie };
+      },
+      slow,
+    );
 
-    s.test('cancel mid-render rejects with CANCELLED and leaves no files and no processes', 'renderVideo', async () => {
-      const scope = await writeGame(b());
-      const controller = new AbortController();
-      const rendering = b().renderVideo({
-        scope,
-        ...SMALL,
-        signal: controller.signal,
-        onProgress: (p) => {
-          // Abort once rendering has begun: browsers and the encoder are all running by then.
-          if (p.stage === 'render' || p.percent >= 40) controller.abort();
-        },
-      });
-      await expectCode(rendering, 'CANCELLED');
-      expect(controller.signal.aborted, 'the render finished before it could be cancelled').toBe(true);
-      const files = (await b().files.list(scope)).map((e) => e.path);
-      expect(files).toEqual(['index.html']);
-      // The promise settles after the processes are told to stop; give them a moment to be reaped.
-      let left = await browserOrEncoderChildren();
-      for (let i = 0; i < 25 && left.length > 0; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        left = await browserOrEncoderChildren();
-      }
-      expect(left).toEqual([]);
-    }, slow);
+    s.test(
+      'cancel mid-render rejects with CANCELLED and leaves no files and no processes',
+      'renderVideo',
+      async () => {
+        const scope = await writeGame(b());
+        const controller = new AbortController();
+        const rendering = b().renderVideo({
+          scope,
+          ...SMALL,
+          signal: controller.signal,
+          onProgress: (p) => {
+            // Abort once rendering has begun: browsers and the encoder are all running by then.
+            if (p.stage === 'render' || p.percent >= 40) controller.abort();
+          },
+        });
+        await expectCode(rendering, 'CANCELLED');
+        expect(controller.signal.aborted, 'the render finished before it could be cancelled').toBe(true);
+        const files = (await b().files.list(scope)).map((e) => e.path);
+        expect(files).toEqual(['index.html']);
+        // The promise settles after the processes are told to stop; give them a moment to be reaped.
+        let left = await browserOrEncoderChildren();
+        for (let i = 0; i < 25 && left.length > 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          left = await browserOrEncoderChildren();
+        }
+        expect(left).toEqual([]);
+      },
+      slow,
+    );
 
     // Runs after the cancel case on purpose: it also shows that a cancelled render leaves the backend able to render.
-    s.test('the same game renders to the same video', 'renderVideo', async () => {
-      const scope = first?.scope ?? (await writeGame(b()));
-      if (!first) await b().renderVideo({ scope, ...SMALL, title: 'Conformance' });
-      const before = first?.movie ?? (await b().files.read(scope, 'movie.mp4'));
-      await b().renderVideo({ scope, ...SMALL, title: 'Conformance' });
-      const after = await b().files.read(scope, 'movie.mp4');
-      if (sha256(before) === sha256(after)) return;
-      // Containers may legitimately differ (timestamps, muxer versions); the pictures must not.
-      const [a, c] = await Promise.all([
-        withTempFile(before, 'mp4', frameHashes),
-        withTempFile(after, 'mp4', frameHashes),
-      ]);
-      expect(c).toEqual(a);
-    }, slow);
+    s.test(
+      'the same game renders to the same video',
+      'renderVideo',
+      async () => {
+        const scope = first?.scope ?? (await writeGame(b()));
+        if (!first) await b().renderVideo({ scope, ...SMALL, title: 'Conformance' });
+        const before = first?.movie ?? (await b().files.read(scope, 'movie.mp4'));
+        await b().renderVideo({ scope, ...SMALL, title: 'Conformance' });
+        const after = await b().files.read(scope, 'movie.mp4');
+        if (sha256(before) === sha256(after)) return;
+        // Containers may legitimately differ (timestamps, muxer versions); the pictures must not.
+        const [a, c] = await Promise.all([withTempFile(before, 'mp4', frameHashes), withTempFile(after, 'mp4', frameHashes)]);
+        expect(c).toEqual(a);
+      },
+      slow,
+    );
 
     s.test('an already aborted signal rejects with CANCELLED and renders nothing', 'renderVideo', async () => {
       const scope = await writeGame(b());

@@ -152,7 +152,12 @@ export async function main(argv: string[], io: { stdout?: NodeJS.WritableStream;
     }
     const concurrency = positiveInt(values.concurrency, '--concurrency', 4);
     const fileConcurrency = positiveInt(values['file-concurrency'], '--file-concurrency', 4);
-    const users = values.all ? ('all' as const) : values.users!.split(',').map((u) => u.trim()).filter(Boolean);
+    const users = values.all
+      ? ('all' as const)
+      : values
+          .users!.split(',')
+          .map((u) => u.trim())
+          .filter(Boolean);
 
     from = await createBackendByName(values.from, 'from', fromDir);
     to = await createBackendByName(values.to, 'to', toDir);
@@ -178,7 +183,8 @@ export async function main(argv: string[], io: { stdout?: NodeJS.WritableStream;
       signal: controller.signal,
       onProgress: progressPrinter({ stream: stderr, tty: values.plain ? false : undefined }),
     });
-    if (unaddressable.length) summary.warnings.unshift(`${unaddressable.length} source entr(ies) not addressable, not migrated: ${unaddressable.slice(0, 5).join(', ')}`);
+    if (unaddressable.length)
+      summary.warnings.unshift(`${unaddressable.length} source entr(ies) not addressable, not migrated: ${unaddressable.slice(0, 5).join(', ')}`);
     stderr.write(`${formatSummary(summary)}\n`);
     if (values.json) stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return summary.failed.length > 0 || summary.aborted ? 1 : 0;

@@ -323,13 +323,27 @@ interface Context {
 
 function emptyReport(item: MigrateItem): ItemReport {
   return {
-    item, outcome: 'identical', history: 'none', files: 0, bytes: 0, deleted: 0, commits: 0, historyBytes: 0,
-    sourceFiles: 0, sourceBytes: 0, sourceCommits: 0, warnings: [], durationMs: 0,
+    item,
+    outcome: 'identical',
+    history: 'none',
+    files: 0,
+    bytes: 0,
+    deleted: 0,
+    commits: 0,
+    historyBytes: 0,
+    sourceFiles: 0,
+    sourceBytes: 0,
+    sourceCommits: 0,
+    warnings: [],
+    durationMs: 0,
   };
 }
 
 class ItemFailure extends Error {
-  constructor(message: string, readonly code: string = 'CONFLICT') {
+  constructor(
+    message: string,
+    readonly code: string = 'CONFLICT',
+  ) {
     super(message);
   }
 }
@@ -367,7 +381,10 @@ async function migrateItem(ctx: Context, item: MigrateItem, report: ItemReport):
     // No commit reachable from HEAD: either no history at all, or a repository worth a closer look.
     try {
       bundle = await source.git.exportBundle(project);
-      throw new ItemFailure('the source history cannot be listed (HEAD does not resolve, or git log fails) though it can be bundled; repair it first', 'INTERNAL');
+      throw new ItemFailure(
+        'the source history cannot be listed (HEAD does not resolve, or git log fails) though it can be bundled; repair it first',
+        'INTERNAL',
+      );
     } catch (error) {
       if (error instanceof ItemFailure) throw error;
       if (!isBackendError(error, 'NOT_FOUND')) {
@@ -450,21 +467,31 @@ async function migrateItem(ctx: Context, item: MigrateItem, report: ItemReport):
   if (project && srcTree !== null && srcTree.size === 0 && srcHistory.length === 0) {
     report.warnings.push('empty project without history: there is nothing to create on the target');
   }
-  await mapLimit(plan.deletes, limit, async (path) => {
-    try {
-      await target.files.delete(scope, path);
-    } catch (error) {
-      if (!isBackendError(error, 'NOT_FOUND')) throw error;
-    }
-  }, signal);
+  await mapLimit(
+    plan.deletes,
+    limit,
+    async (path) => {
+      try {
+        await target.files.delete(scope, path);
+      } catch (error) {
+        if (!isBackendError(error, 'NOT_FOUND')) throw error;
+      }
+    },
+    signal,
+  );
   report.deleted = plan.deletes.length;
-  await mapLimit(plan.writes, limit, async (path) => {
-    const bytes = await source.files.read(scope, path);
-    if (sha256(bytes) !== srcTree!.get(path)!.sha256) throw new ItemFailure(`${path} changed on the source during the migration; run again`, 'CONFLICT');
-    await target.files.write(scope, path, bytes);
-    report.files++;
-    report.bytes += bytes.byteLength;
-  }, signal);
+  await mapLimit(
+    plan.writes,
+    limit,
+    async (path) => {
+      const bytes = await source.files.read(scope, path);
+      if (sha256(bytes) !== srcTree!.get(path)!.sha256) throw new ItemFailure(`${path} changed on the source during the migration; run again`, 'CONFLICT');
+      await target.files.write(scope, path, bytes);
+      report.files++;
+      report.bytes += bytes.byteLength;
+    },
+    signal,
+  );
   changed ||= plan.deletes.length > 0 || plan.writes.length > 0;
 
   // 4. Verify.
@@ -476,9 +503,14 @@ async function migrateItem(ctx: Context, item: MigrateItem, report: ItemReport):
       const before = dstTree?.get(e.path);
       after.set(e.path, { kind: e.kind, size: e.size, mtime: e.mtime, sha256: written.has(e.path) ? undefined : before?.sha256 });
     }
-    await mapLimit([...written].filter((p) => after.get(p)?.kind === 'file'), limit, async (path) => {
-      after.get(path)!.sha256 = sha256(await target.files.read(scope, path));
-    }, signal);
+    await mapLimit(
+      [...written].filter((p) => after.get(p)?.kind === 'file'),
+      limit,
+      async (path) => {
+        after.get(path)!.sha256 = sha256(await target.files.read(scope, path));
+      },
+      signal,
+    );
     for (const [path, entry] of after) {
       // An entry that was neither written nor hashed before the writes: hash it now.
       if (entry.kind === 'file' && entry.sha256 === undefined) entry.sha256 = sha256(await target.files.read(scope, path));
@@ -536,10 +568,29 @@ export async function migrate(options: MigrateOptions): Promise<MigrateSummary> 
   };
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
   const summary: MigrateSummary = {
-    from: options.from.name, to: target.name, dryRun: ctx.options.dryRun, verifyOnly: ctx.options.verifyOnly, aborted: false,
-    users: 0, projects: 0, assetSpaces: 0, copied: 0, skipped: 0, pending: 0, failed: [],
-    files: 0, bytes: 0, deleted: 0, commits: 0, historyBytes: 0, sourceFiles: 0, sourceBytes: 0, sourceCommits: 0,
-    warnings: [], durationMs: 0, items: [],
+    from: options.from.name,
+    to: target.name,
+    dryRun: ctx.options.dryRun,
+    verifyOnly: ctx.options.verifyOnly,
+    aborted: false,
+    users: 0,
+    projects: 0,
+    assetSpaces: 0,
+    copied: 0,
+    skipped: 0,
+    pending: 0,
+    failed: [],
+    files: 0,
+    bytes: 0,
+    deleted: 0,
+    commits: 0,
+    historyBytes: 0,
+    sourceFiles: 0,
+    sourceBytes: 0,
+    sourceCommits: 0,
+    warnings: [],
+    durationMs: 0,
+    items: [],
   };
 
   // Who.

@@ -74,7 +74,7 @@ export function progressPrinter(options: ProgressPrinterOptions = {}): (event: M
         bytes += r.bytes + r.historyBytes;
         const detail =
           r.outcome === 'failed' || r.outcome === 'aborted'
-            ? r.reason ?? ''
+            ? (r.reason ?? '')
             : `files ${r.files}  ${formatBytes(r.bytes)}  commits ${r.commits}${r.historyBytes ? ` (${formatBytes(r.historyBytes)})` : ''}${r.deleted ? `  deleted ${r.deleted}` : ''}  (${formatDuration(r.durationMs)})`;
         const line = `[${event.done}/${event.total}] ${r.outcome.padEnd(9)} ${itemName(r.item)}  ${detail}`;
         if (tty) {

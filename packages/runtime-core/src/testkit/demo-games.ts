@@ -28,15 +28,42 @@ export interface GameTheme {
 type Palette = Omit<GameTheme, 'palette' | 'speed'>;
 
 const PALETTES: Record<string, Palette & { en: string; ja: string; match: RegExp }> = {
-  night: { bg: '#0b1020', fg: '#e8ecff', accent: '#ffcc33', player: '#4de3ff', enemy: '#ff5c7a', en: 'night-sky', ja: '夜空', match: /dark|night|black|暗|夜|黒/ },
+  night: {
+    bg: '#0b1020',
+    fg: '#e8ecff',
+    accent: '#ffcc33',
+    player: '#4de3ff',
+    enemy: '#ff5c7a',
+    en: 'night-sky',
+    ja: '夜空',
+    match: /dark|night|black|暗|夜|黒/,
+  },
   red: { bg: '#1c0609', fg: '#ffe9e6', accent: '#ffb74d', player: '#ff5252', enemy: '#ffd740', en: 'red', ja: '赤', match: /\bred\b|赤|レッド/ },
   blue: { bg: '#03122b', fg: '#e3f2fd', accent: '#80d8ff', player: '#448aff', enemy: '#ff9e80', en: 'blue', ja: '青', match: /blue|青|ブルー|水色/ },
   green: { bg: '#04160c', fg: '#e8f5e9', accent: '#eeff41', player: '#69f0ae', enemy: '#ff6e6e', en: 'green', ja: '緑', match: /green|緑|グリーン/ },
   pink: { bg: '#220a1a', fg: '#fff0f6', accent: '#ffe57f', player: '#ff80ab', enemy: '#b388ff', en: 'pink', ja: 'ピンク', match: /pink|ピンク|桃/ },
   purple: { bg: '#140826', fg: '#f3e5f5', accent: '#ffd180', player: '#b388ff', enemy: '#64ffda', en: 'purple', ja: '紫', match: /purple|violet|紫|パープル/ },
-  yellow: { bg: '#1f1a05', fg: '#fffde7', accent: '#ff9100', player: '#ffea00', enemy: '#40c4ff', en: 'yellow', ja: '黄色', match: /yellow|gold|黄|イエロー|金色/ },
+  yellow: {
+    bg: '#1f1a05',
+    fg: '#fffde7',
+    accent: '#ff9100',
+    player: '#ffea00',
+    enemy: '#40c4ff',
+    en: 'yellow',
+    ja: '黄色',
+    match: /yellow|gold|黄|イエロー|金色/,
+  },
   orange: { bg: '#1f0e02', fg: '#fff3e0', accent: '#ffe082', player: '#ff9100', enemy: '#40c4ff', en: 'orange', ja: 'オレンジ', match: /orange|オレンジ|橙/ },
-  light: { bg: '#eef3ff', fg: '#1b2140', accent: '#ff6d00', player: '#2962ff', enemy: '#d50000', en: 'bright daylight', ja: '明るい昼', match: /light|bright|white|明る|白/ },
+  light: {
+    bg: '#eef3ff',
+    fg: '#1b2140',
+    accent: '#ff6d00',
+    player: '#2962ff',
+    enemy: '#d50000',
+    en: 'bright daylight',
+    ja: '明るい昼',
+    match: /light|bright|white|明る|白/,
+  },
 };
 const CYCLE = ['night', 'pink', 'green', 'orange', 'blue', 'purple', 'red', 'yellow', 'light'];
 
@@ -160,12 +187,7 @@ const CHANGE =
 
 function wantsChange(prompt: string): boolean {
   const text = prompt.toLowerCase();
-  return (
-    CHANGE.test(text) ||
-    SPEED_UP.test(text) ||
-    SLOW_DOWN.test(text) ||
-    Object.values(PALETTES).some((p) => p.match.test(text))
-  );
+  return CHANGE.test(text) || SPEED_UP.test(text) || SLOW_DOWN.test(text) || Object.values(PALETTES).some((p) => p.match.test(text));
 }
 
 /** The theme a follow-up asks for: a named palette and/or a speed change; a new palette when it names neither. */
@@ -727,7 +749,7 @@ function decide(messages: MessageParam[], fullPrompt: string, results: ToolResul
     const followUp = earlier.some((m) => m.role === 'assistant');
     if (followUp || wantsChange(prompt)) {
       return {
-        text: ja ? 'まず今のゲームを確認しますね。' : "Let me look at the current game first.",
+        text: ja ? 'まず今のゲームを確認しますね。' : 'Let me look at the current game first.',
         toolUses: [{ name: 'Read', input: { file_path: FILE } }],
       };
     }
@@ -870,7 +892,11 @@ function knownFile(messages: MessageParam[]): string | null {
       }
       if (use.name === 'Read') {
         const text = resultText(block.content);
-        if (/^\s*\d+\t/.test(text)) content = text.split('\n').map((line) => line.replace(/^\s*\d+\t/, '')).join('\n');
+        if (/^\s*\d+\t/.test(text))
+          content = text
+            .split('\n')
+            .map((line) => line.replace(/^\s*\d+\t/, ''))
+            .join('\n');
       }
     }
   }
@@ -923,7 +949,10 @@ function unescapeHtml(text: string): string {
 
 /** JSON that is safe inside a <script> element (no `</script>`, no line separators). */
 function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** Text for a `//` comment inside <script>: one line, and no `<` that could start `</script>`. */

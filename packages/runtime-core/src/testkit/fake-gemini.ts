@@ -24,18 +24,7 @@ import { createHash } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export const GEMINI_FAULTS = [
-  'safety',
-  'image-safety',
-  '429',
-  '500',
-  '503',
-  'malformed',
-  'garbage',
-  'not-json',
-  'drop',
-  'hang',
-] as const;
+export const GEMINI_FAULTS = ['safety', 'image-safety', '429', '500', '503', 'malformed', 'garbage', 'not-json', 'drop', 'hang'] as const;
 export type GeminiFault = (typeof GEMINI_FAULTS)[number];
 
 /** The marker that makes the fake answer with `fault`: put it anywhere in the prompt. */
@@ -90,10 +79,7 @@ const SIZES: Record<string, [number, number]> = {
 };
 
 // Subject colours: all far from magenta (min(r, b) never exceeds g by much), so any magenta left is the keyer's fault.
-const PALETTE = [
-  '#2e86de', '#10ac84', '#f39c12', '#e74c3c', '#16a085', '#f1c40f',
-  '#27ae60', '#34495e', '#8e6e53', '#00a8c6', '#6ab04c', '#eb4d4b',
-];
+const PALETTE = ['#2e86de', '#10ac84', '#f39c12', '#e74c3c', '#16a085', '#f1c40f', '#27ae60', '#34495e', '#8e6e53', '#00a8c6', '#6ab04c', '#eb4d4b'];
 const OPAQUE_BACKDROPS = ['#cfe8ff', '#e8f6d0', '#fff1c9', '#e6e6e6'];
 // Not exactly #FF00FF, like a real model's "magenta".
 const MAGENTA = { r: 252, g: 4, b: 250 };
@@ -147,9 +133,7 @@ export async function renderFakeImage(prompt: string, width: number, height: num
   const byte = (i: number) => hash[i % hash.length] ?? 0;
   const magenta = /magenta|#ff00ff/i.test(prompt);
   const fill = PALETTE[byte(0) % PALETTE.length] ?? '#2e86de';
-  const backdrop = magenta
-    ? `rgb(${MAGENTA.r},${MAGENTA.g},${MAGENTA.b})`
-    : (OPAQUE_BACKDROPS[byte(1) % OPAQUE_BACKDROPS.length] ?? '#cfe8ff');
+  const backdrop = magenta ? `rgb(${MAGENTA.r},${MAGENTA.g},${MAGENTA.b})` : (OPAQUE_BACKDROPS[byte(1) % OPAQUE_BACKDROPS.length] ?? '#cfe8ff');
 
   // A round subject (circle, ellipse or a rounded square with large corners) covering about 60% of the short side,
   // nudged off centre, with a dark outline and a highlight, the way a simple game sprite looks.
@@ -183,7 +167,9 @@ export async function renderFakeImage(prompt: string, width: number, height: num
     data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
   }
   // Noise does not compress anyway; the fastest setting keeps suites quick.
-  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
+    .png({ compressionLevel: 1 })
+    .toBuffer();
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -258,13 +244,9 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
           responseId,
         });
       case '429':
-        return googleError(
-          res,
-          429,
-          'RESOURCE_EXHAUSTED',
-          'You exceeded your current quota, please check your plan and billing details.',
-          [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '17s' }],
-        );
+        return googleError(res, 429, 'RESOURCE_EXHAUSTED', 'You exceeded your current quota, please check your plan and billing details.', [
+          { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '17s' },
+        ]);
       case '500':
         return googleError(res, 500, 'INTERNAL', 'An internal error has occurred. Please retry or report the problem.');
       case '503':

@@ -54,7 +54,7 @@ function png(length: number, seed: number): Uint8Array {
   return bytes;
 }
 
-const hex8 = (seed: number) => (seed * 2654435761 >>> 0).toString(16).padStart(8, '0');
+const hex8 = (seed: number) => ((seed * 2654435761) >>> 0).toString(16).padStart(8, '0');
 
 export async function generateMigrationDataset(backend: ExecutionBackend, options: MigrationDatasetOptions = {}): Promise<MigrationDataset> {
   const userCount = options.users ?? 3;
@@ -99,7 +99,11 @@ export async function generateMigrationDataset(backend: ExecutionBackend, option
       const versions: string[] = [];
       for (let c = 1; c <= commitsPer; c++) {
         const title = `ゲーム ${index}-${c}`;
-        await write(p, 'index.html', `<!DOCTYPE html><html><head><title>${title}</title><script src="js/game.js"></script></head><body><canvas></canvas></body></html>\n`);
+        await write(
+          p,
+          'index.html',
+          `<!DOCTYPE html><html><head><title>${title}</title><script src="js/game.js"></script></head><body><canvas></canvas></body></html>\n`,
+        );
         await write(p, 'js/game.js', `// v${c}\nconst level = ${c};\n${'function tick(){ /* … */ }\n'.repeat(20 * c)}`);
         await write(p, 'specs/game.md', `# ゲーム仕様\nゲーム名: ${title}\n`);
         await write(p, `sprites/プレイヤー ${c}.png`, png(3_000 + 700 * c, ++seed));

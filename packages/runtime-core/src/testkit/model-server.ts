@@ -313,10 +313,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
 
     let turn: Turn;
     try {
-      turn =
-        typeof script === 'function'
-          ? script(body, ctx)
-          : (script[turnIndex] ?? { text: options.fallbackText ?? 'Done.' });
+      turn = typeof script === 'function' ? script(body, ctx) : (script[turnIndex] ?? { text: options.fallbackText ?? 'Done.' });
     } catch (error) {
       // A broken script is a test bug: say so loudly in the answer rather than hanging the CLI.
       entry.status = 500;
@@ -420,10 +417,7 @@ interface OutMessage {
   type: 'message';
   role: 'assistant';
   model: string;
-  content: Array<
-    | { type: 'text'; text: string }
-    | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
-  >;
+  content: Array<{ type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }>;
   stop_reason: string;
   stop_sequence: null;
   usage: Usage;
@@ -437,10 +431,7 @@ function buildMessage(turn: Turn, model: string, rawRequest: string): OutMessage
   }
   // A reply must say something; an empty turn would make the CLI report an empty result.
   if (content.length === 0) content.push({ type: 'text', text: 'Done.' });
-  const outputChars = content.reduce(
-    (n, block) => n + (block.type === 'text' ? block.text.length : JSON.stringify(block.input).length + 40),
-    0,
-  );
+  const outputChars = content.reduce((n, block) => n + (block.type === 'text' ? block.text.length : JSON.stringify(block.input).length + 40), 0);
   return {
     id: newId('msg_'),
     type: 'message',
@@ -567,13 +558,7 @@ function sendJson(res: ServerResponse, status: number, data: unknown, headers: R
   res.end(text);
 }
 
-function sendError(
-  res: ServerResponse,
-  status: number,
-  type: string,
-  message: string,
-  headers: Record<string, string> = {},
-): void {
+function sendError(res: ServerResponse, status: number, type: string, message: string, headers: Record<string, string> = {}): void {
   sendJson(res, status, { type: 'error', error: { type, message } }, headers);
 }
 
@@ -646,21 +631,14 @@ function blockText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) {
     return content
-      .map((c: unknown) =>
-        c && typeof c === 'object' && (c as ContentBlock).type === 'text' ? String((c as ContentBlock).text ?? '') : '',
-      )
+      .map((c: unknown) => (c && typeof c === 'object' && (c as ContentBlock).type === 'text' ? String((c as ContentBlock).text ?? '') : ''))
       .join('');
   }
   return '';
 }
 
 function isMessagesRequest(body: unknown): body is MessagesRequest {
-  return (
-    typeof body === 'object' &&
-    body !== null &&
-    typeof (body as MessagesRequest).model === 'string' &&
-    Array.isArray((body as MessagesRequest).messages)
-  );
+  return typeof body === 'object' && body !== null && typeof (body as MessagesRequest).model === 'string' && Array.isArray((body as MessagesRequest).messages);
 }
 
 /** ~4 characters per token: good enough for the CLI to print plausible usage and cost. */

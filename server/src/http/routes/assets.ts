@@ -57,7 +57,10 @@ export function allowedSubtype(mimeType: string): string | null {
   const essence = mimeType.split(';')[0]!.trim().toLowerCase();
   const slash = essence.indexOf('/');
   if (slash <= 0) return null;
-  let subtype = essence.slice(slash + 1).replace(/^x-/, '').replace(/\+xml$/, '');
+  let subtype = essence
+    .slice(slash + 1)
+    .replace(/^x-/, '')
+    .replace(/\+xml$/, '');
   subtype = SUBTYPE_ALIASES[subtype] ?? subtype;
   return ALLOWED_WORDS.includes(subtype) ? subtype : null;
 }
@@ -337,194 +340,239 @@ export function assetRoutes(ctx: ServerContext): Router {
   });
   const assetOf = (req: AuthedRequest) => (req as AuthedRequest & { asset: AssetRecord }).asset;
 
-  r.post('/api/assets/upload', auth, upload, route(async (req, res) => {
-    const file = req.file;
-    if (!file) return res.status(400).json({ error: 'No file uploaded' });
-    const userId = req.identity.userId;
-    const body = (req.body ?? {}) as Record<string, unknown>;
+  r.post(
+    '/api/assets/upload',
+    auth,
+    upload,
+    route(async (req, res) => {
+      const file = req.file;
+      if (!file) return res.status(400).json({ error: 'No file uploaded' });
+      const userId = req.identity.userId;
+      const body = (req.body ?? {}) as Record<string, unknown>;
 
-    let projectId: string | null = null;
-    if (body.projectId !== undefined && body.projectId !== '') {
-      if (!isUuid(body.projectId)) return res.status(400).json({ error: 'Invalid project ID' });
-      const project = await req.repo.getProject(body.projectId);
-      if (!project || project.userId !== userId) return res.status(403).json({ error: 'Access denied to project' });
-      projectId = project.id;
-    }
-    const tags = optionalText(body.tags, MAX_TAGS_LENGTH, 'tags');
-    if ('error' in tags) return res.status(400).json({ error: tags.error });
-    const description = optionalText(body.description, MAX_DESCRIPTION_LENGTH, 'description');
-    if ('error' in description) return res.status(400).json({ error: description.error });
-    const originalName = typeof body.originalName === 'string' && body.originalName.trim() !== '' ? body.originalName.trim() : file.originalname;
-    if (originalName.length > MAX_NAME_LENGTH) return res.status(400).json({ error: `File name is too long (max ${MAX_NAME_LENGTH} characters)` });
+      let projectId: string | null = null;
+      if (body.projectId !== undefined && body.projectId !== '') {
+        if (!isUuid(body.projectId)) return res.status(400).json({ error: 'Invalid project ID' });
+        const project = await req.repo.getProject(body.projectId);
+        if (!project || project.userId !== userId) return res.status(403).json({ error: 'Access denied to project' });
+        projectId = project.id;
+      }
+      const tags = optionalText(body.tags, MAX_TAGS_LENGTH, 'tags');
+      if ('error' in tags) return res.status(400).json({ error: tags.error });
+      const description = optionalText(body.description, MAX_DESCRIPTION_LENGTH, 'description');
+      if ('error' in description) return res.status(400).json({ error: description.error });
+      const originalName = typeof body.originalName === 'string' && body.originalName.trim() !== '' ? body.originalName.trim() : file.originalname;
+      if (originalName.length > MAX_NAME_LENGTH) return res.status(400).json({ error: `File name is too long (max ${MAX_NAME_LENGTH} characters)` });
 
-    const type = checkAssetType(file.originalname, file.mimetype);
-    if (!type.ok) return res.status(400).json({ error: type.error });
-    const prepared = prepareAssetBytes(type.ext, new Uint8Array(file.buffer.buffer, file.buffer.byteOffset, file.buffer.byteLength));
-    if (!prepared.ok) return res.status(400).json({ error: prepared.error });
-    const bytes = prepared.bytes;
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const type = checkAssetType(file.originalname, file.mimetype);
+      if (!type.ok) return res.status(400).json({ error: type.error });
+      const prepared = prepareAssetBytes(type.ext, new Uint8Array(file.buffer.buffer, file.buffer.byteOffset, file.buffer.byteLength));
+      if (!prepared.ok) return res.status(400).json({ error: prepared.error });
+      const bytes = prepared.bytes;
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
 
-    const asset = await naming.run(userId, async () => {
-      const picked = pickAlias(aliasSourceName(originalName, type.ext), await namesInUse(ctx, userId));
-      const stored = storedAssetName(picked.aliasBase, sha256, picked.ext);
-      await ctx.backend.files.write(assetScope(userId), stored, bytes);
+      const asset = await naming.run(userId, async () => {
+        const picked = pickAlias(aliasSourceName(originalName, type.ext), await namesInUse(ctx, userId));
+        const stored = storedAssetName(picked.aliasBase, sha256, picked.ext);
+        await ctx.backend.files.write(assetScope(userId), stored, bytes);
+        try {
+          return await req.repo.createAsset({
+            ownerId: userId,
+            alias: picked.alias,
+            hash: sha256,
+            filename: stored,
+            originalName,
+            storagePath: stored,
+            mimeType: type.mimeType,
+            size: bytes.byteLength,
+            isPublic: true,
+            createdInProjectId: projectId,
+            tags: tags.value,
+            description: description.value,
+          });
+        } catch (error) {
+          // No row, no file: a later upload must not find this name taken by an orphan.
+          await ctx.backend.files.delete(assetScope(userId), stored).catch(() => undefined);
+          throw error;
+        }
+      });
+      if (projectId) await req.repo.linkAsset(projectId, asset.id, 'image');
+
+      res.json({
+        success: true,
+        asset: { id: asset.id, alias: asset.alias, filename: originalName, mimeType: asset.mimeType, size: asset.size, url: assetUrl(asset) },
+      });
+    }),
+  );
+
+  r.get(
+    '/api/assets',
+    auth,
+    route(async (req, res) => {
+      const assets = await req.repo.listAssets(req.identity.userId);
+      const currentProjectId = typeof req.query.currentProjectId === 'string' ? req.query.currentProjectId : null;
+      res.json({
+        assets: assets.map((a) => ({ ...assetView(a), projects: a.projects, createdAt: a.createdAt })),
+        currentProjectId,
+      });
+    }),
+  );
+
+  r.get(
+    '/api/assets/search',
+    auth,
+    route(async (req, res) => {
+      const q = typeof req.query.q === 'string' ? req.query.q.trim().toLowerCase() : '';
+      const assets = await req.repo.listAssets(req.identity.userId);
+      const hits = q === '' ? assets : assets.filter((a) => [a.alias, a.originalName, a.tags, a.description].some((f) => f?.toLowerCase().includes(q)));
+      res.json({ assets: hits.map((a) => ({ ...assetView(a), isOwner: true })) });
+    }),
+  );
+
+  r.get(
+    '/api/assets/:id',
+    optAuth,
+    route(async (req, res) => {
+      const id = req.params.id;
+      if (!isUuid(id)) return res.status(400).json({ error: 'Invalid asset ID' });
+      const asset = await ctx.db.service.getAsset(id);
+      if (!asset || !canRead(asset, req.identity?.userId)) return res.status(404).json({ error: 'Asset not found' });
+      const bytes = await readAssetBytes(ctx, asset);
+      if (!bytes) return res.status(404).json({ error: 'Asset file not found' });
+      sendAssetBytes(res, asset, bytes);
+    }),
+  );
+
+  r.get(
+    '/api/assets/:id/meta',
+    auth,
+    ownAsset,
+    route(async (req, res) => {
+      const asset = assetOf(req);
+      res.json({ ...assetView(asset), createdAt: asset.createdAt });
+    }),
+  );
+
+  r.put(
+    '/api/assets/:id',
+    auth,
+    ownAsset,
+    route(async (req, res) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const tags = optionalText(body.tags, MAX_TAGS_LENGTH, 'tags');
+      if ('error' in tags) return res.status(400).json({ error: tags.error });
+      const description = optionalText(body.description, MAX_DESCRIPTION_LENGTH, 'description');
+      if ('error' in description) return res.status(400).json({ error: description.error });
+      const patch: { tags?: string | null; description?: string | null } = {};
+      if (body.tags !== undefined) patch.tags = tags.value;
+      if (body.description !== undefined) patch.description = description.value;
+      const updated = await req.repo.updateAsset(assetOf(req).id, patch);
+      if (!updated) return res.status(404).json({ error: 'Asset not found' });
+      res.json({ success: true, asset: { id: updated.id, tags: updated.tags, description: updated.description } });
+    }),
+  );
+
+  r.put(
+    '/api/assets/:id/publish',
+    auth,
+    ownAsset,
+    route(async (req, res) => {
+      const isPublic = (req.body as Record<string, unknown> | undefined)?.isPublic;
+      if (typeof isPublic !== 'boolean') return res.status(400).json({ error: 'isPublic must be a boolean' });
+      const updated = await req.repo.setAssetPublic(assetOf(req).id, isPublic);
+      if (!updated) return res.status(404).json({ error: 'Asset not found' });
+      res.json({ success: true, asset: { id: updated.id, isPublic: updated.isPublic } });
+    }),
+  );
+
+  r.delete(
+    '/api/assets/:id',
+    auth,
+    ownAsset,
+    route(async (req, res) => {
+      const asset = assetOf(req);
       try {
-        return await req.repo.createAsset({
-          ownerId: userId,
-          alias: picked.alias,
-          hash: sha256,
-          filename: stored,
-          originalName,
-          storagePath: stored,
-          mimeType: type.mimeType,
-          size: bytes.byteLength,
-          isPublic: true,
-          createdInProjectId: projectId,
-          tags: tags.value,
-          description: description.value,
+        const used = (await req.repo.listAssets(req.identity.userId)).find((a) => a.id === asset.id)?.projects.length ?? 0;
+        // Soft delete is a service-role write (V2); ownership was checked above.
+        if (!(await ctx.db.service.softDeleteAsset(asset.id))) return res.status(404).json({ error: 'Asset not found or already deleted' });
+        res.json({
+          success: true,
+          message: used > 0 ? `Asset deleted. It was used in ${used} project(s) - they will now see a placeholder.` : 'Asset deleted.',
         });
       } catch (error) {
-        // No row, no file: a later upload must not find this name taken by an orphan.
-        await ctx.backend.files.delete(assetScope(userId), stored).catch(() => undefined);
-        throw error;
+        ctx.log.error({ err: error, assetId: asset.id }, 'asset delete failed');
+        res.status(500).json({ error: 'Failed to delete asset' });
       }
-    });
-    if (projectId) await req.repo.linkAsset(projectId, asset.id, 'image');
-
-    res.json({
-      success: true,
-      asset: { id: asset.id, alias: asset.alias, filename: originalName, mimeType: asset.mimeType, size: asset.size, url: assetUrl(asset) },
-    });
-  }));
-
-  r.get('/api/assets', auth, route(async (req, res) => {
-    const assets = await req.repo.listAssets(req.identity.userId);
-    const currentProjectId = typeof req.query.currentProjectId === 'string' ? req.query.currentProjectId : null;
-    res.json({
-      assets: assets.map((a) => ({ ...assetView(a), projects: a.projects, createdAt: a.createdAt })),
-      currentProjectId,
-    });
-  }));
-
-  r.get('/api/assets/search', auth, route(async (req, res) => {
-    const q = typeof req.query.q === 'string' ? req.query.q.trim().toLowerCase() : '';
-    const assets = await req.repo.listAssets(req.identity.userId);
-    const hits = q === '' ? assets : assets.filter((a) => [a.alias, a.originalName, a.tags, a.description].some((f) => f?.toLowerCase().includes(q)));
-    res.json({ assets: hits.map((a) => ({ ...assetView(a), isOwner: true })) });
-  }));
-
-  r.get('/api/assets/:id', optAuth, route(async (req, res) => {
-    const id = req.params.id;
-    if (!isUuid(id)) return res.status(400).json({ error: 'Invalid asset ID' });
-    const asset = await ctx.db.service.getAsset(id);
-    if (!asset || !canRead(asset, req.identity?.userId)) return res.status(404).json({ error: 'Asset not found' });
-    const bytes = await readAssetBytes(ctx, asset);
-    if (!bytes) return res.status(404).json({ error: 'Asset file not found' });
-    sendAssetBytes(res, asset, bytes);
-  }));
-
-  r.get('/api/assets/:id/meta', auth, ownAsset, route(async (req, res) => {
-    const asset = assetOf(req);
-    res.json({ ...assetView(asset), createdAt: asset.createdAt });
-  }));
-
-  r.put('/api/assets/:id', auth, ownAsset, route(async (req, res) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const tags = optionalText(body.tags, MAX_TAGS_LENGTH, 'tags');
-    if ('error' in tags) return res.status(400).json({ error: tags.error });
-    const description = optionalText(body.description, MAX_DESCRIPTION_LENGTH, 'description');
-    if ('error' in description) return res.status(400).json({ error: description.error });
-    const patch: { tags?: string | null; description?: string | null } = {};
-    if (body.tags !== undefined) patch.tags = tags.value;
-    if (body.description !== undefined) patch.description = description.value;
-    const updated = await req.repo.updateAsset(assetOf(req).id, patch);
-    if (!updated) return res.status(404).json({ error: 'Asset not found' });
-    res.json({ success: true, asset: { id: updated.id, tags: updated.tags, description: updated.description } });
-  }));
-
-  r.put('/api/assets/:id/publish', auth, ownAsset, route(async (req, res) => {
-    const isPublic = (req.body as Record<string, unknown> | undefined)?.isPublic;
-    if (typeof isPublic !== 'boolean') return res.status(400).json({ error: 'isPublic must be a boolean' });
-    const updated = await req.repo.setAssetPublic(assetOf(req).id, isPublic);
-    if (!updated) return res.status(404).json({ error: 'Asset not found' });
-    res.json({ success: true, asset: { id: updated.id, isPublic: updated.isPublic } });
-  }));
-
-  r.delete('/api/assets/:id', auth, ownAsset, route(async (req, res) => {
-    const asset = assetOf(req);
-    try {
-      const used = (await req.repo.listAssets(req.identity.userId)).find((a) => a.id === asset.id)?.projects.length ?? 0;
-      // Soft delete is a service-role write (V2); ownership was checked above.
-      if (!(await ctx.db.service.softDeleteAsset(asset.id))) return res.status(404).json({ error: 'Asset not found or already deleted' });
-      res.json({
-        success: true,
-        message: used > 0 ? `Asset deleted. It was used in ${used} project(s) - they will now see a placeholder.` : 'Asset deleted.',
-      });
-    } catch (error) {
-      ctx.log.error({ err: error, assetId: asset.id }, 'asset delete failed');
-      res.status(500).json({ error: 'Failed to delete asset' });
-    }
-  }));
+    }),
+  );
 
   // Public address of an asset; plain-text 404 for every refusal so nothing is learned about private assets.
-  r.get('/user-assets/:userId/:alias', optAuth, route(async (req, res) => {
-    const notFound = () => res.status(404).type('text/plain').send('Not found');
-    const { userId, alias } = req.params as { userId: string; alias: string };
-    if (!isUuid(userId)) return notFound();
-    const asset = await ctx.db.service.assetByAlias(userId, alias);
-    if (!asset || !canRead(asset, req.identity?.userId)) return notFound();
-    const bytes = await readAssetBytes(ctx, asset);
-    if (!bytes) return notFound();
-    sendAssetBytes(res, asset, bytes);
-  }));
+  r.get(
+    '/user-assets/:userId/:alias',
+    optAuth,
+    route(async (req, res) => {
+      const notFound = () => res.status(404).type('text/plain').send('Not found');
+      const { userId, alias } = req.params as { userId: string; alias: string };
+      if (!isUuid(userId)) return notFound();
+      const asset = await ctx.db.service.assetByAlias(userId, alias);
+      if (!asset || !canRead(asset, req.identity?.userId)) return notFound();
+      const bytes = await readAssetBytes(ctx, asset);
+      if (!bytes) return notFound();
+      sendAssetBytes(res, asset, bytes);
+    }),
+  );
 
   // ---------------------------------------------------------------- image generation
-  r.post('/api/generate-image', auth, route(async (req, res) => {
-    const userId = req.identity.userId;
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const prompt = typeof body.prompt === 'string' ? body.prompt.trim() : '';
-    if (!prompt) return res.status(400).json({ error: 'prompt is required', success: false });
-    const size = parseImageSize(body.size);
-    if (!size) return res.status(400).json({ error: 'size must look like "512x512"', success: false });
-    if (!ctx.aiLimiter.take(userId)) return res.status(429).json({ error: AI_LIMIT_MESSAGE, success: false });
-    // V2 ignored an unknown style (no hint appended); so does this.
-    const style = isImageStyle(body.style) ? body.style : undefined;
+  r.post(
+    '/api/generate-image',
+    auth,
+    route(async (req, res) => {
+      const userId = req.identity.userId;
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const prompt = typeof body.prompt === 'string' ? body.prompt.trim() : '';
+      if (!prompt) return res.status(400).json({ error: 'prompt is required', success: false });
+      const size = parseImageSize(body.size);
+      if (!size) return res.status(400).json({ error: 'size must look like "512x512"', success: false });
+      if (!ctx.aiLimiter.take(userId)) return res.status(429).json({ error: AI_LIMIT_MESSAGE, success: false });
+      // V2 ignored an unknown style (no hint appended); so does this.
+      const style = isImageStyle(body.style) ? body.style : undefined;
 
-    try {
-      // Pick the alias over the files AND the database (the backend only sees files), then let the backend take it.
-      const wanted = pickAlias(`${aliasBaseFromPrompt(prompt)}.png`, await namesInUse(ctx, userId));
-      const ref = await ctx.backend.generateImage({ scope: { userId }, prompt, style, width: size.width, height: size.height, name: wanted.aliasBase });
-      const bytes = await ctx.backend.files.read(assetScope(userId), ref.path);
-      const asset = await naming.run(userId, async () => {
-        let alias = ref.alias;
-        // Someone took the alias in the database meanwhile: the row gets the next free one (the file keeps its name).
-        const taken = new Set((await ctx.db.service.aliasesOf(userId)).map((a) => a.toLowerCase()));
-        if (taken.has(alias.toLowerCase())) alias = pickAlias(ref.alias, taken).alias;
-        return req.repo.createAsset({
-          ownerId: userId,
-          alias,
-          hash: ref.sha256,
-          filename: ref.path,
-          originalName: ref.alias,
-          storagePath: ref.path,
-          mimeType: ref.mimeType,
-          size: ref.size,
-          isPublic: true,
-          description: prompt.slice(0, MAX_DESCRIPTION_LENGTH),
+      try {
+        // Pick the alias over the files AND the database (the backend only sees files), then let the backend take it.
+        const wanted = pickAlias(`${aliasBaseFromPrompt(prompt)}.png`, await namesInUse(ctx, userId));
+        const ref = await ctx.backend.generateImage({ scope: { userId }, prompt, style, width: size.width, height: size.height, name: wanted.aliasBase });
+        const bytes = await ctx.backend.files.read(assetScope(userId), ref.path);
+        const asset = await naming.run(userId, async () => {
+          let alias = ref.alias;
+          // Someone took the alias in the database meanwhile: the row gets the next free one (the file keeps its name).
+          const taken = new Set((await ctx.db.service.aliasesOf(userId)).map((a) => a.toLowerCase()));
+          if (taken.has(alias.toLowerCase())) alias = pickAlias(ref.alias, taken).alias;
+          return req.repo.createAsset({
+            ownerId: userId,
+            alias,
+            hash: ref.sha256,
+            filename: ref.path,
+            originalName: ref.alias,
+            storagePath: ref.path,
+            mimeType: ref.mimeType,
+            size: ref.size,
+            isPublic: true,
+            description: prompt.slice(0, MAX_DESCRIPTION_LENGTH),
+          });
         });
-      });
-      res.json({
-        success: true,
-        image: `data:${ref.mimeType};base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}`,
-        prompt,
-        asset: { id: asset.id, alias: asset.alias, url: assetUrl(asset) },
-      });
-    } catch (error) {
-      const mapped = imageErrorResponse(error);
-      if (mapped.status >= 500) ctx.log.error({ err: error, userId }, 'image generation failed');
-      res.status(mapped.status).json({ error: mapped.error, success: false });
-    }
-  }));
+        res.json({
+          success: true,
+          image: `data:${ref.mimeType};base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}`,
+          prompt,
+          asset: { id: asset.id, alias: asset.alias, url: assetUrl(asset) },
+        });
+      } catch (error) {
+        const mapped = imageErrorResponse(error);
+        if (mapped.status >= 500) ctx.log.error({ err: error, userId }, 'image generation failed');
+        res.status(mapped.status).json({ error: mapped.error, success: false });
+      }
+    }),
+  );
 
   return r;
 }

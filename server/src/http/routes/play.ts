@@ -32,7 +32,6 @@ export const NO_SELECT_CSS =
   '<style>html,body{-webkit-user-select:none;user-select:none;-webkit-touch-callout:none;-webkit-tap-highlight-color:transparent}' +
   'input,textarea,[contenteditable]{-webkit-user-select:text;user-select:text}</style>';
 
-
 /** A file path inside a game: relative, no `..`, no backslashes or NULs. */
 export function isSafeGamePath(file: string): boolean {
   if (file === '' || file.startsWith('/') || file.includes('\\') || file.includes('\0')) return false;
@@ -107,54 +106,63 @@ export function playRoutes(ctx: ServerContext): Router {
     return appHost !== null && appHost !== playDomain;
   }
 
-  r.get(/^\/g\/([^/]+)(?:\/(.*))?$/, route(async (req, res) => {
-    const id = req.params[0]!;
-    const rest = req.params[1];
-    const file = rest === undefined || rest === '' ? 'index.html' : rest;
-    res.setHeader('Cache-Control', 'no-store');
-    if (!isGameId(id)) return res.status(400).type('text/plain').send('Invalid game ID');
-    if (!isSafeGamePath(file)) return res.status(400).type('text/plain').send('Invalid file path');
-    if (/\.html?$/i.test(file) && isTopLevelDocument(req)) {
-      return res.status(403).type('text/plain').send(`Forbidden: this game can only be played on its page, /play/${id}`);
-    }
-    if (rest === undefined) return res.redirect(302, `/g/${encodeURIComponent(id)}/index.html`);
-    if (isHiddenGamePath(file)) return res.status(404).type('text/plain').send('File not found');
+  r.get(
+    /^\/g\/([^/]+)(?:\/(.*))?$/,
+    route(async (req, res) => {
+      const id = req.params[0]!;
+      const rest = req.params[1];
+      const file = rest === undefined || rest === '' ? 'index.html' : rest;
+      res.setHeader('Cache-Control', 'no-store');
+      if (!isGameId(id)) return res.status(400).type('text/plain').send('Invalid game ID');
+      if (!isSafeGamePath(file)) return res.status(400).type('text/plain').send('Invalid file path');
+      if (/\.html?$/i.test(file) && isTopLevelDocument(req)) {
+        return res.status(403).type('text/plain').send(`Forbidden: this game can only be played on its page, /play/${id}`);
+      }
+      if (rest === undefined) return res.redirect(302, `/g/${encodeURIComponent(id)}/index.html`);
+      if (isHiddenGamePath(file)) return res.status(404).type('text/plain').send('File not found');
 
-    const game = await publicGame(id);
-    if (!game) return res.status(404).type('text/plain').send('Game not found');
+      const game = await publicGame(id);
+      if (!game) return res.status(404).type('text/plain').send('Game not found');
 
-    res.removeHeader('Cache-Control');
-    res.removeHeader('X-Frame-Options');
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    const separate = onSeparatePlayDomain(req);
-    const ancestors = separate && ctx.config.PUBLIC_URL ? `'self' ${new URL(ctx.config.PUBLIC_URL).origin}` : "'self'";
-    res.setHeader('Content-Security-Policy', separate ? `frame-ancestors ${ancestors}` : `frame-ancestors ${ancestors}; ${SANDBOX}`);
-    await sendProjectFile(res, ctx.backend, { userId: game.userId, projectId: game.projectId }, file, {
-      assetBase: assetBase(ctx, req),
-      inject: file === 'index.html',
-      extraHead: separate ? NO_SELECT_CSS : STORAGE_SHIM + CORS_IMAGES_SHIM + NO_SELECT_CSS,
-    });
-  }));
+      res.removeHeader('Cache-Control');
+      res.removeHeader('X-Frame-Options');
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      const separate = onSeparatePlayDomain(req);
+      const ancestors = separate && ctx.config.PUBLIC_URL ? `'self' ${new URL(ctx.config.PUBLIC_URL).origin}` : "'self'";
+      res.setHeader('Content-Security-Policy', separate ? `frame-ancestors ${ancestors}` : `frame-ancestors ${ancestors}; ${SANDBOX}`);
+      await sendProjectFile(res, ctx.backend, { userId: game.userId, projectId: game.projectId }, file, {
+        assetBase: assetBase(ctx, req),
+        inject: file === 'index.html',
+        extraHead: separate ? NO_SELECT_CSS : STORAGE_SHIM + CORS_IMAGES_SHIM + NO_SELECT_CSS,
+      });
+    }),
+  );
 
-  r.get('/play/:gameId', route(async (req, res) => {
-    const id = req.params.gameId;
-    if (!isGameId(id)) return res.status(400).type('text/plain').send('Invalid game ID');
-    const page = path.join(publicDir, 'play.html');
-    const exists = await fs.access(page).then(() => true, () => false);
-    if (exists) {
+  r.get(
+    '/play/:gameId',
+    route(async (req, res) => {
+      const id = req.params.gameId;
+      if (!isGameId(id)) return res.status(400).type('text/plain').send('Invalid game ID');
+      const page = path.join(publicDir, 'play.html');
+      const exists = await fs.access(page).then(
+        () => true,
+        () => false,
+      );
+      if (exists) {
+        res.setHeader('Cache-Control', 'no-cache');
+        return res.sendFile(page);
+      }
+      const game = await publicGame(id);
+      if (!game) return res.status(404).type('text/plain').send('Game not found');
+      const nonce = randomBytes(16).toString('base64');
+      res.setHeader(
+        'Content-Security-Policy',
+        `default-src 'none'; frame-src 'self'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'`,
+      );
       res.setHeader('Cache-Control', 'no-cache');
-      return res.sendFile(page);
-    }
-    const game = await publicGame(id);
-    if (!game) return res.status(404).type('text/plain').send('Game not found');
-    const nonce = randomBytes(16).toString('base64');
-    res.setHeader(
-      'Content-Security-Policy',
-      `default-src 'none'; frame-src 'self'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'`,
-    );
-    res.setHeader('Cache-Control', 'no-cache');
-    res.type('text/html').send(fallbackPlayPage(game, nonce));
-  }));
+      res.type('text/html').send(fallbackPlayPage(game, nonce));
+    }),
+  );
 
   return r;
 }

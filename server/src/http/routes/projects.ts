@@ -15,52 +15,91 @@ export function projectRoutes(ctx: ServerContext): Router {
   const r = express.Router();
   const auth = requireAuth(ctx);
 
-  r.get('/api/quota', auth, route(async (req, res) => res.json(await ctx.quota.status(req.identity.userId))));
+  r.get(
+    '/api/quota',
+    auth,
+    route(async (req, res) => res.json(await ctx.quota.status(req.identity.userId))),
+  );
 
-  r.get('/api/projects', auth, route(async (req, res) => {
-    if (req.query.published === 'true') {
-      const games = (await req.repo.listMyGames(req.identity.userId)) as unknown as Record<string, unknown>[];
-      return res.json({
-        projects: games.map((g) => ({
-          id: g.project_id ?? g.projectId, name: g.title, description: g.description ?? '', isPublic: true, isPublished: true,
-          thumbnailUrl: g.thumbnail_url ?? g.thumbnailUrl ?? null, publishedGameId: g.public_id ?? g.publicId,
-          createdAt: g.published_at ?? g.publishedAt, updatedAt: g.updated_at ?? g.updatedAt,
-        })),
-      });
-    }
-    res.json({ projects: await req.repo.listProjects(req.identity.userId) });
-  }));
+  r.get(
+    '/api/projects',
+    auth,
+    route(async (req, res) => {
+      if (req.query.published === 'true') {
+        const games = (await req.repo.listMyGames(req.identity.userId)) as unknown as Record<string, unknown>[];
+        return res.json({
+          projects: games.map((g) => ({
+            id: g.project_id ?? g.projectId,
+            name: g.title,
+            description: g.description ?? '',
+            isPublic: true,
+            isPublished: true,
+            thumbnailUrl: g.thumbnail_url ?? g.thumbnailUrl ?? null,
+            publishedGameId: g.public_id ?? g.publicId,
+            createdAt: g.published_at ?? g.publishedAt,
+            updatedAt: g.updated_at ?? g.updatedAt,
+          })),
+        });
+      }
+      res.json({ projects: await req.repo.listProjects(req.identity.userId) });
+    }),
+  );
 
-  r.get('/api/projects/:projectId', auth, ownProject(), route(async (req, res) => res.json(projectRowWire(req.project!))));
+  r.get(
+    '/api/projects/:projectId',
+    auth,
+    ownProject(),
+    route(async (req, res) => res.json(projectRowWire(req.project!))),
+  );
 
-  r.get('/api/projects/:projectId/code', auth, ownProject(), route(async (req, res) => {
-    try {
-      res.json({ code: await ctx.backend.files.readText(scopeOf(req), 'index.html') });
-    } catch (error) {
-      if (isBackendError(error, 'NOT_FOUND')) return res.status(404).json({ error: 'Project not found' });
-      throw error;
-    }
-  }));
+  r.get(
+    '/api/projects/:projectId/code',
+    auth,
+    ownProject(),
+    route(async (req, res) => {
+      try {
+        res.json({ code: await ctx.backend.files.readText(scopeOf(req), 'index.html') });
+      } catch (error) {
+        if (isBackendError(error, 'NOT_FOUND')) return res.status(404).json({ error: 'Project not found' });
+        throw error;
+      }
+    }),
+  );
 
-  r.get('/api/projects/:projectId/files', auth, ownProject(), route(async (req, res) => {
-    const files = await ctx.backend.files.list(scopeOf(req)).catch((e: unknown) => (isBackendError(e, 'NOT_FOUND') ? [] : Promise.reject(e)));
-    res.json({ files: files.filter((f) => f.kind === 'file' && !f.path.split('/').some((s) => s.startsWith('.'))) });
-  }));
+  r.get(
+    '/api/projects/:projectId/files',
+    auth,
+    ownProject(),
+    route(async (req, res) => {
+      const files = await ctx.backend.files.list(scopeOf(req)).catch((e: unknown) => (isBackendError(e, 'NOT_FOUND') ? [] : Promise.reject(e)));
+      res.json({ files: files.filter((f) => f.kind === 'file' && !f.path.split('/').some((s) => s.startsWith('.'))) });
+    }),
+  );
 
-  r.get('/api/projects/:projectId/preview', auth, ownProject(), route(async (req, res) => {
-    try {
-      const html = await ctx.backend.files.readText(scopeOf(req), 'index.html');
-      res.type('text/html').send(html);
-    } catch (error) {
-      if (isBackendError(error, 'NOT_FOUND')) return res.status(404).type('text/plain').send('Game file not found');
-      throw error;
-    }
-  }));
+  r.get(
+    '/api/projects/:projectId/preview',
+    auth,
+    ownProject(),
+    route(async (req, res) => {
+      try {
+        const html = await ctx.backend.files.readText(scopeOf(req), 'index.html');
+        res.type('text/html').send(html);
+      } catch (error) {
+        if (isBackendError(error, 'NOT_FOUND')) return res.status(404).type('text/plain').send('Game file not found');
+        throw error;
+      }
+    }),
+  );
 
-  r.get('/api/projects/:projectId/versions', auth, ownProject(), route(async (req, res) => {
-    const { listVersions } = await import('../../versions.js');
-    res.json(await listVersions(ctx.backend, scopeOf(req)));
-  }));
+  r.get(
+    '/api/projects/:projectId/versions',
+    auth,
+    ownProject(),
+    route(async (req, res) => {
+      const { listVersions } = await import('../../versions.js');
+      res.json(await listVersions(ctx.backend, scopeOf(req)));
+    }),
+  );
 
   // ---------------------------------------------------------------- jobs
   const ownJob = route(async (req, res, next) => {
@@ -73,34 +112,64 @@ export function projectRoutes(ctx: ServerContext): Router {
     next();
   });
 
-  r.get('/api/jobs/:jobId', auth, ownJob, route(async (req, res) => res.json(jobWire((req as unknown as { job: JobRecord }).job))));
+  r.get(
+    '/api/jobs/:jobId',
+    auth,
+    ownJob,
+    route(async (req, res) => res.json(jobWire((req as unknown as { job: JobRecord }).job))),
+  );
 
   /** Beyond V2: the job's events after `after` (its last seen seq), for clients that were away. */
-  r.get('/api/jobs/:jobId/events', auth, ownJob, route(async (req, res) => {
-    const after = Math.max(0, Number.parseInt(String(req.query.after ?? '0'), 10) || 0);
-    res.json({ events: await ctx.jobs.events.replay(String(req.params.jobId), after) });
-  }));
+  r.get(
+    '/api/jobs/:jobId/events',
+    auth,
+    ownJob,
+    route(async (req, res) => {
+      const after = Math.max(0, Number.parseInt(String(req.query.after ?? '0'), 10) || 0);
+      res.json({ events: await ctx.jobs.events.replay(String(req.params.jobId), after) });
+    }),
+  );
 
-  r.post('/api/jobs/:jobId/cancel', auth, ownJob, route(async (req, res) => {
-    const job = await ctx.jobs.cancel(String(req.params.jobId));
-    res.json({ success: true, job: job ? jobWire(job) : null });
-  }));
+  r.post(
+    '/api/jobs/:jobId/cancel',
+    auth,
+    ownJob,
+    route(async (req, res) => {
+      const job = await ctx.jobs.cancel(String(req.params.jobId));
+      res.json({ success: true, job: job ? jobWire(job) : null });
+    }),
+  );
 
-  r.get('/api/projects/:projectId/active-job', auth, ownProject(), route(async (req, res) => {
-    const job = await req.repo.activeJobForProject(req.project!.id);
-    res.json({ job: job ? jobWire(job) : null });
-  }));
+  r.get(
+    '/api/projects/:projectId/active-job',
+    auth,
+    ownProject(),
+    route(async (req, res) => {
+      const job = await req.repo.activeJobForProject(req.project!.id);
+      res.json({ job: job ? jobWire(job) : null });
+    }),
+  );
 
-  r.get('/api/projects/:projectId/jobs', auth, ownProject(), route(async (req, res) => {
-    const limit = Math.min(100, Math.max(1, Number.parseInt(String(req.query.limit ?? '20'), 10) || 20));
-    res.json({ jobs: (await req.repo.listJobs(req.project!.id, limit)).map(jobWire) });
-  }));
+  r.get(
+    '/api/projects/:projectId/jobs',
+    auth,
+    ownProject(),
+    route(async (req, res) => {
+      const limit = Math.min(100, Math.max(1, Number.parseInt(String(req.query.limit ?? '20'), 10) || 20));
+      res.json({ jobs: (await req.repo.listJobs(req.project!.id, limit)).map(jobWire) });
+    }),
+  );
 
   // ---------------------------------------------------------------- preview
-  r.get('/api/game-url/:projectId', auth, ownProject(), route(async (req, res) => {
-    const { url, expiresAt } = ctx.signer.sign(req.identity.userId, req.project!.id);
-    res.json({ url, expiresAt });
-  }));
+  r.get(
+    '/api/game-url/:projectId',
+    auth,
+    ownProject(),
+    route(async (req, res) => {
+      const { url, expiresAt } = ctx.signer.sign(req.identity.userId, req.project!.id);
+      res.json({ url, expiresAt });
+    }),
+  );
 
   /**
    * The editor's preview. Agent-written code must not run on the app's origin, where it could read the user's session
@@ -110,45 +179,48 @@ export function projectRoutes(ctx: ServerContext): Router {
    * every relative URL the game loads then carries the signature in its path. V2 let any request whose Referer merely
    * named the project read its non-HTML files; that is gone.
    */
-  r.get(/^\/game\/([^/]+)\/([^/]+)(?:\/(.*))?$/, route(async (req, res) => {
-    const userId = req.params[0]!;
-    const projectId = req.params[1]!;
-    let file = req.params[2] || 'index.html';
-    if (!isUuid(userId) || !isUuid(projectId)) return res.status(400).json({ error: 'Invalid ID format' });
-    const [first, ...rest] = file.split('/');
-    const capability = parseCapabilitySegment(first!);
-    if (capability) file = rest.join('/') || 'index.html';
-    if (file.includes('..') || file.startsWith('/')) return res.status(400).json({ error: 'Invalid file path' });
-    const isHtml = /\.html?$/i.test(file);
-    if (capability) {
-      const verdict = ctx.signer.verify(userId, projectId, capability.sig, capability.exp);
-      if (verdict === 'expired') return res.status(401).json({ error: 'URL expired' });
-      if (verdict === 'invalid') return res.status(401).json({ error: 'Invalid signature' });
-    } else if (req.query.sig !== undefined || req.query.exp !== undefined) {
-      const verdict = ctx.signer.verify(userId, projectId, req.query.sig, req.query.exp);
-      if (verdict === 'expired') return res.status(401).json({ error: 'URL expired' });
-      if (verdict === 'invalid') return res.status(401).json({ error: 'Invalid signature' });
-      const { exp, sig } = ctx.signer.sign(userId, projectId, PREVIEW_CAPABILITY_SECONDS);
-      const path = file.split('/').map(encodeURIComponent).join('/');
-      res.setHeader('Cache-Control', 'no-store');
-      return res.redirect(302, `/game/${userId}/${projectId}/${capabilitySegment(exp, sig)}/${path}`);
-    } else if (tokenFromHeaders(req.headers)) {
-      const identity = await ctx.verify(tokenFromHeaders(req.headers)).catch(() => null);
-      if (!identity) return res.status(401).json({ error: 'Invalid or expired token' });
-      if (identity.userId !== userId) return res.status(403).json({ error: 'Access denied' });
-    } else {
-      return res.status(401).json({ error: 'Authentication required' });
-    }
-    res.removeHeader('X-Frame-Options');
-    // Opaque-origin documents fetch modules, JSON and audio with CORS; the capability in the path is the access check.
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    if (isHtml) res.setHeader('Content-Security-Policy', `frame-ancestors 'self'; ${SANDBOX}`);
-    await sendProjectFile(res, ctx.backend, { userId, projectId }, file, {
-      assetBase: assetBase(ctx, req),
-      inject: file === 'index.html',
-      extraHead: STORAGE_SHIM + CORS_IMAGES_SHIM,
-    });
-  }));
+  r.get(
+    /^\/game\/([^/]+)\/([^/]+)(?:\/(.*))?$/,
+    route(async (req, res) => {
+      const userId = req.params[0]!;
+      const projectId = req.params[1]!;
+      let file = req.params[2] || 'index.html';
+      if (!isUuid(userId) || !isUuid(projectId)) return res.status(400).json({ error: 'Invalid ID format' });
+      const [first, ...rest] = file.split('/');
+      const capability = parseCapabilitySegment(first!);
+      if (capability) file = rest.join('/') || 'index.html';
+      if (file.includes('..') || file.startsWith('/')) return res.status(400).json({ error: 'Invalid file path' });
+      const isHtml = /\.html?$/i.test(file);
+      if (capability) {
+        const verdict = ctx.signer.verify(userId, projectId, capability.sig, capability.exp);
+        if (verdict === 'expired') return res.status(401).json({ error: 'URL expired' });
+        if (verdict === 'invalid') return res.status(401).json({ error: 'Invalid signature' });
+      } else if (req.query.sig !== undefined || req.query.exp !== undefined) {
+        const verdict = ctx.signer.verify(userId, projectId, req.query.sig, req.query.exp);
+        if (verdict === 'expired') return res.status(401).json({ error: 'URL expired' });
+        if (verdict === 'invalid') return res.status(401).json({ error: 'Invalid signature' });
+        const { exp, sig } = ctx.signer.sign(userId, projectId, PREVIEW_CAPABILITY_SECONDS);
+        const path = file.split('/').map(encodeURIComponent).join('/');
+        res.setHeader('Cache-Control', 'no-store');
+        return res.redirect(302, `/game/${userId}/${projectId}/${capabilitySegment(exp, sig)}/${path}`);
+      } else if (tokenFromHeaders(req.headers)) {
+        const identity = await ctx.verify(tokenFromHeaders(req.headers)).catch(() => null);
+        if (!identity) return res.status(401).json({ error: 'Invalid or expired token' });
+        if (identity.userId !== userId) return res.status(403).json({ error: 'Access denied' });
+      } else {
+        return res.status(401).json({ error: 'Authentication required' });
+      }
+      res.removeHeader('X-Frame-Options');
+      // Opaque-origin documents fetch modules, JSON and audio with CORS; the capability in the path is the access check.
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      if (isHtml) res.setHeader('Content-Security-Policy', `frame-ancestors 'self'; ${SANDBOX}`);
+      await sendProjectFile(res, ctx.backend, { userId, projectId }, file, {
+        assetBase: assetBase(ctx, req),
+        inject: file === 'index.html',
+        extraHead: STORAGE_SHIM + CORS_IMAGES_SHIM,
+      });
+    }),
+  );
 
   return r;
 }

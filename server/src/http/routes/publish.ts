@@ -204,9 +204,7 @@ export function publishedGameView(game: PublishedGameRecord) {
     published_at: game.publishedAt,
     updated_at: game.updatedAt,
     ...(game.project !== undefined ? { projects: game.project } : {}),
-    ...(game.author !== undefined
-      ? { users: game.author && { display_name: game.author.displayName, avatar_url: game.author.avatarUrl } }
-      : {}),
+    ...(game.author !== undefined ? { users: game.author && { display_name: game.author.displayName, avatar_url: game.author.avatarUrl } } : {}),
   };
 }
 
@@ -289,36 +287,46 @@ export function publishRoutes(ctx: ServerContext): Router {
   const renders = new Map<string, Render>();
 
   // ---------------------------------------------------------------- draft
-  r.get('/api/projects/:projectId/publish-draft', auth, own, route(async (req, res) => {
-    const draft = await req.repo.getDraft(req.project!.id);
-    res.json(draft ? draftView(draft) : null);
-  }));
+  r.get(
+    '/api/projects/:projectId/publish-draft',
+    auth,
+    own,
+    route(async (req, res) => {
+      const draft = await req.repo.getDraft(req.project!.id);
+      res.json(draft ? draftView(draft) : null);
+    }),
+  );
 
-  r.put('/api/projects/:projectId/publish-draft', auth, own, route(async (req, res) => {
-    const checked = validateDraft(req.body);
-    if (!checked.ok) return res.status(400).json({ error: checked.error });
-    const draft = checked.value;
-    const scope = scopeOf(req);
-    try {
-      const saved = await req.repo.upsertDraft(scope.projectId, draft);
-      const file = {
-        title: draft.title ?? '',
-        description: draft.description ?? '',
-        howToPlay: draft.howToPlay ?? '',
-        tags: draft.tags,
-        visibility: draft.visibility,
-        remix: draft.remix,
-        thumbnailUrl: draft.thumbnailUrl,
-        updatedAt: saved.updatedAt,
-      };
-      await ctx.backend.files.write(scope, 'PUBLISH.json', `${JSON.stringify(file, null, 2)}\n`);
-      await ctx.backend.git.commit(scope, 'Update publish info');
-      res.json({ success: true });
-    } catch (error) {
-      ctx.log.error({ err: error, projectId: scope.projectId }, 'saving the publish draft failed');
-      res.status(isBackendError(error) && error.status < 500 ? error.status : 500).json({ error: 'Failed to save publish info' });
-    }
-  }));
+  r.put(
+    '/api/projects/:projectId/publish-draft',
+    auth,
+    own,
+    route(async (req, res) => {
+      const checked = validateDraft(req.body);
+      if (!checked.ok) return res.status(400).json({ error: checked.error });
+      const draft = checked.value;
+      const scope = scopeOf(req);
+      try {
+        const saved = await req.repo.upsertDraft(scope.projectId, draft);
+        const file = {
+          title: draft.title ?? '',
+          description: draft.description ?? '',
+          howToPlay: draft.howToPlay ?? '',
+          tags: draft.tags,
+          visibility: draft.visibility,
+          remix: draft.remix,
+          thumbnailUrl: draft.thumbnailUrl,
+          updatedAt: saved.updatedAt,
+        };
+        await ctx.backend.files.write(scope, 'PUBLISH.json', `${JSON.stringify(file, null, 2)}\n`);
+        await ctx.backend.git.commit(scope, 'Update publish info');
+        res.json({ success: true });
+      } catch (error) {
+        ctx.log.error({ err: error, projectId: scope.projectId }, 'saving the publish draft failed');
+        res.status(isBackendError(error) && error.status < 500 ? error.status : 500).json({ error: 'Failed to save publish info' });
+      }
+    }),
+  );
 
   // ---------------------------------------------------------------- thumbnail
   const thumbnailUpload = singleUpload({
@@ -331,44 +339,55 @@ export function publishRoutes(ctx: ServerContext): Router {
     },
   });
 
-  r.post('/api/projects/:projectId/upload-thumbnail', auth, own, thumbnailUpload, route(async (req, res) => {
-    if (!req.file) return res.status(400).json({ error: 'No file uploaded' });
-    let webp: Buffer;
-    try {
-      webp = await sharp(req.file.buffer, { limitInputPixels: 64_000_000 })
-        .rotate()
-        .resize({ width: 1080, height: 1920, fit: 'inside', withoutEnlargement: true })
-        .webp({ quality: 85 })
-        .toBuffer();
-    } catch {
-      return res.status(400).json({ error: 'Invalid image file' });
-    }
-    const scope = scopeOf(req);
-    await ctx.backend.files.write(scope, 'thumbnail.webp', webp);
-    await ctx.backend.files.delete(scope, 'thumbnail.png').catch((error: unknown) => (isBackendError(error, 'NOT_FOUND') ? undefined : Promise.reject(error)));
-    await ctx.backend.git.commit(scope, 'Update thumbnail');
-    res.json({ success: true, thumbnailUrl: `/api/projects/${scope.projectId}/thumbnail?t=${Date.now()}` });
-  }));
+  r.post(
+    '/api/projects/:projectId/upload-thumbnail',
+    auth,
+    own,
+    thumbnailUpload,
+    route(async (req, res) => {
+      if (!req.file) return res.status(400).json({ error: 'No file uploaded' });
+      let webp: Buffer;
+      try {
+        webp = await sharp(req.file.buffer, { limitInputPixels: 64_000_000 })
+          .rotate()
+          .resize({ width: 1080, height: 1920, fit: 'inside', withoutEnlargement: true })
+          .webp({ quality: 85 })
+          .toBuffer();
+      } catch {
+        return res.status(400).json({ error: 'Invalid image file' });
+      }
+      const scope = scopeOf(req);
+      await ctx.backend.files.write(scope, 'thumbnail.webp', webp);
+      await ctx.backend.files
+        .delete(scope, 'thumbnail.png')
+        .catch((error: unknown) => (isBackendError(error, 'NOT_FOUND') ? undefined : Promise.reject(error)));
+      await ctx.backend.git.commit(scope, 'Update thumbnail');
+      res.json({ success: true, thumbnailUrl: `/api/projects/${scope.projectId}/thumbnail?t=${Date.now()}` });
+    }),
+  );
 
   // No auth, as V2 (the publish page and game cards load it with a plain <img>).
-  r.get('/api/projects/:projectId/thumbnail', route(async (req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    const notFound = () => res.status(404).type('text/plain').send('Not found');
-    const projectId = String(req.params.projectId);
-    if (!UUID_PATTERN.test(projectId)) return notFound();
-    try {
-      const project = await ctx.db.service.getProject(projectId);
-      if (!project) return notFound();
-      const found = await firstExisting(ctx, { userId: project.userId, projectId: project.id }, ['thumbnail.webp', 'thumbnail.png']);
-      if (!found) return notFound();
-      res.setHeader('Content-Type', found.path.endsWith('.webp') ? 'image/webp' : 'image/png');
-      res.setHeader('Content-Length', String(found.bytes.byteLength));
-      res.end(Buffer.from(found.bytes.buffer, found.bytes.byteOffset, found.bytes.byteLength));
-    } catch (error) {
-      ctx.log.warn({ err: error, projectId }, 'thumbnail read failed');
-      notFound();
-    }
-  }));
+  r.get(
+    '/api/projects/:projectId/thumbnail',
+    route(async (req, res) => {
+      res.setHeader('Cache-Control', 'no-store');
+      const notFound = () => res.status(404).type('text/plain').send('Not found');
+      const projectId = String(req.params.projectId);
+      if (!UUID_PATTERN.test(projectId)) return notFound();
+      try {
+        const project = await ctx.db.service.getProject(projectId);
+        if (!project) return notFound();
+        const found = await firstExisting(ctx, { userId: project.userId, projectId: project.id }, ['thumbnail.webp', 'thumbnail.png']);
+        if (!found) return notFound();
+        res.setHeader('Content-Type', found.path.endsWith('.webp') ? 'image/webp' : 'image/png');
+        res.setHeader('Content-Length', String(found.bytes.byteLength));
+        res.end(Buffer.from(found.bytes.buffer, found.bytes.byteOffset, found.bytes.byteLength));
+      } catch (error) {
+        ctx.log.warn({ err: error, projectId }, 'thumbnail read failed');
+        notFound();
+      }
+    }),
+  );
 
   // ---------------------------------------------------------------- movie
   const respondWithRender = (res: Response, projectId: string, render: Render) => {
@@ -377,38 +396,43 @@ export function publishRoutes(ctx: ServerContext): Router {
     return res.status(render.httpStatus ?? 500).json({ success: false, error: state.error, code: state.code });
   };
 
-  r.post('/api/projects/:projectId/generate-movie', auth, own, route(async (req, res) => {
-    const scope = scopeOf(req);
-    const wait = req.query.wait === 'true' || req.query.wait === '1';
-    let render = renders.get(scope.projectId);
+  r.post(
+    '/api/projects/:projectId/generate-movie',
+    auth,
+    own,
+    route(async (req, res) => {
+      const scope = scopeOf(req);
+      const wait = req.query.wait === 'true' || req.query.wait === '1';
+      let render = renders.get(scope.projectId);
 
-    if (render?.state.status !== 'rendering') {
-      if (!ctx.backend.capabilities.renderVideo.supported) {
-        return res.status(503).json({ success: false, error: 'Movie generation service is not yet available' });
+      if (render?.state.status !== 'rendering') {
+        if (!ctx.backend.capabilities.renderVideo.supported) {
+          return res.status(503).json({ success: false, error: 'Movie generation service is not yet available' });
+        }
+        if (!(await ctx.backend.files.exists(scope, 'index.html'))) return res.status(404).json({ success: false, error: 'Game code not found' });
+        if (!ctx.aiLimiter.take(req.identity.userId)) return res.status(429).json({ success: false, error: AI_LIMIT_MESSAGE });
+        const title = (await req.repo.getDraft(scope.projectId).catch(() => null))?.title?.trim() || undefined;
+        // Checked again with no await before the start: two POSTs at once make one render, not two.
+        const current = renders.get(scope.projectId);
+        render = current?.state.status === 'rendering' ? current : startRender(scope, title);
       }
-      if (!(await ctx.backend.files.exists(scope, 'index.html'))) return res.status(404).json({ success: false, error: 'Game code not found' });
-      if (!ctx.aiLimiter.take(req.identity.userId)) return res.status(429).json({ success: false, error: AI_LIMIT_MESSAGE });
-      const title = (await req.repo.getDraft(scope.projectId).catch(() => null))?.title?.trim() || undefined;
-      // Checked again with no await before the start: two POSTs at once make one render, not two.
-      const current = renders.get(scope.projectId);
-      render = current?.state.status === 'rendering' ? current : startRender(scope, title);
-    }
 
-    if (wait) {
-      await render.done;
-      return respondWithRender(res, scope.projectId, render);
-    }
-    // A render that fails at once (no browser, no game) is reported now rather than through the status route.
-    await Promise.race([render.done, new Promise((resolve) => setTimeout(resolve, 150))]);
-    if (render.state.status === 'failed' || render.state.status === 'done') return respondWithRender(res, scope.projectId, render);
-    res.status(202).json({
-      success: true,
-      status: 'rendering',
-      percent: render.state.percent,
-      stage: render.state.stage,
-      statusUrl: `/api/projects/${scope.projectId}/movie-status`,
-    });
-  }));
+      if (wait) {
+        await render.done;
+        return respondWithRender(res, scope.projectId, render);
+      }
+      // A render that fails at once (no browser, no game) is reported now rather than through the status route.
+      await Promise.race([render.done, new Promise((resolve) => setTimeout(resolve, 150))]);
+      if (render.state.status === 'failed' || render.state.status === 'done') return respondWithRender(res, scope.projectId, render);
+      res.status(202).json({
+        success: true,
+        status: 'rendering',
+        percent: render.state.percent,
+        stage: render.state.stage,
+        statusUrl: `/api/projects/${scope.projectId}/movie-status`,
+      });
+    }),
+  );
 
   function startRender(scope: ProjectScope, title: string | undefined): Render {
     const state: MovieStatus = { status: 'rendering', percent: 0, stage: 'starting', startedAt: new Date().toISOString() };
@@ -445,91 +469,129 @@ export function publishRoutes(ctx: ServerContext): Router {
     return render;
   }
 
-  r.get('/api/projects/:projectId/movie-status', auth, own, route(async (req, res) => {
-    const scope = scopeOf(req);
-    const render = renders.get(scope.projectId);
-    res.setHeader('Cache-Control', 'no-store');
-    if (render) {
-      const { state } = render;
-      return res.json({ ...state, ...(state.status === 'done' ? { movieUrl: movieUrl(scope.projectId) } : {}) });
-    }
-    const hasMovie = await ctx.backend.files.exists(scope, 'movie.mp4');
-    res.json({ status: 'idle', percent: 0, stage: 'idle', ...(hasMovie ? { movieUrl: movieUrl(scope.projectId) } : {}) } satisfies MovieStatus);
-  }));
+  r.get(
+    '/api/projects/:projectId/movie-status',
+    auth,
+    own,
+    route(async (req, res) => {
+      const scope = scopeOf(req);
+      const render = renders.get(scope.projectId);
+      res.setHeader('Cache-Control', 'no-store');
+      if (render) {
+        const { state } = render;
+        return res.json({ ...state, ...(state.status === 'done' ? { movieUrl: movieUrl(scope.projectId) } : {}) });
+      }
+      const hasMovie = await ctx.backend.files.exists(scope, 'movie.mp4');
+      res.json({ status: 'idle', percent: 0, stage: 'idle', ...(hasMovie ? { movieUrl: movieUrl(scope.projectId) } : {}) } satisfies MovieStatus);
+    }),
+  );
 
-  r.get('/api/projects/:projectId/movie', auth, own, route(async (req, res) => {
-    let bytes: Uint8Array;
-    try {
-      bytes = await ctx.backend.files.read(scopeOf(req), 'movie.mp4');
-    } catch (error) {
-      if (isBackendError(error, 'NOT_FOUND') || isBackendError(error, 'CONFLICT')) return res.status(404).type('text/plain').send('Movie not found');
-      throw error;
-    }
-    res.setHeader('Cache-Control', 'private, no-cache');
-    sendWithRanges(req, res, bytes, 'video/mp4');
-  }));
+  r.get(
+    '/api/projects/:projectId/movie',
+    auth,
+    own,
+    route(async (req, res) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = await ctx.backend.files.read(scopeOf(req), 'movie.mp4');
+      } catch (error) {
+        if (isBackendError(error, 'NOT_FOUND') || isBackendError(error, 'CONFLICT')) return res.status(404).type('text/plain').send('Movie not found');
+        throw error;
+      }
+      res.setHeader('Cache-Control', 'private, no-cache');
+      sendWithRanges(req, res, bytes, 'video/mp4');
+    }),
+  );
 
   // ---------------------------------------------------------------- publish
-  r.post('/api/projects/:projectId/publish', auth, own, route(async (req, res) => {
-    const checked = validatePublish(req.body);
-    if (!checked.ok) return res.status(400).json({ error: checked.error });
-    const scope = scopeOf(req);
-    const fields = checked.value;
-    try {
-      if (!fields.thumbnailUrl) {
-        const found = await firstExisting(ctx, scope, ['thumbnail.webp', 'thumbnail.png']).catch(() => null);
-        if (found) fields.thumbnailUrl = `/api/projects/${scope.projectId}/thumbnail`;
+  r.post(
+    '/api/projects/:projectId/publish',
+    auth,
+    own,
+    route(async (req, res) => {
+      const checked = validatePublish(req.body);
+      if (!checked.ok) return res.status(400).json({ error: checked.error });
+      const scope = scopeOf(req);
+      const fields = checked.value;
+      try {
+        if (!fields.thumbnailUrl) {
+          const found = await firstExisting(ctx, scope, ['thumbnail.webp', 'thumbnail.png']).catch(() => null);
+          if (found) fields.thumbnailUrl = `/api/projects/${scope.projectId}/thumbnail`;
+        }
+        const game = await req.repo.publishGame(scope.projectId, scope.userId, fields);
+        res.json({ success: true, gameId: game.publicId, game: publishedGameView(game) });
+      } catch (error) {
+        ctx.log.error({ err: error, projectId: scope.projectId }, 'publish failed');
+        res.status(500).json({ error: 'Failed to publish game' });
       }
-      const game = await req.repo.publishGame(scope.projectId, scope.userId, fields);
-      res.json({ success: true, gameId: game.publicId, game: publishedGameView(game) });
-    } catch (error) {
-      ctx.log.error({ err: error, projectId: scope.projectId }, 'publish failed');
-      res.status(500).json({ error: 'Failed to publish game' });
-    }
-  }));
+    }),
+  );
 
-  r.get('/api/projects/:projectId/published', auth, own, route(async (req, res) => {
-    const game = await req.repo.getPublished(req.project!.id);
-    res.json({ published: game !== null, game: game ? publishedGameView(game) : null });
-  }));
+  r.get(
+    '/api/projects/:projectId/published',
+    auth,
+    own,
+    route(async (req, res) => {
+      const game = await req.repo.getPublished(req.project!.id);
+      res.json({ published: game !== null, game: game ? publishedGameView(game) : null });
+    }),
+  );
 
-  r.delete('/api/projects/:projectId/publish', auth, own, route(async (req, res) => {
-    try {
-      await req.repo.unpublish(req.project!.id);
-      res.json({ success: true });
-    } catch (error) {
-      ctx.log.error({ err: error, projectId: req.project!.id }, 'unpublish failed');
-      res.status(500).json({ error: 'Failed to unpublish game' });
-    }
-  }));
+  r.delete(
+    '/api/projects/:projectId/publish',
+    auth,
+    own,
+    route(async (req, res) => {
+      try {
+        await req.repo.unpublish(req.project!.id);
+        res.json({ success: true });
+      } catch (error) {
+        ctx.log.error({ err: error, projectId: req.project!.id }, 'unpublish failed');
+        res.status(500).json({ error: 'Failed to unpublish game' });
+      }
+    }),
+  );
 
   // ---------------------------------------------------------------- public reads
-  r.get('/api/published-games', route(async (req, res) => {
-    const limit = Math.min(100, Math.max(1, Number.parseInt(String(req.query.limit ?? '50'), 10) || 50));
-    const offset = Math.min(1_000_000, Math.max(0, Number.parseInt(String(req.query.offset ?? '0'), 10) || 0));
-    const games = await ctx.db.service.listPublicGames(limit, offset);
-    res.json({ games: games.map(publishedGameView) });
-  }));
+  r.get(
+    '/api/published-games',
+    route(async (req, res) => {
+      const limit = Math.min(100, Math.max(1, Number.parseInt(String(req.query.limit ?? '50'), 10) || 50));
+      const offset = Math.min(1_000_000, Math.max(0, Number.parseInt(String(req.query.offset ?? '0'), 10) || 0));
+      const games = await ctx.db.service.listPublicGames(limit, offset);
+      res.json({ games: games.map(publishedGameView) });
+    }),
+  );
 
-  r.get('/api/published-games/:id', route(async (req, res) => {
-    if (!isGameId(req.params.id)) return res.status(400).json({ error: 'Invalid game ID' });
-    const game = await ctx.db.service.getPublicGame(req.params.id);
-    if (!game) return res.status(404).json({ error: 'Game not found' });
-    res.json({ ...publishedGameView(game), play_domain: ctx.config.PLAY_DOMAIN });
-  }));
+  r.get(
+    '/api/published-games/:id',
+    route(async (req, res) => {
+      if (!isGameId(req.params.id)) return res.status(400).json({ error: 'Invalid game ID' });
+      const game = await ctx.db.service.getPublicGame(req.params.id);
+      if (!game) return res.status(404).json({ error: 'Game not found' });
+      res.json({ ...publishedGameView(game), play_domain: ctx.config.PLAY_DOMAIN });
+    }),
+  );
 
-  r.post('/api/published-games/:id/play', route(async (req, res) => {
-    if (!isGameId(req.params.id)) return res.status(400).json({ error: 'Invalid game ID' });
-    const game = await ctx.db.service.getPublicGame(req.params.id);
-    if (!game) return res.status(404).json({ error: 'Game not found' });
-    if (!(await ctx.db.service.incrementPlayCount(game.id))) return res.status(404).json({ error: 'Game not found' });
-    res.json({ success: true });
-  }));
+  r.post(
+    '/api/published-games/:id/play',
+    route(async (req, res) => {
+      if (!isGameId(req.params.id)) return res.status(400).json({ error: 'Invalid game ID' });
+      const game = await ctx.db.service.getPublicGame(req.params.id);
+      if (!game) return res.status(404).json({ error: 'Game not found' });
+      if (!(await ctx.db.service.incrementPlayCount(game.id))) return res.status(404).json({ error: 'Game not found' });
+      res.json({ success: true });
+    }),
+  );
 
-  r.get('/api/my-published-games', auth, route(async (req, res) => {
-    const games = await req.repo.listMyGames(req.identity.userId);
-    res.json({ games: games.map(publishedGameView) });
-  }));
+  r.get(
+    '/api/my-published-games',
+    auth,
+    route(async (req, res) => {
+      const games = await req.repo.listMyGames(req.identity.userId);
+      res.json({ games: games.map(publishedGameView) });
+    }),
+  );
 
   return r;
 }
