@@ -13,8 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-// Relative, not the package's testkit export: `npm run bench` may run without the "source" condition.
-import { buildGame } from '../packages/runtime-core/src/testkit/demo-games.js';
+// Relative, not the package's demo export: `npm run bench` may run without the "source" condition.
+import { buildGame } from '../packages/runtime-core/src/demo/games.js';
 import { createLocalVideoRenderer, type VideoTimings, type VideoTuning } from '../packages/backend-local/src/video/index.js';
 import { report, section, type Measurement } from './lib.js';
 

@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLocalBackend } from '@dreamcore/backend-local';
-import { createDemoScript, startModelServer } from '@dreamcore/runtime-core/testkit';
+import { createDemoScript } from '@dreamcore/runtime-core/demo';
+import { startModelServer } from '@dreamcore/runtime-core/testkit';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: 'string', default: './my-game' } } });
 const prompt = positionals.join(' ').trim() || 'Make a simple space shooter game';

@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'conformance/index': 'src/conformance/index.ts',
+    'demo/index': 'src/demo/index.ts',
     'testkit/index': 'src/testkit/index.ts',
     'migrate/index': 'src/migrate/index.ts',
     'migrate/cli': 'src/migrate/cli.ts',

@@ -56,7 +56,8 @@ async function demoStandIns(config: Config, log: Logger): Promise<{ access: Mode
   if (config.demoMode || !config.geminiKey) {
     const testkit = await import('@dreamcore/runtime-core/testkit');
     if (config.demoMode) {
-      const model = await testkit.startModelServer({ script: testkit.createDemoScript({ chunkDelayMs: 12, delayMs: 300 }), maxRecorded: 20 });
+      const { createDemoScript } = await import('@dreamcore/runtime-core/demo');
+      const model = await testkit.startModelServer({ script: createDemoScript({ chunkDelayMs: 12, delayMs: 300 }), maxRecorded: 20 });
       access.anthropicBaseUrl = model.url;
       access.anthropicApiKey = undefined;
       closers.push(() => model.close());

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDemoScript, demoScript } from '@dreamcore/runtime-core/testkit';
+import { createDemoScript, demoScript } from '@dreamcore/runtime-core/demo';
 import { api, Client, signUp, startHarness, type Harness, type Session } from './support/harness.js';
 
 // Browser globals used inside page.evaluate / waitForFunction callbacks (this project compiles without the DOM lib).

@@ -1,4 +1,4 @@
 import { runConformanceSuite } from '@dreamcore/runtime-core/conformance';
-import { createMemoryBackend } from './memory-backend.js';
+import { createMemoryBackend } from '@dreamcore/runtime-core/testkit';
 
 runConformanceSuite({ name: 'memory', factory: () => createMemoryBackend() });

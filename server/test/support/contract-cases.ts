@@ -6,7 +6,7 @@ import { createClient } from '@supabase/supabase-js';
 import { SignJWT, generateKeyPair } from 'jose';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoScript } from '@dreamcore/runtime-core/testkit';
+import { demoScript } from '@dreamcore/runtime-core/demo';
 import { api, Client, signUp, startHarness, type Harness, type HarnessOptions, type Session } from './harness.js';
 
 /**

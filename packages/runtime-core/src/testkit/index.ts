@@ -1,9 +1,8 @@
 /**
- * Local stand-ins that speak real protocols (the scripted Anthropic model, the fake Gemini endpoint, ...).
- * Filled in by the agent and media work; see DESIGN.md "Verification".
+ * Local stand-ins that speak real protocols (the scripted Anthropic model, the fake Gemini endpoint), a realistic
+ * migration data set, and the in-memory reference backend.
  */
-export {};
 export * from './model-server.js';
-export * from './demo-games.js';
 export * from './fake-gemini.js';
 export * from './migration-data.js';
+export * from './memory-backend.js';

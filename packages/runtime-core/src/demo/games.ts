@@ -1,16 +1,11 @@
 /**
- * Demo mode's "model": a script for the scripted model server that builds a real, playable single-file canvas game
- * with the CLI's Write tool, and on a follow-up Reads it and Edits a visible change (colors, speed) into it.
- *
- * It is stateless like every script: each request's history says where we are (the last user message is either the
- * prompt or the result of our last tool call), so it survives retries, fallbacks and `--resume`.
+ * The games demo mode's model writes: a real, playable single-file canvas game per kind, and the theme (colours,
+ * speed) a request or follow-up asks for. The model's turns themselves are in script.ts.
  *
  * Every generated game shares one small shell (canvas fit, keyboard + pointer input, start / game-over screens,
  * score and best score, particles, requestAnimationFrame loop) and adds ~50–90 lines of its own. The look and speed
  * live on ONE line, `const THEME = {...};`, so a follow-up can change them with an exact-match Edit.
  */
-import { promptText, type MessageParam, type ScriptFunction, type ToolResultInfo, type Turn } from './model-server.js';
-
 export type GameKind = 'shooter' | 'jumper' | 'snake' | 'breakout' | 'catcher';
 export type Lang = 'en' | 'ja';
 
@@ -74,9 +69,9 @@ const KINDS: Array<[GameKind, RegExp]> = [
   ['shooter', /shoot|shmup|space|invader|alien|galaxy|bullet|撃|シューティング|シューター|宇宙|インベーダー/],
   ['catcher', /catch|collect|fall|キャッチ|集め|拾|落ち/],
 ];
-const DEFAULT_KIND: GameKind = 'catcher';
+export const DEFAULT_KIND: GameKind = 'catcher';
 
-const INFO: Record<GameKind, { title: Record<Lang, string>; what: Record<Lang, string>; help: Record<Lang, string> }> = {
+export const GAME_INFO: Record<GameKind, { title: Record<Lang, string>; what: Record<Lang, string>; help: Record<Lang, string> }> = {
   shooter: {
     title: { en: 'Star Blaster', ja: 'スターブラスター' },
     what: { en: 'a space shooter', ja: '宇宙シューティング' },
@@ -177,7 +172,7 @@ export function detectGameKind(prompt: string): GameKind {
 /** A quoted name in the prompt (「…」, "…") becomes the title; otherwise the kind's own title. */
 export function gameTitle(prompt: string, kind: GameKind, lang: Lang = detectLang(prompt)): string {
   const quoted = /[「『"“]([^」』"”\n]{1,40})[」』"”]/.exec(prompt)?.[1]?.trim();
-  return quoted || INFO[kind].title[lang];
+  return quoted || GAME_INFO[kind].title[lang];
 }
 
 const SPEED_UP = /fast|quick|speed ?up|harder|速く|速い|はやく|早く|スピードアップ|難しく/;
@@ -185,7 +180,8 @@ const SLOW_DOWN = /slow|easier|遅く|ゆっくり|簡単/;
 const CHANGE =
   /change|make it|make the|turn it|instead|switch|convert|modify|update|tweak|color|colour|more|less|bigger|smaller|変え|変更|にして|もっと|追加|修正|直して|色|速|遅/;
 
-function wantsChange(prompt: string): boolean {
+/** Does the prompt ask to change the game (colours, speed, anything) rather than for a new one? */
+export function wantsChange(prompt: string): boolean {
   const text = prompt.toLowerCase();
   return CHANGE.test(text) || SPEED_UP.test(text) || SLOW_DOWN.test(text) || Object.values(PALETTES).some((p) => p.match.test(text));
 }
@@ -209,6 +205,11 @@ function paletteTheme(name: string): Omit<GameTheme, 'speed'> {
   return { palette: name, bg: p.bg, fg: p.fg, accent: p.accent, player: p.player, enemy: p.enemy };
 }
 
+/** A palette's name in the user's language (`red` → 赤). */
+export function paletteName(palette: string, lang: Lang): string {
+  return PALETTES[palette]?.[lang] ?? palette;
+}
+
 export function defaultTheme(): GameTheme {
   return { ...paletteTheme('night'), speed: 1 };
 }
@@ -224,8 +225,8 @@ export interface BuildGameOptions {
 /** A complete, self-contained index.html for one kind of game. */
 export function buildGame(kind: GameKind, options: BuildGameOptions = {}): string {
   const lang = options.lang ?? 'en';
-  const title = options.title ?? INFO[kind].title[lang];
-  const text = { title, help: INFO[kind].help[lang], ...UI[lang] };
+  const title = options.title ?? GAME_INFO[kind].title[lang];
+  const text = { title, help: GAME_INFO[kind].help[lang], ...UI[lang] };
   return `<!DOCTYPE html>
 <html lang="${lang}">
 <head>
@@ -700,251 +701,10 @@ const game = {
 };`,
 };
 
-// ---------------------------------------------------------------- the script
-
-export interface DemoScriptOptions {
-  /** Milliseconds between streamed chunks (demo mode looks alive at ~15; tests want 0). */
-  chunkDelayMs?: number;
-  /** Milliseconds before each reply starts ("thinking"). */
-  delayMs?: number;
-}
-
-const FILE = 'index.html';
-const THEME_LINE = /const THEME = (\{[^\n]*?\});/;
-const KIND_META = /<meta name="dreamcore-demo" content="([a-z]+)">/;
-/** A runaway guard: a demo answer never needs more tool calls than this. */
-const MAX_STEPS = 8;
-
-export function createDemoScript(options: DemoScriptOptions = {}): ScriptFunction {
-  return (request, ctx) => {
-    const timing: Pick<Turn, 'chunkDelayMs' | 'delayMs'> = {
-      chunkDelayMs: options.chunkDelayMs ?? 0,
-      delayMs: options.delayMs ?? 0,
-    };
-    return { ...decide(request.messages, ctx.prompt, ctx.toolResults), ...timing };
-  };
-}
-
-/** The demo model with no artificial delays. */
-export const demoScript: ScriptFunction = createDemoScript();
-
-function decide(messages: MessageParam[], fullPrompt: string, results: ToolResultInfo[]): Turn {
-  const { request: prompt, palette } = splitStyle(fullPrompt);
-  const styled = palette ? styleTheme(palette) : undefined;
-  const lang = detectLang(prompt);
-  const promptAt = lastPromptIndex(messages);
-  const earlier = messages.slice(0, promptAt);
-  const thisRun = messages.slice(promptAt + 1);
-  const kind = explicitGameKind(prompt);
-  const ja = lang === 'ja';
-
-  if (thisRun.filter((m) => m.role === 'assistant').length >= MAX_STEPS) {
-    return { text: ja ? 'ここで一度止めます。もう一度お願いします。' : "I'll stop here for now. Please try again." };
-  }
-
-  const result = results[0];
-  if (!result) {
-    // A follow-up, or a change request in a fresh session: look at what is there first (Write would refuse an
-    // unread file anyway). A plain "make me a game" writes straight away.
-    const followUp = earlier.some((m) => m.role === 'assistant');
-    if (followUp || wantsChange(prompt)) {
-      return {
-        text: ja ? 'まず今のゲームを確認しますね。' : 'Let me look at the current game first.',
-        toolUses: [{ name: 'Read', input: { file_path: FILE } }],
-      };
-    }
-    return writeGame(kind ?? DEFAULT_KIND, prompt, lang, true, styled);
-  }
-
-  switch (result.name) {
-    case 'Read': {
-      if (result.isError) return writeGame(kind ?? DEFAULT_KIND, prompt, lang, true, styled);
-      // The CLI may answer a repeated Read with "file unchanged since your last Read", so what we know of the file
-      // comes from the whole history (our Writes and Edits, earlier Reads), not only from this result.
-      const file = knownFile(messages) ?? '';
-      const current = KIND_META.exec(file)?.[1] as GameKind | undefined;
-      const themeLine = THEME_LINE.exec(file);
-      const writeWasRefused = toolCalls(thisRun).some((c) => c.name === 'Write' && c.isError);
-      if (writeWasRefused || !themeLine || !current || (kind !== null && kind !== current)) {
-        // A different kind of game keeps the colors and speed the user already chose.
-        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, false, styled ?? (themeLine ? parseTheme(themeLine[1]!) : undefined));
-      }
-      const theme = parseTheme(themeLine[1]!);
-      const next = applyChange(theme, prompt);
-      return {
-        text: ja ? '色とスピードは THEME の1行にまとまっているので、そこを書き換えます。' : 'The look and speed live on one THEME line, so I will update that.',
-        toolUses: [
-          {
-            name: 'Edit',
-            input: { file_path: FILE, old_string: themeLine[0], new_string: `const THEME = ${JSON.stringify(next)};` },
-          },
-        ],
-      };
-    }
-    case 'Write': {
-      if (result.isError) {
-        // The CLI refuses to overwrite a file this session has not read: read it, then write again.
-        if (!toolCalls(thisRun).some((c) => c.name === 'Read')) {
-          return {
-            text: ja ? '既存のファイルがあるので、先に読み込みます。' : 'There is already a file there; let me read it first.',
-            toolUses: [{ name: 'Read', input: { file_path: FILE } }],
-          };
-        }
-        return { text: failure(lang, result.content) };
-      }
-      const html = typeof result.input?.content === 'string' ? result.input.content : '';
-      return { text: summarizeGame(html, lang) };
-    }
-    case 'Edit': {
-      if (result.isError) {
-        // Our Edit only follows a Read, so overwriting is allowed: rebuild the game of the same kind.
-        const current = KIND_META.exec(knownFile(messages) ?? '')?.[1] as GameKind | undefined;
-        if (!toolCalls(thisRun).some((c) => c.name === 'Read' && !c.isError)) return { text: failure(lang, result.content) };
-        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, false);
-      }
-      const before = THEME_LINE.exec(String(result.input?.old_string ?? ''))?.[1];
-      const after = THEME_LINE.exec(String(result.input?.new_string ?? ''))?.[1];
-      return { text: summarizeChange(before ? parseTheme(before) : defaultTheme(), after ? parseTheme(after) : defaultTheme(), lang) };
-    }
-    default:
-      return { text: ja ? '完了しました。' : 'Done.' };
-  }
-}
-
-function writeGame(kind: GameKind, prompt: string, lang: Lang, fresh: boolean, theme?: GameTheme): Turn {
-  const title = gameTitle(prompt, kind, lang);
-  const what = INFO[kind].what[lang];
-  const text =
-    lang === 'ja'
-      ? `${fresh ? '' : '新しく作り直します。'}「${title}」という${what}を作ります。index.html 1ファイルで、キーボードとタッチの両方で遊べるようにします。`
-      : `${fresh ? '' : "I'll rebuild it from scratch. "}I'll make "${title}", ${what} in a single index.html that works with keyboard and touch.`;
-  return { text, toolUses: [{ name: 'Write', input: { file_path: FILE, content: buildGame(kind, { title, lang, theme }) } }] };
-}
-
-function summarizeGame(html: string, lang: Lang): string {
-  const kind = (KIND_META.exec(html)?.[1] as GameKind | undefined) ?? DEFAULT_KIND;
-  const title = /<title>([^<]*)<\/title>/.exec(html)?.[1] ?? INFO[kind].title[lang];
-  const help = INFO[kind].help[lang];
-  return lang === 'ja'
-    ? `できました！「${unescapeHtml(title)}」（${INFO[kind].what.ja}）を index.html に作りました。\n\n` +
-        `- 操作: ${help}\n- スペースキーかタップでスタート、ゲームオーバー後も同じ操作でリトライできます\n- スコアとベストスコアを表示します\n\n` +
-        '「色を赤にして」「もっと速くして」のように頼んでもらえれば調整します。'
-    : `Done! I made "${unescapeHtml(title)}", ${INFO[kind].what.en}, in index.html.\n\n` +
-        `- Controls: ${help}\n- Press Space or tap to start, and again to restart after game over\n- Your score and best score are shown at the top\n\n` +
-        'Ask me to "make it red" or "make it faster" to tweak it.';
-}
-
-function summarizeChange(before: GameTheme, after: GameTheme, lang: Lang): string {
-  const parts: string[] = [];
-  if (after.palette !== before.palette) {
-    const name = PALETTES[after.palette]?.[lang] ?? after.palette;
-    parts.push(lang === 'ja' ? `配色を${name}系に変えました` : `switched the colors to a ${name} palette`);
-  }
-  if (after.speed !== before.speed) {
-    const factor = Math.round((after.speed / before.speed) * 100) / 100;
-    parts.push(
-      lang === 'ja'
-        ? `ゲームのスピードを${factor}倍にしました（現在 ${after.speed}倍速）`
-        : `made the game ${factor > 1 ? 'faster' : 'slower'} (${factor}×, now ${after.speed}× speed)`,
-    );
-  }
-  if (parts.length === 0) parts.push(lang === 'ja' ? '見た目を調整しました' : 'tweaked the look');
-  return lang === 'ja'
-    ? `更新しました！${parts.join('、')}。プレビューを再読み込みして遊んでみてください。`
-    : `Updated! I ${parts.join(' and ')}. Reload the preview to play it.`;
-}
-
-function failure(lang: Lang, detail: string): string {
-  const short = detail.replace(/\s+/g, ' ').slice(0, 160);
-  return lang === 'ja' ? `ファイルを更新できませんでした（${short}）。` : `I could not update the file (${short}).`;
-}
-
-// ---------------------------------------------------------------- history helpers
-
-/** Index of the latest user message that carries prompt text (not just tool results or reminders). */
-function lastPromptIndex(messages: MessageParam[]): number {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    if (messages[i]!.role === 'user' && promptText([messages[i]!]) !== '') return i;
-  }
-  return -1;
-}
-
-/**
- * The latest content of index.html that the conversation shows: a successful Write's content, a successful Edit
- * applied to what we knew, or a Read's text (line numbers removed). Null when the history never showed it.
- */
-function knownFile(messages: MessageParam[]): string | null {
-  const uses = new Map<string, { name: string; input: Record<string, unknown> }>();
-  let content: string | null = null;
-  for (const message of messages) {
-    if (typeof message.content === 'string') continue;
-    for (const block of message.content) {
-      if (block.type === 'tool_use' && block.id) {
-        uses.set(block.id, { name: String(block.name), input: (block.input ?? {}) as Record<string, unknown> });
-        continue;
-      }
-      if (block.type !== 'tool_result' || block.is_error === true) continue;
-      const use = uses.get(block.tool_use_id ?? '');
-      if (!use || !String(use.input.file_path ?? '').endsWith(FILE)) continue;
-      if (use.name === 'Write' && typeof use.input.content === 'string') content = use.input.content;
-      if (use.name === 'Edit' && content !== null) {
-        content = content.replace(String(use.input.old_string ?? ''), () => String(use.input.new_string ?? ''));
-      }
-      if (use.name === 'Read') {
-        const text = resultText(block.content);
-        if (/^\s*\d+\t/.test(text))
-          content = text
-            .split('\n')
-            .map((line) => line.replace(/^\s*\d+\t/, ''))
-            .join('\n');
-      }
-    }
-  }
-  return content;
-}
-
-function resultText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content.map((c: { text?: unknown }) => (typeof c?.text === 'string' ? c.text : '')).join('');
-}
-
-interface ToolCall {
-  name: string;
-  isError: boolean;
-  content: string;
-}
-
-/** Tool calls in a stretch of history with how they ended. */
-function toolCalls(messages: MessageParam[]): ToolCall[] {
-  const names = new Map<string, string>();
-  const calls: ToolCall[] = [];
-  for (const message of messages) {
-    if (typeof message.content === 'string') continue;
-    for (const block of message.content) {
-      if (block.type === 'tool_use' && block.id && block.name) names.set(block.id, block.name);
-      if (block.type === 'tool_result') {
-        calls.push({ name: names.get(block.tool_use_id ?? '') ?? '', isError: block.is_error === true, content: resultText(block.content) });
-      }
-    }
-  }
-  return calls;
-}
-
-function parseTheme(json: string): GameTheme {
-  try {
-    return { ...defaultTheme(), ...(JSON.parse(json) as Partial<GameTheme>) };
-  } catch {
-    return defaultTheme();
-  }
-}
+// ---------------------------------------------------------------- escaping
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-}
-
-function unescapeHtml(text: string): string {
-  return text.replace(/&(amp|lt|gt|quot);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"' })[e]!);
 }
 
 /** JSON that is safe inside a <script> element (no `</script>`, no line separators). */

@@ -1,22 +1,13 @@
 /**
- * A tiny in-memory backend: files only, everything else declared unsupported. It exists to prove that the
- * conformance suite is reusable by a third party and that capability gating works.
+ * The in-memory reference backend: files only, everything else declared unsupported. It passes the conformance
+ * suite (runtime-core's own test runs it), so a third party can see the smallest backend that does, and capability
+ * gating is proven on something other than the two real backends. Also handy as a throwaway backend in tests.
  */
-import {
-  capabilities,
-  createError,
-  dataDirLayout,
-  normalizeRelativePath,
-  unsupportedCall,
-  unsupportedGit,
-  unsupportedRun,
-  validateFileScope,
-  validateProjectScope,
-  validateUserScope,
-  type ExecutionBackend,
-  type FileEntry,
-  type FileScope,
-} from '@dreamcore/runtime-core';
+import { capabilities } from '../capabilities.js';
+import type { ExecutionBackend, FileEntry, FileScope } from '../contract.js';
+import { createError } from '../errors.js';
+import { dataDirLayout, normalizeRelativePath, validateFileScope, validateProjectScope, validateUserScope } from '../scope.js';
+import { unsupportedCall, unsupportedGit, unsupportedRun } from '../unsupported.js';
 
 export function createMemoryBackend(maxFileBytes = 8 * 1024 * 1024): ExecutionBackend {
   const files = new Map<string, { data: Uint8Array; mtime: string }>(); // key: "<scope root>/<path>"
