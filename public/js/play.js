@@ -1,6 +1,7 @@
 // The public play page, /play/:gameId: the game's details (GET /api/published-games/:id), the game framed from
 // /g/:id/index.html, and one play counted (POST /api/published-games/:id/play).
 import { h, clear, formatDate } from './lib/dom.js';
+import { GAME_PUBLIC_ID_PATTERN, UUID_PATTERN } from './lib/ids.js';
 
 const root = document.getElementById('play');
 
@@ -25,7 +26,7 @@ function notFound(message) {
 
 async function main() {
   const id = gameIdFromPath();
-  if (!id || !/^(g_[A-Za-z0-9]{10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.test(id)) {
+  if (!id || !(GAME_PUBLIC_ID_PATTERN.test(id) || UUID_PATTERN.test(id))) {
     return notFound('This link does not point to a game.');
   }
   let game;

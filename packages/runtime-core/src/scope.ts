@@ -7,14 +7,18 @@ import path from 'node:path';
 import { createError } from './errors.js';
 import type { FileScope, ProjectScope, UserScope } from './contract.js';
 
-/** Canonical lower-case UUID. Upper case is refused so one id never names two directories. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * A UUID in either case: what Postgres accepts as a `uuid` (it stores and returns lower case). The one UUID pattern
+ * in the repository; scopes and tokens take only the canonical form (`isUuid`).
+ */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const MAX_PATH_BYTES = 1024;
 export const MAX_SEGMENT_BYTES = 255;
 
+/** A canonical (lower-case) UUID. Upper case is refused so one id never names two directories. */
 export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
+  return typeof value === 'string' && UUID_PATTERN.test(value) && value === value.toLowerCase();
 }
 
 function assertUuid(value: unknown, what: string): string {

@@ -1,6 +1,7 @@
 // The editor: chat on the left, and Preview / Versions / Assets / Publish on the right. At phone width the chat is
 // one more tab. Ownership is checked (GET /api/projects/:id) before anything of the project is requested.
 import { h, toast, promptDialog } from '../lib/dom.js';
+import { UUID_PATTERN } from '../lib/ids.js';
 import { accountMenu, brand, connectionBadge, errorText } from './chrome.js';
 import { createChat } from '../editor/chat.js';
 import { createPreview } from '../editor/preview.js';
@@ -8,7 +9,6 @@ import { createVersions } from '../editor/versions.js';
 import { createAssets } from '../editor/assets.js';
 import { createPublish } from '../editor/publish.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TABS = [
   ['chat', 'Chat', 'チャット'],
   ['preview', 'Preview', 'プレビュー'],
@@ -42,7 +42,7 @@ function deniedScreen(root, app, message) {
 
 export function mountEditor(root, app, route) {
   const { projectId } = route;
-  if (!UUID.test(projectId)) return deniedScreen(root, app, 'This game does not exist. このゲームは存在しません。');
+  if (!UUID_PATTERN.test(projectId)) return deniedScreen(root, app, 'This game does not exist. このゲームは存在しません。');
 
   const { socket, api } = app;
   const offs = [];

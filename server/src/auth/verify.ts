@@ -4,6 +4,7 @@
  * checked; `alg: none` and unknown keys never verify.
  */
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { isUuid } from '@dreamcore/runtime-core';
 
 export interface Identity {
   userId: string;
@@ -33,8 +34,6 @@ export interface VerifierOptions {
 
 export type TokenVerifier = (token: string | undefined | null) => Promise<Identity>;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 export function createVerifier(options: VerifierOptions): TokenVerifier {
   const keySet = options.jwks instanceof URL ? createRemoteJWKSet(options.jwks, { cooldownDuration: 30_000 }) : createLocalJWKSet(options.jwks);
   const secret = options.hs256Secret ? new TextEncoder().encode(options.hs256Secret) : null;
@@ -56,7 +55,7 @@ export function createVerifier(options: VerifierOptions): TokenVerifier {
       throw new AuthError('invalid', 'Invalid or expired token');
     }
     if (payload.role !== 'authenticated') throw new AuthError('invalid', 'Invalid or expired token');
-    if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw new AuthError('invalid', 'Invalid or expired token');
+    if (typeof payload.sub !== 'string' || !isUuid(payload.sub)) throw new AuthError('invalid', 'Invalid or expired token');
     return {
       userId: payload.sub,
       email: typeof payload.email === 'string' ? payload.email : null,

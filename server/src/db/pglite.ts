@@ -14,14 +14,13 @@ import { readFileSync } from 'node:fs';
 import { access, cp, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { createError, isBackendError } from '@dreamcore/runtime-core';
+import { createError, isBackendError, UUID_PATTERN } from '@dreamcore/runtime-core';
 import { PgliteThread } from './pglite-thread.js';
 import { applyMigrations, LOCAL_COMPAT_FILE, listMigrations, type MigrateResult } from './migrate.js';
 import {
   ACTIVE_JOB_STATUSES,
   GAME_PUBLIC_ID_PATTERN,
   SERVER_RESTART_CODE,
-  UUID_PATTERN,
   type ActivityInput,
   type AssetMetaPatch,
   type AssetRecord,

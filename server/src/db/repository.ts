@@ -396,7 +396,6 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const GAME_PUBLIC_ID_PATTERN = /^g_[0-9A-Za-z]{10}$/;
 export const MAX_PUBLIC_GAMES_PAGE = 100;
 /** The failure code `failInterruptedJobs` writes. */

@@ -9,12 +9,11 @@
  */
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
-import { createError, isBackendError } from '@dreamcore/runtime-core';
+import { createError, isBackendError, UUID_PATTERN } from '@dreamcore/runtime-core';
 import {
   ACTIVE_JOB_STATUSES,
   GAME_PUBLIC_ID_PATTERN,
   SERVER_RESTART_CODE,
-  UUID_PATTERN,
   type ActivityInput,
   type AssetMetaPatch,
   type AssetRecord,

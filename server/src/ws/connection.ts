@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { isBackendError } from '@dreamcore/runtime-core';
+import { isBackendError, UUID_PATTERN } from '@dreamcore/runtime-core';
 import type { ServerContext, UserRepo } from '../context.js';
 import { AuthError, type Identity } from '../auth/verify.js';
 import { listVersions, WELCOME_HTML } from '../versions.js';
@@ -21,7 +21,7 @@ const STYLE_PENDING_MS = 5 * 60_000;
 
 const uuid = z
   .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
+  .regex(UUID_PATTERN)
   .transform((s) => s.toLowerCase());
 
 const schemas = {

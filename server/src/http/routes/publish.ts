@@ -7,11 +7,10 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import sharp from 'sharp';
-import { isBackendError, splitExtension, type ProjectScope } from '@dreamcore/runtime-core';
+import { isBackendError, splitExtension, UUID_PATTERN, type ProjectScope } from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
 import {
   GAME_PUBLIC_ID_PATTERN,
-  UUID_PATTERN,
   type DraftInput,
   type PublishDraft,
   type PublishedGameRecord,
