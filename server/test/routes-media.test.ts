@@ -6,17 +6,9 @@ import multer from 'multer';
 import { describe, expect, it } from 'vitest';
 import { createError } from '@dreamcore/runtime-core';
 import { decodeXmlEntities, isSafeCss, sanitizeSvg, SvgError } from '../src/http/svg.js';
-import {
-  aliasSourceName,
-  allowedSubtype,
-  ALLOWED_TYPES_MESSAGE,
-  checkAssetType,
-  contentMatchesType,
-  imageErrorResponse,
-  parseImageSize,
-  prepareAssetBytes,
-  uploadErrorResponse,
-} from '../src/http/routes/assets.js';
+import { aliasSourceName, allowedSubtype, ALLOWED_TYPES_MESSAGE, checkAssetType, contentMatchesType, prepareAssetBytes } from '../src/http/file-types.js';
+import { uploadErrorResponse } from '../src/http/upload.js';
+import { imageErrorResponse, parseImageSize } from '../src/http/routes/assets.js';
 import { draftView, isGameId, parseRange, publishedGameView, validateDraft, validatePublish } from '../src/http/routes/publish.js';
 import { fallbackPlayPage, isHiddenGamePath, isSafeGamePath, isTopLevelDocument } from '../src/http/routes/play.js';
 

@@ -3,210 +3,23 @@
  * backend (`{userId, assets:true}`), named `{aliasBase}_{sha8}{ext}`; the database row gives the public address
  * `/user-assets/{ownerId}/{alias}` and the metadata.
  *
- * Beyond V2: an oversize or wrong-type upload gets a 413 / 400 JSON answer (V2's multer error fell through to a
- * generic 500); `.mp3` uploads with the `audio/mpeg` type browsers send are accepted (V2's pattern refused them);
- * the bytes must look like the type they claim; a generated image is stored and listed as an asset right away.
+ * Beyond V2: an oversize or wrong-type upload gets a 413 / 400 JSON answer (upload.ts); `.mp3` uploads with the
+ * `audio/mpeg` type browsers send are accepted and the bytes must look like the type they claim (file-types.ts); a
+ * generated image is stored and listed as an asset right away.
  */
 import { createHash } from 'node:crypto';
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import multer from 'multer';
-import {
-  aliasBaseFromPrompt,
-  isBackendError,
-  isImageStyle,
-  isUuid,
-  KeyedMutex,
-  pickAlias,
-  splitExtension,
-  storedAssetName,
-  type AssetScope,
-} from '@dreamcore/runtime-core';
+import express, { type Response, type Router } from 'express';
+import { aliasBaseFromPrompt, isBackendError, isImageStyle, isUuid, KeyedMutex, pickAlias, storedAssetName, type AssetScope } from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
 import type { AssetRecord } from '../../db/repository.js';
 import { optionalAuth, requireAuth, route, type AuthedRequest } from '../guards.js';
-import { sanitizeSvg, SvgError } from '../svg.js';
+import { aliasSourceName, checkAssetType, prepareAssetBytes } from '../file-types.js';
+import { singleUpload } from '../upload.js';
 
 export const MAX_ASSET_BYTES = 1024 * 1024;
 const MAX_NAME_LENGTH = 200;
 const MAX_TAGS_LENGTH = 1000;
 const MAX_DESCRIPTION_LENGTH = 5000;
-
-// ---------------------------------------------------------------- upload validation (pure)
-
-/** Extension (with the dot) → the MIME type stored and served for it. */
-export const ASSET_TYPES: Readonly<Record<string, string>> = {
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.png': 'image/png',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.svg': 'image/svg+xml',
-  '.mp3': 'audio/mpeg',
-  '.wav': 'audio/wav',
-  '.ogg': 'audio/ogg',
-  '.json': 'application/json',
-};
-const ALLOWED_WORDS = ['jpeg', 'jpg', 'png', 'gif', 'webp', 'svg', 'mp3', 'wav', 'ogg', 'json'];
-/** Subtypes browsers really send for those extensions that do not spell one of the words (`audio/mpeg` for .mp3). */
-const SUBTYPE_ALIASES: Readonly<Record<string, string>> = { mpeg: 'mp3', mpeg3: 'mp3', pjpeg: 'jpeg', wave: 'wav', 'vnd.wave': 'wav' };
-
-export const ALLOWED_TYPES_MESSAGE = `Invalid file type. Allowed: ${ALLOWED_WORDS.join(', ')}`;
-
-/** `image/svg+xml; charset=utf-8` → `svg`; `audio/x-wav` → `wav`; `audio/mpeg` → `mp3`; null when not allowed. */
-export function allowedSubtype(mimeType: string): string | null {
-  const essence = mimeType.split(';')[0]!.trim().toLowerCase();
-  const slash = essence.indexOf('/');
-  if (slash <= 0) return null;
-  let subtype = essence
-    .slice(slash + 1)
-    .replace(/^x-/, '')
-    .replace(/\+xml$/, '');
-  subtype = SUBTYPE_ALIASES[subtype] ?? subtype;
-  return ALLOWED_WORDS.includes(subtype) ? subtype : null;
-}
-
-export type TypeCheck = { ok: true; ext: string; mimeType: string } | { ok: false; error: string };
-
-/** V2's rule: the extension AND the declared MIME subtype must both be among the allowed types. */
-export function checkAssetType(fileName: string, declaredMime: string): TypeCheck {
-  const { ext } = splitExtension(fileName);
-  const mimeType = ASSET_TYPES[ext];
-  if (!mimeType || !allowedSubtype(declaredMime)) return { ok: false, error: ALLOWED_TYPES_MESSAGE };
-  return { ok: true, ext, mimeType };
-}
-
-function startsWith(bytes: Uint8Array, signature: readonly number[], offset = 0): boolean {
-  if (bytes.length < offset + signature.length) return false;
-  return signature.every((b, i) => bytes[offset + i] === b);
-}
-const ascii = (text: string) => [...text].map((c) => c.charCodeAt(0));
-
-/** Do the bytes look like a file of type `ext`? (Magic numbers; JSON must parse; SVG is checked by the sanitiser.) */
-export function contentMatchesType(ext: string, bytes: Uint8Array): boolean {
-  switch (ext) {
-    case '.png':
-      return startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    case '.jpg':
-    case '.jpeg':
-      return startsWith(bytes, [0xff, 0xd8, 0xff]);
-    case '.gif':
-      return startsWith(bytes, ascii('GIF87a')) || startsWith(bytes, ascii('GIF89a'));
-    case '.webp':
-      return startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WEBP'), 8);
-    case '.wav':
-      return startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WAVE'), 8);
-    case '.ogg':
-      return startsWith(bytes, ascii('OggS'));
-    case '.mp3':
-      return startsWith(bytes, ascii('ID3')) || (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xe0) === 0xe0);
-    case '.json':
-      try {
-        JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, ''));
-        return true;
-      } catch {
-        return false;
-      }
-    case '.svg':
-      return true;
-    default:
-      return false;
-  }
-}
-
-/**
- * The bytes to store for an upload: SVG sanitised, everything else checked against its type. Returns an error
- * message for the client instead of throwing.
- */
-export function prepareAssetBytes(ext: string, bytes: Uint8Array): { ok: true; bytes: Uint8Array } | { ok: false; error: string } {
-  if (bytes.length === 0) return { ok: false, error: 'File is empty' };
-  if (ext === '.svg') {
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      return { ok: false, error: 'Invalid SVG file: not UTF-8 text' };
-    }
-    try {
-      return { ok: true, bytes: new TextEncoder().encode(sanitizeSvg(text)) };
-    } catch (error) {
-      if (error instanceof SvgError) return { ok: false, error: `Invalid SVG file: ${error.message}` };
-      throw error;
-    }
-  }
-  if (!contentMatchesType(ext, bytes)) return { ok: false, error: `File content does not match its type (${ext.slice(1)})` };
-  return { ok: true, bytes };
-}
-
-/**
- * The name the alias is picked from: the display name's base (its extension dropped when it is an asset type) with
- * the real file's extension.
- */
-export function aliasSourceName(displayName: string, ext: string): string {
-  const split = splitExtension(displayName.trim());
-  const base = split.ext !== '' && (split.ext === ext || split.ext in ASSET_TYPES) ? split.base : displayName.trim();
-  return `${base || 'asset'}${ext}`;
-}
-
-// ---------------------------------------------------------------- multipart
-
-export interface UploadOptions {
-  field: string;
-  maxBytes: number;
-  /** Returns an error message to refuse the file (400), or null. */
-  accept: (file: { originalname: string; mimetype: string }) => string | null;
-}
-
-function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB` : `${Math.round(bytes / 1024)} KB`;
-}
-
-/** A multer error or a refused file as the client should see it: status and message. */
-export function uploadErrorResponse(error: unknown, maxBytes: number): { status: number; error: string } | null {
-  if (error instanceof multer.MulterError) {
-    switch (error.code) {
-      case 'LIMIT_FILE_SIZE':
-        return { status: 413, error: `File too large (max ${formatBytes(maxBytes)})` };
-      case 'LIMIT_UNEXPECTED_FILE':
-        return { status: 400, error: `Unexpected file field${error.field ? ` "${error.field}"` : ''}` };
-      case 'LIMIT_FILE_COUNT':
-        return { status: 400, error: 'Only one file may be uploaded' };
-      default:
-        return { status: 400, error: error.message };
-    }
-  }
-  if (error instanceof UploadRefused) return { status: 400, error: error.message };
-  // busboy: a body that is not valid multipart ("Unexpected end of form", "Malformed part header", ...).
-  if (error instanceof Error && /multipart|form|part header|boundary/i.test(error.message)) return { status: 400, error: `Invalid upload: ${error.message}` };
-  return null;
-}
-
-class UploadRefused extends Error {}
-
-/**
- * One file from `multipart/form-data`, in memory, with a JSON 400/413 for every way an upload can be refused.
- * Must run after `requireAuth` so anonymous bodies are never buffered.
- */
-export function singleUpload(options: UploadOptions): RequestHandler {
-  const handler = multer({
-    storage: multer.memoryStorage(),
-    // Browsers send UTF-8 file names without saying so; multer's default (latin1) would garble them.
-    defParamCharset: 'utf8',
-    limits: { fileSize: options.maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 25 },
-    fileFilter: (_req, file, callback) => {
-      const refusal = options.accept(file);
-      if (refusal) callback(new UploadRefused(refusal));
-      else callback(null, true);
-    },
-  }).single(options.field);
-  return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res, (error?: unknown) => {
-      if (!error) return next();
-      const mapped = uploadErrorResponse(error, options.maxBytes);
-      if (mapped) return res.status(mapped.status).json({ error: mapped.error });
-      next(error);
-    });
-  };
-}
 
 // ---------------------------------------------------------------- views
 

@@ -19,7 +19,7 @@ import {
   type Visibility,
 } from '../../db/repository.js';
 import { ownProject, requireAuth, route, scopeOf } from '../guards.js';
-import { singleUpload } from './assets.js';
+import { singleUpload } from '../upload.js';
 
 export const MAX_THUMBNAIL_BYTES = 5 * 1024 * 1024;
 const THUMBNAIL_TYPES = new Set(['.jpg', '.jpeg', '.png', '.webp']);
