@@ -1,16 +1,7 @@
 // The style catalogue and the style gate's detection (the flow itself is in the contract cases).
 import { describe, expect, it } from 'vitest';
-import {
-  decideStyle,
-  findStyle,
-  promptWithStyle,
-  requestedDimension,
-  SKIPPED_STYLE,
-  styleOptions,
-  stylePreviewSvg,
-  styleRecord,
-  STYLES,
-} from '../src/styles.js';
+import { decideStyle, findStyle, promptWithStyle, requestedDimension, SKIPPED_STYLE, styleOptions, styleRecord, STYLES } from '../src/styles.js';
+import { stylePreviewSvg } from '../src/style-previews.js';
 import { sanitizeSvg } from '../src/http/svg.js';
 
 describe('requestedDimension', () => {

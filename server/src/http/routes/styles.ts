@@ -2,7 +2,8 @@
  * Style preview cards (`imageUrl` of `styleOptions`): public, drawn from the catalogue, cacheable.
  */
 import { Router } from 'express';
-import { findStyle, stylePreviewSvg } from '../../styles.js';
+import { findStyle } from '../../styles.js';
+import { stylePreviewSvg } from '../../style-previews.js';
 
 export function styleRoutes(): Router {
   const router = Router();
