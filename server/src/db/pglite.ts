@@ -9,14 +9,13 @@
  * under concurrency, just not parallel. It runs on its own worker thread (pglite-thread.ts), so a query never stalls
  * the sockets this process serves.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { access, cp, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createError, isBackendError, UUID_PATTERN } from '@dreamcore/runtime-core';
 import { PgliteThread } from './pglite-thread.js';
-import { applyMigrations, LOCAL_COMPAT_FILE, listMigrations, type MigrateResult } from './migrate.js';
+import { acquireLock } from './pglite-lock.js';
+import { copyTemplate, isDatabase, isTemplate, publishTemplate, templatePath } from './pglite-template.js';
+import { applyMigrations, type MigrateResult } from './migrate.js';
 import {
   ACTIVE_JOB_STATUSES,
   GAME_PUBLIC_ID_PATTERN,
@@ -98,7 +97,6 @@ export interface PgliteDatabase extends Database {
 type Query = (sql: string, params?: unknown[]) => Promise<Row[]>;
 type DbRole = 'authenticated' | 'service_role';
 
-const LOCK_SUFFIX = '.lock';
 const ACTIVE_IN = ACTIVE_JOB_STATUSES.map((s) => `'${s}'`).join(', ');
 const PUBLISHED_WITH_JOINS = `
   select g.*, p.name as project_name, u.display_name as author_display_name, u.avatar_url as author_avatar_url
@@ -560,57 +558,6 @@ class PgliteAuthStore implements AuthStore {
   }
 }
 
-/**
- * One process per data directory: two PGlite instances writing the same files corrupt them, and nothing in PGlite
- * prevents it. A stale lock (its process is gone) is taken over.
- */
-async function acquireLock(dataDir: string): Promise<() => Promise<void>> {
-  // Beside the data directory, not in it: PGlite's initdb refuses a directory that is not empty.
-  const file = `${path.resolve(dataDir)}${LOCK_SUFFIX}`;
-  const key = path.resolve(dataDir);
-  if (openHere.has(key)) {
-    throw createError('UNAVAILABLE', `the database in ${dataDir} is already open in this process`, {
-      details: { dataDir },
-    });
-  }
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(file, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      openHere.add(key);
-      return async () => {
-        openHere.delete(key);
-        await rm(file, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      // Our own pid in the file is a previous incarnation's (containers reuse pids, often 1): this process's own
-      // open databases are tracked in `openHere` instead.
-      if (pid > 0 && pid !== process.pid && processAlive(pid)) {
-        throw createError('UNAVAILABLE', `the database in ${dataDir} is in use by process ${pid}`, {
-          details: { dataDir, pid },
-        });
-      }
-      await rm(file, { force: true });
-    }
-  }
-  throw createError('UNAVAILABLE', `could not lock the database in ${dataDir}`, { details: { dataDir } });
-}
-
-/** Data directories this process has open (a lock file cannot tell this process's two opens apart). */
-const openHere = new Set<string>();
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Opens (creating if needed) the embedded database and brings its schema up to date. */
 export async function openPgliteDatabase(options: PgliteDatabaseOptions = {}): Promise<PgliteDatabase> {
   const { dataDir, templateDir, migrationsDir } = options;
@@ -627,8 +574,7 @@ export async function openPgliteDatabase(options: PgliteDatabaseOptions = {}): P
     if (dataDir !== undefined && templateDir !== undefined && !(await isDatabase(dataDir))) {
       const template = await templatePath(templateDir, migrationsDir);
       if (await isTemplate(template)) {
-        await rm(dataDir, { recursive: true, force: true }); // at most an empty leftover
-        await cp(template, dataDir, { recursive: true, filter: (source) => path.basename(source) !== TEMPLATE_MARKER });
+        await copyTemplate(template, dataDir);
       } else {
         publishTo = template;
       }
@@ -675,65 +621,6 @@ function migrate(pg: PgliteThread, migrationsDir: string | undefined): Promise<M
     },
     { localCompat: true, ...(migrationsDir ? { migrationsDir } : {}) },
   );
-}
-
-const TEMPLATE_MARKER = 'dreamcore-template.json';
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
-}
-
-function isDatabase(dataDir: string): Promise<boolean> {
-  return exists(path.join(dataDir, 'PG_VERSION'));
-}
-
-function isTemplate(dir: string): Promise<boolean> {
-  return exists(path.join(dir, TEMPLATE_MARKER));
-}
-
-/** Where the template for this PGlite version and these exact migration files lives. */
-async function templatePath(templateDir: string, migrationsDir: string | undefined): Promise<string> {
-  const hash = createHash('sha256');
-  hash.update(pgliteVersion());
-  hash.update(await readFile(LOCAL_COMPAT_FILE));
-  for (const migration of await listMigrations(migrationsDir)) hash.update(`${migration.name}:${migration.checksum}`);
-  return path.join(templateDir, `pglite-${hash.digest('hex').slice(0, 16)}`);
-}
-
-/** Copied aside and renamed into place, so a concurrent opener never copies half a template. */
-async function publishTemplate(dataDir: string, target: string): Promise<void> {
-  await mkdir(path.dirname(target), { recursive: true });
-  const building = `${target}.building-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await cp(dataDir, building, { recursive: true });
-    await writeFile(path.join(building, TEMPLATE_MARKER), JSON.stringify({ pglite: pgliteVersion(), from: dataDir }));
-    await rename(building, target).catch((error: NodeJS.ErrnoException) => {
-      // Someone else published first: theirs is equivalent.
-      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
-    });
-  } finally {
-    await rm(building, { recursive: true, force: true });
-  }
-}
-
-let cachedPgliteVersion: string | undefined;
-
-/** The installed PGlite's version (its package.json is not exported, so it is found next to the entry point). */
-function pgliteVersion(): string {
-  if (cachedPgliteVersion === undefined) {
-    try {
-      const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
-      const manifest = readFileSync(path.join(path.dirname(entry), '..', 'package.json'), 'utf8');
-      cachedPgliteVersion = String((JSON.parse(manifest) as { version?: unknown }).version);
-    } catch {
-      // Without a version the template key still covers the migrations; a PGlite upgrade then needs a cleared cache.
-      cachedPgliteVersion = 'unknown';
-    }
-  }
-  return cachedPgliteVersion;
 }
 
 function createPgliteDatabase(pg: PgliteThread, migrations: MigrateResult, release: (() => Promise<void>) | null): PgliteDatabase {
