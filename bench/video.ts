@@ -9,13 +9,12 @@
  * this process and everything it started, and peak memory (PSS, so shared pages are not counted twice) are context.
  * Stage times overlap in our pipeline (capture, bundle and render run side by side), so they do not add up to the total.
  */
-import { randomUUID } from 'node:crypto';
 import { promises as fs, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 // Relative, not the package's demo export: `npm run bench` may run without the "source" condition.
 import { buildGame } from '../packages/runtime-core/src/demo/games.js';
-import { createLocalVideoRenderer, type VideoTimings, type VideoTuning } from '../packages/backend-local/src/video/index.js';
+import { createVideoRenderer, type VideoTimings, type VideoTuning } from '../packages/media/src/index.js';
 import { report, section, type Measurement } from './lib.js';
 
 export interface VideoRunFigures extends VideoTimings {
@@ -149,11 +148,10 @@ export async function benchVideo(options: BenchVideoOptions = {}): Promise<Video
   // A fresh bundle cache: our first render pays for the bundle, everything after finds it.
   const cacheDir = path.join(dataDir, '.bundle-cache');
   let timings: VideoTimings | undefined;
-  const common = { dataDir, cacheDir, browserExecutable: options.browserExecutable, onTimings: (t: VideoTimings) => (timings = t) };
-  const ours = createLocalVideoRenderer({ ...common, tuning: options.tuning });
-  const unoptimised = createLocalVideoRenderer({ ...common, tuning: UNOPTIMISED });
-  const scope = { userId: randomUUID(), projectId: randomUUID() };
-  const projectDir = path.join(dataDir, 'users', scope.userId, 'projects', scope.projectId);
+  const common = { cacheDir, browserExecutable: options.browserExecutable, onTimings: (t: VideoTimings) => (timings = t) };
+  const ours = createVideoRenderer({ ...common, tuning: options.tuning });
+  const unoptimised = createVideoRenderer({ ...common, tuning: UNOPTIMISED });
+  const projectDir = path.join(dataDir, 'game');
   await fs.mkdir(projectDir, { recursive: true });
   await fs.writeFile(path.join(projectDir, 'index.html'), buildGame('shooter', { title: 'Bench Shooter' }));
 
@@ -170,7 +168,7 @@ export async function benchVideo(options: BenchVideoOptions = {}): Promise<Video
     const current = new TreeMeter();
     current.start();
     meter = current;
-    const result = await renderer.renderVideo({ scope, ...request });
+    const result = await renderer.renderFolder(projectDir, request);
     const cpuMs = current.cpuMs();
     meter = undefined;
     if (countMemory) peakPssKb = Math.max(peakPssKb, current.peakPssKb);

@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_FILE_BYTES,
   failedRun,
   unsupportedCall,
+  validateProjectScope,
   validateUserScope,
   type ExecutionBackend,
   type FilesCapability,
@@ -17,9 +18,8 @@ import {
 } from '@dreamcore/runtime-core';
 import { createLocalAgent, type LocalAgentOptions } from './agent.js';
 import type { Isolation } from './confine.js';
-import { createLocalFiles } from './files.js';
-import { createLocalImageGenerator, type LocalImageGeneratorOptions } from './image.js';
-import { createLocalVideoRenderer, defaultBrowserExecutable, type LocalVideoRendererOptions } from './video/index.js';
+import { createLocalFiles, scopeRoot } from './files.js';
+import { createImageGenerator, createVideoRenderer, defaultBrowserExecutable, type ImageGeneratorOptions, type VideoRendererOptions } from '@dreamcore/media';
 import { createLocalGit } from './git.js';
 import { ProcessLauncher } from './launcher.js';
 
@@ -38,9 +38,9 @@ export interface LocalBackendOptions {
   /** The agent: model access (key or demo base URL), CLI path, time bounds, skills, isolation. */
   agent?: LocalAgentOptions;
   /** Gemini for generateImage; without an API key calls fail NOT_CONFIGURED (the server answers 503, as V2). */
-  gemini?: Omit<LocalImageGeneratorOptions, 'files'>;
-  /** Promo videos (Remotion + chromium); renderVideo is declared supported when a chromium binary is found. */
-  video?: Omit<LocalVideoRendererOptions, 'dataDir'>;
+  gemini?: Omit<ImageGeneratorOptions, 'files'>;
+  /** Promo videos (Remotion + chromium, @dreamcore/media); renderVideo is declared supported when a chromium binary is found. */
+  video?: VideoRendererOptions;
   /**
    * CPU priority (nice value) of the git and agent processes this backend starts; default 19, so that under load
    * they yield to the server process that streams to every user. 0 keeps the server's own priority.
@@ -71,7 +71,7 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
   const agent = createLocalAgent(dataDir, options.agent, launcher);
   const files = createLocalFiles({ dataDir, maxFileBytes });
   const browser = options.video?.browserExecutable ?? defaultBrowserExecutable();
-  const video = createLocalVideoRenderer({ dataDir, ...options.video, ...(browser ? { browserExecutable: browser } : {}) });
+  const video = createVideoRenderer({ ...options.video, ...(browser ? { browserExecutable: browser } : {}) });
   const git = createLocalGit(dataDir, launcher);
   if (options.readOnly) return readOnlyBackend(name, dataDir, maxFileBytes, files, git, launcher);
 
@@ -89,8 +89,11 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
     git,
     runClaude: (request) => agent.runClaude(request),
     agentIsolation: () => agent.isolation(),
-    generateImage: createLocalImageGenerator({ files, ...options.gemini }),
-    renderVideo: (request) => (browser ? video.renderVideo(request) : unsupportedCall('renderVideo', name)),
+    generateImage: createImageGenerator({ files, ...options.gemini }),
+    renderVideo: async (request) => {
+      if (!browser) return unsupportedCall('renderVideo', name);
+      return video.renderFolder(scopeRoot(dataDir, validateProjectScope(request?.scope)), request);
+    },
     async prewarm(scope) {
       validateUserScope(scope);
     },
@@ -138,7 +141,5 @@ function readOnlyBackend(
 
 export { createLocalFiles, scopeRoot } from './files.js';
 export { createLocalGit } from './git.js';
-export { createLocalImageGenerator, processImage, keyOutMagenta, DEFAULT_IMAGE_MODEL, type LocalImageGeneratorOptions, type GenerateImage } from './image.js';
 export { createLocalAgent, defaultClaudePath, type LocalAgentOptions } from './agent.js';
 export { detectIsolation, type Isolation } from './confine.js';
-export { createLocalVideoRenderer, defaultBrowserExecutable, type LocalVideoRendererOptions, type LocalVideoRenderer } from './video/index.js';

@@ -86,7 +86,7 @@ export interface ModalGeminiOptions {
 }
 
 export interface ModalVideoOptions {
-  /** Declare renderVideo supported (default false until the local renderer it delegates to is exported). */
+  /** Declare renderVideo supported (default false: the render still runs in this process, not in a render sandbox). */
   enabled?: boolean;
   browserExecutable?: string;
 }

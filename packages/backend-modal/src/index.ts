@@ -4,7 +4,7 @@
  * - A Volume per user (`dreamcore-user-{userId}`: `projects/{projectId}/…`, `assets/…`) and a global skills Volume.
  * - One warm, named sandbox per active user (sandboxes.ts), shared by files (files.ts), git (git.ts) and agent runs
  *   (agent.ts); `prewarm` starts it ahead of the first call.
- * - generateImage and renderVideo reuse the local backend's implementations over this backend's files (media.ts).
+ * - generateImage and renderVideo come from @dreamcore/media (as on the local backend), over this backend's files (media.ts).
  *
  *   const backend = createModalBackend({ agent: { anthropicApiKey, proxyPublicUrl } }); // tokens from MODAL_TOKEN_*
  */

@@ -1,14 +1,14 @@
 /**
- * generateImage and renderVideo for the Modal backend, both reusing the local backend's implementations rather than
- * copying them:
+ * generateImage and renderVideo for the Modal backend, both from @dreamcore/media (the code the local backend runs
+ * too), over this backend's files:
  *
- * - generateImage: `createLocalImageGenerator` from @dreamcore/backend-local is generic over any FilesCapability
- *   (Gemini call, magenta key, trim, alias rules), so it runs here in the backend's process and stores the PNG
- *   through the Modal files capability (a checked, synced write into the user's volume).
+ * - generateImage: `createImageGenerator` is generic over any FilesCapability (Gemini call, magenta key, trim, alias
+ *   rules), so it runs here in the backend's process and stores the PNG through the Modal files capability (a checked,
+ *   synced write into the user's volume).
  * - renderVideo: the project's regular files (no `.git`, no symlinks) are pulled from the volume with one exec of
- *   `tar`, rendered by the local renderer in a temporary data directory on this machine, and `movie.mp4` and
- *   `thumbnail.webp` are written back through the files capability. Rendering in separate, bigger sandboxes (as the
- *   V2 design has it) is future work; the renderer is the same either way.
+ *   `tar`, rendered by the media renderer in a temporary folder on this machine, and `movie.mp4` and `thumbnail.webp`
+ *   are written back through the files capability. Rendering in separate, bigger sandboxes (as the V2 design has it)
+ *   is future work; the renderer is the same either way (`dreamcore-render <folder>` is its command form).
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -16,7 +16,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   createError,
-  dataDirLayout,
   isBackendError,
   unsupported,
   validateProjectScope,
@@ -26,26 +25,14 @@ import {
   type RenderVideoRequest,
   type RenderVideoResult,
 } from '@dreamcore/runtime-core';
-import { createLocalImageGenerator } from '@dreamcore/backend-local';
+import { createImageGenerator, createVideoRenderer, planVideo } from '@dreamcore/media';
 import { execBinary } from './client.js';
 import type { ModalGeminiOptions, ModalVideoOptions } from './config.js';
 import { volumePath } from './files.js';
 import type { SandboxPool } from './sandboxes.js';
 
 export function createModalImageGenerator(files: FilesCapability, gemini: ModalGeminiOptions): (request: GenerateImageRequest) => Promise<AssetRef> {
-  return createLocalImageGenerator({ files, ...gemini });
-}
-
-interface Renderer {
-  renderVideo(request: RenderVideoRequest): Promise<RenderVideoResult>;
-  close(): Promise<void>;
-}
-type RendererFactory = (options: { dataDir: string; browserExecutable?: string }) => Renderer;
-
-async function loadRendererFactory(): Promise<RendererFactory | null> {
-  const local = (await import('@dreamcore/backend-local')) as Record<string, unknown>;
-  const factory = local.createLocalVideoRenderer;
-  return typeof factory === 'function' ? (factory as RendererFactory) : null;
+  return createImageGenerator({ files, ...gemini });
 }
 
 /** Copies a project's regular files out of the volume into `dir` (one exec; tar runs inside the sandbox). */
@@ -76,36 +63,29 @@ async function pullProject(pool: SandboxPool, scope: { userId: string; projectId
 }
 
 export function createModalVideoRenderer(pool: SandboxPool, files: FilesCapability, options: ModalVideoOptions) {
-  const running = new Set<Renderer>();
+  const renderer = createVideoRenderer(options.browserExecutable ? { browserExecutable: options.browserExecutable } : {});
   return {
     async renderVideo(request: RenderVideoRequest): Promise<RenderVideoResult> {
       if (!options.enabled) throw unsupported('renderVideo', 'modal');
-      const factory = await loadRendererFactory();
-      if (!factory) throw unsupported('renderVideo', 'modal');
-      const scope = validateProjectScope(request.scope);
+      const scope = validateProjectScope(request?.scope);
+      // Bad settings fail here, before a round trip pulls the project.
+      planVideo(request);
       if (request.signal?.aborted) throw createError('CANCELLED', 'video render cancelled');
-      const dataDir = await mkdtemp(path.join(tmpdir(), 'dreamcore-modal-video-'));
-      const renderer = factory({ dataDir, ...(options.browserExecutable ? { browserExecutable: options.browserExecutable } : {}) });
-      running.add(renderer);
+      const folder = await mkdtemp(path.join(tmpdir(), 'dreamcore-modal-video-'));
       try {
-        const projectDir = path.join(dataDir, ...dataDirLayout(scope).split('/'));
-        await pullProject(pool, scope, projectDir);
-        const result = await renderer.renderVideo({ ...request, scope });
+        await pullProject(pool, scope, folder);
+        const result = await renderer.renderFolder(folder, request);
         if (request.signal?.aborted) throw createError('CANCELLED', 'video render cancelled');
-        const movie = await files.write(scope, 'movie.mp4', await readFile(path.join(projectDir, 'movie.mp4')));
-        const thumbnail = await files.write(scope, 'thumbnail.webp', await readFile(path.join(projectDir, 'thumbnail.webp')));
+        const movie = await files.write(scope, 'movie.mp4', await readFile(path.join(folder, 'movie.mp4')));
+        const thumbnail = await files.write(scope, 'thumbnail.webp', await readFile(path.join(folder, 'thumbnail.webp')));
         return { ...result, movie, thumbnail };
       } catch (error) {
         if (isBackendError(error)) throw error;
         throw createError('RENDER_ERROR', `video render failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
       } finally {
-        running.delete(renderer);
-        await renderer.close().catch(() => undefined);
-        await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
+        await rm(folder, { recursive: true, force: true }).catch(() => undefined);
       }
     },
-    async close() {
-      await Promise.allSettled([...running].map((renderer) => renderer.close()));
-    },
+    close: () => renderer.close(),
   };
 }

@@ -30,3 +30,4 @@ export function runConformanceSuite(options: ConformanceOptions): void {
 export type { ConformanceHarness, ConformanceOptions, SymlinkTarget } from './context.js';
 export { hostilePaths, hostileScopes } from './isolation.js';
 export { expectCode, snapshot, bytesOf, sha256 } from './context.js';
+export { CONFORMANCE_GAME } from './video.js';

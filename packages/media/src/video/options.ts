@@ -2,7 +2,10 @@
  * Request validation, defaults and the promo's timeline. Pure functions: everything that decides *what* gets
  * rendered lives here, so the capture and the composition agree on frame counts by construction.
  */
-import { createError, validateProjectScope, type ProjectScope, type RenderVideoRequest } from '@dreamcore/runtime-core';
+import { createError, type RenderVideoRequest } from '@dreamcore/runtime-core';
+
+/** What a render is asked for: the contract's request without the scope (the caller has found the folder). */
+export type VideoSettings = Omit<RenderVideoRequest, 'scope'>;
 
 /** DreamCore V2's promo: 7 s, 30 fps, 1080×1920 portrait. */
 export const VIDEO_DEFAULTS = { width: 1080, height: 1920, fps: 30, durationSeconds: 7 } as const;
@@ -42,7 +45,6 @@ export interface PlanOptions {
 }
 
 export interface VideoPlan {
-  scope: ProjectScope;
   width: number;
   height: number;
   /** The MP4's rate and frame count. */
@@ -83,9 +85,8 @@ function integerIn(field: string, value: unknown, fallback: number, min: number,
   return value;
 }
 
-export function planVideo(request: RenderVideoRequest, planOptions: PlanOptions = {}): VideoPlan {
+export function planVideo(request: VideoSettings, planOptions: PlanOptions = {}): VideoPlan {
   if (typeof request !== 'object' || request === null) invalid('request', 'must be an object', request);
-  const scope = validateProjectScope(request.scope);
   const L = VIDEO_LIMITS;
   const width = integerIn('width', request.width, VIDEO_DEFAULTS.width, L.minSide, L.maxSide);
   const height = integerIn('height', request.height, VIDEO_DEFAULTS.height, L.minSide, L.maxSide);
@@ -132,7 +133,6 @@ export function planVideo(request: RenderVideoRequest, planOptions: PlanOptions 
   const scale = Math.min(1, (planOptions.maxCaptureSide ?? MAX_CAPTURE_SIDE) / Math.max(width, height));
   const even = (n: number) => Math.max(2, 2 * Math.round(n / 2));
   return {
-    scope,
     width,
     height,
     fps,

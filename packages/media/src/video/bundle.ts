@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createError } from '@dreamcore/runtime-core';
 
-const PACKAGE_NAME = '@dreamcore/backend-local';
+const PACKAGE_NAME = '@dreamcore/media';
 const SOURCE_EXTENSIONS = new Set(['.js', '.jsx', '.ts', '.tsx', '.mjs', '.css', '.json']);
 const ENTRY = 'index.jsx';
 

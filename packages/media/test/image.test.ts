@@ -1,10 +1,7 @@
-import { mkdtempSync, promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isBackendError } from '@dreamcore/runtime-core';
+import { isBackendError, type FileEntry, type FilesCapability } from '@dreamcore/runtime-core';
 import { expectCode } from '@dreamcore/runtime-core/conformance';
 import {
   aliasBaseFromPrompt,
@@ -21,17 +18,23 @@ import {
   STYLE_HINTS,
 } from '@dreamcore/runtime-core';
 import { startFakeGemini, type FakeGemini } from '@dreamcore/runtime-core/testkit';
-import { createLocalBackend, type LocalBackend } from '../src/index.js';
-import { processImage } from '../src/image.js';
+import { createImageGenerator, processImage, type GenerateImage } from '../src/image.js';
 
 const KEY = 'test-gemini-key-0123456789';
 let fake: FakeGemini;
-const dataDirs: string[] = [];
 
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'dreamcore-image-'));
-  dataDirs.push(dir);
-  return dir;
+/** The two calls the generator makes on a backend's files, over a map (the backends' own files are the conformance suite's). */
+function assetStore(): Pick<FilesCapability, 'list' | 'write'> & { stored: Map<string, Uint8Array> } {
+  const stored = new Map<string, Uint8Array>();
+  const entry = (name: string): FileEntry => ({ path: name, kind: 'file', size: stored.get(name)!.byteLength, mtime: new Date(0).toISOString() });
+  return {
+    stored,
+    list: async () => [...stored.keys()].map(entry),
+    write: async (_scope, name, data) => {
+      stored.set(name, typeof data === 'string' ? new TextEncoder().encode(data) : data);
+      return entry(name);
+    },
+  };
 }
 
 beforeAll(async () => {
@@ -40,7 +43,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fake?.close();
-  await Promise.all(dataDirs.map((dir) => fs.rm(dir, { recursive: true, force: true })));
 });
 
 interface GeminiSettings {
@@ -50,11 +52,11 @@ interface GeminiSettings {
   timeoutMs?: number;
 }
 
-function backendWithImages(gemini: GeminiSettings = { apiKey: KEY }): LocalBackend {
-  return createLocalBackend({ dataDir: tempDir(), gemini: { baseUrl: fake.url, ...gemini } });
+function backendWithImages(gemini: GeminiSettings = { apiKey: KEY }): { generateImage: GenerateImage } {
+  return { generateImage: createImageGenerator({ files: assetStore(), baseUrl: fake.url, ...gemini }) };
 }
 
-describe('local generateImage: what reaches Gemini', () => {
+describe('generateImage: what reaches Gemini', () => {
   it('sends the key as x-goog-api-key, the model in the path, the prompt with style and sprite instruction', async () => {
     const backend = backendWithImages({ apiKey: KEY, model: 'gemini-test-image' });
     const before = fake.requests.length;
@@ -72,6 +74,19 @@ describe('local generateImage: what reaches Gemini', () => {
     });
     expect(request?.prompt).toContain(STYLE_HINTS.pixel);
     expect(request?.prompt).toContain(SPRITE_BACKGROUND_INSTRUCTION);
+  });
+
+  it('stores the keyed PNG through the files it was given, each call under a free alias', async () => {
+    const files = assetStore();
+    const generateImage = createImageGenerator({ files, apiKey: KEY, baseUrl: fake.url });
+    const scope = { userId: randomUUID() };
+    const first = await generateImage({ scope, prompt: 'a red apple', width: 32, height: 32 });
+    const second = await generateImage({ scope, prompt: 'a red apple', width: 32, height: 32 });
+    expect(second.alias).not.toBe(first.alias);
+    expect([...files.stored.keys()].sort()).toEqual([first.path, second.path].sort());
+    const meta = await sharp(files.stored.get(first.path)!).metadata();
+    expect(meta).toMatchObject({ format: 'png', hasAlpha: true });
+    expect(first.size).toBe(files.stored.get(first.path)!.byteLength);
   });
 
   it('an opaque request does not ask for the magenta backdrop', async () => {

@@ -1,7 +1,7 @@
 /**
- * renderVideo on the local backend, the pieces underneath: the plan (rates, sections, capture size), the encoder
- * arguments, the input script and the bundle cache key. The renders themselves are the conformance block's
- * (`renderVideo` in conformance.test.ts, through createLocalBackend).
+ * The video renderer, the pieces underneath: the plan (rates, sections, capture size), the encoder arguments, the input
+ * script and the bundle cache key. Renders through a backend are the conformance block's (`renderVideo`, run by each
+ * backend's conformance.test.ts); the command form is cli.test.ts.
  */
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -11,10 +11,8 @@ import { encoderArgs } from '../src/video/compose.js';
 import { planVideo } from '../src/video/options.js';
 
 describe('video plan', () => {
-  const scope = { userId: '11111111-1111-4111-8111-111111111111', projectId: '22222222-2222-4222-8222-222222222222' };
-
   it('defaults to DreamCore V2: 7 s, 30 fps, 1080×1920, composed at 15 fps and repeated to 30', () => {
-    const plan = planVideo({ scope });
+    const plan = planVideo({});
     expect(plan).toMatchObject({ width: 1080, height: 1920, fps: 30, totalFrames: 210, composeFps: 15, repeat: 2 });
     expect(plan.titleFrames + plan.gameplayFrames + plan.endFrames).toBe(plan.composeFrames);
     expect(plan.composeFrames * plan.repeat).toBeGreaterThanOrEqual(plan.totalFrames);
@@ -24,10 +22,10 @@ describe('video plan', () => {
   });
 
   it('keeps odd rates whole and short videos sane', () => {
-    expect(planVideo({ scope, fps: 24 })).toMatchObject({ composeFps: 24, repeat: 1, captureFps: 15 });
-    expect(planVideo({ scope, fps: 60 })).toMatchObject({ composeFps: 15, repeat: 4 });
-    expect(planVideo({ scope, fps: 30 }, { fullRateComposition: true })).toMatchObject({ composeFps: 30, repeat: 1 });
-    const tiny = planVideo({ scope, fps: 1, durationSeconds: 1 });
+    expect(planVideo({ fps: 24 })).toMatchObject({ composeFps: 24, repeat: 1, captureFps: 15 });
+    expect(planVideo({ fps: 60 })).toMatchObject({ composeFps: 15, repeat: 4 });
+    expect(planVideo({ fps: 30 }, { fullRateComposition: true })).toMatchObject({ composeFps: 30, repeat: 1 });
+    const tiny = planVideo({ fps: 1, durationSeconds: 1 });
     expect(tiny).toMatchObject({ totalFrames: 1, composeFrames: 1, titleFrames: 0, gameplayFrames: 1, endFrames: 0 });
   });
 

@@ -1,6 +1,7 @@
 /**
- * generateImage on this machine: Gemini through the official `@google/genai` SDK, the magenta key done with sharp,
- * the PNG stored in the user's asset space through the files capability (so the scoping rules are the files rules).
+ * generateImage for any backend: Gemini through the official `@google/genai` SDK, the magenta key done with sharp,
+ * the PNG stored in the user's asset space through the backend's own files capability (so the scoping rules are the
+ * files rules, and the bytes land wherever that backend keeps files).
  */
 import { createHash } from 'node:crypto';
 import { ApiError, GoogleGenAI, Modality, type GenerateContentResponse } from '@google/genai';
@@ -22,9 +23,9 @@ export const DEFAULT_IMAGE_TIMEOUT_MS = 120_000;
 /** Bigger than any image Gemini returns (1536×672 at most); refuses decompression bombs from a misbehaving provider. */
 const MAX_INPUT_PIXELS = 4096 * 4096;
 
-export interface LocalImageGeneratorOptions {
-  /** Where the PNG goes: the user's asset space (`{ userId, assets: true }`). */
-  files: FilesCapability;
+export interface ImageGeneratorOptions {
+  /** Where the PNG goes: the user's asset space (`{ userId, assets: true }`); listed to pick a free alias. */
+  files: Pick<FilesCapability, 'list' | 'write'>;
   /** Gemini API key. Without one every call fails NOT_CONFIGURED (the environment is deliberately not consulted). */
   apiKey?: string;
   /** Gemini endpoint (a stand-in in tests); default: the SDK's own. */
@@ -461,7 +462,7 @@ function providerError(error: unknown, context: { signal: AbortSignal | undefine
 
 // ---------------------------------------------------------------- the capability
 
-async function assetNames(files: FilesCapability, scope: AssetScope): Promise<string[]> {
+async function assetNames(files: ImageGeneratorOptions['files'], scope: AssetScope): Promise<string[]> {
   try {
     return (await files.list(scope, '', { recursive: false })).map((entry) => entry.path);
   } catch (error) {
@@ -474,7 +475,7 @@ function cancelled(): BackendError {
   return createError('CANCELLED', 'image generation was cancelled');
 }
 
-export function createLocalImageGenerator(options: LocalImageGeneratorOptions): GenerateImage {
+export function createImageGenerator(options: ImageGeneratorOptions): GenerateImage {
   const { files, apiKey, baseUrl } = options;
   const model = options.model ?? DEFAULT_IMAGE_MODEL;
   const timeoutMs = options.timeoutMs ?? DEFAULT_IMAGE_TIMEOUT_MS;

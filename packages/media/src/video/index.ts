@@ -1,6 +1,8 @@
 /**
- * renderVideo for the local backend: capture the project's game deterministically (capture.ts), compose a promo with
- * Remotion (bundle.ts, compose.ts), and write `movie.mp4` and `thumbnail.webp` into the project atomically.
+ * The promo video of a game folder: capture the game deterministically (capture.ts), compose a promo with Remotion
+ * (bundle.ts, compose.ts), and write `movie.mp4` and `thumbnail.webp` into the folder atomically. Backends map a
+ * project scope to its folder (the local data directory, a Modal volume mounted in a render sandbox) and call
+ * `renderFolder`; the `dreamcore-render` command (cli.ts) does the same for one folder.
  *
  * The capture, the bundle and the render run side by side: Remotion starts on the title card while the game is still
  * being captured and waits for each gameplay frame it needs (frame-server.ts). The output cannot depend on that timing.
@@ -15,12 +17,11 @@ import { existsSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createError, isBackendError, resolveInsideRoot, type FileEntry, type RenderVideoRequest, type RenderVideoResult } from '@dreamcore/runtime-core';
-import { scopeRoot } from '../files.js';
 import { captureGameplay } from './capture.js';
 import { getBundle } from './bundle.js';
 import { composePromo, type PromoProps, type RenderTuning } from './compose.js';
 import { FRAME_EXTENSION, startFrameServer, type FrameServer } from './frame-server.js';
-import { cleanTitle, planVideo, VIDEO_LIMITS, type PlanOptions, type VideoPlan } from './options.js';
+import { cleanTitle, planVideo, VIDEO_LIMITS, type PlanOptions, type VideoPlan, type VideoSettings } from './options.js';
 
 export interface VideoTimings {
   captureMs: number;
@@ -43,12 +44,10 @@ export interface VideoTuning extends RenderTuning, PlanOptions {
   pipeline?: boolean;
 }
 
-export interface LocalVideoRendererOptions {
-  /** The local backend's data directory (`users/{userId}/projects/{projectId}/`). */
-  dataDir: string;
+export interface VideoRendererOptions {
   /** Chromium binary for both the capture and Remotion (default: Debian's chromium). Nothing is ever downloaded. */
   browserExecutable?: string;
-  /** Where bundled compositions are cached (default: `<tmpdir>/dreamcore-remotion-bundles`). */
+  /** Where bundled compositions are cached (default: defaultBundleCacheDir(), `<tmpdir>/dreamcore-remotion-bundles`). */
   cacheDir?: string;
   /** Renders running at once; more wait their turn (default 1: one render already uses both cores here). */
   maxConcurrent?: number;
@@ -58,10 +57,20 @@ export interface LocalVideoRendererOptions {
   onTimings?: (timings: VideoTimings) => void;
 }
 
-export interface LocalVideoRenderer {
-  renderVideo(request: RenderVideoRequest): Promise<RenderVideoResult>;
+export interface VideoRenderer {
+  /**
+   * Renders the game in `folder` (its `index.html` and the files it loads) into `folder/movie.mp4` and
+   * `folder/thumbnail.webp`. The settings are the contract's RenderVideoRequest without the scope: the caller has
+   * already turned the scope into the folder.
+   */
+  renderFolder(folder: string, settings?: VideoSettings): Promise<RenderVideoResult>;
   /** Cancels every render in progress or queued and waits for their processes to end. */
   close(): Promise<void>;
+}
+
+/** Where bundled compositions are kept unless told otherwise (an image can bake one in with `dreamcore-render --prepare`). */
+export function defaultBundleCacheDir(): string {
+  return path.join(tmpdir(), 'dreamcore-remotion-bundles');
 }
 
 const CHROMIUM_CANDIDATES = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'];
@@ -181,16 +190,15 @@ async function fileEntry(relative: string, absolute: string): Promise<FileEntry>
   return { path: relative, kind: 'file', size: stats.size, mtime: stats.mtime.toISOString() };
 }
 
-export function createLocalVideoRenderer(options: LocalVideoRendererOptions): LocalVideoRenderer {
-  const dataDir = path.resolve(options.dataDir);
-  const cacheDir = options.cacheDir ?? path.join(tmpdir(), 'dreamcore-remotion-bundles');
+export function createVideoRenderer(options: VideoRendererOptions = {}): VideoRenderer {
+  const cacheDir = options.cacheDir ?? defaultBundleCacheDir();
   const limit = createLimiter(Math.max(1, options.maxConcurrent ?? 1));
   const tuning = options.tuning ?? {};
   const jobs = new Set<{ controller: AbortController; done: Promise<unknown> }>();
   let closed = false;
 
   /** Everything that can fail fast (arguments, missing game, no browser) fails before a render takes a slot. */
-  async function run(request: RenderVideoRequest, signal: AbortSignal): Promise<RenderVideoResult> {
+  async function run(folder: string, request: VideoSettings, signal: AbortSignal): Promise<RenderVideoResult> {
     const plan = planVideo(request, tuning);
     const browserExecutable = options.browserExecutable ?? defaultBrowserExecutable();
     if (!browserExecutable || !existsSync(browserExecutable)) {
@@ -198,7 +206,7 @@ export function createLocalVideoRenderer(options: LocalVideoRendererOptions): Lo
         details: { browserExecutable },
       });
     }
-    const projectDir = scopeRoot(dataDir, plan.scope);
+    const projectDir = path.resolve(folder);
     let html: string;
     try {
       const { absolute } = await resolveInsideRoot(projectDir, 'index.html');
@@ -216,7 +224,7 @@ export function createLocalVideoRenderer(options: LocalVideoRendererOptions): Lo
     title: string,
     projectDir: string,
     browserExecutable: string,
-    request: RenderVideoRequest,
+    request: VideoSettings,
     signal: AbortSignal,
   ): Promise<RenderVideoResult> {
     const started = performance.now();
@@ -356,9 +364,12 @@ export function createLocalVideoRenderer(options: LocalVideoRendererOptions): Lo
   }
 
   return {
-    async renderVideo(request) {
+    async renderFolder(folder, settings = {}) {
       if (closed) throw createError('UNAVAILABLE', 'the video renderer is closed');
-      const external = (request as RenderVideoRequest | undefined)?.signal;
+      if (typeof folder !== 'string' || folder === '') {
+        throw createError('INVALID_ARGUMENT', 'folder must be a non-empty path', { details: { field: 'folder' } });
+      }
+      const external = (settings as VideoSettings | undefined)?.signal;
       if (external !== undefined && !(external instanceof AbortSignal)) {
         throw createError('INVALID_ARGUMENT', 'signal must be an AbortSignal', { details: { field: 'signal' } });
       }
@@ -366,7 +377,7 @@ export function createLocalVideoRenderer(options: LocalVideoRendererOptions): Lo
       const controller = new AbortController();
       const forward = () => controller.abort();
       external?.addEventListener('abort', forward, { once: true });
-      const done = run(request, controller.signal);
+      const done = run(folder, settings, controller.signal);
       const job = { controller, done };
       jobs.add(job);
       try {
