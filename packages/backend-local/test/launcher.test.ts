@@ -130,7 +130,7 @@ describe('process launcher', () => {
       const child = await new ProcessLauncher().spawn('sleep', ['300'], { cwd: '/', env: { PATH: process.env.PATH }, detached: true });
       console.log(child.pid);
       setInterval(() => {}, 1000);`;
-    const server = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    const server = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], {
       cwd: path.dirname(launcherModule),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
