@@ -7,6 +7,8 @@
  * - phone width: chat and preview are tabs;
  * - a connection dropped twice in the middle of a job (once by the server, once by the page): the streamed text in
  *   the chat equals the job's stream exactly once, with nothing missing;
+ * - a message sent before the server has selected the project (a slow link) or while the socket is reconnecting is
+ *   shown at once, sent once the project is selected on a live connection, and answered;
  * - a second user cannot reach the first one's editor (error, then back to their own list; no data shown).
  *
  * Screenshots of the main screens go to test-artifacts/screenshots/ (git-ignored).
@@ -15,7 +17,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Frame, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoScript, demoScript } from '@dreamcore/runtime-core/demo';
 import { api, Client, signUp, startHarness, type Harness, type Session } from './support/harness.js';
@@ -148,6 +150,71 @@ async function jobsOf(token: string, projectId: string): Promise<JobWire[]> {
 }
 
 const replyOf = (job: JobWire) => (JSON.parse(job.result ?? '{}') as { message?: string }).message ?? '';
+
+interface Link {
+  /** From the next server frame of this type on, the server's frames wait (in order) until `release`. */
+  holdFrom(type: string): void;
+  /** The types of the frames held back so far. */
+  held(): string[];
+  release(): void;
+  /** The network is down: open sockets are closed, new ones closed at once. */
+  down(): Promise<void>;
+  up(): void;
+  /** The network goes down as the page sends its next frame of this type: before it reaches the server, or just after. */
+  downOnSend(type: string, when: 'before' | 'after'): Promise<void>;
+}
+
+/** Routes the context's WebSocket through the test: a slow link (server frames held back) or a network that is down. */
+async function controlledLink(context: BrowserContext): Promise<Link> {
+  let holdType: string | null = null;
+  let holding = false;
+  let isDown = false;
+  const queue: { type: string; deliver: () => void }[] = [];
+  const open = new Set<WebSocketRoute>();
+  let cut: { type: string; when: 'before' | 'after'; done: () => void } | null = null;
+  const down = async () => {
+    isDown = true;
+    await Promise.all([...open].map((ws) => ws.close({ code: 4000, reason: 'network down' }).catch(() => undefined)));
+  };
+  const typeOf = (frame: string | Buffer) => String((JSON.parse(String(frame)) as { type?: unknown }).type);
+  await context.routeWebSocket(/\/ws$/, (page) => {
+    if (isDown) return void page.close({ code: 4000, reason: 'network down' });
+    const server = page.connectToServer();
+    open.add(page);
+    page.onClose(() => {
+      open.delete(page);
+      void server.close().catch(() => undefined);
+    });
+    page.onMessage((frame) => {
+      if (cut && typeOf(frame) === cut.type) {
+        const { when, done } = cut;
+        cut = null;
+        if (when === 'after') server.send(frame);
+        void down().then(done);
+        return;
+      }
+      server.send(frame);
+    });
+    server.onMessage((frame) => {
+      const type = typeOf(frame);
+      if (!holding && type === holdType) holding = true;
+      if (holding) queue.push({ type, deliver: () => page.send(frame) });
+      else page.send(frame);
+    });
+  });
+  return {
+    holdFrom: (type) => void (holdType = type),
+    held: () => queue.map((f) => f.type),
+    release() {
+      holding = false;
+      holdType = null;
+      for (const frame of queue.splice(0)) frame.deliver();
+    },
+    down,
+    up: () => void (isDown = false),
+    downOnSend: (type, when) => new Promise<void>((done) => void (cut = { type, when, done })),
+  };
+}
 
 // ---------------------------------------------------------------- tests
 
@@ -476,6 +543,104 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       h.model.setScript(demoScript);
       await context.close();
     }
+  }, 150_000);
+
+  it('a message sent before the project is selected (a slow link) is shown at once, sent once, and answered', async () => {
+    const user = await signUp(h.url);
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const link = await controlledLink(context);
+    const { page, errors } = await newPage(context);
+    await signInAs(page, user);
+    // The editor asks for its project; the answer (and everything after it) is slow to arrive.
+    link.holdFrom('projectSelected');
+    const projectId = await createProject(page, 'Slow link');
+    await page.locator('.chat-input').fill('Make a snake game');
+    await page.locator('.chat-input').press('Enter');
+    await page.locator('.msg-user .msg-body', { hasText: 'Make a snake game' }).waitFor();
+    expect(link.held()[0]).toBe('projectSelected');
+    await shot(page, '16-sent-before-selected');
+    link.release();
+
+    await page.waitForFunction(() => document.querySelectorAll('.msg-assistant[data-state="done"]').length >= 1, undefined, { timeout: AGENT_MS });
+    expect(await page.locator('.msg-user .msg-body').allTextContents()).toEqual(['Make a snake game']);
+    expect(await page.locator('.msg-system').count()).toBe(0);
+    expect(await page.locator('.chat-input').inputValue()).toBe('');
+    const jobs = await jobsOf(user.accessToken, projectId);
+    expect(jobs.map((j) => j.status)).toEqual(['completed']);
+    expect(((await page.locator('.msg-assistant .msg-body').textContent()) ?? '').trim()).toBe(replyOf(jobs[0]!));
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
+  it('a message sent while the socket is reconnecting waits for the connection, then is sent once and answered', async () => {
+    const user = await signUp(h.url);
+    const context = await browser.newContext({ viewport: DESKTOP, locale: 'ja-JP' });
+    const link = await controlledLink(context);
+    const { page, errors } = await newPage(context);
+    await signInAs(page, user);
+    const projectId = await createProject(page, '再接続');
+    await page.locator('.chat-welcome').waitFor();
+
+    await link.down();
+    await page.locator('.conn-status[data-state="offline"], .conn-status[data-state="connecting"]').waitFor({ timeout: 5_000 });
+    await page.locator('.chat-input').fill('ヘビのゲームを作って');
+    await page.locator('.chat-input').press('Enter');
+    const bubble = page.locator('.msg-user', { hasText: 'ヘビのゲームを作って' });
+    await bubble.waitFor();
+    expect(await bubble.getAttribute('data-state')).toBe('queued');
+    expect(await bubble.textContent()).toContain('接続');
+    await shot(page, '17-queued-while-offline');
+    expect(await jobsOf(user.accessToken, projectId)).toEqual([]);
+
+    link.up();
+    await page.waitForFunction(() => document.querySelectorAll('.msg-assistant[data-state="done"]').length >= 1, undefined, { timeout: AGENT_MS });
+    expect(await bubble.getAttribute('data-state')).toBe('sent');
+    expect(await page.locator('.msg-user').count()).toBe(1);
+    expect(await page.locator('.chat-input').inputValue()).toBe('');
+    const jobs = await jobsOf(user.accessToken, projectId);
+    expect(jobs.map((j) => j.status)).toEqual(['completed']);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
+  it('a message whose connection dropped before the answer: handed back if it was lost, kept if the server ran it', async () => {
+    const user = await signUp(h.url);
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const link = await controlledLink(context);
+    const { page, errors } = await newPage(context);
+    await signInAs(page, user);
+    const projectId = await createProject(page, 'Lost and found');
+    await page.locator('.chat-welcome').waitFor();
+
+    // 1. Lost on the way: after the reconnect it is back in the box, with a word saying so; nothing ran.
+    const lost = link.downOnSend('message', 'before');
+    await page.locator('.chat-input').fill('Make a snake game');
+    await page.locator('.chat-input').press('Enter');
+    await lost;
+    link.up();
+    await page.locator('.msg-system', { hasText: 'before your message reached the server' }).waitFor({ timeout: 20_000 });
+    expect(await page.locator('.chat-input').inputValue()).toBe('Make a snake game');
+    expect(await page.locator('.msg-user').count()).toBe(0);
+    expect(await jobsOf(user.accessToken, projectId)).toEqual([]);
+    await shot(page, '18-message-handed-back');
+
+    // 2. It reached the server, the answer did not reach us, and the job finished while we were away: after the
+    //    reconnect the conversation shows it and the reply, and nothing is handed back.
+    const delivered = link.downOnSend('message', 'after');
+    await page.locator('button.send').click();
+    await delivered;
+    await expect.poll(async () => (await jobsOf(user.accessToken, projectId)).map((j) => j.status), { timeout: AGENT_MS }).toEqual(['completed']);
+    link.up();
+    await page.locator('.msg-assistant .msg-body').first().waitFor({ timeout: 20_000 });
+    expect(await page.locator('.msg-user .msg-body').allTextContents()).toEqual(['Make a snake game']);
+    const [job] = await jobsOf(user.accessToken, projectId);
+    expect(((await page.locator('.msg-assistant .msg-body').textContent()) ?? '').trim()).toBe(replyOf(job!));
+    expect(await page.locator('.chat-input').inputValue()).toBe('');
+    // The conversation is the server's history again (the earlier note was the page's own); nothing new was said.
+    expect(await page.locator('.msg-system').count()).toBe(0);
+    expect(await page.locator('button.send').isDisabled()).toBe(false);
+    expect(errors).toEqual([]);
+    await context.close();
   }, 150_000);
 
   it('what /api/config says is shown: the demo-mode banner, and Google sign-in only with Supabase', async () => {

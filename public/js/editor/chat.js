@@ -1,6 +1,12 @@
 // The chat: history, the user's messages, the agent's words streaming in (`stream` events), the job's progress
 // (`progress` events) with a cancel button, and the message box (with asset references).
+//
+// A message is shown the moment it is sent, and goes out only once the server has selected this project on a live
+// connection (the outbox): sent earlier, it could race the selection and vanish when the history arrives, or be lost
+// to a socket that is reconnecting. A message whose connection dropped before the server answered is checked against
+// the history after the reconnect: it reached the server, or it goes back to the message box with a word saying so.
 import { h, clear, toast, formatDate } from '../lib/dom.js';
+import { t } from '../lib/i18n.js';
 import { errorText } from '../screens/chrome.js';
 import { JobFeed } from '../lib/jobfeed.js';
 
@@ -20,8 +26,17 @@ export function createChat({ app, projectId, onJobEnded }) {
   let lastSent = null;
   /** `limitExceeded.pendingPrompt`: the message the server did not run, offered for sending again. */
   let heldBack = null;
-  /** The bubble of the last message sent (taken back if the server only asks to answer the style question). */
+  /** The bubble of the last message sent (a style choice sends that message again). */
   let lastBubble = null;
+  /**
+   * The message on its way until the server answers it: {message, text, bubble, state: 'queued' | 'sent', connection}.
+   * Queued until the project is selected on a live connection; `connection` is the one it was sent on.
+   */
+  let outbox = null;
+  /** Whether the conversation has been rendered from the server's history (the first `projectSelected`). */
+  let rendered = false;
+  /** The newest server timestamp seen (history, job creation): a user message in a later history past it is new. */
+  let serverTime = '';
   let attached = [];
 
   const log = h('div', { class: 'chat-log', role: 'log', 'aria-live': 'polite', dataset: { testid: 'chat-log' } });
@@ -169,12 +184,12 @@ export function createChat({ app, projectId, onJobEnded }) {
   }
 
   function updateSend() {
-    const offline = !socket.ready;
-    sendButton.disabled = Boolean(activeJobId) || offline;
-    sendButton.textContent = activeJobId ? 'Working…' : offline ? 'Offline' : 'Send';
+    // Offline is fine: a message waits in the outbox for the connection (the badge in the top bar says it is away).
+    sendButton.disabled = Boolean(activeJobId);
+    sendButton.textContent = activeJobId ? (outbox?.state === 'queued' ? t('chat.waitingForConnection') : 'Working…') : 'Send';
   }
 
-  /** projectSelected on entering the editor: the conversation so far, and the running job if any. */
+  /** The conversation so far from the server, and the running job if any. */
   function renderHistory(history, activeJob) {
     clear(log);
     jobs.clear();
@@ -182,18 +197,49 @@ export function createChat({ app, projectId, onJobEnded }) {
     const running = activeJob && ACTIVE.has(activeJob.status) ? activeJob : null;
     const since = running ? Date.parse(running.created_at) : Infinity;
     for (const item of history ?? []) {
+      if (item.timestamp > serverTime) serverTime = item.timestamp;
       // The running job's reply arrives as its replayed stream; a reply saved meanwhile would repeat it.
       if (item.role === 'assistant' && Date.parse(item.timestamp) >= since) continue;
       addMessage(item.role, item.content, { timestamp: item.timestamp });
     }
-    if (!history?.length) log.append(welcome());
+    if (outbox?.bubble) log.append(outbox.bubble);
+    else if (!history?.length) log.append(welcome());
     if (running) {
       // Its events so far arrive as a replay (the server subscribes this socket from the first one).
       feed.follow(running.id, 0);
+      // A message waiting to be sent would only join it: it goes back to the box until the job is done.
+      if (outbox) handBack(t('chat.joinedRunning'));
       setActive(running.id, running);
       jobEntry(running.id);
     }
     scrollDown(true);
+  }
+
+  /**
+   * `projectSelected`, on entering the editor and again after every reconnect: the first renders the conversation;
+   * a later one settles a message whose connection dropped before the server answered it. Then the outbox goes out.
+   */
+  function projectSelected({ history, activeJob }) {
+    if (!rendered) {
+      rendered = true;
+      renderHistory(history, activeJob);
+    } else if (outbox?.state === 'sent' && outbox.connection !== socket.connection) {
+      const running = activeJob && ACTIVE.has(activeJob.status) ? activeJob : null;
+      if (running) {
+        settle();
+        feed.follow(running.id, 0);
+        setActive(running.id, running);
+        jobEntry(running.id);
+      } else if ((history ?? []).some((item) => item.role === 'user' && item.content === outbox.text && item.timestamp > serverTime)) {
+        // It reached the server and its job is already over: the history has it and the reply.
+        settle();
+        setActive(null);
+        renderHistory(history, null);
+      } else {
+        handBack(t('chat.unsent'));
+      }
+    }
+    flush();
   }
 
   // ---------------------------------------------------------------- sending
@@ -201,10 +247,6 @@ export function createChat({ app, projectId, onJobEnded }) {
   function send() {
     const text = input.value.trim();
     if (!text || activeJobId) return;
-    if (!socket.ready) {
-      toast('Not connected to the server. Reconnecting…', 'error');
-      return;
-    }
     const refs = attached.filter((a) => text.includes(a.url));
     const raw =
       text
@@ -216,21 +258,59 @@ export function createChat({ app, projectId, onJobEnded }) {
     // A message handed back by limitExceeded keeps the style it was sent with.
     if (heldBack?.selectedStyle && heldBack.content === raw) lastSent.selectedStyle = heldBack.selectedStyle;
     heldBack = null;
-    socket.send(lastSent);
     lastPrompt = text;
     lastBubble = addMessage('user', text, { timestamp: new Date().toISOString() }).bubble;
     input.value = '';
     attached = [];
-    awaitServer();
+    post(lastSent, text, lastBubble);
   }
 
-  /** Until the server answers a message, no second one. */
-  function awaitServer() {
+  /** Puts a message in the outbox (one at a time: until the server answers it, no second one) and sends it if it can. */
+  function post(message, text, bubble) {
+    outbox = { message, text, bubble, state: 'queued', connection: 0 };
     activeJobId = 'pending';
     status.hidden = false;
-    showProgress(0, 'Sending…');
-    cancelButton.disabled = true;
+    flush();
+  }
+
+  /** Sends the outbox once the project is selected on a live connection; until then it says it is waiting. */
+  function flush() {
+    if (outbox?.state !== 'queued') return;
+    if (socket.projectReady(projectId) && socket.send(outbox.message)) {
+      outbox.state = 'sent';
+      outbox.connection = socket.connection;
+      if (outbox.bubble) outbox.bubble.dataset.state = 'sent';
+      outbox.bubble?.querySelector('.msg-note')?.remove();
+      showProgress(0, t('chat.sending'));
+      cancelButton.disabled = true;
+      cancelButton.textContent = 'Cancel';
+    } else {
+      if (outbox.bubble) outbox.bubble.dataset.state = 'queued';
+      if (outbox.bubble && !outbox.bubble.querySelector('.msg-note')) outbox.bubble.append(h('div', { class: 'msg-note' }, t('chat.queued')));
+      showProgress(0, t('chat.waitingForConnection'));
+      // Not sent yet, so it can still be taken back.
+      cancelButton.disabled = false;
+      cancelButton.textContent = t('chat.takeBack');
+    }
     updateSend();
+  }
+
+  /** The server answered the message in the outbox (or it is being handed back): it is no longer on its way. */
+  function settle() {
+    const entry = outbox;
+    outbox = null;
+    entry?.bubble?.querySelector('.msg-note')?.remove();
+    return entry;
+  }
+
+  /** The message was not taken: its bubble goes, its text goes back to the box, and `note` says why. */
+  function handBack(note) {
+    const entry = settle();
+    if (activeJobId === 'pending') setActive(null);
+    if (!entry) return;
+    entry.bubble?.remove();
+    if (!input.value) input.value = entry.text;
+    if (note) addMessage('system', note);
   }
 
   /**
@@ -239,13 +319,12 @@ export function createChat({ app, projectId, onJobEnded }) {
    */
   function showStylePicker({ dimension, styles, originalMessage }) {
     const resend = (extra, button) => {
-      if (activeJobId || !socket.ready) return toast(activeJobId ? 'Wait for the current generation to finish.' : 'Not connected to the server.', 'error');
+      if (activeJobId) return toast('Wait for the current generation to finish.', 'error');
       const base = lastSent && lastSent.content === originalMessage ? lastSent : { type: 'message', content: originalMessage };
-      if (!socket.send({ ...base, ...extra })) return;
       for (const b of picker.querySelectorAll('button')) b.disabled = true;
       button.classList.add('chosen');
       picker.dataset.state = 'answered';
-      awaitServer();
+      post({ ...base, ...extra }, originalMessage, lastSent === base ? lastBubble : null);
     };
     const cards = (styles ?? []).map((style) => {
       const button = h(
@@ -280,6 +359,8 @@ export function createChat({ app, projectId, onJobEnded }) {
   }
 
   function cancel() {
+    // A message still waiting for the connection is taken back into the box.
+    if (activeJobId === 'pending' && outbox?.state === 'queued') return handBack(null);
     if (!activeJobId || activeJobId === 'pending') return;
     cancelButton.disabled = true;
     cancelButton.textContent = 'Cancelling…';
@@ -325,10 +406,13 @@ export function createChat({ app, projectId, onJobEnded }) {
   offs.push(
     socket.on('jobStarted', (m) => {
       if (m.job?.project_id !== projectId) return;
+      if (m.job.created_at > serverTime) serverTime = m.job.created_at;
+      // Joining a job that was already running means our message was not run: it goes back to the box.
+      if (m.isExisting) handBack(t('chat.joinedRunning'));
+      else settle();
       feed.follow(m.job.id, 0);
       setActive(m.job.id, m.job);
       jobEntry(m.job.id);
-      if (m.isExisting) addMessage('system', 'A generation is already running for this game; showing it. 実行中の生成に合流しました。');
     }),
     socket.on('started', (m) => {
       if (!fresh(m)) return;
@@ -391,19 +475,8 @@ export function createChat({ app, projectId, onJobEnded }) {
       finishJob(m.jobId, 'cancelled', h('div', { class: 'msg-note' }, 'Cancelled. キャンセルしました。'));
       onJobEnded?.('cancelled', m);
     }),
-    socket.on('projectSelected', (m) => {
-      // Again after a reconnect: a message that never reached the server is handed back for sending again.
-      if (m.projectId !== projectId || activeJobId !== 'pending') return;
-      if (m.activeJob && ACTIVE.has(m.activeJob.status)) {
-        feed.follow(m.activeJob.id, 0);
-        setActive(m.activeJob.id, m.activeJob);
-        return;
-      }
-      setActive(null);
-      if (lastPrompt && !input.value) input.value = lastPrompt;
-      addMessage('system', 'The connection dropped before your message reached the server. Please send it again. 接続が切れたため、もう一度送信してください。');
-    }),
     socket.on('limitExceeded', (m) => {
+      settle();
       setActive(null);
       const names = (m.jobs ?? []).map((j) => j.projectName || 'another game').join(', ');
       addMessage('system', `You already have a generation running (${names}). Wait for it to finish, then send again. 他のゲームで生成中です。`);
@@ -413,23 +486,23 @@ export function createChat({ app, projectId, onJobEnded }) {
       }
     }),
     socket.on('styleOptions', (m) => {
+      settle();
       if (activeJobId === 'pending') setActive(null);
       showStylePicker(m);
     }),
     socket.on('info', (m) => {
-      if (activeJobId === 'pending') setActive(null);
       // A style question is still open: the message was not taken; it goes back to the box.
-      if (m.pendingStyle && lastPrompt && !input.value) {
-        input.value = lastPrompt;
-        lastBubble?.remove();
-      }
+      if (m.pendingStyle) handBack(null);
+      else settle();
+      if (activeJobId === 'pending') setActive(null);
       addMessage('system', m.message ?? '');
     }),
     socket.on('error', (m) => {
       const code = m.error?.code;
       if (activeJobId === 'pending' && (code || /project|message|request|denied/i.test(m.message ?? ''))) {
+        const entry = settle();
         setActive(null);
-        if (lastPrompt && !input.value) input.value = lastPrompt;
+        if (entry && !input.value) input.value = entry.text;
       }
       if (code === 'DAILY_MESSAGE_LIMIT_EXCEEDED' || code === 'RATE_LIMITED' || code === 'SYSTEM_LIMIT_EXCEEDED') addMessage('system', errorText(m));
     }),
@@ -446,7 +519,7 @@ export function createChat({ app, projectId, onJobEnded }) {
   return {
     el,
     input,
-    renderHistory,
+    projectSelected,
     insertReference,
     get activeJobId() {
       return activeJobId === 'pending' ? null : activeJobId;

@@ -3,7 +3,9 @@
 // - reconnects with backoff min(1000·1.5^n, 10 s), then re-sends `init`, `selectProject` for the open editor and
 //   `subscribeJob {jobId, lastSeq}` for the job on screen (from the view's `resume` hook: the last seq it
 //   rendered), so the server replays exactly what was missed (views drop repeats by seq: see jobfeed.js);
-// - application-level heartbeat: `ping` every 10 s while the page is visible; no `pong` within 4 s → reconnect.
+// - application-level heartbeat: `ping` every 10 s while the page is visible; no `pong` within 4 s → reconnect;
+// - `projectReady(id)`: the server has answered `selectProject` on this connection, so a `message` sent now goes to
+//   that project (the server handles a connection's messages concurrently: one sent before the answer can race it).
 
 const PING_EVERY_MS = 10_000;
 const PONG_TIMEOUT_MS = 4_000;
@@ -20,6 +22,8 @@ export class Socket {
     this.attempt = 0;
     this.listeners = new Map();
     this.projectId = null;
+    /** The project the server has confirmed (`projectSelected`) on the current connection. */
+    this.selectedOnConnection = null;
     /** Set by the editor: () => ({jobId, lastSeq}) for the job on screen that has not ended, or null. */
     this.resume = null;
     this.reconnectTimer = null;
@@ -76,6 +80,16 @@ export class Socket {
     return this.state === 'ready';
   }
 
+  /** Which connection this is (1 for the first; a reconnect counts up): says whether a send went out on this one. */
+  get connection() {
+    return this.stats.connections;
+  }
+
+  /** Connected, and `projectId` selected on this connection: a chat message sent now reaches that project. */
+  projectReady(projectId) {
+    return this.ready && this.selectedOnConnection === projectId;
+  }
+
   /** Resolves true once connected and initialised, false after `timeoutMs`. */
   whenReady(timeoutMs = 8000) {
     if (this.ready) return Promise.resolve(true);
@@ -113,6 +127,7 @@ export class Socket {
       ws.close(1000, 'signed out');
     }
     this.projectId = null;
+    this.selectedOnConnection = null;
   }
 
   open() {
@@ -157,6 +172,7 @@ export class Socket {
   /** The socket is gone (closed by the server, the network, or us): reconnect with backoff. */
   async closed(code) {
     this.ws = null;
+    this.selectedOnConnection = null;
     this.stopHeartbeat();
     if (this.state === 'stopped') return;
     this.stats.dropped++;
@@ -236,6 +252,7 @@ export class Socket {
 
   /** The editor's project: selected now and again after every reconnect. */
   selectProject(projectId) {
+    if (this.selectedOnConnection !== projectId) this.selectedOnConnection = null;
     this.projectId = projectId;
     this.resubscribeOnSelect = false;
     this.send({ type: 'selectProject', projectId });
@@ -243,6 +260,7 @@ export class Socket {
 
   deselectProject() {
     this.projectId = null;
+    this.selectedOnConnection = null;
     this.resume = null;
     this.send({ type: 'deselectProject' });
   }
@@ -254,6 +272,7 @@ export class Socket {
       case 'init':
         this.attempt = 0;
         this.stats.connections++;
+        this.selectedOnConnection = null;
         this.setState('ready');
         this.startHeartbeat();
         this.sendViewState();
@@ -277,6 +296,7 @@ export class Socket {
           );
         break;
       case 'projectSelected':
+        if (message.projectId === this.projectId) this.selectedOnConnection = message.projectId;
         if (message.projectId === this.projectId && this.resubscribeOnSelect) {
           // After a reconnect: the job on screen continues from the last event rendered.
           const cursor = this.resume?.();

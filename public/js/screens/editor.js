@@ -166,9 +166,10 @@ export function mountEditor(root, app, route) {
     offs.push(
       socket.on('projectSelected', (m) => {
         if (m.projectId !== projectId) return;
+        // Every time (after a reconnect too): the chat settles a message that was on its way and sends its outbox.
+        chat.projectSelected(m);
         if (!selected) {
           selected = true;
-          chat.renderHistory(m.history, m.activeJob);
           preview.load();
         }
       }),
