@@ -7,6 +7,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'server/test/**/*.test.ts', 'examples/**/*.test.ts'],
+    // Stops the run with one message naming what to install (`npm run setup`) when bubblewrap or chromium is missing.
+    globalSetup: ['scripts/prerequisites.mjs'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default'],

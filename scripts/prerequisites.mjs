@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+/**
+ * What `npm test` needs from the system beyond `npm install`, in one list: `npm test` checks it first (vitest
+ * globalSetup) and stops with one message naming what is missing; `npm run setup` installs what is missing (apt).
+ *
+ *   node scripts/prerequisites.mjs           prints what is missing, exits 1 if something required is
+ *   node scripts/prerequisites.mjs --apt     prints the Debian packages that would install what is missing
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A command on PATH (as `command -v` finds it). */
+function onPath(name) {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(path.join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
+
+/** A Debian package is installed (false where there is no dpkg: the check then only informs). */
+function debianPackage(name) {
+  const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
+  return result.status === 0 && result.stdout.includes('install ok installed');
+}
+
+/** The browser the browser tests and video capture drive: `DREAMCORE_CHROMIUM`, else Debian's chromium. */
+export function chromiumPath() {
+  if (process.env.DREAMCORE_CHROMIUM) return existsSync(process.env.DREAMCORE_CHROMIUM) ? process.env.DREAMCORE_CHROMIUM : null;
+  return ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file)) ?? null;
+}
+
+/** required: without it `npm test` fails; otherwise a lane of tests is skipped or output looks wrong. */
+export const PREREQUISITES = [
+  { name: 'bubblewrap', apt: 'bubblewrap', required: true, why: 'confines the agent and the Modal emulator sandboxes', present: () => onPath('bwrap') },
+  {
+    name: 'chromium',
+    apt: 'chromium',
+    required: true,
+    why: 'browser tests, video capture, Remotion (or set DREAMCORE_CHROMIUM)',
+    present: () => chromiumPath() !== null,
+  },
+  { name: 'git', apt: 'git', required: true, why: 'project history on the local backend', present: () => onPath('git') },
+  { name: 'ps', apt: 'procps', required: true, why: 'process-tree checks in the agent tests', present: () => onPath('ps') },
+  {
+    name: 'PostgreSQL 15',
+    apt: 'postgresql-15',
+    required: false,
+    why: 'the Supabase-shaped database lane (skipped without it)',
+    present: () => ['/usr/lib/postgresql/15/bin/postgres', '/usr/local/bin/postgres'].some((file) => existsSync(file)),
+  },
+  {
+    name: 'emoji font',
+    apt: 'fonts-noto-color-emoji',
+    required: false,
+    why: 'emoji in captured game videos',
+    present: () => debianPackage('fonts-noto-color-emoji'),
+  },
+  { name: 'CJK fonts', apt: 'fonts-noto-cjk', required: false, why: 'Japanese text in captured game videos', present: () => debianPackage('fonts-noto-cjk') },
+];
+
+export function missingPrerequisites() {
+  return PREREQUISITES.filter((p) => !p.present());
+}
+
+/** The one message `npm test` stops with, or null when every required prerequisite is there. */
+export function prerequisiteMessage(missing = missingPrerequisites()) {
+  const required = missing.filter((p) => p.required);
+  if (required.length === 0) return null;
+  return [
+    `npm test needs ${required.map((p) => p.name).join(', ')}, which ${required.length === 1 ? 'is' : 'are'} not installed here:`,
+    ...required.map((p) => `  - ${p.name}: ${p.why}`),
+    `Install with: npm run setup   (Debian/Ubuntu: sudo apt-get install ${missing.map((p) => p.apt).join(' ')})`,
+  ].join('\n');
+}
+
+/** vitest globalSetup: stop before any test file runs when something required is missing (the message alone, no trace). */
+export default function checkPrerequisites() {
+  const missing = missingPrerequisites();
+  const message = prerequisiteMessage(missing);
+  if (message) {
+    console.error(`\n${message}\n`);
+    process.exit(1);
+  }
+  for (const p of missing) console.warn(`note: ${p.name} is not installed: ${p.why}. \`npm run setup\` installs it.`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const missing = missingPrerequisites();
+  if (process.argv.includes('--apt')) {
+    process.stdout.write(missing.map((p) => p.apt).join(' ') + (missing.length ? '\n' : ''));
+  } else {
+    for (const p of missing) console.log(`${p.required ? 'missing' : 'optional'}: ${p.name} (${p.apt}): ${p.why}`);
+    process.exitCode = missing.some((p) => p.required) ? 1 : 0;
+  }
+}
