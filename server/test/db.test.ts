@@ -96,7 +96,7 @@ describe('repository on PGlite (embedded)', () => {
     record: record('pglite'),
   };
 
-  const ALL_MIGRATIONS = ['000_local-compat.sql', '001_core.sql', '002_functions.sql', '003_jobs_usage_and_events.sql'];
+  const ALL_MIGRATIONS = ['000_local-compat.sql', '001_core.sql', '002_functions.sql', '003_jobs_usage_and_events.sql', '004_published_snapshots.sql'];
 
   it('a new database gets the compat file and every migration, in order', () => {
     expect(db.kind).toBe('pglite');

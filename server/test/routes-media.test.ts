@@ -289,6 +289,8 @@ describe('publish validation', () => {
       likeCount: 0,
       publishedAt: 'x',
       updatedAt: 'y',
+      commitHash: null,
+      unpublishedAt: null,
       project: { id: 'p', name: 'P' },
       author: { displayName: 'D', avatarUrl: null },
     });

@@ -1,6 +1,11 @@
 // Publish: title, description, how to play, tags, visibility (draft: GET/PUT …/publish-draft; publish:
 // POST …/publish → {gameId}; unpublish: DELETE …/publish), the thumbnail, and the promo video.
+//
+// Publishing makes the project's current version public; later changes stay private until "Update the public
+// version" (GET …/published says `upToDate`). The state is shown where the Publish button is, and the editor shows
+// "changes not yet public" through `onStatus`. Unpublishing hides the game; publishing again brings back its link.
 import { h, clear, toast, withBusy, confirmDialog } from '../lib/dom.js';
+import { t } from '../strings/publish.js';
 import { createMovie } from './movie.js';
 
 const VISIBILITY = [
@@ -20,10 +25,12 @@ function parseTags(text) {
   ].slice(0, 20);
 }
 
-export function createPublish({ app, projectId, projectName }) {
+export function createPublish({ app, projectId, projectName, onStatus }) {
   const { api } = app;
   let loaded = false;
   let thumbVersion = Date.now();
+  // Answers about the published state can cross (a read started before a publish ends after it): only the newest counts.
+  let statusSeq = 0;
 
   const title = h('input', { type: 'text', name: 'title', maxlength: 200, required: true });
   const description = h('textarea', { name: 'description', rows: 3, maxlength: 5000, placeholder: 'What is the game about?' });
@@ -35,9 +42,9 @@ export function createPublish({ app, projectId, projectName }) {
     VISIBILITY.map(([value, label]) => h('option', { value }, label)),
   );
   const allowRemix = h('input', { type: 'checkbox', name: 'allowRemix', checked: true });
-  const publishButton = h('button', { type: 'submit', class: 'primary' }, 'Publish');
+  const publishButton = h('button', { type: 'submit', class: 'primary', dataset: { action: 'publish' } }, t('publish'));
   const saveButton = h('button', { type: 'button', class: 'ghost', onclick: saveDraft }, 'Save draft');
-  const result = h('div', { class: 'publish-result', hidden: true, dataset: { testid: 'publish-result' } });
+  const result = h('div', { class: 'publish-result', role: 'status', hidden: true, dataset: { testid: 'publish-result', state: 'none' } });
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const thumb = h('img', { class: 'publish-thumb', alt: 'Thumbnail' });
   const thumbEmpty = h('div', { class: 'publish-thumb empty' }, 'No thumbnail yet');
@@ -57,6 +64,8 @@ export function createPublish({ app, projectId, projectName }) {
     h('label', { class: 'field' }, h('span', {}, 'Visibility 公開範囲'), visibility),
     h('label', { class: 'check' }, allowRemix, h('span', {}, 'Allow remixes')),
     error,
+    // Where the Publish button is, so the outcome appears where the user is looking.
+    result,
     h('div', { class: 'row end' }, saveButton, publishButton),
   );
 
@@ -67,7 +76,6 @@ export function createPublish({ app, projectId, projectName }) {
     h(
       'div',
       { class: 'panel-scroll' },
-      result,
       h(
         'div',
         { class: 'publish-layout' },
@@ -115,27 +123,46 @@ export function createPublish({ app, projectId, projectName }) {
     if (typeof source.allow_remix === 'boolean') allowRemix.checked = source.allow_remix;
   }
 
-  function showPublished(game) {
+  /** `GET …/published` (or a publish answer) → the status block, the button label and the editor's badge. */
+  function showStatus(status) {
+    const game = status?.game ?? null;
+    const live = Boolean(status?.published && game);
+    const behind = live && status.upToDate === false;
+    const state = !game ? 'none' : !live ? 'hidden' : behind ? 'behind' : 'live';
     clear(result);
+    result.dataset.state = state;
+    publishButton.textContent = live ? t('updatePublic') : t('publish');
+    onStatus?.({ state, game });
     if (!game) {
       result.hidden = true;
-      publishButton.textContent = 'Publish';
       return;
     }
     const gameId = game.public_id ?? game.gameId;
     const href = `/play/${encodeURIComponent(gameId)}`;
     const full = `${location.origin}${href}`;
+    const link = h('a', { href, target: '_blank', rel: 'noopener', class: 'play-link', dataset: { testid: 'play-link' } }, full);
+    result.hidden = false;
+    if (state === 'hidden') {
+      result.append(h('p', { class: 'publish-hidden' }, ...withLink(t('hidden', { link: '\u0000' }), link)));
+      return;
+    }
+    const plays = game.play_count === 1 ? t('onePlay') : t('plays', { count: game.play_count ?? 0 });
+    const badge = game.visibility === 'private' ? t('livePrivate') : game.visibility === 'unlisted' ? t('liveUnlisted') : t('liveBadge');
     result.append(
-      h(
-        'div',
-        { class: 'publish-live' },
-        h(
-          'span',
-          { class: 'badge badge-live' },
-          game.visibility === 'private' ? 'Published · private' : game.visibility === 'unlisted' ? 'Live · unlisted' : 'Live · public',
-        ),
-        h('a', { href, target: '_blank', rel: 'noopener', class: 'play-link', dataset: { testid: 'play-link' } }, full),
-      ),
+      behind
+        ? h(
+            'div',
+            { class: 'publish-behind', dataset: { testid: 'changes-pending' } },
+            h('strong', {}, t('changesPending')),
+            h('p', { class: 'small' }, t('changesPendingDetail')),
+            h(
+              'button',
+              { type: 'button', class: 'primary small', dataset: { action: 'update-public' }, onclick: () => form.requestSubmit() },
+              t('updatePublic'),
+            ),
+          )
+        : null,
+      h('div', { class: 'publish-live' }, h('span', { class: 'badge badge-live' }, badge), link),
       h(
         'div',
         { class: 'row' },
@@ -146,19 +173,34 @@ export function createPublish({ app, projectId, projectName }) {
             class: 'small ghost',
             onclick: () =>
               navigator.clipboard?.writeText(full).then(
-                () => toast('Link copied.'),
+                () => toast(t('copied')),
                 () => toast(full),
               ),
           },
-          'Copy link',
+          t('copyLink'),
         ),
-        h('a', { class: 'button small', href, target: '_blank', rel: 'noopener' }, 'Open play page ↗'),
-        h('button', { type: 'button', class: 'small ghost danger-text', onclick: unpublish }, 'Unpublish'),
+        h('a', { class: 'button small', href, target: '_blank', rel: 'noopener' }, t('openPlayPage')),
+        h('button', { type: 'button', class: 'small ghost danger-text', dataset: { action: 'unpublish' }, onclick: unpublish }, t('unpublish')),
       ),
-      h('p', { class: 'muted small' }, `${game.play_count ?? 0} plays`),
+      h('p', { class: 'muted small' }, plays, ' · ', behind ? t('changesPending') : t('upToDate')),
     );
-    result.hidden = false;
-    publishButton.textContent = 'Update';
+  }
+
+  /** Splits a text at the placeholder NUL and puts `node` there. */
+  function withLink(text, node) {
+    const [before, after = ''] = text.split('\u0000');
+    return [before, node, after];
+  }
+
+  /** Reads the published state again (after a generation, a restore, or when the tab is shown). */
+  async function refreshStatus() {
+    const asked = ++statusSeq;
+    try {
+      const status = await api.get(`/api/projects/${projectId}/published`);
+      if (asked === statusSeq) showStatus(status);
+    } catch {
+      // The badge simply stays as it was; the tab shows errors when opened.
+    }
   }
 
   async function saveDraft() {
@@ -179,30 +221,34 @@ export function createPublish({ app, projectId, projectName }) {
     error.hidden = true;
     const f = fields();
     if (!f.title) return showError('A title is required.');
-    await withBusy(publishButton, 'Publishing…', async () => {
+    const wasLive = result.dataset.state === 'live' || result.dataset.state === 'behind';
+    await withBusy(publishButton, wasLive ? t('updating') : t('publishing'), async () => {
       try {
         const { remix: _unused, ...body } = f;
         const res = await api.post(`/api/projects/${projectId}/publish`, body);
-        showPublished({ ...res.game, public_id: res.gameId });
-        toast('Published! 公開しました', 'success');
+        statusSeq++;
+        showStatus({ published: true, game: { ...res.game, public_id: res.gameId }, upToDate: true });
+        // The outcome, where the button is: no toast over the video beside it.
+        result.prepend(h('p', { class: 'publish-done', dataset: { testid: 'publish-done' } }, wasLive ? t('updated') : t('published')));
+        result.scrollIntoView({ block: 'nearest' });
       } catch (err) {
-        showError(err.message);
+        showError(t('saveFailed', { message: err.message }));
       }
     });
   });
 
   async function unpublish() {
     const ok = await confirmDialog({
-      title: 'Unpublish this game?',
-      message: 'The play page stops working for everyone until you publish again.',
-      confirmLabel: 'Unpublish',
+      title: t('unpublishTitle'),
+      message: t('unpublishMessage'),
+      confirmLabel: t('unpublish'),
       danger: true,
     });
     if (!ok) return;
     try {
       await api.del(`/api/projects/${projectId}/publish`);
-      showPublished(null);
-      toast('Unpublished.');
+      await refreshStatus();
+      toast(t('unpublished'));
     } catch (err) {
       showError(err.message);
     }
@@ -236,13 +282,12 @@ export function createPublish({ app, projectId, projectName }) {
     loaded = true;
     title.value = projectName() ?? '';
     thumb.src = thumbnailUrl();
+    const asked = ++statusSeq;
     try {
       const [draft, published] = await Promise.all([api.get(`/api/projects/${projectId}/publish-draft`), api.get(`/api/projects/${projectId}/published`)]);
       fill(draft);
-      if (published?.game) {
-        fill(published.game);
-        showPublished(published.game);
-      }
+      if (published?.game) fill(published.game);
+      if (asked === statusSeq) showStatus(published);
     } catch (err) {
       loaded = false;
       showError(`Could not load the publish settings: ${err.message}`);
@@ -250,5 +295,5 @@ export function createPublish({ app, projectId, projectName }) {
     movie.load();
   }
 
-  return { el, load, dispose: () => movie.dispose() };
+  return { el, load, refreshStatus, dispose: () => movie.dispose() };
 }

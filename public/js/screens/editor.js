@@ -8,6 +8,7 @@ import { createPreview } from '../editor/preview.js';
 import { createVersions } from '../editor/versions.js';
 import { createAssets } from '../editor/assets.js';
 import { createPublish } from '../editor/publish.js';
+import { t as publishWords } from '../strings/publish.js';
 
 const TABS = [
   ['chat', 'Chat', 'チャット'],
@@ -98,11 +99,19 @@ export function mountEditor(root, app, route) {
         if (how === 'completed') {
           preview.reload();
           versions.refresh();
+          publish.refreshStatus();
         }
       },
     });
     const preview = createPreview({ app, projectId });
-    const versions = createVersions({ app, projectId, onRestored: () => preview.reload() });
+    const versions = createVersions({
+      app,
+      projectId,
+      onRestored: () => {
+        preview.reload();
+        publish.refreshStatus();
+      },
+    });
     const assets = createAssets({
       app,
       projectId,
@@ -111,7 +120,25 @@ export function mountEditor(root, app, route) {
         if (MOBILE.matches) setTab('chat');
       },
     });
-    const publish = createPublish({ app, projectId, projectName: () => projectName });
+    // "Changes not yet public": the game was published and changed since; a click goes to the Publish tab.
+    const publicChanges = h(
+      'button',
+      { type: 'button', class: 'public-changes', hidden: true, dataset: { testid: 'public-changes' }, onclick: () => setTab('publish') },
+      publishWords('changesPending'),
+    );
+    const publish = createPublish({
+      app,
+      projectId,
+      projectName: () => projectName,
+      onStatus: ({ state }) => {
+        publicChanges.hidden = state !== 'behind';
+        // At phone width the bar has no room: the Publish tab carries a dot instead.
+        const tab = tabButtons.find((b) => b.dataset.tab === 'publish');
+        if (state === 'behind') tab?.setAttribute('data-changes', 'pending');
+        else tab?.removeAttribute('data-changes');
+        tab?.setAttribute('title', state === 'behind' ? publishWords('changesPending') : '');
+      },
+    });
     offs.push(
       () => chat.dispose(),
       () => preview.dispose(),
@@ -154,7 +181,7 @@ export function mountEditor(root, app, route) {
       h(
         'header',
         { class: 'topbar editor-bar' },
-        h('div', { class: 'topbar-left' }, brand(), h('a', { href: '#/', class: 'back-link' }, '← My games'), nameButton),
+        h('div', { class: 'topbar-left' }, brand(), h('a', { href: '#/', class: 'back-link' }, '← My games'), nameButton, publicChanges),
         h('div', { class: 'topbar-right' }, conn.el, accountMenu(app)),
       ),
       h('nav', { class: 'editor-tabs', role: 'tablist' }, tabButtons),
@@ -162,6 +189,7 @@ export function mountEditor(root, app, route) {
       h('div', { class: 'pane pane-side' }, Object.values(panels)),
     );
     setTab(shell.dataset.tab);
+    publish.refreshStatus();
 
     offs.push(
       socket.on('projectSelected', (m) => {
@@ -174,7 +202,9 @@ export function mountEditor(root, app, route) {
         }
       }),
       socket.on('gameUpdated', (m) => {
-        if (m.projectId === projectId) preview.reload();
+        if (m.projectId !== projectId) return;
+        preview.reload();
+        publish.refreshStatus();
       }),
       socket.on('versionRestored', (m) => {
         if (m.projectId === projectId) preview.reload();

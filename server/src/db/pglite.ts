@@ -347,12 +347,14 @@ class PgliteUserRepository implements UserRepository {
   }
 
   async unpublish(projectId: string): Promise<boolean> {
-    const rows = await this.db.rows('delete from public.published_games where project_id = $1 returning id', [projectId]);
+    const rows = await this.db.rows('update public.published_games set unpublished_at = now() where project_id = $1 and unpublished_at is null returning id', [
+      projectId,
+    ]);
     return rows.length > 0;
   }
 
   async listMyGames(userId: string): Promise<PublishedGameRecord[]> {
-    const rows = await this.db.rows('select * from public.published_games where user_id = $1 order by published_at desc', [userId]);
+    const rows = await this.db.rows('select * from public.published_games where user_id = $1 and unpublished_at is null order by published_at desc', [userId]);
     return rows.map(toPublishedGame);
   }
 }
@@ -432,15 +434,17 @@ class PgliteServiceRepository extends PgliteUserRepository implements ServiceRep
   async getPublicGame(idOrPublicId: string): Promise<PublishedGameRecord | null> {
     const column = UUID_PATTERN.test(idOrPublicId) ? 'g.id' : GAME_PUBLIC_ID_PATTERN.test(idOrPublicId) ? 'g.public_id' : null;
     if (!column) return null;
-    const row = await this.db.row(`${PUBLISHED_WITH_JOINS} where ${column} = $1 and g.visibility in ('public', 'unlisted')`, [idOrPublicId]);
+    const row = await this.db.row(`${PUBLISHED_WITH_JOINS} where ${column} = $1 and g.visibility in ('public', 'unlisted') and g.unpublished_at is null`, [
+      idOrPublicId,
+    ]);
     return row && toPublishedGame(row);
   }
 
   async listPublicGames(limit = 50, offset = 0): Promise<PublishedGameRecord[]> {
-    const rows = await this.db.rows(`${PUBLISHED_WITH_JOINS} where g.visibility = 'public' order by g.published_at desc limit $1 offset $2`, [
-      clampLimit(limit),
-      Math.max(0, Math.trunc(offset)),
-    ]);
+    const rows = await this.db.rows(
+      `${PUBLISHED_WITH_JOINS} where g.visibility = 'public' and g.unpublished_at is null order by g.published_at desc limit $1 offset $2`,
+      [clampLimit(limit), Math.max(0, Math.trunc(offset))],
+    );
     return rows.map(toPublishedGame);
   }
 

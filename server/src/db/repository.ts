@@ -219,6 +219,8 @@ export interface DraftInput {
 
 export interface PublishFields {
   title: string;
+  /** The project version players get (a full 40-hex commit hash); null serves the project's current files. */
+  commitHash?: string | null;
   description?: string | null;
   howToPlay?: string | null;
   tags?: string[];
@@ -244,6 +246,10 @@ export interface PublishedGameRecord {
   likeCount: number;
   publishedAt: string;
   updatedAt: string;
+  /** The snapshot players get; null for a game published before snapshots (it serves the current files). */
+  commitHash: string | null;
+  /** When the owner hid it (null while live). Publishing again brings it back with the same publicId and counts. */
+  unpublishedAt: string | null;
   /** Joined on public reads (`getPublicGame`, `listPublicGames`); absent elsewhere. */
   project?: { id: string; name: string } | null;
   author?: { displayName: string | null; avatarUrl: string | null } | null;
@@ -319,11 +325,16 @@ export interface UserRepository {
 
   getDraft(projectId: string): Promise<PublishDraft | null>;
   upsertDraft(projectId: string, draft: DraftInput): Promise<PublishDraft>;
-  /** Creates or updates the project's one game; a republish keeps its publicId, publishedAt and counters. */
+  /**
+   * Creates or updates the project's one game and makes it live: a republish (also after unpublish) keeps its
+   * publicId, publishedAt and counters.
+   */
   publishGame(projectId: string, userId: string, fields: PublishFields): Promise<PublishedGameRecord>;
+  /** The project's game; a hidden (unpublished) one only for its owner, with `unpublishedAt` set. */
   getPublished(projectId: string): Promise<PublishedGameRecord | null>;
+  /** Hides the live game (its row, address and counts are kept for a republish). false when none was live. */
   unpublish(projectId: string): Promise<boolean>;
-  /** The user's games, any visibility, newest first. */
+  /** The user's live games, any visibility, newest first. */
   listMyGames(userId: string): Promise<PublishedGameRecord[]>;
 }
 
@@ -347,11 +358,11 @@ export interface ServiceRepository extends UserRepository {
   /** false when not found or already deleted. */
   softDeleteAsset(id: string): Promise<boolean>;
 
-  /** By UUID or `g_…` public id; public and unlisted only; with project and author joined. */
+  /** By UUID or `g_…` public id; live public and unlisted games only; with project and author joined. */
   getPublicGame(idOrPublicId: string): Promise<PublishedGameRecord | null>;
-  /** Public games, newest first, with project and author joined. `limit` is capped at 100. */
+  /** Live public games, newest first, with project and author joined. `limit` is capped at 100. */
   listPublicGames(limit?: number, offset?: number): Promise<PublishedGameRecord[]>;
-  /** One play, atomically; false when no public/unlisted game has that id. */
+  /** One play, atomically; false when no live public/unlisted game has that id. */
   incrementPlayCount(gameId: string): Promise<boolean>;
 
   /** Atomic check-and-increment for today (UTC). `limit` < 0 means unlimited. */

@@ -300,6 +300,8 @@ export function toPublishedGame(row: Row): PublishedGameRecord {
     likeCount: Number(row.like_count ?? 0),
     publishedAt: iso(row.published_at),
     updatedAt: iso(row.updated_at),
+    commitHash: strOrNull(row.commit_hash),
+    unpublishedAt: row.unpublished_at === null || row.unpublished_at === undefined ? null : iso(row.unpublished_at),
   };
   // Joined columns: `project_name` / `author_*` from SQL, `projects` / `users` from a PostgREST embed.
   if ('project_name' in row) {
@@ -328,6 +330,9 @@ export function publishColumns(projectId: string, userId: string, fields: Publis
     thumbnail_url: fields.thumbnailUrl ?? null,
     visibility: fields.visibility ?? 'public',
     allow_remix: fields.allowRemix ?? true,
+    commit_hash: fields.commitHash ?? null,
+    // Publishing is also what brings a hidden game back.
+    unpublished_at: null,
   };
 }
 

@@ -327,11 +327,19 @@ class SupabaseUserRepository implements UserRepository {
   }
 
   async unpublish(projectId: string): Promise<boolean> {
-    return (await rows(this.client.from('published_games').delete().eq('project_id', projectId).select('id'))).length > 0;
+    const hidden = this.client
+      .from('published_games')
+      .update({ unpublished_at: new Date().toISOString() })
+      .eq('project_id', projectId)
+      .is('unpublished_at', null)
+      .select('id');
+    return (await rows(hidden)).length > 0;
   }
 
   async listMyGames(userId: string): Promise<PublishedGameRecord[]> {
-    const rs = await rows(this.client.from('published_games').select('*').eq('user_id', userId).order('published_at', { ascending: false }));
+    const rs = await rows(
+      this.client.from('published_games').select('*').eq('user_id', userId).is('unpublished_at', null).order('published_at', { ascending: false }),
+    );
     return rs.map(toPublishedGame);
   }
 }
@@ -409,7 +417,13 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
     const column = UUID_PATTERN.test(idOrPublicId) ? 'id' : GAME_PUBLIC_ID_PATTERN.test(idOrPublicId) ? 'public_id' : null;
     if (!column) return null;
     const r = await row(
-      this.client.from('published_games').select(PUBLISHED_WITH_JOINS).eq(column, idOrPublicId).in('visibility', ['public', 'unlisted']).maybeSingle(),
+      this.client
+        .from('published_games')
+        .select(PUBLISHED_WITH_JOINS)
+        .eq(column, idOrPublicId)
+        .in('visibility', ['public', 'unlisted'])
+        .is('unpublished_at', null)
+        .maybeSingle(),
     );
     return r && toPublishedGame(r);
   }
@@ -421,6 +435,7 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
         .from('published_games')
         .select(PUBLISHED_WITH_JOINS)
         .eq('visibility', 'public')
+        .is('unpublished_at', null)
         .order('published_at', { ascending: false })
         .range(from, from + clampLimit(limit) - 1),
     );

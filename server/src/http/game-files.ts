@@ -52,16 +52,22 @@ export function rewriteAssetUrls(text: string, assetBase: string): string {
   return text.replace(/(^|["'`(\s])\/user-assets\//g, `$1${assetBase}/user-assets/`);
 }
 
-export async function sendProjectFile(
-  res: Response,
-  backend: ExecutionBackend,
-  scope: FileScope,
-  path: string,
-  options: { assetBase: string; inject: boolean; extraHead?: string },
-): Promise<void> {
+export interface SendOptions {
+  assetBase: string;
+  inject: boolean;
+  extraHead?: string;
+}
+
+/** A file of the project as it is now. */
+export function sendProjectFile(res: Response, backend: ExecutionBackend, scope: FileScope, path: string, options: SendOptions): Promise<void> {
+  return sendGameFile(res, path, () => backend.files.read(scope, path), options);
+}
+
+/** A game file whose bytes `read` gets (the project now, or a published snapshot), rewritten as the preview does. */
+export async function sendGameFile(res: Response, path: string, read: () => Promise<Uint8Array>, options: SendOptions): Promise<void> {
   let bytes: Uint8Array;
   try {
-    bytes = await backend.files.read(scope, path);
+    bytes = await read();
   } catch (error) {
     if (isBackendError(error, 'NOT_FOUND') || isBackendError(error, 'CONFLICT')) {
       res.status(404).type('text/plain').send('File not found');

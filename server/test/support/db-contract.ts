@@ -527,7 +527,44 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
       expect(await asB.unpublish(project.id)).toBe(false);
       expect(await asA.unpublish(project.id)).toBe(true);
       expect(await asA.unpublish(project.id)).toBe(false);
-      expect(await asA.getPublished(project.id)).toBeNull();
+      // Hidden, not deleted: the owner still sees it (for a republish), nobody else does.
+      expect(await asA.getPublished(project.id)).toMatchObject({ id: game.id, unpublishedAt: expect.stringMatching(ISO) });
+    });
+
+    it('unpublish hides the game; publishing again brings back its address, counts and a new snapshot', async () => {
+      const { a, asA, asB, service } = await twoUsers();
+      const project = await asA.createProject(a, 'Snapshot');
+      const first = 'a'.repeat(40);
+      const game = await asA.publishGame(project.id, a, { title: 'Snap', commitHash: first });
+      expect(game).toMatchObject({ commitHash: first, unpublishedAt: null });
+      expect(await service.incrementPlayCount(game.id)).toBe(true);
+
+      await sleep(5);
+      expect(await asA.unpublish(project.id)).toBe(true);
+      const hidden = await asA.getPublished(project.id);
+      expect(hidden).toMatchObject({ publicId: game.publicId, playCount: 1, unpublishedAt: expect.stringMatching(ISO) });
+      expect(hidden!.updatedAt > game.updatedAt).toBe(true);
+      // Gone for everyone else: public reads, the listing, plays, the owner's list of live games.
+      expect(await service.getPublicGame(game.publicId)).toBeNull();
+      expect(await service.getPublicGame(game.id)).toBeNull();
+      expect((await service.listPublicGames(100)).map((g) => g.id)).not.toContain(game.id);
+      expect(await service.incrementPlayCount(game.id)).toBe(false);
+      expect(await asA.listMyGames(a)).toEqual([]);
+      expect(await asB.getPublished(project.id)).toBeNull();
+
+      const second = 'b'.repeat(40);
+      const back = await asA.publishGame(project.id, a, { title: 'Snap 2', commitHash: second });
+      expect(back).toMatchObject({
+        id: game.id,
+        publicId: game.publicId,
+        publishedAt: game.publishedAt,
+        playCount: 1,
+        commitHash: second,
+        unpublishedAt: null,
+      });
+      expect((await service.getPublicGame(game.publicId))?.commitHash).toBe(second);
+      expect((await asA.listMyGames(a)).map((g) => g.id)).toEqual([game.id]);
+      await expectCode(asA.publishGame(project.id, a, { title: 'Bad', commitHash: 'not-a-commit' }), 'INVALID_ARGUMENT');
     });
 
     it('public listing: newest first, paged, capped', async () => {

@@ -7,7 +7,10 @@ import { assetRoutes } from './assets.js';
 import { playRoutes } from './play.js';
 import { publishRoutes } from './publish.js';
 import { styleRoutes } from './styles.js';
+import { PublicGames } from '../public-games.js';
 
 export function extraRoutes(ctx: ServerContext): Router[] {
-  return [assetRoutes(ctx), publishRoutes(ctx), playRoutes(ctx), styleRoutes()];
+  // Publishing forgets what the play routes have cached of the game.
+  const games = new PublicGames(ctx.db.service);
+  return [assetRoutes(ctx), publishRoutes(ctx, games), playRoutes(ctx, games), styleRoutes()];
 }

@@ -11,6 +11,8 @@
  *   sandboxed game can still load its modules and fetch its JSON and audio, and images a script loads from this
  *   server are requested with CORS so drawing them does not taint a canvas.
  * - No R2/CDN redirect: files come from the project through the execution backend.
+ * - Players get the version the owner published (the commit recorded at publish, read from the project's history),
+ *   not the project's current files: what the owner changes afterwards goes public only when they publish again.
  * - Dot-files (`.git`, `.ai-context/`, …) and `PUBLISH.json` are not served.
  */
 import { promises as fs } from 'node:fs';
@@ -21,7 +23,9 @@ import express, { type Request, type Router } from 'express';
 import type { ServerContext } from '../../context.js';
 import type { PublishedGameRecord } from '../../db/repository.js';
 import { route } from '../guards.js';
-import { CORS_IMAGES_SHIM, SANDBOX, sendProjectFile, STORAGE_SHIM } from '../game-files.js';
+import { CORS_IMAGES_SHIM, SANDBOX, sendGameFile, STORAGE_SHIM } from '../game-files.js';
+import { SnapshotFiles } from '../snapshot-files.js';
+import type { PublicGames } from '../public-games.js';
 import { assetBase } from './projects.js';
 import { isGameId } from './publish.js';
 
@@ -77,26 +81,10 @@ iframe{position:fixed;inset:0;width:100%;height:100%;border:0}</style>
 `;
 }
 
-interface CachedGame {
-  game: PublishedGameRecord | null;
-  expires: number;
-}
-
-export function playRoutes(ctx: ServerContext): Router {
+export function playRoutes(ctx: ServerContext, games: PublicGames): Router {
   const r = express.Router();
-
-  // A game page pulls many files; its row is looked up once every few seconds, not once per file.
-  const cache = new Map<string, CachedGame>();
-  const CACHE_MS = 5_000;
-  async function publicGame(id: string): Promise<PublishedGameRecord | null> {
-    const now = Date.now();
-    const hit = cache.get(id);
-    if (hit && hit.expires > now) return hit.game;
-    const game = await ctx.db.service.getPublicGame(id);
-    if (cache.size >= 1000) cache.clear();
-    cache.set(id, { game, expires: now + CACHE_MS });
-    return game;
-  }
+  const snapshots = new SnapshotFiles(ctx.backend);
+  const publicGame = (id: string) => games.get(id);
 
   /** True when this request came in on a play domain separate from the app's own. */
   function onSeparatePlayDomain(req: Request): boolean {
@@ -130,7 +118,11 @@ export function playRoutes(ctx: ServerContext): Router {
       const separate = onSeparatePlayDomain(req);
       const ancestors = separate && ctx.config.PUBLIC_URL ? `'self' ${new URL(ctx.config.PUBLIC_URL).origin}` : "'self'";
       res.setHeader('Content-Security-Policy', separate ? `frame-ancestors ${ancestors}` : `frame-ancestors ${ancestors}; ${SANDBOX}`);
-      await sendProjectFile(res, ctx.backend, { userId: game.userId, projectId: game.projectId }, file, {
+      const scope = { userId: game.userId, projectId: game.projectId };
+      const commit = game.commitHash;
+      // A game published before snapshots existed has no commit: it serves the current files until published again.
+      const read = commit ? () => snapshots.read(scope, commit, file) : () => ctx.backend.files.read(scope, file);
+      await sendGameFile(res, file, read, {
         assetBase: assetBase(ctx, req),
         inject: file === 'index.html',
         extraHead: separate ? NO_SELECT_CSS : STORAGE_SHIM + CORS_IMAGES_SHIM + NO_SELECT_CSS,

@@ -4,6 +4,11 @@
  * Beyond V2: the draft's `PUBLISH.json` commit is awaited (V2 fired and forgot it); thumbnail uploads that are too
  * large or not an image get a 413 / 400 JSON answer; a movie render reports its progress
  * (`GET …/movie-status`) and the POST answers 202 at once unless `?wait=true`; the movie supports Range requests.
+ *
+ * Published = a snapshot: publishing records the project's current version (its newest commit), and players get
+ * that version until the owner publishes again. `GET …/published` says which game files changed since
+ * (`changedFiles`, `upToDate`), so the editor can show "changes not yet public". Unpublishing hides the game and keeps
+ * its row: publishing again brings back the same address and counts (V2 deleted the row, so the shared link died).
  */
 import express, { type Request, type Response, type Router } from 'express';
 import sharp from 'sharp';
@@ -19,6 +24,8 @@ import {
   type Visibility,
 } from '../../db/repository.js';
 import { ownProject, requireAuth, route, scopeOf } from '../guards.js';
+import { headCommit, snapshotStatus } from '../../game-content.js';
+import type { PublicGames } from '../public-games.js';
 import { singleUpload } from '../upload.js';
 
 export const MAX_THUMBNAIL_BYTES = 5 * 1024 * 1024;
@@ -202,6 +209,8 @@ export function publishedGameView(game: PublishedGameRecord) {
     like_count: game.likeCount,
     published_at: game.publishedAt,
     updated_at: game.updatedAt,
+    commit_hash: game.commitHash,
+    unpublished_at: game.unpublishedAt,
     ...(game.project !== undefined ? { projects: game.project } : {}),
     ...(game.author !== undefined ? { users: game.author && { display_name: game.author.displayName, avatar_url: game.author.avatarUrl } } : {}),
   };
@@ -279,7 +288,7 @@ async function firstExisting(ctx: ServerContext, scope: ProjectScope, paths: str
   return null;
 }
 
-export function publishRoutes(ctx: ServerContext): Router {
+export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
   const r = express.Router();
   const auth = requireAuth(ctx);
   const own = ownProject();
@@ -513,12 +522,16 @@ export function publishRoutes(ctx: ServerContext): Router {
       const scope = scopeOf(req);
       const fields = checked.value;
       try {
+        // The snapshot: the newest commit. A job still writing files has not committed them, so they are not in it.
+        const commit = await headCommit(ctx.backend, scope);
+        if (!commit) return res.status(409).json({ error: 'There is no version of this game to publish yet' });
         if (!fields.thumbnailUrl) {
           const found = await firstExisting(ctx, scope, ['thumbnail.webp', 'thumbnail.png']).catch(() => null);
           if (found) fields.thumbnailUrl = `/api/projects/${scope.projectId}/thumbnail`;
         }
-        const game = await req.repo.publishGame(scope.projectId, scope.userId, fields);
-        res.json({ success: true, gameId: game.publicId, game: publishedGameView(game) });
+        const game = await req.repo.publishGame(scope.projectId, scope.userId, { ...fields, commitHash: commit });
+        games.forget(game);
+        res.json({ success: true, gameId: game.publicId, game: publishedGameView(game), upToDate: true, changedFiles: [] });
       } catch (error) {
         ctx.log.error({ err: error, projectId: scope.projectId }, 'publish failed');
         res.status(500).json({ error: 'Failed to publish game' });
@@ -532,7 +545,15 @@ export function publishRoutes(ctx: ServerContext): Router {
     own,
     route(async (req, res) => {
       const game = await req.repo.getPublished(req.project!.id);
-      res.json({ published: game !== null, game: game ? publishedGameView(game) : null });
+      // A hidden game is still shown to its owner (its address and counts come back with a publish), as not published.
+      const live = game !== null && game.unpublishedAt === null;
+      const status = live ? await snapshotStatus(ctx.backend, scopeOf(req), game.commitHash) : null;
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({
+        published: live,
+        game: game ? publishedGameView(game) : null,
+        ...(status ? { upToDate: status.changedFiles.length === 0, changedFiles: status.changedFiles } : {}),
+      });
     }),
   );
 
@@ -542,7 +563,9 @@ export function publishRoutes(ctx: ServerContext): Router {
     own,
     route(async (req, res) => {
       try {
+        const game = await req.repo.getPublished(req.project!.id);
         await req.repo.unpublish(req.project!.id);
+        if (game) games.forget(game);
         res.json({ success: true });
       } catch (error) {
         ctx.log.error({ err: error, projectId: req.project!.id }, 'unpublish failed');

@@ -1,0 +1,148 @@
+/**
+ * Issue 18, "sharing people can trust, and an editor that speaks to non-coders": one browser test per numbered item
+ * of the issue, each at desktop and at phone width, in Debian chromium driven by playwright-core against a running
+ * server (the harness: local backend, embedded database and auth, scripted demo model).
+ *
+ * Projects are set up without the agent where the item is not about the agent (a small canvas game written and
+ * committed through the backend, as a finished turn leaves it), so the file stays quick. One chromium and one server
+ * for the whole file. Screenshots: test-artifacts/screenshots/trust-*.png.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoScript } from '@dreamcore/runtime-core/demo';
+import { api, signUp, startHarness, type Harness, type Session } from './support/harness.js';
+import {
+  CAN_RUN_BROWSER,
+  commitGame,
+  createProjectOverSocket,
+  launchChromium,
+  movableGame,
+  newContext,
+  newPage,
+  shot,
+  signInAs,
+} from './support/browser-kit.js';
+
+// Browser globals used inside page.evaluate callbacks (this project compiles without the DOM lib).
+declare const document: any;
+
+let h: Harness;
+let browser: Browser;
+
+const WIDTHS = ['desktop', 'phone'] as const;
+type Width = (typeof WIDTHS)[number];
+
+/** A signed-in page on the editor of a new project holding a committed game. */
+async function editorWithGame(width: Width, name: string, html: string) {
+  const user = await signUp(h.url);
+  const projectId = await createProjectOverSocket(h, user, name);
+  const scope = { userId: user.userId, projectId };
+  await commitGame(h, scope, html, `Make ${name}`);
+  const context = await newContext(browser, width);
+  const { page, errors } = await newPage(context);
+  await signInAs(page, h.url, user);
+  await page.goto(`${h.url}/#/project/${projectId}`);
+  await page.locator('.editor-tabs').waitFor();
+  return { user, projectId, scope, context, page, errors };
+}
+
+/** Fills the publish form and publishes; returns the game's public id from the link shown. */
+async function publishFromEditor(page: Page, title: string): Promise<string> {
+  await page.locator('.tab-publish').click();
+  await page.locator('input[name=title]').fill(title);
+  await page.locator('.publish-form button[type=submit]').click();
+  await page.locator('[data-testid="publish-done"]').waitFor();
+  const href = (await page.locator('[data-testid="play-link"]').getAttribute('href'))!;
+  expect(href).toMatch(/^\/play\/g_[A-Za-z0-9]{10}$/);
+  return href.split('/').pop()!;
+}
+
+/** What a player's browser gets for the game's page (the frame on /play/:id loads it). */
+async function playerHtml(gameId: string): Promise<{ status: number; text: string }> {
+  return api(h.url)('GET', `/g/${gameId}/index.html`);
+}
+
+describe.skipIf(!CAN_RUN_BROWSER)('issue 18 in the browser', () => {
+  beforeAll(async () => {
+    [h, browser] = await Promise.all([startHarness({ script: demoScript }), launchChromium()]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await h?.close();
+  });
+
+  for (const width of WIDTHS) {
+    it(`1. a published game is a snapshot: later changes stay private until "Update the public version" (${width})`, async () => {
+      const { scope, context, page, errors } = await editorWithGame(width, 'Snapshot', movableGame('first-version', '#3b82f6'));
+      const gameId = await publishFromEditor(page, 'Blue Square');
+      expect((await playerHtml(gameId)).text).toContain('first-version');
+      expect(await page.locator('[data-testid="publish-result"]').getAttribute('data-state')).toBe('live');
+
+      // The agent changes the game (a finished turn commits it): players still get the published version.
+      await commitGame(h, scope, movableGame('experiment', '#ef4444'), 'Try red');
+      const player = await playerHtml(gameId);
+      expect(player.status).toBe(200);
+      expect(player.text).toContain('first-version');
+      expect(player.text).not.toContain('experiment');
+
+      // The editor says so: in its bar (at phone width, a dot on the Publish tab), and in the Publish tab.
+      await page.reload();
+      if (width === 'desktop') {
+        await page.locator('[data-testid="public-changes"]').waitFor({ state: 'visible' });
+        await page.locator('[data-testid="public-changes"]').click();
+      } else {
+        await page.locator('.tab-publish[data-changes="pending"]').waitFor();
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+        await page.locator('.tab-publish').click();
+      }
+      await page.locator('[data-testid="changes-pending"]').waitFor();
+      expect(await page.locator('[data-testid="publish-result"]').getAttribute('data-state')).toBe('behind');
+      await shot(page, `trust-1-changes-not-public-${width}`);
+
+      await page.locator('[data-action="update-public"]').click();
+      await page.locator('[data-testid="publish-done"]').waitFor();
+      expect((await playerHtml(gameId)).text).toContain('experiment');
+      await page.locator('[data-testid="public-changes"]').waitFor({ state: 'hidden' });
+      expect(await page.locator('.tab-publish').getAttribute('data-changes')).toBeNull();
+      expect(await page.locator('[data-testid="publish-result"]').getAttribute('data-state')).toBe('live');
+      // The same address throughout.
+      expect(await page.locator('[data-testid="play-link"]').getAttribute('href')).toBe(`/play/${gameId}`);
+      expect(errors).toEqual([]);
+      await context.close();
+    }, 90_000);
+
+    it(`2. unpublish then publish keeps the link and the play count (${width})`, async () => {
+      const { context, page, errors } = await editorWithGame(width, 'Stable', movableGame('stable-link'));
+      const gameId = await publishFromEditor(page, 'Stable Link');
+
+      // A player comes by: one play.
+      const { page: play } = await newPage(context);
+      await play.goto(`${h.url}/play/${gameId}`);
+      await play.locator('[data-testid="play-title"]', { hasText: 'Stable Link' }).waitFor();
+      await expect.poll(async () => (await api(h.url)('GET', `/api/published-games/${gameId}`)).json.play_count, { timeout: 10_000 }).toBe(1);
+
+      await page.locator('[data-action="unpublish"]').click();
+      await page.locator('dialog.confirm-dialog [data-action="confirm"]').click();
+      await expect.poll(() => page.locator('[data-testid="publish-result"]').getAttribute('data-state')).toBe('hidden');
+      // The hidden state names the link that will come back.
+      expect(await page.locator('[data-testid="play-link"]').getAttribute('href')).toBe(`/play/${gameId}`);
+      await shot(page, `trust-2-unpublished-${width}`);
+      await play.reload();
+      await play.locator('[data-testid="play-missing"]').waitFor();
+      expect((await playerHtml(gameId)).status).toBe(404);
+
+      // Publishing again: the same link works again, and the earlier play still counts.
+      await page.locator('.publish-form button[type=submit]').click();
+      await page.locator('[data-testid="publish-done"]').waitFor();
+      expect(await page.locator('[data-testid="play-link"]').getAttribute('href')).toBe(`/play/${gameId}`);
+      await play.reload();
+      await play.locator('[data-testid="play-title"]', { hasText: 'Stable Link' }).waitFor();
+      await expect.poll(async () => (await api(h.url)('GET', `/api/published-games/${gameId}`)).json.play_count, { timeout: 10_000 }).toBe(2);
+      expect(errors).toEqual([]);
+      await context.close();
+    }, 90_000);
+  }
+});
+
+export type { Session };

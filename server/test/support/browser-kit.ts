@@ -1,0 +1,123 @@
+/**
+ * What browser test files share: the system chromium (never a downloaded one), pages that record uncaught errors,
+ * signing a page in with a session made over REST, screenshots under test-artifacts/screenshots/, and projects set
+ * up without the agent (a small canvas game written and committed through the backend, as a finished turn leaves it).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Harness, Session } from './harness.js';
+import { Client } from './harness.js';
+
+// Browser globals used inside page.evaluate callbacks (this project compiles without the DOM lib).
+declare const localStorage: { setItem(key: string, value: string): void };
+
+export const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test-artifacts/screenshots');
+export const SESSION_KEY = 'dreamcore.session.v1';
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/** The system chromium; CHROMIUM_PATH points elsewhere. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HAVE_PLAYWRIGHT = (() => {
+  try {
+    createRequire(import.meta.url).resolve('playwright-core');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+export const CAN_RUN_BROWSER = HAVE_PLAYWRIGHT && existsSync(CHROMIUM);
+
+export async function launchChromium(): Promise<Browser> {
+  mkdirSync(SHOTS, { recursive: true });
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** A browser context at desktop or phone size (phone: touch and a mobile viewport), in a language. */
+export function newContext(browser: Browser, width: 'desktop' | 'phone', locale = 'en-US'): Promise<BrowserContext> {
+  return width === 'desktop'
+    ? browser.newContext({ viewport: DESKTOP, locale })
+    : browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, locale });
+}
+
+/** A page that records uncaught errors (tests assert the list empty at the end). */
+export async function newPage(context: BrowserContext): Promise<{ page: Page; errors: string[] }> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  return { page, errors };
+}
+
+export const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+
+/** Signs a page in with a session made over REST (as the app stores it after signing in), on the project list. */
+export async function signInAs(page: Page, baseUrl: string, session: Session): Promise<void> {
+  const payload = JSON.parse(Buffer.from(session.accessToken.split('.')[1]!, 'base64url').toString()) as { exp: number };
+  const stored = {
+    access_token: session.accessToken,
+    refresh_token: session.refreshToken,
+    token_type: 'bearer',
+    expires_at: payload.exp,
+    user: { id: session.userId, email: session.email },
+  };
+  await page.goto(`${baseUrl}/#/login`);
+  await page.evaluate(([key, value]) => localStorage.setItem(key!, value!), [SESSION_KEY, JSON.stringify(stored)]);
+  await page.goto(`${baseUrl}/?session=stored#/`);
+  await page.locator('.projects-screen').waitFor();
+}
+
+/** A project made over the socket, as the "New game" button does. */
+export async function createProjectOverSocket(h: Harness, session: Session, name: string): Promise<string> {
+  const ws = await Client.init(h.url, session.accessToken);
+  try {
+    ws.send({ type: 'createProject', name });
+    return (await ws.next((m) => m.type === 'projectCreated')).project.id as string;
+  } finally {
+    ws.close();
+  }
+}
+
+/**
+ * A canvas game: a square that the arrow keys move (its position is shown in the page title, so a test can read
+ * it), drawn in `color`. `marker` ends up in the HTML so a test can tell versions apart.
+ */
+export function movableGame(marker: string, color = '#22c55e'): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>x=0</title><meta name="test-marker" content="${marker}">
+<style>html,body{margin:0;height:100%;background:#111}canvas{display:block;width:100%;height:100%}</style></head>
+<body><canvas id="c"></canvas><script>
+const c = document.getElementById('c'), g = c.getContext('2d');
+let x = 0, y = 0;
+function fit() { c.width = innerWidth; c.height = innerHeight; }
+addEventListener('resize', fit); fit();
+addEventListener('keydown', (e) => {
+  if (e.key === 'ArrowRight') x += 10; if (e.key === 'ArrowLeft') x -= 10;
+  if (e.key === 'ArrowDown') y += 10; if (e.key === 'ArrowUp') y -= 10;
+  document.title = 'x=' + x;
+});
+(function draw() { g.fillStyle = '#111'; g.fillRect(0, 0, c.width, c.height); g.fillStyle = '${color}'; g.fillRect(40 + x, 40 + y, 30, 30); requestAnimationFrame(draw); })();
+</script></body></html>
+`;
+}
+
+/** Writes the game and commits it through the backend, as a finished agent turn leaves a project. */
+export async function commitGame(h: Harness, scope: { userId: string; projectId: string }, html: string, message: string): Promise<string> {
+  await h.server.ctx.backend.files.write(scope, 'index.html', html);
+  return (await h.server.ctx.backend.git.commit(scope, message)).hash;
+}
