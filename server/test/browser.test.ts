@@ -13,37 +13,20 @@
  *
  * Screenshots of the main screens go to test-artifacts/screenshots/ (git-ignored).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Frame, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoScript, demoScript } from '@dreamcore/runtime-core/demo';
-import { api, Client, signUp, startHarness, type Harness, type Session } from './support/harness.js';
+import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
+import { CAN_RUN_BROWSER, CHROMIUM, DESKTOP, launchChromium, newPage, SESSION_KEY, shot, signInAs as signIn } from './support/browser-kit.js';
 
 // Browser globals used inside page.evaluate / waitForFunction callbacks (this project compiles without the DOM lib).
 declare const document: any;
-declare const localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
+declare const localStorage: { getItem(key: string): string | null };
 declare const window: unknown;
 
-const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test-artifacts/screenshots');
-const SESSION_KEY = 'dreamcore.session.v1';
 const AGENT_MS = 90_000;
-const DESKTOP = { width: 1280, height: 800 };
-
-/** The system chromium (never a downloaded one); CHROMIUM_PATH points elsewhere. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_PLAYWRIGHT = (() => {
-  try {
-    createRequire(import.meta.url).resolve('playwright-core');
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const CAN_RUN = HAVE_PLAYWRIGHT && existsSync(CHROMIUM);
-if (!CAN_RUN) console.warn(`browser tests skipped: ${HAVE_PLAYWRIGHT ? `no chromium at ${CHROMIUM} (set CHROMIUM_PATH)` : 'playwright-core is not installed'}`);
+const CAN_RUN = CAN_RUN_BROWSER;
+if (!CAN_RUN) console.warn(`browser tests skipped: no chromium at ${CHROMIUM} (set CHROMIUM_PATH) or playwright-core is not installed`);
 
 let h: Harness;
 let browser: Browser;
@@ -53,31 +36,8 @@ let golden: { context: BrowserContext; projectId: string } | null = null;
 
 // ---------------------------------------------------------------- helpers
 
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-
-/** A page that records uncaught errors (asserted empty at the end of each test). */
-async function newPage(context: BrowserContext): Promise<{ page: Page; errors: string[] }> {
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  return { page, errors };
-}
-
 /** Signs a page in with a session made over REST (as the app stores it after signing in). */
-async function signInAs(page: Page, session: Session): Promise<void> {
-  const payload = JSON.parse(Buffer.from(session.accessToken.split('.')[1]!, 'base64url').toString()) as { exp: number };
-  const stored = {
-    access_token: session.accessToken,
-    refresh_token: session.refreshToken,
-    token_type: 'bearer',
-    expires_at: payload.exp,
-    user: { id: session.userId, email: session.email },
-  };
-  await page.goto(`${h.url}/#/login`);
-  await page.evaluate(([key, value]) => localStorage.setItem(key!, value!), [SESSION_KEY, JSON.stringify(stored)]);
-  await page.goto(`${h.url}/?session=stored#/`); // a real navigation (not a hash change): the app boots with the session
-  await page.locator('.projects-screen').waitFor();
-}
+const signInAs = (page: Page, session: Parameters<typeof signIn>[2]) => signIn(page, h.url, session);
 
 async function tokenOf(page: Page): Promise<string> {
   return page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? '{}').access_token as string, SESSION_KEY);
@@ -220,23 +180,7 @@ async function controlledLink(context: BrowserContext): Promise<Link> {
 
 describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    const { chromium } = await import('playwright-core');
-    [h, browser] = await Promise.all([
-      startHarness({ script: demoScript }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      }),
-    ]);
+    [h, browser] = await Promise.all([startHarness({ script: demoScript }), launchChromium()]);
   }, 120_000);
 
   afterAll(async () => {
