@@ -34,7 +34,7 @@ lane('Modal emulator (real SDK over gRPC)', () => {
     client = new modal.ModalClient();
     app = await client.apps.fromName('emulator-test', { createIfMissing: true });
     image = client.images.fromRegistry('debian:12-slim').dockerfileCommands(['RUN echo ignored']);
-    volume = await client.volumes.fromName('emulator-test-vol', { createIfMissing: true });
+    volume = await client.volumes.fromName('emulator-test-vol', { createIfMissing: true, version: 2 });
     sandbox = await client.sandboxes.create(app, image, {
       cpu: 1,
       memoryMiB: 512,
@@ -83,12 +83,13 @@ lane('Modal emulator (real SDK over gRPC)', () => {
     expect(await proc.wait()).toBe(0);
   });
 
-  it('shares files between exec and filesystem.*, and keeps them on the volume for another sandbox', async () => {
+  it('shares files between exec and filesystem.*, and keeps them on the volume for another sandbox once synced', async () => {
     expect((await run(sandbox, ['sh', '-c', 'mkdir -p /vol/p && echo from-exec > /vol/p/a.txt'])).code).toBe(0);
     expect(await sandbox.filesystem.readText('/vol/p/a.txt')).toBe('from-exec\n');
 
     await sandbox.filesystem.writeText('from-fs', '/vol/p/deep/b.txt'); // parents are created
     expect((await run(sandbox, ['cat', '/vol/p/deep/b.txt'])).stdout).toBe('from-fs');
+    expect((await run(sandbox, ['sync', '/vol'])).code).toBe(0); // commits the v2 volume
 
     // /tmp and home persist between execs of one sandbox (and are private to it).
     await run(sandbox, ['sh', '-c', 'echo t > /tmp/t && echo h > ~/h']);
@@ -102,7 +103,7 @@ lane('Modal emulator (real SDK over gRPC)', () => {
     } finally {
       await other.terminate();
     }
-    // The volume is a plain folder on the host.
+    // The committed state is a plain folder on the host.
     expect(readFileSync(`${emulator.volumePath('emulator-test-vol')}/p/deep/b.txt`, 'utf8')).toBe('from-fs');
   });
 

@@ -8,6 +8,7 @@ import { metadataString, resolveSecretSources } from './control-plane.js';
 import type { EmulatorCore } from './core.js';
 import { StdinClosedError, type ExecProcess } from './exec.js';
 import type { EmulatedSandbox } from './sandbox.js';
+import { modalError } from './util.js';
 
 /** TaskExecStdoutConfig / TaskExecStderrConfig: 0 = /dev/null, 1 = pipe. */
 const STDIO_PIPE = 1;
@@ -27,7 +28,7 @@ export function commandRouterService(core: EmulatorCore): Record<string, Handler
   const execFor = (context: CallContext, taskId: string, execId: string): ExecProcess => {
     const sandbox = sandboxFor(context, taskId);
     const exec = sandbox.execs.get(execId);
-    if (!exec) throw new ServerError(Status.NOT_FOUND, `Exec ${execId} not found in task ${taskId}`);
+    if (!exec) throw modalError(Status.NOT_FOUND, `Exec ${execId} not found in task ${taskId}`, `Unknown exec id ${execId}`, `No such process: ${execId}`);
     sandbox.touch();
     return exec;
   };
@@ -59,7 +60,7 @@ export function commandRouterService(core: EmulatorCore): Record<string, Handler
     ) {
       const sandbox = sandboxFor(context, request.taskId);
       if (!sandbox.running) {
-        throw new ServerError(Status.NOT_FOUND, `Sandbox ${sandbox.id} has already finished`);
+        throw modalError(Status.NOT_FOUND, `Sandbox ${sandbox.id} has already finished`, `Task ${request.taskId} is no longer running`, `container for ${sandbox.id} exited`, 'the requested task has stopped');
       }
       if (request.commandArgs.length === 0) throw new ServerError(Status.INVALID_ARGUMENT, 'Empty command');
       const env: Record<string, string> = {};
@@ -157,9 +158,11 @@ export function commandRouterService(core: EmulatorCore): Record<string, Handler
       return { readyAt: sandboxFor(context, request.taskId).createdAt };
     },
 
-    // Volumes are host folders mounted directly: every container always sees their current state.
+    // Each volume's view commits its own changes and catches up with what other sandboxes committed.
     async taskReloadVolumes(request: { taskId: string }, context: CallContext) {
-      sandboxFor(context, request.taskId);
+      const sandbox = sandboxFor(context, request.taskId);
+      if (!sandbox.running) throw modalError(Status.NOT_FOUND, `Sandbox ${sandbox.id} is not running`, `Task ${request.taskId} has stopped`, 'no live container for this task');
+      await sandbox.reloadVolumes();
       return {};
     },
   };

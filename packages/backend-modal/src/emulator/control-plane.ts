@@ -7,7 +7,7 @@ import { ServerError, Status, type CallContext } from 'nice-grpc';
 import { createHash } from 'node:crypto';
 import { IMAGE_BUILDER_VERSION, type EmulatorCore } from './core.js';
 import type { EmulatedSandbox, SandboxResult } from './sandbox.js';
-import { stableId, within } from './util.js';
+import { modalError, stableId, within } from './util.js';
 
 /** OBJECT_CREATION_TYPE_* */
 const Creation = {
@@ -120,7 +120,7 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
       if (!volume) {
         const creates = [Creation.CREATE_IF_MISSING, Creation.CREATE_FAIL_IF_EXISTS, Creation.CREATE_OVERWRITE_IF_EXISTS];
         if (!creates.includes(request.objectCreationType as 1 | 2 | 3)) {
-          throw new ServerError(Status.NOT_FOUND, `Volume '${request.deploymentName}' not found`);
+          throw modalError(Status.NOT_FOUND, `Volume '${request.deploymentName}' not found`, `No volume named ${request.deploymentName}`, 'object not found');
         }
         volume = await core.createVolume(environmentName, request.deploymentName, request.version);
       }
@@ -133,16 +133,28 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
 
     volumeHeartbeat: authed(async () => ({})),
 
-    // Named volumes of an environment, newest first, paged like Modal's list RPCs (maxObjects, createdBefore).
+    volumeDelete: authed(async (request: { volumeId: string }) => {
+      await core.deleteVolume(request.volumeId);
+      return {};
+    }),
+
+    volumeRename: authed(async (request: { volumeId: string; name: string }) => {
+      await core.renameVolume(request.volumeId, request.name);
+      return {};
+    }),
+
+    // Named volumes of an environment, newest first, paged like Modal's list RPCs (maxObjects, createdBefore). Only
+    // the current fields are filled (metadata.name, metadata.creationInfo.createdAt): `label` and `createdAt` on the
+    // item are superseded, and a client paging on them would never advance.
     volumeList: authed(async (request: { environmentName: string; pagination?: { maxObjects: number; createdBefore: number } }) => {
       const environmentName = core.environment(request.environmentName);
-      const max = request.pagination?.maxObjects || Number.MAX_SAFE_INTEGER;
+      const max = Math.min(request.pagination?.maxObjects || LIST_PAGE_SIZE, LIST_PAGE_SIZE);
       const before = request.pagination?.createdBefore || Number.POSITIVE_INFINITY;
       const items = [...core.volumes.values()]
         .filter((v) => v.environmentName === environmentName && v.name !== undefined && v.createdAt < before)
         .sort((a, b) => b.createdAt - a.createdAt)
         .slice(0, max)
-        .map((v) => ({ label: v.name!, volumeId: v.volumeId, createdAt: v.createdAt, metadata: { name: v.name!, version: v.version } }));
+        .map((v) => ({ volumeId: v.volumeId, metadata: { name: v.name!, version: v.version, creationInfo: { createdAt: v.createdAt, createdBy: 'emulator' } } }));
       return { items, environmentName };
     }),
 
@@ -277,7 +289,7 @@ function sandboxFromName(
       (request.includeTerminated ? core.latestSandboxNamed(app.appId, request.sandboxName) : undefined))
     : undefined;
   if (!sandbox) {
-    throw new ServerError(Status.NOT_FOUND, `Sandbox with name '${request.sandboxName}' not found in App '${request.appName}'`);
+    throw modalError(Status.NOT_FOUND, `Sandbox with name '${request.sandboxName}' not found in App '${request.appName}'`, `No running sandbox named ${request.sandboxName}`, 'lookup found nothing');
   }
   return { sandboxId: sandbox.id, metadata: handleMetadata(sandbox) };
 }

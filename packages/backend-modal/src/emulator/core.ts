@@ -2,11 +2,12 @@
  * The emulator's state: apps, volumes, secrets, images, sandboxes, and the tokens that tie them together.
  * Both gRPC services (control plane and command router) work on one instance of it.
  */
-import { mkdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { ServerError, Status } from 'nice-grpc';
-import { EmulatedSandbox, sandboxDirFor, type MountSpec, type SandboxResult } from './sandbox.js';
-import { newId, newSandboxId, stableId, TokenSigner } from './util.js';
+import { EmulatedSandbox, sandboxDirFor, type SandboxResult } from './sandbox.js';
+import { modalError, newId, newSandboxId, TokenSigner } from './util.js';
+import { readVolumeMetas, VolumeLocks, VolumeView, writeVolumeMeta, type VolumeRecord, type VolumeVersion } from './volumes.js';
 
 export const DEFAULT_ENVIRONMENT = 'main';
 /** What EnvironmentGetOrCreate reports; the SDK passes it back verbatim on image builds. */
@@ -16,16 +17,6 @@ export interface AppRecord {
   readonly appId: string;
   readonly name: string;
   readonly environmentName: string;
-}
-
-export interface VolumeRecord {
-  readonly volumeId: string;
-  readonly name: string | undefined;
-  readonly environmentName: string;
-  readonly hostPath: string;
-  readonly version: number;
-  /** Unix seconds (VolumeList orders and pages by it). */
-  readonly createdAt: number;
 }
 
 export interface SecretRecord {
@@ -46,6 +37,8 @@ export interface CoreOptions {
   routerUrl: string;
   /** Run sandboxes in a user namespace (needed when the emulator is not root). */
   userNamespace: boolean;
+  /** The emulator's `sync` (see sync-channel.ts). */
+  syncShim: string;
 }
 
 export interface NewSandbox {
@@ -69,6 +62,7 @@ export class EmulatorCore {
   readonly tokens = new TokenSigner();
   readonly apps = new Map<string, AppRecord>();
   readonly volumes = new Map<string, VolumeRecord>();
+  readonly volumeLocks = new VolumeLocks();
   readonly secrets = new Map<string, SecretRecord>();
   readonly images = new Map<string, { imageId: string; dockerfileCommands: string[] }>();
   readonly sandboxes = new Map<string, EmulatedSandbox>();
@@ -117,7 +111,7 @@ export class EmulatorCore {
       throw new ServerError(Status.PERMISSION_DENIED, `Token is not valid for task ${taskId}`);
     }
     const sandbox = this.byTask.get(taskId);
-    if (!sandbox) throw new ServerError(Status.NOT_FOUND, `Task ${taskId} not found`);
+    if (!sandbox) throw modalError(Status.NOT_FOUND, `Task ${taskId} not found`, `Unknown task ${taskId}`, 'task does not exist');
     return sandbox;
   }
 
@@ -144,16 +138,62 @@ export class EmulatorCore {
   }
 
   /**
-   * Named volumes live at `<stateDir>/volumes/<environment>/<name>` with an id derived from both, so a restarted
-   * emulator on the same state dir finds the same data under the same id.
+   * Named volumes keep their committed state in `<stateDir>/volumes/<environment>/<volumeId>/`, described by
+   * `<volumeId>.volume.json` (name, version, creation time), so a restarted emulator on the same state dir finds
+   * them again, and a rename keeps the data where it is.
    */
+  async loadVolumes(): Promise<void> {
+    const root = join(this.options.stateDir, 'volumes');
+    const environments = await readdir(root).catch(() => [] as string[]);
+    for (const environmentName of environments) {
+      if (environmentName === '_ephemeral') continue;
+      for (const meta of await readVolumeMetas(join(root, environmentName))) {
+        this.volumes.set(meta.volumeId, {
+          volumeId: meta.volumeId,
+          name: meta.name,
+          environmentName,
+          hostPath: join(root, environmentName, meta.volumeId),
+          version: meta.version,
+          createdAt: meta.createdAt,
+        });
+        this.lastCreatedAt = Math.max(this.lastCreatedAt, meta.createdAt);
+      }
+    }
+  }
+
+  /** `version` as the SDK sends it: 0 (unspecified) makes a v1 volume, as on Modal. */
   async createVolume(environmentName: string, name: string | undefined, version: number): Promise<VolumeRecord> {
-    const volumeId = name ? stableId('vo', `${environmentName}/${name}`) : newId('vo');
-    const hostPath = name ? join(this.options.stateDir, 'volumes', environmentName, name) : join(this.options.stateDir, 'volumes', '_ephemeral', volumeId);
-    await mkdir(hostPath, { recursive: true });
-    const volume: VolumeRecord = { volumeId, name, environmentName, hostPath, version: version || 2, createdAt: this.nextCreatedAt() };
+    const volumeId = newId('vo');
+    const dir = name ? join(this.options.stateDir, 'volumes', environmentName) : join(this.options.stateDir, 'volumes', '_ephemeral');
+    const volume: VolumeRecord = {
+      volumeId,
+      name,
+      environmentName,
+      hostPath: join(dir, volumeId),
+      version: (version === 2 ? 2 : 1) as VolumeVersion,
+      createdAt: this.nextCreatedAt(),
+    };
+    if (name) await writeVolumeMeta(join(dir, `${volumeId}.volume.json`), { volumeId, name, version: volume.version, createdAt: volume.createdAt });
     this.volumes.set(volumeId, volume);
     return volume;
+  }
+
+  async renameVolume(volumeId: string, name: string): Promise<void> {
+    const volume = this.volumes.get(volumeId);
+    if (!volume?.name) throw new ServerError(Status.NOT_FOUND, `Volume ${volumeId} not found`);
+    if (this.findVolume(volume.environmentName, name)) throw new ServerError(Status.ALREADY_EXISTS, `Volume '${name}' already exists`);
+    volume.name = name;
+    const dir = join(this.options.stateDir, 'volumes', volume.environmentName);
+    await writeVolumeMeta(join(dir, `${volumeId}.volume.json`), { volumeId, name, version: volume.version, createdAt: volume.createdAt });
+  }
+
+  async deleteVolume(volumeId: string): Promise<void> {
+    const volume = this.volumes.get(volumeId);
+    if (!volume) throw new ServerError(Status.NOT_FOUND, `Volume ${volumeId} not found`);
+    this.volumes.delete(volumeId);
+    const dir = join(this.options.stateDir, 'volumes', volume.environmentName);
+    await rm(join(dir, `${volumeId}.volume.json`), { force: true });
+    await this.volumeLocks.run(volumeId, () => rm(volume.hostPath, { recursive: true, force: true }));
   }
 
   findSecret(environmentName: string, name: string): SecretRecord | undefined {
@@ -183,24 +223,33 @@ export class EmulatorCore {
   // ---- sandboxes ------------------------------------------------------------------------------------------
 
   async createSandbox(request: NewSandbox): Promise<EmulatedSandbox> {
-    if (this.closed) throw new ServerError(Status.UNAVAILABLE, 'The Modal emulator is shutting down');
+    if (this.closed) throw modalError(Status.UNAVAILABLE, 'The Modal emulator is shutting down', 'service unavailable', 'try again later');
     const app = this.apps.get(request.appId);
     if (!app) throw new ServerError(Status.NOT_FOUND, `App ${request.appId} not found`);
     if (request.name !== undefined && this.liveSandboxNamed(app.appId, request.name)) {
-      throw new ServerError(Status.ALREADY_EXISTS, `Sandbox with name '${request.name}' already exists in app '${app.name}'`);
+      throw modalError(Status.ALREADY_EXISTS, `Sandbox with name '${request.name}' already exists in app '${app.name}'`, `A running sandbox is already named ${request.name}`, 'name is taken');
     }
-    const mounts: MountSpec[] = request.mounts.map((mount) => {
+    const sandboxId = newSandboxId();
+    const sandboxDir = sandboxDirFor(this.options.stateDir, sandboxId);
+    const views = request.mounts.map((mount, index) => {
       const volume = this.volumes.get(mount.volumeId);
       if (!volume) throw new ServerError(Status.NOT_FOUND, `Volume ${mount.volumeId} not found`);
       const mountPath = posix.normalize(mount.mountPath);
-      if (!mountPath.startsWith('/') || mountPath === '/' || /^\/(proc|dev|sys)(\/|$)/.test(mountPath)) {
+      if (!mountPath.startsWith('/') || mountPath === '/' || /^\/(proc|dev|sys|__modal)(\/|$)/.test(mountPath)) {
         throw new ServerError(Status.INVALID_ARGUMENT, `Invalid volume mount path: ${mount.mountPath}`);
       }
-      const subPath = mount.subPath ? posix.normalize(`/${mount.subPath}`) : '/';
-      return { hostPath: join(volume.hostPath, subPath), mountPath, readOnly: mount.readOnly };
+      const subPath = mount.subPath ? posix.normalize(`/${mount.subPath}`).slice(1) : '';
+      return new VolumeView(
+        volume,
+        mountPath,
+        subPath,
+        mount.readOnly,
+        join(sandboxDir, 'volumes', String(index)),
+        join(this.options.stateDir, 'staging'),
+        this.volumeLocks,
+      );
     });
     const workdir = request.workdir ? posix.normalize(request.workdir) : '/';
-    const sandboxId = newSandboxId();
     const taskId = newId('ta');
     const createdAt = this.nextCreatedAt();
     const sandbox = new EmulatedSandbox(
@@ -225,14 +274,15 @@ export class EmulatorCore {
         },
         timeoutSecs: request.timeoutSecs,
         idleTimeoutSecs: request.idleTimeoutSecs,
-        mounts,
+        volumes: views,
         blockNetwork: request.blockNetwork,
       },
       {
         bwrapPath: this.options.bwrapPath,
         nsenterPath: this.options.nsenterPath,
-        sandboxDir: sandboxDirFor(this.options.stateDir, sandboxId),
+        sandboxDir,
         extraReadOnlyBinds: this.options.extraReadOnlyBinds,
+        syncShim: this.options.syncShim,
         userNamespace: this.options.userNamespace,
       },
       createdAt,
@@ -243,7 +293,7 @@ export class EmulatorCore {
     try {
       await sandbox.start();
     } catch (error) {
-      sandbox.finish({ status: 5, exitcode: 0, exception: error instanceof Error ? error.message : String(error) });
+      sandbox.finish({ status: 5, exitcode: 0, exception: error instanceof Error ? error.message : String(error) }, { commit: false });
       this.sandboxes.delete(sandboxId);
       this.byTask.delete(taskId);
       throw new ServerError(Status.FAILED_PRECONDITION, `Modal emulator: ${(error as Error).message}`);
@@ -253,7 +303,7 @@ export class EmulatorCore {
 
   sandbox(sandboxId: string): EmulatedSandbox {
     const sandbox = this.sandboxes.get(sandboxId);
-    if (!sandbox) throw new ServerError(Status.NOT_FOUND, `Sandbox ${sandboxId} not found`);
+    if (!sandbox) throw modalError(Status.NOT_FOUND, `Sandbox ${sandboxId} not found`, `No sandbox with id ${sandboxId}`, 'object does not exist');
     return sandbox;
   }
 

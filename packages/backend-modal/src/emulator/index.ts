@@ -29,7 +29,8 @@ import { commandRouterService } from './command-router.js';
 import { controlPlaneService } from './control-plane.js';
 import { DEFAULT_ENVIRONMENT, EmulatorCore } from './core.js';
 import { loadModalDefinitions } from './definitions.js';
-import { delay } from './util.js';
+import { writeSyncShim } from './sync-channel.js';
+import { delay, modalError } from './util.js';
 
 export { EXPECTED_SDK_VERSION, loadModalDefinitions } from './definitions.js';
 export { FS_TOOLS_PATH } from './fs-tools.js';
@@ -71,15 +72,33 @@ export interface ModalEmulator {
   readonly sdkVersion: string;
   /** Environment variables that point the SDK here (URL and a token pair the emulator accepts). */
   clientEnv(): Record<'MODAL_SERVER_URL' | 'MODAL_TOKEN_ID' | 'MODAL_TOKEN_SECRET', string>;
+  /**
+   * Models a network partition: while false, every new RPC gets
+   * no answer until the client gives up, so a client without deadlines hangs. Back to true answers the held calls
+   * with UNAVAILABLE.
+   */
+  setReachable(reachable: boolean): void;
   /** Calls per RPC method name (both services) since start or the last `resetCounts()`. */
   rpcCounts(): Record<string, number>;
   resetCounts(): void;
   /** Creates or replaces a named secret. */
   setSecret(name: string, values: Record<string, string>, environment?: string): void;
-  /** Host folder of a named volume (whether or not it exists yet). */
-  volumePath(name: string, environment?: string): string;
+  /**
+   * Host folder of a named volume's committed state (what a sandbox starting now would see), or undefined when
+   * there is no such volume. Sandboxes work on private views of it; see volumes.ts.
+   */
+  volumePath(name: string, environment?: string): string | undefined;
+  /** The volume's version (1 or 2), or undefined when there is no such volume. */
+  volumeVersion(name: string, environment?: string): 1 | 2 | undefined;
   /** Ids of sandboxes that are still running. */
   runningSandboxes(): string[];
+  /** Ends a sandbox from outside, as `modal sandbox terminate` or the dashboard would: its volumes are committed. */
+  terminateSandbox(sandboxId: string): Promise<void>;
+  /**
+   * Ends a sandbox as a lost worker would (host failure, preemption): every process dies mid-exec and nothing is
+   * committed, so writes not yet synced to a v2 volume are lost.
+   */
+  killSandbox(sandboxId: string): Promise<void>;
   /** Terminates every sandbox, stops the server, and removes a temporary state dir. */
   close(): Promise<void>;
 }
@@ -104,14 +123,32 @@ export async function startModalEmulator(options: ModalEmulatorOptions = {}): Pr
     credentials: options.credentials,
     routerUrl: '',
     userNamespace: !isRoot,
+    syncShim: await writeSyncShim(stateDir),
   });
+  await core.loadVolumes();
   for (const [name, values] of Object.entries(options.secrets ?? {})) core.putSecret(DEFAULT_ENVIRONMENT, name, values);
 
   const counts = new Map<string, number>();
+  // While unreachable, every call is held without an answer (as behind a network partition) until the client gives
+  // up or the emulator is reachable again, when it is told UNAVAILABLE (the SDK retries that).
+  let reachable = true;
+  const held = new Set<() => void>();
   async function* meter<Request, Response>(call: ServerMiddlewareCall<Request, Response>, context: CallContext) {
     const path = call.method.path;
     const method = path.slice(path.lastIndexOf('/') + 1);
     counts.set(method, (counts.get(method) ?? 0) + 1);
+    if (!reachable) {
+      await new Promise<void>((resolve) => {
+        const release = () => {
+          held.delete(release);
+          context.signal.removeEventListener('abort', release);
+          resolve();
+        };
+        held.add(release);
+        context.signal.addEventListener('abort', release, { once: true });
+      });
+      throw modalError(Status.UNAVAILABLE, 'connection reset', 'upstream connect error', 'service unavailable');
+    }
     if (rpcDelayMs > 0) await delay(rpcDelayMs, context.signal);
     try {
       return yield* call.next(call.request, context);
@@ -145,13 +182,30 @@ export async function startModalEmulator(options: ModalEmulatorOptions = {}): Pr
       MODAL_TOKEN_ID: options.credentials?.tokenId ?? 'ak-emulator',
       MODAL_TOKEN_SECRET: options.credentials?.tokenSecret ?? 'as-emulator',
     }),
+    setReachable(value) {
+      reachable = value;
+      if (value) for (const release of [...held]) release();
+    },
     rpcCounts: () => Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b))),
     resetCounts: () => counts.clear(),
     setSecret: (name, values, environment) => void core.putSecret(core.environment(environment), name, values),
-    volumePath: (name, environment) => join(stateDir, 'volumes', core.environment(environment), name),
+    volumePath: (name, environment) => core.findVolume(core.environment(environment), name)?.hostPath,
+    volumeVersion: (name, environment) => core.findVolume(core.environment(environment), name)?.version,
     runningSandboxes: () => [...core.sandboxes.values()].filter((s) => s.running).map((s) => s.id),
+    async terminateSandbox(sandboxId) {
+      const sandbox = core.sandbox(sandboxId);
+      sandbox.terminate();
+      await sandbox.settled();
+    },
+    async killSandbox(sandboxId) {
+      const sandbox = core.sandbox(sandboxId);
+      sandbox.kill();
+      await sandbox.settled();
+    },
     close: () =>
       (closing ??= (async () => {
+        reachable = true;
+        for (const release of [...held]) release();
         await core.shutdown();
         // Held-open long polls (exec wait, stdio) would keep a graceful shutdown waiting forever.
         server.forceShutdown();

@@ -23,7 +23,9 @@ import { join, posix } from 'node:path';
 import { ExecProcess, ProcessExec } from './exec.js';
 import { FS_TOOLS_PATH, FsToolExec } from './fs-tools.js';
 import { OutputBuffer } from './output-buffer.js';
+import { CONTROL_DIR, SyncChannel } from './sync-channel.js';
 import { latch, type Latch } from './util.js';
+import { viewFor, type VolumeView } from './volumes.js';
 
 /** GenericResult.status values (modal.client.GenericResult.GenericStatus). */
 export const GenericStatus = {
@@ -41,11 +43,6 @@ export interface SandboxResult {
   exception: string;
 }
 
-export interface MountSpec {
-  hostPath: string;
-  mountPath: string;
-  readOnly: boolean;
-}
 
 export interface SandboxRuntimeConfig {
   bwrapPath: string;
@@ -54,6 +51,8 @@ export interface SandboxRuntimeConfig {
   sandboxDir: string;
   /** Extra host paths bound read-only at the same place (e.g. /opt). */
   extraReadOnlyBinds: readonly string[];
+  /** The emulator's `sync` (sync-channel.ts), bound over /usr/bin/sync. */
+  syncShim: string;
   /**
    * Also unshare the user namespace, mapping the emulator's user to root inside (what bwrap needs when it is not
    * run as root); execs then join that namespace too.
@@ -75,7 +74,8 @@ export interface SandboxSpec {
   env: Record<string, string>;
   timeoutSecs: number;
   idleTimeoutSecs: number | undefined;
-  mounts: readonly MountSpec[];
+  /** The sandbox's private views of the volumes it mounts (see volumes.ts). */
+  volumes: readonly VolumeView[];
   blockNetwork: boolean;
 }
 
@@ -113,6 +113,9 @@ export class EmulatedSandbox {
   private readonly namespaces: string[];
   private cleanedUp: Promise<void> | undefined;
   private bwrapGone = false;
+  /** Commits made as the sandbox ended (none when it was killed); cleanup waits for them. */
+  private finalCommits: Promise<unknown> = Promise.resolve();
+  private readonly syncChannel: SyncChannel;
 
   constructor(
     readonly spec: SandboxSpec,
@@ -120,6 +123,7 @@ export class EmulatedSandbox {
     createdAt: number,
   ) {
     this.createdAt = createdAt;
+    this.syncChannel = new SyncChannel(join(config.sandboxDir, 'control'), (paths) => this.sync(paths));
     this.namespaces = [
       ...(config.userNamespace ? ['--user', '--preserve-credentials'] : []),
       '--mount',
@@ -154,7 +158,8 @@ export class EmulatedSandbox {
     await mkdir(tmpDir, { recursive: true });
     await mkdir(homeDir, { recursive: true });
     await chmod(tmpDir, 0o1777);
-    for (const mount of this.spec.mounts) await mkdir(mount.hostPath, { recursive: true });
+    for (const view of this.spec.volumes) await view.open();
+    await this.syncChannel.start();
 
     const command = this.spec.command.length > 0 ? this.spec.command : ['sleep', 'infinity'];
     // bwrap reports the namespace's PID 1 on --info-fd as soon as it has cloned, before the mounts exist; the
@@ -198,7 +203,7 @@ export class EmulatedSandbox {
     const root = fstatSync(this.rootFd);
     const hostRoot = statSync('/');
     if (root.dev === hostRoot.dev && root.ino === hostRoot.ino) {
-      this.finish({ status: GenericStatus.INIT_FAILURE, exitcode: 0, exception: 'sandbox root is the host root' });
+      this.finish({ status: GenericStatus.INIT_FAILURE, exitcode: 0, exception: 'sandbox root is the host root' }, { commit: false });
       throw new Error('cannot start sandbox: its root is still the host root');
     }
 
@@ -291,8 +296,19 @@ export class EmulatedSandbox {
     this.finish({ status: GenericStatus.TERMINATED, exitcode: 0, exception: 'Sandbox terminated' });
   }
 
-  /** Ends the sandbox (idempotent): kills every process in it, settles execs, removes its /tmp and home. */
-  finish(result: SandboxResult): void {
+  /**
+   * Ends the sandbox as a lost worker would (host failure, preemption, OOM): every process dies and nothing is
+   * committed, so writes not yet synced to a v2 volume, and everything written to a v1 volume, are lost.
+   */
+  kill(): void {
+    this.finish({ status: GenericStatus.FAILURE, exitcode: 137, exception: 'Sandbox worker was lost' }, { commit: false });
+  }
+
+  /**
+   * Ends the sandbox (idempotent): kills every process in it, settles execs, commits its volumes unless it was
+   * killed, and removes its /tmp, home and views.
+   */
+  finish(result: SandboxResult, { commit = true }: { commit?: boolean } = {}): void {
     if (this.outcome) return;
     this.outcome = result;
     if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
@@ -308,8 +324,25 @@ export class EmulatedSandbox {
       closeSync(this.rootFd);
       this.rootFd = undefined;
     }
+    this.syncChannel.close();
+    // Queued on each volume's lock now, so a sandbox created after this one ended loads what it committed.
+    if (commit && this.initPid > 0) this.finalCommits = Promise.allSettled(this.spec.volumes.map((view) => view.commit()));
     this.finished.resolve(result);
     this.cleanedUp = this.cleanup();
+  }
+
+  /** `sync` in the sandbox: commits the v2 volumes holding `paths` (all of them when none are given). */
+  private async sync(paths: string[]): Promise<void> {
+    if (this.outcome) throw new Error('the sandbox is shutting down');
+    const views = paths.length === 0 ? this.spec.volumes : paths.map((path) => viewFor(this.spec.volumes, path)).filter((v) => v !== undefined);
+    // v1 volumes commit only when the sandbox ends: `sync` does nothing for them, as on Modal.
+    const v2 = [...new Set(views)].filter((view) => view.volume.version === 2);
+    await Promise.all(v2.map((view) => view.commit()));
+  }
+
+  /** reloadVolumes(): each view commits its own changes and catches up with what others committed. */
+  async reloadVolumes(): Promise<void> {
+    await Promise.all(this.spec.volumes.map((view) => view.reload()));
   }
 
   /** Resolves once a finished sandbox's processes are gone and its private directories removed. */
@@ -319,6 +352,7 @@ export class EmulatedSandbox {
 
   private async cleanup(): Promise<void> {
     await Promise.race([this.bwrapExited.promise, delayValue(5000, undefined)]);
+    await this.finalCommits;
     await rm(this.config.sandboxDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
@@ -359,8 +393,11 @@ export class EmulatedSandbox {
     args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/dev/shm', '--dir', '/var/tmp', '--tmpfs', '/run');
     args.push('--bind', tmpDir, '/tmp', '--bind', homeDir, '/root');
     // Parents before children, so a volume mounted inside another is not hidden by it.
-    const mounts = [...this.spec.mounts].sort((a, b) => depth(a.mountPath) - depth(b.mountPath));
-    for (const mount of mounts) args.push(mount.readOnly ? '--ro-bind' : '--bind', mount.hostPath, mount.mountPath);
+    const views = [...this.spec.volumes].sort((a, b) => depth(a.mountPath) - depth(b.mountPath));
+    for (const view of views) args.push(view.readOnly ? '--ro-bind' : '--bind', view.dir, view.mountPath);
+    // Every uid may sync (bwrap would make the parent 0700).
+    args.push('--perms', '0755', '--dir', '/__modal', '--bind', this.syncChannel.hostDir, CONTROL_DIR);
+    args.push('--ro-bind', this.config.syncShim, '/usr/bin/sync');
     // Extra host binds come last, so one under /tmp, /root or /run is not hidden by the sandbox's own mounts there.
     // Missing parents of an extra bind would be made by bwrap with mode 0700, which only root can traverse (a
     // non-root process in the sandbox could not reach the bound file); directories in a real image are 0755.

@@ -1,5 +1,6 @@
 /** Small helpers shared by the emulator's services: ids, tokens, waiting. */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { ServerError, type Status } from 'nice-grpc';
 
 const ALPHANUMERIC = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -105,4 +106,12 @@ export async function within<T>(promise: Promise<T>, ms: number, signal?: AbortS
     controller.abort();
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * A gRPC error with Modal's status code and one of several wordings, picked at random: a client may branch on the
+ * code (as the SDK does), never on the text, which Modal does not promise either.
+ */
+export function modalError(status: Status, ...wordings: [string, ...string[]]): ServerError {
+  return new ServerError(status, wordings[randomInt(wordings.length)]!);
 }
