@@ -32,6 +32,7 @@ import type { ContainerProcess, ModalClient, Sandbox, Secret } from 'modal';
 import {
   claudeInvocation,
   createError,
+  isBackendError,
   DEFAULT_AGENT_TIMEOUT_MS,
   startRun,
   validateAgentRequest,
@@ -44,7 +45,7 @@ import {
   type KeyProxy,
   type RunClaudeRequest,
 } from '@dreamcore/runtime-core';
-import { execText, isSandboxGone, sandboxError, throwIfGone } from './client.js';
+import { execText, isSandboxGone, modalFailure, sandboxError, sandboxIsRunning, SandboxGoneError, withDeadline } from './client.js';
 import { MOUNT, type ResolvedModalConfig } from './config.js';
 import { volumePath } from './files.js';
 import type { SandboxPool } from './sandboxes.js';
@@ -163,6 +164,8 @@ export interface ModalAgentDeps {
 
 export function createModalAgent({ pool, client, config }: ModalAgentDeps): ModalAgent {
   const opts = config.agent;
+  const { deadlines } = config;
+  const execOptions = { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs };
   const configured = Boolean(opts.anthropicApiKey || opts.anthropicBaseUrl || opts.keyProxy);
   const proxyReachable = Boolean(opts.proxyPublicUrl) || config.serverIsLocal;
   const keyMode: 'proxy' | 'secret' = proxyReachable || opts.keyProxy ? 'proxy' : 'secret';
@@ -254,7 +257,7 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
       ending = why;
       if (sandbox) {
         const target = sandbox;
-        execText(target, ['sh', '-c', KILL_SCRIPT, 'dreamcore-cancel', marker]).catch(() => undefined);
+        execText(target, ['sh', '-c', KILL_SCRIPT, 'dreamcore-cancel', marker], execOptions).catch(() => undefined);
       }
     };
     const timer = setTimeout(() => stop('timeout'), timeoutMs);
@@ -271,17 +274,19 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
         return;
       }
       [sandbox, proc] = await pool.use(scope.userId, 'runClaude', async (sb) => {
-        const p = await sb.exec(argv, {
-          mode: 'text',
-          stdout: 'pipe',
-          stderr: 'pipe',
-          env: execEnv,
-          ...(access.secret ? { secrets: [access.secret] } : {}),
-        });
+        const p = await withDeadline(deadlines.rpcMs, 'starting the agent', () =>
+          sb.exec(argv, {
+            mode: 'text',
+            stdout: 'pipe',
+            stderr: 'pipe',
+            env: execEnv,
+            ...(access.secret ? { secrets: [access.secret] } : {}),
+          }),
+        );
         return [sb, p] as const;
       });
       // A cancel or timeout that came while the exec was starting reaches it now.
-      if (ending) execText(sandbox, ['sh', '-c', KILL_SCRIPT, 'dreamcore-cancel', marker]).catch(() => undefined);
+      if (ending) execText(sandbox, ['sh', '-c', KILL_SCRIPT, 'dreamcore-cancel', marker], execOptions).catch(() => undefined);
 
       const fileMarker = `@@dreamcore-files-${marker}`;
       const errorMarker = `@@dreamcore-${marker} `;
@@ -298,15 +303,20 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
       let problem: string | null = null;
       const stdin = proc.stdin.getWriter();
       const feeding = stdin.write(request.prompt).then(() => stdin.close());
-      const [, , exitCode] = await Promise.all([
-        readLines(proc.stdout, onLine),
-        readLines(proc.stderr, (line) => {
-          if (line.startsWith(errorMarker)) problem = line.slice(errorMarker.length);
-          else translator.stderr(`${line}\n`);
-        }),
-        proc.wait(),
-        feeding.catch(() => undefined),
-      ]);
+      const running = proc;
+      // The in-sandbox watchdog ends the CLI at its bound + WATCHDOG_GRACE_S; if Modal stops answering, this is
+      // the bound on waiting for it.
+      const [, , exitCode] = await withDeadline(timeoutMs + (WATCHDOG_GRACE_S + 30) * 1000, 'the agent run', () =>
+        Promise.all([
+          readLines(running.stdout, onLine),
+          readLines(running.stderr, (line) => {
+            if (line.startsWith(errorMarker)) problem = line.slice(errorMarker.length);
+            else translator.stderr(`${line}\n`);
+          }),
+          running.wait(),
+          feeding.catch(() => undefined),
+        ]),
+      );
       const reported = problem as string | null;
       if (reported === 'project-missing') throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
       if (reported?.startsWith('skill-missing ')) {
@@ -314,14 +324,20 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
         throw createError('NOT_FOUND', `skill ${skill} is not installed`, { details: { skill } });
       }
       // Killed without us asking: was it the sandbox that went?
-      if (exitCode >= 128 && !ending) await throwIfGone(sandbox);
+      if (exitCode >= 128 && !ending && !(await sandboxIsRunning(sandbox, deadlines.rpcMs))) throw new SandboxGoneError('the sandbox ended during the run');
       await translator.finish({ exitCode, signal: null, reason: ending });
     } catch (error) {
       if (isSandboxGone(error)) {
         if (sandbox) pool.forget(scope.userId, sandbox);
         throw sandboxError(error, 'the agent run');
       }
-      throw error;
+      if (isBackendError(error)) throw error;
+      // The stream broke: the sandbox's own state says whether it died under the run or Modal failed.
+      if (sandbox && !(await sandboxIsRunning(sandbox, deadlines.rpcMs).catch(() => true))) {
+        pool.forget(scope.userId, sandbox);
+        throw sandboxError(error, 'the agent run');
+      }
+      throw modalFailure(error, 'the agent run');
     } finally {
       clearTimeout(timer);
       request.signal?.removeEventListener('abort', onAbort);

@@ -1,14 +1,17 @@
 /**
- * The Modal SDK client, made once per backend, and the handful of helpers everything else uses to run a command in
- * a sandbox and to recognise the SDK's errors.
+ * The Modal SDK client, made once per backend, and the helpers everything else uses to run a command in a sandbox,
+ * to bound every wait, and to turn whatever the SDK or gRPC threw into a contract error.
  *
  * The SDK is imported lazily: importing @dreamcore/backend-modal costs nothing and reads no Modal config until a
  * backend is created. In modal 0.11.1 `ModalClientParams.endpoint` is declared but never read; the server URL only
  * comes from MODAL_SERVER_URL or a profile, read while the client is constructed. So the configured URL is put in
  * the environment for the (synchronous) constructor only, and the previous value restored right after.
+ *
+ * Errors are classified by gRPC status code and SDK error class, never by message text: Modal does not promise its
+ * wording (and the emulator varies it on purpose).
  */
 import type { ModalClient, Sandbox } from 'modal';
-import { createError } from '@dreamcore/runtime-core';
+import { createError, isBackendError, type BackendError } from '@dreamcore/runtime-core';
 import type { ResolvedModalConfig } from './config.js';
 
 export type ModalSdk = typeof import('modal');
@@ -38,28 +41,116 @@ export async function createModalClient(config: ResolvedModalConfig): Promise<{ 
   }
 }
 
-/** A sandbox went away under an operation (terminated, timed out, idle-reaped, or never reachable again). */
+/** gRPC status codes (the numbers are the protocol's; nice-grpc's ClientError carries them as `code`). */
+const GRPC = {
+  CANCELLED: 1,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  ABORTED: 10,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+/** Node's own network failures, for the rare one that reaches us unwrapped. */
+const NETWORK_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** The class name an SDK error was made with (`NotFoundError`, `ClientError`, ...), whichever copy of the SDK threw it. */
+export function errorClass(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return '';
+  const e = error as { name?: unknown; constructor?: { name?: string } };
+  return typeof e.name === 'string' && e.name !== 'Error' ? e.name : (e.constructor?.name ?? '');
+}
+
+function grpcCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * The contract error for a failure of Modal itself (anything the SDK or gRPC threw). `what` names the operation.
+ * Transport trouble is NETWORK_ERROR, refused credentials NOT_CONFIGURED, quota RATE_LIMIT; the rest is
+ * SANDBOX_ERROR. Contract errors pass through unchanged.
+ */
+export function modalFailure(error: unknown, what: string): BackendError {
+  if (isBackendError(error)) return error;
+  const name = errorClass(error);
+  const code = grpcCode(error);
+  const errno = (error as { code?: unknown } | null)?.code;
+  const reason = error instanceof Error ? error.message : String(error);
+  const details = { operation: what, ...(code === undefined ? {} : { grpcStatus: code }) };
+  if (
+    code === GRPC.UNAVAILABLE ||
+    code === GRPC.DEADLINE_EXCEEDED ||
+    code === GRPC.CANCELLED ||
+    code === GRPC.ABORTED ||
+    (typeof errno === 'string' && NETWORK_ERRNO.has(errno))
+  ) {
+    return createError('NETWORK_ERROR', `${what}: Modal could not be reached (${reason})`, { cause: error, details });
+  }
+  if (code === GRPC.UNAUTHENTICATED || code === GRPC.PERMISSION_DENIED) {
+    return createError('NOT_CONFIGURED', `${what}: Modal refused this deployment's credentials (MODAL_TOKEN_ID / MODAL_TOKEN_SECRET)`, { cause: error, details });
+  }
+  if (code === GRPC.RESOURCE_EXHAUSTED || name === 'ResourceExhaustedError') {
+    return createError('RATE_LIMIT', `${what}: Modal refused for now (quota or rate limit)`, { cause: error, details });
+  }
+  if (name === 'ClientClosedError') return createError('UNAVAILABLE', `${what}: the Modal client is closed`, { cause: error, details });
+  if (name === 'TimeoutError' || name === 'SandboxTimeoutError') {
+    return createError('TIMEOUT', `${what}: Modal did not finish in time (${reason})`, { cause: error, details });
+  }
+  return createError('SANDBOX_ERROR', `${what}: Modal failed (${reason})`, { cause: error, details, recoverable: true });
+}
+
+/** Whether the SDK said "no such object" (by class or status code). */
+export function isNotFound(error: unknown): boolean {
+  return errorClass(error) === 'NotFoundError' || grpcCode(error) === GRPC.NOT_FOUND;
+}
+
+/**
+ * Runs `fn` with a deadline: Modal calls that never answer (a network partition, a stuck control plane) fail with
+ * NETWORK_ERROR after `ms` instead of hanging the caller. The call itself cannot be withdrawn from the SDK; it is
+ * abandoned, and whatever it returns later is dropped.
+ */
+export function withDeadline<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(createError('NETWORK_ERROR', `${what}: Modal did not answer within ${Math.round(ms / 1000)} s`, { details: { operation: what, deadlineMs: ms } }));
+    }, ms);
+    timer.unref?.();
+    fn().then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** A sandbox went away under an operation (its state says it finished): the operation may run once more elsewhere. */
 export class SandboxGoneError extends Error {
   override readonly name = 'SandboxGoneError';
 }
 
+export function isSandboxGone(error: unknown): error is SandboxGoneError {
+  return error instanceof SandboxGoneError;
+}
+
 /**
- * Whether an SDK error means "this sandbox is gone": the operation may be retried once on a fresh sandbox.
- * Checked structurally, so it does not depend on which copy of the SDK (or nice-grpc) threw.
+ * Asks Modal whether the sandbox is still running (one SandboxWaitV2 with a zero timeout), within `deadlineMs`.
+ * A sandbox Modal no longer knows is gone too. Any other failure of the question itself is thrown as a contract error.
  */
-export function isSandboxGone(error: unknown): boolean {
-  if (error instanceof SandboxGoneError) return true;
-  if (typeof error !== 'object' || error === null) return false;
-  const e = error as { name?: unknown; constructor?: { name?: string }; message?: unknown; code?: unknown };
-  const name = typeof e.name === 'string' && e.name !== 'Error' ? e.name : (e.constructor?.name ?? '');
-  const message = typeof e.message === 'string' ? e.message : '';
-  if (name === 'ClientClosedError') return true;
-  if (name === 'NotFoundError' && /sandbox/i.test(message)) return true;
-  // nice-grpc ClientError from the task command router: NOT_FOUND (5) "Sandbox … has already finished",
-  // or the task's router being unreachable once the sandbox is gone.
-  if (name === 'ClientError' && e.code === 5 && /sandbox|task/i.test(message)) return true;
-  if (/has already (finished|shut down)|Sandbox is unavailable|no longer running/i.test(message)) return true;
-  return false;
+export async function sandboxIsRunning(sandbox: Sandbox, deadlineMs: number): Promise<boolean> {
+  try {
+    return (await withDeadline(deadlineMs, 'checking the sandbox', () => sandbox.poll())) === null;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw modalFailure(error, 'checking the sandbox');
+  }
 }
 
 export interface ExecResult<T extends string | Uint8Array> {
@@ -73,32 +164,40 @@ export interface ExecOptions {
   workdir?: string;
   /** Bytes to feed on stdin (then EOF). */
   stdin?: Uint8Array | string;
-  timeoutMs?: number;
+  /** Bound on the whole exec, start to exit (the process is also killed inside the sandbox then). */
+  timeoutMs: number;
+  /** Bound on the one-RPC liveness check after an exit by signal. */
+  rpcMs: number;
 }
 
 const decoder = new TextDecoder();
 
 /**
  * Runs a command to completion: one TaskExecStart, then stdout, stderr and the exit status read in parallel
- * (4 RPCs, 2 round trips in sequence). An exit by signal is checked against the sandbox's own state, so a
- * sandbox that died under the command surfaces as SandboxGoneError, not as the command's failure.
+ * (4 RPCs, 2 round trips in sequence), all within `timeoutMs`. An exit by signal is checked against the sandbox's
+ * own state, so a sandbox that died under the command surfaces as SandboxGoneError, not as the command's failure.
  */
-export async function execBinary(sandbox: Sandbox, argv: string[], options: ExecOptions = {}): Promise<ExecResult<Uint8Array>> {
-  const proc = await sandbox.exec(argv, {
-    mode: 'binary',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    ...(options.env ? { env: options.env } : {}),
-    ...(options.workdir ? { workdir: options.workdir } : {}),
-    ...(options.timeoutMs ? { timeoutMs: Math.ceil(options.timeoutMs / 1000) * 1000 } : {}),
+export async function execBinary(sandbox: Sandbox, argv: string[], options: ExecOptions): Promise<ExecResult<Uint8Array>> {
+  const bound = Math.ceil(options.timeoutMs / 1000) * 1000;
+  // The process is killed inside the sandbox at `bound`; the extra allows for its exit status to come back.
+  const { stdout, stderr, exitCode } = await withDeadline(options.timeoutMs + Math.min(options.rpcMs, 5_000), `exec ${argv[0] ?? ''}`, async () => {
+    const proc = await sandbox.exec(argv, {
+      mode: 'binary',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      timeoutMs: bound,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.workdir ? { workdir: options.workdir } : {}),
+    });
+    const feeding = options.stdin === undefined ? Promise.resolve() : feed(proc.stdin, options.stdin);
+    const [out, err, code] = await Promise.all([proc.stdout.readBytes(), proc.stderr.readBytes(), proc.wait(), feeding]);
+    return { stdout: out, stderr: err, exitCode: code };
   });
-  const feeding = options.stdin === undefined ? Promise.resolve() : feed(proc.stdin, options.stdin);
-  const [stdout, stderr, exitCode] = await Promise.all([proc.stdout.readBytes(), proc.stderr.readBytes(), proc.wait(), feeding]);
-  if (exitCode >= 128) await throwIfGone(sandbox);
+  if (exitCode >= 128 && !(await sandboxIsRunning(sandbox, options.rpcMs))) throw new SandboxGoneError(`the sandbox ended under ${argv[0] ?? 'a command'}`);
   return { exitCode, stdout, stderr: decoder.decode(stderr) };
 }
 
-export async function execText(sandbox: Sandbox, argv: string[], options: ExecOptions = {}): Promise<ExecResult<string>> {
+export async function execText(sandbox: Sandbox, argv: string[], options: ExecOptions): Promise<ExecResult<string>> {
   const r = await execBinary(sandbox, argv, options);
   return { ...r, stdout: decoder.decode(r.stdout) };
 }
@@ -113,20 +212,8 @@ async function feed(stdin: WritableStream<Uint8Array>, data: Uint8Array | string
   }
 }
 
-/** One SandboxWaitV2 with a zero timeout: throws SandboxGoneError when the sandbox has finished. */
-export async function throwIfGone(sandbox: Sandbox): Promise<void> {
-  let finished: number | null;
-  try {
-    finished = await sandbox.poll();
-  } catch (error) {
-    if (isSandboxGone(error)) throw new SandboxGoneError('the sandbox is gone', { cause: error });
-    throw error;
-  }
-  if (finished !== null) throw new SandboxGoneError(`the sandbox ended (exit ${finished})`);
-}
-
-/** The contract error for a sandbox that could not be kept alive or reached. */
-export function sandboxError(error: unknown, what: string) {
+/** The contract error for a sandbox that died and could not be replaced in time, or died under a run. */
+export function sandboxError(error: unknown, what: string): BackendError {
   return createError('SANDBOX_ERROR', `${what}: the user's sandbox ended or could not be reached (${(error as Error)?.message ?? String(error)})`, {
     cause: error,
     recoverable: true,

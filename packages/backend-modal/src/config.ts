@@ -91,6 +91,19 @@ export interface ModalVideoOptions {
   browserExecutable?: string;
 }
 
+/** How long the backend waits for Modal before it gives up with NETWORK_ERROR: nothing waits forever. */
+export interface ModalDeadlines {
+  /** One call that should answer at once (a look-up, a liveness check, terminate). Default 30 s. */
+  rpcMs?: number;
+  /** A file or git command in the user's sandbox, from start to exit. Default 120 s. */
+  commandMs?: number;
+  /** Getting a user's sandbox ready: volume, image and creation (Modal's own cold start is 2–10 s). Default 180 s. */
+  sandboxStartMs?: number;
+}
+
+/** The command that moves users' v1 volumes to v2 (the backend refuses v1 volumes and names it). */
+export const MIGRATE_V1_COMMAND = 'npm run modal:migrate-v1 --';
+
 export interface ModalBackendOptions {
   tokenId?: string;
   tokenSecret?: string;
@@ -107,8 +120,13 @@ export interface ModalBackendOptions {
   agent?: ModalAgentOptions;
   gemini?: ModalGeminiOptions;
   video?: ModalVideoOptions;
-  /** Terminate the user sandboxes this backend used when it closes (default true: no old image lingers). */
+  /**
+   * Terminate the user sandboxes this backend used when it closes. Default false: several server processes share a
+   * user's sandbox (they attach to it by name), so one closing must not end it under the others; a deploy that needs
+   * fresh sandboxes terminates them itself (`dreamcore-modal deploy --restart-sandboxes`).
+   */
   terminateOnClose?: boolean;
+  deadlines?: ModalDeadlines;
   /** Operational messages (the Secret fallback warning, sandbox replacement); default console.warn. */
   log?: (message: string) => void;
   /** The SDK's own log level (default "error": the emulator's loopback TLS notice is not an error). */
@@ -129,6 +147,7 @@ export interface ResolvedModalConfig {
   gemini: ModalGeminiOptions;
   video: ModalVideoOptions;
   terminateOnClose: boolean;
+  deadlines: Required<ModalDeadlines>;
   log: (message: string) => void;
   sdkLogLevel: 'debug' | 'info' | 'warn' | 'error';
   /** The control plane is on this machine (an emulator): sandboxes share its loopback. */
@@ -226,7 +245,12 @@ export function resolveModalConfig(options: ModalBackendOptions = {}, env: NodeJ
     },
     gemini: options.gemini ?? {},
     video: options.video ?? {},
-    terminateOnClose: options.terminateOnClose ?? true,
+    terminateOnClose: options.terminateOnClose ?? false,
+    deadlines: {
+      rpcMs: positive('deadlines.rpcMs', options.deadlines?.rpcMs ?? 30_000),
+      commandMs: positive('deadlines.commandMs', options.deadlines?.commandMs ?? 120_000),
+      sandboxStartMs: positive('deadlines.sandboxStartMs', options.deadlines?.sandboxStartMs ?? 180_000),
+    },
     log: options.log ?? ((message) => console.warn(`[dreamcore/modal] ${message}`)),
     sdkLogLevel: options.sdkLogLevel ?? 'error',
     serverIsLocal: isLoopbackUrl(serverUrl),

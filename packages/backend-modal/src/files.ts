@@ -34,8 +34,8 @@ import {
   type ListOptions,
   type ProjectScope,
 } from '@dreamcore/runtime-core';
-import { execBinary, execText, isSandboxGone } from './client.js';
-import { MOUNT } from './config.js';
+import { errorClass, execBinary, execText, withDeadline } from './client.js';
+import { MOUNT, type ModalDeadlines } from './config.js';
 import type { SandboxPool } from './sandboxes.js';
 
 /** Exit codes of SCOPE_SCRIPT. */
@@ -145,15 +145,20 @@ function scriptError(code: number, stderr: string, relative: string, op: string)
 export interface ModalFilesOptions {
   pool: SandboxPool;
   maxFileBytes: number;
+  deadlines: Required<ModalDeadlines>;
   /** Names of this deployment's user volumes (`dreamcore-user-{userId}`): enables `listUsers`. */
   listUserVolumes?: () => Promise<string[]>;
   volumePrefix?: string;
 }
 
-export function createModalFiles({ pool, maxFileBytes, listUserVolumes, volumePrefix = 'dreamcore-user-' }: ModalFilesOptions): FilesCapability {
+export function createModalFiles({ pool, maxFileBytes, deadlines, listUserVolumes, volumePrefix = 'dreamcore-user-' }: ModalFilesOptions): FilesCapability {
+  const execOptions = { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs };
+  /** A `sandbox.filesystem` call, bounded like a command. */
+  const bounded = <T>(what: string, fn: () => Promise<T>) => withDeadline(deadlines.commandMs, what, fn);
+
   async function scoped(sandbox: Sandbox, scope: FileScope, relative: string, op: string, arg?: string, binary = false) {
     const argv = ['sh', '-c', SCOPE_SCRIPT, 'scope', volumePath(scope), relative, op, ...(arg === undefined ? [] : [arg])];
-    const result = binary ? await execBinary(sandbox, argv) : await execText(sandbox, argv);
+    const result = binary ? await execBinary(sandbox, argv, execOptions) : await execText(sandbox, argv, execOptions);
     if (result.exitCode !== 0) {
       const stdout = typeof result.stdout === 'string' ? result.stdout : '';
       if (result.exitCode === EXIT.tooLarge) {
@@ -172,14 +177,14 @@ export function createModalFiles({ pool, maxFileBytes, listUserVolumes, volumePr
     return pool.use(valid.userId, 'read', async (sandbox) => {
       const { stdout: real } = await scoped(sandbox, valid, relative, 'read', String(maxFileBytes));
       try {
-        return await sandbox.filesystem.readBytes(real as string);
+        return await bounded('read', () => sandbox.filesystem.readBytes(real as string));
       } catch (error) {
-        if (isSandboxGone(error)) throw error;
-        // Removed or replaced between the check and the read (an agent working in the tree).
-        const name = (error as Error)?.constructor?.name ?? '';
+        // Removed or replaced between the check and the read (an agent working in the tree). Anything else is
+        // Modal's trouble, left to the pool (is the sandbox still there?).
+        const name = errorClass(error);
         if (name === 'SandboxFilesystemNotFoundError') throw createError('NOT_FOUND', `${relative} not found`, { details: { path: relative } });
         if (name === 'SandboxFilesystemIsADirectoryError') throw createError('CONFLICT', `${relative} is a directory`, { details: { path: relative } });
-        throw createError('INTERNAL', `reading ${relative} failed: ${(error as Error).message}`, { cause: error });
+        throw error;
       }
     });
   }
@@ -204,7 +209,7 @@ export function createModalFiles({ pool, maxFileBytes, listUserVolumes, volumePr
       }
       return pool.use(valid.userId, 'write', async (sandbox) => {
         const temp = `${MOUNT.volume}/.tmp/w-${randomBytes(9).toString('hex')}`;
-        await sandbox.filesystem.writeBytes(bytes, temp);
+        await bounded('write', () => sandbox.filesystem.writeBytes(bytes, temp));
         await scoped(sandbox, valid, relative, 'write', temp);
         return { path: relative, kind: 'file' as const, size: bytes.byteLength, mtime: new Date().toISOString() };
       });
@@ -251,13 +256,13 @@ export function createModalFiles({ pool, maxFileBytes, listUserVolumes, volumePr
       const { userId } = validateUserScope(scope);
       return pool.use(userId, 'listProjects', async (sandbox) => {
         try {
-          const entries = await sandbox.filesystem.listFiles(`${MOUNT.volume}/projects`);
+          const entries = await bounded('listProjects', () => sandbox.filesystem.listFiles(`${MOUNT.volume}/projects`));
           return entries
             .filter((e) => e.type === 'directory' && isUuid(e.name))
             .map((e) => e.name)
             .sort();
         } catch (error) {
-          if ((error as Error)?.constructor?.name === 'SandboxFilesystemNotFoundError') return [];
+          if (errorClass(error) === 'SandboxFilesystemNotFoundError') return [];
           throw error;
         }
       });
@@ -280,14 +285,18 @@ export function createModalFiles({ pool, maxFileBytes, listUserVolumes, volumePr
       const valid = validateProjectScope(scope);
       await pool.use(valid.userId, 'deleteProject', async (sandbox) => {
         // The project's tree and history, and the agent's session state for it.
-        const r = await execText(sandbox, [
-          'sh',
-          '-c',
-          `[ -e "$1" ] || [ -L "$1" ] || exit ${EXIT.notFound}; rm -rf -- "$1" "$2" && sync ${MOUNT.volume}`,
-          'delete-project',
-          volumePath(valid),
-          `${MOUNT.volume}/.agent/${valid.projectId}`,
-        ]);
+        const r = await execText(
+          sandbox,
+          [
+            'sh',
+            '-c',
+            `[ -e "$1" ] || [ -L "$1" ] || exit ${EXIT.notFound}; rm -rf -- "$1" "$2" && sync ${MOUNT.volume}`,
+            'delete-project',
+            volumePath(valid),
+            `${MOUNT.volume}/.agent/${valid.projectId}`,
+          ],
+          execOptions,
+        );
         if (r.exitCode !== 0) throw scriptError(r.exitCode, r.stderr, '', 'deleteProject');
       });
     },

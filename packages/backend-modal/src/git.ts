@@ -13,8 +13,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createError, createGitCapability, GIT_ENV, type GitCapability, type GitRunner, type ProjectScope } from '@dreamcore/runtime-core';
-import { execBinary, execText } from './client.js';
-import { MOUNT } from './config.js';
+import { execBinary, execText, withDeadline } from './client.js';
+import { MOUNT, type ModalDeadlines } from './config.js';
 import { volumePath } from './files.js';
 import type { SandboxPool } from './sandboxes.js';
 
@@ -42,14 +42,15 @@ const MUTATING = new Set([
 
 const SYNCED = `git "$@"; code=$?; sync ${MOUNT.volume} || exit 75; exit $code`;
 
-export function createModalGitRunner(pool: SandboxPool): GitRunner {
+export function createModalGitRunner(pool: SandboxPool, deadlines: Required<ModalDeadlines>): GitRunner {
+  const execOptions = { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs };
   return {
     async run(scope: ProjectScope, args: string[]) {
       const workTree = volumePath(scope);
       const env = { ...GIT_ENV, GIT_DIR: `${workTree}/.git`, GIT_WORK_TREE: workTree, HOME: '/nonexistent' };
       const argv = MUTATING.has(args[0] ?? '') ? ['sh', '-c', SYNCED, 'git', ...args] : ['git', ...args];
       return pool.use(scope.userId, `git ${args[0] ?? ''}`, async (sandbox) => {
-        const r = await execBinary(sandbox, argv, { env, workdir: workTree });
+        const r = await execBinary(sandbox, argv, { ...execOptions, env, workdir: workTree });
         return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
       });
     },
@@ -57,7 +58,7 @@ export function createModalGitRunner(pool: SandboxPool): GitRunner {
     async createProject(scope: ProjectScope) {
       const root = volumePath(scope);
       const { exitCode, stderr } = await pool.use(scope.userId, 'git createProject', (sandbox) =>
-        execText(sandbox, ['sh', '-c', `[ -d "$1" ] && exit 3; mkdir -p -- "$1" && sync ${MOUNT.volume}`, 'create', root]),
+        execText(sandbox, ['sh', '-c', `[ -d "$1" ] && exit 3; mkdir -p -- "$1" && sync ${MOUNT.volume}`, 'create', root], execOptions),
       );
       if (exitCode === 3) return false;
       if (exitCode !== 0) throw createError('INTERNAL', `could not create the project folder: ${stderr.trim().slice(0, 300)}`);
@@ -67,24 +68,24 @@ export function createModalGitRunner(pool: SandboxPool): GitRunner {
     // The backend's own scratch space on the volume (0700 root, outside every project and the asset space).
     async withStagedFile(scope, bytes, fn) {
       const file = `${MOUNT.volume}/.tmp/git-${randomBytes(9).toString('hex')}`;
-      await pool.use(scope.userId, 'git stage', (sandbox) => sandbox.filesystem.writeBytes(bytes, file));
+      await pool.use(scope.userId, 'git stage', (sandbox) => withDeadline(deadlines.commandMs, 'git stage', () => sandbox.filesystem.writeBytes(bytes, file)));
       try {
         return await fn(file);
       } finally {
-        await pool.use(scope.userId, 'git unstage', (sandbox) => execText(sandbox, ['rm', '-f', '--', file])).catch(() => undefined); // a leftover is dropped by the next sandbox's entrypoint after an hour
+        await pool.use(scope.userId, 'git unstage', (sandbox) => execText(sandbox, ['rm', '-f', '--', file], execOptions)).catch(() => undefined); // a leftover is dropped by the next sandbox's entrypoint after an hour
       }
     },
 
     async probe(scope: ProjectScope) {
       const root = volumePath(scope);
       const { stdout } = await pool.use(scope.userId, 'git probe', (sandbox) =>
-        execText(sandbox, ['sh', '-c', '[ -d "$1" ] && printf p; [ -d "$1/.git" ] && printf r; exit 0', 'probe', root]),
+        execText(sandbox, ['sh', '-c', '[ -d "$1" ] && printf p; [ -d "$1/.git" ] && printf r; exit 0', 'probe', root], execOptions),
       );
       return { projectExists: stdout.includes('p'), repoExists: stdout.includes('r') };
     },
   };
 }
 
-export function createModalGit(pool: SandboxPool): GitCapability {
-  return createGitCapability({ runner: createModalGitRunner(pool) });
+export function createModalGit(pool: SandboxPool, deadlines: Required<ModalDeadlines>): GitCapability {
+  return createGitCapability({ runner: createModalGitRunner(pool, deadlines) });
 }

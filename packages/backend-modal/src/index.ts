@@ -19,7 +19,7 @@ import {
   type GitCapability,
 } from '@dreamcore/runtime-core';
 import { createModalAgent } from './agent.js';
-import { createModalClient, type ModalSdk } from './client.js';
+import { createModalClient, modalFailure, withDeadline, type ModalSdk } from './client.js';
 import { resolveModalConfig, type ModalBackendOptions, type ResolvedModalConfig } from './config.js';
 import { createModalFiles } from './files.js';
 import { createModalGit } from './git.js';
@@ -60,13 +60,14 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
     createModalFiles({
       pool,
       maxFileBytes: config.maxFileBytes,
+      deadlines: config.deadlines,
       volumePrefix: config.volumePrefix,
-      listUserVolumes: async () => listVolumeNames((await modal()).client, config.environment),
+      listUserVolumes: async () => listVolumeNames((await modal()).client, config),
     }),
   );
-  const git: GitCapability = guarded(createModalGit(pool));
+  const git: GitCapability = guarded(createModalGit(pool, config.deadlines));
   const image = createModalImageGenerator(files, config.gemini);
-  const video = createModalVideoRenderer(pool, files, config.video);
+  const video = createModalVideoRenderer(pool, files, config.video, config.deadlines);
 
   return {
     name,
@@ -84,9 +85,10 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
     runClaude: (request) => (closed ? failedRun(closedError()) : agent.runClaude(request)),
     generateImage: (request) => (closed ? Promise.reject(closedError()) : image(request)),
     renderVideo: (request) => (closed ? Promise.reject(closedError()) : video.renderVideo(request)),
+    // On connect: a sandbox that was reaped or ended while the user was away is replaced now, off their path.
     async prewarm(scope) {
       const { userId } = validateUserScope(scope);
-      await pool.get(userId);
+      await pool.revive(userId);
     },
     modalClient: async () => (await modal()).client,
     userSandbox: (userId) => pool.get(validateUserScope({ userId }).userId),
@@ -103,20 +105,29 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
 
 /**
  * Names of the environment's volumes. The JS SDK has no volume listing, so this is the control plane's VolumeList
- * (what `modal volume list` uses), paged newest first by creation time.
+ * (what `modal volume list` uses), paged newest first on the current fields (`metadata.name`,
+ * `metadata.creationInfo.createdAt`; the item's own `label` and `createdAt` are superseded and may be empty). The
+ * cursor must move back in time on every page, or the listing stops with an error rather than loop.
  */
-async function listVolumeNames(client: ModalClient, environment: string | undefined): Promise<string[]> {
+async function listVolumeNames(client: ModalClient, config: ResolvedModalConfig): Promise<string[]> {
   const names: string[] = [];
   const page = 100;
   let createdBefore = 0;
   for (;;) {
-    const response = await client.cpClient.volumeList({
-      environmentName: client.environmentName(environment),
-      pagination: { maxObjects: page, createdBefore },
+    const response = await withDeadline(config.deadlines.rpcMs, 'listing volumes', () =>
+      client.cpClient.volumeList({ environmentName: client.environmentName(config.environment), pagination: { maxObjects: page, createdBefore } }),
+    ).catch((error: unknown) => {
+      throw modalFailure(error, 'listing volumes');
     });
-    for (const item of response.items) names.push(item.label);
+    for (const item of response.items) if (item.metadata?.name) names.push(item.metadata.name);
     if (response.items.length < page) return names;
-    createdBefore = Math.min(...response.items.map((item) => item.createdAt));
+    const oldest = Math.min(...response.items.map((item) => item.metadata?.creationInfo?.createdAt ?? 0));
+    if (!(oldest > 0) || (createdBefore !== 0 && oldest >= createdBefore)) {
+      throw createError('INTERNAL', 'listing volumes: Modal returned a page whose creation times do not move the cursor back', {
+        details: { createdBefore, oldest },
+      });
+    }
+    createdBefore = oldest;
   }
 }
 

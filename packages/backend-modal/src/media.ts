@@ -27,7 +27,7 @@ import {
 } from '@dreamcore/runtime-core';
 import { createImageGenerator, createVideoRenderer, planVideo } from '@dreamcore/media';
 import { execBinary } from './client.js';
-import type { ModalGeminiOptions, ModalVideoOptions } from './config.js';
+import type { ModalDeadlines, ModalGeminiOptions, ModalVideoOptions } from './config.js';
 import { volumePath } from './files.js';
 import type { SandboxPool } from './sandboxes.js';
 
@@ -36,7 +36,7 @@ export function createModalImageGenerator(files: FilesCapability, gemini: ModalG
 }
 
 /** Copies a project's regular files out of the volume into `dir` (one exec; tar runs inside the sandbox). */
-async function pullProject(pool: SandboxPool, scope: { userId: string; projectId: string }, dir: string): Promise<void> {
+async function pullProject(pool: SandboxPool, scope: { userId: string; projectId: string }, dir: string, deadlines: Required<ModalDeadlines>): Promise<void> {
   const root = volumePath(scope);
   const archive = await pool.use(scope.userId, 'renderVideo (pull)', async (sandbox) => {
     const r = await execBinary(sandbox, [
@@ -45,7 +45,7 @@ async function pullProject(pool: SandboxPool, scope: { userId: string; projectId
       '[ -d "$1" ] || exit 4; cd "$1" && find . -path ./.git -prune -o -type f -print0 | tar --null -T - -cf -',
       'pull',
       root,
-    ]);
+    ], { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs });
     if (r.exitCode === 4) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
     if (r.exitCode !== 0) throw createError('RENDER_ERROR', `could not read the project: ${r.stderr.trim().slice(0, 300)}`);
     return r.stdout;
@@ -62,7 +62,7 @@ async function pullProject(pool: SandboxPool, scope: { userId: string; projectId
   });
 }
 
-export function createModalVideoRenderer(pool: SandboxPool, files: FilesCapability, options: ModalVideoOptions) {
+export function createModalVideoRenderer(pool: SandboxPool, files: FilesCapability, options: ModalVideoOptions, deadlines: Required<ModalDeadlines>) {
   const renderer = createVideoRenderer(options.browserExecutable ? { browserExecutable: options.browserExecutable } : {});
   return {
     async renderVideo(request: RenderVideoRequest): Promise<RenderVideoResult> {
@@ -73,7 +73,7 @@ export function createModalVideoRenderer(pool: SandboxPool, files: FilesCapabili
       if (request.signal?.aborted) throw createError('CANCELLED', 'video render cancelled');
       const folder = await mkdtemp(path.join(tmpdir(), 'dreamcore-modal-video-'));
       try {
-        await pullProject(pool, scope, folder);
+        await pullProject(pool, scope, folder, deadlines);
         const result = await renderer.renderFolder(folder, request);
         if (request.signal?.aborted) throw createError('CANCELLED', 'video render cancelled');
         const movie = await files.write(scope, 'movie.mp4', await readFile(path.join(folder, 'movie.mp4')));

@@ -1,24 +1,26 @@
 /**
  * One warm, named sandbox per active user, shared by files, git and agent runs.
  *
- * - Name and volume: `dreamcore-user-{userId}` (the user's Volume mounted read-write at /vol, the global skills
+ * - Name and volume: `dreamcore-user-{userId}` (the user's v2 Volume mounted read-write at /vol, the global skills
  *   Volume read-only at /skills), tags `{ app: 'dreamcore', role: 'user', user: userId }`.
  * - Created on first use (or by `prewarm`); concurrent first calls share one creation promise. A create that finds
- *   the name taken (another process of this deployment made it) attaches to that sandbox by name instead.
- * - A sandbox that died (terminated, timed out, idle-reaped) is noticed when an operation fails with the SDK's
- *   "not found / already finished" errors, forgotten, and the operation runs once more on a fresh one. A second
- *   failure is SANDBOX_ERROR.
- * - Only one sandbox mounts a user's volume read-write at a time, and every read and write of that user goes through
- *   it, so no reader sees data staler than the last synced write; a replacement mounts the volume fresh.
+ *   the name taken (another server process made it) attaches to that sandbox by name instead.
+ * - Liveness comes from Modal's own state, never from an error's text: a sandbox not used for longer than its idle
+ *   timeout, or older than its lifetime, is asked (`poll`, one RPC) before use and replaced if it has finished; an
+ *   operation that fails is followed by the same question, and if the sandbox has finished the operation runs once
+ *   more on a new one. `prewarm` always asks, so a reaped sandbox is revived off the user's path.
+ * - Volumes must be v2 (`sync /vol` commits them). A user whose volume is v1 is refused with NOT_CONFIGURED naming
+ *   the migration command: on v1 nothing is durable before the sandbox ends, so using it would lose data.
+ * - Every step is bounded (config.deadlines): Modal not answering is NETWORK_ERROR, never a hang.
  *
  * RPCs: cold first action of a process = AuthTokenGet + AppGetOrCreate + 2× VolumeGetOrCreate (user, skills, in
  * parallel) + EnvironmentGetOrCreate + ImageGetOrCreate + SandboxCreateV2; a later cold user = VolumeGetOrCreate +
- * SandboxCreateV2; a warm user = 0.
+ * SandboxCreateV2; a warm user = 0 (+1 SandboxWaitV2 after an idle spell or on prewarm).
  */
 import type { App, Image, ModalClient, Sandbox, Volume } from 'modal';
 import { createError, isBackendError } from '@dreamcore/runtime-core';
-import { isSandboxGone, sandboxError, type ModalSdk } from './client.js';
-import { MOUNT, type ResolvedModalConfig } from './config.js';
+import { errorClass, isSandboxGone, modalFailure, sandboxError, sandboxIsRunning, withDeadline, type ModalSdk } from './client.js';
+import { MIGRATE_V1_COMMAND, MOUNT, type ResolvedModalConfig } from './config.js';
 
 /**
  * The sandbox's entrypoint: the backend's own scratch space exists and is closed to the agent, stale temporaries
@@ -32,12 +34,17 @@ const ENTRYPOINT = [
     `find ${MOUNT.volume}/.tmp -mindepth 1 -mmin +60 -delete 2>/dev/null; exec sleep infinity`,
 ];
 
+/** A sandbox older than its lifetime, or idle for longer than its idle timeout, minus this, is checked before use. */
+const STALE_MARGIN_MS = 5_000;
+
 export interface SandboxPool {
-  /** The user's running sandbox, created or attached on first use. */
+  /** The user's running sandbox, created or attached on first use (checked first if it may have been reaped). */
   get(userId: string): Promise<Sandbox>;
+  /** Like `get`, but always asks Modal whether a held sandbox still runs, and replaces it if not (prewarm). */
+  revive(userId: string): Promise<Sandbox>;
   /**
-   * Runs `fn` on the user's sandbox; if the sandbox turns out to be gone, forgets it and runs `fn` once more on a
-   * fresh one. `what` names the operation in a SANDBOX_ERROR.
+   * Runs `fn` on the user's sandbox. If it fails and the sandbox turns out to have finished, runs it once more on a
+   * new one. Failures of Modal itself become contract errors; `what` names the operation in them.
    */
   use<T>(userId: string, what: string, fn: (sandbox: Sandbox) => Promise<T>): Promise<T>;
   /** Forgets `sandbox` as the user's sandbox (it died), so the next `get` replaces it. */
@@ -57,36 +64,58 @@ export function sandboxName(config: ResolvedModalConfig, userId: string): string
   return `${config.volumePrefix}${userId}`;
 }
 
+interface Held {
+  sandbox: Sandbox;
+  /** When this process made or attached it (an attached one may be older: then it is only checked sooner). */
+  since: number;
+  lastUsed: number;
+}
+
 export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPool {
-  const live = new Map<string, Promise<Sandbox>>();
+  const live = new Map<string, Promise<Held>>();
   const everUsed = new Set<Sandbox>();
+  const { deadlines } = config;
   let app: Promise<App> | undefined;
   let skills: Promise<Volume> | undefined;
   let image: Image | undefined;
   let closed = false;
 
+  const env = () => (config.environment ? { environment: config.environment } : {});
   const getApp = (client: ModalClient) => {
     app ??= client.apps.fromName(config.appName, { createIfMissing: true, ...env() });
     app.catch(() => (app = undefined));
     return app;
   };
   const getSkills = (client: ModalClient) => {
-    skills ??= client.volumes.fromName(config.skillsVolume, { createIfMissing: true, ...env() }).then((volume) => volume.withMountOptions({ readOnly: true }));
+    skills ??= v2Volume(client, config.skillsVolume, 'the skills volume').then((volume) => volume.withMountOptions({ readOnly: true }));
     skills.catch(() => (skills = undefined));
     return skills;
   };
   // One Image object for the backend's life: the SDK builds it on the first create and reuses its id afterwards.
   const getImage = (client: ModalClient) => (image ??= client.images.fromRegistry(config.sandbox.baseImage).dockerfileCommands(config.sandbox.imageCommands));
-  const env = () => (config.environment ? { environment: config.environment } : {});
+
+  /** A v2 volume by name (made if missing); a v1 volume of that name is refused, never used. */
+  async function v2Volume(client: ModalClient, name: string, what: string): Promise<Volume> {
+    try {
+      return await client.volumes.fromName(name, { createIfMissing: true, version: 2, ...env() });
+    } catch (error) {
+      // With a version given, the SDK's only InvalidError is "exists with another version".
+      if (errorClass(error) === 'InvalidError') {
+        throw createError(
+          'NOT_CONFIGURED',
+          `${what} (${name}) is a v1 Modal volume, on which nothing is durable until its sandbox ends; ` +
+            `move it to v2 first: ${MIGRATE_V1_COMMAND} ${name}`,
+          { details: { volume: name, version: 1, command: `${MIGRATE_V1_COMMAND} ${name}` } },
+        );
+      }
+      throw error;
+    }
+  }
 
   async function create(userId: string): Promise<Sandbox> {
     const { sdk, client } = await modal();
     const name = sandboxName(config, userId);
-    const [theApp, volume, skillsVolume] = await Promise.all([
-      getApp(client),
-      client.volumes.fromName(name, { createIfMissing: true, ...env() }),
-      getSkills(client),
-    ]);
+    const [theApp, volume, skillsVolume] = await Promise.all([getApp(client), v2Volume(client, name, `the volume of user ${userId}`), getSkills(client)]);
     try {
       return await client.sandboxes.create(theApp, getImage(client), {
         name,
@@ -108,55 +137,95 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
     }
   }
 
-  const pool: SandboxPool = {
-    get(userId) {
-      if (closed) return Promise.reject(createError('UNAVAILABLE', 'the Modal backend is closed'));
-      let entry = live.get(userId);
-      if (!entry) {
-        entry = create(userId).then((sandbox) => {
-          everUsed.add(sandbox);
-          return sandbox;
-        });
-        live.set(userId, entry);
-        // A failed creation is not cached: the next call tries again.
-        entry.catch(() => {
-          if (live.get(userId) === entry) live.delete(userId);
-        });
+  /** The held entry, or a new one; `check` says when to ask Modal whether a held sandbox still runs. */
+  async function acquire(userId: string, check: (held: Held) => boolean): Promise<Held> {
+    if (closed) throw createError('UNAVAILABLE', 'the Modal backend is closed');
+    const entry = live.get(userId);
+    if (entry) {
+      let held: Held;
+      try {
+        held = await entry;
+      } catch (error) {
+        // The creation this call joined failed: that is this call's answer too (no second wait).
+        throw modalFailure(error, "starting the user's sandbox");
       }
-      return entry.catch((error: unknown) => {
-        if (isBackendError(error)) throw error;
-        throw createError('UNAVAILABLE', `could not start the user's sandbox: ${(error as Error)?.message ?? String(error)}`, {
-          cause: error,
-        });
+      if (live.get(userId) === entry) {
+        if (!check(held) || (await sandboxIsRunning(held.sandbox, deadlines.rpcMs))) return held;
+        drop(userId, held.sandbox, 'has finished');
+      }
+    }
+    let made = live.get(userId);
+    if (!made) {
+      made = withDeadline(deadlines.sandboxStartMs, "starting the user's sandbox", () => create(userId)).then((sandbox) => {
+        everUsed.add(sandbox);
+        const now = Date.now();
+        return { sandbox, since: now, lastUsed: now };
       });
+      live.set(userId, made);
+      const mine = made;
+      // A failed creation is not cached: the next call tries again.
+      mine.catch(() => {
+        if (live.get(userId) === mine) live.delete(userId);
+      });
+    }
+    try {
+      return await made;
+    } catch (error) {
+      throw modalFailure(error, "starting the user's sandbox");
+    }
+  }
+
+  /** Whether a held sandbox may have ended without us: idle past its idle timeout, or past its lifetime. */
+  const mayBeGone = (held: Held) => {
+    const now = Date.now();
+    return now - held.lastUsed > config.sandbox.idleTimeoutMs - STALE_MARGIN_MS || now - held.since > config.sandbox.timeoutMs - STALE_MARGIN_MS;
+  };
+
+  function drop(userId: string, sandbox: Sandbox, why: string): void {
+    const entry = live.get(userId);
+    if (!entry) return;
+    void entry.then(
+      (held) => {
+        if (held.sandbox === sandbox && live.get(userId) === entry) live.delete(userId);
+      },
+      () => undefined,
+    );
+    config.log(`sandbox ${sandbox.sandboxId} of user ${userId} ${why}; the next call starts a new one`);
+  }
+
+  const pool: SandboxPool = {
+    async get(userId) {
+      return (await acquire(userId, mayBeGone)).sandbox;
+    },
+
+    async revive(userId) {
+      return (await acquire(userId, () => true)).sandbox;
     },
 
     forget(userId, sandbox) {
-      const entry = live.get(userId);
-      if (!entry) return;
-      void entry.then(
-        (current) => {
-          if (current === sandbox && live.get(userId) === entry) {
-            live.delete(userId);
-            config.log(`sandbox ${sandbox.sandboxId} of user ${userId} is gone; the next call starts a new one`);
-          }
-        },
-        () => undefined,
-      );
+      drop(userId, sandbox, 'is gone');
     },
 
     async use(userId, what, fn) {
       for (let attempt = 0; ; attempt++) {
-        const sandbox = await pool.get(userId);
+        const held = await acquire(userId, mayBeGone);
+        let failure: unknown;
         try {
-          return await fn(sandbox);
+          const result = await fn(held.sandbox);
+          held.lastUsed = Date.now();
+          return result;
         } catch (error) {
-          if (!isSandboxGone(error)) throw error;
-          // Forget it synchronously so the retry's `get` creates a new one.
-          if ((await live.get(userId)?.catch(() => null)) === sandbox) live.delete(userId);
-          if (attempt >= 1 || closed) throw sandboxError(error, what);
-          config.log(`sandbox ${sandbox.sandboxId} of user ${userId} is gone; retrying ${what} on a new one`);
+          failure = error;
         }
+        // The operation's own outcome (NOT_FOUND, CONFLICT, ...) or a deadline: nothing to say about the sandbox.
+        if (isBackendError(failure) && !isSandboxGone(failure)) throw failure;
+        // Did the sandbox go away? Ask Modal; the error's text is no evidence either way.
+        const gone = isSandboxGone(failure) || !(await sandboxIsRunning(held.sandbox, deadlines.rpcMs));
+        if (!gone) throw modalFailure(failure, what);
+        // Forget it synchronously so the retry's `acquire` creates a new one.
+        if ((await live.get(userId)?.catch(() => null))?.sandbox === held.sandbox) live.delete(userId);
+        if (attempt >= 1 || closed) throw sandboxError(failure, what);
+        config.log(`sandbox ${held.sandbox.sandboxId} of user ${userId} has finished; running ${what} again on a new one`);
       }
     },
 
@@ -170,7 +239,7 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
       live.clear();
       everUsed.clear();
       if (config.terminateOnClose) {
-        await Promise.allSettled(sandboxes.map((sandbox) => sandbox.terminate()));
+        await Promise.allSettled(sandboxes.map((sandbox) => withDeadline(deadlines.rpcMs, 'terminating a sandbox', () => sandbox.terminate())));
       }
       for (const sandbox of sandboxes) {
         try {
