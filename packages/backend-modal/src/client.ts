@@ -90,7 +90,10 @@ export function modalFailure(error: unknown, what: string): BackendError {
     return createError('NETWORK_ERROR', `${what}: Modal could not be reached (${reason})`, { cause: error, details });
   }
   if (code === GRPC.UNAUTHENTICATED || code === GRPC.PERMISSION_DENIED) {
-    return createError('NOT_CONFIGURED', `${what}: Modal refused this deployment's credentials (MODAL_TOKEN_ID / MODAL_TOKEN_SECRET)`, { cause: error, details });
+    return createError('NOT_CONFIGURED', `${what}: Modal refused this deployment's credentials (MODAL_TOKEN_ID / MODAL_TOKEN_SECRET)`, {
+      cause: error,
+      details,
+    });
   }
   if (code === GRPC.RESOURCE_EXHAUSTED || name === 'ResourceExhaustedError') {
     return createError('RATE_LIMIT', `${what}: Modal refused for now (quota or rate limit)`, { cause: error, details });

@@ -39,13 +39,11 @@ export function createModalImageGenerator(files: FilesCapability, gemini: ModalG
 async function pullProject(pool: SandboxPool, scope: { userId: string; projectId: string }, dir: string, deadlines: Required<ModalDeadlines>): Promise<void> {
   const root = volumePath(scope);
   const archive = await pool.use(scope.userId, 'renderVideo (pull)', async (sandbox) => {
-    const r = await execBinary(sandbox, [
-      'sh',
-      '-c',
-      '[ -d "$1" ] || exit 4; cd "$1" && find . -path ./.git -prune -o -type f -print0 | tar --null -T - -cf -',
-      'pull',
-      root,
-    ], { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs });
+    const r = await execBinary(
+      sandbox,
+      ['sh', '-c', '[ -d "$1" ] || exit 4; cd "$1" && find . -path ./.git -prune -o -type f -print0 | tar --null -T - -cf -', 'pull', root],
+      { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs },
+    );
     if (r.exitCode === 4) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
     if (r.exitCode !== 0) throw createError('RENDER_ERROR', `could not read the project: ${r.stderr.trim().slice(0, 300)}`);
     return r.stdout;

@@ -103,8 +103,7 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
       if (errorClass(error) === 'InvalidError') {
         throw createError(
           'NOT_CONFIGURED',
-          `${what} (${name}) is a v1 Modal volume, on which nothing is durable until its sandbox ends; ` +
-            `move it to v2 first: ${MIGRATE_V1_COMMAND} ${name}`,
+          `${what} (${name}) is a v1 Modal volume, on which nothing is durable until its sandbox ends; ` + `move it to v2 first: ${MIGRATE_V1_COMMAND} ${name}`,
           { details: { volume: name, version: 1, command: `${MIGRATE_V1_COMMAND} ${name}` } },
         );
       }

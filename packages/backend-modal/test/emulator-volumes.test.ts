@@ -36,8 +36,7 @@ lane('Modal emulator volumes (real SDK)', () => {
     await emulator?.close();
   });
 
-  const volume = (version?: 1 | 2) =>
-    client.volumes.fromName(`vol-${randomUUID()}`, { createIfMissing: true, ...(version ? { version } : {}) });
+  const volume = (version?: 1 | 2) => client.volumes.fromName(`vol-${randomUUID()}`, { createIfMissing: true, ...(version ? { version } : {}) });
   async function sandboxWith(v: Volume): Promise<Sandbox> {
     const sb = await client.sandboxes.create(app, image, { volumes: { '/vol': v }, timeoutMs: 120_000 });
     open.push(sb);
@@ -143,7 +142,10 @@ lane('Modal emulator volumes (real SDK)', () => {
     const [stderr, code] = await Promise.all([proc.stderr.readText(), proc.wait()]);
     expect(code).toBe(1);
     expect(stderr).toContain('/nope');
-    await sh(a, 'mkdir -p /vol/shared && chmod 777 /vol/shared && setpriv --reuid=12345 --regid=12345 --clear-groups -- sh -c "echo u > /vol/shared/u && sync /vol"');
+    await sh(
+      a,
+      'mkdir -p /vol/shared && chmod 777 /vol/shared && setpriv --reuid=12345 --regid=12345 --clear-groups -- sh -c "echo u > /vol/shared/u && sync /vol"',
+    );
     expect(await read(await sandboxWith(v), 'shared/u')).toBe('u\n');
   });
 

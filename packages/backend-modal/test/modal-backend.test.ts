@@ -5,64 +5,24 @@
  * the common operations. All through the real SDK against the emulator.
  */
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectCode } from '@dreamcore/runtime-core/conformance';
-import { startModelServer, type ModelServer } from '@dreamcore/runtime-core/testkit';
-import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '../src/emulator/index.js';
-import { createModalBackend, MOUNT, type ModalBackend, type ModalBackendOptions } from '../src/index.js';
+import { emulatorPrerequisites } from '../src/emulator/index.js';
+import { MOUNT } from '../src/index.js';
+import { sh, useEmulatedBackends } from './support/emulated.js';
 
-const require = createRequire(import.meta.url);
-const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
 const lane = emulatorPrerequisites().ok ? describe : describe.skip;
 
 lane('Modal backend specifics (emulator)', () => {
-  let emulator: ModalEmulator;
-  let model: ModelServer;
-  const backends: ModalBackend[] = [];
-
-  beforeAll(async () => {
-    emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE] });
-    process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
-    model = await startModelServer();
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.allSettled(backends.map((b) => b.close()));
-    await model?.close();
-    await emulator?.close();
-  }, 60_000);
-
-  const make = (extra: Partial<ModalBackendOptions> = {}) => {
-    const env = emulator.clientEnv();
-    const backend = createModalBackend({
-      serverUrl: env.MODAL_SERVER_URL,
-      tokenId: env.MODAL_TOKEN_ID,
-      tokenSecret: env.MODAL_TOKEN_SECRET,
-      appName: 'specifics',
-      agent: { anthropicApiKey: 'sk-test', anthropicBaseUrl: model.url, claudePath: CLAUDE, maxRetries: 0 },
-      log: () => undefined,
-      ...extra,
-    });
-    backends.push(backend);
-    return backend;
-  };
-
-  async function sh(backend: ModalBackend, userId: string, script: string): Promise<string> {
-    const sandbox = await backend.userSandbox(userId);
-    const proc = await sandbox.exec(['sh', '-c', script], { stdout: 'pipe', stderr: 'pipe' });
-    const [stdout, stderr, code] = await Promise.all([proc.stdout.readText(), proc.stderr.readText(), proc.wait()]);
-    if (code !== 0) throw new Error(`exec failed (${code}): ${stderr}`);
-    return stdout;
-  }
+  const { emulator, model, make } = useEmulatedBackends('specifics');
 
   it('concurrent first calls for one user create exactly one sandbox', async () => {
     const b = make();
     const userId = randomUUID();
-    emulator.resetCounts();
+    emulator().resetCounts();
     const scopes = Array.from({ length: 6 }, () => ({ userId, projectId: randomUUID() }));
     await Promise.all([b.prewarm({ userId }), ...scopes.map((s) => b.files.write(s, 'index.html', s.projectId)), b.files.listProjects({ userId })]);
-    expect(emulator.rpcCounts().SandboxCreateV2).toBe(1);
+    expect(emulator().rpcCounts().SandboxCreateV2).toBe(1);
     expect(await b.files.listProjects({ userId })).toEqual(scopes.map((s) => s.projectId).sort());
   });
 
@@ -86,9 +46,9 @@ lane('Modal backend specifics (emulator)', () => {
     const b = make({ terminateOnClose: false });
     const scope = { userId: randomUUID(), projectId: randomUUID() };
     await a.files.write(scope, 'index.html', 'from a');
-    emulator.resetCounts();
+    emulator().resetCounts();
     expect(await b.files.readText(scope, 'index.html')).toBe('from a');
-    const counts = emulator.rpcCounts();
+    const counts = emulator().rpcCounts();
     expect(counts.SandboxGetFromNameV2).toBe(1);
     expect((await a.userSandbox(scope.userId)).sandboxId).toBe((await b.userSandbox(scope.userId)).sandboxId);
   });
@@ -136,7 +96,7 @@ lane('Modal backend specifics (emulator)', () => {
 
   it('a sandbox that dies during a run ends it with SANDBOX_ERROR, and the next call gets a new sandbox', async () => {
     const b = make();
-    model.setScript([{ text: 'Working...', fault: { hang: true } }]);
+    model().setScript([{ text: 'Working...', fault: { hang: true } }]);
     const scope = { userId: randomUUID(), projectId: randomUUID() };
     await b.files.write(scope, 'README.md', 'x');
     const run = b.runClaude({ scope, prompt: 'take forever' });
@@ -156,7 +116,7 @@ lane('Modal backend specifics (emulator)', () => {
     await b.files.write(scope, 'index.html', 'x');
     await b.git.init(scope);
     const commands = ['id -u', 'mv .git .moved-git && echo moved', 'touch made-by-agent', 'setsid sleep 300 > /dev/null 2>&1 < /dev/null & echo detached'];
-    model.setScript((_req, ctx) =>
+    model().setScript((_req, ctx) =>
       ctx.turnIndex < commands.length
         ? { text: `step ${ctx.turnIndex}`, toolUses: [{ name: 'Bash', input: { command: commands[ctx.turnIndex], description: 'x' } }] }
         : { text: 'done' },
@@ -181,9 +141,9 @@ lane('Modal backend specifics (emulator)', () => {
     await b.files.write(scope, 'index.html', 'v0');
     await b.git.init(scope);
     const cost = async (fn: () => Promise<unknown>) => {
-      emulator.resetCounts();
+      emulator().resetCounts();
       await fn();
-      return Object.values(emulator.rpcCounts()).reduce((x, y) => x + y, 0);
+      return Object.values(emulator().rpcCounts()).reduce((x, y) => x + y, 0);
     };
     expect(await cost(() => b.files.write(scope, 'a.txt', 'x'))).toBeLessThanOrEqual(7);
     expect(await cost(() => b.files.readText(scope, 'a.txt'))).toBeLessThanOrEqual(7);

@@ -5,51 +5,20 @@
  * sandboxes shared by several server processes.
  */
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import type { ModalClient } from 'modal';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isBackendError, type BackendError } from '@dreamcore/runtime-core';
 import { expectCode } from '@dreamcore/runtime-core/conformance';
-import { startModelServer, type ModelServer } from '@dreamcore/runtime-core/testkit';
-import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '../src/emulator/index.js';
-import { createModalBackend, type ModalBackend, type ModalBackendOptions } from '../src/index.js';
+import { emulatorPrerequisites } from '../src/emulator/index.js';
+import { createModalBackend, type ModalBackend } from '../src/index.js';
+import { useEmulatedBackends } from './support/emulated.js';
 
-const require = createRequire(import.meta.url);
-const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
 const lane = emulatorPrerequisites().ok ? describe : describe.skip;
 
 lane('Modal backend on Modal semantics (emulator)', () => {
-  let emulator: ModalEmulator;
-  let model: ModelServer;
-  const backends: ModalBackend[] = [];
-
-  beforeAll(async () => {
-    emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE] });
-    process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
-    model = await startModelServer();
-  }, 60_000);
-  afterAll(async () => {
-    emulator?.setReachable(true);
-    await Promise.allSettled(backends.map((b) => b.close()));
-    await model?.close();
-    await emulator?.close();
-  }, 60_000);
-
-  const make = (extra: Partial<ModalBackendOptions> = {}) => {
-    const env = emulator.clientEnv();
-    const backend = createModalBackend({
-      serverUrl: env.MODAL_SERVER_URL,
-      tokenId: env.MODAL_TOKEN_ID,
-      tokenSecret: env.MODAL_TOKEN_SECRET,
-      appName: 'durability',
-      agent: { anthropicApiKey: 'sk-test', anthropicBaseUrl: model.url, claudePath: CLAUDE, maxRetries: 0 },
-      log: () => undefined,
-      ...extra,
-    });
-    backends.push(backend);
-    return backend;
-  };
+  const { emulator: emu, model: scripted, make } = useEmulatedBackends('durability');
+  const unreachable: ModalBackend[] = [];
+  afterAll(async () => void (await Promise.allSettled(unreachable.map((b) => b.close()))));
   const newScope = () => ({ userId: randomUUID(), projectId: randomUUID() });
   const sandboxId = async (b: ModalBackend, userId: string) => (await b.userSandbox(userId)).sandboxId;
 
@@ -73,24 +42,24 @@ lane('Modal backend on Modal semantics (emulator)', () => {
     const b = make();
     const scope = newScope();
     await b.files.write(scope, 'index.html', 'kept');
-    await emulator.killSandbox(await sandboxId(b, scope.userId));
+    await emu().killSandbox(await sandboxId(b, scope.userId));
     expect(await b.files.readText(scope, 'index.html')).toBe('kept');
 
     await b.git.init(scope);
     await b.files.write(scope, 'game.js', 'let x = 1;');
     const commit = await b.git.commit(scope, 'add game');
-    await emulator.killSandbox(await sandboxId(b, scope.userId));
+    await emu().killSandbox(await sandboxId(b, scope.userId));
     expect((await b.git.log(scope)).commits[0]?.hash).toBe(commit.hash);
 
     await b.files.delete(scope, 'game.js');
-    await emulator.killSandbox(await sandboxId(b, scope.userId));
+    await emu().killSandbox(await sandboxId(b, scope.userId));
     expect(await b.files.exists(scope, 'game.js')).toBe(false);
 
-    model.setScript([{ text: 'Writing.', toolUses: [{ name: 'Write', input: { file_path: 'agent.txt', content: 'by the agent' } }] }, { text: 'Done.' }]);
+    scripted().setScript([{ text: 'Writing.', toolUses: [{ name: 'Write', input: { file_path: 'agent.txt', content: 'by the agent' } }] }, { text: 'Done.' }]);
     const run = b.runClaude({ scope, prompt: 'write it' });
     for await (const event of run) void event;
     expect((await run.result).filesChanged).toContain('agent.txt');
-    await emulator.killSandbox(await sandboxId(b, scope.userId));
+    await emu().killSandbox(await sandboxId(b, scope.userId));
     expect(await b.files.readText(scope, 'agent.txt')).toBe('by the agent');
   }, 90_000);
 
@@ -108,13 +77,13 @@ lane('Modal backend on Modal semantics (emulator)', () => {
     const scope = newScope();
     const client = await b.modalClient();
     await client.volumes.fromName(`dreamcore-user-${scope.userId}`, { createIfMissing: true, version: 1 });
-    emulator.resetCounts();
+    emu().resetCounts();
     const error = (await b.files.write(scope, 'index.html', 'x').catch((e: unknown) => e)) as BackendError;
     expect(isBackendError(error, 'NOT_CONFIGURED')).toBe(true);
     expect(error.message).toContain(`modal:migrate-v1 -- dreamcore-user-${scope.userId}`);
     await expectCode(b.prewarm({ userId: scope.userId }), 'NOT_CONFIGURED');
-    expect(emulator.rpcCounts().SandboxCreateV2).toBeUndefined();
-    expect(emulator.volumeVersion(`dreamcore-user-${scope.userId}`)).toBe(1);
+    expect(emu().rpcCounts().SandboxCreateV2).toBeUndefined();
+    expect(emu().volumeVersion(`dreamcore-user-${scope.userId}`)).toBe(1);
   });
 
   it('a reaped sandbox is replaced before use, and prewarm revives it', async () => {
@@ -130,23 +99,23 @@ lane('Modal backend on Modal semantics (emulator)', () => {
     expect(await b.files.readText(scope, 'index.html')).toBe('x');
     // Reaped again: the next call itself finds out from the sandbox's state and carries on.
     expect(await revived.wait()).toBe(0);
-    emulator.resetCounts();
+    emu().resetCounts();
     expect(await b.files.readText(scope, 'index.html')).toBe('x');
-    expect(emulator.rpcCounts().SandboxCreateV2).toBe(1);
+    expect(emu().rpcCounts().SandboxCreateV2).toBe(1);
   }, 60_000);
 
   it('a sandbox terminated out of band is replaced; one killed mid-run ends the run with SANDBOX_ERROR, then is replaced', async () => {
     const b = make();
     const scope = newScope();
     await b.files.write(scope, 'index.html', 'x');
-    await emulator.terminateSandbox(await sandboxId(b, scope.userId));
+    await emu().terminateSandbox(await sandboxId(b, scope.userId));
     expect(await b.files.readText(scope, 'index.html')).toBe('x');
 
-    model.setScript([{ text: 'Working...', fault: { hang: true } }]);
+    scripted().setScript([{ text: 'Working...', fault: { hang: true } }]);
     const victim = await sandboxId(b, scope.userId);
     const run = b.runClaude({ scope, prompt: 'take forever' });
     for await (const event of run) {
-      if (event.type === 'status' && event.status === 'requesting') await emulator.killSandbox(victim);
+      if (event.type === 'status' && event.status === 'requesting') await emu().killSandbox(victim);
     }
     await expectCode(run.result, 'SANDBOX_ERROR');
     expect(await b.files.readText(scope, 'index.html')).toBe('x');
@@ -160,7 +129,7 @@ lane('Modal backend on Modal semantics (emulator)', () => {
     await warm.files.write(scope, 'index.html', 'x');
     await warm.git.init(scope);
     const cold = make({ deadlines, video: { enabled: true } });
-    emulator.setReachable(false);
+    emu().setReachable(false);
     try {
       for (const b of [warm, cold]) {
         const assets = { userId: scope.userId, assets: true as const };
@@ -183,14 +152,25 @@ lane('Modal backend on Modal semantics (emulator)', () => {
           ['renderVideo', b.renderVideo({ scope })],
           ['prewarm', b.prewarm({ userId: randomUUID() })],
         ];
-        const outcomes = await Promise.all(calls.map(async ([name, call]) => [name, await call.then(() => 'resolved', (e: unknown) => e)] as const));
+        const outcomes = await Promise.all(
+          calls.map(
+            async ([name, call]) =>
+              [
+                name,
+                await call.then(
+                  () => 'resolved',
+                  (e: unknown) => e,
+                ),
+              ] as const,
+          ),
+        );
         for (const [name, outcome] of outcomes) {
           expect(isBackendError(outcome), `${name}: ${String(outcome)}`).toBe(true);
           expect((outcome as BackendError).code, name).toBe('NETWORK_ERROR');
         }
       }
     } finally {
-      emulator.setReachable(true);
+      emu().setReachable(true);
     }
     expect(await warm.files.readText(scope, 'index.html')).toBe('x');
   }, 90_000);
@@ -203,7 +183,7 @@ lane('Modal backend on Modal semantics (emulator)', () => {
       deadlines: { rpcMs: 20_000, commandMs: 20_000, sandboxStartMs: 20_000 },
       log: () => undefined,
     });
-    backends.push(b);
+    unreachable.push(b);
     const scope = newScope();
     await expectCode(b.files.readText(scope, 'index.html'), 'NETWORK_ERROR');
     await expectCode(b.files.listUsers!(), 'NETWORK_ERROR');
@@ -217,13 +197,13 @@ lane('Modal backend on Modal semantics (emulator)', () => {
       await Promise.all(ids.slice(i, i + 23).map((id) => client.volumes.fromName(`dreamcore-user-${id}`, { createIfMissing: true, version: 2 })));
     }
     await client.volumes.fromName('not-a-user-volume', { createIfMissing: true });
-    emulator.resetCounts();
+    emu().resetCounts();
     const users = await b.files.listUsers!();
     expect(users).toEqual([...users].sort());
     for (const id of ids) expect(users).toContain(id);
     expect(users.every((id) => /^[0-9a-f-]{36}$/.test(id))).toBe(true);
-    expect(emulator.rpcCounts().VolumeList).toBeGreaterThanOrEqual(3);
-    expect(emulator.rpcCounts().SandboxCreateV2).toBeUndefined();
+    expect(emu().rpcCounts().VolumeList).toBeGreaterThanOrEqual(3);
+    expect(emu().rpcCounts().SandboxCreateV2).toBeUndefined();
   });
 
   it('closing one server process leaves the shared sandbox running for the others', async () => {
@@ -235,8 +215,8 @@ lane('Modal backend on Modal semantics (emulator)', () => {
     const shared = (await a.userSandbox(scope.userId)).sandboxId;
     await a.close();
     expect(await (await (await b.modalClient()).sandboxes.fromId(shared)).poll()).toBeNull();
-    emulator.resetCounts();
+    emu().resetCounts();
     expect(await b.files.readText(scope, 'index.html')).toBe('shared');
-    expect(emulator.rpcCounts().SandboxCreateV2).toBeUndefined();
+    expect(emu().rpcCounts().SandboxCreateV2).toBeUndefined();
   });
 });

@@ -60,7 +60,13 @@ export function commandRouterService(core: EmulatorCore): Record<string, Handler
     ) {
       const sandbox = sandboxFor(context, request.taskId);
       if (!sandbox.running) {
-        throw modalError(Status.NOT_FOUND, `Sandbox ${sandbox.id} has already finished`, `Task ${request.taskId} is no longer running`, `container for ${sandbox.id} exited`, 'the requested task has stopped');
+        throw modalError(
+          Status.NOT_FOUND,
+          `Sandbox ${sandbox.id} has already finished`,
+          `Task ${request.taskId} is no longer running`,
+          `container for ${sandbox.id} exited`,
+          'the requested task has stopped',
+        );
       }
       if (request.commandArgs.length === 0) throw new ServerError(Status.INVALID_ARGUMENT, 'Empty command');
       const env: Record<string, string> = {};
@@ -161,7 +167,8 @@ export function commandRouterService(core: EmulatorCore): Record<string, Handler
     // Each volume's view commits its own changes and catches up with what other sandboxes committed.
     async taskReloadVolumes(request: { taskId: string }, context: CallContext) {
       const sandbox = sandboxFor(context, request.taskId);
-      if (!sandbox.running) throw modalError(Status.NOT_FOUND, `Sandbox ${sandbox.id} is not running`, `Task ${request.taskId} has stopped`, 'no live container for this task');
+      if (!sandbox.running)
+        throw modalError(Status.NOT_FOUND, `Sandbox ${sandbox.id} is not running`, `Task ${request.taskId} has stopped`, 'no live container for this task');
       await sandbox.reloadVolumes();
       return {};
     },

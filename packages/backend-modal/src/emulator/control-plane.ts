@@ -154,7 +154,10 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
         .filter((v) => v.environmentName === environmentName && v.name !== undefined && v.createdAt < before)
         .sort((a, b) => b.createdAt - a.createdAt)
         .slice(0, max)
-        .map((v) => ({ volumeId: v.volumeId, metadata: { name: v.name!, version: v.version, creationInfo: { createdAt: v.createdAt, createdBy: 'emulator' } } }));
+        .map((v) => ({
+          volumeId: v.volumeId,
+          metadata: { name: v.name!, version: v.version, creationInfo: { createdAt: v.createdAt, createdBy: 'emulator' } },
+        }));
       return { items, environmentName };
     }),
 
@@ -289,7 +292,12 @@ function sandboxFromName(
       (request.includeTerminated ? core.latestSandboxNamed(app.appId, request.sandboxName) : undefined))
     : undefined;
   if (!sandbox) {
-    throw modalError(Status.NOT_FOUND, `Sandbox with name '${request.sandboxName}' not found in App '${request.appName}'`, `No running sandbox named ${request.sandboxName}`, 'lookup found nothing');
+    throw modalError(
+      Status.NOT_FOUND,
+      `Sandbox with name '${request.sandboxName}' not found in App '${request.appName}'`,
+      `No running sandbox named ${request.sandboxName}`,
+      'lookup found nothing',
+    );
   }
   return { sandboxId: sandbox.id, metadata: handleMetadata(sandbox) };
 }

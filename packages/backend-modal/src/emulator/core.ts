@@ -227,7 +227,12 @@ export class EmulatorCore {
     const app = this.apps.get(request.appId);
     if (!app) throw new ServerError(Status.NOT_FOUND, `App ${request.appId} not found`);
     if (request.name !== undefined && this.liveSandboxNamed(app.appId, request.name)) {
-      throw modalError(Status.ALREADY_EXISTS, `Sandbox with name '${request.name}' already exists in app '${app.name}'`, `A running sandbox is already named ${request.name}`, 'name is taken');
+      throw modalError(
+        Status.ALREADY_EXISTS,
+        `Sandbox with name '${request.name}' already exists in app '${app.name}'`,
+        `A running sandbox is already named ${request.name}`,
+        'name is taken',
+      );
     }
     const sandboxId = newSandboxId();
     const sandboxDir = sandboxDirFor(this.options.stateDir, sandboxId);

@@ -43,7 +43,6 @@ export interface SandboxResult {
   exception: string;
 }
 
-
 export interface SandboxRuntimeConfig {
   bwrapPath: string;
   nsenterPath: string;

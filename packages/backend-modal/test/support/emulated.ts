@@ -1,0 +1,71 @@
+/**
+ * What the backend's emulator test files share: one emulator and one scripted model per file, backends made
+ * against them and closed at the end, and a shell in a user's sandbox (as an agent with a shell would have).
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { startModelServer, type ModelServer } from '@dreamcore/runtime-core/testkit';
+import { startModalEmulator, type ModalEmulator, type ModalEmulatorOptions } from '../../src/emulator/index.js';
+import { createModalBackend, type ModalBackend, type ModalBackendOptions } from '../../src/index.js';
+
+const require = createRequire(import.meta.url);
+/** The Claude CLI from @anthropic-ai/claude-code, bound into the emulator's sandboxes. */
+export const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
+
+export interface EmulatedLane {
+  emulator(): ModalEmulator;
+  model(): ModelServer;
+  /** A backend on this file's emulator (closed after the file); `extra` overrides the defaults. */
+  make(extra?: Partial<ModalBackendOptions>): ModalBackend;
+}
+
+export function useEmulatedBackends(appName: string, emulatorOptions: ModalEmulatorOptions = {}): EmulatedLane {
+  let emulator: ModalEmulator | undefined;
+  let model: ModelServer | undefined;
+  const backends: ModalBackend[] = [];
+  beforeAll(async () => {
+    emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE], ...emulatorOptions });
+    // The SDK reads its config file at import: never a developer's own ~/.modal.toml here.
+    process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
+    model = await startModelServer();
+  }, 60_000);
+  afterAll(async () => {
+    emulator?.setReachable(true);
+    await Promise.allSettled(backends.map((b) => b.close()));
+    await model?.close();
+    await emulator?.close();
+  }, 60_000);
+  const lane: EmulatedLane = {
+    emulator: () => emulator ?? fail('the emulator did not start'),
+    model: () => model ?? fail('the model server did not start'),
+    make(extra = {}) {
+      const env = lane.emulator().clientEnv();
+      const backend = createModalBackend({
+        serverUrl: env.MODAL_SERVER_URL,
+        tokenId: env.MODAL_TOKEN_ID,
+        tokenSecret: env.MODAL_TOKEN_SECRET,
+        appName,
+        agent: { anthropicApiKey: 'sk-test', anthropicBaseUrl: lane.model().url, claudePath: CLAUDE, maxRetries: 0 },
+        log: () => undefined,
+        ...extra,
+      });
+      backends.push(backend);
+      return backend;
+    },
+  };
+  return lane;
+}
+
+/** Runs a shell script in the user's sandbox; throws with its stderr when it fails. */
+export async function sh(backend: ModalBackend, userId: string, script: string): Promise<string> {
+  const sandbox = await backend.userSandbox(userId);
+  const proc = await sandbox.exec(['sh', '-c', script], { stdout: 'pipe', stderr: 'pipe' });
+  const [stdout, stderr, code] = await Promise.all([proc.stdout.readText(), proc.stderr.readText(), proc.wait()]);
+  if (code !== 0) throw new Error(`exec failed (${code}): ${stderr}`);
+  return stdout;
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}
