@@ -2,8 +2,11 @@
 // /g/:id/index.html, and one play counted (POST /api/published-games/:id/play).
 import { h, clear, formatDate } from './lib/dom.js';
 import { GAME_PUBLIC_ID_PATTERN, UUID_PATTERN } from './lib/ids.js';
+import { language } from './strings/catalogue.js';
+import { t } from './strings/play.js';
 
 const root = document.getElementById('play');
+document.documentElement.lang = language();
 
 function gameIdFromPath() {
   const match = /^\/play\/([^/]+)\/?$/.exec(location.pathname);
@@ -11,15 +14,15 @@ function gameIdFromPath() {
 }
 
 function notFound(message) {
-  document.title = 'Game not found · DreamCore';
+  document.title = `${t('missingTitle')} · DreamCore`;
   clear(root).append(
     h(
       'div',
       { class: 'play-missing', dataset: { testid: 'play-missing' } },
       h('div', { class: 'denied-icon', 'aria-hidden': 'true' }, '🕹️'),
-      h('h1', {}, 'Game not found'),
+      h('h1', {}, t('missingTitle')),
       h('p', {}, message),
-      h('a', { class: 'button primary', href: '/' }, 'Make your own game on DreamCore'),
+      h('a', { class: 'button primary', href: '/' }, t('makeYourOwn')),
     ),
   );
 }
@@ -27,16 +30,16 @@ function notFound(message) {
 async function main() {
   const id = gameIdFromPath();
   if (!id || !(GAME_PUBLIC_ID_PATTERN.test(id) || UUID_PATTERN.test(id))) {
-    return notFound('This link does not point to a game.');
+    return notFound(t('notALink'));
   }
   let game;
   try {
     const res = await fetch(`/api/published-games/${encodeURIComponent(id)}`);
-    if (res.status === 404 || res.status === 400) return notFound('This game is not published, or the link is wrong. このゲームは見つかりませんでした。');
+    if (res.status === 404 || res.status === 400) return notFound(t('notPublished'));
     if (!res.ok) throw new Error(`server answered ${res.status}`);
     game = await res.json();
-  } catch (error) {
-    return notFound(`The game could not be loaded (${error.message}).`);
+  } catch {
+    return notFound(t('couldNotLoad'));
   }
 
   const publicId = game.public_id ?? id;
@@ -48,9 +51,10 @@ async function main() {
     allow: 'autoplay; fullscreen; gamepad; accelerometer; gyroscope',
     dataset: { testid: 'play-frame' },
   });
-  const plays = h('span', { class: 'plays' }, `${(game.play_count ?? 0) + 1} ${(game.play_count ?? 0) + 1 === 1 ? 'play' : 'plays'}`);
+  const count = (game.play_count ?? 0) + 1;
+  const plays = h('span', { class: 'plays' }, count === 1 ? t('onePlay') : t('plays', { count }));
   const stage = h('div', { class: 'play-stage' }, frame);
-  const fullscreen = h('button', { type: 'button', class: 'small ghost', onclick: () => stage.requestFullscreen?.().catch(() => undefined) }, 'Fullscreen');
+  const fullscreen = h('button', { type: 'button', class: 'small ghost', onclick: () => stage.requestFullscreen?.().catch(() => undefined) }, t('fullscreen'));
   const author = game.users?.display_name;
 
   clear(root).append(
@@ -58,7 +62,7 @@ async function main() {
       'header',
       { class: 'play-bar' },
       h('a', { class: 'brand', href: '/' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), h('span', { class: 'brand-name' }, 'DreamCore')),
-      h('a', { class: 'button small primary', href: '/' }, 'Make your own'),
+      h('a', { class: 'button small primary', href: '/' }, t('makeOwnShort')),
     ),
     h(
       'main',
@@ -68,7 +72,14 @@ async function main() {
         'section',
         { class: 'play-info' },
         h('div', { class: 'play-title-row' }, h('h1', { dataset: { testid: 'play-title' } }, game.title), fullscreen),
-        h('p', { class: 'muted small' }, author ? `by ${author} · ` : '', plays, game.published_at ? ` · published ${formatDate(game.published_at)}` : ''),
+        h(
+          'p',
+          { class: 'muted small' },
+          author ? h('span', { class: 'author', dataset: { testid: 'play-author' } }, t('by', { name: author })) : null,
+          author ? ' · ' : '',
+          plays,
+          game.published_at ? ` · ${t('published', { date: formatDate(game.published_at) })}` : '',
+        ),
         Array.isArray(game.tags) && game.tags.length
           ? h(
               'div',
@@ -76,12 +87,16 @@ async function main() {
               game.tags.map((t) => h('span', { class: 'chip static' }, `#${t}`)),
             )
           : null,
-        game.description ? h('div', { class: 'play-block' }, h('h2', {}, 'About'), h('p', { class: 'prewrap' }, game.description)) : null,
-        game.how_to_play ? h('div', { class: 'play-block' }, h('h2', {}, 'How to play 遊び方'), h('p', { class: 'prewrap' }, game.how_to_play)) : null,
+        game.description ? h('div', { class: 'play-block' }, h('h2', {}, t('about')), h('p', { class: 'prewrap' }, game.description)) : null,
+        game.how_to_play ? h('div', { class: 'play-block' }, h('h2', {}, t('howToPlay')), h('p', { class: 'prewrap' }, game.how_to_play)) : null,
       ),
     ),
   );
   frame.addEventListener('load', () => frame.focus(), { once: true });
+  // A press on the game gives it the keyboard again (games that cancel pointerdown cancel that focus too).
+  window.addEventListener('message', (event) => {
+    if (event.source === frame.contentWindow && event.data?.type === 'gamePointerDown' && document.activeElement !== frame) frame.focus();
+  });
 
   // One play per page view.
   fetch(`/api/published-games/${encodeURIComponent(publicId)}/play`, { method: 'POST' }).catch(() => undefined);

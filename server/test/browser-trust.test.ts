@@ -142,6 +142,89 @@ describe.skipIf(!CAN_RUN_BROWSER)('issue 18 in the browser', () => {
       expect(errors).toEqual([]);
       await context.close();
     }, 90_000);
+
+    it(`3. preview links do not rot: the editor renews "Open" before it expires; an expired link explains itself and gets the owner a fresh one (${width})`, async () => {
+      const locale = width === 'phone' ? 'ja-JP' : 'en-US';
+      const user = await signUp(h.url);
+      const projectId = await createProjectOverSocket(h, user, 'Links');
+      await commitGame(h, { userId: user.userId, projectId }, movableGame('fresh-link'), 'Make it');
+      const context = await newContext(browser, width, locale);
+      const { page, errors } = await newPage(context);
+      await page.clock.install();
+      await signInAs(page, h.url, user);
+      await page.goto(`${h.url}/#/project/${projectId}`);
+      if (width === 'phone') await page.locator('.tab-preview').click();
+      const open = page.locator('[data-testid="open-preview"]');
+      await expect.poll(async () => (await open.getAttribute('href')) ?? '').toMatch(/exp=\d+/);
+      const expOf = async () => Number(/exp=(\d+)/.exec((await open.getAttribute('href')) ?? '')?.[1]);
+      const first = await expOf();
+      // Ten minutes later (the link lives five): the link on the button is a new one, valid now.
+      await page.clock.fastForward('10:00');
+      await expect.poll(expOf, { timeout: 10_000 }).toBeGreaterThan(first);
+      const res = await api(h.url)('GET', (await open.getAttribute('href'))!);
+      expect(res.status).toBe(200);
+
+      // A link that did expire, opened in a tab: a page in the reader's language, and the owner is sent on to a fresh one.
+      const expired = h.server.ctx.signer.sign(user.userId, projectId, -60).url;
+      const { page: tab } = await newPage(context);
+      const seen: number[] = [];
+      tab.on('response', (r) => {
+        if (r.request().isNavigationRequest() && r.url().includes(`/game/${user.userId}/`)) seen.push(r.status());
+      });
+      await tab.goto(`${h.url}${expired}`);
+      await tab.waitForURL(/\/s-\d+-[0-9a-f]{64}\/index\.html/, { timeout: 15_000 });
+      expect(seen[0]).toBe(401);
+      await tab.locator('canvas').waitFor();
+      expect(await tab.content()).toContain('fresh-link');
+
+      // Someone else opening it gets the explanation (in their language), and no game.
+      const stranger = await newContext(browser, width, locale);
+      const { page: other, errors: otherErrors } = await newPage(stranger);
+      const response = await other.goto(`${h.url}${expired}`);
+      expect(response?.status()).toBe(401);
+      await other.locator('[data-testid="error-page"][data-kind="preview-expired"]').waitFor();
+      await other.locator('[data-role="fallback"]').waitFor();
+      const heading = (await other.locator('h1').textContent()) ?? '';
+      expect(heading).toBe(width === 'phone' ? 'このプレビューリンクは期限切れです' : 'This preview link has expired');
+      expect(await other.locator('canvas').count()).toBe(0);
+      await shot(other, `trust-3-expired-link-${width}`);
+      expect([...errors, ...otherErrors]).toEqual([]);
+      await stranger.close();
+      await context.close();
+    }, 90_000);
+
+    it(`4. the preview takes the keyboard: a click (and a new version) sends arrow keys to the game (${width})`, async () => {
+      const { scope, context, page, errors } = await editorWithGame(width, 'Keys', movableGame('keys'));
+      if (width === 'phone') await page.locator('.tab-preview').click();
+      const frame = page.frameLocator('iframe.preview-frame');
+      await frame.locator('canvas').waitFor();
+      await page.locator('.preview-status[data-state="ok"]').waitFor();
+      const title = () => page.frame({ url: /\/game\// })!.title();
+
+      await page.locator('iframe.preview-frame').click({ position: { x: 100, y: 100 } });
+      await page.keyboard.press('ArrowRight');
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(title).toBe('x=20');
+      // The status line says the keys now go to the game.
+      await page.locator('.preview-status[data-focus="game"]').waitFor();
+      await shot(page, `trust-4-preview-keys-${width}`);
+
+      // A new version arrives as when a generation finishes (the server tells the page): the reloaded game has the
+      // keys without another click.
+      await page.locator('.preview-status').click();
+      await page.locator('.preview-status[data-focus="page"]').waitFor();
+      await commitGame(h, scope, movableGame('keys-v2'), 'Move faster');
+      for (const connection of h.server.ctx.connections) {
+        if (connection.userId === scope.userId) connection.send({ type: 'gameUpdated', userId: scope.userId, projectId: scope.projectId });
+      }
+      await expect.poll(async () => (await page.frame({ url: /\/game\// })?.content()) ?? '').toContain('keys-v2');
+      await page.locator('.preview-status[data-focus="game"]').waitFor();
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(title).toBe('x=10');
+      expect(errors).toEqual([]);
+      await context.close();
+    }, 90_000);
   }
 });
 

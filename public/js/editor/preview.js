@@ -1,26 +1,59 @@
 // The live preview: an iframe on the signed game URL (GET /api/game-url/:id), reloaded when a version lands.
-// The server injects a reporter into the game that posts `gameLoaded` / `gameError` to this page.
+// The server injects a reporter into the game that posts `gameLoaded` / `gameError` to this page, and
+// `gamePointerDown` when the player presses on the game.
 // The game is loaded only while the preview has a size: most games size their canvas from the window once, at
 // start-up, so a game loaded into a hidden pane (the phone layout's chat tab) would stay 0×0 when shown.
+//
+// Keyboard: a press on the game normally focuses its frame, but games that cancel `pointerdown` (to stop scrolling or
+// text selection on phones, as the demo games do) also cancel that, so the keys never reached them. The frame is
+// therefore focused from here when the game reports a press, and after a new version loads (unless the message box
+// holds something being typed). The status line says where the keys go.
+//
+// Links: a signed preview URL lives five minutes. "Open ↗" is renewed before that, so the link on the button always
+// works; a link that did expire leads to a page that gets its owner a fresh one (server/src/http/error-pages.ts).
 import { h, clear } from '../lib/dom.js';
+import { t } from '../strings/preview.js';
 
-export function createPreview({ app, projectId }) {
+/** Renew the signed URL this long before it expires. */
+const RENEW_BEFORE_MS = 60_000;
+const TOUCH = window.matchMedia('(hover: none) and (pointer: coarse)');
+
+export function createPreview({ app, projectId, messageBox }) {
   let signed = null; // {url, expiresMs}
   let reloadTimer = null;
+  let renewTimer = null;
   let loads = 0;
   let shown = false; // the stage has a non-zero size
   let deferred = false; // a load was asked for while hidden
+  let focusOnLoad = false; // a new version: hand the keys to it once it has loaded
+  let disposed = false;
 
   const frame = h('iframe', {
     class: 'preview-frame',
-    title: 'Game preview',
+    title: t('frameTitle'),
     allow: 'autoplay; fullscreen; gamepad; accelerometer; gyroscope',
     dataset: { testid: 'preview-frame' },
   });
-  const status = h('span', { class: 'preview-status', dataset: { state: 'idle' } }, 'Loading preview…');
+  const status = h('span', { class: 'preview-status', role: 'status', dataset: { state: 'idle', focus: 'page' } }, t('loading'));
   const errors = h('div', { class: 'preview-errors', hidden: true });
-  const openLink = h('a', { class: 'button small ghost', target: '_blank', rel: 'noopener', href: '#', title: 'Open the preview in a new tab' }, 'Open ↗');
-  const reloadButton = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'reload-preview' }, onclick: () => reload(true) }, '⟳ Reload');
+  const openLink = h(
+    'a',
+    { class: 'button small ghost', target: '_blank', rel: 'noopener', href: '#', title: t('openTitle'), dataset: { testid: 'open-preview' } },
+    t('open'),
+  );
+  const reloadButton = h(
+    'button',
+    {
+      type: 'button',
+      class: 'small ghost',
+      dataset: { action: 'reload-preview' },
+      onclick: () => {
+        focusOnLoad = true;
+        reload(true);
+      },
+    },
+    t('reload'),
+  );
   const el = h(
     'section',
     { class: 'preview' },
@@ -30,13 +63,33 @@ export function createPreview({ app, projectId }) {
   );
 
   async function url() {
-    if (!signed || Date.now() > signed.expiresMs - 60_000) {
+    if (!signed || Date.now() > signed.expiresMs - RENEW_BEFORE_MS) {
       const res = await app.api.get(`/api/game-url/${projectId}`);
       const exp = Date.parse(res.expiresAt);
       // The client keeps it four minutes at most (it is valid for five).
       signed = { url: res.url, expiresMs: Math.min(Number.isNaN(exp) ? Infinity : exp, Date.now() + 4 * 60_000) };
+      scheduleRenewal();
     }
     return signed.url;
+  }
+
+  const withStamp = (base) => `${base}${base.includes('?') ? '&' : '?'}t=${Date.now()}`;
+
+  /** Keeps "Open ↗" on a link that works: a fresh one shortly before the current one expires. */
+  function scheduleRenewal() {
+    clearTimeout(renewTimer);
+    if (!signed || disposed) return;
+    renewTimer = setTimeout(renewOpenLink, Math.max(1_000, signed.expiresMs - RENEW_BEFORE_MS - Date.now()));
+  }
+
+  async function renewOpenLink() {
+    if (disposed) return;
+    try {
+      openLink.href = withStamp(await url());
+    } catch {
+      // Offline for now: try again in a while (the expired-link page covers a click in between).
+      renewTimer = setTimeout(renewOpenLink, 30_000);
+    }
   }
 
   async function load() {
@@ -45,37 +98,67 @@ export function createPreview({ app, projectId }) {
       return;
     }
     deferred = false;
-    status.textContent = 'Loading preview…';
-    status.dataset.state = 'loading';
+    setStatus('loading', t('loading'));
     errors.hidden = true;
     try {
-      const base = await url();
-      const src = `${base}${base.includes('?') ? '&' : '?'}t=${Date.now()}`;
+      const src = withStamp(await url());
       loads++;
       frame.dataset.loads = String(loads);
       frame.src = src;
       openLink.href = src;
     } catch (error) {
-      status.textContent = `Preview unavailable: ${error.message}`;
-      status.dataset.state = 'error';
+      setStatus('error', t('unavailable', { message: error.message }));
     }
   }
 
   /** A new version: reload soon (several signals may arrive together: completed, gameUpdated, versionRestored). */
   function reload(now = false) {
+    focusOnLoad = true;
     clearTimeout(reloadTimer);
     reloadTimer = setTimeout(load, now ? 0 : 250);
+  }
+
+  function setStatus(state, text) {
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
+  /** After loading, the status line says how to play (or that the keys already go to the game). */
+  function howToPlay() {
+    if (status.dataset.state !== 'ok') return;
+    const playing = status.dataset.focus === 'game';
+    status.textContent = playing ? t('playing') : `${t('loaded')} ${TOUCH.matches ? t('tapToPlay') : t('clickToPlay')}`;
+  }
+
+  /** Gives the game the keyboard, unless the message box holds something being typed. */
+  function focusGame() {
+    if (messageBox?.() && document.activeElement === messageBox() && messageBox().value.trim() !== '') return;
+    frame.focus();
+    trackFocus();
+  }
+
+  function trackFocus() {
+    status.dataset.focus = document.activeElement === frame ? 'game' : 'page';
+    howToPlay();
   }
 
   function onMessage(event) {
     if (event.source !== frame.contentWindow || !event.data || typeof event.data !== 'object') return;
     const { type } = event.data;
-    if (type === 'gameLoaded') {
+    if (type === 'gamePointerDown') {
+      if (document.activeElement !== frame) {
+        frame.focus();
+        trackFocus();
+      }
+    } else if (type === 'gameLoaded') {
       const count = Number(event.data.errorCount) || 0;
-      status.textContent = count ? `Game loaded with ${count} error${count > 1 ? 's' : ''}` : 'Game loaded';
-      if (!count) status.append(h('span', { class: 'desktop-only' }, ' · click the game to play'));
-      status.dataset.state = count ? 'warn' : 'ok';
-      if (count) showErrors(event.data.errors);
+      if (count) {
+        setStatus('warn', count === 1 ? t('loadedWithError') : t('loadedWithErrors', { count }));
+        showErrors(event.data.errors);
+      } else {
+        setStatus('ok', t('loaded'));
+        howToPlay();
+      }
     } else if (type === 'gameError') {
       showErrors(event.data.errors);
     }
@@ -84,18 +167,24 @@ export function createPreview({ app, projectId }) {
   function showErrors(list) {
     if (!Array.isArray(list) || list.length === 0) return;
     clear(errors).append(
-      h('strong', {}, 'Errors in the game'),
+      h('strong', {}, t('problems')),
       h(
         'ul',
         {},
-        list.slice(0, 5).map((e) => h('li', {}, `${e.message ?? e.type}${e.line ? ` (line ${e.line})` : ''}`)),
+        list.slice(0, 5).map((e) => h('li', {}, e.line ? t('atLine', { message: e.message ?? e.type, line: e.line }) : (e.message ?? e.type))),
       ),
-      h('p', { class: 'muted small' }, 'Tell the agent about them in the chat to get them fixed.'),
+      h('p', { class: 'muted small' }, t('askAgent')),
     );
     errors.hidden = false;
   }
 
   window.addEventListener('message', onMessage);
+  // Focus moving into the frame blurs this window; coming back focuses it. (activeElement settles after the event.)
+  const trackSoon = () => setTimeout(trackFocus, 0);
+  window.addEventListener('blur', trackSoon);
+  window.addEventListener('focus', trackSoon);
+  document.addEventListener('focusin', trackSoon);
+  document.addEventListener('pointerdown', trackSoon);
   const stage = el.querySelector('.preview-stage');
   const sizeWatch = new ResizeObserver(() => {
     shown = stage.clientWidth > 0 && stage.clientHeight > 0;
@@ -103,10 +192,12 @@ export function createPreview({ app, projectId }) {
   });
   sizeWatch.observe(stage);
   frame.addEventListener('load', () => {
-    if (status.dataset.state === 'loading') {
-      status.textContent = 'Game loaded';
-      status.dataset.state = 'ok';
+    if (status.dataset.state === 'loading') setStatus('ok', t('loaded'));
+    if (focusOnLoad && shown) {
+      focusOnLoad = false;
+      focusGame();
     }
+    howToPlay();
   });
 
   return {
@@ -115,9 +206,15 @@ export function createPreview({ app, projectId }) {
     load,
     reload,
     dispose() {
+      disposed = true;
       clearTimeout(reloadTimer);
+      clearTimeout(renewTimer);
       sizeWatch.disconnect();
       window.removeEventListener('message', onMessage);
+      window.removeEventListener('blur', trackSoon);
+      window.removeEventListener('focus', trackSoon);
+      document.removeEventListener('focusin', trackSoon);
+      document.removeEventListener('pointerdown', trackSoon);
       frame.src = 'about:blank';
     },
   };

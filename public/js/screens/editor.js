@@ -103,7 +103,7 @@ export function mountEditor(root, app, route) {
         }
       },
     });
-    const preview = createPreview({ app, projectId });
+    const preview = createPreview({ app, projectId, messageBox: () => chat.input });
     const versions = createVersions({
       app,
       projectId,

@@ -9,6 +9,7 @@ import { isBackendError } from '@dreamcore/runtime-core';
 import type { ServerContext } from '../context.js';
 import { RateLimiter } from '../rate-limit.js';
 import { projectRoutes } from './routes/projects.js';
+import { sendErrorPage, wantsPage } from './error-pages.js';
 
 const publicDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../public');
 const startedAt = Date.now();
@@ -92,6 +93,8 @@ export function createApp(ctx: ServerContext, extras: AppExtras = {}): Express {
   app.get(/^\/project\/[^/]+\/?$/, (_req, res) => res.sendFile(path.join(publicDir, 'index.html')));
   app.use(express.static(publicDir, { index: 'index.html', extensions: ['html'] }));
   app.use('/api', (_req, res) => res.status(404).json({ error: 'Not found' }));
+  // Any other address a person opens: a page that says so, in their language.
+  app.use((req, res, next) => (req.method === 'GET' && wantsPage(req) ? sendErrorPage(req, res, 404, 'page-missing') : next()));
 
   const onError: ErrorRequestHandler = (error, req, res, _next) => {
     const status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode;

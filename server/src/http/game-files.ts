@@ -41,8 +41,15 @@ window.addEventListener('error',function(ev){report({type:'error',message:String
 window.addEventListener('unhandledrejection',function(ev){var r=ev.reason;report({type:'unhandledrejection',message:String(r&&r.message||r),stack:r&&r.stack})});
 window.addEventListener('load',function(){setTimeout(function(){post({type:'gameLoaded',success:errors.length===0,errorCount:errors.length,errors:errors.slice()})},500)});})();</script>`;
 
+/**
+ * A press on the game, reported to the page around it, which then gives the frame the keyboard: games that cancel
+ * `pointerdown` (to stop scrolling and selection on phones) also cancel the focus a press would give their frame.
+ * Listened for in the capture phase, before the game's own handler.
+ */
+const POINTER_REPORTER = `<script>addEventListener('pointerdown',function(){try{window.parent.postMessage({type:'gamePointerDown'},'*')}catch(e){}},true);</script>`;
+
 export function injectIntoHtml(html: string, assetBase: string, extraHead = ''): string {
-  const head = `<script>window.ASSET_BASE_URL=${JSON.stringify(assetBase)};</script>${ERROR_REPORTER}${extraHead}`;
+  const head = `<script>window.ASSET_BASE_URL=${JSON.stringify(assetBase)};</script>${ERROR_REPORTER}${POINTER_REPORTER}${extraHead}`;
   const match = /<head[^>]*>/i.exec(html);
   return match ? html.slice(0, match.index + match[0].length) + head + html.slice(match.index + match[0].length) : head + html;
 }

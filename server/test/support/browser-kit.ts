@@ -94,7 +94,8 @@ export async function createProjectOverSocket(h: Harness, session: Session, name
 
 /**
  * A canvas game: a square that the arrow keys move (its position is shown in the page title, so a test can read
- * it), drawn in `color`. `marker` ends up in the HTML so a test can tell versions apart.
+ * it), drawn in `color`. `marker` ends up in the HTML so a test can tell versions apart. Like the demo games (and many
+ * phone-friendly games) it cancels `pointerdown` on its canvas, which also cancels the focus a click would give it.
  */
 export function movableGame(marker: string, color = '#22c55e'): string {
   return `<!doctype html>
@@ -106,6 +107,7 @@ const c = document.getElementById('c'), g = c.getContext('2d');
 let x = 0, y = 0;
 function fit() { c.width = innerWidth; c.height = innerHeight; }
 addEventListener('resize', fit); fit();
+c.addEventListener('pointerdown', (e) => e.preventDefault());
 addEventListener('keydown', (e) => {
   if (e.key === 'ArrowRight') x += 10; if (e.key === 'ArrowLeft') x -= 10;
   if (e.key === 'ArrowDown') y += 10; if (e.key === 'ArrowUp') y -= 10;

@@ -27,6 +27,7 @@ import { CORS_IMAGES_SHIM, SANDBOX, sendGameFile, STORAGE_SHIM } from '../game-f
 import { SnapshotFiles } from '../snapshot-files.js';
 import type { PublicGames } from '../public-games.js';
 import { assetBase } from './projects.js';
+import { sendErrorPage, wantsPage } from '../error-pages.js';
 import { isGameId } from './publish.js';
 
 const publicDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../public');
@@ -101,16 +102,17 @@ export function playRoutes(ctx: ServerContext, games: PublicGames): Router {
       const rest = req.params[1];
       const file = rest === undefined || rest === '' ? 'index.html' : rest;
       res.setHeader('Cache-Control', 'no-store');
-      if (!isGameId(id)) return res.status(400).type('text/plain').send('Invalid game ID');
+      const page = wantsPage(req);
+      if (!isGameId(id)) return page ? sendErrorPage(req, res, 400, 'bad-game-link') : res.status(400).type('text/plain').send('Invalid game ID');
       if (!isSafeGamePath(file)) return res.status(400).type('text/plain').send('Invalid file path');
       if (/\.html?$/i.test(file) && isTopLevelDocument(req)) {
-        return res.status(403).type('text/plain').send(`Forbidden: this game can only be played on its page, /play/${id}`);
+        return sendErrorPage(req, res, 403, 'play-on-page', { actionHref: `/play/${encodeURIComponent(id)}` });
       }
       if (rest === undefined) return res.redirect(302, `/g/${encodeURIComponent(id)}/index.html`);
       if (isHiddenGamePath(file)) return res.status(404).type('text/plain').send('File not found');
 
       const game = await publicGame(id);
-      if (!game) return res.status(404).type('text/plain').send('Game not found');
+      if (!game) return page ? sendErrorPage(req, res, 404, 'game-missing') : res.status(404).type('text/plain').send('Game not found');
 
       res.removeHeader('Cache-Control');
       res.removeHeader('X-Frame-Options');
@@ -134,7 +136,7 @@ export function playRoutes(ctx: ServerContext, games: PublicGames): Router {
     '/play/:gameId',
     route(async (req, res) => {
       const id = req.params.gameId;
-      if (!isGameId(id)) return res.status(400).type('text/plain').send('Invalid game ID');
+      if (!isGameId(id)) return sendErrorPage(req, res, 400, 'bad-game-link');
       const page = path.join(publicDir, 'play.html');
       const exists = await fs.access(page).then(
         () => true,
@@ -145,7 +147,7 @@ export function playRoutes(ctx: ServerContext, games: PublicGames): Router {
         return res.sendFile(page);
       }
       const game = await publicGame(id);
-      if (!game) return res.status(404).type('text/plain').send('Game not found');
+      if (!game) return sendErrorPage(req, res, 404, 'game-missing');
       const nonce = randomBytes(16).toString('base64');
       res.setHeader(
         'Content-Security-Policy',

@@ -7,6 +7,7 @@ import type { ServerContext } from '../../context.js';
 import { ownProject, requireAuth, route, scopeOf, type AuthedRequest } from '../guards.js';
 import { CORS_IMAGES_SHIM, SANDBOX, sendProjectFile, STORAGE_SHIM } from '../game-files.js';
 import { capabilitySegment, parseCapabilitySegment } from '../signing.js';
+import { sendErrorPage, wantsPage } from '../error-pages.js';
 import { tokenFromHeaders } from '../../auth/verify.js';
 import { jobWire, projectRowWire } from '../../wire.js';
 import type { JobRecord } from '../../db/repository.js';
@@ -178,6 +179,8 @@ export function projectRoutes(ctx: ServerContext): Router {
    * the same file under a capability prefix (`/s-{exp}-{sig}/`, valid 2 h so a game can still load files lazily);
    * every relative URL the game loads then carries the signature in its path. V2 let any request whose Referer merely
    * named the project read its non-HTML files; that is gone.
+   * A browser opening an expired or broken link (a tab, a frame) gets a page in the user's language instead of V2's
+   * JSON; for the project's owner the expired page gets a fresh link and goes on (public/js/preview-expired.js).
    */
   r.get(
     /^\/game\/([^/]+)\/([^/]+)(?:\/(.*))?$/,
@@ -185,7 +188,9 @@ export function projectRoutes(ctx: ServerContext): Router {
       const userId = req.params[0]!;
       const projectId = req.params[1]!;
       let file = req.params[2] || 'index.html';
-      if (!isUuid(userId) || !isUuid(projectId)) return res.status(400).json({ error: 'Invalid ID format' });
+      const refuse = (status: number, error: string, page: 'preview-expired' | 'preview-invalid') =>
+        wantsPage(req) ? sendErrorPage(req, res, status, page) : res.status(status).json({ error });
+      if (!isUuid(userId) || !isUuid(projectId)) return refuse(400, 'Invalid ID format', 'preview-invalid');
       const [first, ...rest] = file.split('/');
       const capability = parseCapabilitySegment(first!);
       if (capability) file = rest.join('/') || 'index.html';
@@ -193,12 +198,12 @@ export function projectRoutes(ctx: ServerContext): Router {
       const isHtml = /\.html?$/i.test(file);
       if (capability) {
         const verdict = ctx.signer.verify(userId, projectId, capability.sig, capability.exp);
-        if (verdict === 'expired') return res.status(401).json({ error: 'URL expired' });
-        if (verdict === 'invalid') return res.status(401).json({ error: 'Invalid signature' });
+        if (verdict === 'expired') return refuse(401, 'URL expired', 'preview-expired');
+        if (verdict === 'invalid') return refuse(401, 'Invalid signature', 'preview-invalid');
       } else if (req.query.sig !== undefined || req.query.exp !== undefined) {
         const verdict = ctx.signer.verify(userId, projectId, req.query.sig, req.query.exp);
-        if (verdict === 'expired') return res.status(401).json({ error: 'URL expired' });
-        if (verdict === 'invalid') return res.status(401).json({ error: 'Invalid signature' });
+        if (verdict === 'expired') return refuse(401, 'URL expired', 'preview-expired');
+        if (verdict === 'invalid') return refuse(401, 'Invalid signature', 'preview-invalid');
         const { exp, sig } = ctx.signer.sign(userId, projectId, PREVIEW_CAPABILITY_SECONDS);
         const path = file.split('/').map(encodeURIComponent).join('/');
         res.setHeader('Cache-Control', 'no-store');
@@ -208,7 +213,7 @@ export function projectRoutes(ctx: ServerContext): Router {
         if (!identity) return res.status(401).json({ error: 'Invalid or expired token' });
         if (identity.userId !== userId) return res.status(403).json({ error: 'Access denied' });
       } else {
-        return res.status(401).json({ error: 'Authentication required' });
+        return refuse(401, 'Authentication required', 'preview-invalid');
       }
       res.removeHeader('X-Frame-Options');
       // Opaque-origin documents fetch modules, JSON and audio with CORS; the capability in the path is the access check.
