@@ -5,6 +5,7 @@
  * the contract.
  */
 import type { Request, Response } from 'express';
+import { escapeAttr } from './svg.js';
 
 export type PageLanguage = 'en' | 'ja';
 
@@ -130,10 +131,6 @@ export function wantsPage(req: Pick<Request, 'get'>): boolean {
   return (req.get('accept') ?? '').includes('text/html');
 }
 
-function escapeHtml(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-}
-
 export interface ErrorPageOptions {
   /** Where the main button goes (default `/`). */
   actionHref?: string;
@@ -142,7 +139,7 @@ export interface ErrorPageOptions {
 export function errorPageHtml(kind: ErrorPageKind, lang: PageLanguage, options: ErrorPageOptions = {}): string {
   const words = WORDS[lang];
   const page = words[kind];
-  const href = escapeHtml(options.actionHref ?? '/');
+  const href = escapeAttr(options.actionHref ?? '/');
   const expired = kind === 'preview-expired';
   return `<!doctype html>
 <html lang="${lang}">
@@ -150,17 +147,17 @@ export function errorPageHtml(kind: ErrorPageKind, lang: PageLanguage, options: 
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <meta name="robots" content="noindex">
-<title>${escapeHtml(page.title)} · ${words.docTitle}</title>
+<title>${escapeAttr(page.title)} · ${words.docTitle}</title>
 <link rel="stylesheet" href="/css/app.css">
 </head>
 <body class="error-page-body">
 <main class="error-page" data-kind="${kind}" data-testid="error-page">
 <div class="card error-card">
 <div class="denied-icon" aria-hidden="true">${ICONS[kind]}</div>
-<h1>${escapeHtml(page.title)}</h1>
-<p>${escapeHtml(page.message)}</p>
-${expired ? `<p class="muted" data-role="working" hidden>${escapeHtml(page.working!)}</p>\n<p class="muted" data-role="fallback">${escapeHtml(page.fallback!)}</p>` : ''}
-<a class="button primary" href="${href}" data-role="action">${escapeHtml(page.action)}</a>
+<h1>${escapeAttr(page.title)}</h1>
+<p>${escapeAttr(page.message)}</p>
+${expired ? `<p class="muted" data-role="working" hidden>${escapeAttr(page.working!)}</p>\n<p class="muted" data-role="fallback">${escapeAttr(page.fallback!)}</p>` : ''}
+<a class="button primary" href="${href}" data-role="action">${escapeAttr(page.action)}</a>
 </div>
 <a class="brand error-brand" href="/"><span class="logo" aria-hidden="true">◆</span> <span class="brand-name">DreamCore</span></a>
 </main>

@@ -29,6 +29,7 @@ import type { PublicGames } from '../public-games.js';
 import { assetBase } from './projects.js';
 import { sendErrorPage, wantsPage } from '../error-pages.js';
 import { isGameId } from './publish.js';
+import { escapeAttr } from '../svg.js';
 
 const publicDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../public');
 
@@ -53,14 +54,10 @@ export function isTopLevelDocument(req: Pick<Request, 'get'>): boolean {
   return req.get('sec-fetch-dest') === 'document';
 }
 
-function escapeHtml(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-}
-
 /** The page used when the browser app has no `public/play.html`: the game, full screen, with its title. */
 export function fallbackPlayPage(game: Pick<PublishedGameRecord, 'publicId' | 'title' | 'description'>, nonce: string): string {
   const id = encodeURIComponent(game.publicId);
-  const title = escapeHtml(game.title);
+  const title = escapeAttr(game.title);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -68,7 +65,7 @@ export function fallbackPlayPage(game: Pick<PublishedGameRecord, 'publicId' | 't
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <title>${title} - DreamCore</title>
 <meta property="og:title" content="${title}">
-${game.description ? `<meta name="description" content="${escapeHtml(game.description.slice(0, 300))}">` : ''}
+${game.description ? `<meta name="description" content="${escapeAttr(game.description.slice(0, 300))}">` : ''}
 <style>html,body{margin:0;height:100%;background:#000;color:#fff;font-family:system-ui,sans-serif}
 header{position:fixed;top:0;left:0;right:0;padding:6px 12px;font-size:14px;background:rgba(0,0,0,.5);z-index:1;pointer-events:none}
 iframe{position:fixed;inset:0;width:100%;height:100%;border:0}</style>
