@@ -9,6 +9,7 @@ const interval = Number(process.env.BENCH_TOKEN_INTERVAL_MS ?? 20);
 const prompt = process.argv[process.argv.indexOf('-p') + 1] ?? '';
 const startAt = Number(/start@(\d+)/.exec(prompt)?.[1] ?? 0) + Math.random() * interval;
 const session = '00000000-0000-4000-8000-000000000001';
+/** @param {Record<string, unknown>} obj one stream-json line */
 const out = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 const now = () => performance.timeOrigin + performance.now();
 out({ type: 'system', subtype: 'init', session_id: session, model: 'bench' });

@@ -11,7 +11,10 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** A command on PATH (as `command -v` finds it). */
+/**
+ * A command on PATH (as `command -v` finds it).
+ * @param {string} name
+ */
 function onPath(name) {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
@@ -25,7 +28,10 @@ function onPath(name) {
   return false;
 }
 
-/** A Debian package is installed (false where there is no dpkg: the check then only informs). */
+/**
+ * A Debian package is installed (false where there is no dpkg: the check then only informs).
+ * @param {string} name
+ */
 function debianPackage(name) {
   const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
   return result.status === 0 && result.stdout.includes('install ok installed');

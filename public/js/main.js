@@ -9,12 +9,27 @@ import { mountLogin } from './screens/login.js';
 import { mountProjects } from './screens/projects.js';
 import { mountEditor } from './screens/editor.js';
 
+/**
+ * What every screen is handed: the server's configuration, the session, REST and the socket, and navigation.
+ * @typedef {{ config: import('./lib/config.js').Config, auth: Auth, api: ReturnType<typeof createApi>, socket: Socket,
+ *   navigate: typeof navigate }} App
+ */
+
+/**
+ * A screen draws itself into `root` and returns what undoes it.
+ * @typedef {(root: HTMLElement, app: App, route: any) => (() => void) | null | undefined | void} Screen
+ */
+
 const AFTER_LOGIN = 'dreamcore.after-login';
+/** @type {Record<import('./lib/router.js').Route['name'], Screen>} */
 const screens = { login: mountLogin, projects: mountProjects, editor: mountEditor };
-const root = document.getElementById('app');
-let app = null;
+const root = /** @type {HTMLElement} */ (document.getElementById('app'));
+/** @type {App} */
+let app;
+/** @type {(() => void) | null} */
 let unmount = null;
 
+/** @param {import('./lib/config.js').Config} config */
 function showDemoBanner(config) {
   const banner = document.getElementById('demo-banner');
   if (!banner || !config.demoMode) return;
@@ -55,7 +70,7 @@ async function boot() {
   let config;
   try {
     config = await loadConfig();
-  } catch (error) {
+  } catch (/** @type {any} */ error) {
     clear(root).append(
       h(
         'div',
@@ -71,7 +86,7 @@ async function boot() {
   const auth = new Auth(config);
   try {
     await auth.takeSessionFromUrl();
-  } catch (error) {
+  } catch (/** @type {any} */ error) {
     toast(error.message, 'error', 8000);
   }
   if (auth.session && auth.session.expires_at - Date.now() / 1000 < 60) {
@@ -82,7 +97,7 @@ async function boot() {
   app = { config, auth, api, socket, navigate };
 
   // A handle for debugging and for the browser tests (drop the connection as a network failure would).
-  window.dreamcoreDebug = {
+  /** @type {any} */ (window).dreamcoreDebug = {
     socket,
     dropConnection: () => socket.drop(),
     stats: () => ({ ...socket.stats, state: socket.state, cursor: socket.resume?.() ?? null }),

@@ -5,7 +5,7 @@ import { GAME_PUBLIC_ID_PATTERN, UUID_PATTERN } from './lib/ids.js';
 import { language } from './strings/catalogue.js';
 import { t } from './strings/play.js';
 
-const root = document.getElementById('play');
+const root = /** @type {HTMLElement} */ (document.getElementById('play'));
 document.documentElement.lang = language();
 
 function gameIdFromPath() {
@@ -13,6 +13,7 @@ function gameIdFromPath() {
   return match ? decodeURIComponent(match[1]) : new URLSearchParams(location.search).get('id');
 }
 
+/** @param {string} message */
 function notFound(message) {
   document.title = `${t('missingTitle')} · DreamCore`;
   clear(root).append(
@@ -84,7 +85,7 @@ async function main() {
           ? h(
               'div',
               { class: 'chips' },
-              game.tags.map((t) => h('span', { class: 'chip static' }, `#${t}`)),
+              game.tags.map((/** @type {string} */ t) => h('span', { class: 'chip static' }, `#${t}`)),
             )
           : null,
         game.description ? h('div', { class: 'play-block' }, h('h2', {}, t('about')), h('p', { class: 'prewrap' }, game.description)) : null,

@@ -6,7 +6,9 @@ import { Auth } from './lib/auth.js';
 import { createApi } from './lib/api.js';
 import { UUID_PATTERN } from './lib/ids.js';
 
+/** @type {HTMLElement | null} */
 const working = document.querySelector('[data-role="working"]');
+/** @type {HTMLElement | null} */
 const fallback = document.querySelector('[data-role="fallback"]');
 
 async function freshLink() {

@@ -13,8 +13,17 @@ const STYLES = [
 ];
 const ACCEPT = '.png,.jpg,.jpeg,.gif,.webp,.svg,.mp3,.wav,.ogg,.json';
 
+/**
+ * An asset as `GET /api/assets` lists it (AssetView) and the upload and generation routes return it.
+ * @typedef {{ id: string, alias: string, url: string, filename?: string, mimeType?: string, projects?: Array<{ id: string }> }} Asset
+ */
+
+/**
+ * @param {{ app: import('../main.js').App, projectId: string, onUse?: (asset: Asset) => void }} options
+ */
 export function createAssets({ app, projectId, onUse }) {
   const { api } = app;
+  /** @type {Asset[]} */
   let assets = [];
   let loaded = false;
 
@@ -59,6 +68,7 @@ export function createAssets({ app, projectId, onUse }) {
     ),
   );
 
+  /** @param {Asset} asset */
   function card(asset) {
     const isImage = asset.mimeType?.startsWith('image/');
     return h(
@@ -85,11 +95,13 @@ export function createAssets({ app, projectId, onUse }) {
     for (const a of assets) grid.append(card(a));
   }
 
+  /** @param {Asset} asset */
   function use(asset) {
     onUse?.(asset);
     toast(`Added “${asset.alias}” to your message.`);
   }
 
+  /** @param {Asset} asset */
   function add(asset) {
     assets = [asset, ...assets.filter((a) => a.id !== asset.id)];
     render();
@@ -101,10 +113,11 @@ export function createAssets({ app, projectId, onUse }) {
     try {
       const res = await api.get(`/api/assets?currentProjectId=${encodeURIComponent(projectId)}`);
       // This game's assets first.
+      /** @type {Asset[]} */
       const list = res.assets ?? [];
       assets = [...list.filter((a) => a.projects?.some((p) => p.id === projectId)), ...list.filter((a) => !a.projects?.some((p) => p.id === projectId))];
       render();
-    } catch (error) {
+    } catch (/** @type {any} */ error) {
       loaded = false;
       clear(grid).append(h('p', { class: 'form-error' }, `Could not load assets: ${error.message}`));
     }
@@ -124,7 +137,7 @@ export function createAssets({ app, projectId, onUse }) {
         const res = await api.upload('/api/assets/upload', form);
         add(res.asset);
         toast(`Uploaded “${res.asset.alias}”.`, 'success');
-      } catch (error) {
+      } catch (/** @type {any} */ error) {
         toast(`Upload failed: ${error.message}`, 'error', 6000);
       }
     });
@@ -151,7 +164,7 @@ export function createAssets({ app, projectId, onUse }) {
           ),
         );
         generated.hidden = false;
-      } catch (error) {
+      } catch (/** @type {any} */ error) {
         toast(error.status === 503 ? 'Image generation is not available on this server.' : `Image generation failed: ${error.message}`, 'error', 6000);
       }
     });

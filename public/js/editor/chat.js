@@ -6,7 +6,7 @@
 // to a socket that is reconnecting. A message whose connection dropped before the server answered is checked against
 // the history after the reconnect: it reached the server, or it goes back to the message box with a word saying so.
 import { h, clear, toast, formatDate } from '../lib/dom.js';
-import { t } from '../lib/i18n.js';
+import { t } from '../strings/chat.js';
 import { errorText } from '../screens/chrome.js';
 import { JobFeed } from '../lib/jobfeed.js';
 
@@ -14,41 +14,69 @@ const SUGGESTIONS = ['Make a space shooter game', 'Make a snake game', 'ブロ�
 const ACTIVE = new Set(['pending', 'processing']);
 const REF_LINE = /^\d+：(画像|音声)「[^」]*」を使用: /;
 
+/** @typedef {import('../lib/socket.js').ServerMessage} ServerMessage */
+/** An asset referenced from the message box. @typedef {{ id: string, alias: string, url: string, mimeType?: string }} AssetRef */
+/**
+ * A chat message as sent (`message` on the socket).
+ * @typedef {{ type: 'message', content: string, rawContent?: string, attachedAssets?: Array<{ id: string, alias: string, url: string }>,
+ *   selectedStyle?: { dimension: string, styleId: string } | null, skipStyleSelection?: boolean }} ChatMessage
+ */
+/**
+ * A message on its way until the server answers it. Queued until the project is selected on a live connection;
+ * `connection` is the one it was sent on.
+ * @typedef {{ message: ChatMessage, text: string, bubble: HTMLElement | null, state: 'queued' | 'sent', connection: number }} Outbox
+ */
+/** @typedef {{ bubble: HTMLElement, body: HTMLElement, text: string, done: boolean }} JobBubble */
+
+/**
+ * @param {{ app: import('../main.js').App, projectId: string,
+ *   onJobEnded?: (how: 'completed' | 'failed' | 'cancelled', message: ServerMessage) => void }} options
+ */
 export function createChat({ app, projectId, onJobEnded }) {
   const { socket } = app;
+  /** @type {Array<() => void>} */
   const offs = [];
   const feed = new JobFeed(socket, { projectId });
-  /** jobId → {bubble, body, text, done} */
+  /** @type {Map<string, JobBubble>} */
   const jobs = new Map();
+  /** @type {string | null} the job on screen, or 'pending' while a message waits for its answer */
   let activeJobId = null;
   let lastPrompt = '';
-  /** The last message sent, as sent (a style choice sends it again with `selectedStyle`). */
-  let lastSent = null;
-  /** `limitExceeded.pendingPrompt`: the message the server did not run, offered for sending again. */
-  let heldBack = null;
-  /** The bubble of the last message sent (a style choice sends that message again). */
-  let lastBubble = null;
   /**
-   * The message on its way until the server answers it: {message, text, bubble, state: 'queued' | 'sent', connection}.
-   * Queued until the project is selected on a live connection; `connection` is the one it was sent on.
+   * The last message sent, as sent (a style choice sends it again with `selectedStyle`).
+   * @type {ChatMessage | null}
    */
+  let lastSent = null;
+  /**
+   * `limitExceeded.pendingPrompt`: the message the server did not run, offered for sending again.
+   * @type {{ content: string, selectedStyle?: ChatMessage['selectedStyle'] } | null}
+   */
+  let heldBack = null;
+  /**
+   * The bubble of the last message sent (a style choice sends that message again).
+   * @type {HTMLElement | null}
+   */
+  let lastBubble = null;
+  /** @type {Outbox | null} */
   let outbox = null;
   /** Whether the conversation has been rendered from the server's history (the first `projectSelected`). */
   let rendered = false;
   /** The newest server timestamp seen (history, job creation): a user message in a later history past it is new. */
   let serverTime = '';
+  /** @type {AssetRef[]} */
   let attached = [];
 
   const log = h('div', { class: 'chat-log', role: 'log', 'aria-live': 'polite', dataset: { testid: 'chat-log' } });
   const statusMessage = h('span', { class: 'job-message' }, 'Starting…');
   const statusPct = h('span', { class: 'job-pct' }, '0%');
   const progressFill = h('div', { class: 'progress-fill' });
+  const progressBar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, progressFill);
   const cancelButton = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'cancel-job' }, onclick: cancel }, 'Cancel');
   const status = h(
     'div',
     { class: 'job-status', hidden: true, dataset: { testid: 'job-status' } },
     h('div', { class: 'job-status-row' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), statusMessage, statusPct, cancelButton),
-    h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, progressFill),
+    progressBar,
   );
   const input = h('textarea', {
     class: 'chat-input',
@@ -76,6 +104,11 @@ export function createChat({ app, projectId, onJobEnded }) {
     if (force || nearBottom()) requestAnimationFrame(() => (log.scrollTop = log.scrollHeight));
   }
 
+  /**
+   * @param {'user' | 'assistant' | 'system'} role
+   * @param {import('../lib/dom.js').Child} content
+   * @param {{ timestamp?: string, jobId?: string }} [meta]
+   */
   function addMessage(role, content, { timestamp, jobId } = {}) {
     const body = h('div', { class: 'msg-body' }, content);
     const bubble = h(
@@ -132,7 +165,11 @@ export function createChat({ app, projectId, onJobEnded }) {
     );
   }
 
-  /** The assistant bubble of a job (created when its first event arrives). */
+  /**
+   * The assistant bubble of a job (created when its first event arrives).
+   * @param {string} jobId
+   * @returns {JobBubble}
+   */
   function jobEntry(jobId) {
     let entry = jobs.get(jobId);
     if (!entry) {
@@ -146,6 +183,10 @@ export function createChat({ app, projectId, onJobEnded }) {
     return entry;
   }
 
+  /**
+   * @param {string} jobId
+   * @param {string} content
+   */
   function appendStream(jobId, content) {
     const entry = jobEntry(jobId);
     const follow = nearBottom();
@@ -154,6 +195,11 @@ export function createChat({ app, projectId, onJobEnded }) {
     if (follow) scrollDown(true);
   }
 
+  /**
+   * @param {string} jobId
+   * @param {'done' | 'failed' | 'cancelled'} state
+   * @param {HTMLElement} [note]
+   */
   function finishJob(jobId, state, note) {
     const entry = jobEntry(jobId);
     entry.done = true;
@@ -166,6 +212,10 @@ export function createChat({ app, projectId, onJobEnded }) {
     scrollDown();
   }
 
+  /**
+   * @param {string | null} jobId
+   * @param {any} [job] the job's wire form (progress, status)
+   */
   function setActive(jobId, job) {
     activeJobId = jobId;
     status.hidden = !jobId;
@@ -175,10 +225,14 @@ export function createChat({ app, projectId, onJobEnded }) {
     updateSend();
   }
 
+  /**
+   * @param {unknown} pct
+   * @param {string} [message]
+   */
   function showProgress(pct, message) {
     const p = Math.max(0, Math.min(100, Math.round(Number(pct) || 0)));
     progressFill.style.width = `${p}%`;
-    status.querySelector('.progress').setAttribute('aria-valuenow', String(p));
+    progressBar.setAttribute('aria-valuenow', String(p));
     statusPct.textContent = `${p}%`;
     if (message) statusMessage.textContent = message;
   }
@@ -186,10 +240,14 @@ export function createChat({ app, projectId, onJobEnded }) {
   function updateSend() {
     // Offline is fine: a message waits in the outbox for the connection (the badge in the top bar says it is away).
     sendButton.disabled = Boolean(activeJobId);
-    sendButton.textContent = activeJobId ? (outbox?.state === 'queued' ? t('chat.waitingForConnection') : 'Working…') : 'Send';
+    sendButton.textContent = activeJobId ? (outbox?.state === 'queued' ? t('waitingForConnection') : 'Working…') : 'Send';
   }
 
-  /** The conversation so far from the server, and the running job if any. */
+  /**
+   * The conversation so far from the server, and the running job if any.
+   * @param {Array<{ role: 'user' | 'assistant' | 'system', content: string, timestamp: string }> | undefined} history
+   * @param {any} activeJob the job's wire form, or null
+   */
   function renderHistory(history, activeJob) {
     clear(log);
     jobs.clear();
@@ -208,7 +266,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       // Its events so far arrive as a replay (the server subscribes this socket from the first one).
       feed.follow(running.id, 0);
       // A message waiting to be sent would only join it: it goes back to the box until the job is done.
-      if (outbox) handBack(t('chat.joinedRunning'));
+      if (outbox) handBack(t('joinedRunning'));
       setActive(running.id, running);
       jobEntry(running.id);
     }
@@ -219,6 +277,7 @@ export function createChat({ app, projectId, onJobEnded }) {
    * `projectSelected`, on entering the editor and again after every reconnect: the first renders the conversation;
    * a later one settles a message whose connection dropped before the server answered it. Then the outbox goes out.
    */
+  /** @param {ServerMessage} message */
   function projectSelected({ history, activeJob }) {
     if (!rendered) {
       rendered = true;
@@ -230,13 +289,13 @@ export function createChat({ app, projectId, onJobEnded }) {
         feed.follow(running.id, 0);
         setActive(running.id, running);
         jobEntry(running.id);
-      } else if ((history ?? []).some((item) => item.role === 'user' && item.content === outbox.text && item.timestamp > serverTime)) {
+      } else if ((history ?? []).some((/** @type {any} */ item) => item.role === 'user' && item.content === outbox?.text && item.timestamp > serverTime)) {
         // It reached the server and its job is already over: the history has it and the reply.
         settle();
         setActive(null);
         renderHistory(history, null);
       } else {
-        handBack(t('chat.unsent'));
+        handBack(t('unsent'));
       }
     }
     flush();
@@ -254,18 +313,25 @@ export function createChat({ app, projectId, onJobEnded }) {
         .filter((l) => !REF_LINE.test(l))
         .join('\n')
         .trim() || text;
-    lastSent = { type: 'message', content: text, rawContent: raw, attachedAssets: refs.map((a) => ({ id: a.id, alias: a.alias, url: a.url })) };
+    /** @type {ChatMessage} */
+    const message = { type: 'message', content: text, rawContent: raw, attachedAssets: refs.map((a) => ({ id: a.id, alias: a.alias, url: a.url })) };
+    lastSent = message;
     // A message handed back by limitExceeded keeps the style it was sent with.
-    if (heldBack?.selectedStyle && heldBack.content === raw) lastSent.selectedStyle = heldBack.selectedStyle;
+    if (heldBack?.selectedStyle && heldBack.content === raw) message.selectedStyle = heldBack.selectedStyle;
     heldBack = null;
     lastPrompt = text;
     lastBubble = addMessage('user', text, { timestamp: new Date().toISOString() }).bubble;
     input.value = '';
     attached = [];
-    post(lastSent, text, lastBubble);
+    post(message, text, lastBubble);
   }
 
-  /** Puts a message in the outbox (one at a time: until the server answers it, no second one) and sends it if it can. */
+  /**
+   * Puts a message in the outbox (one at a time: until the server answers it, no second one) and sends it if it can.
+   * @param {ChatMessage} message
+   * @param {string} text what the user wrote (handed back to the box if the message is not taken)
+   * @param {HTMLElement | null} bubble
+   */
   function post(message, text, bubble) {
     outbox = { message, text, bubble, state: 'queued', connection: 0 };
     activeJobId = 'pending';
@@ -281,16 +347,16 @@ export function createChat({ app, projectId, onJobEnded }) {
       outbox.connection = socket.connection;
       if (outbox.bubble) outbox.bubble.dataset.state = 'sent';
       outbox.bubble?.querySelector('.msg-note')?.remove();
-      showProgress(0, t('chat.sending'));
+      showProgress(0, t('sending'));
       cancelButton.disabled = true;
       cancelButton.textContent = 'Cancel';
     } else {
       if (outbox.bubble) outbox.bubble.dataset.state = 'queued';
-      if (outbox.bubble && !outbox.bubble.querySelector('.msg-note')) outbox.bubble.append(h('div', { class: 'msg-note' }, t('chat.queued')));
-      showProgress(0, t('chat.waitingForConnection'));
+      if (outbox.bubble && !outbox.bubble.querySelector('.msg-note')) outbox.bubble.append(h('div', { class: 'msg-note' }, t('queued')));
+      showProgress(0, t('waitingForConnection'));
       // Not sent yet, so it can still be taken back.
       cancelButton.disabled = false;
-      cancelButton.textContent = t('chat.takeBack');
+      cancelButton.textContent = t('takeBack');
     }
     updateSend();
   }
@@ -303,7 +369,10 @@ export function createChat({ app, projectId, onJobEnded }) {
     return entry;
   }
 
-  /** The message was not taken: its bubble goes, its text goes back to the box, and `note` says why. */
+  /**
+   * The message was not taken: its bubble goes, its text goes back to the box, and `note` says why.
+   * @param {string | null} note
+   */
   function handBack(note) {
     const entry = settle();
     if (activeJobId === 'pending') setActive(null);
@@ -317,16 +386,22 @@ export function createChat({ app, projectId, onJobEnded }) {
    * `styleOptions`: the first creation request named 2D/3D, so the server asks for a visual style first. Picking one
    * (or skipping) sends the same message again with the answer.
    */
+  /** @param {ServerMessage} message `styleOptions` */
   function showStylePicker({ dimension, styles, originalMessage }) {
+    /**
+     * @param {Partial<ChatMessage>} extra
+     * @param {HTMLButtonElement} button
+     */
     const resend = (extra, button) => {
       if (activeJobId) return toast('Wait for the current generation to finish.', 'error');
+      /** @type {ChatMessage} */
       const base = lastSent && lastSent.content === originalMessage ? lastSent : { type: 'message', content: originalMessage };
       for (const b of picker.querySelectorAll('button')) b.disabled = true;
       button.classList.add('chosen');
       picker.dataset.state = 'answered';
       post({ ...base, ...extra }, originalMessage, lastSent === base ? lastBubble : null);
     };
-    const cards = (styles ?? []).map((style) => {
+    const cards = (styles ?? []).map((/** @type {{ id: string, name: string, nameEn?: string, description?: string, imageUrl: string }} */ style) => {
       const button = h(
         'button',
         { type: 'button', class: 'style-card', dataset: { styleId: style.id }, title: style.description ?? '' },
@@ -383,7 +458,10 @@ export function createChat({ app, projectId, onJobEnded }) {
     }
   });
 
-  /** Puts `N：画像「alias」を使用: /user-assets/…` at the top of the message box (DreamCore's reference format). */
+  /**
+   * Puts `N：画像「alias」を使用: /user-assets/…` at the top of the message box (DreamCore's reference format).
+   * @param {AssetRef} asset
+   */
   function insertReference(asset) {
     const lines = input.value.split('\n');
     let refCount = 0;
@@ -400,7 +478,10 @@ export function createChat({ app, projectId, onJobEnded }) {
 
   // ---------------------------------------------------------------- server events
 
-  /** A job event of this project that has not been rendered yet (repeats after a reconnect are dropped). */
+  /**
+   * A job event of this project that has not been rendered yet (repeats after a reconnect are dropped).
+   * @param {ServerMessage} m
+   */
   const fresh = (m) => feed.accept(m);
 
   offs.push(
@@ -408,7 +489,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       if (m.job?.project_id !== projectId) return;
       if (m.job.created_at > serverTime) serverTime = m.job.created_at;
       // Joining a job that was already running means our message was not run: it goes back to the box.
-      if (m.isExisting) handBack(t('chat.joinedRunning'));
+      if (m.isExisting) handBack(t('joinedRunning'));
       else settle();
       feed.follow(m.job.id, 0);
       setActive(m.job.id, m.job);
@@ -478,7 +559,7 @@ export function createChat({ app, projectId, onJobEnded }) {
     socket.on('limitExceeded', (m) => {
       settle();
       setActive(null);
-      const names = (m.jobs ?? []).map((j) => j.projectName || 'another game').join(', ');
+      const names = (m.jobs ?? []).map((/** @type {{ projectName?: string }} */ j) => j.projectName || 'another game').join(', ');
       addMessage('system', `You already have a generation running (${names}). Wait for it to finish, then send again. 他のゲームで生成中です。`);
       if (m.pendingPrompt?.content && !input.value) {
         input.value = m.pendingPrompt.content;

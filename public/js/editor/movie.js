@@ -4,9 +4,14 @@ import { h, toast } from '../lib/dom.js';
 
 const POLL_MS = 1000;
 
+/**
+ * @param {{ app: import('../main.js').App, projectId: string, thumbnailUrl: () => string }} options
+ */
 export function createMovie({ app, projectId, thumbnailUrl }) {
   const { api } = app;
-  let pollTimer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let pollTimer;
+  /** @type {string | null} */
   let blobUrl = null;
   let disposed = false;
 
@@ -35,6 +40,10 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
     video.poster = src;
   }
 
+  /**
+   * @param {unknown} percent
+   * @param {string} [text]
+   */
   function setProgress(percent, text) {
     const p = Math.max(0, Math.min(100, Math.round(Number(percent) || 0)));
     progress.hidden = false;
@@ -54,7 +63,7 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
       } else if (res.movieUrl) {
         await done(res.movieUrl);
       }
-    } catch (error) {
+    } catch (/** @type {any} */ error) {
       renderButton.disabled = false;
       progress.hidden = true;
       message.textContent = error.status === 503 ? 'Video rendering is not available on this server yet.' : `Could not render the video: ${error.message}`;
@@ -89,6 +98,7 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
     }, POLL_MS);
   }
 
+  /** @param {string} movieUrl */
   async function done(movieUrl) {
     renderButton.disabled = false;
     renderButton.textContent = '🎬 Render again';
@@ -104,7 +114,7 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
       poster.hidden = true;
       progress.hidden = true;
       showThumb();
-    } catch (error) {
+    } catch (/** @type {any} */ error) {
       message.textContent = `The video could not be loaded: ${error.message}`;
     }
   }

@@ -18,10 +18,16 @@ import { t } from '../strings/preview.js';
 const RENEW_BEFORE_MS = 60_000;
 const TOUCH = window.matchMedia('(hover: none) and (pointer: coarse)');
 
+/**
+ * @param {{ app: import('../main.js').App, projectId: string, messageBox?: () => HTMLTextAreaElement | null | undefined }} options
+ */
 export function createPreview({ app, projectId, messageBox }) {
-  let signed = null; // {url, expiresMs}
-  let reloadTimer = null;
-  let renewTimer = null;
+  /** @type {{ url: string, expiresMs: number } | null} */
+  let signed = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let reloadTimer;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let renewTimer;
   let loads = 0;
   let shown = false; // the stage has a non-zero size
   let deferred = false; // a load was asked for while hidden
@@ -62,6 +68,7 @@ export function createPreview({ app, projectId, messageBox }) {
     errors,
   );
 
+  /** @returns {Promise<string>} */
   async function url() {
     if (!signed || Date.now() > signed.expiresMs - RENEW_BEFORE_MS) {
       const res = await app.api.get(`/api/game-url/${projectId}`);
@@ -73,6 +80,7 @@ export function createPreview({ app, projectId, messageBox }) {
     return signed.url;
   }
 
+  /** @param {string} base */
   const withStamp = (base) => `${base}${base.includes('?') ? '&' : '?'}t=${Date.now()}`;
 
   /** Keeps "Open ↗" on a link that works: a fresh one shortly before the current one expires. */
@@ -106,7 +114,7 @@ export function createPreview({ app, projectId, messageBox }) {
       frame.dataset.loads = String(loads);
       frame.src = src;
       openLink.href = src;
-    } catch (error) {
+    } catch (/** @type {any} */ error) {
       setStatus('error', t('unavailable', { message: error.message }));
     }
   }
@@ -118,6 +126,10 @@ export function createPreview({ app, projectId, messageBox }) {
     reloadTimer = setTimeout(load, now ? 0 : 250);
   }
 
+  /**
+   * @param {string} state
+   * @param {string} text
+   */
   function setStatus(state, text) {
     status.dataset.state = state;
     status.textContent = text;
@@ -132,7 +144,8 @@ export function createPreview({ app, projectId, messageBox }) {
 
   /** Gives the game the keyboard, unless the message box holds something being typed. */
   function focusGame() {
-    if (messageBox?.() && document.activeElement === messageBox() && messageBox().value.trim() !== '') return;
+    const box = messageBox?.();
+    if (box && document.activeElement === box && box.value.trim() !== '') return;
     frame.focus();
     trackFocus();
   }
@@ -142,6 +155,7 @@ export function createPreview({ app, projectId, messageBox }) {
     howToPlay();
   }
 
+  /** @param {MessageEvent} event what the reporter injected into the game posts */
   function onMessage(event) {
     if (event.source !== frame.contentWindow || !event.data || typeof event.data !== 'object') return;
     const { type } = event.data;
@@ -164,6 +178,7 @@ export function createPreview({ app, projectId, messageBox }) {
     }
   }
 
+  /** @param {unknown} list */
   function showErrors(list) {
     if (!Array.isArray(list) || list.length === 0) return;
     clear(errors).append(
@@ -185,7 +200,7 @@ export function createPreview({ app, projectId, messageBox }) {
   window.addEventListener('focus', trackSoon);
   document.addEventListener('focusin', trackSoon);
   document.addEventListener('pointerdown', trackSoon);
-  const stage = el.querySelector('.preview-stage');
+  const stage = /** @type {HTMLElement} */ (el.querySelector('.preview-stage'));
   const sizeWatch = new ResizeObserver(() => {
     shown = stage.clientWidth > 0 && stage.clientHeight > 0;
     if (shown && deferred) load();

@@ -14,6 +14,7 @@ const VISIBILITY = [
   ['private', 'Private — only you 非公開'],
 ];
 
+/** @param {string} text */
 function parseTags(text) {
   return [
     ...new Set(
@@ -25,6 +26,15 @@ function parseTags(text) {
   ].slice(0, 20);
 }
 
+/**
+ * What the editor's badge shows: nothing published, published but hidden, live and current, or live and behind.
+ * @typedef {{ state: 'none' | 'hidden' | 'live' | 'behind', game: any }} PublishStatus
+ */
+
+/**
+ * @param {{ app: import('../main.js').App, projectId: string, projectName: () => string,
+ *   onStatus?: (status: PublishStatus) => void }} options
+ */
 export function createPublish({ app, projectId, projectName, onStatus }) {
   const { api } = app;
   let loaded = false;
@@ -111,6 +121,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
     };
   }
 
+  /** @param {any} source a saved draft or the published game (snake_case or camelCase fields) */
   function fill(source) {
     if (!source) return;
     if (source.title) title.value = source.title;
@@ -123,11 +134,15 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
     if (typeof source.allow_remix === 'boolean') allowRemix.checked = source.allow_remix;
   }
 
-  /** `GET …/published` (or a publish answer) → the status block, the button label and the editor's badge. */
+  /**
+   * `GET …/published` (or a publish answer) → the status block, the button label and the editor's badge.
+   * @param {any} status
+   */
   function showStatus(status) {
     const game = status?.game ?? null;
     const live = Boolean(status?.published && game);
     const behind = live && status.upToDate === false;
+    /** @type {PublishStatus['state']} */
     const state = !game ? 'none' : !live ? 'hidden' : behind ? 'behind' : 'live';
     clear(result);
     result.dataset.state = state;
@@ -148,20 +163,23 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
     }
     const plays = game.play_count === 1 ? t('onePlay') : t('plays', { count: game.play_count ?? 0 });
     const badge = game.visibility === 'private' ? t('livePrivate') : game.visibility === 'unlisted' ? t('liveUnlisted') : t('liveBadge');
+    // (Element.append would print a null as the text "null": the optional block is spread in.)
     result.append(
-      behind
-        ? h(
-            'div',
-            { class: 'publish-behind', dataset: { testid: 'changes-pending' } },
-            h('strong', {}, t('changesPending')),
-            h('p', { class: 'small' }, t('changesPendingDetail')),
+      ...(behind
+        ? [
             h(
-              'button',
-              { type: 'button', class: 'primary small', dataset: { action: 'update-public' }, onclick: () => form.requestSubmit() },
-              t('updatePublic'),
+              'div',
+              { class: 'publish-behind', dataset: { testid: 'changes-pending' } },
+              h('strong', {}, t('changesPending')),
+              h('p', { class: 'small' }, t('changesPendingDetail')),
+              h(
+                'button',
+                { type: 'button', class: 'primary small', dataset: { action: 'update-public' }, onclick: () => form.requestSubmit() },
+                t('updatePublic'),
+              ),
             ),
-          )
-        : null,
+          ]
+        : []),
       h('div', { class: 'publish-live' }, h('span', { class: 'badge badge-live' }, badge), link),
       h(
         'div',
@@ -186,7 +204,11 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
     );
   }
 
-  /** Splits a text at the placeholder NUL and puts `node` there. */
+  /**
+   * Splits a text at the placeholder NUL and puts `node` there.
+   * @param {string} text
+   * @param {Node} node
+   */
   function withLink(text, node) {
     const [before, after = ''] = text.split('\u0000');
     return [before, node, after];
@@ -210,7 +232,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
         const { allowRemix: _unused, ...draft } = fields();
         await api.put(`/api/projects/${projectId}/publish-draft`, draft);
         toast('Draft saved.', 'success');
-      } catch (err) {
+      } catch (/** @type {any} */ err) {
         showError(err.message);
       }
     });
@@ -231,7 +253,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
         // The outcome, where the button is: no toast over the video beside it.
         result.prepend(h('p', { class: 'publish-done', dataset: { testid: 'publish-done' } }, wasLive ? t('updated') : t('published')));
         result.scrollIntoView({ block: 'nearest' });
-      } catch (err) {
+      } catch (/** @type {any} */ err) {
         showError(t('saveFailed', { message: err.message }));
       }
     });
@@ -249,7 +271,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
       await api.del(`/api/projects/${projectId}/publish`);
       await refreshStatus();
       toast(t('unpublished'));
-    } catch (err) {
+    } catch (/** @type {any} */ err) {
       showError(err.message);
     }
   }
@@ -266,12 +288,13 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
         thumbVersion = Date.now();
         thumb.src = thumbnailUrl();
         movie.showThumb();
-      } catch (err) {
+      } catch (/** @type {any} */ err) {
         toast(`Thumbnail upload failed: ${err.message}`, 'error');
       }
     });
   });
 
+  /** @param {string} message */
   function showError(message) {
     error.textContent = message;
     error.hidden = false;
@@ -288,7 +311,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
       fill(draft);
       if (published?.game) fill(published.game);
       if (asked === statusSeq) showStatus(published);
-    } catch (err) {
+    } catch (/** @type {any} */ err) {
       loaded = false;
       showError(`Could not load the publish settings: ${err.message}`);
     }

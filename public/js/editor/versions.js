@@ -2,7 +2,17 @@
 // (`restoreVersion` → `restoreProgress` … `versionRestored`) after a confirmation.
 import { h, clear, toast, timeAgo, formatDate, confirmDialog, openDialog } from '../lib/dom.js';
 
+/**
+ * A version as `versionsList` lists it.
+ * @typedef {{ id: string, hash: string, number: number, message: string, timestamp: string }} Version
+ */
+
+/**
+ * @param {Array<{ diff?: string, path?: string, old_string?: string, new_string?: string }> | undefined} edits
+ * @param {Array<{ path: string, status: string }> | undefined} files
+ */
 function diffView(edits, files) {
+  /** @type {HTMLElement[]} */
   const blocks = [];
   if (files?.length) {
     blocks.push(
@@ -46,22 +56,26 @@ function diffView(edits, files) {
   return h('div', { class: 'diff-view' }, blocks);
 }
 
+/**
+ * @param {{ app: import('../main.js').App, projectId: string, onRestored?: (message: import('../lib/socket.js').ServerMessage) => void }} options
+ */
 export function createVersions({ app, projectId, onRestored }) {
   const { socket } = app;
+  /** @type {Array<() => void>} */
   const offs = [];
+  /** @type {Version[]} */
   let versions = [];
+  /** @type {string | null} */
   let currentHead = null;
+  /** @type {Version | null} */
   let restoring = null;
+  /** @type {Version | null} */
   let pendingDiff = null;
 
   const list = h('ol', { class: 'version-list', dataset: { testid: 'version-list' } });
   const notice = h('p', { class: 'muted small', hidden: true });
-  const progress = h(
-    'div',
-    { class: 'restore-progress', hidden: true },
-    h('span', { class: 'spinner', 'aria-hidden': 'true' }),
-    h('span', { class: 'restore-message' }, 'Restoring…'),
-  );
+  const restoreMessage = h('span', { class: 'restore-message' }, 'Restoring…');
+  const progress = h('div', { class: 'restore-progress', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), restoreMessage);
   const el = h(
     'section',
     { class: 'versions' },
@@ -76,12 +90,16 @@ export function createVersions({ app, projectId, onRestored }) {
     list,
   );
 
+  /** @param {Version} v */
   const label = (v) => `v${versions.length - v.number + 1}`;
 
-  /** "Restore to 1ebca4a" → "Restored v1 · Make a space shooter game". */
+  /**
+   * "Restore to 1ebca4a" → "Restored v1 · Make a space shooter game".
+   * @param {Version} v
+   */
   function describe(v) {
-    const match = /^Restore to ([0-9a-f]{7,40})/.exec(v.message);
-    const target = match && versions.find((o) => o !== v && (match[1].startsWith(o.hash) || o.hash.startsWith(match[1])));
+    const restoredFrom = /^Restore to ([0-9a-f]{7,40})/.exec(v.message)?.[1];
+    const target = restoredFrom && versions.find((o) => o !== v && (restoredFrom.startsWith(o.hash) || o.hash.startsWith(restoredFrom)));
     if (!target) return v.message;
     return h('span', {}, h('span', { class: 'restore-tag' }, `↺ Restored ${label(target)}`), ' · ', target.message);
   }
@@ -126,11 +144,13 @@ export function createVersions({ app, projectId, onRestored }) {
     socket.send({ type: 'getVersions', projectId });
   }
 
+  /** @param {Version} v */
   function showDiff(v) {
     pendingDiff = v;
     if (!socket.send({ type: 'getVersionEdits', projectId, versionHash: v.hash })) toast('Not connected to the server.', 'error');
   }
 
+  /** @param {Version} v */
   async function restore(v) {
     const ok = await confirmDialog({
       title: `Restore ${label(v)}?`,
@@ -144,7 +164,7 @@ export function createVersions({ app, projectId, onRestored }) {
     }
     restoring = v;
     progress.hidden = false;
-    progress.querySelector('.restore-message').textContent = `Restoring ${label(v)}…`;
+    restoreMessage.textContent = `Restoring ${label(v)}…`;
     render();
   }
 
@@ -176,7 +196,7 @@ export function createVersions({ app, projectId, onRestored }) {
       });
     }),
     socket.on('restoreProgress', (m) => {
-      if (restoring) progress.querySelector('.restore-message').textContent = m.message || 'Restoring…';
+      if (restoring) restoreMessage.textContent = m.message || 'Restoring…';
     }),
     socket.on('versionRestored', (m) => {
       if (m.projectId !== projectId) return;

@@ -6,7 +6,18 @@
 const STORAGE_KEY = 'dreamcore.session.v1';
 const REFRESH_MARGIN_S = 60;
 
+/**
+ * The session as it is kept in localStorage (the shape supabase-js keeps).
+ * @typedef {{ access_token: string, refresh_token: string, token_type: string, expires_at: number,
+ *   user: { id: string, email: string } | null }} Session
+ */
+
 export class AuthError extends Error {
+  /**
+   * @param {string} message
+   * @param {number} [status] HTTP status; 0 when the service could not be reached
+   * @param {string} [code] GoTrue's error code
+   */
   constructor(message, status = 0, code = '') {
     super(message);
     this.status = status;
@@ -14,6 +25,10 @@ export class AuthError extends Error {
   }
 }
 
+/**
+ * @param {any} body GoTrue's JSON error
+ * @param {number} status
+ */
 function goTrueMessage(body, status) {
   if (body && typeof body === 'object') {
     return body.msg || body.error_description || body.message || (typeof body.error === 'string' ? body.error : '') || `Request failed (${status})`;
@@ -25,13 +40,18 @@ function nowSeconds() {
   return Math.floor(Date.now() / 1000);
 }
 
+/** Events: `signedIn`, `signedOut`, `refreshed`. */
 export class Auth extends EventTarget {
+  /** @param {import('./config.js').Config} config */
   constructor(config) {
     super();
     this.config = config;
     this.base = config.authBase;
+    /** @type {Session | null} */
     this.session = this.read();
-    this.refreshTimer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.refreshTimer = undefined;
+    /** @type {Promise<Session | null> | null} */
     this.refreshing = null;
     // Another tab signed in, refreshed or signed out.
     window.addEventListener('storage', (e) => {
@@ -46,6 +66,7 @@ export class Auth extends EventTarget {
     this.schedule();
   }
 
+  /** @param {'signedIn' | 'signedOut' | 'refreshed'} type */
   emit(type) {
     this.dispatchEvent(new Event(type));
   }
@@ -58,6 +79,7 @@ export class Auth extends EventTarget {
     return Boolean(this.session?.access_token);
   }
 
+  /** @returns {Session | null} */
   read() {
     try {
       const s = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null');
@@ -67,6 +89,7 @@ export class Auth extends EventTarget {
     }
   }
 
+  /** @param {Session | null} session */
   store(session) {
     this.session = session;
     if (session) localStorage.setItem(STORAGE_KEY, JSON.stringify(session));
@@ -82,6 +105,7 @@ export class Auth extends EventTarget {
     this.refreshTimer = setTimeout(() => this.refresh().catch(() => undefined), Math.min(inMs, 2 ** 31 - 1));
   }
 
+  /** @param {Record<string, string>} [extra] */
   headers(extra = {}) {
     return {
       'content-type': 'application/json',
@@ -92,6 +116,14 @@ export class Auth extends EventTarget {
     };
   }
 
+  /**
+   * One GoTrue request; resolves with its JSON, rejects with an AuthError.
+   * @param {string} method
+   * @param {string} path
+   * @param {unknown} [body]
+   * @param {Record<string, string>} [headers]
+   * @returns {Promise<any>}
+   */
   async call(method, path, body, headers) {
     let res;
     try {
@@ -110,6 +142,10 @@ export class Auth extends EventTarget {
     return json;
   }
 
+  /**
+   * @param {any} body a GoTrue token answer (or the OAuth redirect's fragment)
+   * @returns {Session}
+   */
   toSession(body) {
     const expiresAt = Number(body.expires_at) || nowSeconds() + (Number(body.expires_in) || 3600);
     return {
@@ -121,7 +157,12 @@ export class Auth extends EventTarget {
     };
   }
 
-  /** Returns {session} when signed in at once, or {confirmEmail:true} when the project requires confirmation. */
+  /**
+   * Returns {session} when signed in at once, or {confirmEmail:true} when the project requires confirmation.
+   * @param {string} email
+   * @param {string} password
+   * @returns {Promise<{ session: Session | null } | { confirmEmail: true }>}
+   */
   async signUp(email, password) {
     const body = await this.call('POST', '/signup', { email, password, data: {}, gotrue_meta_security: {} });
     if (body?.access_token) {
@@ -132,6 +173,10 @@ export class Auth extends EventTarget {
     return { confirmEmail: true };
   }
 
+  /**
+   * @param {string} email
+   * @param {string} password
+   */
   async signIn(email, password) {
     const body = await this.call('POST', '/token?grant_type=password', { email, password, gotrue_meta_security: {} });
     this.store(this.toSession(body));
@@ -151,7 +196,8 @@ export class Auth extends EventTarget {
     if (!/(^|&)(access_token|error)=/.test(hash)) return false;
     const params = new URLSearchParams(hash);
     history.replaceState(null, '', location.pathname + location.search);
-    if (params.get('error')) throw new AuthError(params.get('error_description') || params.get('error'));
+    const error = params.get('error');
+    if (error) throw new AuthError(params.get('error_description') || error);
     const session = this.toSession(Object.fromEntries(params));
     const user = await this.call('GET', '/user', undefined, this.headers({ authorization: `Bearer ${session.access_token}` }));
     session.user = { id: user.id, email: user.email ?? '' };
@@ -160,7 +206,10 @@ export class Auth extends EventTarget {
     return true;
   }
 
-  /** Exchanges the refresh token; on a definite refusal the user is signed out. One refresh at a time, across tabs. */
+  /**
+   * Exchanges the refresh token; on a definite refusal the user is signed out. One refresh at a time, across tabs.
+   * @returns {Promise<Session | null>}
+   */
   refresh() {
     if (this.refreshing) return this.refreshing;
     const run = async () => {
@@ -179,7 +228,7 @@ export class Auth extends EventTarget {
         this.store(this.toSession(body));
         this.emit('refreshed');
         return this.session;
-      } catch (error) {
+      } catch (/** @type {any} */ error) {
         if (error.status >= 400 && error.status < 500) {
           this.store(null);
           this.emit('signedOut');
@@ -191,14 +240,21 @@ export class Auth extends EventTarget {
         throw error;
       }
     };
-    const locked = navigator.locks?.request ? navigator.locks.request('dreamcore-auth-refresh', run) : run();
-    this.refreshing = locked.finally(() => {
+    // (The lock resolves with what `run` resolves with: its typing nests the promise.)
+    const locked = navigator.locks?.request
+      ? /** @type {Promise<Session | null>} */ (/** @type {unknown} */ (navigator.locks.request('dreamcore-auth-refresh', run)))
+      : run();
+    const refreshing = locked.finally(() => {
       this.refreshing = null;
     });
-    return this.refreshing;
+    this.refreshing = refreshing;
+    return refreshing;
   }
 
-  /** A usable access token (refreshed first when it is about to expire), or null when signed out. */
+  /**
+   * A usable access token (refreshed first when it is about to expire), or null when signed out.
+   * @returns {Promise<string | null>}
+   */
   async accessToken() {
     if (!this.session) return null;
     if (this.session.expires_at - nowSeconds() < 30) {

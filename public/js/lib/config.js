@@ -1,23 +1,33 @@
 // GET /api/config: {supabaseUrl, supabaseAnonKey, demoMode, embeddedAuth, backend, ...}
 
+/**
+ * What the server says about itself, and what the app derives from it.
+ * @typedef {{ supabaseUrl: string, supabaseAnonKey: string, demoMode: boolean, embeddedAuth: boolean, backend: string,
+ *   authBase: string, googleEnabled: boolean }} Config
+ */
+
+/** @type {Config | null} */
 let cached = null;
 
+/** @returns {Promise<Config>} */
 export async function loadConfig() {
   if (cached) return cached;
   const res = await fetch('/api/config', { cache: 'no-cache' });
   if (!res.ok) throw new Error(`Could not load the server configuration (${res.status})`);
   const config = await res.json();
+  const supabaseUrl = String(config.supabaseUrl ?? '').replace(/\/$/, '');
+  const embeddedAuth = Boolean(config.embeddedAuth);
   cached = {
-    supabaseUrl: String(config.supabaseUrl ?? '').replace(/\/$/, ''),
-    supabaseAnonKey: config.supabaseAnonKey ?? '',
+    supabaseUrl,
+    supabaseAnonKey: String(config.supabaseAnonKey ?? ''),
     demoMode: Boolean(config.demoMode),
-    embeddedAuth: Boolean(config.embeddedAuth),
-    backend: config.backend ?? 'local',
+    embeddedAuth,
+    backend: String(config.backend ?? 'local'),
+    // Embedded auth lives on this server: talk to it on this origin (supabaseUrl names the server's own
+    // idea of its address, which may be another host name for the same machine, e.g. localhost vs 127.0.0.1).
+    authBase: embeddedAuth || !supabaseUrl ? `${location.origin}/auth/v1` : `${supabaseUrl}/auth/v1`,
+    // Google sign-in needs a real Supabase project.
+    googleEnabled: !embeddedAuth && Boolean(supabaseUrl),
   };
-  // Embedded auth lives on this server: talk to it on this origin (supabaseUrl names the server's own
-  // idea of its address, which may be another host name for the same machine, e.g. localhost vs 127.0.0.1).
-  cached.authBase = cached.embeddedAuth || !cached.supabaseUrl ? `${location.origin}/auth/v1` : `${cached.supabaseUrl}/auth/v1`;
-  /** Google sign-in needs a real Supabase project. */
-  cached.googleEnabled = !cached.embeddedAuth && Boolean(cached.supabaseUrl);
   return cached;
 }

@@ -1,8 +1,25 @@
 // Small DOM helpers: element creation (text only, never innerHTML with data), toasts and modal dialogs.
 
 /**
+ * A child of `h`: text, a node, a list of children, or nothing (null, undefined, false are skipped).
+ * @typedef {string | number | Node | null | undefined | false | ChildList} Child
+ * @typedef {Array<Child>} ChildList
+ */
+
+/**
+ * Attributes of `h`: `class`, `dataset` (an object), `style` (an object or text), `on…` listeners, the properties
+ * value/checked/disabled/selected, and any other attribute (true → present, false/null/undefined → left out).
+ * @typedef {Record<string, any>} Attrs
+ */
+
+/**
  * h('button', { class: 'primary', onclick: fn, dataset: { id } }, 'Label', child, ...)
  * Attribute values of false/null/undefined are skipped; children may be strings, nodes, arrays or null.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Attrs | null} [attrs]
+ * @param {...Child} children
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -12,13 +29,17 @@ export function h(tag, attrs = {}, ...children) {
     else if (key === 'dataset') Object.assign(el.dataset, value);
     else if (key === 'style' && typeof value === 'object') Object.assign(el.style, value);
     else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
-    else if (key === 'value' || key === 'checked' || key === 'disabled' || key === 'selected') el[key] = value;
+    else if (key === 'value' || key === 'checked' || key === 'disabled' || key === 'selected') /** @type {any} */ (el)[key] = value;
     else el.setAttribute(key, value === true ? '' : String(value));
   }
   append(el, children);
   return el;
 }
 
+/**
+ * @param {Element} el
+ * @param {Child[]} children
+ */
 function append(el, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
@@ -27,16 +48,28 @@ function append(el, children) {
   }
 }
 
+/**
+ * @template {Element} E
+ * @param {E} el
+ * @returns {E}
+ */
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
   return el;
 }
 
+/**
+ * @param {string} selector
+ * @param {ParentNode} [root]
+ */
 export function $(selector, root = document) {
   return root.querySelector(selector);
 }
 
-/** "3 min ago" style time, with the full date in a title. */
+/**
+ * "3 min ago" style time, with the full date in a title.
+ * @param {string} iso
+ */
 export function timeAgo(iso) {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return '';
@@ -49,6 +82,7 @@ export function timeAgo(iso) {
   return new Date(t).toLocaleDateString();
 }
 
+/** @param {string} iso */
 export function formatDate(iso) {
   const t = Date.parse(iso);
   return Number.isNaN(t) ? '' : new Date(t).toLocaleString();
@@ -56,14 +90,20 @@ export function formatDate(iso) {
 
 // ---------------------------------------------------------------- toasts
 
+/**
+ * @param {Child} message
+ * @param {'info' | 'error' | 'success'} [kind]
+ * @param {number} [ms] how long it stays
+ */
 export function toast(message, kind = 'info', ms = 4000) {
   let box = document.getElementById('toasts');
   if (!box) {
     box = h('div', { id: 'toasts', 'aria-live': 'polite' });
     document.body.append(box);
   }
+  const toasts = box;
   const item = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
-  box.append(item);
+  toasts.append(item);
   setTimeout(() => {
     item.classList.add('leaving');
     setTimeout(() => item.remove(), 300);
@@ -73,11 +113,22 @@ export function toast(message, kind = 'info', ms = 4000) {
 
 // ---------------------------------------------------------------- dialogs
 
-/** A modal <dialog>; resolves with the value passed to close(), or null when dismissed. */
+/**
+ * A button of a dialog: `value` (or what calling it returns) is what the dialog resolves with.
+ * @typedef {{ label: string, id?: string, class?: string, value?: unknown }} DialogAction
+ */
+
+/**
+ * A modal <dialog>; resolves with the value passed to close(), or null when dismissed.
+ * @param {{ title: string, body: Child, actions: DialogAction[], className?: string }} options
+ * @returns {Promise<any>}
+ */
 export function openDialog({ title, body, actions, className = '' }) {
   return new Promise((resolve) => {
     let settled = false;
+    /** @type {HTMLDialogElement & { closeDialog?: (value: unknown) => void }} */
     const dialog = h('dialog', { class: `modal ${className}`.trim() });
+    /** @param {unknown} value */
     const close = (value) => {
       if (settled) return;
       settled = true;
@@ -120,12 +171,16 @@ export function openDialog({ title, body, actions, className = '' }) {
     document.body.append(dialog);
     dialog.showModal();
     dialog.closeDialog = close;
+    /** @type {HTMLElement | null} */
     const focus = dialog.querySelector('input, textarea, .modal-actions button:last-child');
     focus?.focus();
   });
 }
 
-/** Yes/no. Resolves true only on confirm. */
+/**
+ * Yes/no. Resolves true only on confirm.
+ * @param {{ title: string, message: Child, confirmLabel?: string, cancelLabel?: string, danger?: boolean }} options
+ */
 export async function confirmDialog({ title, message, confirmLabel = 'OK', cancelLabel = 'Cancel', danger = false }) {
   const result = await openDialog({
     title,
@@ -139,7 +194,11 @@ export async function confirmDialog({ title, message, confirmLabel = 'OK', cance
   return result === true;
 }
 
-/** One text field. Resolves the trimmed text, or null when cancelled/empty. */
+/**
+ * One text field. Resolves the trimmed text, or null when cancelled/empty.
+ * @param {{ title: string, label: string, value?: string, confirmLabel?: string, maxLength?: number }} options
+ * @returns {Promise<string | null>}
+ */
 export async function promptDialog({ title, label, value = '', confirmLabel = 'Save', maxLength = 100 }) {
   const input = h('input', { type: 'text', value, maxlength: maxLength, 'aria-label': label });
   const form = h('form', { class: 'stack' }, h('label', { class: 'field' }, h('span', {}, label), input));
@@ -154,13 +213,20 @@ export async function promptDialog({ title, label, value = '', confirmLabel = 'S
   });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    form.closest('dialog')?.querySelector('[data-action="confirm"]')?.click();
+    /** @type {HTMLButtonElement | null | undefined} */ (form.closest('dialog')?.querySelector('[data-action="confirm"]'))?.click();
   });
   setTimeout(() => input.select(), 0);
   return pending;
 }
 
-/** Disables a button while `task` runs and shows `busyLabel`. */
+/**
+ * Disables a button while `task` runs and shows `busyLabel`.
+ * @template T
+ * @param {HTMLButtonElement} button
+ * @param {string | null} busyLabel
+ * @param {() => Promise<T>} task
+ * @returns {Promise<T>}
+ */
 export async function withBusy(button, busyLabel, task) {
   const label = button.textContent;
   button.disabled = true;

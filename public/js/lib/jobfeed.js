@@ -6,16 +6,23 @@
 const GAP_WAIT_MS = 5000;
 
 export class JobFeed {
+  /**
+   * @param {import('./socket.js').Socket} socket
+   * @param {{ projectId: string }} options
+   */
   constructor(socket, { projectId }) {
     this.socket = socket;
     this.projectId = projectId;
-    /** jobId → last seq rendered */
+    /** @type {Map<string, number>} jobId → last seq rendered */
     this.seqs = new Map();
-    /** jobId → {last, at}: a replay asked for after a hole */
+    /** @type {Map<string, { last: number, at: number }>} jobId → a replay asked for after a hole */
     this.gaps = new Map();
   }
 
-  /** Start following a job of this project (from `lastSeq`, 0 = from its first event). */
+  /**
+   * Start following a job of this project (from `lastSeq`, 0 = from its first event).
+   * @param {string} jobId
+   */
   follow(jobId, lastSeq = 0) {
     if (!this.seqs.has(jobId)) this.seqs.set(jobId, lastSeq);
   }
@@ -26,15 +33,20 @@ export class JobFeed {
     this.gaps.clear();
   }
 
+  /** @param {string} jobId */
   follows(jobId) {
     return this.seqs.has(jobId);
   }
 
+  /** @param {string} jobId */
   last(jobId) {
     return this.seqs.get(jobId) ?? 0;
   }
 
-  /** True when `message` (a job event with jobId and seq) should be rendered now. */
+  /**
+   * True when `message` (a job event with jobId and seq) should be rendered now.
+   * @param {import('./socket.js').ServerMessage} message
+   */
   accept(message) {
     const { jobId, seq } = message;
     if (typeof seq !== 'number' || typeof jobId !== 'string') return true;
@@ -43,7 +55,7 @@ export class JobFeed {
       if (message.job?.project_id !== this.projectId) return false;
       this.seqs.set(jobId, 0);
     }
-    const last = this.seqs.get(jobId);
+    const last = this.seqs.get(jobId) ?? 0;
     if (seq <= last) {
       this.socket.stats.duplicates++;
       return false;

@@ -1,6 +1,11 @@
 // Hash routes: #/login, #/ (projects), #/project/:id. A path /project/:id (should the server serve the app there)
 // is understood too.
 
+/**
+ * @typedef {{ name: 'editor', projectId: string } | { name: 'login' } | { name: 'projects' }} Route
+ */
+
+/** @returns {Route} */
 export function currentRoute() {
   const pathMatch = /^\/project\/([^/]+)\/?$/.exec(location.pathname);
   if (pathMatch && (location.hash === '' || location.hash === '#')) return { name: 'editor', projectId: decodeURIComponent(pathMatch[1]) };
@@ -11,6 +16,10 @@ export function currentRoute() {
   return { name: 'projects' };
 }
 
+/**
+ * @param {string} hash `#/…` or `/…`
+ * @param {{ replace?: boolean }} [options]
+ */
 export function navigate(hash, { replace = false } = {}) {
   const target = hash.startsWith('#') ? hash : `#${hash}`;
   if (location.pathname !== '/' && location.pathname.startsWith('/project/')) {
@@ -30,4 +39,5 @@ export function navigate(hash, { replace = false } = {}) {
   }
 }
 
+/** @param {string} id */
 export const projectHash = (id) => `#/project/${encodeURIComponent(id)}`;

@@ -10,25 +10,48 @@
 const PING_EVERY_MS = 10_000;
 const PONG_TIMEOUT_MS = 4_000;
 
+/**
+ * A message from the server: `type` and the fields its type documents (docs/protocol.md). Read loosely on purpose:
+ * each view takes the fields it shows and tolerates the ones it does not know.
+ * @typedef {{ type: string, [field: string]: any }} ServerMessage
+ */
+
+/** @typedef {'idle' | 'connecting' | 'ready' | 'offline' | 'stopped'} SocketState */
+
+/** @param {number} attempt reconnects so far */
 export function backoffDelay(attempt) {
   return Math.min(1000 * 1.5 ** attempt, 10_000);
 }
 
 export class Socket {
+  /** @param {import('./auth.js').Auth} auth */
   constructor(auth) {
     this.auth = auth;
+    /** @type {WebSocket | null} */
     this.ws = null;
-    this.state = 'idle'; // idle | connecting | ready | offline | stopped
+    /** @type {SocketState} */
+    this.state = 'idle';
     this.attempt = 0;
+    /** @type {Map<string, Set<(message: any) => void>>} */
     this.listeners = new Map();
+    /** @type {string | null} */
     this.projectId = null;
-    /** The project the server has confirmed (`projectSelected`) on the current connection. */
+    /**
+     * The project the server has confirmed (`projectSelected`) on the current connection.
+     * @type {string | null}
+     */
     this.selectedOnConnection = null;
-    /** Set by the editor: () => ({jobId, lastSeq}) for the job on screen that has not ended, or null. */
+    /**
+     * Set by the editor: the job on screen that has not ended and the last seq rendered, or null.
+     * @type {(() => { jobId: string, lastSeq: number } | null) | null}
+     */
     this.resume = null;
-    this.reconnectTimer = null;
-    this.pingTimer = null;
-    this.pongTimer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.reconnectTimer = undefined;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.pingTimer = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.pongTimer = undefined;
     this.resubscribeOnSelect = false;
     this.stats = { connections: 0, reconnects: 0, dropped: 0, duplicates: 0, gaps: 0 };
 
@@ -44,13 +67,23 @@ export class Socket {
 
   // ---------------------------------------------------------------- events
 
-  /** on('stream', fn) / on('*', fn) / on('state', fn). Returns the unsubscribe function. */
+  /**
+   * on('stream', fn) / on('*', fn) / on('state', fn). Returns the unsubscribe function.
+   * @param {string} type a server message type, '*' for all of them, or 'state'
+   * @param {(message: ServerMessage) => void} fn
+   * @returns {() => void}
+   */
   on(type, fn) {
-    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
-    this.listeners.get(type).add(fn);
-    return () => this.listeners.get(type)?.delete(fn);
+    const set = this.listeners.get(type) ?? new Set();
+    this.listeners.set(type, set);
+    set.add(fn);
+    return () => void set.delete(fn);
   }
 
+  /**
+   * @param {string} type
+   * @param {ServerMessage | { state: SocketState }} message
+   */
   emit(type, message) {
     for (const fn of [...(this.listeners.get(type) ?? [])]) {
       try {
@@ -70,6 +103,7 @@ export class Socket {
     }
   }
 
+  /** @param {SocketState} state */
   setState(state) {
     if (this.state === state) return;
     this.state = state;
@@ -85,12 +119,18 @@ export class Socket {
     return this.stats.connections;
   }
 
-  /** Connected, and `projectId` selected on this connection: a chat message sent now reaches that project. */
+  /**
+   * Connected, and `projectId` selected on this connection: a chat message sent now reaches that project.
+   * @param {string} projectId
+   */
   projectReady(projectId) {
     return this.ready && this.selectedOnConnection === projectId;
   }
 
-  /** Resolves true once connected and initialised, false after `timeoutMs`. */
+  /**
+   * Resolves true once connected and initialised, false after `timeoutMs`.
+   * @returns {Promise<boolean>}
+   */
   whenReady(timeoutMs = 8000) {
     if (this.ready) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -169,7 +209,10 @@ export class Socket {
     return id;
   }
 
-  /** The socket is gone (closed by the server, the network, or us): reconnect with backoff. */
+  /**
+   * The socket is gone (closed by the server, the network, or us): reconnect with backoff.
+   * @param {number} code the close code
+   */
   async closed(code) {
     this.ws = null;
     this.selectedOnConnection = null;
@@ -220,27 +263,34 @@ export class Socket {
   stopHeartbeat() {
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
-    this.pingTimer = this.pongTimer = null;
+    this.pingTimer = this.pongTimer = undefined;
   }
 
   heartbeat() {
     if (!this.ready || document.visibilityState !== 'visible' || this.pongTimer) return;
     this.raw({ type: 'ping' });
     this.pongTimer = setTimeout(() => {
-      this.pongTimer = null;
+      this.pongTimer = undefined;
       if (this.ready) this.drop();
     }, PONG_TIMEOUT_MS);
   }
 
   // ---------------------------------------------------------------- sending
 
+  /**
+   * Sends whatever the connection's state (ping, init's follow-ups); false when there is no open socket.
+   * @param {{ type: string, [field: string]: unknown }} message
+   */
   raw(message) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(message));
     return true;
   }
 
-  /** Sends when connected and initialised; false otherwise (the caller tells the user). */
+  /**
+   * Sends when connected and initialised; false otherwise (the caller tells the user).
+   * @param {{ type: string, [field: string]: unknown }} message
+   */
   send(message) {
     if (!this.ready) return false;
     return this.raw(message);
@@ -250,7 +300,10 @@ export class Socket {
     if (this.ready) this.raw({ type: 'viewState', projectId: this.projectId ?? undefined, visible: document.visibilityState === 'visible' });
   }
 
-  /** The editor's project: selected now and again after every reconnect. */
+  /**
+   * The editor's project: selected now and again after every reconnect.
+   * @param {string} projectId
+   */
   selectProject(projectId) {
     if (this.selectedOnConnection !== projectId) this.selectedOnConnection = null;
     this.projectId = projectId;
@@ -267,6 +320,7 @@ export class Socket {
 
   // ---------------------------------------------------------------- receiving
 
+  /** @param {ServerMessage} message */
   receive(message) {
     switch (message.type) {
       case 'init':
@@ -284,7 +338,7 @@ export class Socket {
         return;
       case 'pong':
         clearTimeout(this.pongTimer);
-        this.pongTimer = null;
+        this.pongTimer = undefined;
         return;
       case 'error':
         // A refused init is followed by close 4001 (closed() refreshes the session). Later, an "expired" error

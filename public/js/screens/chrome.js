@@ -1,9 +1,13 @@
 // Pieces every signed-in screen shares: the top bar, the connection indicator, the account menu.
 import { h } from '../lib/dom.js';
 
+/** @type {Record<import('../lib/socket.js').SocketState, string>} */
 const STATE_LABELS = { ready: 'Connected', connecting: 'Connecting…', offline: 'Reconnecting…', idle: 'Offline', stopped: 'Offline' };
 
-/** A dot + label that follows the socket's state. Returns {el, dispose}. */
+/**
+ * A dot + label that follows the socket's state. Returns {el, dispose}.
+ * @param {import('../lib/socket.js').Socket} socket
+ */
 export function connectionBadge(socket) {
   const label = h('span', { class: 'conn-label' });
   const el = h(
@@ -21,6 +25,7 @@ export function connectionBadge(socket) {
   return { el, dispose: off };
 }
 
+/** @param {import('../main.js').App} app */
 export function accountMenu(app) {
   const email = app.auth.user?.email ?? '';
   return h(
@@ -35,7 +40,10 @@ export function brand() {
   return h('a', { class: 'brand', href: '#/' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), h('span', { class: 'brand-name' }, 'DreamCore'));
 }
 
-/** Shows a structured or plain server error as text. */
+/**
+ * Shows a structured or plain server error as text.
+ * @param {{ message?: string, error?: any, [field: string]: unknown } | null | undefined} message
+ */
 export function errorText(message) {
   if (message?.error && typeof message.error === 'object') {
     const e = message.error;

@@ -20,6 +20,11 @@ const TABS = [
 const CHAT_ERRORS = new Set(['DAILY_MESSAGE_LIMIT_EXCEEDED', 'RATE_LIMITED', 'SYSTEM_LIMIT_EXCEEDED']);
 const MOBILE = window.matchMedia('(max-width: 760px)');
 
+/**
+ * @param {HTMLElement} root
+ * @param {import('../main.js').App} app
+ * @param {string} message
+ */
 function deniedScreen(root, app, message) {
   root.append(
     h(
@@ -41,22 +46,28 @@ function deniedScreen(root, app, message) {
   return () => clearTimeout(timer);
 }
 
+/** @type {import('../main.js').Screen} */
 export function mountEditor(root, app, route) {
-  const { projectId } = route;
+  /** @type {string} */
+  const projectId = route.projectId;
   if (!UUID_PATTERN.test(projectId)) return deniedScreen(root, app, 'This game does not exist. このゲームは存在しません。');
 
   const { socket, api } = app;
+  /** @type {Array<() => void>} */
   const offs = [];
   let disposed = false;
   let selected = false;
   let projectName = '';
+  /** @type {(() => void) | null} */
   let cleanupDenied = null;
+  /** @type {Set<string>} */
   const tabsSeen = new Set();
 
   const shell = h('div', { class: 'editor', dataset: { tab: MOBILE.matches ? 'chat' : 'preview', testid: 'editor' } });
   root.append(shell);
   shell.append(h('div', { class: 'editor-loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), ' Opening your game…'));
 
+  /** @param {string} message */
   function denied(message) {
     if (disposed || cleanupDenied) return;
     socket.deselectProject();
@@ -68,12 +79,13 @@ export function mountEditor(root, app, route) {
     let project;
     try {
       project = await api.get(`/api/projects/${projectId}`);
-    } catch (error) {
+    } catch (/** @type {any} */ error) {
       if (disposed) return;
       if (error.status === 403 || error.status === 404 || error.status === 400) {
         return denied("This game doesn't exist or belongs to someone else. このゲームにはアクセスできません。");
       }
-      shell.querySelector('.editor-loading').textContent = `Could not open the game: ${error.message}`;
+      const loading = shell.querySelector('.editor-loading');
+      if (loading) loading.textContent = `Could not open the game: ${error.message}`;
       return;
     }
     if (disposed) return;
@@ -161,6 +173,7 @@ export function mountEditor(root, app, route) {
       ),
     );
 
+    /** @param {string} id */
     function setTab(id) {
       shell.dataset.tab = id;
       for (const b of tabButtons) b.setAttribute('aria-selected', String(b.dataset.tab === id));
@@ -188,7 +201,7 @@ export function mountEditor(root, app, route) {
       h('div', { class: 'pane pane-chat' }, chat.el),
       h('div', { class: 'pane pane-side' }, Object.values(panels)),
     );
-    setTab(shell.dataset.tab);
+    setTab(shell.dataset.tab ?? 'preview');
     publish.refreshStatus();
 
     offs.push(

@@ -1,7 +1,9 @@
 // Sign in / create account (email + password), and Google when the server uses a real Supabase project.
 import { h } from '../lib/dom.js';
 
+/** @type {import('../main.js').Screen} */
 export function mountLogin(root, app) {
+  /** @type {'signin' | 'signup'} */
   let mode = 'signin';
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'email', required: true, placeholder: 'you@example.com' });
   const password = h('input', {
@@ -18,6 +20,7 @@ export function mountLogin(root, app) {
   const tabSignIn = h('button', { type: 'button', class: 'seg active', dataset: { mode: 'signin' }, onclick: () => setMode('signin') }, 'Sign in');
   const tabSignUp = h('button', { type: 'button', class: 'seg', dataset: { mode: 'signup' }, onclick: () => setMode('signup') }, 'Create account');
 
+  /** @param {'signin' | 'signup'} next */
   function setMode(next) {
     mode = next;
     tabSignIn.classList.toggle('active', mode === 'signin');
@@ -53,13 +56,13 @@ export function mountLogin(root, app) {
         await app.auth.signIn(address, password.value);
       } else {
         const result = await app.auth.signUp(address, password.value);
-        if (result.confirmEmail) {
+        if ('confirmEmail' in result) {
           notice.textContent = 'Check your inbox: confirm your email address, then sign in.';
           notice.hidden = false;
           setMode('signin');
         }
       }
-    } catch (err) {
+    } catch (/** @type {any} */ err) {
       showError(err.message);
     } finally {
       submit.disabled = false;
@@ -67,6 +70,7 @@ export function mountLogin(root, app) {
     }
   });
 
+  /** @param {string} message */
   function showError(message) {
     error.textContent = message;
     error.hidden = false;

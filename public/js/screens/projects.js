@@ -3,12 +3,24 @@ import { h, clear, toast, timeAgo, formatDate, confirmDialog, promptDialog } fro
 import { projectHash } from '../lib/router.js';
 import { accountMenu, brand, connectionBadge, errorText } from './chrome.js';
 
+/**
+ * A project as the list shows it (`GET /api/projects`, `projectCreated`/`projectRenamed`/`projectDeleted`).
+ * @typedef {{ id: string, name: string, updatedAt: string, [field: string]: unknown }} ProjectBrief
+ */
+
+/** @typedef {{ used: number, limit: number, remaining: number }} QuotaCount */
+
+/** @param {string} id */
 function hue(id) {
   let n = 0;
   for (const c of id) n = (n * 31 + c.charCodeAt(0)) >>> 0;
   return n % 360;
 }
 
+/**
+ * @param {string} label
+ * @param {QuotaCount} q
+ */
 function quotaMeter(label, q) {
   const unlimited = q.limit < 0;
   const pct = unlimited || q.limit === 0 ? 0 : Math.min(100, Math.round((q.used / q.limit) * 100));
@@ -24,11 +36,15 @@ function quotaMeter(label, q) {
   );
 }
 
+/** @type {import('../main.js').Screen} */
 export function mountProjects(root, app) {
   const { api, socket } = app;
+  /** @type {ProjectBrief[]} */
   let projects = [];
+  /** @type {Map<string, string>} project id → published game id */
   let published = new Map();
   let creating = false;
+  /** @type {Array<() => void>} */
   const offs = [];
 
   const conn = connectionBadge(socket);
@@ -104,12 +120,14 @@ export function mountProjects(root, app) {
     }
   }
 
+  /** @param {ProjectBrief} p */
   async function rename(p) {
     const name = await promptDialog({ title: 'Rename game', label: 'Name', value: p.name });
     if (!name || name === p.name) return;
     if (!socket.send({ type: 'renameProject', projectId: p.id, name })) toast('Not connected to the server.', 'error');
   }
 
+  /** @param {ProjectBrief} p */
   async function remove(p) {
     const ok = await confirmDialog({
       title: 'Delete this game?',
@@ -125,9 +143,9 @@ export function mountProjects(root, app) {
     try {
       const [mine, pub] = await Promise.all([api.get('/api/projects'), api.get('/api/projects?published=true').catch(() => ({ projects: [] }))]);
       projects = mine.projects ?? [];
-      published = new Map((pub.projects ?? []).map((g) => [g.id, g.publishedGameId]));
+      published = new Map((pub.projects ?? []).map((/** @type {{ id: string, publishedGameId: string }} */ g) => [g.id, g.publishedGameId]));
       renderList();
-    } catch (error) {
+    } catch (/** @type {any} */ error) {
       clear(listEl).append(h('p', { class: 'form-error' }, `Could not load your games: ${error.message}`));
     }
   }
@@ -142,7 +160,7 @@ export function mountProjects(root, app) {
         h('p', { class: 'muted small' }, `Resets ${formatDate(q.resetAt)}`),
       );
       quotaEl.dataset.projectsRemaining = String(q.projects.remaining);
-    } catch (error) {
+    } catch (/** @type {any} */ error) {
       clear(quotaEl).append(h('p', { class: 'muted small' }, `Quota unavailable: ${error.message}`));
     }
   }

@@ -12,7 +12,9 @@ export function language() {
 /**
  * A lookup for one screen's words: `t('key', { count: 3 })`. A key missing in the user's language falls back to
  * English, a missing key to itself (visible in a screenshot rather than an empty label).
- * @param {{ en: Record<string, string>, ja: Record<string, string> }} words
+ * @template {Record<string, string>} W
+ * @param {{ en: W, ja: Partial<Record<keyof W, string>> }} words
+ * @returns {(key: keyof W & string, vars?: Record<string, string | number>) => string}
  */
 export function catalogue(words) {
   return (key, vars = {}) => {
