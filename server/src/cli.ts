@@ -1,12 +1,13 @@
 /**
  * `npm start`: starts the server with the environment (and a `.env` file in the checkout, if present), and shuts
- * it down cleanly on SIGINT/SIGTERM.
+ * it down cleanly on SIGINT/SIGTERM. The process-level error boundary is installed here (process-guard.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from './config.js';
 import { startServer } from './main.js';
+import { installProcessGuards } from './process-guard.js';
 
 function loadDotEnv(): void {
   const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.env');
@@ -22,12 +23,15 @@ export async function run(): Promise<void> {
   try {
     const server = await startServer();
     console.log(`\n  DreamCore is running: http://localhost:${server.port}${server.ctx.config.demoMode ? '  (demo mode)' : ''}\n`);
-    const stop = async () => {
-      await server.close();
-      process.exit(0);
+    const stop = async (code = 0) => {
+      // A shutdown that hangs must not keep a broken process alive.
+      setTimeout(() => process.exit(code), 15_000).unref();
+      await server.close().catch((error: unknown) => server.ctx.log.error({ err: error }, 'shutdown failed'));
+      process.exit(code);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    installProcessGuards({ log: server.ctx.log, metrics: server.ctx.metrics, onBroken: () => void stop(1) });
+    process.once('SIGINT', () => void stop());
+    process.once('SIGTERM', () => void stop());
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

@@ -47,6 +47,11 @@ const schema = z
     WS_MESSAGES_PER_MIN: int(120, 1),
     WS_AI_MESSAGES_PER_MIN: int(8, 1),
     WS_MAX_PAYLOAD_BYTES: int(1024 * 1024, 1024),
+    // Frames per socket before parsing: a burst, then a steady rate; beyond it the socket is paused (backpressure)
+    WS_FRAME_BURST: int(60, 1),
+    WS_FRAMES_PER_SEC: int(20, 1),
+    // How long a new socket has to send a valid `init` (ms)
+    WS_AUTH_TIMEOUT_MS: int(10_000, 100),
     JSON_BODY_LIMIT: z.string().default('2mb'),
     DAILY_PROJECT_LIMIT: z.coerce.number().int().default(3),
     DAILY_MESSAGE_LIMIT: z.coerce.number().int().default(20),

@@ -112,6 +112,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
       metrics.jobsTotal.inc({ status: job.status });
       metrics.jobDuration.observe({ status: job.status }, ms / 1000);
     },
+    onBoundaryError: () => metrics.boundaryErrors.inc({ where: 'job' }),
   });
   await jobs.reapInterrupted();
 
@@ -134,7 +135,18 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
   const app = createApp(ctx, { authRouter, routers: extraRoutes(ctx) });
   const server = http.createServer(app);
   const wss = new WebSocketServer({ server, maxPayload: config.WS_MAX_PAYLOAD_BYTES });
-  wss.on('connection', (socket) => new Connection(socket, ctx));
+  wss.on('connection', (socket) => {
+    try {
+      new Connection(socket, ctx);
+    } catch (error) {
+      metrics.boundaryErrors.inc({ where: 'ws' });
+      log.error({ err: error }, 'websocket connection setup failed');
+      socket.terminate();
+    }
+  });
+  // An 'error' event without a listener throws from the emitter: these belong in the log, not in the process.
+  wss.on('error', (error) => log.error({ err: error }, 'websocket server error'));
+  server.on('error', (error) => log.error({ err: error }, 'http server error'));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

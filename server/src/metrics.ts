@@ -1,5 +1,6 @@
 /**
- * Prometheus metrics at /metrics: jobs by state, job durations, active sockets, HTTP requests.
+ * Prometheus metrics at /metrics: jobs by state, job durations, active sockets, HTTP requests, dropped frames and
+ * errors that reached a boundary (a handler, a timer, the process) instead of their caller.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -10,6 +11,9 @@ export interface Metrics {
   jobsRunning: Gauge;
   sockets: Gauge;
   httpRequests: Counter<'method' | 'status'>;
+  wsDroppedFrames: Counter;
+  /** Errors caught by an error boundary rather than by the code that caused them, by where they were caught. */
+  boundaryErrors: Counter<'where'>;
 }
 
 export function createMetrics(): Metrics {
@@ -31,6 +35,17 @@ export function createMetrics(): Metrics {
       name: 'dreamcore_http_requests_total',
       help: 'HTTP requests by method and status',
       labelNames: ['method', 'status'],
+      registers: [registry],
+    }),
+    wsDroppedFrames: new Counter({
+      name: 'dreamcore_ws_dropped_frames_total',
+      help: 'WebSocket frames dropped unparsed because their socket was over its frame budget',
+      registers: [registry],
+    }),
+    boundaryErrors: new Counter({
+      name: 'dreamcore_boundary_errors_total',
+      help: 'Errors caught by an error boundary (socket handler, job, timer, process) instead of by their caller',
+      labelNames: ['where'],
       registers: [registry],
     }),
   };

@@ -62,6 +62,47 @@ afterAll(async () => {
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
+/** Names every plain object answers through its prototype: a frame once used one as a schema key and the process died. */
+const PROTOTYPE_NAMES = [
+  'toString',
+  'constructor',
+  'hasOwnProperty',
+  '__proto__',
+  'valueOf',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  '__lookupSetter__',
+];
+
+it('no frame stops the process: prototype names as message types, before init, are refused and the server answers on', async () => {
+  const { url, logs } = await boot();
+  const hostile = await Client.connect(url);
+  for (const type of PROTOTYPE_NAMES) {
+    hostile.send({ type });
+    expect(await hostile.next((m) => m.type === 'error')).toMatchObject({ message: 'Unknown message type' });
+  }
+  // The same names inside a valid message type, and as the raw frame.
+  hostile.send('{"type":"ping","__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}');
+  await hostile.next((m) => m.type === 'pong');
+  hostile.send('"__proto__"');
+  await hostile.next((m) => m.type === 'error');
+  expect(hostile.closeInfo).toBeNull();
+
+  // Still the same process, and it serves everyone: health, a new socket, a sign-in.
+  expect(child!.exitCode).toBeNull();
+  expect((await fetch(`${url}/api/health`)).status).toBe(200);
+  const user = await signUp(url);
+  const other = await Client.init(url, user.accessToken);
+  other.send({ type: 'ping' });
+  await other.next((m) => m.type === 'pong');
+  expect(logs.join('\n')).not.toMatch(/uncaught exception|unhandled promise rejection|ws handler failed/);
+  hostile.close();
+  other.close();
+  child!.kill('SIGKILL');
+});
+
 it('a job interrupted by SIGKILL is failed-recoverable after restart and the project stays at its last commit', async () => {
   const first = await boot();
   const user = await signUp(first.url);

@@ -105,6 +105,7 @@ export function createApp(ctx: ServerContext, extras: AppExtras = {}): Express {
       return res.status(error.status === 499 ? 409 : error.status).json({ error: error.message, code: error.code });
     }
     if (status && status >= 400 && status < 500) return res.status(status).json({ error: (error as Error).message });
+    ctx.metrics.boundaryErrors.inc({ where: 'http' });
     ctx.log.error({ err: error, path: req.path }, 'request failed');
     if (!res.headersSent) res.status(500).json({ error: 'Internal server error' });
   };

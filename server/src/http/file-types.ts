@@ -5,22 +5,28 @@
 import { splitExtension } from '@dreamcore/runtime-core';
 import { sanitizeSvg, SvgError } from './svg.js';
 
-/** Extension (with the dot) → the MIME type stored and served for it. */
-export const ASSET_TYPES: Readonly<Record<string, string>> = {
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.png': 'image/png',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.svg': 'image/svg+xml',
-  '.mp3': 'audio/mpeg',
-  '.wav': 'audio/wav',
-  '.ogg': 'audio/ogg',
-  '.json': 'application/json',
-};
+/** Extension (with the dot) → the MIME type stored and served for it. A Map: the extension comes from the upload. */
+export const ASSET_TYPES: ReadonlyMap<string, string> = new Map([
+  ['.jpg', 'image/jpeg'],
+  ['.jpeg', 'image/jpeg'],
+  ['.png', 'image/png'],
+  ['.gif', 'image/gif'],
+  ['.webp', 'image/webp'],
+  ['.svg', 'image/svg+xml'],
+  ['.mp3', 'audio/mpeg'],
+  ['.wav', 'audio/wav'],
+  ['.ogg', 'audio/ogg'],
+  ['.json', 'application/json'],
+]);
 const ALLOWED_WORDS = ['jpeg', 'jpg', 'png', 'gif', 'webp', 'svg', 'mp3', 'wav', 'ogg', 'json'];
 /** Subtypes browsers really send for those extensions that do not spell one of the words (`audio/mpeg` for .mp3). */
-const SUBTYPE_ALIASES: Readonly<Record<string, string>> = { mpeg: 'mp3', mpeg3: 'mp3', pjpeg: 'jpeg', wave: 'wav', 'vnd.wave': 'wav' };
+const SUBTYPE_ALIASES: ReadonlyMap<string, string> = new Map([
+  ['mpeg', 'mp3'],
+  ['mpeg3', 'mp3'],
+  ['pjpeg', 'jpeg'],
+  ['wave', 'wav'],
+  ['vnd.wave', 'wav'],
+]);
 
 export const ALLOWED_TYPES_MESSAGE = `Invalid file type. Allowed: ${ALLOWED_WORDS.join(', ')}`;
 
@@ -33,7 +39,7 @@ export function allowedSubtype(mimeType: string): string | null {
     .slice(slash + 1)
     .replace(/^x-/, '')
     .replace(/\+xml$/, '');
-  subtype = SUBTYPE_ALIASES[subtype] ?? subtype;
+  subtype = SUBTYPE_ALIASES.get(subtype) ?? subtype;
   return ALLOWED_WORDS.includes(subtype) ? subtype : null;
 }
 
@@ -42,7 +48,7 @@ export type TypeCheck = { ok: true; ext: string; mimeType: string } | { ok: fals
 /** V2's rule: the extension AND the declared MIME subtype must both be among the allowed types. */
 export function checkAssetType(fileName: string, declaredMime: string): TypeCheck {
   const { ext } = splitExtension(fileName);
-  const mimeType = ASSET_TYPES[ext];
+  const mimeType = ASSET_TYPES.get(ext);
   if (!mimeType || !allowedSubtype(declaredMime)) return { ok: false, error: ALLOWED_TYPES_MESSAGE };
   return { ok: true, ext, mimeType };
 }
@@ -115,6 +121,6 @@ export function prepareAssetBytes(ext: string, bytes: Uint8Array): { ok: true; b
  */
 export function aliasSourceName(displayName: string, ext: string): string {
   const split = splitExtension(displayName.trim());
-  const base = split.ext !== '' && (split.ext === ext || split.ext in ASSET_TYPES) ? split.base : displayName.trim();
+  const base = split.ext !== '' && (split.ext === ext || ASSET_TYPES.has(split.ext)) ? split.base : displayName.trim();
   return `${base || 'asset'}${ext}`;
 }

@@ -84,7 +84,14 @@ const ELEMENTS = new Set([
 const ANIMATIONS = new Set(['animate', 'animatetransform', 'animatemotion', 'set']);
 const RASTER_DATA_URL = /^data:image\/(?:png|jpe?g|gif|webp);base64,[a-z0-9+/=]*$/i;
 const NAME = /^[A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?$/;
-const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+// A Map: the entity name comes from the uploaded file (`&constructor;` must stay an unknown entity).
+const PREDEFINED: ReadonlyMap<string, string> = new Map([
+  ['lt', '<'],
+  ['gt', '>'],
+  ['amp', '&'],
+  ['quot', '"'],
+  ['apos', "'"],
+]);
 
 // ---------------------------------------------------------------- entities and escaping
 
@@ -106,7 +113,7 @@ export function decodeXmlEntities(text: string, strict: boolean): string {
       if (!valid) throw new SvgError(`invalid character reference &${ref};`);
       return String.fromCodePoint(code);
     }
-    const value = PREDEFINED[ref];
+    const value = PREDEFINED.get(ref);
     if (value !== undefined) return value;
     if (strict) throw new SvgError(`undefined entity &${ref};`);
     return whole; // text: shown literally (it is re-escaped below)

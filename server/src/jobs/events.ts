@@ -66,19 +66,22 @@ export class JobEventLog {
     const event: JobEvent = { ...fields, type, jobId, seq: ++e.seq };
     e.events.push(event);
     this.pending.push(event);
-    for (const listener of e.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.onError(error);
-      }
-    }
+    for (const listener of e.listeners) this.deliver(listener, event);
     if (type === 'stream') {
       this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
     } else {
       void this.flush();
     }
     return event;
+  }
+
+  /** One subscriber's failure is its own: the job and the other subscribers go on. */
+  private deliver(listener: JobListener, event: JobEvent): void {
+    try {
+      listener(event);
+    } catch (error) {
+      this.onError(error);
+    }
   }
 
   /** Writes everything queued (all jobs); resolves once it is stored. */
@@ -111,11 +114,11 @@ export class JobEventLog {
     const e = this.live.get(jobId);
     if (e) {
       // Deliver the backlog and subscribe in one synchronous step, so nothing falls between them.
-      for (const event of e.events) if (event.seq > afterSeq) listener(event);
+      for (const event of e.events) if (event.seq > afterSeq) this.deliver(listener, event);
       e.listeners.add(listener);
       return () => e.listeners.delete(listener);
     }
-    for (const event of await this.replay(jobId, afterSeq)) listener(event);
+    for (const event of await this.replay(jobId, afterSeq)) this.deliver(listener, event);
     return () => undefined;
   }
 

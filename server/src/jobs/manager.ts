@@ -64,7 +64,7 @@ export class JobManager {
     private readonly backend: ExecutionBackend,
     private readonly limits: JobLimits,
     private readonly log: Logger,
-    private readonly hooks: { onFinished?: (job: JobRecord, durationMs: number) => void } = {},
+    private readonly hooks: { onFinished?: (job: JobRecord, durationMs: number) => void; onBoundaryError?: (error: unknown) => void } = {},
   ) {
     this.events = new JobEventLog(repo, (error) => log.error({ err: error }, 'job event write failed'));
   }
@@ -130,7 +130,12 @@ export class JobManager {
    * `onCompleted` runs after the version is committed (the server sends `gameUpdated` to the sender).
    */
   runGeneration(job: JobRecord, prompt: string, onCompleted?: (job: JobRecord) => void): Promise<void> {
-    const done = this.generate(job, prompt, onCompleted);
+    // Callers start a generation and walk away (`void`): this promise must never reject. A failure that even
+    // `fail()` could not record (the database gone) is logged; the boot-time reaper settles the row later.
+    const done = this.generate(job, prompt, onCompleted).catch((error: unknown) => {
+      this.hooks.onBoundaryError?.(error);
+      this.log.error({ err: error, jobId: job.id }, 'job ended without its final state recorded');
+    });
     this.finishing.add(done);
     void done.finally(() => this.finishing.delete(done));
     return done;
@@ -187,13 +192,23 @@ export class JobManager {
         sessionId: result.sessionId,
       });
       this.events.emit(job.id, 'completed', { job: jobWire(final), result: { message, html, generator: 'claude', version: commit.hash } });
-      onCompleted?.(final);
+      // After the terminal event nothing may turn the job into a failure (a second terminal event).
+      try {
+        onCompleted?.(final);
+      } catch (error) {
+        this.hooks.onBoundaryError?.(error);
+        this.log.error({ err: error, jobId: job.id }, 'completion callback failed');
+      }
     } catch (error) {
       final = await this.fail(job.id, error, Date.now() - started);
     } finally {
       this.running.delete(job.id);
       await this.events.finish(job.id);
-      this.hooks.onFinished?.(final, Date.now() - started);
+      try {
+        this.hooks.onFinished?.(final, Date.now() - started);
+      } catch (error) {
+        this.log.error({ err: error, jobId: job.id }, 'job metrics failed');
+      }
     }
   }
 

@@ -1,63 +1,33 @@
 /**
- * One WebSocket connection: DreamCore's message protocol (contract/WEBSOCKET.md) with V2's bugs fixed: every job
- * event carries `seq` and `subscribeJob {lastSeq}` replays exactly what was missed; malformed or unknown messages
- * get `{type:"error"}` and the connection stays; per-connection and per-user rate limits.
+ * One WebSocket connection: DreamCore's message protocol with V2's bugs fixed: every job event carries `seq` and
+ * `subscribeJob {lastSeq}` replays exactly what was missed; malformed or unknown messages get `{type:"error"}` and
+ * the connection stays; per-connection and per-user rate limits.
+ *
+ * Hostile input: frames are counted before they are parsed (a flooding socket is paused, so it costs the others
+ * nothing); a frame is parsed by `ws/messages.ts` alone; messages of one socket are handled one after another, in
+ * the order sent (a `message` right after `selectProject` sees the project selected); and every handler runs inside
+ * one error boundary: a failure answers this socket with an error and is logged, it never reaches the process.
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { z } from 'zod';
-import { isBackendError, UUID_PATTERN } from '@dreamcore/runtime-core';
+import { isBackendError } from '@dreamcore/runtime-core';
 import type { ServerContext, UserRepo } from '../context.js';
 import { AuthError, type Identity } from '../auth/verify.js';
 import { listVersions, WELCOME_HTML } from '../versions.js';
 import type { JobEvent } from '../jobs/manager.js';
 import type { ProjectRecord } from '../db/repository.js';
 import { jobWire, projectBrief } from '../wire.js';
-import { RateLimiter } from '../rate-limit.js';
+import { RateLimiter, TokenBucket } from '../rate-limit.js';
 import { decideStyle, styleOptions, type Dimension } from '../styles.js';
+import { parseFrame, type ClientMessage, type MessageOf } from './messages.js';
 
 /** How long a style question blocks new creation messages in its project (contract: 5 min, per socket). */
 const STYLE_PENDING_MS = 5 * 60_000;
 
-const uuid = z
-  .string()
-  .regex(UUID_PATTERN)
-  .transform((s) => s.toLowerCase());
+/** Messages waiting for their turn on one socket; beyond this the socket is sending faster than it can be served. */
+const MAX_QUEUED = 64;
 
-const schemas = {
-  init: z.object({ access_token: z.string().min(1).max(8192).optional(), sessionId: z.string().max(200).optional() }),
-  ping: z.object({}),
-  viewState: z.object({ projectId: uuid.optional(), visible: z.boolean().optional() }),
-  deselectProject: z.object({}),
-  selectProject: z.object({ projectId: uuid }),
-  createProject: z.object({ name: z.string().trim().min(1).max(100).optional() }),
-  deleteProject: z.object({ projectId: uuid }),
-  renameProject: z.object({ projectId: uuid, name: z.string().trim().min(1).max(100) }),
-  getProjectInfo: z.object({ projectId: uuid }),
-  message: z.object({
-    content: z.string().trim().min(1).max(20_000),
-    rawContent: z.string().max(20_000).optional(),
-    attachedAssets: z.array(z.unknown()).max(20).optional(),
-    selectedStyle: z.object({ dimension: z.string().max(10), styleId: z.string().max(100) }).optional(),
-    skipStyleSelection: z.boolean().optional(),
-    autoFix: z.boolean().optional(),
-    debugOptions: z.object({}).passthrough().optional(),
-    async: z.boolean().optional(),
-  }),
-  getJobStatus: z.object({ jobId: uuid }),
-  subscribeJob: z.object({ jobId: uuid, lastSeq: z.number().int().min(0).optional() }),
-  cancelJob: z.object({ jobId: uuid }),
-  cancel: z.object({ jobId: uuid.optional() }),
-  getVersions: z.object({ projectId: uuid }),
-  getVersionEdits: z.object({ projectId: uuid, versionHash: z.string().regex(/^[0-9a-f]{4,40}$/) }),
-  restoreVersion: z.object({ projectId: uuid, versionId: z.string() }),
-} as const;
-
-type MessageType = keyof typeof schemas;
-type Msg<T extends MessageType> = z.infer<(typeof schemas)[T]>;
-
-// Messages that do not count against the per-connection rate (heartbeats and bookkeeping).
-const FREE = new Set<MessageType>(['ping', 'viewState']);
+type Msg<T extends ClientMessage['type']> = MessageOf<T>;
 
 export class Connection {
   readonly id = randomUUID();
@@ -68,6 +38,11 @@ export class Connection {
   private pendingStyle: { projectId: string; dimension: Dimension; expires: number } | null = null;
   private readonly authTimer: NodeJS.Timeout;
   private readonly limiter: RateLimiter;
+  private readonly frames: TokenBucket;
+  private resumeTimer: NodeJS.Timeout | null = null;
+  /** The tail of this socket's message chain: each message starts when the one before it has been handled. */
+  private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
   private closed = false;
 
   constructor(
@@ -75,10 +50,11 @@ export class Connection {
     private readonly ctx: ServerContext,
   ) {
     this.limiter = new RateLimiter(ctx.config.WS_MESSAGES_PER_MIN, 60_000);
+    this.frames = new TokenBucket(ctx.config.WS_FRAME_BURST, ctx.config.WS_FRAMES_PER_SEC);
     this.authTimer = setTimeout(() => {
       if (!this.identity) this.ws.close(4008, 'Authentication timeout');
-    }, 10_000);
-    ws.on('message', (data, isBinary) => void this.onMessage(data, isBinary));
+    }, ctx.config.WS_AUTH_TIMEOUT_MS);
+    ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('close', () => this.dispose());
     ws.on('error', () => this.dispose());
   }
@@ -104,90 +80,134 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.authTimer);
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.subscription?.unsubscribe();
     this.subscription = null;
     this.ctx.connections.delete(this);
   }
 
-  private async onMessage(data: unknown, isBinary: boolean): Promise<void> {
-    let parsed: unknown;
+  /**
+   * Every frame enters here, synchronously, from the socket's `message` event. Nothing that happens below may throw
+   * out of this method: the socket's event emitter would take it to the process.
+   */
+  private receive(data: unknown, isBinary: boolean): void {
     try {
-      if (isBinary) throw new Error('binary');
-      parsed = JSON.parse(String(data));
-    } catch {
-      return this.error('Invalid message format');
-    }
-    const type = (parsed as { type?: unknown })?.type;
-    if (typeof type !== 'string' || !(type in schemas)) return this.error('Unknown message type');
-    const messageType = type as MessageType;
-    if (!FREE.has(messageType) && !this.limiter.take(this.id)) {
-      return this.structured('RATE_LIMITED', 'Too many messages. Please slow down.');
-    }
-    const result = schemas[messageType].safeParse(parsed);
-    if (!result.success) return this.error('Invalid request', { detail: result.error.issues[0]?.message });
-    if (messageType === 'ping') return this.send({ type: 'pong' });
-    if (messageType === 'init') return this.init(result.data as Msg<'init'>);
-    if (!this.identity || !this.repo) return this.error('Not initialized');
-    try {
-      await this.dispatch(messageType, result.data);
+      if (this.closed) return;
+      if (!this.frames.take()) {
+        // Frames ws had already read when the socket was paused: dropped unparsed.
+        this.ctx.metrics.wsDroppedFrames.inc();
+        return this.pauseUntilNextFrame();
+      }
+      if (this.frames.msUntilNext() > 0) this.pauseUntilNextFrame();
+      const frame = parseFrame(data, isBinary);
+      if (!frame.ok) {
+        if (frame.reason === 'format') return this.error('Invalid message format');
+        if (frame.reason === 'type') return this.error('Unknown message type');
+        return this.error('Invalid request', { detail: frame.detail });
+      }
+      if (frame.message.type === 'ping') return this.send({ type: 'pong' });
+      if (!frame.free && !this.limiter.take(this.id)) {
+        return this.structured('RATE_LIMITED', 'Too many messages. Please slow down.');
+      }
+      if (this.queued >= MAX_QUEUED) return this.structured('RATE_LIMITED', 'Too many messages. Please slow down.');
+      this.queued++;
+      const message = frame.message;
+      this.tail = this.tail.then(() => this.handle(message)).finally(() => void this.queued--);
     } catch (error) {
-      this.ctx.log.error({ err: error, type: messageType, userId: this.userId }, 'ws handler failed');
-      this.structured('OPERATION_FAILED', isBackendError(error) ? error.message : 'Operation failed');
+      this.handlerFailed(error, 'receive');
     }
   }
 
-  private async dispatch(type: MessageType, data: unknown): Promise<void> {
-    switch (type) {
+  /** Stops reading this socket until its next frame is allowed: the sender's frames wait in TCP buffers. */
+  private pauseUntilNextFrame(): void {
+    if (this.resumeTimer || this.closed) return;
+    this.ws.pause();
+    this.resumeTimer = setTimeout(
+      () => {
+        this.resumeTimer = null;
+        if (!this.closed) this.ws.resume();
+      },
+      Math.max(1, this.frames.msUntilNext()),
+    );
+  }
+
+  /** The error boundary of one message: whatever fails is logged and answered on this socket; nothing escapes. */
+  private async handle(message: ClientMessage): Promise<void> {
+    try {
+      if (this.closed) return;
+      if (message.type === 'init') return await this.init(message);
+      if (!this.identity || !this.repo) return this.error('Not initialized');
+      await this.dispatch(message);
+    } catch (error) {
+      this.handlerFailed(error, message.type);
+    }
+  }
+
+  private handlerFailed(error: unknown, type: string): void {
+    try {
+      this.ctx.metrics.boundaryErrors.inc({ where: 'ws' });
+      this.ctx.log.error({ err: error, type, userId: this.userId }, 'ws handler failed');
+      this.structured('OPERATION_FAILED', isBackendError(error) ? error.message : 'Operation failed');
+    } catch {
+      // Logging or sending failed too (a closed socket, a broken logger): there is no one left to tell.
+    }
+  }
+
+  private async dispatch(message: ClientMessage): Promise<void> {
+    switch (message.type) {
+      case 'init':
+      case 'ping':
+        return; // answered before the queue
       case 'viewState':
+        return;
       case 'deselectProject':
-        if (type === 'deselectProject') {
-          this.currentProjectId = null;
-          this.pendingStyle = null;
-        }
+        this.currentProjectId = null;
+        this.pendingStyle = null;
         return;
       case 'selectProject':
-        return this.selectProject(data as Msg<'selectProject'>);
+        return this.selectProject(message);
       case 'createProject':
-        return this.createProject(data as Msg<'createProject'>);
+        return this.createProject(message);
       case 'deleteProject':
-        return this.deleteProject(data as Msg<'deleteProject'>);
+        return this.deleteProject(message);
       case 'renameProject':
-        return this.renameProject(data as Msg<'renameProject'>);
+        return this.renameProject(message);
       case 'getProjectInfo': {
-        const project = await this.ownProject((data as Msg<'getProjectInfo'>).projectId);
+        const project = await this.ownProject(message.projectId);
         if (project) this.send({ type: 'projectInfo', project: projectBrief(project) });
         return;
       }
       case 'message':
-        return this.message(data as Msg<'message'>);
+        return this.message(message);
       case 'getJobStatus': {
-        const job = await this.ownJob((data as Msg<'getJobStatus'>).jobId);
+        const job = await this.ownJob(message.jobId);
         return this.send({ type: 'jobStatus', job: job ? jobWire(job) : null, lastSeq: job ? this.ctx.jobs.events.lastSeq(job.id) : 0 });
       }
       case 'subscribeJob': {
-        const { jobId, lastSeq } = data as Msg<'subscribeJob'>;
-        const job = await this.ownJob(jobId);
+        const job = await this.ownJob(message.jobId);
         if (!job) return this.error('Job not found');
-        this.send({ type: 'subscribed', jobId });
-        return this.subscribe(jobId, lastSeq ?? 0);
+        this.send({ type: 'subscribed', jobId: message.jobId });
+        return this.subscribe(message.jobId, message.lastSeq ?? 0);
       }
       case 'cancelJob':
       case 'cancel': {
-        const jobId = (data as Msg<'cancelJob'>).jobId;
+        const jobId = message.jobId;
         if (!jobId) return this.send({ type: 'cancelled', message: 'Operation cancelled' });
         const job = await this.ownJob(jobId);
-        if (!job) return this.error(type === 'cancel' ? 'Access denied' : 'Failed to cancel job');
+        if (!job) return this.error(message.type === 'cancel' ? 'Access denied' : 'Failed to cancel job');
         await this.ctx.jobs.cancel(jobId);
-        return this.send(type === 'cancel' ? { type: 'cancelled', message: 'Job cancelled', jobId } : { type: 'jobCancelled', jobId });
+        return this.send(message.type === 'cancel' ? { type: 'cancelled', message: 'Job cancelled', jobId } : { type: 'jobCancelled', jobId });
       }
       case 'getVersions':
-        return this.sendVersions((data as Msg<'getVersions'>).projectId);
+        return this.sendVersions(message.projectId);
       case 'getVersionEdits':
-        return this.versionEdits(data as Msg<'getVersionEdits'>);
+        return this.versionEdits(message);
       case 'restoreVersion':
-        return this.restoreVersion(data as Msg<'restoreVersion'>);
-      default:
-        return this.error('Unknown message type');
+        return this.restoreVersion(message);
+      default: {
+        const unreachable: never = message;
+        return this.error('Unknown message type', { type: String((unreachable as { type?: unknown }).type) });
+      }
     }
   }
 
@@ -206,12 +226,16 @@ export class Connection {
       this.error(error instanceof AuthError ? error.message : 'Invalid token');
       return this.ws.close(4001, 'Authentication failed');
     }
-    this.identity = identity;
-    clearTimeout(this.authTimer);
-    this.repo = this.ctx.db.forUser(identity.userId, identity.token);
+    // The socket counts as signed in only once everything below has worked (a failure leaves it as it was).
+    const repo = this.ctx.db.forUser(identity.userId, identity.token);
     await this.ctx.db.service.ensureUser({ id: identity.userId, email: identity.email ?? `${identity.userId}@users.local` });
+    const projects = await repo.listProjects(identity.userId);
+    if (this.closed) return;
+    this.identity = identity;
+    this.repo = repo;
+    clearTimeout(this.authTimer);
     this.ctx.connections.add(this);
-    this.send({ type: 'init', userId: identity.userId, projects: await this.repo.listProjects(identity.userId), demoMode: this.ctx.config.demoMode });
+    this.send({ type: 'init', userId: identity.userId, projects, demoMode: this.ctx.config.demoMode });
     // A user who connects is about to work: get their execution environment ready (Modal: a warm sandbox).
     this.ctx.backend.prewarm({ userId: identity.userId }).catch((error: unknown) => this.ctx.log.warn({ err: error }, 'prewarm failed'));
   }

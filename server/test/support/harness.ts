@@ -134,6 +134,11 @@ export class Client {
     });
     ws.on('close', (code, reason) => {
       this.closeInfo = { code, reason: String(reason) };
+      // Nothing more will arrive: a waiter learns it now rather than at its timeout.
+      for (const w of this.waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(new Error(`socket closed (${code} ${String(reason)}) while waiting; got: ${JSON.stringify(this.messages.slice(-5)).slice(0, 1500)}`));
+      }
     });
   }
 
