@@ -10,6 +10,7 @@ import type { ServerContext } from '../context.js';
 import { RateLimiter } from '../rate-limit.js';
 import { projectRoutes } from './routes/projects.js';
 import { sendErrorPage, wantsPage } from './error-pages.js';
+import { NUL_MESSAGE } from './guards.js';
 
 const publicDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../public');
 const startedAt = Date.now();
@@ -56,7 +57,20 @@ export function createApp(ctx: ServerContext, extras: AppExtras = {}): Express {
     next();
   });
 
-  app.use(express.json({ limit: ctx.config.JSON_BODY_LIMIT }));
+  // NUL in the path or query, or in a JSON body (where it can only arrive as the escape \u0000): a clear 400 here
+  // rather than a database error later (NUL_MESSAGE, guards.ts).
+  app.use((req, res, next) => {
+    if (/%00/.test(req.url)) return res.status(400).json({ error: NUL_MESSAGE });
+    next();
+  });
+  app.use(
+    express.json({
+      limit: ctx.config.JSON_BODY_LIMIT,
+      verify: (_req, _res, body) => {
+        if (body.includes('\\u0000')) throw Object.assign(new Error(NUL_MESSAGE), { type: 'entity.nul' });
+      },
+    }),
+  );
 
   app.get('/api/health', (_req, res) => {
     res.json({
@@ -100,6 +114,7 @@ export function createApp(ctx: ServerContext, extras: AppExtras = {}): Express {
     const status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode;
     if ((error as { type?: string }).type === 'entity.too.large') return res.status(413).json({ error: 'Request body too large' });
     if ((error as { type?: string }).type === 'entity.parse.failed') return res.status(400).json({ error: 'Invalid JSON body' });
+    if ((error as { type?: string }).type === 'entity.nul') return res.status(400).json({ error: NUL_MESSAGE });
     if (isBackendError(error)) {
       if (error.status >= 500) ctx.log.error({ err: error, path: req.path }, 'backend error');
       return res.status(error.status === 499 ? 409 : error.status).json({ error: error.message, code: error.code });

@@ -8,6 +8,12 @@ import type { ServerContext, UserRepo } from '../context.js';
 import { AuthError, tokenFromHeaders, type Identity } from '../auth/verify.js';
 import type { ProjectRecord } from '../db/repository.js';
 
+/**
+ * NUL is never part of a name, a prompt or an id, and PostgreSQL cannot store it in text: requests carrying one
+ * are refused with this 400 where they enter (path and query, JSON bodies, upload forms; app.ts and assets.ts).
+ */
+export const NUL_MESSAGE = 'Text may not contain NUL characters';
+
 export interface AuthedRequest extends Request {
   identity: Identity;
   repo: UserRepo;

@@ -4,6 +4,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import multer from 'multer';
+import { NUL_MESSAGE } from './guards.js';
 
 export interface UploadOptions {
   field: string;
@@ -56,7 +57,12 @@ export function singleUpload(options: UploadOptions): RequestHandler {
   }).single(options.field);
   return (req: Request, res: Response, next: NextFunction) => {
     handler(req, res, (error?: unknown) => {
-      if (!error) return next();
+      if (!error) {
+        // Form fields and the file name are text headed for the database (NUL_MESSAGE, guards.ts).
+        const texts = [req.file?.originalname ?? '', ...Object.values((req.body ?? {}) as Record<string, unknown>)];
+        if (texts.some((v) => typeof v === 'string' && v.includes('\u0000'))) return res.status(400).json({ error: NUL_MESSAGE });
+        return next();
+      }
       const mapped = uploadErrorResponse(error, options.maxBytes);
       if (mapped) return res.status(mapped.status).json({ error: mapped.error });
       next(error);

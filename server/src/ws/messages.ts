@@ -61,6 +61,11 @@ const SCHEMAS: ReadonlyMap<string, z.ZodType> = new Map(Object.entries(schemas))
 /** Every message type, for tests and docs. */
 export const MESSAGE_TYPES: readonly MessageType[] = Object.keys(schemas) as MessageType[];
 
+/** The fields a message type takes (besides `type`), for tests and docs. */
+export function messageFields(type: MessageType): string[] {
+  return Object.keys(schemas[type].shape);
+}
+
 /** Messages that cost no rate budget: heartbeats and view bookkeeping. */
 const FREE: ReadonlySet<string> = new Set<MessageType>(['ping', 'viewState']);
 
@@ -113,5 +118,7 @@ export function parseFrame(data: unknown, isBinary: boolean): ParsedFrame {
   }
   const type = frameType(parsed);
   if (type === null) return { ok: false, reason: 'type' };
+  // NUL is never part of a message, and the database cannot store it in text: refused here, not by PostgreSQL.
+  if (String(data).includes('\\u0000')) return { ok: false, reason: 'invalid', type: type as MessageType, detail: 'Text may not contain NUL characters' };
   return parseFields(type, parsed);
 }
