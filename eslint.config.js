@@ -15,6 +15,21 @@ export default tseslint.config(
     },
   },
   {
+    // A name that may come from the wire is never looked up on a plain object: `key in obj` and `obj[key]` find
+    // `constructor`, `toString`, `__proto__` through the prototype (one frame stopped the server that way). Use a
+    // Map, or Object.hasOwn. `'literal' in x` (type narrowing) stays allowed.
+    files: ['server/src/**/*.ts', 'packages/*/src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "BinaryExpression[operator='in'][left.type!='Literal']",
+          message: 'Use a Map or Object.hasOwn(): `in` also finds prototype members (constructor, toString, __proto__).',
+        },
+      ],
+    },
+  },
+  {
     // Tests read wire JSON whose shape the assertions check.
     files: ['**/test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { benchAgent } from './agent.js';
 import { benchFilesAndGit } from './files-git.js';
 import { benchServer } from './server.js';
+import { benchFlood } from './flood.js';
 import { benchModal } from './modal.js';
 import { benchMigrate } from './migrate.js';
 import { benchVideo } from './video.js';
@@ -17,6 +18,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   'files-git': benchFilesAndGit,
   agent: () => benchAgent(),
   server: benchServer,
+  flood: benchFlood,
   modal: () => benchModal(),
   migrate: () => benchMigrate(),
   video: () => benchVideo(),

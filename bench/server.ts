@@ -96,7 +96,10 @@ function rssKb(pid: number): number {
   return Number(line.replace(/\D+/g, ''));
 }
 
-async function bootChild(dataDir: string): Promise<{ url: string; pid: number; ms: number; stop: () => Promise<void> }> {
+export async function bootChild(
+  dataDir: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ url: string; pid: number; ms: number; stop: () => Promise<void> }> {
   const started = performance.now();
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'server/src/cli.ts'], {
     cwd: root,
@@ -113,6 +116,7 @@ async function bootChild(dataDir: string): Promise<{ url: string; pid: number; m
       PGLITE_TEMPLATE_DIR: TEMPLATES,
       RATE_LIMIT_PER_MIN: '100000',
       WS_MESSAGES_PER_MIN: '100000',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

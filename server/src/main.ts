@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Express } from 'express';
 import { WebSocketServer } from 'ws';
 import type { ExecutionBackend } from '@dreamcore/runtime-core';
 import { loadConfig, type Config } from './config.js';
@@ -28,6 +29,8 @@ export interface RunningServer {
   url: string;
   port: number;
   ctx: ServerContext;
+  /** The Express app (its route table is what the fuzz tests walk). */
+  app: Express;
   close(): Promise<void>;
 }
 
@@ -162,6 +165,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
     url,
     port,
     ctx,
+    app,
     close() {
       closing ??= (async () => {
         for (const client of wss.clients) client.terminate();

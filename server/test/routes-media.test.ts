@@ -11,6 +11,7 @@ import { uploadErrorResponse } from '../src/http/upload.js';
 import { imageErrorResponse, parseImageSize } from '../src/http/routes/assets.js';
 import { draftView, isGameId, parseRange, publishedGameView, validateDraft, validatePublish } from '../src/http/routes/publish.js';
 import { fallbackPlayPage, isHiddenGamePath, isSafeGamePath, isTopLevelDocument } from '../src/http/routes/play.js';
+import { contentType } from '../src/http/game-files.js';
 
 const wrap = (inner: string) => `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">${inner}</svg>`;
 
@@ -369,5 +370,25 @@ describe('play helpers', () => {
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
     expect(html).toContain('src="/g/g_AbCdEf1234/index.html"');
     expect(html).toContain('nonce="n0nce"');
+  });
+});
+
+describe('names from the input are never looked up on a plain object', () => {
+  const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];
+
+  it('an SVG entity named after a prototype member is an unknown entity, not a function', () => {
+    for (const name of names) {
+      expect(decodeXmlEntities(`a &${name}; b`, false)).toBe(`a &${name}; b`);
+      expect(() => decodeXmlEntities(`&${name};`, true)).toThrow(SvgError);
+    }
+  });
+
+  it('file types: extensions and MIME subtypes named after prototype members are not types', () => {
+    for (const name of names) {
+      expect(allowedSubtype(`image/${name}`)).toBeNull();
+      expect(checkAssetType(`a.${name}`, 'image/png')).toEqual({ ok: false, error: ALLOWED_TYPES_MESSAGE });
+      expect(aliasSourceName(`hero.${name}`, '.png')).toBe(`hero.${name}.png`);
+      expect(contentType(`game.${name}`)).toBe('application/octet-stream');
+    }
   });
 });

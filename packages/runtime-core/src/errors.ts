@@ -77,7 +77,7 @@ export function isBackendError(value: unknown, code?: ErrorCode): value is Backe
   if (!(value instanceof BackendError)) {
     if (typeof value !== 'object' || value === null) return false;
     const v = value as { name?: unknown; code?: unknown };
-    if (v.name !== 'BackendError' || typeof v.code !== 'string' || !(v.code in ERROR_CODES)) return false;
+    if (v.name !== 'BackendError' || typeof v.code !== 'string' || !Object.hasOwn(ERROR_CODES, v.code)) return false;
   }
   return code === undefined || (value as BackendError).code === code;
 }

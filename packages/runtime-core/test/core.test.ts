@@ -131,6 +131,8 @@ describe('errors', () => {
     expect(JSON.parse(JSON.stringify(error))).toEqual({ code: 'TOO_LARGE', message: 'big', recoverable: false, details: { limit: 1 } });
     expect(isBackendError({ name: 'BackendError', code: 'NOT_FOUND' })).toBe(true);
     expect(isBackendError(new Error('x'))).toBe(false);
+    // A code named after a prototype member is not a code (an `in` check once said it was).
+    for (const code of ['constructor', 'toString', '__proto__']) expect(isBackendError({ name: 'BackendError', code })).toBe(false);
   });
   it('map agent exit codes the way DreamCore clients expect', () => {
     expect(errorCodeForExit(124)).toBe('CLI_TIMEOUT');

@@ -3,8 +3,8 @@
  * `subscribeJob {lastSeq}` replays exactly what was missed; malformed or unknown messages get `{type:"error"}` and
  * the connection stays; per-connection and per-user rate limits.
  *
- * Hostile input: frames are counted before they are parsed (a flooding socket is paused, so it costs the others
- * nothing); a frame is parsed by `ws/messages.ts` alone; messages of one socket are handled one after another, in
+ * Hostile input: frames are counted before they are parsed; over its budget a socket is paused (what it sends
+ * waits in TCP buffers) and frames already read are dropped unparsed, so a flood costs the others nothing; a frame is parsed by `ws/messages.ts` alone; messages of one socket are handled one after another, in
  * the order sent (a `message` right after `selectProject` sees the project selected); and every handler runs inside
  * one error boundary: a failure answers this socket with an error and is logged, it never reaches the process.
  */
@@ -40,6 +40,8 @@ export class Connection {
   private readonly limiter: RateLimiter;
   private readonly frames: TokenBucket;
   private resumeTimer: NodeJS.Timeout | null = null;
+  /** Frames dropped over budget since the sender was last told. */
+  private droppedFrames = 0;
   /** The tail of this socket's message chain: each message starts when the one before it has been handled. */
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;
@@ -94,9 +96,14 @@ export class Connection {
     try {
       if (this.closed) return;
       if (!this.frames.take()) {
-        // Frames ws had already read when the socket was paused: dropped unparsed.
+        // Over budget: dropped unparsed (ws had read it already). The sender hears once per pause how many.
         this.ctx.metrics.wsDroppedFrames.inc();
+        this.droppedFrames++;
         return this.pauseUntilNextFrame();
+      }
+      if (this.droppedFrames > 0) {
+        this.structured('RATE_LIMITED', 'Too many messages. Some were not processed; please slow down.', { dropped: this.droppedFrames });
+        this.droppedFrames = 0;
       }
       if (this.frames.msUntilNext() > 0) this.pauseUntilNextFrame();
       const frame = parseFrame(data, isBinary);

@@ -177,7 +177,7 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
         const existing = core.findSecret(environmentName, request.deploymentName);
         if (type === Creation.UNSPECIFIED) {
           if (!existing) throw new ServerError(Status.NOT_FOUND, `Secret '${request.deploymentName}' not found`);
-          const missing = request.requiredKeys.filter((key) => !(key in existing.env));
+          const missing = request.requiredKeys.filter((key) => !Object.hasOwn(existing.env, key));
           if (missing.length > 0) {
             throw new ServerError(Status.FAILED_PRECONDITION, `Secret is missing key(s): ${missing.join(', ')}`);
           }

@@ -109,10 +109,10 @@ export function loadModalDefinitions(resolveFrom: string = import.meta.url): Mod
     problems.push('TaskCommandRouterDefinition not found');
   }
   for (const m of REQUIRED_CONTROL_PLANE_METHODS) {
-    if (found?.modalClient && !(m in found.modalClient.methods)) problems.push(`ModalClient.${m} missing`);
+    if (found?.modalClient && !Object.hasOwn(found.modalClient.methods, m)) problems.push(`ModalClient.${m} missing`);
   }
   for (const m of REQUIRED_ROUTER_METHODS) {
-    if (found?.taskCommandRouter && !(m in found.taskCommandRouter.methods)) {
+    if (found?.taskCommandRouter && !Object.hasOwn(found.taskCommandRouter.methods, m)) {
       problems.push(`TaskCommandRouter.${m} missing`);
     }
   }

@@ -221,7 +221,7 @@ export async function startModalEmulator(options: ModalEmulatorOptions = {}): Pr
 function complete(definition: TsProtoServiceDefinition, handlers: Record<string, unknown>): ServiceImplementation<TsProtoServiceDefinition> {
   const full: Record<string, unknown> = { ...handlers };
   for (const [key, method] of Object.entries(definition.methods)) {
-    if (key in full) continue;
+    if (Object.hasOwn(full, key)) continue;
     const error = (): ServerError => new ServerError(Status.UNIMPLEMENTED, `${definition.name}.${method.name} is not emulated`);
     full[key] = method.responseStream
       ? // eslint-disable-next-line require-yield -- a stream that fails before its first message
