@@ -11,6 +11,9 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** Provisions and checks the Modal emulator's sandbox network (`setup [--check]`); loads nothing but Node. */
+const MODAL_EMULATOR_BIN = fileURLToPath(new URL('../packages/backend-modal/bin/modal-emulator.js', import.meta.url));
+
 /**
  * A command on PATH (as `command -v` finds it).
  * @param {string} name
@@ -55,6 +58,14 @@ export const PREREQUISITES = [
   },
   { name: 'git', apt: 'git', required: true, why: 'project history on the local backend', present: () => onPath('git') },
   { name: 'ps', apt: 'procps', required: true, why: 'process-tree checks in the agent tests', present: () => onPath('ps') },
+  { name: 'ip', apt: 'iproute2', required: true, why: 'gives each Modal emulator sandbox a network of its own', present: () => onPath('ip') },
+  {
+    name: 'the Modal emulator network',
+    // Not a package: `npm run setup` provisions it as root (packages/backend-modal/src/emulator/network.ts).
+    required: true,
+    why: "sandboxes reach only the emulator's internet address (on lo, added by `npm run setup` as root, once per boot), never this machine's loopback; needs root",
+    present: () => process.getuid?.() === 0 && spawnSync(process.execPath, [MODAL_EMULATOR_BIN, 'setup', '--check'], { stdio: 'ignore' }).status === 0,
+  },
   {
     name: 'PostgreSQL 15',
     apt: 'postgresql-15',
@@ -83,7 +94,10 @@ export function prerequisiteMessage(missing = missingPrerequisites()) {
   return [
     `npm test needs ${required.map((p) => p.name).join(', ')}, which ${required.length === 1 ? 'is' : 'are'} not installed here:`,
     ...required.map((p) => `  - ${p.name}: ${p.why}`),
-    `Install with: npm run setup   (Debian/Ubuntu: sudo apt-get install ${missing.map((p) => p.apt).join(' ')})`,
+    `Install with: npm run setup   (Debian/Ubuntu: sudo apt-get install ${missing
+      .filter((p) => p.apt)
+      .map((p) => p.apt)
+      .join(' ')})`,
   ].join('\n');
 }
 
@@ -101,9 +115,10 @@ export default function checkPrerequisites() {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const missing = missingPrerequisites();
   if (process.argv.includes('--apt')) {
-    process.stdout.write(missing.map((p) => p.apt).join(' ') + (missing.length ? '\n' : ''));
+    const apt = missing.filter((p) => p.apt).map((p) => p.apt);
+    process.stdout.write(apt.join(' ') + (apt.length ? '\n' : ''));
   } else {
-    for (const p of missing) console.log(`${p.required ? 'missing' : 'optional'}: ${p.name} (${p.apt}): ${p.why}`);
+    for (const p of missing) console.log(`${p.required ? 'missing' : 'optional'}: ${p.name} (${p.apt ?? 'npm run setup'}): ${p.why}`);
     process.exitCode = missing.some((p) => p.required) ? 1 : 0;
   }
 }

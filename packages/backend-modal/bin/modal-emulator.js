@@ -5,7 +5,20 @@
 //
 // Point the real SDK at it with MODAL_SERVER_URL=<url> MODAL_TOKEN_ID=<any> MODAL_TOKEN_SECRET=<any>.
 // Runs until SIGINT/SIGTERM, then terminates every sandbox.
+//
+//   node packages/backend-modal/bin/modal-emulator.js setup [--check]
+//
+// provisions (as root, idempotently) or checks the sandbox network: the emulator's internet address on this machine's
+// lo. It runs before `npm install` in CI, so it loads nothing but Node itself.
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+
+/** The emulator's internet address; the same as INTERNET_ADDRESS in src/emulator/network.ts (a test checks). */
+const INTERNET_ADDRESS = '198.18.0.1';
+
+if (process.argv[2] === 'setup') {
+  process.exit(setupNetwork(process.argv.includes('--check')));
+}
 
 const { values } = parseArgs({
   options: {
@@ -13,6 +26,7 @@ const { values } = parseArgs({
     'state-dir': { type: 'string' },
     'rpc-delay-ms': { type: 'string' },
     bind: { type: 'string', multiple: true },
+    publish: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -23,7 +37,10 @@ if (values.help) {
       '  --port          TCP port on 127.0.0.1 (0 = any free port; default 0)\n' +
       '  --state-dir     keep volumes here (default: a temporary directory removed on exit)\n' +
       '  --rpc-delay-ms  fixed delay per RPC (default: $MODAL_EMULATOR_RPC_DELAY_MS or 0)\n' +
-      '  --bind          extra host path to mount read-only into every sandbox (repeatable)\n',
+      '  --bind          extra host path to mount read-only into every sandbox (repeatable)\n' +
+      '  --publish PORT  make 127.0.0.1:PORT reachable from sandboxes at http://198.18.0.1:PORT (repeatable),\n' +
+      "                  as an ingress would in production (e.g. the server's key proxy: MODAL_KEY_PROXY_PORT)\n" +
+      'modal-emulator setup [--check]: provision (as root) or check the sandbox network, once per boot\n',
   );
   process.exit(0);
 }
@@ -38,6 +55,10 @@ const emulator = await emulatorModule.startModalEmulator({
 });
 
 process.stdout.write(`${emulator.url}\n`);
+for (const port of values.publish ?? []) {
+  const published = await emulator.publish(toNumber(port, '--publish'), { publicPort: toNumber(port, '--publish') });
+  console.error(`[modal-emulator] published 127.0.0.1:${port} to sandboxes at ${published.url}`);
+}
 const env = emulator.clientEnv();
 console.error(
   `[modal-emulator] serving modal SDK ${emulator.sdkVersion} protocol; state in ${emulator.stateDir}\n` +
@@ -58,6 +79,36 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
       },
     );
   });
+}
+
+function setupNetwork(checkOnly) {
+  const onLo = () => {
+    try {
+      return execFileSync('ip', ['-o', '-4', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).includes(
+        ` ${INTERNET_ADDRESS}/32 `,
+      );
+    } catch {
+      return false;
+    }
+  };
+  if (onLo()) {
+    console.log(`modal-emulator setup: sandbox network ready (${INTERNET_ADDRESS} on lo)`);
+    return 0;
+  }
+  if (checkOnly) {
+    console.error(`modal-emulator setup: ${INTERNET_ADDRESS} is not on lo; run \`npm run setup\` as root`);
+    return 1;
+  }
+  try {
+    execFileSync('ip', ['addr', 'add', `${INTERNET_ADDRESS}/32`, 'dev', 'lo'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    console.error(
+      `modal-emulator setup: could not add ${INTERNET_ADDRESS} to lo (needs root and iproute2): ${error.stderr?.toString().trim() || error.message}`,
+    );
+    return 1;
+  }
+  console.log(`modal-emulator setup: added ${INTERNET_ADDRESS}/32 to lo (the emulator's internet address; again after a reboot)`);
+  return 0;
 }
 
 /** The built package (dist/) when present; in a source checkout, the TypeScript sources through tsx. */

@@ -7,6 +7,7 @@ import { ServerError, Status, type CallContext } from 'nice-grpc';
 import { createHash } from 'node:crypto';
 import { IMAGE_BUILDER_VERSION, type EmulatorCore } from './core.js';
 import type { EmulatedSandbox, SandboxResult } from './sandbox.js';
+import { parseCidr, type NetworkPolicy } from './network.js';
 import { modalError, stableId, within } from './util.js';
 
 /** OBJECT_CREATION_TYPE_* */
@@ -19,8 +20,8 @@ const Creation = {
   EPHEMERAL: 5,
 } as const;
 
-/** NetworkAccess.NetworkAccessType.BLOCKED */
-const NETWORK_BLOCKED = 2;
+/** NetworkAccess.NetworkAccessType */
+const NetworkAccessType = { OPEN: 1, BLOCKED: 2, ALLOWLIST: 3 } as const;
 /** Longest a SandboxWaitV2 long-poll is held (the SDK asks for 10 s). */
 const MAX_WAIT_SECONDS = 55;
 /** Page size of SandboxListV2; the SDK pages with `beforeTimestamp`. */
@@ -43,7 +44,7 @@ interface SandboxDefinition {
   workdir?: string;
   name?: string;
   blockNetwork: boolean;
-  networkAccess?: { networkAccessType: number };
+  networkAccess?: { networkAccessType: number; allowedCidrs: string[]; allowedDomains: string[] };
   volumeMounts: { volumeId: string; mountPath: string; readOnly: boolean; subPath?: string }[];
   environmentVariables?: { contents: Record<string, string> };
 }
@@ -214,7 +215,7 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
           readOnly: mount.readOnly,
           subPath: mount.subPath,
         })),
-        blockNetwork: definition.blockNetwork || definition.networkAccess?.networkAccessType === NETWORK_BLOCKED,
+        network: networkPolicy(definition),
       });
       return {
         sandboxId: sandbox.id,
@@ -280,6 +281,21 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
       return { sandboxes: sandboxes.map(sandboxInfo) };
     }),
   };
+}
+
+/** The sandbox's outbound network from its definition (the SDK always sends `networkAccess`). */
+function networkPolicy(definition: SandboxDefinition): NetworkPolicy {
+  const access = definition.networkAccess;
+  if (definition.blockNetwork || access?.networkAccessType === NetworkAccessType.BLOCKED) return { kind: 'blocked' };
+  if (access?.networkAccessType !== NetworkAccessType.ALLOWLIST) return { kind: 'open' };
+  if (access.allowedDomains.length > 0) {
+    throw new ServerError(Status.UNIMPLEMENTED, 'outbound domain allowlists are not emulated (use CIDRs); the emulator will not pretend to enforce them');
+  }
+  try {
+    return { kind: 'allowlist', cidrs: access.allowedCidrs.map(parseCidr) };
+  } catch (error) {
+    throw modalError(Status.INVALID_ARGUMENT, `Invalid outbound CIDR allowlist: ${(error as Error).message}`, `bad CIDR (${(error as Error).message})`);
+  }
 }
 
 function sandboxFromName(

@@ -5,6 +5,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { ServerError, Status } from 'nice-grpc';
+import type { NetworkPolicy } from './network.js';
 import { EmulatedSandbox, sandboxDirFor, type SandboxResult } from './sandbox.js';
 import { modalError, newId, newSandboxId, TokenSigner } from './util.js';
 import { readVolumeMetas, VolumeLocks, VolumeView, writeVolumeMeta, type VolumeRecord, type VolumeVersion } from './volumes.js';
@@ -52,7 +53,7 @@ export interface NewSandbox {
   timeoutSecs: number;
   idleTimeoutSecs: number | undefined;
   mounts: { volumeId: string; mountPath: string; readOnly: boolean; subPath: string | undefined }[];
-  blockNetwork: boolean;
+  network: NetworkPolicy;
 }
 
 /** Lifetime of control-plane auth tokens and router JWTs. The SDK refreshes both well before expiry. */
@@ -280,7 +281,7 @@ export class EmulatorCore {
         timeoutSecs: request.timeoutSecs,
         idleTimeoutSecs: request.idleTimeoutSecs,
         volumes: views,
-        blockNetwork: request.blockNetwork,
+        network: request.network,
       },
       {
         bwrapPath: this.options.bwrapPath,

@@ -29,11 +29,13 @@ import { commandRouterService } from './command-router.js';
 import { controlPlaneService } from './control-plane.js';
 import { DEFAULT_ENVIRONMENT, EmulatorCore } from './core.js';
 import { loadModalDefinitions } from './definitions.js';
+import { networkProblem, publish, type Published } from './network.js';
 import { writeSyncShim } from './sync-channel.js';
 import { delay, modalError } from './util.js';
 
 export { EXPECTED_SDK_VERSION, loadModalDefinitions } from './definitions.js';
 export { FS_TOOLS_PATH } from './fs-tools.js';
+export { INTERNET_ADDRESS, networkProblem, provisionNetwork, type Published } from './network.js';
 
 export interface ModalEmulatorOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
@@ -78,6 +80,12 @@ export interface ModalEmulator {
    * with UNAVAILABLE.
    */
   setReachable(reachable: boolean): void;
+  /**
+   * Makes a service on this machine reachable from sandboxes at `http://198.18.0.1:<port>` (what an ingress or a
+   * tunnel is in production; sandboxes cannot reach this machine's loopback). `publicPort` 0 picks a free port.
+   * Closed with the emulator.
+   */
+  publish(targetPort: number, options?: { targetHost?: string; publicPort?: number }): Promise<Published>;
   /** Calls per RPC method name (both services) since start or the last `resetCounts()`. */
   rpcCounts(): Record<string, number>;
   resetCounts(): void;
@@ -109,6 +117,8 @@ export async function startModalEmulator(options: ModalEmulatorOptions = {}): Pr
   const bwrapPath = options.bwrapPath ?? findOnPath('bwrap', 'bubblewrap (apt-get install bubblewrap)');
   const nsenterPath = options.nsenterPath ?? findOnPath('nsenter', 'util-linux');
   const isRoot = process.getuid?.() === 0;
+  const networkMissing = networkProblem();
+  if (networkMissing) throw new Error(`Cannot start the Modal emulator: ${networkMissing}`);
   const defs = loadModalDefinitions();
 
   const ownsStateDir = options.stateDir === undefined;
@@ -170,6 +180,7 @@ export async function startModalEmulator(options: ModalEmulatorOptions = {}): Pr
   const url = `http://127.0.0.1:${port}`;
   core.options.routerUrl = `https://127.0.0.1:${port}`;
 
+  const publishedServices = new Set<Published>();
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -182,6 +193,11 @@ export async function startModalEmulator(options: ModalEmulatorOptions = {}): Pr
       MODAL_TOKEN_ID: options.credentials?.tokenId ?? 'ak-emulator',
       MODAL_TOKEN_SECRET: options.credentials?.tokenSecret ?? 'as-emulator',
     }),
+    async publish(targetPort, publishOptions) {
+      const published = await publish(targetPort, publishOptions);
+      publishedServices.add(published);
+      return published;
+    },
     setReachable(value) {
       reachable = value;
       if (value) for (const release of [...held]) release();
@@ -206,6 +222,7 @@ export async function startModalEmulator(options: ModalEmulatorOptions = {}): Pr
       (closing ??= (async () => {
         reachable = true;
         for (const release of [...held]) release();
+        await Promise.allSettled([...publishedServices].map((p) => p.close()));
         await core.shutdown();
         // Held-open long polls (exec wait, stdio) would keep a graceful shutdown waiting forever.
         server.forceShutdown();

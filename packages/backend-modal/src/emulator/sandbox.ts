@@ -7,8 +7,8 @@
  * where the sandbox asked, and the rest of the in-memory root. The host's /root, /work, /home... are not mounted,
  * so the sandbox cannot see them. Never `--dev-bind / /`: bwrap then writes through to the real root.
  *
- * One `bwrap` process per sandbox owns the namespaces (mount, PID, IPC, UTS; network too when the sandbox blocks
- * the network) and runs the entrypoint (`sleep infinity` unless a command was given). Execs join those namespaces
+ * One `bwrap` process per sandbox owns the namespaces (mount, PID, IPC, UTS, network; see network.ts for how the
+ * network is connected) and runs the entrypoint (`sleep infinity` unless a command was given). Execs join those namespaces
  * with `nsenter`, so all processes of a sandbox see each other, a second exec can `pkill` the first, and killing
  * the namespace's PID 1 ends every one of them: that is `terminate()`.
  *
@@ -23,6 +23,7 @@ import { join, posix } from 'node:path';
 import { ExecProcess, ProcessExec } from './exec.js';
 import { FS_TOOLS_PATH, FsToolExec } from './fs-tools.js';
 import { OutputBuffer } from './output-buffer.js';
+import { connectSandbox, type NetworkPolicy } from './network.js';
 import { CONTROL_DIR, SyncChannel } from './sync-channel.js';
 import { latch, type Latch } from './util.js';
 import { viewFor, type VolumeView } from './volumes.js';
@@ -75,7 +76,8 @@ export interface SandboxSpec {
   idleTimeoutSecs: number | undefined;
   /** The sandbox's private views of the volumes it mounts (see volumes.ts). */
   volumes: readonly VolumeView[];
-  blockNetwork: boolean;
+  /** Blocked, open, or an outbound CIDR allowlist (see network.ts). */
+  network: NetworkPolicy;
 }
 
 export interface ExecRequest {
@@ -123,14 +125,7 @@ export class EmulatedSandbox {
   ) {
     this.createdAt = createdAt;
     this.syncChannel = new SyncChannel(join(config.sandboxDir, 'control'), (paths) => this.sync(paths));
-    this.namespaces = [
-      ...(config.userNamespace ? ['--user', '--preserve-credentials'] : []),
-      '--mount',
-      '--pid',
-      '--uts',
-      '--ipc',
-      ...(spec.blockNetwork ? ['--net'] : []),
-    ];
+    this.namespaces = [...(config.userNamespace ? ['--user', '--preserve-credentials'] : []), '--mount', '--pid', '--uts', '--ipc', '--net'];
   }
 
   get id(): string {
@@ -162,11 +157,12 @@ export class EmulatedSandbox {
 
     const command = this.spec.command.length > 0 ? this.spec.command : ['sleep', 'infinity'];
     // bwrap reports the namespace's PID 1 on --info-fd as soon as it has cloned, before the mounts exist; the
-    // entrypoint wrapper writes to fd 4 once bwrap has finished setting up and is about to run the command.
-    const entrypoint = ['/bin/sh', '-c', 'echo ready >&4; exec 4>&-; exec "$@"', 'modal-entrypoint', ...command];
+    // entrypoint wrapper writes to fd 4 once bwrap has finished setting up, then waits on fd 5 until the sandbox's
+    // network is connected before it runs the command.
+    const entrypoint = ['/bin/sh', '-c', 'echo ready >&4; exec 4>&-; read go <&5; exec 5<&-; exec "$@"', 'modal-entrypoint', ...command];
     const child = spawn(this.config.bwrapPath, [...this.bwrapArgs(tmpDir, homeDir), '--', ...entrypoint], {
       env: this.spec.env,
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
       // Its own process group, so terminate() reaches bwrap itself too.
       detached: true,
     });
@@ -205,6 +201,13 @@ export class EmulatedSandbox {
       this.finish({ status: GenericStatus.INIT_FAILURE, exitcode: 0, exception: 'sandbox root is the host root' }, { commit: false });
       throw new Error('cannot start sandbox: its root is still the host root');
     }
+    try {
+      await connectSandbox(pid, this.spec.network);
+    } catch (error) {
+      this.finish({ status: GenericStatus.INIT_FAILURE, exitcode: 0, exception: 'sandbox network failed' }, { commit: false });
+      throw new Error(`cannot start sandbox: its network could not be set up (${(error as Error).message})`, { cause: error });
+    }
+    (child.stdio as unknown as (NodeJS.WritableStream | null)[])[5]?.end('go\n');
 
     void exit.then(({ code, signal }) => {
       this.bwrapGone = true;
@@ -363,7 +366,8 @@ export class EmulatedSandbox {
       '--unshare-uts',
       '--unshare-cgroup-try',
       ...(this.config.userNamespace ? ['--unshare-user', '--uid', '0', '--gid', '0'] : []),
-      ...(this.spec.blockNetwork ? ['--unshare-net'] : []),
+      // Always a network of its own: this machine's loopback is never the sandbox's (network.ts connects it).
+      '--unshare-net',
       '--hostname',
       'modal',
       '--tmpfs',
