@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { createLocalBackend } from '@dreamcore/backend-local';
 import { startModalEmulator, type ModalEmulator } from '@dreamcore/backend-modal/emulator';
 import { createModalBackend } from '@dreamcore/backend-modal';
-import type { ExecutionBackend, ProjectScope } from '@dreamcore/runtime-core';
+import { startKeyProxy, type ExecutionBackend, type ProjectScope } from '@dreamcore/runtime-core';
 import { startModelServer, type Turn } from '@dreamcore/runtime-core/testkit';
 import { report, section, type Measurement } from './lib.js';
 
@@ -62,13 +62,16 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-modal-local-'));
   const agent = { anthropicApiKey: 'sk-bench', anthropicBaseUrl: model.url };
   const env = emulator.clientEnv();
+  // As in production: the key proxy on this machine, reached by sandboxes only at its public address.
+  const keyProxy = await startKeyProxy({ upstream: model.url, apiKey: agent.anthropicApiKey });
+  const proxyPublicUrl = (await emulator.publish(keyProxy.port)).url;
   const makeModal = () =>
     createModalBackend({
       serverUrl: env.MODAL_SERVER_URL,
       tokenId: env.MODAL_TOKEN_ID,
       tokenSecret: env.MODAL_TOKEN_SECRET,
       appName: 'bench',
-      agent: { ...agent, claudePath: claude },
+      agent: { keyProxy, proxyPublicUrl, claudePath: claude },
       log: () => undefined,
     });
   const local = createLocalBackend({ dataDir, agent });
@@ -206,6 +209,7 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
     }
   } finally {
     await local.close();
+    await keyProxy.close();
     await model.close();
     await emulator.close();
     await fs.rm(dataDir, { recursive: true, force: true });

@@ -14,6 +14,16 @@ export interface ModelAccess {
   geminiApiKey?: string;
 }
 
+/** MODAL_SANDBOX_OUTBOUND_CIDRS: `open`, or comma-separated CIDRs (the backend checks each). */
+function outbound(value: string): string[] | 'open' {
+  return value.trim() === 'open'
+    ? 'open'
+    : value
+        .split(',')
+        .map((cidr) => cidr.trim())
+        .filter(Boolean);
+}
+
 export async function createBackend(config: Config, log: Logger, access: ModelAccess): Promise<ExecutionBackend> {
   if (config.backend === 'modal') {
     // Loaded by name at run time: a self-hoster on the local backend never loads the Modal SDK.
@@ -22,9 +32,21 @@ export async function createBackend(config: Config, log: Logger, access: ModelAc
       createModalBackend(options: Record<string, unknown>): ExecutionBackend;
     };
     return modal.createModalBackend({
+      tokenId: config.MODAL_TOKEN_ID,
+      tokenSecret: config.MODAL_TOKEN_SECRET,
+      serverUrl: config.MODAL_SERVER_URL,
       appName: config.MODAL_APP_NAME,
       environment: config.MODAL_ENVIRONMENT,
-      agent: { anthropicApiKey: access.anthropicApiKey, anthropicBaseUrl: access.anthropicBaseUrl, model: config.ANTHROPIC_MODEL },
+      agent: {
+        anthropicApiKey: access.anthropicApiKey,
+        anthropicBaseUrl: access.anthropicBaseUrl,
+        model: config.ANTHROPIC_MODEL,
+        proxyPublicUrl: config.MODAL_KEY_PROXY_URL,
+        keyProxyPort: config.MODAL_KEY_PROXY_PORT,
+        keyProxyHost: config.MODAL_KEY_PROXY_HOST,
+        allowKeyInSandbox: config.MODAL_ALLOW_KEY_IN_SANDBOX ?? false,
+      },
+      ...(config.MODAL_SANDBOX_OUTBOUND_CIDRS ? { sandbox: { outboundCidrAllowlist: outbound(config.MODAL_SANDBOX_OUTBOUND_CIDRS) } } : {}),
       gemini: { apiKey: access.geminiApiKey, baseUrl: access.geminiBaseUrl },
       log: (message: string) => log.info(message),
     });

@@ -61,6 +61,12 @@ const schema = z
     MODAL_ENVIRONMENT: z.string().optional(),
     MODAL_SERVER_URL: z.string().url().optional(),
     MODAL_APP_NAME: z.string().default('dreamcore'),
+    // The key proxy sandboxes reach the model through: listens here on a fixed port, reached at a public URL
+    MODAL_KEY_PROXY_URL: z.string().url().optional(),
+    MODAL_KEY_PROXY_PORT: int(8787, 1),
+    MODAL_KEY_PROXY_HOST: z.string().default('127.0.0.1'),
+    MODAL_ALLOW_KEY_IN_SANDBOX: bool.optional(),
+    MODAL_SANDBOX_OUTBOUND_CIDRS: z.string().optional(),
     // Agent confinement in local mode
     AGENT_ISOLATION: z.enum(['auto', 'bubblewrap', 'none']).default('auto'),
     // CPU priority of the local backend's agent and git processes (nice value; the server keeps 0)
@@ -79,6 +85,15 @@ const schema = z
     }
     if (backend === 'modal' && !env.MODAL_SERVER_URL && (!env.MODAL_TOKEN_ID || !env.MODAL_TOKEN_SECRET)) {
       ctx.addIssue({ code: 'custom', path: ['MODAL_TOKEN_ID'], message: 'EXECUTION_BACKEND=modal needs MODAL_TOKEN_ID and MODAL_TOKEN_SECRET' });
+    }
+    if (backend === 'modal' && !env.MODAL_KEY_PROXY_URL && !env.MODAL_ALLOW_KEY_IN_SANDBOX) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MODAL_KEY_PROXY_URL'],
+        message:
+          "EXECUTION_BACKEND=modal needs the public https URL at which Modal sandboxes reach this server's key proxy (which listens on MODAL_KEY_PROXY_PORT); " +
+          'or MODAL_ALLOW_KEY_IN_SANDBOX=true to put the provider key inside the sandboxes instead',
+      });
     }
   });
 

@@ -3,15 +3,18 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { createModalBackend } from '@dreamcore/backend-modal';
+import { startKeyProxy, type KeyProxy } from '@dreamcore/runtime-core';
 import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '@dreamcore/backend-modal/emulator';
 import { contractCases } from './support/contract-cases.js';
 
 const require = createRequire(import.meta.url);
 const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
 let emulator: ModalEmulator | undefined;
+let keyProxy: KeyProxy | undefined;
 
 if (emulatorPrerequisites().ok) {
   afterAll(async () => {
+    await keyProxy?.close();
     await emulator?.close();
   }, 60_000);
 
@@ -20,12 +23,14 @@ if (emulatorPrerequisites().ok) {
       emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE] });
       process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
       const env = emulator.clientEnv();
+      keyProxy = await startKeyProxy({ upstream: standIns.anthropicBaseUrl, apiKey: standIns.anthropicApiKey });
       return createModalBackend({
         serverUrl: env.MODAL_SERVER_URL,
         tokenId: env.MODAL_TOKEN_ID,
         tokenSecret: env.MODAL_TOKEN_SECRET,
         appName: 'server-contract',
-        agent: { anthropicApiKey: standIns.anthropicApiKey, anthropicBaseUrl: standIns.anthropicBaseUrl, claudePath: CLAUDE },
+        // The key proxy on loopback, reached by sandboxes only at the address the emulator publishes (as behind an ingress).
+        agent: { keyProxy, proxyPublicUrl: (await emulator.publish(keyProxy.port)).url, claudePath: CLAUDE },
         gemini: { apiKey: standIns.geminiApiKey, baseUrl: standIns.geminiBaseUrl },
         log: () => undefined,
       });

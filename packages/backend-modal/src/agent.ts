@@ -22,10 +22,10 @@
  * if this process dies. Sandbox death mid-run is SANDBOX_ERROR.
  *
  * The provider key never enters the sandbox: the agent gets a per-run token for the key proxy (runtime-core's
- * `startKeyProxy`) running in this process, at `agent.proxyPublicUrl` (real Modal) or at the proxy's own loopback
- * URL when the control plane is on this machine (the emulator: sandboxes share its network). With neither, the key
- * is handed to the run as an ephemeral Modal Secret, and the agent CAN read it (it is in its environment): this is
- * logged loudly at start-up and documented in the README.
+ * `startKeyProxy`) that runs in this process on a fixed port and that sandboxes reach only at its public URL
+ * (`agent.proxyPublicUrl`, MODAL_KEY_PROXY_URL: your ingress or tunnel). Only when the operator says so
+ * (MODAL_ALLOW_KEY_IN_SANDBOX=true, no proxy URL) is the key handed to the run as an ephemeral Modal Secret, and the
+ * agent CAN then read it (it is in its environment): this is logged loudly at start-up and documented in the README.
  */
 import { randomBytes } from 'node:crypto';
 import type { ContainerProcess, ModalClient, Sandbox, Secret } from 'modal';
@@ -167,13 +167,11 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
   const { deadlines } = config;
   const execOptions = { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs };
   const configured = Boolean(opts.anthropicApiKey || opts.anthropicBaseUrl || opts.keyProxy);
-  const proxyReachable = Boolean(opts.proxyPublicUrl) || config.serverIsLocal;
-  const keyMode: 'proxy' | 'secret' = proxyReachable || opts.keyProxy ? 'proxy' : 'secret';
+  const { keyMode } = config;
   if (configured && keyMode === 'secret') {
     config.log(
-      'WARNING: no key proxy URL reachable from Modal (set DREAMCORE_MODAL_PROXY_URL / agent.proxyPublicUrl). ' +
-        "Falling back to a Modal Secret: the provider key is placed in the agent's environment inside the sandbox, " +
-        'where a prompt that makes the agent print its environment reveals it.',
+      'WARNING: MODAL_ALLOW_KEY_IN_SANDBOX=true and no MODAL_KEY_PROXY_URL: the provider key is placed in the ' +
+        "agent's environment inside each sandbox (as a Modal Secret), where a prompt that makes the agent print its environment reveals it.",
     );
   }
   let proxy: Promise<KeyProxy> | null = null;
@@ -185,7 +183,8 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
     proxy ??= startKeyProxy({
       upstream: opts.anthropicBaseUrl ?? 'https://api.anthropic.com',
       apiKey: opts.anthropicApiKey ?? 'demo-mode-no-key',
-      ...(opts.proxyListenHost ? { host: opts.proxyListenHost } : {}),
+      host: opts.keyProxyHost,
+      ...(opts.keyProxyPort ? { port: opts.keyProxyPort } : {}),
     });
     proxy.catch(() => (proxy = null));
     return proxy;
@@ -198,7 +197,8 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
     if (keyMode === 'proxy') {
       const keyProxy = await getProxy();
       const token = keyProxy.issue(timeoutMs + 60_000);
-      return { baseUrl: opts.proxyPublicUrl ?? keyProxy.url, token, secret: null, release: () => keyProxy.revoke(token) };
+      // Sandboxes reach the proxy only at its public URL (resolveModalConfig made sure there is one).
+      return { baseUrl: opts.proxyPublicUrl!, token, secret: null, release: () => keyProxy.revoke(token) };
     }
     secret ??= client().then((c) => c.secrets.fromObject({ DREAMCORE_ANTHROPIC_KEY: opts.anthropicApiKey ?? 'demo-mode-no-key' }));
     secret.catch(() => (secret = null));

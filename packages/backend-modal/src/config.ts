@@ -11,7 +11,11 @@
  *   DREAMCORE_MODAL_MEMORY_MIB           memory per user sandbox (default 2048, as V2)
  *   DREAMCORE_MODAL_SANDBOX_TIMEOUT_MS   longest life of a user sandbox (default 5 h, as V2)
  *   DREAMCORE_MODAL_IDLE_TIMEOUT_MS      idle time after which a user sandbox ends (default 20 min, as V2)
- *   DREAMCORE_MODAL_PROXY_URL            URL at which sandboxes reach this process's key proxy (see agent.ts)
+ *   MODAL_KEY_PROXY_URL                  public URL at which sandboxes reach the key proxy (TLS, your ingress/tunnel)
+ *   MODAL_KEY_PROXY_PORT, _HOST          where this process's key proxy listens (fixed port; host default 127.0.0.1)
+ *   MODAL_ALLOW_KEY_IN_SANDBOX=true      without a proxy URL: hand the provider key to runs as a Modal Secret
+ *   MODAL_SANDBOX_OUTBOUND_CIDRS         comma-separated CIDRs user sandboxes may reach (default: the proxy's
+ *                                        addresses in proxy mode; `open` for no restriction)
  *   DREAMCORE_MODAL_SKILLS_VOLUME        the global skills volume (default "dreamcore-skills")
  */
 import { createError, DEFAULT_MAX_FILE_BYTES, type AgentOptions, type KeyProxy } from '@dreamcore/runtime-core';
@@ -56,21 +60,36 @@ export interface ModalSandboxOptions {
   baseImage?: string;
   /** Dockerfile commands layered on the base image (default `defaultImageCommands()`). */
   imageCommands?: string[];
-  /** Restrict the sandbox's outbound network to these CIDRs (e.g. the key proxy's address). */
-  outboundCidrAllowlist?: string[];
+  /**
+   * The CIDRs a user sandbox may reach (MODAL_SANDBOX_OUTBOUND_CIDRS). Default in proxy mode: the key proxy's own
+   * addresses (resolved when a sandbox is made), the only thing the agent needs; 'open' for no restriction.
+   */
+  outboundCidrAllowlist?: string[] | 'open';
 }
 
-/** `claudePath` is the CLI inside the sandbox (default /usr/local/bin/claude, where the image installs it). */
+/**
+ * `claudePath` is the CLI inside the sandbox (default /usr/local/bin/claude, where the image installs it).
+ *
+ * The provider key stays in this process: runs get a per-run token for a key proxy that listens here on a fixed port
+ * (`keyProxyPort`, or a running `keyProxy`) and that sandboxes reach only at `proxyPublicUrl`, a public address that
+ * forwards to it (your ingress or a tunnel, with TLS): Modal's sandboxes cannot reach this machine's loopback. Without
+ * a public URL the key can only travel into the sandbox as a Modal Secret, and that is refused unless
+ * `allowKeyInSandbox` says so.
+ */
 export interface ModalAgentOptions extends AgentOptions {
-  /**
-   * The URL at which sandboxes reach the key proxy (a public HTTPS address forwarding to `keyProxy` or to the proxy
-   * this backend starts on `proxyListenHost`). Needed on real Modal, where this machine's loopback is unreachable.
-   */
+  /** The URL at which sandboxes reach the key proxy (MODAL_KEY_PROXY_URL). https on real Modal; never loopback. */
   proxyPublicUrl?: string;
-  /** An already running key proxy (e.g. the server's, on a fixed port behind TLS); default: one started here. */
+  /** An already running key proxy (e.g. the server's own); else one is started on `keyProxyPort`. */
   keyProxy?: KeyProxy;
-  /** Interface the backend's own key proxy listens on (default 127.0.0.1). */
-  proxyListenHost?: string;
+  /** The fixed port this backend's key proxy listens on (MODAL_KEY_PROXY_PORT); your ingress forwards to it. */
+  keyProxyPort?: number;
+  /** Interface the key proxy listens on (MODAL_KEY_PROXY_HOST, default 127.0.0.1). */
+  keyProxyHost?: string;
+  /**
+   * Without a proxy URL, put the provider key into each run's environment as a Modal Secret
+   * (MODAL_ALLOW_KEY_IN_SANDBOX=true). A prompt that makes the agent print its environment then reveals the key.
+   */
+  allowKeyInSandbox?: boolean;
   /**
    * 'uid' (default): the CLI runs as an unprivileged uid of its own that owns only its project during the run.
    * 'none': as root with IS_SANDBOX=1 (other projects of the same user are then writable by the agent).
@@ -141,17 +160,17 @@ export interface ResolvedModalConfig {
   appName: string;
   volumePrefix: string;
   skillsVolume: string;
-  sandbox: Required<Omit<ModalSandboxOptions, 'outboundCidrAllowlist'>> & { outboundCidrAllowlist?: string[] };
+  sandbox: Required<Omit<ModalSandboxOptions, 'outboundCidrAllowlist'>> & { outboundCidrAllowlist?: string[] | 'open' };
   maxFileBytes: number;
-  agent: ModalAgentOptions & { claudePath: string; isolation: 'uid' | 'none'; model: string };
+  agent: ModalAgentOptions & { claudePath: string; isolation: 'uid' | 'none'; model: string; keyProxyHost: string };
+  /** 'proxy': runs reach the model through the key proxy at `agent.proxyPublicUrl`; 'secret': the key is in the run. */
+  keyMode: 'proxy' | 'secret';
   gemini: ModalGeminiOptions;
   video: ModalVideoOptions;
   terminateOnClose: boolean;
   deadlines: Required<ModalDeadlines>;
   log: (message: string) => void;
   sdkLogLevel: 'debug' | 'info' | 'warn' | 'error';
-  /** The control plane is on this machine (an emulator): sandboxes share its loopback. */
-  serverIsLocal: boolean;
 }
 
 export const MODAL_DEFAULT_SERVER_URL = 'https://api.modal.com:443';
@@ -213,10 +232,7 @@ export function resolveModalConfig(options: ModalBackendOptions = {}, env: NodeJ
   if (volumePrefix.length > 28) throw createError('NOT_CONFIGURED', 'volumePrefix is longer than 28 characters');
   const sb = options.sandbox ?? {};
   const agent = options.agent ?? {};
-  const proxyPublicUrl = agent.proxyPublicUrl ?? (env.DREAMCORE_MODAL_PROXY_URL || undefined);
-  if (proxyPublicUrl !== undefined && !/^https?:\/\//.test(proxyPublicUrl)) {
-    throw createError('NOT_CONFIGURED', 'the key proxy URL must be an http(s) URL', { details: { proxyPublicUrl } });
-  }
+  const access = resolveKeyAccess(agent, env, serverUrl);
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   return {
     tokenId,
@@ -233,12 +249,12 @@ export function resolveModalConfig(options: ModalBackendOptions = {}, env: NodeJ
       idleTimeoutMs: positive('idleTimeoutMs', sb.idleTimeoutMs ?? num(env, 'DREAMCORE_MODAL_IDLE_TIMEOUT_MS') ?? 20 * 60_000, true),
       baseImage: sb.baseImage ?? DEFAULT_BASE_IMAGE,
       imageCommands: sb.imageCommands ?? defaultImageCommands(),
-      ...(sb.outboundCidrAllowlist ? { outboundCidrAllowlist: sb.outboundCidrAllowlist } : {}),
+      ...outboundCidrs(sb.outboundCidrAllowlist, env),
     },
     maxFileBytes: positive('maxFileBytes', maxFileBytes),
     agent: {
       ...agent,
-      proxyPublicUrl,
+      ...access.agent,
       claudePath: agent.claudePath ?? DEFAULT_CLAUDE_PATH,
       isolation: agent.isolation ?? 'uid',
       model: agent.model ?? env.ANTHROPIC_MODEL ?? 'sonnet',
@@ -253,6 +269,73 @@ export function resolveModalConfig(options: ModalBackendOptions = {}, env: NodeJ
     },
     log: options.log ?? ((message) => console.warn(`[dreamcore/modal] ${message}`)),
     sdkLogLevel: options.sdkLogLevel ?? 'error',
-    serverIsLocal: isLoopbackUrl(serverUrl),
+    keyMode: access.keyMode,
   };
+}
+
+/** How runs reach the model; refuses a configuration that would put the key in a sandbox unless allowed. */
+function resolveKeyAccess(
+  agent: ModalAgentOptions,
+  env: NodeJS.ProcessEnv,
+  serverUrl: string,
+): { agent: Pick<ModalAgentOptions, 'proxyPublicUrl' | 'keyProxyPort' | 'allowKeyInSandbox'> & { keyProxyHost: string }; keyMode: 'proxy' | 'secret' } {
+  const proxyPublicUrl = agent.proxyPublicUrl ?? (env.MODAL_KEY_PROXY_URL || undefined);
+  const rawPort = agent.keyProxyPort ?? num(env, 'MODAL_KEY_PROXY_PORT');
+  const keyProxyPort =
+    rawPort === undefined
+      ? undefined
+      : Number.isInteger(rawPort) && rawPort > 0 && rawPort < 65536
+        ? rawPort
+        : notConfigured('MODAL_KEY_PROXY_PORT must be a TCP port');
+  const keyProxyHost = agent.keyProxyHost ?? (env.MODAL_KEY_PROXY_HOST || '127.0.0.1');
+  const allowKeyInSandbox = agent.allowKeyInSandbox ?? /^(true|1|yes)$/i.test(env.MODAL_ALLOW_KEY_IN_SANDBOX ?? '');
+  const usesModel = Boolean(agent.anthropicApiKey || agent.anthropicBaseUrl || agent.keyProxy);
+  if (proxyPublicUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(proxyPublicUrl);
+    } catch {
+      return notConfigured(`MODAL_KEY_PROXY_URL is not a URL: ${proxyPublicUrl}`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') notConfigured('MODAL_KEY_PROXY_URL must be an https URL');
+    if (isLoopbackUrl(proxyPublicUrl)) {
+      notConfigured(
+        `MODAL_KEY_PROXY_URL is a loopback address (${url.host}): Modal's sandboxes cannot reach this machine's loopback; give the public URL of your ingress or tunnel`,
+      );
+    }
+    // Plain http only to a control plane on this machine (the emulator); on Modal the run's token would cross the internet in clear.
+    if (url.protocol === 'http:' && !isLoopbackUrl(serverUrl)) notConfigured('MODAL_KEY_PROXY_URL must be https on Modal (the run tokens travel in it)');
+    if (keyProxyPort === undefined && !agent.keyProxy)
+      notConfigured('MODAL_KEY_PROXY_URL needs MODAL_KEY_PROXY_PORT: the fixed port the key proxy listens on, which it forwards to');
+    return { agent: { proxyPublicUrl, keyProxyPort, keyProxyHost, allowKeyInSandbox }, keyMode: 'proxy' };
+  }
+  if (usesModel && !allowKeyInSandbox) {
+    notConfigured(
+      'the Modal backend needs MODAL_KEY_PROXY_URL (the public https URL at which sandboxes reach the key proxy on MODAL_KEY_PROXY_PORT); ' +
+        'without one the provider key would have to go into every sandbox, which is refused unless MODAL_ALLOW_KEY_IN_SANDBOX=true',
+    );
+  }
+  return { agent: { keyProxyPort, keyProxyHost, allowKeyInSandbox }, keyMode: 'secret' };
+}
+
+function outboundCidrs(option: string[] | 'open' | undefined, env: NodeJS.ProcessEnv): { outboundCidrAllowlist?: string[] | 'open' } {
+  const raw = option ?? (env.MODAL_SANDBOX_OUTBOUND_CIDRS?.trim() ? env.MODAL_SANDBOX_OUTBOUND_CIDRS.trim() : undefined);
+  if (raw === undefined) return {};
+  if (raw === 'open') return { outboundCidrAllowlist: 'open' };
+  const list =
+    typeof raw === 'string'
+      ? raw
+          .split(',')
+          .map((c) => c.trim())
+          .filter(Boolean)
+      : raw;
+  for (const cidr of list) {
+    if (!/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(cidr) && !/^[0-9a-f:]+(\/\d{1,3})?$/i.test(cidr))
+      notConfigured(`not a CIDR in the sandbox outbound allowlist: ${cidr}`);
+  }
+  return { outboundCidrAllowlist: list };
+}
+
+function notConfigured(message: string): never {
+  throw createError('NOT_CONFIGURED', message);
 }

@@ -17,6 +17,8 @@
  * parallel) + EnvironmentGetOrCreate + ImageGetOrCreate + SandboxCreateV2; a later cold user = VolumeGetOrCreate +
  * SandboxCreateV2; a warm user = 0 (+1 SandboxWaitV2 after an idle spell or on prewarm).
  */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { App, Image, ModalClient, Sandbox, Volume } from 'modal';
 import { createError, isBackendError } from '@dreamcore/runtime-core';
 import { errorClass, isSandboxGone, modalFailure, sandboxError, sandboxIsRunning, withDeadline, type ModalSdk } from './client.js';
@@ -58,6 +60,24 @@ export interface SandboxPoolDeps {
   /** The SDK and its client, made lazily by the backend (nothing is contacted before the first use). */
   modal: () => Promise<{ sdk: ModalSdk; client: ModalClient }>;
   config: ResolvedModalConfig;
+}
+
+/**
+ * The CIDRs a user sandbox may reach: as configured, or in proxy mode only the key proxy's own addresses (the one
+ * thing the agent talks to), looked up when a sandbox is made. Undefined: no restriction.
+ */
+async function outboundAllowlist(config: ResolvedModalConfig): Promise<string[] | undefined> {
+  const configured = config.sandbox.outboundCidrAllowlist;
+  if (configured === 'open') return undefined;
+  if (configured) return configured;
+  if (config.keyMode !== 'proxy' || !config.agent.proxyPublicUrl) return undefined;
+  const host = new URL(config.agent.proxyPublicUrl).hostname.replace(/^\[|\]$/g, '');
+  const addresses = isIP(host)
+    ? [{ address: host, family: isIP(host) }]
+    : await lookup(host, { all: true }).catch((error: unknown) => {
+        throw createError('NETWORK_ERROR', `the key proxy's host ${host} does not resolve: ${(error as Error).message}`, { cause: error });
+      });
+  return [...new Set(addresses.map((a) => `${a.address}/${a.family === 6 ? 128 : 32}`))];
 }
 
 export function sandboxName(config: ResolvedModalConfig, userId: string): string {
@@ -114,7 +134,12 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
   async function create(userId: string): Promise<Sandbox> {
     const { sdk, client } = await modal();
     const name = sandboxName(config, userId);
-    const [theApp, volume, skillsVolume] = await Promise.all([getApp(client), v2Volume(client, name, `the volume of user ${userId}`), getSkills(client)]);
+    const [theApp, volume, skillsVolume, outbound] = await Promise.all([
+      getApp(client),
+      v2Volume(client, name, `the volume of user ${userId}`),
+      getSkills(client),
+      outboundAllowlist(config),
+    ]);
     try {
       return await client.sandboxes.create(theApp, getImage(client), {
         name,
@@ -127,7 +152,7 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
         timeoutMs: config.sandbox.timeoutMs,
         idleTimeoutMs: config.sandbox.idleTimeoutMs,
         env: { LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' },
-        ...(config.sandbox.outboundCidrAllowlist ? { outboundCidrAllowlist: config.sandbox.outboundCidrAllowlist } : {}),
+        ...(outbound ? { outboundCidrAllowlist: outbound } : {}),
       });
     } catch (error) {
       // Another process of this deployment holds the name: use its sandbox (same volume, same image).

@@ -6,9 +6,11 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
+import type { KeyProxy } from '@dreamcore/runtime-core';
 import { runConformanceSuite } from '@dreamcore/runtime-core/conformance';
 import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '../src/emulator/index.js';
 import { createModalBackend, MOUNT, type ModalBackend } from '../src/index.js';
+import { publishedKeyProxy } from './support/emulated.js';
 
 const require = createRequire(import.meta.url);
 const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
@@ -18,6 +20,7 @@ if (!prerequisites.ok) console.warn(`Modal conformance skipped: the emulator nee
 
 let emulator: ModalEmulator | undefined;
 const backends = new Set<ModalBackend>();
+const proxies: KeyProxy[] = [];
 
 if (prerequisites.ok) {
   beforeAll(async () => {
@@ -27,6 +30,7 @@ if (prerequisites.ok) {
   }, 60_000);
   afterAll(async () => {
     await Promise.allSettled([...backends].map((b) => b.close()));
+    await Promise.allSettled(proxies.map((p) => p.close()));
     await emulator?.close();
   }, 60_000);
 
@@ -35,9 +39,11 @@ if (prerequisites.ok) {
     // Every file operation is an exec in a sandbox (a process start here, a round trip on Modal): the cases that make
     // hundreds of calls need more than the default 30 s on a busy machine.
     timeoutMs: 120_000,
-    factory: (context) => {
+    factory: async (context) => {
       if (!emulator) throw new Error('the Modal emulator did not start');
       const env = emulator.clientEnv();
+      const access = context.anthropicBaseUrl ? await publishedKeyProxy(emulator, context.anthropicBaseUrl, context.anthropicApiKey ?? 'none') : undefined;
+      if (access) proxies.push(access.proxy);
       const backend = createModalBackend({
         serverUrl: env.MODAL_SERVER_URL,
         tokenId: env.MODAL_TOKEN_ID,
@@ -45,8 +51,8 @@ if (prerequisites.ok) {
         appName: `conformance-${Math.random().toString(36).slice(2, 8)}`,
         sandbox: { idleTimeoutMs: 120_000, timeoutMs: 1_800_000 },
         agent: {
-          anthropicApiKey: context.anthropicApiKey,
-          anthropicBaseUrl: context.anthropicBaseUrl,
+          // The model is reached through a key proxy that sandboxes see only at its published address.
+          ...(access ? { keyProxy: access.proxy, proxyPublicUrl: access.publicUrl } : {}),
           claudePath: CLAUDE,
           maxRetries: 1, // as the local lane: fault cases end after one retry
         },

@@ -1,10 +1,12 @@
 /**
- * What the backend's emulator test files share: one emulator and one scripted model per file, backends made
- * against them and closed at the end, and a shell in a user's sandbox (as an agent with a shell would have).
+ * What the backend's emulator test files share: one emulator and one scripted model per file, a key proxy in front
+ * of the model that sandboxes reach only through the emulator's internet address (as in production, through an
+ * ingress), backends made against them and closed at the end, and a shell in a user's sandbox.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { startKeyProxy, type KeyProxy } from '@dreamcore/runtime-core';
 import { startModelServer, type ModelServer } from '@dreamcore/runtime-core/testkit';
 import { startModalEmulator, type ModalEmulator, type ModalEmulatorOptions } from '../../src/emulator/index.js';
 import { createModalBackend, type ModalBackend, type ModalBackendOptions } from '../../src/index.js';
@@ -16,6 +18,8 @@ export const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/clau
 export interface EmulatedLane {
   emulator(): ModalEmulator;
   model(): ModelServer;
+  /** The key proxy in front of the model (on loopback) and the public URL sandboxes reach it at. */
+  keyProxy(): { proxy: KeyProxy; publicUrl: string };
   /** A backend on this file's emulator (closed after the file); `extra` overrides the defaults. */
   make(extra?: Partial<ModalBackendOptions>): ModalBackend;
 }
@@ -23,22 +27,26 @@ export interface EmulatedLane {
 export function useEmulatedBackends(appName: string, emulatorOptions: ModalEmulatorOptions = {}): EmulatedLane {
   let emulator: ModalEmulator | undefined;
   let model: ModelServer | undefined;
+  let keyProxy: { proxy: KeyProxy; publicUrl: string } | undefined;
   const backends: ModalBackend[] = [];
   beforeAll(async () => {
     emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE], ...emulatorOptions });
     // The SDK reads its config file at import: never a developer's own ~/.modal.toml here.
     process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
     model = await startModelServer();
+    keyProxy = await publishedKeyProxy(emulator, model.url, 'sk-test');
   }, 60_000);
   afterAll(async () => {
     emulator?.setReachable(true);
     await Promise.allSettled(backends.map((b) => b.close()));
+    await keyProxy?.proxy.close();
     await model?.close();
     await emulator?.close();
   }, 60_000);
   const lane: EmulatedLane = {
     emulator: () => emulator ?? fail('the emulator did not start'),
     model: () => model ?? fail('the model server did not start'),
+    keyProxy: () => keyProxy ?? fail('the key proxy did not start'),
     make(extra = {}) {
       const env = lane.emulator().clientEnv();
       const backend = createModalBackend({
@@ -46,7 +54,7 @@ export function useEmulatedBackends(appName: string, emulatorOptions: ModalEmula
         tokenId: env.MODAL_TOKEN_ID,
         tokenSecret: env.MODAL_TOKEN_SECRET,
         appName,
-        agent: { anthropicApiKey: 'sk-test', anthropicBaseUrl: lane.model().url, claudePath: CLAUDE, maxRetries: 0 },
+        agent: { keyProxy: lane.keyProxy().proxy, proxyPublicUrl: lane.keyProxy().publicUrl, claudePath: CLAUDE, maxRetries: 0 },
         log: () => undefined,
         ...extra,
       });
@@ -55,6 +63,15 @@ export function useEmulatedBackends(appName: string, emulatorOptions: ModalEmula
     },
   };
   return lane;
+}
+
+/**
+ * A key proxy for `upstream` on this machine's loopback, published on the emulator's internet address: the public URL
+ * is the only way a sandbox reaches it.
+ */
+export async function publishedKeyProxy(emulator: ModalEmulator, upstream: string, apiKey: string): Promise<{ proxy: KeyProxy; publicUrl: string }> {
+  const proxy = await startKeyProxy({ upstream, apiKey });
+  return { proxy, publicUrl: (await emulator.publish(proxy.port)).url };
 }
 
 /** Runs a shell script in the user's sandbox; throws with its stderr when it fails. */

@@ -15,10 +15,14 @@ export interface KeyProxyOptions {
   apiKey: string;
   /** Interface to listen on (default 127.0.0.1). */
   host?: string;
+  /** Port to listen on (default 0: any free port). A fixed port is what an ingress or a tunnel forwards to. */
+  port?: number;
 }
 
 export interface KeyProxy {
   readonly url: string;
+  /** The port it listens on (what an ingress or a tunnel forwards to). */
+  readonly port: number;
   /** A new token valid until `revoke` or `ttlMs` passes. */
   issue(ttlMs: number): string;
   revoke(token: string): void;
@@ -117,13 +121,14 @@ export async function startKeyProxy(options: KeyProxyOptions): Promise<KeyProxy>
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   const host = options.host ?? '127.0.0.1';
 
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
     stats,
     issue(ttlMs) {
       const token = `dcrun-${randomBytes(24).toString('base64url')}`;
