@@ -5,8 +5,8 @@
  *
  * The suite's stand-ins (scripted model, fake Gemini) run on this machine. generateImage runs in this process, so it
  * needs nothing more. Agent runs happen in Modal sandboxes, which must reach this machine's key proxy: expose
- * 127.0.0.1:$DREAMCORE_MODAL_PROXY_PORT (default 8787) at a public URL (a tunnel, e.g. `cloudflared tunnel --url
- * http://127.0.0.1:8787`) and set DREAMCORE_MODAL_PROXY_URL to it. Without it the agent block fails (the Secret
+ * 127.0.0.1:$MODAL_KEY_PROXY_PORT (default 8787) at a public URL (a tunnel, e.g. `cloudflared tunnel --url
+ * http://127.0.0.1:8787`) and set MODAL_KEY_PROXY_URL to it. Without it the agent block fails (the Secret
  * fallback would point the agent at this machine's loopback, which Modal cannot reach) and the lane says so.
  *
  * Optional: MODAL_ENVIRONMENT, DREAMCORE_MODAL_APP (default "dreamcore-conformance"). The first run builds the image
@@ -20,8 +20,8 @@ import { createModalBackend, MOUNT, type ModalBackend } from '../src/index.js';
 
 const asked = process.env.DREAMCORE_MODAL_LIVE === '1';
 const credentials = Boolean(process.env.MODAL_TOKEN_ID && process.env.MODAL_TOKEN_SECRET);
-const proxyUrl = process.env.DREAMCORE_MODAL_PROXY_URL;
-const proxyPort = Number(process.env.DREAMCORE_MODAL_PROXY_PORT ?? 8787);
+const proxyUrl = process.env.MODAL_KEY_PROXY_URL;
+const proxyPort = Number(process.env.MODAL_KEY_PROXY_PORT ?? 8787);
 
 if (!asked || !credentials) {
   const why = !asked ? 'not requested (run `npm run test:modal-live`)' : 'MODAL_TOKEN_ID / MODAL_TOKEN_SECRET are not set';
@@ -32,7 +32,7 @@ if (!asked || !credentials) {
 } else {
   if (!proxyUrl) {
     console.warn(
-      '[modal live] DREAMCORE_MODAL_PROXY_URL is not set: agent runs in Modal cannot reach the scripted model on this machine, ' +
+      '[modal live] MODAL_KEY_PROXY_URL is not set: agent runs in Modal cannot reach the scripted model on this machine, ' +
         'so the runClaude block will fail. Expose 127.0.0.1:%d publicly and set it.',
       proxyPort,
     );
