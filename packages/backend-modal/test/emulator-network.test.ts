@@ -5,48 +5,28 @@
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { App, Image, ModalClient, Sandbox, SandboxCreateParams } from 'modal';
+import type { Sandbox } from 'modal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emulatorPrerequisites, INTERNET_ADDRESS, startModalEmulator, type ModalEmulator, type Published } from '../src/emulator/index.js';
+import { emulatorPrerequisites, INTERNET_ADDRESS, type Published } from '../src/emulator/index.js';
+import { useEmulatorSdk } from './support/sdk.js';
 
 const lane = emulatorPrerequisites().ok ? describe : describe.skip;
 
 lane('Modal emulator network (real SDK)', () => {
-  let emulator: ModalEmulator;
-  let modal: typeof import('modal');
-  let client: ModalClient;
-  let app: App;
-  let image: Image;
+  const { emulator, modal, sandbox } = useEmulatorSdk('network-test');
   let local: net.Server;
   let localPort: number;
   let published: Published;
-  const open: Sandbox[] = [];
 
   beforeAll(async () => {
-    emulator = await startModalEmulator();
-    Object.assign(process.env, emulator.clientEnv(), { MODAL_CONFIG_PATH: `${emulator.stateDir}/no-modal.toml`, MODAL_LOGLEVEL: 'ERROR' });
-    modal = await import('modal');
-    client = new modal.ModalClient();
-    app = await client.apps.fromName('network-test', { createIfMissing: true });
-    image = client.images.fromRegistry('debian:bookworm-slim');
     // A service on this machine's loopback, as the server's key proxy is.
     local = net.createServer((socket) => socket.end('hello from the host\n'));
     await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
     localPort = (local.address() as net.AddressInfo).port;
-    published = await emulator.publish(localPort);
+    published = await emulator().publish(localPort);
   });
-  afterAll(async () => {
-    await Promise.allSettled(open.map((sb) => sb.terminate()));
-    client?.close();
-    await emulator?.close();
-    local?.close();
-  });
+  afterAll(() => void local?.close());
 
-  async function sandbox(params: SandboxCreateParams = {}): Promise<Sandbox> {
-    const sb = await client.sandboxes.create(app, image, { timeoutMs: 60_000, ...params });
-    open.push(sb);
-    return sb;
-  }
   /** The first line a TCP connection from inside the sandbox gets, or the shell's error. */
   async function connect(sb: Sandbox, host: string, port: number): Promise<string> {
     const proc = await sb.exec(['bash', '-c', `exec 3<>/dev/tcp/${host}/${port} && head -1 <&3`], { stdout: 'pipe', stderr: 'pipe' });
@@ -80,6 +60,6 @@ lane('Modal emulator network (real SDK)', () => {
     // What the emulator cannot enforce it refuses rather than pretend.
     await expect(sandbox({ outboundDomainAllowlist: ['example.com'] })).rejects.toThrow();
     // The SDK's own rule: an allowlist and blockNetwork together are a contradiction.
-    await expect(sandbox({ blockNetwork: true, outboundCidrAllowlist: [`${INTERNET_ADDRESS}/32`] })).rejects.toBeInstanceOf(modal.InvalidError);
+    await expect(sandbox({ blockNetwork: true, outboundCidrAllowlist: [`${INTERNET_ADDRESS}/32`] })).rejects.toBeInstanceOf(modal().InvalidError);
   });
 });

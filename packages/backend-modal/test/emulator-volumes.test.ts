@@ -8,40 +8,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { App, Image, ModalClient, Sandbox, Volume } from 'modal';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModalClient, Sandbox, Volume } from 'modal';
+import { describe, expect, it } from 'vitest';
 import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '../src/emulator/index.js';
+import { useEmulatorSdk } from './support/sdk.js';
 
 const lane = emulatorPrerequisites().ok ? describe : describe.skip;
 
 lane('Modal emulator volumes (real SDK)', () => {
-  let emulator: ModalEmulator;
-  let modal: typeof import('modal');
-  let client: ModalClient;
-  let app: App;
-  let image: Image;
-  const open: Sandbox[] = [];
+  const { emulator, modal, client, sandbox } = useEmulatorSdk('volumes-test');
 
-  beforeAll(async () => {
-    emulator = await startModalEmulator();
-    Object.assign(process.env, emulator.clientEnv(), { MODAL_CONFIG_PATH: `${emulator.stateDir}/no-modal.toml`, MODAL_LOGLEVEL: 'ERROR' });
-    modal = await import('modal');
-    client = new modal.ModalClient();
-    app = await client.apps.fromName('volumes-test', { createIfMissing: true });
-    image = client.images.fromRegistry('debian:bookworm-slim');
-  });
-  afterAll(async () => {
-    await Promise.allSettled(open.map((sb) => sb.terminate()));
-    client?.close();
-    await emulator?.close();
-  });
-
-  const volume = (version?: 1 | 2) => client.volumes.fromName(`vol-${randomUUID()}`, { createIfMissing: true, ...(version ? { version } : {}) });
-  async function sandboxWith(v: Volume): Promise<Sandbox> {
-    const sb = await client.sandboxes.create(app, image, { volumes: { '/vol': v }, timeoutMs: 120_000 });
-    open.push(sb);
-    return sb;
-  }
+  const volume = (version?: 1 | 2) => client().volumes.fromName(`vol-${randomUUID()}`, { createIfMissing: true, ...(version ? { version } : {}) });
+  const sandboxWith = (v: Volume) => sandbox({ volumes: { '/vol': v } });
   async function sh(sb: Sandbox, script: string): Promise<string> {
     const proc = await sb.exec(['sh', '-c', script], { stdout: 'pipe', stderr: 'pipe' });
     const [stdout, stderr, code] = await Promise.all([proc.stdout.readText(), proc.stderr.readText(), proc.wait()]);
@@ -74,8 +52,8 @@ lane('Modal emulator volumes (real SDK)', () => {
 
   it('v1 (the default without a version): `sync` commits nothing; the sandbox ending does', async () => {
     const name = `vol-${randomUUID()}`;
-    const v = await client.volumes.fromName(name, { createIfMissing: true });
-    expect(emulator.volumeVersion(name)).toBe(1);
+    const v = await client().volumes.fromName(name, { createIfMissing: true });
+    expect(emulator().volumeVersion(name)).toBe(1);
     const a = await sandboxWith(v);
     await sh(a, 'echo one > /vol/f && sync /vol');
     expect(await read(await sandboxWith(v), 'f')).toBe('missing\n');
@@ -88,14 +66,14 @@ lane('Modal emulator volumes (real SDK)', () => {
     const v = await volume(2);
     const killed = await sandboxWith(v);
     await sh(killed, 'echo synced > /vol/kept && sync /vol && echo unsynced > /vol/lost');
-    await emulator.killSandbox(killed.sandboxId);
+    await emulator().killSandbox(killed.sandboxId);
     const after = await sandboxWith(v);
     expect(await read(after, 'kept')).toBe('synced\n');
     expect(await read(after, 'lost')).toBe('missing\n');
 
     const terminated = await sandboxWith(v);
     await sh(terminated, 'echo at-exit > /vol/exit');
-    await emulator.terminateSandbox(terminated.sandboxId); // out of band, as `modal sandbox terminate`
+    await emulator().terminateSandbox(terminated.sandboxId); // out of band, as `modal sandbox terminate`
     expect(await read(await sandboxWith(v), 'exit')).toBe('at-exit\n');
     expect(await terminated.poll()).not.toBeNull();
   });
@@ -112,10 +90,10 @@ lane('Modal emulator volumes (real SDK)', () => {
 
   it('asking for another version is the SDK InvalidError; the version is kept across emulator restarts', async () => {
     const name = `vol-${randomUUID()}`;
-    await client.volumes.fromName(name, { createIfMissing: true, version: 1 });
-    await expect(client.volumes.fromName(name, { version: 2 })).rejects.toBeInstanceOf(modal.InvalidError);
-    await expect(client.volumes.fromName(name, { version: 1 })).resolves.toBeDefined();
-    await expect(client.volumes.fromName(name)).resolves.toBeDefined();
+    await client().volumes.fromName(name, { createIfMissing: true, version: 1 });
+    await expect(client().volumes.fromName(name, { version: 2 })).rejects.toBeInstanceOf(modal().InvalidError);
+    await expect(client().volumes.fromName(name, { version: 1 })).resolves.toBeDefined();
+    await expect(client().volumes.fromName(name)).resolves.toBeDefined();
 
     const stateDir = await mkdtemp(path.join(tmpdir(), 'emulator-state-'));
     try {
@@ -153,7 +131,7 @@ lane('Modal emulator volumes (real SDK)', () => {
     const saved = process.env.MODAL_SERVER_URL;
     process.env.MODAL_SERVER_URL = target.url;
     try {
-      return new modal.ModalClient();
+      return new (modal().ModalClient)();
     } finally {
       process.env.MODAL_SERVER_URL = saved;
     }
