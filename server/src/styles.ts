@@ -1,5 +1,5 @@
 /**
- * Visual styles: the step before a project's first generation (contract/WEBSOCKET.md §4, "style gate").
+ * Visual styles: the step before a project's first generation (docs/protocol.md, "The style question").
  *
  * A creation request that names a dimension ("2Dのシューティングゲームを作って", "make a 3D racing game") in a project
  * whose STYLE.md is missing or empty gets `styleOptions` instead of a job. The client answers with the same message and
@@ -234,7 +234,7 @@ export interface StyledMessage {
 }
 
 /**
- * What a chat message does about the visual style (contract/WEBSOCKET.md §4 steps 2–3). `pending` is the dimension of
+ * What a chat message does about the visual style (docs/protocol.md, `message`, step 3). `pending` is the dimension of
  * a question still open in this project; `hasStyle` says whether STYLE.md already holds a decision (read only if needed).
  */
 export async function decideStyle(msg: StyledMessage, pending: Dimension | null, hasStyle: () => Promise<boolean>): Promise<StyleDecision> {

@@ -1,5 +1,5 @@
 /**
- * The shapes DreamCore's clients see (contract/API.md "Shared object shapes"), made from repository records.
+ * The shapes DreamCore's clients see (docs/protocol.md, "Shapes used below"), made from repository records.
  * Job and project rows stay snake_case on the wire, as V2 sent them; summaries are camelCase.
  */
 import type { JobRecord, ProjectRecord } from './db/repository.js';

@@ -1,7 +1,7 @@
 /**
  * Asset naming and image-prompt building, shared by every backend (pure functions, no I/O).
  *
- * Naming follows DreamCore-V2 (`contract/API.md` §8): the public alias is the base name with every character outside
+ * Naming follows DreamCore-V2 (docs/protocol.md, "Assets and images"): the public alias is the base name with every character outside
  * `[A-Za-z0-9_-]` replaced by `_`, cut to 32, plus the lower-cased extension; a collision appends `_2`, `_3`, ….
  * The file is stored as `{aliasBase}_{sha256[:8]}{ext}` in the user's asset space. V2 kept the alias in a database
  * row; a backend has only the asset space, so the aliases in use are read back from the stored names.

@@ -58,7 +58,7 @@ export function isAssetScope(scope: FileScope): scope is { userId: string; asset
   return 'assets' in scope && scope.assets === true;
 }
 
-/** Where a scope lives, relative to a data directory laid out as DreamCore-V2's (`contract/DATA.md` §3). */
+/** Where a scope lives, relative to a data directory laid out as DreamCore-V2's (docs/data-model.md, "Files"). */
 export function dataDirLayout(scope: FileScope): string {
   return isAssetScope(scope) ? `users/${scope.userId}/assets` : `users/${scope.userId}/projects/${(scope as ProjectScope).projectId}`;
 }

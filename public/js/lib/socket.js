@@ -1,4 +1,4 @@
-// The WebSocket client (contract/WEBSOCKET.md, with this server's fixes):
+// The WebSocket client (docs/protocol.md, "The WebSocket"):
 // - connects to ws(s)://{host}, sends `init` with a fresh access token, waits for the `init` reply;
 // - reconnects with backoff min(1000·1.5^n, 10 s), then re-sends `init`, `selectProject` for the open editor and
 //   `subscribeJob {jobId, lastSeq}` for the job on screen (from the view's `resume` hook: the last seq it

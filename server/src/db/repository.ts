@@ -2,7 +2,7 @@
  * The database as the server sees it: plain camelCase objects, ISO-8601 timestamps, typed errors. No SQL, no
  * supabase-js types. Two implementations: `pglite.ts` (embedded, the default) and `supabase.ts` (production).
  *
- * Two access levels, as in DreamCore-V2 (contract/DATA.md §1):
+ * Two access levels, as in DreamCore-V2 (docs/data-model.md):
  * - `forUser(userId, accessToken)` — row-level security does the isolation. Another user's row is simply not there:
  *   lookups give `null`, updates and deletes give `null` / `false`, and inserting on another user's behalf fails with
  *   `ACCESS_DENIED`. The server's ownership guards (404 vs 403) sit on top of this.
@@ -57,7 +57,7 @@ export interface ProjectRecord {
   updatedAt: string;
 }
 
-/** contract/API.md "ProjectSummary" (already camelCase on the wire). */
+/** ProjectSummary in docs/protocol.md (already camelCase on the wire). */
 export interface ProjectSummary {
   id: string;
   name: string;

@@ -1,5 +1,5 @@
 /**
- * generateImage: a prompt becomes a PNG in the user's asset space, named by the alias rules of `contract/API.md` §8.
+ * generateImage: a prompt becomes a PNG in the user's asset space, named by the alias rules of DreamCore's asset uploads (docs/protocol.md, "Assets and images").
  * Pixels are checked, not just metadata: a transparent sprite must have its backdrop keyed out with soft edges and
  * no magenta fringe.
  *

@@ -1,5 +1,5 @@
 /**
- * Assets and image generation (contract/API.md §8–§9). Bytes live in the user's asset space behind the execution
+ * Assets and image generation (docs/protocol.md, "Assets and images"). Bytes live in the user's asset space behind the execution
  * backend (`{userId, assets:true}`), named `{aliasBase}_{sha8}{ext}`; the database row gives the public address
  * `/user-assets/{ownerId}/{alias}` and the metadata.
  *
@@ -27,7 +27,7 @@ export function assetUrl(asset: Pick<AssetRecord, 'ownerId' | 'alias'>): string 
   return `/user-assets/${asset.ownerId}/${encodeURIComponent(asset.alias)}`;
 }
 
-/** AssetView (API.md shared shapes). */
+/** AssetView (docs/protocol.md, "Shapes used below"). */
 export function assetView(asset: AssetRecord) {
   return {
     id: asset.id,
@@ -390,7 +390,7 @@ export function assetRoutes(ctx: ServerContext): Router {
   return r;
 }
 
-/** How a failed generateImage answers (API.md §9 plus the backend's typed errors). */
+/** How a failed generateImage answers (docs/protocol.md, "Assets and images", plus the backend's typed errors). */
 export function imageErrorResponse(error: unknown): { status: number; error: string } {
   if (isBackendError(error)) {
     switch (error.code) {

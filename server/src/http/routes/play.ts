@@ -1,5 +1,5 @@
 /**
- * Published games for players (contract/API.md §12): `/g/:gameId/…` serves a public or unlisted game's files
+ * Published games for players (docs/protocol.md, "Publishing"): `/g/:gameId/…` serves a public or unlisted game's files
  * through the backend, and `/play/:gameId` is the page that frames it.
  *
  * Differences from V2, and why:

@@ -1,5 +1,5 @@
 /**
- * Projects, jobs, quota and the signed game preview (contract/API.md §4–§7).
+ * Projects, jobs, quota and the signed game preview (docs/protocol.md, "Quota, projects, jobs" and "The editor's preview").
  */
 import express, { type Router } from 'express';
 import { isBackendError, isUuid } from '@dreamcore/runtime-core';

@@ -1,5 +1,5 @@
 /**
- * Publish draft, thumbnail, demo movie and published games (contract/API.md §10–§11).
+ * Publish draft, thumbnail, demo movie and published games (docs/protocol.md, "Publishing").
  *
  * Beyond V2: the draft's `PUBLISH.json` commit is awaited (V2 fired and forgot it); thumbnail uploads that are too
  * large or not an image get a 413 / 400 JSON answer; a movie render reports its progress
