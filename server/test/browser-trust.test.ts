@@ -25,6 +25,7 @@ import {
 
 // Browser globals used inside page.evaluate callbacks (this project compiles without the DOM lib).
 declare const document: any;
+declare const localStorage: { getItem(key: string): string | null };
 
 let h: Harness;
 let browser: Browser;
@@ -222,6 +223,54 @@ describe.skipIf(!CAN_RUN_BROWSER)('issue 18 in the browser', () => {
       await page.keyboard.press('ArrowDown');
       await page.keyboard.press('ArrowRight');
       await expect.poll(title).toBe('x=10');
+      expect(errors).toEqual([]);
+      await context.close();
+    }, 90_000);
+
+    it(`6. display names: chosen at sign-up (suggested from the e-mail), changed in settings, shown on the public page (${width})`, async () => {
+      const locale = width === 'phone' ? 'ja-JP' : 'en-US';
+      const context = await newContext(browser, width, locale);
+      const { page, errors } = await newPage(context);
+      const stamp = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+      const email = `mika.tanaka${stamp}@example.com`;
+      await page.goto(h.url);
+      await page.locator('button[data-mode="signup"]').click();
+      await page.locator('input[type=email]').fill(email);
+      // The suggestion follows the e-mail until the person types their own name.
+      await expect.poll(() => page.locator('input[name=displayName]').inputValue()).toBe('Mika Tanaka');
+      await page.locator('input[name=displayName]').fill('Mika T.');
+      await page.locator('input[type=email]').fill(`mika.t${stamp}@example.com`);
+      expect(await page.locator('input[name=displayName]').inputValue()).toBe('Mika T.');
+      await page.locator('input[type=password]').fill('correct horse battery');
+      await shot(page, `trust-6-sign-up-name-${width}`);
+      await page.locator('form.auth-form button[type=submit]').click();
+      await page.locator('.projects-screen').waitFor();
+      await expect.poll(() => page.locator('[data-testid="account-name"]').textContent()).toBe('Mika T.');
+
+      // A published game shows that name, not the e-mail.
+      const token = await page.evaluate(() => JSON.parse(localStorage.getItem('dreamcore.session.v1') ?? '{}').access_token as string);
+      const me = await api(h.url, token)('GET', '/api/users/me');
+      expect(me.json).toMatchObject({ display_name: 'Mika T.', email: `mika.t${stamp}@example.com` });
+      const session = { userId: me.json.id as string, email: me.json.email as string, accessToken: token, refreshToken: '' };
+      const projectId = await createProjectOverSocket(h, session, 'Named');
+      await commitGame(h, { userId: session.userId, projectId }, movableGame('named'), 'Make it');
+      const gameId = (await api(h.url, token)('POST', `/api/projects/${projectId}/publish`, { title: 'Named Game' })).json.gameId as string;
+      const { page: play } = await newPage(context);
+      await play.goto(`${h.url}/play/${gameId}`);
+      const by = width === 'phone' ? '作者：' : 'by ';
+      await expect.poll(() => play.locator('[data-testid="play-author"]').textContent()).toBe(`${by}Mika T.`);
+      expect(await play.locator('body').textContent()).not.toContain('mika.t');
+
+      // Settings: a new name, and the public page follows.
+      await page.locator('[data-testid="open-settings"]').click();
+      await page.locator('dialog.settings-dialog input[name=displayName]').fill('Mika the Maker');
+      await shot(page, `trust-6-settings-${width}`);
+      await page.locator('dialog.settings-dialog [data-action="save"]').click();
+      await page.locator('dialog.settings-dialog').waitFor({ state: 'detached' });
+      await expect.poll(() => page.locator('[data-testid="account-name"]').textContent()).toBe('Mika the Maker');
+      await play.reload();
+      await expect.poll(() => play.locator('[data-testid="play-author"]').textContent()).toBe(`${by}Mika the Maker`);
+      await shot(play, `trust-6-play-page-author-${width}`);
       expect(errors).toEqual([]);
       await context.close();
     }, 90_000);

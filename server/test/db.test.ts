@@ -87,8 +87,8 @@ describe('repository on PGlite (embedded)', () => {
     get db() {
       return db;
     },
-    async createUser(email = uniqueEmail()) {
-      return (await db.auth.createAuthUser(email, 'scrypt$test', {})).id;
+    async createUser(email = uniqueEmail(), meta = {}) {
+      return (await db.auth.createAuthUser(email, 'scrypt$test', meta)).id;
     },
     async asUser(userId) {
       return db.forUser(userId);
@@ -96,7 +96,14 @@ describe('repository on PGlite (embedded)', () => {
     record: record('pglite'),
   };
 
-  const ALL_MIGRATIONS = ['000_local-compat.sql', '001_core.sql', '002_functions.sql', '003_jobs_usage_and_events.sql', '004_published_snapshots.sql'];
+  const ALL_MIGRATIONS = [
+    '000_local-compat.sql',
+    '001_core.sql',
+    '002_functions.sql',
+    '003_jobs_usage_and_events.sql',
+    '004_published_snapshots.sql',
+    '005_display_names.sql',
+  ];
 
   it('a new database gets the compat file and every migration, in order', () => {
     expect(db.kind).toBe('pglite');
@@ -230,9 +237,12 @@ describe.skipIf(pg15Reason !== null)(`repository on Supabase (supabase-js → Po
     get db() {
       return db;
     },
-    async createUser(email = uniqueEmail()) {
-      // What GoTrue does on sign-up; the trigger from 002 creates the users row.
-      const result = await stack.sql.query<{ id: string }>('insert into auth.users (email) values ($1) returning id', [email]);
+    async createUser(email = uniqueEmail(), meta = {}) {
+      // What GoTrue does on sign-up; the sign-up trigger creates the users row.
+      const result = await stack.sql.query<{ id: string }>('insert into auth.users (email, raw_user_meta_data) values ($1, $2::jsonb) returning id', [
+        email,
+        JSON.stringify(meta),
+      ]);
       return result.rows[0]!.id;
     },
     async asUser(userId) {

@@ -78,6 +78,8 @@ export function createApi(auth) {
     post: (path, json, options = {}) => send('POST', path, { ...options, json }),
     /** @type {(path: string, json: unknown, options?: RequestOptions) => Promise<any>} */
     put: (path, json, options = {}) => send('PUT', path, { ...options, json }),
+    /** @type {(path: string, json: unknown, options?: RequestOptions) => Promise<any>} */
+    patch: (path, json, options = {}) => send('PATCH', path, { ...options, json }),
     /** @type {(path: string, options?: RequestOptions) => Promise<any>} */
     del: (path, options) => send('DELETE', path, options),
     /** @type {(path: string, form: FormData, options?: RequestOptions) => Promise<any>} */

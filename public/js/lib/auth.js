@@ -159,12 +159,14 @@ export class Auth extends EventTarget {
 
   /**
    * Returns {session} when signed in at once, or {confirmEmail:true} when the project requires confirmation.
+   * `profile.display_name` goes in as user metadata; the sign-up trigger makes it the name on the user's games.
    * @param {string} email
    * @param {string} password
+   * @param {{ display_name?: string }} [profile]
    * @returns {Promise<{ session: Session | null } | { confirmEmail: true }>}
    */
-  async signUp(email, password) {
-    const body = await this.call('POST', '/signup', { email, password, data: {}, gotrue_meta_security: {} });
+  async signUp(email, password, profile = {}) {
+    const body = await this.call('POST', '/signup', { email, password, data: { ...profile }, gotrue_meta_security: {} });
     if (body?.access_token) {
       this.store(this.toSession(body));
       this.emit('signedIn');

@@ -114,8 +114,9 @@ export function toast(message, kind = 'info', ms = 4000) {
 // ---------------------------------------------------------------- dialogs
 
 /**
- * A button of a dialog: `value` (or what calling it returns) is what the dialog resolves with.
- * @typedef {{ label: string, id?: string, class?: string, value?: unknown }} DialogAction
+ * A button of a dialog: `value` (or what calling it returns) is what the dialog resolves with. A `keepOpen` button
+ * runs `onclick` instead and leaves closing to it (`dialog.closeDialog(value)`), e.g. once a save has succeeded.
+ * @typedef {{ label: string, id?: string, class?: string, value?: unknown, keepOpen?: boolean, onclick?: () => unknown }} DialogAction
  */
 
 /**
@@ -145,7 +146,11 @@ export function openDialog({ title, body, actions, className = '' }) {
             type: 'button',
             class: action.class ?? '',
             dataset: { action: action.id ?? '' },
-            onclick: () => close(action.value === undefined ? null : typeof action.value === 'function' ? action.value() : action.value),
+            // `keepOpen` actions run their `onclick` and leave closing to it (dialog.closeDialog), e.g. after a save.
+            onclick: () =>
+              action.keepOpen
+                ? action.onclick?.()
+                : close(action.value === undefined ? null : typeof action.value === 'function' ? action.value() : action.value),
           },
           action.label,
         ),

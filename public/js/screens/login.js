@@ -1,5 +1,6 @@
 // Sign in / create account (email + password), and Google when the server uses a real Supabase project.
 import { h } from '../lib/dom.js';
+import { NAME_MAX, suggestName, t } from '../strings/account.js';
 
 /** @type {import('../main.js').Screen} */
 export function mountLogin(root, app) {
@@ -14,6 +15,20 @@ export function mountLogin(root, app) {
     minlength: 8,
     placeholder: '8 characters or more',
   });
+  // Sign-up only: the name shown on the user's games, suggested from the e-mail until they type their own.
+  const displayName = h('input', { type: 'text', name: 'displayName', autocomplete: 'nickname', maxlength: NAME_MAX, placeholder: t('namePlaceholder') });
+  let nameEdited = false;
+  displayName.addEventListener('input', () => (nameEdited = displayName.value.trim() !== ''));
+  email.addEventListener('input', () => {
+    if (!nameEdited) displayName.value = suggestName(email.value.trim());
+  });
+  const nameField = h(
+    'label',
+    { class: 'field', hidden: true, dataset: { testid: 'signup-name' } },
+    h('span', {}, t('nameLabel')),
+    displayName,
+    h('small', { class: 'muted' }, t('nameHint')),
+  );
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const notice = h('p', { class: 'form-notice', hidden: true });
   const submit = h('button', { type: 'submit', class: 'primary wide' }, 'Sign in');
@@ -27,6 +42,7 @@ export function mountLogin(root, app) {
     tabSignUp.classList.toggle('active', mode === 'signup');
     submit.textContent = mode === 'signin' ? 'Sign in' : 'Create account';
     password.autocomplete = mode === 'signin' ? 'current-password' : 'new-password';
+    nameField.hidden = mode !== 'signup';
     error.hidden = true;
     notice.hidden = true;
   }
@@ -37,6 +53,7 @@ export function mountLogin(root, app) {
     h('div', { class: 'segmented', role: 'tablist' }, tabSignIn, tabSignUp),
     h('label', { class: 'field' }, h('span', {}, 'Email'), email),
     h('label', { class: 'field' }, h('span', {}, 'Password'), password),
+    nameField,
     error,
     notice,
     submit,
@@ -49,13 +66,16 @@ export function mountLogin(root, app) {
     const address = email.value.trim();
     if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address)) return showError('Enter a valid email address.');
     if (password.value.length < 8) return showError('The password needs at least 8 characters.');
+    const name = displayName.value.replace(/\s+/g, ' ').trim();
+    if (mode === 'signup' && name === '') return showError(t('nameRequired'));
+    if (mode === 'signup' && [...name].length > NAME_MAX) return showError(t('nameTooLong'));
     submit.disabled = true;
     submit.textContent = mode === 'signin' ? 'Signing in…' : 'Creating account…';
     try {
       if (mode === 'signin') {
         await app.auth.signIn(address, password.value);
       } else {
-        const result = await app.auth.signUp(address, password.value);
+        const result = await app.auth.signUp(address, password.value, { display_name: name });
         if ('confirmEmail' in result) {
           notice.textContent = 'Check your inbox: confirm your email address, then sign in.';
           notice.hidden = false;

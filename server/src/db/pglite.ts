@@ -47,6 +47,7 @@ import {
   type QuotaField,
   type QuotaUsage,
   type ServiceRepository,
+  type UserPatch,
   type UserRecord,
   type UserRepository,
 } from './repository.js';
@@ -159,6 +160,12 @@ class PgliteUserRepository implements UserRepository {
 
   async getUser(id: string): Promise<UserRecord | null> {
     const row = await this.db.row('select * from public.users where id = $1', [id]);
+    return row && toUser(row);
+  }
+
+  async updateUser(id: string, patch: UserPatch): Promise<UserRecord | null> {
+    if (patch.displayName === undefined) return this.getUser(id);
+    const row = await this.db.row('update public.users set display_name = $2 where id = $1 returning *', [id, patch.displayName]);
     return row && toUser(row);
   }
 

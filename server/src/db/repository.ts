@@ -284,8 +284,16 @@ export interface AuthUserRecord {
 }
 
 /** What RLS lets a signed-in user do. Every method is also on `ServiceRepository`. */
+/** What a user may change about themselves (more of V2's profile fields arrive with profiles). */
+export interface UserPatch {
+  /** 1–50 characters once trimmed; null clears it. */
+  displayName?: string | null;
+}
+
 export interface UserRepository {
   getUser(id: string): Promise<UserRecord | null>;
+  /** null when there is no such user the caller may change (under RLS: anyone but themselves). */
+  updateUser(id: string, patch: UserPatch): Promise<UserRecord | null>;
 
   /** ProjectSummary[] ordered by updatedAt, newest first. */
   listProjects(userId: string): Promise<ProjectSummary[]>;

@@ -39,6 +39,7 @@ import {
   type QuotaField,
   type QuotaUsage,
   type ServiceRepository,
+  type UserPatch,
   type UserRecord,
   type UserRepository,
 } from './repository.js';
@@ -125,6 +126,12 @@ class SupabaseUserRepository implements UserRepository {
 
   async getUser(id: string): Promise<UserRecord | null> {
     const r = await row(this.client.from('users').select('*').eq('id', id).maybeSingle());
+    return r && toUser(r);
+  }
+
+  async updateUser(id: string, patch: UserPatch): Promise<UserRecord | null> {
+    if (patch.displayName === undefined) return this.getUser(id);
+    const r = await row(this.client.from('users').update({ display_name: patch.displayName }).eq('id', id).select().maybeSingle());
     return r && toUser(r);
   }
 

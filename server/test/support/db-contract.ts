@@ -11,7 +11,8 @@ import type { Database, UserRepository } from '../../src/db/repository.js';
 export interface RepositoryLane {
   db: Database;
   /** Creates an auth user (the sign-up trigger makes its users row); returns the id. */
-  createUser(email?: string): Promise<string>;
+  /** A signed-up user; `meta` is the sign-up's user metadata (`display_name`, an OAuth provider's `full_name`, …). */
+  createUser(email?: string, meta?: Record<string, unknown>): Promise<string>;
   /** The user-scoped repository, with whatever credentials the lane needs. */
   asUser(userId: string): Promise<UserRepository>;
   /** Measurements for the summary. */
@@ -43,8 +44,8 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
   /** Two fresh users with their user-scoped repositories. */
   async function twoUsers() {
     const lane = getLane();
-    const a = await lane.createUser(uniqueEmail('alice'));
-    const b = await lane.createUser(uniqueEmail('bob'));
+    const a = await lane.createUser(uniqueEmail('alice'), { display_name: 'Alice' });
+    const b = await lane.createUser(uniqueEmail('bob'), { display_name: 'Bob' });
     return { lane, a, b, asA: await lane.asUser(a), asB: await lane.asUser(b), service: lane.db.service };
   }
 
@@ -52,13 +53,35 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
     it('the sign-up trigger creates the users row; ensureUser returns it and is idempotent', async () => {
       const lane = getLane();
       const email = uniqueEmail('Carol');
-      const id = await lane.createUser(email);
+      const id = await lane.createUser(email, { display_name: '  Carol the Builder ' });
       const ensured = await lane.db.service.ensureUser({ id, email, displayName: 'ignored: the row exists' });
-      expect(ensured).toMatchObject({ id, email, displayName: email.split('@')[0] });
+      expect(ensured).toMatchObject({ id, email, displayName: 'Carol the Builder' });
       expect(ensured.publicId).toMatch(PUBLIC_ID('u'));
       expect(ensured.createdAt).toMatch(ISO);
       expect(await lane.db.service.ensureUser({ id, email })).toEqual(ensured);
       expect(await (await lane.asUser(id)).getUser(id)).toEqual(ensured);
+    });
+
+    it('the display name is the one chosen at sign-up (or the provider name), never the e-mail; at most 50 characters', async () => {
+      const lane = getLane();
+      const unnamed = await lane.createUser(uniqueEmail('dave'));
+      expect((await lane.db.service.getUser(unnamed))?.displayName).toBeNull();
+      const google = await lane.createUser(uniqueEmail('erin'), { full_name: 'Erin Example', name: 'erin' });
+      expect((await lane.db.service.getUser(google))?.displayName).toBe('Erin Example');
+      const long = await lane.createUser(uniqueEmail('fay'), { display_name: 'ｆ'.repeat(80) });
+      expect((await lane.db.service.getUser(long))?.displayName).toBe('ｆ'.repeat(50));
+    });
+
+    it('a user changes their own display name, not anyone else’s; blank or too long is refused', async () => {
+      const { a, b, asA, asB } = await twoUsers();
+      expect(await asA.updateUser(a, { displayName: 'Alice Liddell' })).toMatchObject({ id: a, displayName: 'Alice Liddell' });
+      expect((await asA.getUser(a))?.displayName).toBe('Alice Liddell');
+      expect(await asB.updateUser(a, { displayName: 'Hijacked' })).toBeNull();
+      expect((await asA.getUser(a))?.displayName).toBe('Alice Liddell');
+      await expectCode(asA.updateUser(a, { displayName: 'x'.repeat(51) }), 'INVALID_ARGUMENT');
+      await expectCode(asA.updateUser(a, { displayName: '   ' }), 'INVALID_ARGUMENT');
+      expect(await asA.updateUser(a, { displayName: null })).toMatchObject({ displayName: null });
+      expect((await asB.getUser(b))?.displayName).toBe('Bob');
     });
 
     it('a user cannot read another user', async () => {
