@@ -92,6 +92,8 @@ async function openSettings(app, who) {
     { class: 'stack settings-form' },
     h('label', { class: 'field' }, h('span', {}, accountWords('nameLabel')), input, h('small', { class: 'muted' }, accountWords('nameHint'))),
     error,
+    // At phone width the bar has no room for "Sign out": it is here.
+    h('button', { type: 'button', class: 'ghost small settings-sign-out', onclick: () => app.auth.signOut() }, accountWords('signOut')),
   );
   const save = async () => {
     const name = input.value.replace(/\s+/g, ' ').trim();

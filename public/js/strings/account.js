@@ -14,6 +14,7 @@ export const t = catalogue({
     cancel: 'Cancel',
     saved: 'Your name is saved.',
     saveFailed: 'Could not save: {message}',
+    signOut: 'Sign out',
   },
   ja: {
     nameLabel: 'あなたの名前',
@@ -27,6 +28,7 @@ export const t = catalogue({
     cancel: 'キャンセル',
     saved: '名前を保存しました。',
     saveFailed: '保存できませんでした：{message}',
+    signOut: 'ログアウト',
   },
 });
 
