@@ -56,9 +56,9 @@ export function userRoutes(ctx: ServerContext): Router {
     auth,
     route(async (req, res) => {
       const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
-      const unsupported = NOT_YET.find((field) => field in body);
+      const unsupported = NOT_YET.find((field) => Object.hasOwn(body, field));
       if (unsupported) return res.status(400).json({ error: `${unsupported} cannot be changed on this server yet` });
-      if (!('display_name' in body)) return res.status(400).json({ error: 'Nothing to update' });
+      if (!Object.hasOwn(body, 'display_name')) return res.status(400).json({ error: 'Nothing to update' });
       const checked = checkDisplayName(body.display_name);
       if (!checked.ok) return res.status(400).json({ error: checked.error });
       const user = await req.repo.updateUser(req.identity.userId, { displayName: checked.value });
