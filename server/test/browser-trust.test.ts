@@ -227,6 +227,38 @@ describe.skipIf(!CAN_RUN_BROWSER)('issue 18 in the browser', () => {
       await context.close();
     }, 90_000);
 
+    it(`5. after Publish the link shows where the button is, and messages do not cover the video (${width})`, async () => {
+      const { scope, context, page, errors } = await editorWithGame(width, 'Promo', movableGame('promo'));
+      // A promo video exists (its player shows with controls); the bytes do not matter for the layout.
+      await h.server.ctx.backend.files.write(scope, 'movie.mp4', new Uint8Array(2048));
+      await page.locator('.tab-publish').click();
+      await page.locator('video.movie-video').waitFor({ state: 'visible' });
+      await page.locator('input[name=title]').fill('Promo Game');
+      const button = page.locator('.publish-form button[type=submit]');
+      await button.scrollIntoViewIfNeeded();
+      await button.click();
+      await page.locator('[data-testid="publish-done"]').waitFor();
+      const viewport = page.viewportSize()!;
+      const inView = async (selector: string) => {
+        const box = (await page.locator(selector).boundingBox())!;
+        return box.y >= 0 && box.y + box.height <= viewport.height && box.x >= 0 && box.x + box.width <= viewport.width;
+      };
+      expect(await inView('[data-testid="play-link"]')).toBe(true);
+      expect(await inView('[data-testid="publish-done"]')).toBe(true);
+      await shot(page, `trust-5-published-${width}`);
+
+      // A message (here: the link copied) appears where it covers neither the video nor its controls.
+      await page.locator('[data-testid="publish-result"] button', { hasText: /Copy link|リンクをコピー/ }).click();
+      const toast = page.locator('#toasts .toast').last();
+      await toast.waitFor();
+      await page.locator('video.movie-video').scrollIntoViewIfNeeded();
+      const [t, v] = [(await toast.boundingBox())!, (await page.locator('video.movie-video').boundingBox())!];
+      const overlaps = t.x < v.x + v.width && v.x < t.x + t.width && t.y < v.y + v.height && v.y < t.y + t.height;
+      expect(overlaps).toBe(false);
+      expect(errors).toEqual([]);
+      await context.close();
+    }, 90_000);
+
     it(`6. display names: chosen at sign-up (suggested from the e-mail), changed in settings, shown on the public page (${width})`, async () => {
       const locale = width === 'phone' ? 'ja-JP' : 'en-US';
       const context = await newContext(browser, width, locale);
