@@ -8,6 +8,7 @@
  * for the whole file. Screenshots: test-artifacts/screenshots/trust-*.png.
  */
 import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoScript } from '@dreamcore/runtime-core/demo';
 import { api, signUp, startHarness, type Harness, type Session } from './support/harness.js';
@@ -306,6 +307,87 @@ describe.skipIf(!CAN_RUN_BROWSER)('issue 18 in the browser', () => {
       expect(errors).toEqual([]);
       await context.close();
     }, 90_000);
+
+    it(`9. the quiet edge cases speak up: long and empty messages, a new project's preview, suggestions, thumbnails, bad play links (${width})`, async () => {
+      const ja = width === 'phone';
+      const user = await signUp(h.url);
+      const fresh = await createProjectOverSocket(h, user, 'Fresh');
+      const talk = await createProjectOverSocket(h, user, 'Talkative');
+      // A long message already in the conversation (as pasted once).
+      const long = Array.from({ length: 300 }, (_, i) => `line ${i + 1}: the dragon flies over the castle`).join('\n');
+      await h.server.ctx.db.service.addChat(talk, 'user', long);
+      // A thumbnail for one project (a promo video or an upload makes one).
+      const webp = await sharp({ create: { width: 64, height: 32, channels: 3, background: '#7b61ff' } })
+        .webp()
+        .toBuffer();
+      await h.server.ctx.backend.files.write({ userId: user.userId, projectId: talk }, 'thumbnail.webp', webp);
+
+      const context = await newContext(browser, width, ja ? 'ja-JP' : 'en-US');
+      const { page, errors } = await newPage(context);
+      await signInAs(page, h.url, user);
+
+      // The list shows the thumbnail that exists.
+      await expect
+        .poll(() => page.locator(`.project-card[data-project-id="${talk}"] img.project-thumb-img`).evaluate((img: any) => img.complete && img.naturalWidth))
+        .toBe(64);
+      await expect.poll(() => page.locator(`.project-card[data-project-id="${fresh}"] img.project-thumb-img`).count()).toBe(0);
+      await shot(page, `trust-9-project-thumbnails-${width}`);
+
+      // A long message is folded, all of it there.
+      await page.goto(`${h.url}/#/project/${talk}`);
+      const bubble = page.locator('.msg-user .msg-body').first();
+      await bubble.waitFor();
+      expect(await bubble.evaluate((el: any) => el.classList.contains('folded'))).toBe(true);
+      expect((await bubble.boundingBox())!.height).toBeLessThan(400);
+      expect(await bubble.textContent()).toBe(long);
+      await page.locator('[data-action="unfold"]').click();
+      expect((await bubble.boundingBox())!.height).toBeGreaterThan(1000);
+
+      // An empty send says what to do; an over-long one says why and keeps every character.
+      await page.locator('button.send').click();
+      await page.locator('[data-testid="chat-note"]').waitFor();
+      expect(await page.locator('[data-testid="chat-note"]').textContent()).toBe(
+        ja ? 'まず作りたいものを書いてください。上のアイデアから選ぶこともできます。' : 'Write what you would like first, or pick one of the ideas above.',
+      );
+      const tooLong = 'a'.repeat(20_001);
+      await page.locator('.chat-input').fill(tooLong);
+      await page.locator('[data-testid="chat-count"]').waitFor();
+      await page.locator('button.send').click();
+      await expect.poll(() => page.locator('[data-testid="chat-note"]').textContent()).toContain('20,001');
+      expect((await page.locator('.chat-input').inputValue()).length).toBe(20_001);
+      expect(await page.locator('.msg-user').count()).toBe(1);
+      await shot(page, `trust-9-too-long-${width}`);
+      await page.locator('.chat-input').fill('');
+
+      // A new project's preview speaks the reader's language and DreamCore's words.
+      await page.goto(`${h.url}/#/project/${fresh}`);
+      await page.locator('.chat-welcome').waitFor();
+      if (ja) await page.locator('.tab-preview').click();
+      const preview = page.frameLocator('iframe.preview-frame');
+      await preview.locator('h1:visible').waitFor();
+      expect(await preview.locator('h1:visible').textContent()).toBe(ja ? 'ここにゲームが表示されます' : 'Your game will appear here');
+      expect(await preview.locator('body').textContent()).not.toContain('Game Creator');
+      await shot(page, `trust-9-new-project-preview-${width}`);
+
+      // A suggestion is sent as a message (and answered), not left in the box.
+      if (ja) await page.locator('.tab-chat').click();
+      const idea = page.locator('[data-action="suggestion"]').first();
+      const ideaText = (await idea.textContent())!;
+      await idea.click();
+      await page.locator('.msg-user .msg-body', { hasText: ideaText }).waitFor();
+      expect(await page.locator('.chat-input').inputValue()).toBe('');
+      await page.locator('.msg-assistant[data-state="done"]').waitFor({ timeout: 90_000 });
+
+      // A malformed play link is a page that explains, in the reader's language.
+      const { page: play } = await newPage(context);
+      const response = await play.goto(`${h.url}/play/not-a-game`);
+      expect(response?.status()).toBe(400);
+      await play.locator('[data-testid="error-page"][data-kind="bad-game-link"]').waitFor();
+      expect(await play.locator('h1').textContent()).toBe(ja ? 'このリンクはゲームにつながっていません' : 'This link does not lead to a game');
+      await shot(play, `trust-9-bad-play-link-${width}`);
+      expect(errors).toEqual([]);
+      await context.close();
+    }, 150_000);
   }
 });
 

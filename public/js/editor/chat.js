@@ -11,6 +11,11 @@ import { errorText } from '../screens/chrome.js';
 import { JobFeed } from '../lib/jobfeed.js';
 
 const SUGGESTIONS = ['Make a space shooter game', 'Make a snake game', 'ブロック崩しを作って', 'Make a platformer with coins'];
+/** The server's limit on a message (characters); the box shows a counter from 90% of it. */
+const MAX_MESSAGE = 20_000;
+/** A bubble longer than this is folded (with "Show all"), so one long paste does not fill the whole chat. */
+const FOLD_CHARS = 1_200;
+const FOLD_LINES = 18;
 const ACTIVE = new Set(['pending', 'processing']);
 const REF_LINE = /^\d+：(画像|音声)「[^」]*」を使用: /;
 
@@ -78,19 +83,23 @@ export function createChat({ app, projectId, onJobEnded }) {
     h('div', { class: 'job-status-row' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), statusMessage, statusPct, cancelButton),
     progressBar,
   );
+  // No maxlength: the browser would cut a long paste without a word. The counter and send() say it instead.
   const input = h('textarea', {
     class: 'chat-input',
     rows: 3,
-    maxlength: 20000,
     placeholder: 'Describe the game or a change…  例：「もっと速くして」',
     'aria-label': 'Message',
   });
   const sendButton = h('button', { type: 'submit', class: 'primary send' }, 'Send');
+  /** What the box has to say about the message: it is empty, or too long. */
+  const note = h('p', { class: 'chat-note', role: 'alert', hidden: true, dataset: { testid: 'chat-note' } });
+  const counter = h('span', { class: 'chat-count small', hidden: true, dataset: { testid: 'chat-count' } });
   const form = h(
     'form',
     { class: 'chat-form' },
+    note,
     input,
-    h('div', { class: 'chat-form-row' }, h('span', { class: 'muted small hint' }, 'Enter: send · Shift+Enter: new line'), sendButton),
+    h('div', { class: 'chat-form-row' }, h('span', { class: 'muted small hint' }, 'Enter: send · Shift+Enter: new line'), counter, sendButton),
   );
   const el = h('section', { class: 'chat', 'aria-label': 'Chat' }, log, status, form);
 
@@ -128,10 +137,43 @@ export function createChat({ app, projectId, onJobEnded }) {
       ),
       body,
     );
+    if (typeof content === 'string') foldLong(body, content);
     log.querySelector('.chat-welcome')?.remove();
     log.append(bubble);
     scrollDown(role === 'user');
     return { bubble, body };
+  }
+
+  /**
+   * Folds a long message to a few lines with a "Show all" button (the text is all there, for copying and reading).
+   * @param {HTMLElement} body
+   * @param {string} text
+   */
+  function foldLong(body, text) {
+    if (text.length <= FOLD_CHARS && text.split('\n').length <= FOLD_LINES) return;
+    body.classList.add('folded');
+    const toggle = h('button', { type: 'button', class: 'small ghost msg-fold', dataset: { action: 'unfold' } }, t('showMore'));
+    toggle.addEventListener('click', () => {
+      const folded = body.classList.toggle('folded');
+      toggle.textContent = folded ? t('showMore') : t('showLess');
+    });
+    body.after(toggle);
+  }
+
+  /** @param {string | null} text */
+  function showNote(text) {
+    note.textContent = text ?? '';
+    note.hidden = text === null;
+  }
+
+  /** The counter shows from 90% of the limit, and warns past it. */
+  function updateCounter() {
+    // The server counts UTF-16 units (JavaScript's length), so this does too.
+    const count = input.value.trim().length;
+    counter.hidden = count < MAX_MESSAGE * 0.9;
+    counter.textContent = t('characters', { count: count.toLocaleString(), max: MAX_MESSAGE.toLocaleString() });
+    counter.dataset.over = String(count > MAX_MESSAGE);
+    if (count <= MAX_MESSAGE && note.dataset.kind === 'too-long') showNote(null);
   }
 
   function welcome() {
@@ -153,9 +195,11 @@ export function createChat({ app, projectId, onJobEnded }) {
             {
               type: 'button',
               class: 'chip',
+              dataset: { action: 'suggestion' },
+              // A suggestion is a message: it is sent, not left in the box for a second click.
               onclick: () => {
                 input.value = s;
-                input.focus();
+                send();
               },
             },
             s,
@@ -305,7 +349,20 @@ export function createChat({ app, projectId, onJobEnded }) {
 
   function send() {
     const text = input.value.trim();
-    if (!text || activeJobId) return;
+    if (activeJobId) return;
+    if (!text) {
+      note.dataset.kind = 'empty';
+      showNote(t('emptyMessage'));
+      input.focus();
+      return;
+    }
+    const count = text.length;
+    if (count > MAX_MESSAGE) {
+      note.dataset.kind = 'too-long';
+      showNote(t('tooLong', { count: count.toLocaleString(), max: MAX_MESSAGE.toLocaleString() }));
+      return;
+    }
+    showNote(null);
     const refs = attached.filter((a) => text.includes(a.url));
     const raw =
       text
@@ -449,6 +506,10 @@ export function createChat({ app, projectId, onJobEnded }) {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     send();
+  });
+  input.addEventListener('input', () => {
+    updateCounter();
+    if (note.dataset.kind === 'empty' && input.value.trim() !== '') showNote(null);
   });
   input.addEventListener('keydown', (e) => {
     // Japanese input: Enter confirms the conversion (isComposing / keyCode 229), it must not send.

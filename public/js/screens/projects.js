@@ -36,6 +36,18 @@ function quotaMeter(label, q) {
   );
 }
 
+/**
+ * The project's thumbnail (from a promo video or an upload), over its coloured initial; nothing when it has none.
+ * @param {string} projectId
+ */
+function thumbnail(projectId) {
+  /** @type {HTMLImageElement} */
+  const img = h('img', { class: 'project-thumb-img', alt: '', loading: 'lazy', decoding: 'async', src: `/api/projects/${projectId}/thumbnail` });
+  img.addEventListener('load', () => img.closest('.project-thumb')?.classList.add('has-image'));
+  img.addEventListener('error', () => img.remove());
+  return img;
+}
+
 /** @type {import('../main.js').Screen} */
 export function mountProjects(root, app) {
   const { api, socket } = app;
@@ -98,6 +110,7 @@ export function mountProjects(root, app) {
             'a',
             { class: 'project-thumb', href: projectHash(p.id), style: { '--h': hue(p.id) }, 'aria-label': `Open ${p.name}` },
             h('span', {}, (p.name.trim()[0] ?? '?').toUpperCase()),
+            thumbnail(p.id),
           ),
           h(
             'div',

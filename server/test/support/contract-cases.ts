@@ -369,7 +369,7 @@ export function contractCases(label: string, options: Omit<HarnessOptions, 'scri
         const page = await fetch(`${h.url}${signed.json.url}`);
         expect(page.status).toBe(200);
         const html = await page.text();
-        expect(html).toContain('Welcome to Game Creator');
+        expect(html).toContain('Your game will appear here');
         expect(html).toContain('window.ASSET_BASE_URL=');
         expect(html).toContain('gameLoaded');
         expect(page.headers.get('x-frame-options')).toBeNull();
