@@ -38,4 +38,11 @@ export default tseslint.config(
     files: ['public/**/*.js'],
     languageOptions: { globals: { ...globals.browser }, sourceType: 'module' },
   },
+  {
+    // Skill helper files are snippets the agent copies into a game page: browser scripts whose one top-level name is
+    // what the game uses.
+    files: ['packages/runtime-core/skills/**/*.js'],
+    languageOptions: { globals: { ...globals.browser }, sourceType: 'script' },
+    rules: { '@typescript-eslint/no-unused-vars': 'off', 'no-unused-vars': 'off' },
+  },
 );

@@ -17,6 +17,7 @@ export function createMyBackend(dataDir: string): ExecutionBackend {
     runClaude: () => unsupportedRun(name),
     generateImage: () => unsupportedCall('generateImage', name),
     renderVideo: () => unsupportedCall('renderVideo', name),
+    checkGame: () => unsupportedCall('checkGame', name),
     prewarm: local.prewarm,
     close: local.close,
   };

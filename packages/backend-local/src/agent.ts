@@ -12,6 +12,7 @@ import {
   createError,
   DEFAULT_AGENT_TIMEOUT_MS,
   RunChannel,
+  SKILLS_DIR,
   startKeyProxy,
   StreamJsonTranslator,
   validateProjectScope,
@@ -30,7 +31,7 @@ import { ProcessLauncher, type LaunchedProcess } from './launcher.js';
 
 /** `claudePath` defaults to the binary of the @anthropic-ai/claude-code dependency. */
 export interface LocalAgentOptions extends AgentOptions {
-  /** Folder of skills (`<name>/SKILL.md`); default `<dataDir>/skills`. */
+  /** Folder of skills (`<name>/SKILL.md`); default: the skills shipped with runtime-core (SKILLS_DIR). */
   skillsDir?: string;
   /** 'auto' uses bubblewrap when it works here. */
   isolation?: 'auto' | 'bubblewrap' | 'none';
@@ -74,7 +75,7 @@ export interface LocalAgent {
 
 export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {}, launcher = new ProcessLauncher()): LocalAgent {
   const claudePath = options.claudePath ?? defaultClaudePath();
-  const skillsDir = options.skillsDir ?? path.join(dataDir, 'skills');
+  const skillsDir = options.skillsDir ?? SKILLS_DIR;
   const model = options.model ?? process.env.ANTHROPIC_MODEL ?? 'sonnet';
   let isolation: Promise<Isolation> | null = null;
   let proxy: Promise<KeyProxy> | null = null;
@@ -127,7 +128,7 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
     const skills = await skillsFor(request.skills);
     const [iso, keyProxy] = await Promise.all([getIsolation(), getProxy()]);
     const timeoutMs = request.timeoutMs ?? options.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
-    const token = keyProxy.issue(timeoutMs + 30_000);
+    const token = keyProxy.issue(timeoutMs + 30_000, { tools: request.tools });
     const before = await manifest(projectDir);
 
     const confined = iso.kind === 'bubblewrap';
@@ -142,7 +143,8 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
       apiTimeoutMs: options.apiTimeoutMs,
     });
     if (!confined) {
-      // Unconfined fallback: skills are linked into the state dir so the CLI finds them.
+      // Unconfined fallback: this run's skills (and no earlier run's) are linked into the state dir so the CLI finds them.
+      await fs.rm(path.join(stateDir, 'skills'), { recursive: true, force: true });
       await fs.mkdir(path.join(stateDir, 'skills'), { recursive: true });
       for (const skill of skills) await fs.symlink(skill.dir, path.join(stateDir, 'skills', skill.name)).catch(() => undefined);
     }

@@ -19,7 +19,14 @@ import {
 import { createLocalAgent, type LocalAgentOptions } from './agent.js';
 import type { Isolation } from './confine.js';
 import { createLocalFiles, scopeRoot } from './files.js';
-import { createImageGenerator, createVideoRenderer, defaultBrowserExecutable, type ImageGeneratorOptions, type VideoRendererOptions } from '@dreamcore/media';
+import {
+  checkGameFolder,
+  createImageGenerator,
+  createVideoRenderer,
+  defaultBrowserExecutable,
+  type ImageGeneratorOptions,
+  type VideoRendererOptions,
+} from '@dreamcore/media';
 import { createLocalGit } from './git.js';
 import { ProcessLauncher } from './launcher.js';
 
@@ -84,6 +91,7 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
       runClaude: { supported: true },
       generateImage: { supported: true },
       renderVideo: { supported: browser !== null },
+      checkGame: { supported: browser !== null },
     }),
     files,
     git,
@@ -93,6 +101,17 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
     renderVideo: async (request) => {
       if (!browser) return unsupportedCall('renderVideo', name);
       return video.renderFolder(scopeRoot(dataDir, validateProjectScope(request?.scope)), request);
+    },
+    // Game code runs in a headless chromium of its own, reaching only this project's files and this user's assets.
+    checkGame: async (request) => {
+      const scope = validateProjectScope(request?.scope);
+      if (!browser) return unsupportedCall('checkGame', name);
+      const assets = { userId: scope.userId, assets: true as const };
+      return checkGameFolder(scopeRoot(dataDir, scope), {
+        browserExecutable: browser,
+        signal: request.signal,
+        assets: { userId: scope.userId, read: (alias) => files.read(assets, alias).catch(() => null) },
+      });
     },
     async prewarm(scope) {
       validateUserScope(scope);
@@ -130,6 +149,7 @@ function readOnlyBackend(
     agentIsolation: async (): Promise<Isolation> => ({ kind: 'none', reason: 'read-only backend: no agent runs' }),
     generateImage: refuse('generateImage'),
     renderVideo: refuse('renderVideo'),
+    checkGame: refuse('checkGame'),
     async prewarm(scope) {
       validateUserScope(scope);
     },

@@ -25,7 +25,10 @@ beforeAll(async () => {
     path.join(dataDir, 'skills', 'platformer', 'SKILL.md'),
     '---\nname: platformer\ndescription: How to build a jumping platformer game on a canvas.\n---\nUse gravity 0.5.\n',
   );
-  backend = createLocalBackend({ dataDir, agent: { anthropicApiKey: apiKey, anthropicBaseUrl: model.url, maxRetries: 0, isolation: 'bubblewrap' } });
+  backend = createLocalBackend({
+    dataDir,
+    agent: { anthropicApiKey: apiKey, anthropicBaseUrl: model.url, maxRetries: 0, isolation: 'bubblewrap', skillsDir: path.join(dataDir, 'skills') },
+  });
 });
 
 afterAll(async () => {

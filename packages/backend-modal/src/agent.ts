@@ -51,7 +51,6 @@ import { volumePath } from './files.js';
 import type { SandboxPool } from './sandboxes.js';
 
 const RUNS_DIR = '/tmp/.dreamcore-runs';
-const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** How much longer than the run's own bound the in-sandbox watchdog waits before it kills the session. */
 const WATCHDOG_GRACE_S = 30;
 
@@ -190,15 +189,18 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
     return proxy;
   };
 
-  async function modelAccess(timeoutMs: number): Promise<ModelAccess> {
+  async function modelAccess(timeoutMs: number, tools: RunClaudeRequest['tools']): Promise<ModelAccess> {
     if (!configured) {
       throw createError('NOT_CONFIGURED', 'no model configured: set an Anthropic API key or a model base URL (demo mode)');
     }
     if (keyMode === 'proxy') {
       const keyProxy = await getProxy();
-      const token = keyProxy.issue(timeoutMs + 60_000);
+      const token = keyProxy.issue(timeoutMs + 60_000, { tools });
       // Sandboxes reach the proxy only at its public URL (resolveModalConfig made sure there is one).
       return { baseUrl: opts.proxyPublicUrl!, token, secret: null, release: () => keyProxy.revoke(token) };
+    }
+    if (tools && tools.length > 0) {
+      throw createError('NOT_CONFIGURED', "the agent's tools are served by the key proxy, and this backend runs without one (Modal Secret mode)");
     }
     secret ??= client().then((c) => c.secrets.fromObject({ DREAMCORE_ANTHROPIC_KEY: opts.anthropicApiKey ?? 'demo-mode-no-key' }));
     secret.catch(() => (secret = null));
@@ -208,15 +210,8 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
   async function execute(request: RunClaudeRequest, run: RunChannel): Promise<void> {
     const scope = validateProjectScope(request.scope);
     validateRunRequest(request);
-    if (request.skills !== undefined) {
-      for (const name of request.skills) {
-        if (typeof name !== 'string' || !SKILL_NAME.test(name)) {
-          throw createError('NOT_FOUND', `skill ${String(name).slice(0, 100)} is not installed`, { details: { skill: String(name).slice(0, 100) } });
-        }
-      }
-    }
     const timeoutMs = request.timeoutMs ?? opts.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
-    const access = await modelAccess(timeoutMs);
+    const access = await modelAccess(timeoutMs, request.tools);
     const marker = randomBytes(12).toString('hex');
     const projectDir = volumePath(scope);
     const stateDir = `${MOUNT.volume}/.agent/${scope.projectId}`;

@@ -23,7 +23,7 @@ import { createModalClient, modalFailure, withDeadline, type ModalSdk } from './
 import { resolveModalConfig, type ModalBackendOptions, type ResolvedModalConfig } from './config.js';
 import { createModalFiles } from './files.js';
 import { createModalGit } from './git.js';
-import { createModalImageGenerator, createModalVideoRenderer } from './media.js';
+import { createModalGameChecker, createModalImageGenerator, createModalVideoRenderer } from './media.js';
 import { createSandboxPool, type SandboxPool } from './sandboxes.js';
 
 export interface ModalBackend extends ExecutionBackend {
@@ -68,6 +68,7 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
   const git: GitCapability = guarded(createModalGit(pool, config.deadlines));
   const image = createModalImageGenerator(files, config.gemini);
   const video = createModalVideoRenderer(pool, files, config.video, config.deadlines);
+  const checkGame = createModalGameChecker(pool, files, config.video, config.deadlines);
 
   return {
     name,
@@ -79,12 +80,14 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
       runClaude: { supported: true },
       generateImage: { supported: true },
       renderVideo: { supported: Boolean(config.video.enabled) },
+      checkGame: { supported: Boolean(config.video.enabled) },
     }),
     files,
     git,
     runClaude: (request) => (closed ? failedRun(closedError()) : agent.runClaude(request)),
     generateImage: (request) => (closed ? Promise.reject(closedError()) : image(request)),
     renderVideo: (request) => (closed ? Promise.reject(closedError()) : video.renderVideo(request)),
+    checkGame: (request) => (closed ? Promise.reject(closedError()) : checkGame(request)),
     // On connect: a sandbox that was reaped or ended while the user was away is replaced now, off their path.
     async prewarm(scope) {
       const { userId } = validateUserScope(scope);

@@ -9,6 +9,9 @@
  *   `tar`, rendered by the media renderer in a temporary folder on this machine, and `movie.mp4` and `thumbnail.webp`
  *   are written back through the files capability. Rendering in separate, bigger sandboxes (as the V2 design has it)
  *   is future work; the renderer is the same either way (`dreamcore-render <folder>` is its command form).
+ * - checkGame: the same pull, then @dreamcore/media's game check on the copy, with the user's assets read through the
+ *   files capability on demand. It shares renderVideo's switch (`video.enabled`) because it shares its place: until
+ *   the render sandbox lands (issue 12), both run game code in this process, which a Modal deployment should not do.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -20,12 +23,14 @@ import {
   unsupported,
   validateProjectScope,
   type AssetRef,
+  type CheckGameRequest,
   type FilesCapability,
+  type GameCheckResult,
   type GenerateImageRequest,
   type RenderVideoRequest,
   type RenderVideoResult,
 } from '@dreamcore/runtime-core';
-import { createImageGenerator, createVideoRenderer, planVideo } from '@dreamcore/media';
+import { checkGameFolder, createImageGenerator, createVideoRenderer, planVideo } from '@dreamcore/media';
 import { execBinary } from './client.js';
 import type { ModalDeadlines, ModalGeminiOptions, ModalVideoOptions } from './config.js';
 import { volumePath } from './files.js';
@@ -85,5 +90,28 @@ export function createModalVideoRenderer(pool: SandboxPool, files: FilesCapabili
       }
     },
     close: () => renderer.close(),
+  };
+}
+
+export function createModalGameChecker(pool: SandboxPool, files: FilesCapability, options: ModalVideoOptions, deadlines: Required<ModalDeadlines>) {
+  return async (request: CheckGameRequest): Promise<GameCheckResult> => {
+    if (!options.enabled) throw unsupported('checkGame', 'modal');
+    const scope = validateProjectScope(request?.scope);
+    if (request.signal?.aborted) throw createError('CANCELLED', 'game check cancelled');
+    const folder = await mkdtemp(path.join(tmpdir(), 'dreamcore-modal-check-'));
+    try {
+      await pullProject(pool, scope, folder, deadlines);
+      const assets = { userId: scope.userId, assets: true as const };
+      return await checkGameFolder(folder, {
+        ...(options.browserExecutable ? { browserExecutable: options.browserExecutable } : {}),
+        signal: request.signal,
+        assets: { userId: scope.userId, read: (alias) => files.read(assets, alias).catch(() => null) },
+      });
+    } catch (error) {
+      if (isBackendError(error)) throw error;
+      throw createError('RENDER_ERROR', `game check failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    } finally {
+      await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+    }
   };
 }

@@ -3,10 +3,11 @@
  * local Modal emulator (gRPC on loopback, bubblewrap sandboxes, volumes as folders). Sandboxes run this machine's
  * Debian, so the Claude CLI from @anthropic-ai/claude-code is bound into them read-only at its own path.
  */
+import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
-import type { KeyProxy } from '@dreamcore/runtime-core';
+import { SKILLS_DIR, type KeyProxy } from '@dreamcore/runtime-core';
 import { runConformanceSuite } from '@dreamcore/runtime-core/conformance';
 import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '../src/emulator/index.js';
 import { createModalBackend, MOUNT, type ModalBackend } from '../src/index.js';
@@ -19,6 +20,26 @@ const prerequisites = emulatorPrerequisites();
 if (!prerequisites.ok) console.warn(`Modal conformance skipped: the emulator needs ${prerequisites.missing.join(', ')}`);
 
 let emulator: ModalEmulator | undefined;
+
+/**
+ * What the deploy step does on Modal (`npm run modal:deploy`): the skills volume holds runtime-core's skills. Here the
+ * volume is made through the real SDK and its committed state filled on the emulator's side, before any sandbox starts.
+ */
+async function fillSkillsVolume(emu: ModalEmulator): Promise<void> {
+  const { ModalClient } = await import('modal');
+  const env = emu.clientEnv();
+  const previous = process.env.MODAL_SERVER_URL;
+  process.env.MODAL_SERVER_URL = env.MODAL_SERVER_URL;
+  const client = new ModalClient({ tokenId: env.MODAL_TOKEN_ID, tokenSecret: env.MODAL_TOKEN_SECRET });
+  try {
+    await client.volumes.fromName('dreamcore-skills', { createIfMissing: true, version: 2 });
+  } finally {
+    client.close();
+    if (previous === undefined) delete process.env.MODAL_SERVER_URL;
+    else process.env.MODAL_SERVER_URL = previous;
+  }
+  await fs.cp(SKILLS_DIR, emu.volumePath('dreamcore-skills')!, { recursive: true });
+}
 const backends = new Set<ModalBackend>();
 const proxies: KeyProxy[] = [];
 
@@ -27,6 +48,7 @@ if (prerequisites.ok) {
     emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE] });
     // The SDK reads its config file at import: never a developer's own ~/.modal.toml here.
     process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
+    await fillSkillsVolume(emulator);
   }, 60_000);
   afterAll(async () => {
     await Promise.allSettled([...backends].map((b) => b.close()));

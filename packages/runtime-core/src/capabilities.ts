@@ -11,6 +11,7 @@ export function capabilities(overrides: Partial<Capabilities> = {}): Capabilitie
     runClaude: { supported: false },
     generateImage: { supported: false },
     renderVideo: { supported: false },
+    checkGame: { supported: false },
     ...overrides,
   };
 }

@@ -180,9 +180,32 @@ export interface RunClaudeRequest {
   model?: string;
   /** Skill folder names (each with a SKILL.md) to make visible to the agent; default: all installed. */
   skills?: string[];
+  /**
+   * Tools the agent may call during this run, served to it as MCP tools (`mcp__dreamcore__<name>`) over HTTP on the
+   * backend's key proxy: same URL and per-run token as its model traffic, so a finished run's token is refused. The
+   * handlers run in the backend's process, never in the agent's sandbox.
+   */
+  tools?: AgentTool[];
   /** Wall-clock bound for the whole run; on expiry the run ends with CLI_TIMEOUT. */
   timeoutMs?: number;
   signal?: AbortSignal;
+}
+
+/** What a tool handler is told about the call. */
+export interface AgentToolCall {
+  /** Aborted when the run ends (or the agent hangs up on the call). */
+  signal: AbortSignal;
+}
+
+/** A tool the agent can call. Its answer goes back to the agent as text; a throw becomes an error result. */
+export interface AgentTool {
+  /** `[a-z][a-z0-9_]{0,47}`, unique in the run. */
+  name: string;
+  /** What the model reads to decide when to call it. */
+  description: string;
+  /** JSON Schema of the input (`type: 'object'`). */
+  inputSchema: Record<string, unknown>;
+  handler(input: Record<string, unknown>, call: AgentToolCall): Promise<string | { text: string; isError?: boolean }>;
 }
 
 /**
@@ -241,6 +264,36 @@ export interface RenderVideoResult {
   frames: number;
 }
 
+// ---------------------------------------------------------------- game check
+
+export interface CheckGameRequest {
+  scope: ProjectScope;
+  signal?: AbortSignal;
+}
+
+/** One look at the game, as a player would have it: loaded headless, left alone, given a key, given a tap. */
+export interface GameCheckResult {
+  /** loads, no errors, draws, and answers a key press or a tap. */
+  passed: boolean;
+  checks: {
+    /** index.html loaded (HTTP 200) and its load event fired. */
+    loads: boolean;
+    /** No uncaught exception and no console error (a missing file the game asks for is one). */
+    noErrors: boolean;
+    /** Something other than one flat colour is on screen. */
+    draws: boolean;
+    /** The picture changes over time without input. */
+    animates: boolean;
+    /** The picture after key presses differs from the picture without them (same virtual time). */
+    respondsToKeys: boolean;
+    /** The same for a tap. */
+    respondsToTap: boolean;
+  };
+  /** Uncaught errors and console errors, deduplicated, first line each (at most 10). */
+  errors: string[];
+  durationMs: number;
+}
+
 // ---------------------------------------------------------------- the backend
 
 export interface Capabilities {
@@ -249,6 +302,7 @@ export interface Capabilities {
   runClaude: { supported: boolean };
   generateImage: { supported: boolean };
   renderVideo: { supported: boolean };
+  checkGame: { supported: boolean };
 }
 
 export type CapabilityName = keyof Capabilities;
@@ -262,6 +316,12 @@ export interface ExecutionBackend {
   runClaude(request: RunClaudeRequest): AgentRun;
   generateImage(request: GenerateImageRequest): Promise<AssetRef>;
   renderVideo(request: RenderVideoRequest): Promise<RenderVideoResult>;
+  /**
+   * Loads the project's game headless (virtual clock, seeded randomness, only the project's files and the user's
+   * assets reachable) and reports whether it runs: errors, drawing, motion, answers to a key and a tap. Game code
+   * runs where the backend runs games (a sandbox on Modal), never in the caller's process. NOT_FOUND without index.html.
+   */
+  checkGame(request: CheckGameRequest): Promise<GameCheckResult>;
   /** Gets a user's execution environment ready ahead of the first call (a no-op where there is nothing to warm). */
   prewarm(scope: UserScope): Promise<void>;
   /** Releases processes, sandboxes and browsers. The backend is unusable afterwards. */

@@ -86,7 +86,7 @@ describe('scripted model server over HTTP', () => {
     const text = 'Hello there, world! こんにちは、世界。🎮 Let us build a game.';
     const input = { file_path: 'index.html', content: '<canvas></canvas>\n'.repeat(20) };
     const s = await serve([{ text, toolUses: [{ name: 'Write', input }] }]);
-    const res = await post(s.url, { model: 'claude-test', max_tokens: 100, stream: true, messages: [userPrompt('hi')] });
+    const res = await post(s.url, { model: 'claude-test', max_tokens: 100, stream: true, messages: [userPrompt('hi')], tools: [{ name: 'Write' }] });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const events = parseSse(await res.text());
@@ -123,6 +123,12 @@ describe('scripted model server over HTTP', () => {
     expect(recorded.time).toBeGreaterThan(Date.now() - 10_000);
   });
 
+  it('refuses, as the real API would, a scripted call to a tool the request does not offer', async () => {
+    const s = await serve([{ text: 'x', toolUses: [{ name: 'mcp__dreamcore__generate_image', input: {} }] }]);
+    const res = await post(s.url, { model: 'm', max_tokens: 10, stream: true, messages: [userPrompt('hi')], tools: [{ name: 'Write' }] });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('mcp__dreamcore__generate_image');
+  });
   it('answers a non-stream request with a plain JSON Message (the CLI fallback)', async () => {
     const s = await serve([{ text: 'plain answer' }]);
     const res = await post(s.url, { model: 'm', max_tokens: 10, messages: [userPrompt('hi')] });

@@ -28,7 +28,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** The game's origin. Never resolved: every request is answered by the route handler or refused. `.localhost` is a secure context. */
-const GAME_ORIGIN = 'http://game.dreamcore.localhost';
+export const GAME_ORIGIN = 'http://game.dreamcore.localhost';
 
 /** Wall-clock start of the virtual clock (Date.now() in the game): fixed, so date-dependent games render the same too. */
 export const VIRTUAL_EPOCH = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -78,7 +78,7 @@ export function inputSchedule(durationMs: number): InputEvent[] {
 }
 
 /** Seeded mulberry32 for Math.random and crypto: injected before any page script runs, in every frame. */
-function randomnessScript(seed: number): string {
+export function randomnessScript(seed: number): string {
   return `(() => {
   let state = ${seed >>> 0};
   const next32 = () => {
@@ -319,12 +319,33 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** Answers the game's own requests from the project folder (scoped like the files capability); refuses the rest. */
-async function serveProjectFile(route: Route, projectDir: string): Promise<void> {
+/** Reads one of the user's assets by alias (`/user-assets/<userId>/<alias>` in a game); null when there is none. */
+export type AssetReader = (alias: string) => Promise<Uint8Array | null>;
+
+/**
+ * Answers the game's own requests from the project folder (scoped like the files capability), and, given `assets`,
+ * `/user-assets/<its user>/<alias>` from the user's asset space; refuses the rest.
+ */
+export async function serveProjectFile(route: Route, projectDir: string, assets?: { userId: string; read: AssetReader }): Promise<void> {
   const url = new URL(route.request().url());
   if (url.origin !== GAME_ORIGIN) {
     // Nothing outside the project is reachable here anyway; refusing at once keeps the page from waiting on it.
     await route.abort('blockedbyclient').catch(() => undefined);
+    return;
+  }
+  const asset = assets ? new RegExp(`^/user-assets/${assets.userId}/([^/]+)$`).exec(url.pathname) : null;
+  if (asset && assets) {
+    const alias = decodeURIComponent(asset[1]!);
+    const bytes = await assets.read(alias).catch(() => null);
+    if (!bytes) {
+      await route.fulfill({ status: 404, body: 'not found', headers: { 'content-type': 'text/plain' } }).catch(() => undefined);
+      return;
+    }
+    await route.fulfill({
+      status: 200,
+      body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      headers: { 'content-type': CONTENT_TYPES[path.extname(alias).toLowerCase()] ?? 'application/octet-stream', 'cache-control': 'no-store' },
+    });
     return;
   }
   try {

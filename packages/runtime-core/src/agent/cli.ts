@@ -6,6 +6,9 @@
 import { createError } from '../errors.js';
 import type { RunClaudeRequest } from '../contract.js';
 import { validateProjectScope } from '../scope.js';
+import { AGENT_TOOL_SERVER, STANDING_INSTRUCTIONS } from './instructions.js';
+import { SKILL_NAME } from './skills.js';
+import { agentToolName, validateTools } from './tool-server.js';
 
 export const DEFAULT_AGENT_TIMEOUT_MS = 5 * 60_000;
 export const MAX_PROMPT_CHARS = 100_000;
@@ -70,6 +73,16 @@ export function validateRunRequest(request: RunClaudeRequest): void {
   if (request.model !== undefined && !/^[\w.:@/-]{1,100}$/.test(request.model)) {
     throw createError('INVALID_ARGUMENT', 'model is a model name');
   }
+  if (request.skills !== undefined) {
+    if (!Array.isArray(request.skills)) throw createError('INVALID_ARGUMENT', 'skills is an array of skill names');
+    for (const name of request.skills as unknown[]) {
+      // A name that cannot be a skill folder is simply not installed (and never reaches a path).
+      if (typeof name !== 'string' || !SKILL_NAME.test(name)) {
+        throw createError('NOT_FOUND', `skill ${String(name).slice(0, 100)} is not installed`, { details: { skill: String(name).slice(0, 100) } });
+      }
+    }
+  }
+  validateTools(request.tools);
 }
 
 /** Scope and request checks every backend makes before anything runs. */
@@ -90,8 +103,18 @@ export function claudeInvocation(request: RunClaudeRequest, env: ClaudeEnvironme
     env.permissionMode,
     '--model',
     request.model ?? env.model,
+    // DreamCore's standing instructions, the same on every backend, on top of the CLI's own system prompt.
+    '--append-system-prompt',
+    STANDING_INSTRUCTIONS,
   ];
   if (request.sessionId) args.push('--resume', request.sessionId);
+  if (request.tools && request.tools.length > 0) {
+    // The run's tools, on the key proxy with the run's token; only these MCP servers, and allowed without asking.
+    const mcp = {
+      mcpServers: { [AGENT_TOOL_SERVER]: { type: 'http', url: `${env.baseUrl.replace(/\/$/, '')}/mcp`, headers: { Authorization: `Bearer ${env.token}` } } },
+    };
+    args.push('--mcp-config', JSON.stringify(mcp), '--strict-mcp-config', '--allowedTools', request.tools.map(agentToolName).join(','));
+  }
   return {
     args,
     env: {

@@ -1,3 +1,6 @@
 export * from './cli.js';
 export * from './key-proxy.js';
 export * from './stream-json.js';
+export * from './instructions.js';
+export * from './skills.js';
+export { agentToolName, validateTools } from './tool-server.js';

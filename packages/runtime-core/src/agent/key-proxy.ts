@@ -2,11 +2,16 @@
  * The key-injecting proxy: the agent never holds the provider key. Each run gets a random token that is only
  * good at this proxy, only while the run lives; the proxy swaps it for the real key and forwards the request
  * upstream (streaming both ways). Unknown or expired tokens are refused with the API's own error shape.
+ *
+ * It also serves the run's tools (RunClaudeRequest.tools) at `/mcp` to the holder of that run's token, so a tool
+ * reaches the agent by the same URL as its model traffic, wherever the agent runs (tool-server.ts).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { AgentTool } from '../contract.js';
+import { serveTools } from './tool-server.js';
 
 export interface KeyProxyOptions {
   /** Where requests go, e.g. https://api.anthropic.com or a scripted model server. */
@@ -23,11 +28,11 @@ export interface KeyProxy {
   readonly url: string;
   /** The port it listens on (what an ingress or a tunnel forwards to). */
   readonly port: number;
-  /** A new token valid until `revoke` or `ttlMs` passes. */
-  issue(ttlMs: number): string;
+  /** A new token valid until `revoke` or `ttlMs` passes; with `tools`, its holder may call them at `/mcp`. */
+  issue(ttlMs: number, options?: { tools?: readonly AgentTool[] }): string;
   revoke(token: string): void;
   /** Requests forwarded and refused so far (for tests and metrics). */
-  readonly stats: { forwarded: number; refused: number };
+  readonly stats: { forwarded: number; refused: number; toolRequests: number };
   close(): Promise<void>;
 }
 
@@ -51,8 +56,13 @@ export async function startKeyProxy(options: KeyProxyOptions): Promise<KeyProxy>
   const basePath = upstream.pathname.replace(/\/$/, '');
   const client = upstream.protocol === 'https:' ? https : http;
   const agent = new client.Agent({ keepAlive: true });
-  const tokens = new Map<string, { expires: number; buf: Buffer }>();
-  const stats = { forwarded: 0, refused: 0 };
+  // Each token's run: its tools and a signal that tells their handlers the run is over.
+  const tokens = new Map<string, { expires: number; buf: Buffer; tools: readonly AgentTool[]; ended: AbortController }>();
+  const drop = (token: string) => {
+    tokens.get(token)?.ended.abort();
+    tokens.delete(token);
+  };
+  const stats = { forwarded: 0, refused: 0, toolRequests: 0 };
 
   const valid = (token: string | null): boolean => {
     if (!token) return false;
@@ -62,17 +72,32 @@ export async function startKeyProxy(options: KeyProxyOptions): Promise<KeyProxy>
     const given = Buffer.from(token);
     if (given.length !== entry.buf.length || !timingSafeEqual(given, entry.buf)) return false;
     if (Date.now() > entry.expires) {
-      tokens.delete(token);
+      drop(token);
       return false;
     }
     return true;
   };
 
   const server = http.createServer((req, res) => {
-    if (!valid(tokenOf(req))) {
+    const token = tokenOf(req);
+    if (!valid(token)) {
       stats.refused++;
       req.resume();
       refuse(res, 'unknown or expired run token');
+      return;
+    }
+    if ((req.url ?? '/').split('?')[0] === '/mcp') {
+      const run = tokens.get(token!)!;
+      if (run.tools.length === 0) {
+        req.resume();
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'this run has no tools' }));
+        return;
+      }
+      stats.toolRequests++;
+      serveTools(req, res, run.tools, run.ended.signal).catch(() => {
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
       return;
     }
     stats.forwarded++;
@@ -130,16 +155,16 @@ export async function startKeyProxy(options: KeyProxyOptions): Promise<KeyProxy>
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     stats,
-    issue(ttlMs) {
+    issue(ttlMs, issueOptions = {}) {
       const token = `dcrun-${randomBytes(24).toString('base64url')}`;
-      tokens.set(token, { expires: Date.now() + ttlMs, buf: Buffer.from(token) });
+      tokens.set(token, { expires: Date.now() + ttlMs, buf: Buffer.from(token), tools: issueOptions.tools ?? [], ended: new AbortController() });
       return token;
     },
     revoke(token) {
-      tokens.delete(token);
+      drop(token);
     },
     async close() {
-      tokens.clear();
+      for (const token of [...tokens.keys()]) drop(token);
       agent.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

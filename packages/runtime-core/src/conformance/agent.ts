@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { expectCode, newProject, snapshot, type ConformanceOptions, useBackend } from './context.js';
 import { startModelServer, type ModelServer, type Script, type Turn } from '../testkit/model-server.js';
 import type { AgentEvent, AgentResult } from '../events.js';
-import type { AgentRun, ExecutionBackend, ProjectScope } from '../contract.js';
+import type { AgentRun, AgentTool, ExecutionBackend, ProjectScope } from '../contract.js';
+import { STANDING_INSTRUCTIONS } from '../agent/instructions.js';
+import { listSkills } from '../agent/skills.js';
 
 interface Collected {
   events: AgentEvent[];
@@ -293,6 +295,95 @@ export function agentCases(options: ConformanceOptions): void {
         expect(result!.text).toBe(text);
       },
       90_000,
+    );
+
+    s.test(
+      "the model gets DreamCore's standing instructions and exactly the chosen skills, and a skill's body when the agent uses it",
+      'runClaude',
+      async () => {
+        const shipped = (await listSkills()).map((skill) => skill.name);
+        expect(shipped.length).toBeGreaterThanOrEqual(10);
+        const [chosen, other, left] = shipped;
+        useScript((_req, ctx) =>
+          ctx.turnIndex === 0 ? { text: 'Reading a skill.', toolUses: [{ name: 'Skill', input: { skill: chosen } }] } : { text: 'Done.' },
+        );
+        const p = await project();
+        const { result, events } = await collect(b().runClaude({ scope: p, prompt: 'Make a game', skills: [chosen!, other!] }));
+        expect(result?.exitCode, JSON.stringify(events.at(-1))).toBe(0);
+        const first = model.messageRequests[0]!.body as { system?: unknown; messages: unknown };
+        // The instructions ride on the system prompt (never as a file in the project).
+        expect(JSON.stringify(first.system)).toContain(JSON.stringify(STANDING_INSTRUCTIONS.split('\n')[0]).slice(1, -1));
+        expect(await b().files.exists(p, 'CLAUDE.md')).toBe(false);
+        const listed = JSON.stringify(first.messages);
+        expect(listed).toContain(`- ${chosen}:`);
+        expect(listed).toContain(`- ${other}:`);
+        expect(listed).not.toContain(`- ${left}:`);
+        // The skill's body reached the model after the Skill call.
+        const body = (await listSkills()).find((skill) => skill.name === chosen)!;
+        const heading = (await import('node:fs'))
+          .readFileSync(`${body.dir}/SKILL.md`, 'utf8')
+          .split('\n')
+          .find((l) => l.startsWith('# '))!;
+        expect(JSON.stringify(model.messageRequests.at(-1)!.body)).toContain(heading);
+        // A skill that is not installed is refused before the model is asked.
+        model.requests.length = 0;
+        await expectCode(b().runClaude({ scope: p, prompt: 'x', skills: ['no-such-skill'] }).result, 'NOT_FOUND');
+        expect(model.messageRequests).toHaveLength(0);
+      },
+      60_000,
+    );
+
+    s.test(
+      "a run's tool is called through the key proxy with the run's token, and the token is refused once the run ended",
+      'runClaude',
+      async () => {
+        const calls: Record<string, unknown>[] = [];
+        const tool: AgentTool = {
+          name: 'make_sprite',
+          description: 'Makes a sprite and answers with its URL.',
+          inputSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+          async handler(input) {
+            calls.push(input);
+            return `made /user-assets/u/${String(input.name)}.png`;
+          },
+        };
+        useScript((_req, ctx) => {
+          if (ctx.turnIndex === 0) {
+            return {
+              text: 'Looking.',
+              toolUses: [{ name: 'Bash', input: { command: 'printf "%s %s" "$ANTHROPIC_BASE_URL" "$ANTHROPIC_API_KEY"', description: 'where' } }],
+            };
+          }
+          if (ctx.turnIndex === 1) return { text: 'Making a sprite.', toolUses: [{ name: 'mcp__dreamcore__make_sprite', input: { name: 'hero' } }] };
+          return { text: 'Done.' };
+        });
+        const p = await project();
+        const { result, events } = await collect(b().runClaude({ scope: p, prompt: 'Make a hero', tools: [tool], timeoutMs: 120_000 }));
+        expect(result?.exitCode, JSON.stringify(events.at(-1))).toBe(0);
+        expect(calls).toEqual([{ name: 'hero' }]);
+        const results = events.flatMap((e) => (e.type === 'tool_result' ? [e] : []));
+        expect(results[1]).toMatchObject({ isError: false, content: expect.stringContaining('made /user-assets/u/hero.png') });
+        // The model was offered the tool under the CLI's MCP name, and only the model's traffic went upstream.
+        const offered = (model.messageRequests[0]!.body as { tools: { name: string }[] }).tools.map((t) => t.name);
+        expect(offered).toContain('mcp__dreamcore__make_sprite');
+        const [baseUrl, token] = String(results[0]!.content).trim().split(' ');
+        expect(token).toMatch(/^dcrun-/);
+        // After the run its token opens nothing: neither the tools nor the model.
+        const mcp = await fetch(`${baseUrl}/mcp`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'make_sprite', arguments: { name: 'again' } } }),
+        });
+        expect(mcp.status).toBe(401);
+        const messages = await fetch(`${baseUrl}/v1/messages`, {
+          method: 'POST',
+          headers: { 'x-api-key': token!, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'x', max_tokens: 1, messages: [] }),
+        });
+        expect(messages.status).toBe(401);
+        expect(calls).toHaveLength(1);
+      },
+      120_000,
     );
 
     s.test('invalid requests fail with typed errors before anything runs', 'runClaude', async () => {

@@ -9,6 +9,7 @@
  */
 import { describe } from 'vitest';
 import { agentCases } from './agent.js';
+import { gameCheckCases } from './game-check.js';
 import type { ConformanceOptions } from './context.js';
 import { filesCases } from './files.js';
 import { gitCases } from './git.js';
@@ -24,6 +25,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     agentCases(options);
     imageCases(options);
     videoCases(options);
+    gameCheckCases(options);
   });
 }
 

@@ -102,6 +102,7 @@ export function createMemoryBackend(maxFileBytes = 8 * 1024 * 1024): ExecutionBa
     runClaude: () => unsupportedRun(name),
     generateImage: () => unsupportedCall('generateImage', name),
     renderVideo: () => unsupportedCall('renderVideo', name),
+    checkGame: () => unsupportedCall('checkGame', name),
     prewarm: async (scope) => void validateUserScope(scope),
     close: async () => files.clear(),
   };

@@ -322,6 +322,16 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       return;
     }
 
+    // As strict as the real API: a model can only call a tool the request offers.
+    const offered = new Set((body.tools ?? []).map((tool) => (tool as { name?: unknown })?.name));
+    const unknown = (turn.toolUses ?? []).find((use) => !offered.has(use.name));
+    if (unknown) {
+      entry.status = 400;
+      entry.outcome = 'error';
+      sendError(res, 400, 'invalid_request_error', `script error: tool ${unknown.name} is not among the request's tools`);
+      return;
+    }
+
     await sleep(turn.delayMs ?? 0);
     if (closed || res.destroyed) return;
 

@@ -1,0 +1,204 @@
+/**
+ * The game check: does the game in a folder run? It loads the game headless in chromium under the capture's virtual
+ * clock and seeded randomness (capture.ts), three times side by side: left alone, given key presses, given a tap.
+ * Because time only moves when we say so, the three pages are identical until the input arrives, so "the picture
+ * after the keys differs from the picture without them" means the game answered the keys (not that time passed).
+ *
+ * Reported: loads, uncaught errors and console errors (a missing file or a blocked network request is named),
+ * draws (not one flat colour), animates (changes without input), responds to keys, responds to a tap.
+ * Passed: loads, no errors, draws, and answers a key or a tap.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { createError, isBackendError, resolveInsideRoot, type GameCheckResult } from '@dreamcore/runtime-core';
+import { CHROMIUM_ARGS, GAME_ORIGIN, randomnessScript, serveProjectFile, VIRTUAL_EPOCH, type AssetReader } from './video/capture.js';
+import { defaultBrowserExecutable } from './video/index.js';
+
+export interface GameCheckOptions {
+  /** Chromium binary (default: Debian's chromium, or DREAMCORE_CHROMIUM). */
+  browserExecutable?: string;
+  /** The user's assets, for `/user-assets/<userId>/<alias>` in the game. */
+  assets?: { userId: string; read: AssetReader };
+  signal?: AbortSignal;
+  /** Wall-clock bound on loading and on each step of the game (default 15 s): a game stuck in a loop fails. */
+  stepTimeoutMs?: number;
+  /** Viewport (default 480 × 640, a phone-like frame). */
+  width?: number;
+  height?: number;
+}
+
+const MAX_ERRORS = 10;
+/** Virtual ms: the game settles, the input arrives, and the pictures are compared after the game had time to answer. */
+const BEFORE_INPUT_MS = 600;
+const HOLD_MS = 400;
+const AFTER_INPUT_MS = 900;
+
+type Variant = 'idle' | 'keys' | 'tap';
+
+export async function checkGameFolder(folder: string, options: GameCheckOptions = {}): Promise<GameCheckResult> {
+  const started = Date.now();
+  const { signal } = options;
+  if (signal?.aborted) throw createError('CANCELLED', 'game check cancelled');
+  const browserExecutable = options.browserExecutable ?? defaultBrowserExecutable();
+  if (!browserExecutable || !existsSync(browserExecutable)) {
+    throw createError('NOT_CONFIGURED', 'no chromium found for the game check (install chromium or set DREAMCORE_CHROMIUM)');
+  }
+  const projectDir = path.resolve(folder);
+  try {
+    const { absolute } = await resolveInsideRoot(projectDir, 'index.html');
+    await fs.access(absolute);
+  } catch (error) {
+    if (isBackendError(error) && error.code !== 'NOT_FOUND') throw error;
+    throw createError('NOT_FOUND', 'Game code not found: the project has no index.html', { details: { path: 'index.html' } });
+  }
+  const width = options.width ?? 480;
+  const height = options.height ?? 640;
+  const stepTimeoutMs = options.stepTimeoutMs ?? 15_000;
+  const errors = new Set<string>();
+  const note = (message: string) => {
+    if (errors.size < MAX_ERRORS) errors.add(message.split('\n')[0]!.slice(0, 300));
+  };
+
+  let browser: Browser | undefined;
+  const stop = () => void browser?.close().catch(() => undefined);
+  signal?.addEventListener('abort', stop, { once: true });
+  let stalled = false;
+  /** One step of the check, bounded: a game that never yields (an endless loop) stops the browser. */
+  const bounded = async <T>(what: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        stalled = true;
+        stop();
+        reject(new Error('stalled'));
+      }, stepTimeoutMs);
+    });
+    try {
+      return await Promise.race([what, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const result = (checks: Partial<GameCheckResult['checks']>): GameCheckResult => {
+    const full = { loads: false, noErrors: errors.size === 0, draws: false, animates: false, respondsToKeys: false, respondsToTap: false, ...checks };
+    full.noErrors = errors.size === 0;
+    return {
+      passed: full.loads && full.noErrors && full.draws && (full.respondsToKeys || full.respondsToTap),
+      checks: full,
+      errors: [...errors],
+      durationMs: Date.now() - started,
+    };
+  };
+
+  try {
+    browser = await bounded(
+      chromium.launch({
+        executablePath: browserExecutable,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+      }),
+    );
+    const open = async (_variant: Variant): Promise<{ context: BrowserContext; page: Page; loaded: boolean }> => {
+      // Every variant is a touch device with a keyboard: the only difference between them is the input they get.
+      const context = await browser!.newContext({ viewport: { width, height }, deviceScaleFactor: 1, hasTouch: true, locale: 'en-US', timezoneId: 'UTC' });
+      await context.addInitScript(randomnessScript(0x5eed));
+      await context.clock.pauseAt(VIRTUAL_EPOCH);
+      await context.route('**/*', (route) => serveProjectFile(route, projectDir, options.assets));
+      const page = await context.newPage();
+      // Errors are the same on every page until the input; the idle page reports them, the others add what input caused.
+      page.on('pageerror', (error) => note(`Uncaught ${error.name}: ${error.message}`));
+      page.on('console', (message) => {
+        if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) note(`Console error: ${message.text()}`);
+      });
+      page.on('response', (response) => {
+        const url = new URL(response.url());
+        if (url.origin === GAME_ORIGIN && response.status() === 404) note(`File not found: ${decodeURIComponent(url.pathname)}`);
+      });
+      page.on('requestfailed', (request) => {
+        if (!request.url().startsWith(GAME_ORIGIN)) note(`Blocked network request to ${request.url().slice(0, 120)} (games cannot load from the internet)`);
+      });
+      const response = await page.goto(`${GAME_ORIGIN}/index.html`, { waitUntil: 'load', timeout: stepTimeoutMs }).catch(() => null);
+      return { context, page, loaded: Boolean(response?.ok()) };
+    };
+    const [idle, keys, tap] = await bounded(Promise.all([open('idle'), open('keys'), open('tap')]));
+    const pages = [idle, keys, tap];
+    if (!idle.loaded) return result({ loads: false });
+
+    const advance = (ms: number) =>
+      bounded(
+        Promise.all(
+          pages.map(async ({ page }) => {
+            try {
+              await page.clock.runFor(ms);
+            } catch (error) {
+              // The clock rethrows the first exception a timer callback threw, after running them all: a game error.
+              if (page.isClosed()) throw error;
+              note(`Uncaught ${(error as Error).message}`);
+            }
+          }),
+        ),
+      );
+    const shot = (page: Page) => bounded(page.screenshot({ type: 'png', animations: 'allow', caret: 'initial' }));
+
+    await advance(BEFORE_INPUT_MS);
+    const idleBefore = await shot(idle.page);
+    // The input: start keys, then a held arrow; a tap in the middle of the frame.
+    await bounded(
+      (async () => {
+        await keys.page.keyboard.press('Space');
+        await keys.page.keyboard.press('Enter');
+        await keys.page.keyboard.down('ArrowRight');
+        await keys.page.keyboard.down('ArrowUp');
+        await tap.page.touchscreen.tap(Math.floor(width / 2), Math.floor(height / 2));
+      })(),
+    );
+    await advance(HOLD_MS);
+    await bounded(
+      (async () => {
+        await keys.page.keyboard.up('ArrowRight');
+        await keys.page.keyboard.up('ArrowUp');
+        await keys.page.keyboard.press('Space');
+        await tap.page.touchscreen.tap(Math.floor(width / 2), Math.floor(height / 3));
+      })(),
+    );
+    await advance(AFTER_INPUT_MS);
+    const [idleAfter, keysAfter, tapAfter] = await Promise.all([shot(idle.page), shot(keys.page), shot(tap.page)]);
+    const draws = !(await isFlat(idleBefore)) || !(await isFlat(idleAfter)) || !(await isFlat(keysAfter));
+    return result({
+      loads: true,
+      draws,
+      animates: await differs(idleBefore, idleAfter),
+      respondsToKeys: await differs(idleAfter, keysAfter),
+      respondsToTap: await differs(idleAfter, tapAfter),
+    });
+  } catch (error) {
+    if (signal?.aborted) throw createError('CANCELLED', 'game check cancelled');
+    if (stalled) {
+      note(`The game stopped responding (it did not yield for ${Math.round(stepTimeoutMs / 1000)} s: an endless loop?)`);
+      return result({ loads: true });
+    }
+    if (isBackendError(error)) throw error;
+    throw createError('RENDER_ERROR', `the game check failed: ${(error as Error).message}`, { cause: error });
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    await browser?.close().catch(() => undefined);
+  }
+}
+
+/** One colour everywhere (a blank or cleared screen). */
+async function isFlat(png: Buffer): Promise<boolean> {
+  const { channels } = await sharp(png).stats();
+  return channels.every((channel) => channel.min === channel.max);
+}
+
+/** Different pixels (PNG bytes first: identical pictures encode identically). */
+async function differs(a: Buffer, b: Buffer): Promise<boolean> {
+  if (a.equals(b)) return false;
+  const [ra, rb] = await Promise.all([sharp(a).raw().toBuffer(), sharp(b).raw().toBuffer()]);
+  return !ra.equals(rb);
+}
