@@ -15,6 +15,11 @@ export function isGameContent(path: string): boolean {
   return !path.split('/').some((segment) => segment.startsWith('.'));
 }
 
+/** The promo video, thumbnails, publish form and style: made about the game, kept when a game version is restored. */
+export function isMediaOrSettings(path: string): boolean {
+  return NOT_GAME.has(path);
+}
+
 export interface SnapshotStatus {
   /** The project's current version (HEAD), null when it has no history. */
   head: string | null;

@@ -1,18 +1,45 @@
 /**
- * The version history as DreamCore's editor shows it, built from the project's git log.
+ * The version history as DreamCore's editor shows it, built from the project's git log: one version per change of
+ * the game, with what changed in words (the agent's summary of its turn, kept in the commit message's body) and the
+ * game files it touched. Commits that only change the promo video, thumbnail, publish form or style are not game
+ * versions and are not listed; restoring a game version keeps them as they are now.
  */
-import type { CommitInfo, ExecutionBackend, ProjectScope } from '@dreamcore/runtime-core';
+import { isBackendError, type CommitInfo, type CommitResult, type ExecutionBackend, type ProjectScope } from '@dreamcore/runtime-core';
+import { headCommit, isGameContent, isMediaOrSettings } from './game-content.js';
 
 export interface VersionView {
   id: string;
   number: number;
+  /** The request that made it (the commit's first line). */
   message: string;
+  /** What changed, in the agent's words ('' for versions made before summaries were kept). */
+  summary: string;
+  /** Game files this version changed. */
+  files: string[];
   timestamp: string;
   hash: string;
 }
 
 // Bookkeeping commits the user did not make themselves. Restores stay visible: they are versions you can undo.
 const HIDDEN = [/^Before restore/, /^Initial project setup/, /^Initial commit/, /^Migration from/];
+
+/** A commit that is a version of the game: not bookkeeping, and it changed at least one game file. */
+function isGameVersion(commit: CommitInfo): boolean {
+  if (HIDDEN.some((re) => re.test(commit.message))) return false;
+  return commit.files.length === 0 || commit.files.some(isGameContent);
+}
+
+/** Commit message of a generation: the request's first line (short, as V2's local mode did), then the agent's summary. */
+export function versionMessage(prompt: string, summary = ''): string {
+  const line =
+    prompt
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? 'Update';
+  const subject = line.length > 50 ? `${line.slice(0, 50)}…` : line;
+  const body = summary.trim().slice(0, 2000);
+  return body ? `${subject}\n\n${body}` : subject;
+}
 
 export async function listVersions(
   backend: ExecutionBackend,
@@ -29,12 +56,48 @@ export async function listVersions(
     autoInitialized = true;
     commits = (await backend.git.log(scope, { limit: 50 })).commits;
   }
-  const visible = commits.filter((c) => !HIDDEN.some((re) => re.test(c.message))).slice(0, 20);
+  const visible = commits.filter(isGameVersion).slice(0, 20);
   return {
-    versions: visible.map((c, i) => ({ id: c.shortHash, number: i + 1, message: c.message.split('\n')[0]!, timestamp: c.date, hash: c.shortHash })),
-    currentHead: commits[0]?.shortHash ?? null,
+    versions: visible.map((c, i) => {
+      const [subject = '', ...body] = c.message.split('\n');
+      return {
+        id: c.shortHash,
+        number: i + 1,
+        message: subject,
+        summary: body.join('\n').trim(),
+        files: c.files.filter(isGameContent),
+        timestamp: c.date,
+        hash: c.shortHash,
+      };
+    }),
+    // The game is at its newest version, whatever media commits came after it.
+    currentHead: visible[0]?.shortHash ?? commits[0]?.shortHash ?? null,
     autoInitialized,
   };
+}
+
+/**
+ * Restores a game version (a new commit, as git.restore does) and then puts back the promo video, thumbnail, publish
+ * form and style as they were just before: they are not part of the game's history. Bringing them back is a second,
+ * media-only commit, which the history does not list.
+ */
+export async function restoreGameVersion(backend: ExecutionBackend, scope: ProjectScope, version: string, message: string): Promise<CommitResult> {
+  const before = await headCommit(backend, scope);
+  const restored = await backend.git.restore(scope, version, { message });
+  if (!before || before === restored.hash) return restored;
+  const changed = (await backend.git.diff(scope, before, restored.hash)).files.filter((f) => isMediaOrSettings(f.path));
+  if (changed.length === 0) return restored;
+  for (const { path } of changed) {
+    try {
+      await backend.files.write(scope, path, await backend.git.readAt(scope, before, path));
+    } catch (error) {
+      // Not there before the restore: the restored version brought it, and it goes.
+      if (!isBackendError(error, 'NOT_FOUND')) throw error;
+      await backend.files.delete(scope, path);
+    }
+  }
+  await backend.git.commit(scope, 'Keep the promo video and publish settings after restore');
+  return restored;
 }
 
 /**

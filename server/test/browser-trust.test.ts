@@ -27,6 +27,8 @@ import {
 // Browser globals used inside page.evaluate callbacks (this project compiles without the DOM lib).
 declare const document: any;
 declare const localStorage: { getItem(key: string): string | null };
+declare const window: any;
+declare const MutationObserver: any;
 
 let h: Harness;
 let browser: Browser;
@@ -307,6 +309,128 @@ describe.skipIf(!CAN_RUN_BROWSER)('issue 18 in the browser', () => {
       expect(errors).toEqual([]);
       await context.close();
     }, 90_000);
+
+    it(`7. the chat speaks to people: short steps in their language, tool details folded, replies without jargon (${width})`, async () => {
+      const ja = width === 'phone';
+      const user = await signUp(h.url);
+      const projectId = await createProjectOverSocket(h, user, 'Chatty');
+      const context = await newContext(browser, width, ja ? 'ja-JP' : 'en-US');
+      const { page, errors } = await newPage(context);
+      await signInAs(page, h.url, user);
+      await page.goto(`${h.url}/#/project/${projectId}`);
+      await page.locator('.chat-input').waitFor();
+      // Everything the progress line says while the job runs.
+      await page.evaluate(() => {
+        const seen: string[] = (window.seenSteps = []);
+        const line = document.querySelector('.job-message');
+        new MutationObserver(() => seen.push(line.textContent)).observe(line, { childList: true, characterData: true, subtree: true });
+      });
+      for (const request of ja ? ['ヘビのゲームを作って', '赤くして'] : ['Make a snake game', 'Make it red']) {
+        const before = await page.locator('.msg-assistant[data-state="done"]').count();
+        await page.locator('.chat-input').fill(request);
+        await page.locator('button.send').click();
+        await expect.poll(() => page.locator('.msg-assistant[data-state="done"]').count(), { timeout: 90_000 }).toBe(before + 1);
+      }
+      const seen = (await page.evaluate(() => window.seenSteps)) as string[];
+      // The steps of these two turns, and the message box's own words while a message goes out.
+      const steps = ja
+        ? [
+            '送信中…',
+            '接続を待っています…',
+            '準備しています',
+            'ゲームを確認しています',
+            'ゲームを作っています',
+            'ゲームを改良しています',
+            'バージョンを保存しています',
+          ]
+        : [
+            'Sending…',
+            'Waiting for the connection…',
+            'Getting started',
+            'Looking at your game',
+            'Building your game',
+            'Improving your game',
+            'Saving this version',
+          ];
+      expect(seen.length).toBeGreaterThan(2);
+      for (const text of new Set(seen)) expect(steps, `the progress line said "${text}"`).toContain(text);
+
+      // The tool calls are there, folded under each reply.
+      const folded = page.locator('.msg-assistant').last().locator('[data-testid="job-steps"]');
+      expect(await folded.evaluate((d: any) => d.open)).toBe(false);
+      expect(await folded.locator('summary').textContent()).toMatch(ja ? /^DreamCore がしたこと（\d+ステップ）$/ : /^What DreamCore did \(\d+ steps?\)$/);
+      await folded.locator('summary').click();
+      expect(await folded.locator('li').allTextContents()).toEqual([expect.stringContaining('Read index.html'), expect.stringContaining('Edit index.html')]);
+      await shot(page, `trust-7-chat-${width}`);
+
+      // The replies speak as a product would: no files, no code words, no narration of reading, no repeats.
+      const replies = await page.locator('.msg-assistant .msg-body').allTextContents();
+      for (const reply of replies) {
+        expect(reply).not.toMatch(/index\.html|THEME|let me|read it first|読み込みます/i);
+        const sentences = reply.split(/(?<=[.!?。！？])\s*/).filter((x) => x.trim().length > 8);
+        expect(new Set(sentences).size, reply).toBe(sentences.length);
+      }
+      expect(errors).toEqual([]);
+      await context.close();
+    }, 180_000);
+
+    it(`8. the history says what changed in words, fits a phone, and a promo video is not a version (${width})`, async () => {
+      const user = await signUp(h.url);
+      const projectId = await createProjectOverSocket(h, user, 'History');
+      const scope = { userId: user.userId, projectId };
+      const context = await newContext(browser, width);
+      const { page, errors } = await newPage(context);
+      await signInAs(page, h.url, user);
+      await page.goto(`${h.url}/#/project/${projectId}`);
+      await page.locator('.chat-input').fill('Make a snake game');
+      await page.locator('button.send').click();
+      await page.locator('.msg-assistant[data-state="done"]').waitFor({ timeout: 90_000 });
+      const reply = ((await page.locator('.msg-assistant .msg-body').first().textContent()) ?? '').trim();
+      expect(reply.length).toBeGreaterThan(20);
+
+      // A promo video and its thumbnail, committed as the render does: not a version of the game.
+      await h.server.ctx.backend.files.write(scope, 'movie.mp4', new Uint8Array(4096));
+      await h.server.ctx.backend.files.write(scope, 'thumbnail.webp', new Uint8Array(512));
+      await h.server.ctx.backend.git.commit(scope, 'Generate demo movie');
+
+      await page.locator('.tab-versions').click();
+      await page.locator('[data-action="refresh-versions"]').click();
+      await expect.poll(() => page.locator('.version-item').count()).toBe(1);
+      expect(await page.locator('.versions').textContent()).not.toContain('Generate demo movie');
+      // In words: the agent's summary of the turn and the files it touched.
+      // (the words after its last step: the summary, not what it said while working)
+      const summary = (await page.locator('[data-testid="version-summary"]').textContent()) ?? '';
+      expect(summary.length).toBeGreaterThan(20);
+      expect(reply).toContain(summary.split('\n')[0]!);
+      expect(reply.startsWith(summary.split('\n')[0]!)).toBe(false);
+      expect(await page.locator('.version-files').textContent()).toContain('index.html');
+      await shot(page, `trust-8-history-${width}`);
+
+      // The code changes are behind a button, and fit the screen.
+      await page.locator('.version-item').first().locator('[data-action="diff"]').click();
+      const dialog = page.locator('dialog.diff-dialog');
+      await dialog.locator('pre.diff').waitFor();
+      const viewport = page.viewportSize()!;
+      const box = (await dialog.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width).toBeLessThanOrEqual(viewport.width);
+      expect(await dialog.locator('pre.diff').evaluate((pre: any) => pre.scrollWidth <= pre.clientWidth + 1)).toBe(true);
+      await shot(page, `trust-8-code-changes-${width}`);
+      await dialog.locator('[data-action="close"]').click();
+
+      // A second version, then back to the first: the promo video stays.
+      await commitGame(h, scope, movableGame('second'), 'Make it different\n\nI replaced the snake with a square you move with the arrow keys.');
+      await page.locator('[data-action="refresh-versions"]').click();
+      await expect.poll(() => page.locator('.version-item').count()).toBe(2);
+      await page.locator('.version-item[data-number="2"] [data-action="restore"]').click();
+      await page.locator('dialog.confirm-dialog [data-action="confirm"]').click();
+      await expect.poll(() => page.locator('.version-item').count(), { timeout: 30_000 }).toBe(3);
+      expect(await h.server.ctx.backend.files.exists(scope, 'movie.mp4')).toBe(true);
+      expect(await h.server.ctx.backend.files.exists(scope, 'thumbnail.webp')).toBe(true);
+      expect(await h.server.ctx.backend.files.readText(scope, 'index.html')).not.toContain('second');
+      expect(errors).toEqual([]);
+      await context.close();
+    }, 150_000);
 
     it(`9. the quiet edge cases speak up: long and empty messages, a new project's preview, suggestions, thumbnails, bad play links (${width})`, async () => {
       const ja = width === 'phone';

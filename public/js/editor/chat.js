@@ -31,7 +31,7 @@ const REF_LINE = /^\d+：(画像|音声)「[^」]*」を使用: /;
  * `connection` is the one it was sent on.
  * @typedef {{ message: ChatMessage, text: string, bubble: HTMLElement | null, state: 'queued' | 'sent', connection: number }} Outbox
  */
-/** @typedef {{ bubble: HTMLElement, body: HTMLElement, text: string, done: boolean }} JobBubble */
+/** @typedef {{ bubble: HTMLElement, body: HTMLElement, text: string, done: boolean, steps?: HTMLElement }} JobBubble */
 
 /**
  * @param {{ app: import('../main.js').App, projectId: string,
@@ -257,6 +257,35 @@ export function createChat({ app, projectId, onJobEnded }) {
   }
 
   /**
+   * A progress step in the user's words: the server's `step` key in this screen's catalogue, else its `message`.
+   * @param {{ step?: unknown, message?: unknown }} m
+   */
+  function stepWords(m) {
+    const key = typeof m.step === 'string' ? `step_${m.step}` : '';
+    const words = key ? t(/** @type {any} */ (key)) : key;
+    return words && words !== key ? words : typeof m.message === 'string' ? m.message : '';
+  }
+
+  /**
+   * The tool call behind a step goes into the job's bubble, folded: people see "Building your game", the curious
+   * open "What DreamCore did" and see "Write index.html".
+   * @param {string} jobId
+   * @param {string} step
+   * @param {string} detail
+   */
+  function addStepDetail(jobId, step, detail) {
+    const entry = jobEntry(jobId);
+    if (!entry.steps) {
+      entry.steps = h('ol', { class: 'job-steps-list' });
+      entry.bubble.append(h('details', { class: 'job-steps', dataset: { testid: 'job-steps' } }, h('summary', {}, ''), entry.steps));
+    }
+    entry.steps.append(h('li', {}, h('span', {}, step), ' ', h('code', {}, detail)));
+    const count = entry.steps.children.length;
+    const summary = entry.bubble.querySelector('.job-steps summary');
+    if (summary) summary.textContent = count === 1 ? t('stepsSummaryOne') : t('stepsSummary', { count });
+  }
+
+  /**
    * @param {string | null} jobId
    * @param {any} [job] the job's wire form (progress, status)
    */
@@ -265,7 +294,7 @@ export function createChat({ app, projectId, onJobEnded }) {
     status.hidden = !jobId;
     cancelButton.disabled = false;
     cancelButton.textContent = 'Cancel';
-    if (jobId) showProgress(job?.progress ?? 0, job?.progress_message || (job?.status === 'pending' ? 'Waiting to start…' : 'Working…'));
+    if (jobId) showProgress(job?.progress ?? 0, job?.progress_message || (job?.status === 'pending' ? t('step_starting') : t('step_working')));
     updateSend();
   }
 
@@ -560,12 +589,14 @@ export function createChat({ app, projectId, onJobEnded }) {
       if (!fresh(m)) return;
       if (activeJobId !== m.jobId && !jobs.get(m.jobId)?.done) setActive(m.jobId, m.job);
       jobEntry(m.jobId);
-      showProgress(m.job?.progress ?? 5, m.job?.progress_message || 'Starting the agent…');
+      showProgress(m.job?.progress ?? 5, t('step_starting'));
     }),
     socket.on('progress', (m) => {
       if (!fresh(m) || jobs.get(m.jobId)?.done) return;
       if (activeJobId !== m.jobId) setActive(m.jobId, m.job);
-      showProgress(m.progress, m.message);
+      const words = stepWords(/** @type {any} */ (m));
+      showProgress(m.progress, words);
+      if (typeof m.detail === 'string' && m.detail) addStepDetail(m.jobId, words, m.detail);
     }),
     socket.on('stream', (m) => {
       if (!fresh(m)) return;

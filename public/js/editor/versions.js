@@ -1,11 +1,18 @@
 // Version history (`versionsList`), a diff per version (`getVersionEdits` → `versionEdits`), and restore
 // (`restoreVersion` → `restoreProgress` … `versionRestored`) after a confirmation.
+//
+// Each version says what changed in words (the agent's summary of its turn, and the files it touched); the code
+// changes are behind a button, wrapped to the screen's width. Promo videos and publish settings are not versions.
 import { h, clear, toast, timeAgo, formatDate, confirmDialog, openDialog } from '../lib/dom.js';
+import { t } from '../strings/versions.js';
 
 /**
- * A version as `versionsList` lists it.
- * @typedef {{ id: string, hash: string, number: number, message: string, timestamp: string }} Version
+ * A version as `versionsList` lists it (`summary` and `files` are this server's additions).
+ * @typedef {{ id: string, hash: string, number: number, message: string, summary?: string, files?: string[], timestamp: string }} Version
  */
+
+/** @type {Record<string, 'added' | 'modified' | 'deleted' | 'renamed'>} */
+const STATUS_WORDS = { added: 'added', modified: 'modified', deleted: 'deleted', renamed: 'renamed', 'type-changed': 'modified' };
 
 /**
  * @param {Array<{ diff?: string, path?: string, old_string?: string, new_string?: string }> | undefined} edits
@@ -19,7 +26,7 @@ function diffView(edits, files) {
       h(
         'ul',
         { class: 'diff-files' },
-        files.map((f) => h('li', {}, h('span', { class: `file-status file-${f.status}` }, f.status), ' ', f.path)),
+        files.map((f) => h('li', {}, h('span', { class: `file-status file-${f.status}` }, t(STATUS_WORDS[f.status] ?? 'modified')), ' ', f.path)),
       ),
     );
   }
@@ -32,7 +39,9 @@ function diffView(edits, files) {
         else if (line.startsWith('@@')) kind = 'hunk';
         else if (line.startsWith('+')) kind = 'add';
         else if (line.startsWith('-')) kind = 'del';
-        pre.append(h('span', { class: `diff-line diff-${kind}` }, line || ' '), '\n');
+        // git's "Binary files a/x and b/x differ" is not for people.
+        const text = /^Binary files .* differ$/.test(line) ? t('binaryChanged') : line;
+        pre.append(h('span', { class: `diff-line diff-${kind}` }, text || ' '));
       }
       blocks.push(pre);
     } else if (edit.path) {
@@ -45,14 +54,13 @@ function diffView(edits, files) {
             'pre',
             { class: 'diff' },
             h('span', { class: 'diff-line diff-del' }, edit.old_string ?? ''),
-            '\n',
             h('span', { class: 'diff-line diff-add' }, edit.new_string ?? ''),
           ),
         ),
       );
     }
   }
-  if (blocks.length === 0) blocks.push(h('p', { class: 'muted' }, 'No changes recorded for this version.'));
+  if (blocks.length === 0) blocks.push(h('p', { class: 'muted' }, t('noChanges')));
   return h('div', { class: 'diff-view' }, blocks);
 }
 
@@ -74,7 +82,7 @@ export function createVersions({ app, projectId, onRestored }) {
 
   const list = h('ol', { class: 'version-list', dataset: { testid: 'version-list' } });
   const notice = h('p', { class: 'muted small', hidden: true });
-  const restoreMessage = h('span', { class: 'restore-message' }, 'Restoring…');
+  const restoreMessage = h('span', { class: 'restore-message' }, t('restoring', { version: '' }));
   const progress = h('div', { class: 'restore-progress', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), restoreMessage);
   const el = h(
     'section',
@@ -82,8 +90,8 @@ export function createVersions({ app, projectId, onRestored }) {
     h(
       'div',
       { class: 'panel-toolbar' },
-      h('h2', {}, 'Version history ', h('span', { class: 'ja muted' }, 'バージョン履歴')),
-      h('button', { type: 'button', class: 'small ghost', onclick: refresh }, '⟳'),
+      h('h2', {}, t('title')),
+      h('button', { type: 'button', class: 'small ghost', dataset: { action: 'refresh-versions' }, onclick: refresh }, '⟳'),
     ),
     notice,
     progress,
@@ -101,13 +109,13 @@ export function createVersions({ app, projectId, onRestored }) {
     const restoredFrom = /^Restore to ([0-9a-f]{7,40})/.exec(v.message)?.[1];
     const target = restoredFrom && versions.find((o) => o !== v && (restoredFrom.startsWith(o.hash) || o.hash.startsWith(restoredFrom)));
     if (!target) return v.message;
-    return h('span', {}, h('span', { class: 'restore-tag' }, `↺ Restored ${label(target)}`), ' · ', target.message);
+    return h('span', {}, h('span', { class: 'restore-tag' }, t('restoredTag', { version: label(target) })), ' · ', target.message);
   }
 
   function render() {
     clear(list);
     if (versions.length === 0) {
-      list.append(h('li', { class: 'muted empty' }, 'No versions yet. Each message to the agent that changes the game saves one.'));
+      list.append(h('li', { class: 'muted empty' }, t('empty')));
       return;
     }
     for (const v of versions) {
@@ -120,19 +128,31 @@ export function createVersions({ app, projectId, onRestored }) {
             'div',
             { class: 'version-head' },
             h('span', { class: 'version-number' }, label(v)),
-            current ? h('span', { class: 'badge badge-live' }, 'current') : null,
+            current ? h('span', { class: 'badge badge-live' }, t('current')) : null,
             h('time', { class: 'muted small', datetime: v.timestamp, title: formatDate(v.timestamp) }, timeAgo(v.timestamp)),
           ),
           h('div', { class: 'version-message' }, describe(v)),
+          // What changed, in words: the agent's own summary of the turn, and the game files it touched.
+          v.summary
+            ? h(
+                'p',
+                {
+                  class: 'version-summary',
+                  dataset: { testid: 'version-summary' },
+                  onclick: (/** @type {Event} */ e) => /** @type {HTMLElement} */ (e.currentTarget).classList.toggle('open'),
+                },
+                v.summary,
+              )
+            : null,
+          v.files?.length ? h('p', { class: 'version-files muted small' }, t('changedFiles', { files: v.files.join(', ') })) : null,
           h(
             'div',
             { class: 'version-actions' },
-            h('span', { class: 'muted small mono' }, v.hash),
-            h('button', { type: 'button', class: 'small ghost', dataset: { action: 'diff' }, onclick: () => showDiff(v) }, 'Changes'),
+            h('button', { type: 'button', class: 'small ghost', dataset: { action: 'diff' }, onclick: () => showDiff(v) }, t('showChanges')),
             h(
               'button',
               { type: 'button', class: 'small', dataset: { action: 'restore' }, disabled: current || Boolean(restoring), onclick: () => restore(v) },
-              'Restore',
+              t('restore'),
             ),
           ),
         ),
@@ -147,24 +167,24 @@ export function createVersions({ app, projectId, onRestored }) {
   /** @param {Version} v */
   function showDiff(v) {
     pendingDiff = v;
-    if (!socket.send({ type: 'getVersionEdits', projectId, versionHash: v.hash })) toast('Not connected to the server.', 'error');
+    if (!socket.send({ type: 'getVersionEdits', projectId, versionHash: v.hash })) toast(t('offline'), 'error');
   }
 
   /** @param {Version} v */
   async function restore(v) {
     const ok = await confirmDialog({
-      title: `Restore ${label(v)}?`,
-      message: `The game goes back to “${v.message}”. The current state stays in the history, so you can come back to it. このバージョンに戻しますか？`,
-      confirmLabel: 'Restore',
+      title: t('restoreTitle', { version: label(v) }),
+      message: t('restoreMessage', { message: v.message }),
+      confirmLabel: t('restore'),
     });
     if (!ok) return;
     if (!socket.send({ type: 'restoreVersion', projectId, versionId: v.id })) {
-      toast('Not connected to the server.', 'error');
+      toast(t('offline'), 'error');
       return;
     }
     restoring = v;
     progress.hidden = false;
-    restoreMessage.textContent = `Restoring ${label(v)}…`;
+    restoreMessage.textContent = t('restoring', { version: label(v) });
     render();
   }
 
@@ -180,7 +200,7 @@ export function createVersions({ app, projectId, onRestored }) {
       versions = m.versions ?? [];
       currentHead = m.currentHead ?? null;
       notice.hidden = !m.autoInitialized;
-      notice.textContent = m.autoInitialized ? 'This game had no history; a new one was started.' : '';
+      notice.textContent = m.autoInitialized ? t('autoInitialized') : '';
       render();
       el.dataset.count = String(versions.length);
     }),
@@ -189,20 +209,20 @@ export function createVersions({ app, projectId, onRestored }) {
       const v = pendingDiff;
       pendingDiff = null;
       openDialog({
-        title: `Changes in ${label(v)}: ${v.message}`,
+        title: t('changesTitle', { version: label(v), message: v.message }),
         className: 'diff-dialog',
         body: diffView(m.edits, m.files),
-        actions: [{ label: 'Close', id: 'close', class: 'primary', value: true }],
+        actions: [{ label: t('close'), id: 'close', class: 'primary', value: true }],
       });
     }),
-    socket.on('restoreProgress', (m) => {
-      if (restoring) restoreMessage.textContent = m.message || 'Restoring…';
+    socket.on('restoreProgress', () => {
+      if (restoring) restoreMessage.textContent = t('restoring', { version: label(restoring) });
     }),
     socket.on('versionRestored', (m) => {
       if (m.projectId !== projectId) return;
-      const name = restoring ? label(restoring) : 'the version';
+      const name = restoring ? label(restoring) : t('theVersion');
       endRestore();
-      toast(`Restored ${name}. 復元しました。`, 'success');
+      toast(t('restored', { version: name }), 'success');
       onRestored?.(m);
     }),
     socket.on('error', () => {

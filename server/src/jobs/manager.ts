@@ -9,6 +9,8 @@ import { safeText } from '../logger.js';
 import { JobEventLog, type JobEvent, type JobListener } from './events.js';
 import type { JobPatch, JobRecord, ServiceRepository } from '../db/repository.js';
 import { jobWire } from '../wire.js';
+import { versionMessage } from '../versions.js';
+import { requestLanguage, stepForTool, stepText, toolDetail, type StepKey, type StepLanguage } from './steps.js';
 
 /** What the job manager needs from the database, at the service level. */
 export type JobsRepo = Pick<
@@ -120,9 +122,14 @@ export class JobManager {
     return job;
   }
 
-  private async progress(jobId: string, progress: number, message: string): Promise<void> {
+  /**
+   * A step of the job, for people: `message` in the user's language (V2's field), `step` for a client's own words,
+   * and `detail`, the tool call behind it (the chat folds those away).
+   */
+  private async progress(jobId: string, progress: number, step: StepKey, lang: StepLanguage, detail?: string): Promise<void> {
+    const message = stepText(step, lang);
     const job = await this.update(jobId, { progress, progressMessage: message });
-    this.events.emit(jobId, 'progress', { job: jobWire(job), progress, message });
+    this.events.emit(jobId, 'progress', { job: jobWire(job), progress, message, step, ...(detail ? { detail } : {}) });
   }
 
   /**
@@ -147,33 +154,40 @@ export class JobManager {
     const scope = { userId: job.userId, projectId: job.projectId };
     const started = Date.now();
     let final: JobRecord = job;
+    // The steps speak the request's language (a style guideline after "---" does not count).
+    const lang = requestLanguage(prompt.split(/\n-{3,}\n/)[0] ?? prompt);
     try {
-      final = await this.update(job.id, { status: 'processing', progress: 5, progressMessage: 'Starting the agent' });
+      final = await this.update(job.id, { status: 'processing', progress: 5, progressMessage: stepText('starting', lang) });
       this.events.emit(job.id, 'started', { job: jobWire(final) });
       const project = await this.repo.getProject(job.projectId);
       const sessionId = project?.agentSessionId ?? undefined;
-      await this.progress(job.id, 10, 'エージェントを起動しています');
+      await this.progress(job.id, 10, 'starting', lang);
 
       let progress = 10;
       let result: AgentResult | null = null;
+      // The words after the agent's last tool call: its summary of the turn.
+      let closingText = '';
       const run = this.backend.runClaude({ scope, prompt, sessionId: sessionId ?? undefined, timeoutMs: this.limits.timeoutMs, signal: r.controller.signal });
       for await (const event of run) {
         if (event.type === 'text') {
+          closingText += event.delta;
           this.events.emit(job.id, 'stream', { content: event.delta });
         } else if (event.type === 'tool_use') {
+          closingText = '';
           progress = Math.min(90, progress + 10);
-          const file = (event.input as { file_path?: unknown })?.file_path;
-          await this.progress(job.id, progress, typeof file === 'string' ? `${event.name}: ${file.split('/').pop()}` : event.name);
+          const step = stepForTool(event.name, event.input, { hasGame: project?.isInitialized ?? false });
+          await this.progress(job.id, progress, step, lang, toolDetail(event.name, event.input));
         } else if (event.type === 'status' && event.status === 'retrying') {
-          await this.progress(job.id, progress, 'AIサービスに再接続しています');
+          await this.progress(job.id, progress, 'reconnecting', lang);
         } else if (event.type === 'result') {
           result = event.result;
         }
       }
       result ??= await run.result; // rejects with the terminal error
 
-      await this.progress(job.id, 92, 'バージョンを保存しています');
-      const commit = await this.backend.git.commit(scope, commitMessage(prompt));
+      await this.progress(job.id, 92, 'saving', lang);
+      // The agent's summary goes in the commit's body: it is what the history shows as "what changed".
+      const commit = await this.backend.git.commit(scope, versionMessage(prompt, closingText.trim() || result.text));
       if (result.sessionId) await this.repo.setAgentSession(job.projectId, result.sessionId);
       await this.repo.markInitialized(job.projectId);
       const message = result.text.trim() || 'ゲームを更新しました';
@@ -260,16 +274,6 @@ export class JobManager {
     await Promise.all([...this.running.keys()].map((id) => this.cancel(id)));
     await Promise.allSettled([...this.finishing]);
   }
-}
-
-/** Commit message of a generation: the prompt's first line, short (as V2's local mode did). */
-export function commitMessage(prompt: string): string {
-  const line =
-    prompt
-      .split('\n')
-      .find((l) => l.trim() !== '')
-      ?.trim() ?? 'Update';
-  return line.length > 50 ? `${line.slice(0, 50)}…` : line;
 }
 
 export type { JobEvent };

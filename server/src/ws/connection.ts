@@ -13,7 +13,7 @@ import type { WebSocket } from 'ws';
 import { isBackendError } from '@dreamcore/runtime-core';
 import type { ServerContext, UserRepo } from '../context.js';
 import { AuthError, type Identity } from '../auth/verify.js';
-import { listVersions, WELCOME_HTML } from '../versions.js';
+import { listVersions, restoreGameVersion, WELCOME_HTML } from '../versions.js';
 import type { JobEvent } from '../jobs/manager.js';
 import type { ProjectRecord } from '../db/repository.js';
 import { jobWire, projectBrief } from '../wire.js';
@@ -449,7 +449,7 @@ export class Connection {
     if (active && this.ctx.jobs.isRunning(active.id)) return this.error('A generation is running for this project; cancel it first');
     this.send({ type: 'restoreProgress', stage: 'checkout', message: 'バージョンを復元しています' });
     try {
-      const result = await this.ctx.backend.git.restore({ userId: this.userId!, projectId }, versionId, { message: `Restore to ${versionId.slice(0, 7)}` });
+      const result = await restoreGameVersion(this.ctx.backend, { userId: this.userId!, projectId }, versionId, `Restore to ${versionId.slice(0, 7)}`);
       await this.repo!.markInitialized(projectId);
       await this.repo!.touchProject(projectId);
       this.send({ type: 'versionRestored', projectId, versionId, hash: result.hash });

@@ -2,6 +2,10 @@
  * Demo mode's "model": a script for the scripted model server that builds a real, playable single-file canvas game
  * (games.ts) with the CLI's Write tool, and on a follow-up Reads it and Edits a visible change (colors, speed) into it.
  *
+ * It speaks as the product would to someone who does not code: one sentence when it starts building, and a short
+ * summary at the end (what the game is, how to play, what to ask for next). Looking at the file, retrying a refused
+ * write and editing the theme happen without words (the chat folds those steps away), and no sentence is repeated.
+ *
  * It is stateless like every script: each request's history says where we are (the last user message is either the
  * prompt or the result of our last tool call), so it survives retries, fallbacks and `--resume`.
  */
@@ -61,7 +65,9 @@ function decide(messages: MessageParam[], fullPrompt: string, results: ToolResul
   const ja = lang === 'ja';
 
   if (thisRun.filter((m) => m.role === 'assistant').length >= MAX_STEPS) {
-    return { text: ja ? 'ここで一度止めます。もう一度お願いします。' : "I'll stop here for now. Please try again." };
+    return {
+      text: ja ? 'うまくいかなかったので、ここで止めました。もう一度お願いできますか？' : 'That did not work out, so I stopped here. Could you ask me again?',
+    };
   }
 
   const result = results[0];
@@ -70,17 +76,14 @@ function decide(messages: MessageParam[], fullPrompt: string, results: ToolResul
     // unread file anyway). A plain "make me a game" writes straight away.
     const followUp = earlier.some((m) => m.role === 'assistant');
     if (followUp || wantsChange(prompt)) {
-      return {
-        text: ja ? 'まず今のゲームを確認しますね。' : 'Let me look at the current game first.',
-        toolUses: [{ name: 'Read', input: { file_path: FILE } }],
-      };
+      return { toolUses: [{ name: 'Read', input: { file_path: FILE } }] };
     }
-    return writeGame(kind ?? DEFAULT_KIND, prompt, lang, true, styled);
+    return writeGame(kind ?? DEFAULT_KIND, prompt, lang, 'new', styled);
   }
 
   switch (result.name) {
     case 'Read': {
-      if (result.isError) return writeGame(kind ?? DEFAULT_KIND, prompt, lang, true, styled);
+      if (result.isError) return writeGame(kind ?? DEFAULT_KIND, prompt, lang, 'new', styled);
       // The CLI may answer a repeated Read with "file unchanged since your last Read", so what we know of the file
       // comes from the whole history (our Writes and Edits, earlier Reads), not only from this result.
       const file = knownFile(messages) ?? '';
@@ -88,13 +91,14 @@ function decide(messages: MessageParam[], fullPrompt: string, results: ToolResul
       const themeLine = THEME_LINE.exec(file);
       const writeWasRefused = toolCalls(thisRun).some((c) => c.name === 'Write' && c.isError);
       if (writeWasRefused || !themeLine || !current || (kind !== null && kind !== current)) {
-        // A different kind of game keeps the colors and speed the user already chose.
-        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, false, styled ?? (themeLine ? parseTheme(themeLine[1]!) : undefined));
+        // A different kind of game keeps the colors and speed the user already chose. A write that was refused
+        // (the file had not been read) is simply done again: its sentence was said already.
+        const theme = styled ?? (themeLine ? parseTheme(themeLine[1]!) : undefined);
+        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, writeWasRefused ? 'silent' : current ? 'switch' : 'new', theme);
       }
       const theme = parseTheme(themeLine[1]!);
       const next = applyChange(theme, prompt);
       return {
-        text: ja ? '色とスピードは THEME の1行にまとまっているので、そこを書き換えます。' : 'The look and speed live on one THEME line, so I will update that.',
         toolUses: [
           {
             name: 'Edit',
@@ -106,12 +110,7 @@ function decide(messages: MessageParam[], fullPrompt: string, results: ToolResul
     case 'Write': {
       if (result.isError) {
         // The CLI refuses to overwrite a file this session has not read: read it, then write again.
-        if (!toolCalls(thisRun).some((c) => c.name === 'Read')) {
-          return {
-            text: ja ? '既存のファイルがあるので、先に読み込みます。' : 'There is already a file there; let me read it first.',
-            toolUses: [{ name: 'Read', input: { file_path: FILE } }],
-          };
-        }
+        if (!toolCalls(thisRun).some((c) => c.name === 'Read')) return { toolUses: [{ name: 'Read', input: { file_path: FILE } }] };
         return { text: failure(lang, result.content) };
       }
       const html = typeof result.input?.content === 'string' ? result.input.content : '';
@@ -122,25 +121,30 @@ function decide(messages: MessageParam[], fullPrompt: string, results: ToolResul
         // Our Edit only follows a Read, so overwriting is allowed: rebuild the game of the same kind.
         const current = KIND_META.exec(knownFile(messages) ?? '')?.[1] as GameKind | undefined;
         if (!toolCalls(thisRun).some((c) => c.name === 'Read' && !c.isError)) return { text: failure(lang, result.content) };
-        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, false);
+        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, 'switch');
       }
       const before = THEME_LINE.exec(String(result.input?.old_string ?? ''))?.[1];
       const after = THEME_LINE.exec(String(result.input?.new_string ?? ''))?.[1];
       return { text: summarizeChange(before ? parseTheme(before) : defaultTheme(), after ? parseTheme(after) : defaultTheme(), lang) };
     }
     default:
-      return { text: ja ? '完了しました。' : 'Done.' };
+      return { text: ja ? 'できました。' : 'All done.' };
   }
 }
 
-function writeGame(kind: GameKind, prompt: string, lang: Lang, fresh: boolean, theme?: GameTheme): Turn {
+/** What the write says first: a new game, one that replaces another kind, or nothing (a refused write done again). */
+type WriteIntro = 'new' | 'switch' | 'silent';
+
+function writeGame(kind: GameKind, prompt: string, lang: Lang, intro: WriteIntro, theme?: GameTheme): Turn {
   const title = gameTitle(prompt, kind, lang);
   const what = GAME_INFO[kind].what[lang];
   const text =
-    lang === 'ja'
-      ? `${fresh ? '' : '新しく作り直します。'}「${title}」という${what}を作ります。index.html 1ファイルで、キーボードとタッチの両方で遊べるようにします。`
-      : `${fresh ? '' : "I'll rebuild it from scratch. "}I'll make "${title}", ${what} in a single index.html that works with keyboard and touch.`;
-  return { text, toolUses: [{ name: 'Write', input: { file_path: FILE, content: buildGame(kind, { title, lang, theme }) } }] };
+    intro === 'silent'
+      ? undefined
+      : lang === 'ja'
+        ? `${intro === 'switch' ? '新しいゲームに作り直します。' : ''}「${title}」を作っています。キーボードでもタッチでも遊べる${what}です。`
+        : `${intro === 'switch' ? 'Starting over with a new game. ' : ''}Building “${title}”: ${what} you can play with the keyboard or by touch.`;
+  return { ...(text ? { text } : {}), toolUses: [{ name: 'Write', input: { file_path: FILE, content: buildGame(kind, { title, lang, theme }) } }] };
 }
 
 function summarizeGame(html: string, lang: Lang): string {
@@ -148,37 +152,39 @@ function summarizeGame(html: string, lang: Lang): string {
   const title = /<title>([^<]*)<\/title>/.exec(html)?.[1] ?? GAME_INFO[kind].title[lang];
   const help = GAME_INFO[kind].help[lang];
   return lang === 'ja'
-    ? `できました！「${unescapeHtml(title)}」（${GAME_INFO[kind].what.ja}）を index.html に作りました。\n\n` +
-        `- 操作: ${help}\n- スペースキーかタップでスタート、ゲームオーバー後も同じ操作でリトライできます\n- スコアとベストスコアを表示します\n\n` +
-        '「色を赤にして」「もっと速くして」のように頼んでもらえれば調整します。'
-    : `Done! I made "${unescapeHtml(title)}", ${GAME_INFO[kind].what.en}, in index.html.\n\n` +
-        `- Controls: ${help}\n- Press Space or tap to start, and again to restart after game over\n- Your score and best score are shown at the top\n\n` +
-        'Ask me to "make it red" or "make it faster" to tweak it.';
+    ? `できました！「${unescapeHtml(title)}」がプレビューで遊べます。\n\n` +
+        `- 操作：${help}\n- スペースキーかタップでスタート。ゲームオーバーのあとも同じ操作でもう一度遊べます\n- スコアとベストスコアが上に出ます\n\n` +
+        '「色を赤にして」「もっと速くして」のように言ってもらえれば変えられます。'
+    : `Your game is ready! “${unescapeHtml(title)}” is in the preview.\n\n` +
+        `- How to play: ${help}\n- Press Space or tap to start, and again to play another round\n- Your score and best score are at the top\n\n` +
+        'Ask me things like “make it red” or “make it faster” to change it.';
 }
 
 function summarizeChange(before: GameTheme, after: GameTheme, lang: Lang): string {
   const parts: string[] = [];
   if (after.palette !== before.palette) {
     const name = paletteName(after.palette, lang);
-    parts.push(lang === 'ja' ? `配色を${name}系に変えました` : `switched the colors to a ${name} palette`);
+    parts.push(lang === 'ja' ? `配色を${name}系に変えました` : `switched the colors to ${name}`);
   }
   if (after.speed !== before.speed) {
     const factor = Math.round((after.speed / before.speed) * 100) / 100;
     parts.push(
       lang === 'ja'
-        ? `ゲームのスピードを${factor}倍にしました（現在 ${after.speed}倍速）`
+        ? `ゲームのスピードを${factor}倍にしました（今は${after.speed}倍速）`
         : `made the game ${factor > 1 ? 'faster' : 'slower'} (${factor}×, now ${after.speed}× speed)`,
     );
   }
-  if (parts.length === 0) parts.push(lang === 'ja' ? '見た目を調整しました' : 'tweaked the look');
+  if (parts.length === 0) parts.push(lang === 'ja' ? '見た目を少し整えました' : 'tidied up the look');
   return lang === 'ja'
-    ? `更新しました！${parts.join('、')}。プレビューを再読み込みして遊んでみてください。`
-    : `Updated! I ${parts.join(' and ')}. Reload the preview to play it.`;
+    ? `変更しました！${parts.join('、')}。プレビューで遊んでみてください。`
+    : `Done! I ${parts.join(' and ')}. Give it a try in the preview.`;
 }
 
 function failure(lang: Lang, detail: string): string {
   const short = detail.replace(/\s+/g, ' ').slice(0, 160);
-  return lang === 'ja' ? `ファイルを更新できませんでした（${short}）。` : `I could not update the file (${short}).`;
+  return lang === 'ja'
+    ? `ゲームを変更できませんでした（${short}）。もう一度お願いできますか？`
+    : `I could not change the game (${short}). Could you ask me again?`;
 }
 
 // ---------------------------------------------------------------- history helpers

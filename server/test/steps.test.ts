@@ -1,0 +1,45 @@
+/**
+ * The pieces behind "chat for people" and "what changed": a tool call's step, its folded detail, the request's
+ * language, and the commit message that keeps the agent's summary.
+ */
+import { describe, expect, it } from 'vitest';
+import { requestLanguage, stepForTool, stepText, toolDetail } from '../src/jobs/steps.js';
+import { versionMessage } from '../src/versions.js';
+
+describe('progress steps', () => {
+  it('name what the agent is doing, not the tool', () => {
+    const fresh = { hasGame: false };
+    const made = { hasGame: true };
+    expect(stepForTool('Write', { file_path: '/w/index.html', content: '<canvas>' }, fresh)).toBe('building');
+    expect(stepForTool('Edit', { file_path: '/w/index.html', new_string: 'x' }, made)).toBe('improving');
+    expect(stepForTool('Edit', { file_path: '/w/index.html', new_string: 'const ctx = new AudioContext();' }, made)).toBe('sound');
+    expect(stepForTool('Write', { file_path: '/w/assets/jump.wav' }, made)).toBe('sound');
+    expect(stepForTool('Write', { file_path: '/w/hero.svg', content: '<svg/>' }, made)).toBe('graphics');
+    expect(stepForTool('MultiEdit', { file_path: '/w/a.js', edits: [{ new_string: 'osc = ctx.createOscillator()' }] }, made)).toBe('sound');
+    expect(stepForTool('Read', { file_path: '/w/index.html' }, made)).toBe('looking');
+    expect(stepForTool('Bash', { command: 'node check.js' }, made)).toBe('checking');
+    expect(stepForTool('TodoWrite', {}, made)).toBe('planning');
+    expect(stepForTool('mcp__images__generate_image', {}, made)).toBe('graphics');
+    expect(stepForTool('SomethingNew', null, made)).toBe('working');
+  });
+
+  it('speak the request language, and keep the tool call as a short detail', () => {
+    expect(requestLanguage('ヘビのゲームを作って')).toBe('ja');
+    expect(requestLanguage('Make a snake game')).toBe('en');
+    expect(stepText('sound', 'ja')).toBe('サウンドを加えています');
+    expect(stepText('building', 'en')).toBe('Building your game');
+    expect(toolDetail('Write', { file_path: '/workspace/index.html', content: '…' })).toBe('Write index.html');
+    expect(toolDetail('Bash', { command: 'ls' })).toBe('Bash ls');
+    expect(toolDetail('TodoWrite', { todos: [] })).toBe('TodoWrite');
+    expect(toolDetail('Grep', { pattern: 'x'.repeat(100) })).toBe(`Grep ${'x'.repeat(80)}…`);
+  });
+});
+
+describe('version messages', () => {
+  it('the request first line as the subject, the agent summary as the body', () => {
+    expect(versionMessage('Make a snake game\nwith walls', 'Your game is ready!')).toBe('Make a snake game\n\nYour game is ready!');
+    expect(versionMessage('  \nMake it red', '')).toBe('Make it red');
+    expect(versionMessage('x'.repeat(60))).toBe(`${'x'.repeat(50)}…`);
+    expect(versionMessage('', '')).toBe('Update');
+  });
+});
