@@ -33,7 +33,10 @@ lane('Modal emulator (real SDK over gRPC)', () => {
     modal = await import('modal');
     client = new modal.ModalClient();
     app = await client.apps.fromName('emulator-test', { createIfMissing: true });
-    image = client.images.fromRegistry('debian:12-slim').dockerfileCommands(['RUN echo ignored']);
+    // Built from its recipe (procps for pkill and ps); see the image cases below.
+    image = client.images
+      .fromRegistry('debian:bookworm-slim')
+      .dockerfileCommands(['RUN apt-get update && apt-get install -y --no-install-recommends procps && rm -rf /var/lib/apt/lists/*']);
     volume = await client.volumes.fromName('emulator-test-vol', { createIfMissing: true, version: 2 });
     sandbox = await client.sandboxes.create(app, image, {
       cpu: 1,
@@ -203,7 +206,7 @@ lane('Modal emulator (real SDK over gRPC)', () => {
     const lines = probe.stdout.trim().split('\n');
     expect(lines).not.toContain('work');
     expect(lines).not.toContain('rc');
-    expect(lines).toContain('debian'); // the host's userland, whatever the image said
+    expect(lines).toContain('debian'); // this machine's /etc
     expect(lines).toContain('ro');
     expect(Number(lines.at(-1))).toBeLessThan(20); // its own PID namespace
     if (existsSync('/work')) {
@@ -273,12 +276,12 @@ lane('Modal emulator (real SDK over gRPC)', () => {
     expect(emulator.runningSandboxes()).not.toContain(idle.sandboxId);
   });
 
-  it('counts RPCs per method and adds the configured per-RPC delay', async () => {
+  it('counts RPCs per method and adds the configured per-RPC delay, cold start and exec start', async () => {
     emulator.resetCounts();
     await run(sandbox, ['true']);
     expect(emulator.rpcCounts()).toEqual({ TaskExecStart: 1, TaskExecStdioRead: 2, TaskExecWait: 1 });
 
-    const slow = await startModalEmulator({ rpcDelayMs: 150 });
+    const slow = await startModalEmulator({ rpcDelayMs: 150, coldStartMs: 800, execMs: 200 });
     const saved = process.env['MODAL_SERVER_URL'];
     process.env['MODAL_SERVER_URL'] = slow.url; // a client reads the URL when it is constructed
     const slowClient = new modal.ModalClient();
@@ -288,6 +291,16 @@ lane('Modal emulator (real SDK over gRPC)', () => {
       await slowClient.apps.fromName('slow', { createIfMissing: true }); // AuthTokenGet + AppGetOrCreate
       expect(Date.now() - started).toBeGreaterThanOrEqual(300);
       expect(slow.rpcCounts()).toEqual({ AppGetOrCreate: 1, AuthTokenGet: 1 });
+      // A new sandbox runs its first exec only after its cold start; every exec pays its start.
+      const slowApp = await slowClient.apps.fromName('slow', { createIfMissing: true });
+      const created = Date.now();
+      const sb = await slowClient.sandboxes.create(slowApp, slowClient.images.fromRegistry('debian:bookworm-slim'), { timeoutMs: 60_000 });
+      expect(await (await sb.exec(['true'])).wait()).toBe(0);
+      expect(Date.now() - created).toBeGreaterThanOrEqual(800 + 200);
+      const again = Date.now();
+      expect(await (await sb.exec(['true'])).wait()).toBe(0);
+      expect(Date.now() - again).toBeGreaterThanOrEqual(200 + 150);
+      await sb.terminate();
     } finally {
       slowClient.close();
       await slow.close();

@@ -8,7 +8,7 @@ import { metadataString, resolveSecretSources } from './control-plane.js';
 import type { EmulatorCore } from './core.js';
 import { StdinClosedError, type ExecProcess } from './exec.js';
 import type { EmulatedSandbox } from './sandbox.js';
-import { modalError } from './util.js';
+import { delay, modalError } from './util.js';
 
 /** TaskExecStdoutConfig / TaskExecStderrConfig: 0 = /dev/null, 1 = pipe. */
 const STDIO_PIPE = 1;
@@ -69,6 +69,9 @@ export function commandRouterService(core: EmulatorCore): Record<string, Handler
         );
       }
       if (request.commandArgs.length === 0) throw new ServerError(Status.INVALID_ARGUMENT, 'Empty command');
+      // Modelled costs: the container still starting (cold start), then the process start itself.
+      if (sandbox.readyAt > Date.now()) await delay(sandbox.readyAt - Date.now(), context.signal);
+      if (core.options.latency.execMs > 0) await delay(core.options.latency.execMs, context.signal);
       const env: Record<string, string> = {};
       for (const secretId of request.secretIds) Object.assign(env, core.secretEnv(secretId));
       Object.assign(env, request.env, resolveSecretSources(core, request.secretSources));

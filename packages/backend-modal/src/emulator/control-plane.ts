@@ -5,10 +5,10 @@
  */
 import { ServerError, Status, type CallContext } from 'nice-grpc';
 import { createHash } from 'node:crypto';
-import { IMAGE_BUILDER_VERSION, type EmulatorCore } from './core.js';
+import { IMAGE_BUILDER_VERSION, type EmulatorCore, type ImageRecord } from './core.js';
 import type { EmulatedSandbox, SandboxResult } from './sandbox.js';
 import { parseCidr, type NetworkPolicy } from './network.js';
-import { modalError, stableId, within } from './util.js';
+import { modalError, newId, stableId, within } from './util.js';
 
 /** OBJECT_CREATION_TYPE_* */
 const Creation = {
@@ -86,19 +86,21 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
       return { appId: app.appId };
     }),
 
-    // The emulator runs the host's userland whatever the image says; images are only recorded.
+    // Built from the recipe (images.ts); a recipe the emulator cannot build is a failed build, as on Modal.
     imageGetOrCreate: authed(async (request: { appId: string; image?: { dockerfileCommands: string[]; baseImages: { imageId: string }[] } }) => {
       const commands = request.image?.dockerfileCommands ?? [];
-      const key = JSON.stringify([commands, request.image?.baseImages.map((b) => b.imageId) ?? []]);
+      const parentId = request.image?.baseImages[0]?.imageId;
+      const key = JSON.stringify([commands, parentId ?? '']);
       const imageId = stableId('im', createHash('sha256').update(key).digest('hex'));
-      core.images.set(imageId, { imageId, dockerfileCommands: commands });
-      return { imageId, result: { status: 1 } };
+      const record = await core.buildImage(imageId, parentId, commands);
+      return { imageId, result: buildResult(record) };
     }),
 
     async *imageJoinStreaming(request: { imageId: string }, context: CallContext) {
       core.checkAuthToken(metadataString(context, 'x-modal-auth-token'));
-      if (!core.images.has(request.imageId)) throw new ServerError(Status.NOT_FOUND, `Image ${request.imageId} not found`);
-      yield { result: { status: 1 }, entryId: '1', eof: true };
+      const record = core.images.get(request.imageId);
+      if (!record) throw modalError(Status.NOT_FOUND, `Image ${request.imageId} not found`, `No image ${request.imageId}`);
+      yield { result: buildResult(record), entryId: '1', eof: true };
     },
 
     imageFromId: authed(async (request: { imageId: string }) => {
@@ -106,6 +108,18 @@ export function controlPlaneService(core: EmulatorCore): Record<string, Handler>
         throw new ServerError(Status.NOT_FOUND, `Could not find image with ID ${request.imageId}`);
       }
       return { imageId: request.imageId };
+    }),
+
+    // Named images: `Image.publish(name)` and `images.fromName(name)` (the name arrives as "name:tag").
+    imagePublish: authed(async (request: { imageId: string; tag: string; environmentName: string }) => {
+      await core.publishImage(core.environment(request.environmentName), request.tag, request.imageId);
+      return { imageId: request.imageId, revisionId: newId('ir') };
+    }),
+
+    imageGetByTag: authed(async (request: { tag: string; environmentName: string }) => {
+      const imageId = core.imageTags.get(`${core.environment(request.environmentName)}/${request.tag}`);
+      if (!imageId) throw modalError(Status.NOT_FOUND, `Image '${request.tag}' not found`, `No image published as ${request.tag}`, 'unknown image name');
+      return { imageId };
     }),
 
     volumeGetOrCreate: authed(async (request: { deploymentName: string; environmentName: string; objectCreationType: number; version: number }) => {
@@ -296,6 +310,11 @@ function networkPolicy(definition: SandboxDefinition): NetworkPolicy {
   } catch (error) {
     throw modalError(Status.INVALID_ARGUMENT, `Invalid outbound CIDR allowlist: ${(error as Error).message}`, `bad CIDR (${(error as Error).message})`);
   }
+}
+
+/** GenericResult of a build: success, or failure with the reason (the SDK puts it in its error). */
+function buildResult(record: ImageRecord): { status: number; exception?: string } {
+  return record.failure ? { status: 2, exception: `Modal emulator image build failed: ${record.failure}` } : { status: 1 };
 }
 
 function sandboxFromName(

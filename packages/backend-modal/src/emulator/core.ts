@@ -2,9 +2,11 @@
  * The emulator's state: apps, volumes, secrets, images, sandboxes, and the tokens that tie them together.
  * Both gRPC services (control plane and command router) work on one instance of it.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join, posix } from 'node:path';
 import { ServerError, Status } from 'nice-grpc';
+import { applyLayer, ImageBuildError, ImageBuilder, type BuiltImage, type ImageRecipe } from './images.js';
 import type { NetworkPolicy } from './network.js';
 import { EmulatedSandbox, sandboxDirFor, type SandboxResult } from './sandbox.js';
 import { modalError, newId, newSandboxId, TokenSigner } from './util.js';
@@ -40,6 +42,18 @@ export interface CoreOptions {
   userNamespace: boolean;
   /** The emulator's `sync` (see sync-channel.ts). */
   syncShim: string;
+  /** Where built image trees are kept (shared by every emulator on this machine; see images.ts). */
+  imageCacheDir: string | undefined;
+  /** Modelled costs beyond the per-RPC delay: a new sandbox's first exec waits out its cold start; every exec its start. */
+  latency: { coldStartMs: () => number; execMs: number };
+}
+
+/** An image as the control plane knows it: its recipe, and whether it built. */
+export interface ImageRecord {
+  readonly imageId: string;
+  /** Undefined when the recipe itself was refused (then `failure` says why). */
+  readonly recipe: ImageRecipe | undefined;
+  failure: string | undefined;
 }
 
 export interface NewSandbox {
@@ -65,13 +79,18 @@ export class EmulatorCore {
   readonly volumes = new Map<string, VolumeRecord>();
   readonly volumeLocks = new VolumeLocks();
   readonly secrets = new Map<string, SecretRecord>();
-  readonly images = new Map<string, { imageId: string; dockerfileCommands: string[] }>();
+  readonly images = new Map<string, ImageRecord>();
+  /** Published image names (`<environment>/<name>:<tag>`) → image id. */
+  readonly imageTags = new Map<string, string>();
+  readonly imageBuilder: ImageBuilder;
   readonly sandboxes = new Map<string, EmulatedSandbox>();
   private readonly byTask = new Map<string, EmulatedSandbox>();
   private lastCreatedAt = 0;
   private closed = false;
 
-  constructor(readonly options: CoreOptions) {}
+  constructor(readonly options: CoreOptions) {
+    this.imageBuilder = new ImageBuilder(options.imageCacheDir);
+  }
 
   environment(name: string | undefined): string {
     return name || DEFAULT_ENVIRONMENT;
@@ -197,6 +216,57 @@ export class EmulatorCore {
     await this.volumeLocks.run(volumeId, () => rm(volume.hostPath, { recursive: true, force: true }));
   }
 
+  // ---- images -------------------------------------------------------------------------------------------------
+
+  /**
+   * One layer (`FROM <tag>` or `FROM base` + commands) → its image, built from the recipe (images.ts). A recipe the
+   * emulator cannot build is recorded as a failed build, as Modal records a failed `ImageGetOrCreate`.
+   */
+  async buildImage(imageId: string, parentId: string | undefined, commands: readonly string[]): Promise<ImageRecord> {
+    const existing = this.images.get(imageId);
+    if (existing) return existing;
+    const parent = parentId ? this.images.get(parentId) : undefined;
+    if (parentId && !parent?.recipe) throw modalError(Status.NOT_FOUND, `Image ${parentId} not found`, `No image ${parentId}`, 'base image does not exist');
+    let recipe: ImageRecipe | undefined;
+    let failure: string | undefined;
+    try {
+      recipe = applyLayer(parent?.recipe, commands);
+      await this.imageBuilder.build(recipe);
+    } catch (error) {
+      if (!(error instanceof ImageBuildError)) throw error;
+      failure = error.message;
+    }
+    const record: ImageRecord = { imageId, recipe, failure };
+    this.images.set(imageId, record);
+    await writeJson(join(this.options.stateDir, 'images', `${imageId}.json`), record);
+    return record;
+  }
+
+  /** The tree a sandbox of this image runs on (built again from the cache if this emulator restarted). */
+  async imageTree(imageId: string): Promise<BuiltImage> {
+    const record = this.images.get(imageId);
+    if (!record) throw modalError(Status.NOT_FOUND, `Image ${imageId} not found`, `Could not find image with ID ${imageId}`, 'unknown image');
+    if (!record.recipe || record.failure)
+      throw modalError(Status.FAILED_PRECONDITION, `Image ${imageId} failed to build: ${record.failure}`, `image ${imageId} is not usable (build failed)`);
+    return this.imageBuilder.build(record.recipe);
+  }
+
+  async publishImage(environmentName: string, tag: string, imageId: string): Promise<void> {
+    await this.imageTree(imageId);
+    this.imageTags.set(`${environmentName}/${tag}`, imageId);
+    await writeJson(join(this.options.stateDir, 'images', 'tags.json'), Object.fromEntries(this.imageTags));
+  }
+
+  async loadImages(): Promise<void> {
+    const dir = join(this.options.stateDir, 'images');
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!name.endsWith('.json')) continue;
+      const value = JSON.parse(await readFile(join(dir, name), 'utf8')) as ImageRecord | Record<string, string>;
+      if (name === 'tags.json') for (const [key, id] of Object.entries(value as Record<string, string>)) this.imageTags.set(key, id);
+      else this.images.set((value as ImageRecord).imageId, value as ImageRecord);
+    }
+  }
+
   findSecret(environmentName: string, name: string): SecretRecord | undefined {
     for (const secret of this.secrets.values()) {
       if (secret.environmentName === environmentName && secret.name === name) return secret;
@@ -225,6 +295,8 @@ export class EmulatorCore {
 
   async createSandbox(request: NewSandbox): Promise<EmulatedSandbox> {
     if (this.closed) throw modalError(Status.UNAVAILABLE, 'The Modal emulator is shutting down', 'service unavailable', 'try again later');
+    // Before the name check: from here to registration nothing awaits, so two creates cannot both take a name.
+    const image = await this.imageTree(request.imageId);
     const app = this.apps.get(request.appId);
     if (!app) throw new ServerError(Status.NOT_FOUND, `App ${request.appId} not found`);
     if (request.name !== undefined && this.liveSandboxNamed(app.appId, request.name)) {
@@ -276,8 +348,10 @@ export class EmulatorCore {
           MODAL_ENVIRONMENT: app.environmentName,
           MODAL_SANDBOX_ID: sandboxId,
           MODAL_TASK_ID: taskId,
+          ...image.env,
           ...request.env,
         },
+        image: image.root,
         timeoutSecs: request.timeoutSecs,
         idleTimeoutSecs: request.idleTimeoutSecs,
         volumes: views,
@@ -293,6 +367,7 @@ export class EmulatorCore {
       },
       createdAt,
     );
+    sandbox.readyAt = Date.now() + this.options.latency.coldStartMs();
     // Registered before it starts, so the name is taken while bwrap comes up.
     this.sandboxes.set(sandboxId, sandbox);
     this.byTask.set(taskId, sandbox);
@@ -346,3 +421,10 @@ export class EmulatorCore {
 }
 
 export type { SandboxResult };
+
+async function writeJson(file: string, value: unknown): Promise<void> {
+  await mkdir(join(file, '..'), { recursive: true });
+  const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temp, JSON.stringify(value));
+  await rename(temp, file);
+}

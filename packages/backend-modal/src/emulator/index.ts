@@ -50,11 +50,24 @@ export interface ModalEmulatorOptions {
    * Default: `MODAL_EMULATOR_RPC_DELAY_MS` from the environment, else 0.
    */
   rpcDelayMs?: number;
+  /**
+   * How long after creation a sandbox can run its first exec (Modal: the container starting). 'modal' draws each
+   * sandbox's from the published figures (create to first command, median 1.7–2.7 s: uniform in that range). Default
+   * `MODAL_EMULATOR_COLD_START_MS`, else 0.
+   */
+  coldStartMs?: number | 'modal';
+  /** Added to every exec start (a process spawned under gVisor). Default `MODAL_EMULATOR_EXEC_MS`, else 0. */
+  execMs?: number;
   /** Only accept these credentials (`MODAL_TOKEN_ID`/`MODAL_TOKEN_SECRET`). Default: any non-empty pair. */
   credentials?: { tokenId: string; tokenSecret: string };
   /** Named secrets in the default environment, for `client.secrets.fromName(name)`. */
   secrets?: Record<string, Record<string, string>>;
-  /** Host paths to bind read-only into every sandbox at the same place (e.g. `/opt`). /usr and /etc always are. */
+  /**
+   * Where built image trees are kept (default `DREAMCORE_MODAL_IMAGE_CACHE`, else
+   * `~/.cache/dreamcore/modal-emulator/images`): shared by every emulator on this machine, so an image is built once.
+   */
+  imageCacheDir?: string;
+  /** Host paths to bind read-only into every sandbox at the same place (e.g. `/opt`). /etc always is. */
   extraReadOnlyBinds?: string[];
   /** Explicit paths to `bwrap` and `nsenter`; looked up on PATH otherwise. */
   bwrapPath?: string;
@@ -134,8 +147,16 @@ export async function startModalEmulator(options: ModalEmulatorOptions = {}): Pr
     routerUrl: '',
     userNamespace: !isRoot,
     syncShim: await writeSyncShim(stateDir),
+    imageCacheDir: options.imageCacheDir,
+    latency: {
+      coldStartMs: coldStart(
+        options.coldStartMs ?? (process.env['MODAL_EMULATOR_COLD_START_MS'] === 'modal' ? 'modal' : numberFromEnv('MODAL_EMULATOR_COLD_START_MS')) ?? 0,
+      ),
+      execMs: options.execMs ?? numberFromEnv('MODAL_EMULATOR_EXEC_MS') ?? 0,
+    },
   });
   await core.loadVolumes();
+  await core.loadImages();
   for (const [name, values] of Object.entries(options.secrets ?? {})) core.putSecret(DEFAULT_ENVIRONMENT, name, values);
 
   const counts = new Map<string, number>();
@@ -266,6 +287,11 @@ function findOnPath(command: string, packageHint: string): string {
     }
   }
   throw new Error(`The Modal emulator needs \`${command}\` (${packageHint}) to run sandboxes`);
+}
+
+/** A sandbox's cold start: fixed, or (for 'modal') drawn per sandbox in the published median range, 1.7–2.7 s. */
+function coldStart(value: number | 'modal'): () => number {
+  return value === 'modal' ? () => 1700 + Math.random() * 1000 : () => value;
 }
 
 function numberFromEnv(name: string): number | undefined {

@@ -16,7 +16,7 @@
  * the file-system view and process model of a Modal sandbox, not Modal's isolation.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants as fsConstants, existsSync, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join, posix } from 'node:path';
@@ -68,6 +68,8 @@ export interface SandboxSpec {
   name: string | undefined;
   tags: Map<string, string>;
   imageId: string;
+  /** The image's tree (its `usr/` is the sandbox's /usr; see images.ts). */
+  image: string;
   /** Entrypoint; empty means "stay up until terminated or timed out". */
   command: readonly string[];
   workdir: string;
@@ -90,6 +92,30 @@ export interface ExecRequest {
   timeoutSecs: number | undefined;
 }
 
+/** Top-level directories the sandbox makes itself (or takes from this machine); an image's copies are not bound. */
+const OWN_TOP_DIRS = new Set([
+  'usr',
+  'bin',
+  'sbin',
+  'lib',
+  'lib32',
+  'lib64',
+  'libx32',
+  'etc',
+  'proc',
+  'dev',
+  'sys',
+  'tmp',
+  'root',
+  'run',
+  'var',
+  'home',
+  'boot',
+  'mnt',
+  'media',
+  'srv',
+]);
+
 /** How long a finished exec's output and status remain available. */
 const EXEC_RETENTION_MS = 10 * 60 * 1000;
 /** Cap on the entrypoint's retained stdio; Modal also keeps only the most recent part. */
@@ -97,6 +123,8 @@ const SANDBOX_STDIO_RETAIN_BYTES = 16 * 1024 * 1024;
 
 export class EmulatedSandbox {
   readonly createdAt: number;
+  /** Epoch ms before which no exec starts (the modelled cold start; see ModalEmulatorOptions.coldStartMs). */
+  readyAt = 0;
   readonly stdout = new OutputBuffer(SANDBOX_STDIO_RETAIN_BYTES);
   readonly stderr = new OutputBuffer(SANDBOX_STDIO_RETAIN_BYTES);
   readonly execs = new Map<string, ExecProcess>();
@@ -372,19 +400,25 @@ export class EmulatedSandbox {
       'modal',
       '--tmpfs',
       '/',
+      // The image's own /usr: only what its recipe installs (images.ts). /etc is this machine's.
       '--ro-bind',
-      '/usr',
+      join(this.spec.image, 'usr'),
       '/usr',
       '--ro-bind',
       '/etc',
       '/etc',
     ];
-    // Merged-/usr hosts have /bin -> usr/bin etc.; older ones have real directories.
+    // What else the image holds at its top (/opt and the like; the standard empty ones are the sandbox's own).
+    for (const top of readdirSync(this.spec.image)) {
+      if (OWN_TOP_DIRS.has(top) || readdirSync(join(this.spec.image, top)).length === 0) continue;
+      args.push('--ro-bind', join(this.spec.image, top), `/${top}`);
+    }
+    // Merged-/usr hosts have /bin -> usr/bin etc. (the image follows the host's layout); older ones have directories.
     for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
       const info = lstatSync(top, { throwIfNoEntry: false });
       if (!info) continue;
       if (info.isSymbolicLink()) args.push('--symlink', readlinkSync(top), top);
-      else args.push('--ro-bind', top, top);
+      else if (existsSync(join(this.spec.image, top))) args.push('--ro-bind', join(this.spec.image, top), top);
     }
     // DNS on systemd hosts: /etc/resolv.conf points into /run.
     try {
