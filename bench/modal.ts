@@ -8,13 +8,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLocalBackend } from '@dreamcore/backend-local';
 import { startModalEmulator, type ModalEmulator } from '@dreamcore/backend-modal/emulator';
-import { createModalBackend } from '@dreamcore/backend-modal';
+import { createModalBackend, deployModal } from '@dreamcore/backend-modal';
 import { startKeyProxy, type ExecutionBackend, type ProjectScope } from '@dreamcore/runtime-core';
 import { startModelServer, type Turn } from '@dreamcore/runtime-core/testkit';
 import { report, section, type Measurement } from './lib.js';
@@ -54,14 +53,24 @@ async function agentTurn(backend: ExecutionBackend, scope: ProjectScope): Promis
 }
 
 export async function benchModal(runs = 5): Promise<Measurement[]> {
-  const require = createRequire(import.meta.url);
-  const claude = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
-  const emulator: ModalEmulator = await startModalEmulator({ rpcDelayMs: RPC_DELAY_MS, extraReadOnlyBinds: [claude] });
+  const emulator: ModalEmulator = await startModalEmulator({ rpcDelayMs: RPC_DELAY_MS });
   process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
   const model = await startModelServer({ script: SCRIPT, maxRecorded: 10 });
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-modal-local-'));
   const agent = { anthropicApiKey: 'sk-bench', anthropicBaseUrl: model.url };
   const env = emulator.clientEnv();
+  // As in production: the images are deployed before users come.
+  await deployModal(
+    {
+      serverUrl: env.MODAL_SERVER_URL,
+      tokenId: env.MODAL_TOKEN_ID,
+      tokenSecret: env.MODAL_TOKEN_SECRET,
+      appName: 'bench',
+      skillsDir: path.join(dataDir, 'no-skills-folder'),
+      log: () => undefined,
+    },
+    {},
+  );
   // As in production: the key proxy on this machine, reached by sandboxes only at its public address.
   const keyProxy = await startKeyProxy({ upstream: model.url, apiKey: agent.anthropicApiKey });
   const proxyPublicUrl = (await emulator.publish(keyProxy.port)).url;
@@ -71,7 +80,7 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
       tokenId: env.MODAL_TOKEN_ID,
       tokenSecret: env.MODAL_TOKEN_SECRET,
       appName: 'bench',
-      agent: { keyProxy, proxyPublicUrl, claudePath: claude },
+      agent: { keyProxy, proxyPublicUrl },
       log: () => undefined,
     });
   const local = createLocalBackend({ dataDir, agent });

@@ -1,14 +1,11 @@
 // The same client contract with the Modal backend behind the server, on the local Modal emulator.
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll } from 'vitest';
-import { createModalBackend } from '@dreamcore/backend-modal';
+import { createModalBackend, deployModal } from '@dreamcore/backend-modal';
 import { startKeyProxy, type KeyProxy } from '@dreamcore/runtime-core';
 import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '@dreamcore/backend-modal/emulator';
 import { contractCases } from './support/contract-cases.js';
 
-const require = createRequire(import.meta.url);
-const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
 let emulator: ModalEmulator | undefined;
 let keyProxy: KeyProxy | undefined;
 
@@ -20,17 +17,17 @@ if (emulatorPrerequisites().ok) {
 
   contractCases('modal', {
     async makeBackend(standIns) {
-      emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE] });
+      emulator = await startModalEmulator();
       process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
       const env = emulator.clientEnv();
+      const modal = { serverUrl: env.MODAL_SERVER_URL, tokenId: env.MODAL_TOKEN_ID, tokenSecret: env.MODAL_TOKEN_SECRET, appName: 'server-contract' };
+      // As in production: `npm run modal:deploy` builds the images before the server serves anyone.
+      await deployModal({ ...modal, skillsDir: path.join(emulator.stateDir, 'no-skills'), log: () => undefined }, {});
       keyProxy = await startKeyProxy({ upstream: standIns.anthropicBaseUrl, apiKey: standIns.anthropicApiKey });
       return createModalBackend({
-        serverUrl: env.MODAL_SERVER_URL,
-        tokenId: env.MODAL_TOKEN_ID,
-        tokenSecret: env.MODAL_TOKEN_SECRET,
-        appName: 'server-contract',
+        ...modal,
         // The key proxy on loopback, reached by sandboxes only at the address the emulator publishes (as behind an ingress).
-        agent: { keyProxy, proxyPublicUrl: (await emulator.publish(keyProxy.port)).url, claudePath: CLAUDE },
+        agent: { keyProxy, proxyPublicUrl: (await emulator.publish(keyProxy.port)).url },
         gemini: { apiKey: standIns.geminiApiKey, baseUrl: standIns.geminiBaseUrl },
         log: () => undefined,
       });

@@ -6,7 +6,7 @@
  *   MODAL_TOKEN_ID, MODAL_TOKEN_SECRET   Modal credentials
  *   MODAL_ENVIRONMENT                    Modal environment name
  *   MODAL_SERVER_URL                     control-plane URL (an emulator in tests; default Modal's own)
- *   DREAMCORE_MODAL_APP                  app the sandboxes belong to (default "dreamcore-runtime")
+ *   MODAL_APP_NAME                       app the sandboxes and images belong to (default "dreamcore", as the server)
  *   DREAMCORE_MODAL_CPU                  CPU cores per user sandbox (default 1)
  *   DREAMCORE_MODAL_MEMORY_MIB           memory per user sandbox (default 2048, as V2)
  *   DREAMCORE_MODAL_SANDBOX_TIMEOUT_MS   longest life of a user sandbox (default 5 h, as V2)
@@ -18,6 +18,7 @@
  *                                        addresses in proxy mode; `open` for no restriction)
  *   DREAMCORE_MODAL_SKILLS_VOLUME        the global skills volume (default "dreamcore-skills")
  */
+import { createRequire } from 'node:module';
 import { createError, DEFAULT_MAX_FILE_BYTES, type AgentOptions, type KeyProxy } from '@dreamcore/runtime-core';
 
 /** The Claude Code CLI version installed in the image; the same as @dreamcore/backend-local's dependency. */
@@ -34,16 +35,30 @@ export const MOUNT = {
   skills: '/skills',
 } as const;
 
+/** The version of @dreamcore/media this package renders with; the render image installs the same one. */
+export const MEDIA_VERSION = (createRequire(import.meta.url)('@dreamcore/media/package.json') as { version: string }).version;
+/** Where the render image keeps the bundled promo composition (`dreamcore-render --prepare`). */
+export const RENDER_CACHE_DIR = '/opt/dreamcore/render-cache';
+
+const apt = (packages: string) => `RUN apt-get update && apt-get install -y --no-install-recommends ${packages} && rm -rf /var/lib/apt/lists/*`;
+
 /**
- * The sandbox image, built by Modal from these layers (the emulator ignores images: it runs the host's Debian).
- * git for versions; procps for pkill (cancel); util-linux for setpriv (the agent runs as its own uid); chromium and
- * fonts for video capture; the CLI pinned to the version this repository is tested with.
+ * The user sandbox image, built by `dreamcore-modal deploy` (never on a user's request): git for versions; procps for
+ * pkill (cancel); util-linux for setpriv (the agent runs as its own uid); the CLI pinned to the version this
+ * repository is tested with. The emulator builds it from the same recipe (see emulator/images.ts).
  */
 export function defaultImageCommands(claudeVersion = CLAUDE_CODE_VERSION): string[] {
+  return [apt('git ca-certificates procps util-linux'), `RUN npm install -g @anthropic-ai/claude-code@${claudeVersion} && claude --version`];
+}
+
+/**
+ * The render image: chromium and the fonts local rendering uses (CJK, emoji), and @dreamcore/media (the renderer the
+ * local backend runs too) with its promo composition bundled ahead of time.
+ */
+export function defaultRenderImageCommands(mediaVersion = MEDIA_VERSION): string[] {
   return [
-    'RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates procps util-linux ' +
-      'chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji && rm -rf /var/lib/apt/lists/*',
-    `RUN npm install -g @anthropic-ai/claude-code@${claudeVersion} && claude --version`,
+    apt('chromium ca-certificates fonts-noto-cjk fonts-noto-color-emoji'),
+    `RUN npm install -g @dreamcore/media@${mediaVersion} && dreamcore-render --prepare --cache-dir ${RENDER_CACHE_DIR}`,
   ];
 }
 
@@ -104,10 +119,17 @@ export interface ModalGeminiOptions {
   timeoutMs?: number;
 }
 
+/** Promo videos render in a sandbox of their own (one per render, torn down after), never in this process. */
 export interface ModalVideoOptions {
-  /** Declare renderVideo supported (default false: the render still runs in this process, not in a render sandbox). */
+  /** Offer renderVideo (default true). */
   enabled?: boolean;
-  browserExecutable?: string;
+  /** CPU cores and memory of a render sandbox (default 2 and 4096 MiB: chromium plus the encoder). */
+  cpu?: number;
+  memoryMiB?: number;
+  /** Longest a render may take, sandbox start included (default 10 min). A multiple of 1000. */
+  timeoutMs?: number;
+  /** Dockerfile commands of the render image (default `defaultRenderImageCommands()`), on `sandbox.baseImage`. */
+  imageCommands?: string[];
 }
 
 /** How long the backend waits for Modal before it gives up with NETWORK_ERROR: nothing waits forever. */
@@ -166,7 +188,7 @@ export interface ResolvedModalConfig {
   /** 'proxy': runs reach the model through the key proxy at `agent.proxyPublicUrl`; 'secret': the key is in the run. */
   keyMode: 'proxy' | 'secret';
   gemini: ModalGeminiOptions;
-  video: ModalVideoOptions;
+  video: Required<ModalVideoOptions>;
   terminateOnClose: boolean;
   deadlines: Required<ModalDeadlines>;
   log: (message: string) => void;
@@ -218,7 +240,7 @@ export function resolveModalConfig(options: ModalBackendOptions = {}, env: NodeJ
   } catch {
     throw createError('NOT_CONFIGURED', 'the Modal server URL is not a URL', { details: { serverUrl } });
   }
-  const appName = options.appName ?? (env.DREAMCORE_MODAL_APP || 'dreamcore-runtime');
+  const appName = options.appName ?? (env.MODAL_APP_NAME || 'dreamcore');
   const volumePrefix = options.volumePrefix ?? 'dreamcore-user-';
   const skillsVolume = options.skillsVolume ?? (env.DREAMCORE_MODAL_SKILLS_VOLUME || 'dreamcore-skills');
   for (const [field, value] of [
@@ -260,7 +282,13 @@ export function resolveModalConfig(options: ModalBackendOptions = {}, env: NodeJ
       model: agent.model ?? env.ANTHROPIC_MODEL ?? 'sonnet',
     },
     gemini: options.gemini ?? {},
-    video: options.video ?? {},
+    video: {
+      enabled: options.video?.enabled ?? true,
+      cpu: positive('video.cpu', options.video?.cpu ?? 2),
+      memoryMiB: positive('video.memoryMiB', options.video?.memoryMiB ?? 4096),
+      timeoutMs: positive('video.timeoutMs', options.video?.timeoutMs ?? 600_000, true),
+      imageCommands: options.video?.imageCommands ?? defaultRenderImageCommands(),
+    },
     terminateOnClose: options.terminateOnClose ?? false,
     deadlines: {
       rpcMs: positive('deadlines.rpcMs', options.deadlines?.rpcMs ?? 30_000),

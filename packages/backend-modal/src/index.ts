@@ -4,7 +4,7 @@
  * - A Volume per user (`dreamcore-user-{userId}`: `projects/{projectId}/…`, `assets/…`) and a global skills Volume.
  * - One warm, named sandbox per active user (sandboxes.ts), shared by files (files.ts), git (git.ts) and agent runs
  *   (agent.ts); `prewarm` starts it ahead of the first call.
- * - generateImage and renderVideo come from @dreamcore/media (as on the local backend), over this backend's files (media.ts).
+ * - generateImage runs in this process over this backend's files; renderVideo and checkGame run in render sandboxes (media.ts).
  *
  *   const backend = createModalBackend({ agent: { anthropicApiKey, proxyPublicUrl } }); // tokens from MODAL_TOKEN_*
  */
@@ -19,11 +19,12 @@ import {
   type GitCapability,
 } from '@dreamcore/runtime-core';
 import { createModalAgent } from './agent.js';
-import { createModalClient, modalFailure, withDeadline, type ModalSdk } from './client.js';
+import { createModalClient, type ModalSdk } from './client.js';
+import { listVolumes } from './volume-list.js';
 import { resolveModalConfig, type ModalBackendOptions, type ResolvedModalConfig } from './config.js';
 import { createModalFiles } from './files.js';
 import { createModalGit } from './git.js';
-import { createModalGameChecker, createModalImageGenerator, createModalVideoRenderer } from './media.js';
+import { createModalImageGenerator, createModalVideoRenderer } from './media.js';
 import { createSandboxPool, type SandboxPool } from './sandboxes.js';
 
 export interface ModalBackend extends ExecutionBackend {
@@ -62,13 +63,13 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
       maxFileBytes: config.maxFileBytes,
       deadlines: config.deadlines,
       volumePrefix: config.volumePrefix,
-      listUserVolumes: async () => listVolumeNames((await modal()).client, config),
+      listUserVolumes: async () => (await listVolumes((await modal()).client, config)).map((volume) => volume.name),
     }),
   );
   const git: GitCapability = guarded(createModalGit(pool, config.deadlines));
   const image = createModalImageGenerator(files, config.gemini);
-  const video = createModalVideoRenderer(pool, files, config.video, config.deadlines);
-  const checkGame = createModalGameChecker(pool, files, config.video, config.deadlines);
+  // Promo videos and the game check run game code: on Modal, in render sandboxes, never in this process.
+  const video = createModalVideoRenderer({ pool, files, client: async () => (await modal()).client, config });
 
   return {
     name,
@@ -87,7 +88,7 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
     runClaude: (request) => (closed ? failedRun(closedError()) : agent.runClaude(request)),
     generateImage: (request) => (closed ? Promise.reject(closedError()) : image(request)),
     renderVideo: (request) => (closed ? Promise.reject(closedError()) : video.renderVideo(request)),
-    checkGame: (request) => (closed ? Promise.reject(closedError()) : checkGame(request)),
+    checkGame: (request) => (closed ? Promise.reject(closedError()) : video.checkGame(request)),
     // On connect: a sandbox that was reaped or ended while the user was away is replaced now, off their path.
     async prewarm(scope) {
       const { userId } = validateUserScope(scope);
@@ -106,34 +107,9 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
   };
 }
 
-/**
- * Names of the environment's volumes. The JS SDK has no volume listing, so this is the control plane's VolumeList
- * (what `modal volume list` uses), paged newest first on the current fields (`metadata.name`,
- * `metadata.creationInfo.createdAt`; the item's own `label` and `createdAt` are superseded and may be empty). The
- * cursor must move back in time on every page, or the listing stops with an error rather than loop.
- */
-async function listVolumeNames(client: ModalClient, config: ResolvedModalConfig): Promise<string[]> {
-  const names: string[] = [];
-  const page = 100;
-  let createdBefore = 0;
-  for (;;) {
-    const response = await withDeadline(config.deadlines.rpcMs, 'listing volumes', () =>
-      client.cpClient.volumeList({ environmentName: client.environmentName(config.environment), pagination: { maxObjects: page, createdBefore } }),
-    ).catch((error: unknown) => {
-      throw modalFailure(error, 'listing volumes');
-    });
-    for (const item of response.items) if (item.metadata?.name) names.push(item.metadata.name);
-    if (response.items.length < page) return names;
-    const oldest = Math.min(...response.items.map((item) => item.metadata?.creationInfo?.createdAt ?? 0));
-    if (!(oldest > 0) || (createdBefore !== 0 && oldest >= createdBefore)) {
-      throw createError('INTERNAL', 'listing volumes: Modal returned a page whose creation times do not move the cursor back', {
-        details: { createdBefore, oldest },
-      });
-    }
-    createdBefore = oldest;
-  }
-}
-
+export { deployModal, type DeployOptions, type DeployReport } from './deploy.js';
+export { migrateV1Volumes, type MigrateV1Options, type MigrateV1Report } from './migrate-v1.js';
+export { imageSpec, DEPLOY_COMMAND, type ImageRole, type ImageSpec } from './images.js';
 export { createModalFiles, SCOPE_SCRIPT, volumePath } from './files.js';
 export { createModalGit, createModalGitRunner } from './git.js';
 export { createModalAgent, agentUid } from './agent.js';
@@ -144,6 +120,10 @@ export {
   DEFAULT_CLAUDE_PATH,
   MOUNT,
   defaultImageCommands,
+  defaultRenderImageCommands,
+  MEDIA_VERSION,
+  MIGRATE_V1_COMMAND,
+  RENDER_CACHE_DIR,
   isLoopbackUrl,
   resolveModalConfig,
   type ModalAgentOptions,

@@ -23,6 +23,7 @@ import type { App, Image, ModalClient, Sandbox, Volume } from 'modal';
 import { createError, isBackendError } from '@dreamcore/runtime-core';
 import { errorClass, isSandboxGone, modalFailure, sandboxError, sandboxIsRunning, withDeadline, type ModalSdk } from './client.js';
 import { MIGRATE_V1_COMMAND, MOUNT, type ResolvedModalConfig } from './config.js';
+import { deployedImage } from './images.js';
 
 /**
  * The sandbox's entrypoint: the backend's own scratch space exists and is closed to the agent, stale temporaries
@@ -49,6 +50,11 @@ export interface SandboxPool {
    * new one. Failures of Modal itself become contract errors; `what` names the operation in them.
    */
   use<T>(userId: string, what: string, fn: (sandbox: Sandbox) => Promise<T>): Promise<T>;
+  /**
+   * Brings the user's sandbox's view of the volume up to what others committed (a render sandbox, a migration), if
+   * this process holds a running one; a new sandbox mounts the committed state anyway.
+   */
+  reloadVolumes(userId: string): Promise<void>;
   /** Forgets `sandbox` as the user's sandbox (it died), so the next `get` replaces it. */
   forget(userId: string, sandbox: Sandbox): void;
   /** Sandboxes currently held (for tests and metrics). */
@@ -66,7 +72,7 @@ export interface SandboxPoolDeps {
  * The CIDRs a user sandbox may reach: as configured, or in proxy mode only the key proxy's own addresses (the one
  * thing the agent talks to), looked up when a sandbox is made. Undefined: no restriction.
  */
-async function outboundAllowlist(config: ResolvedModalConfig): Promise<string[] | undefined> {
+export async function outboundAllowlist(config: ResolvedModalConfig): Promise<string[] | undefined> {
   const configured = config.sandbox.outboundCidrAllowlist;
   if (configured === 'open') return undefined;
   if (configured) return configured;
@@ -97,7 +103,7 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
   const { deadlines } = config;
   let app: Promise<App> | undefined;
   let skills: Promise<Volume> | undefined;
-  let image: Image | undefined;
+  let image: Promise<Image> | undefined;
   let closed = false;
 
   const env = () => (config.environment ? { environment: config.environment } : {});
@@ -111,8 +117,12 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
     skills.catch(() => (skills = undefined));
     return skills;
   };
-  // One Image object for the backend's life: the SDK builds it on the first create and reuses its id afterwards.
-  const getImage = (client: ModalClient) => (image ??= client.images.fromRegistry(config.sandbox.baseImage).dockerfileCommands(config.sandbox.imageCommands));
+  // The deployed image, looked up by name once (never built here: a user's request must not wait for a build).
+  const getImage = (client: ModalClient) => {
+    image ??= deployedImage(client, config, 'user');
+    image.catch(() => (image = undefined));
+    return image;
+  };
 
   /** A v2 volume by name (made if missing); a v1 volume of that name is refused, never used. */
   async function v2Volume(client: ModalClient, name: string, what: string): Promise<Volume> {
@@ -134,14 +144,15 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
   async function create(userId: string): Promise<Sandbox> {
     const { sdk, client } = await modal();
     const name = sandboxName(config, userId);
-    const [theApp, volume, skillsVolume, outbound] = await Promise.all([
+    const [theApp, volume, skillsVolume, outbound, theImage] = await Promise.all([
       getApp(client),
       v2Volume(client, name, `the volume of user ${userId}`),
       getSkills(client),
       outboundAllowlist(config),
+      getImage(client),
     ]);
     try {
-      return await client.sandboxes.create(theApp, getImage(client), {
+      return await client.sandboxes.create(theApp, theImage, {
         name,
         tags: { app: 'dreamcore', role: 'user', user: userId },
         command: ENTRYPOINT,
@@ -224,6 +235,18 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
 
     async revive(userId) {
       return (await acquire(userId, () => true)).sandbox;
+    },
+
+    async reloadVolumes(userId) {
+      const held = await live.get(userId)?.catch(() => undefined);
+      if (!held) return;
+      try {
+        await withDeadline(deadlines.rpcMs, 'reloading the volume', () => held.sandbox.reloadVolumes());
+      } catch (error) {
+        // A sandbox that has finished needs no reload (its replacement mounts the committed state).
+        if (await sandboxIsRunning(held.sandbox, deadlines.rpcMs)) throw modalFailure(error, 'reloading the volume');
+        drop(userId, held.sandbox, 'has finished');
+      }
     },
 
     forget(userId, sandbox) {

@@ -1,55 +1,33 @@
 /**
  * The whole conformance suite against the Modal backend, driven through the real `modal` SDK (0.11.1) against the
- * local Modal emulator (gRPC on loopback, bubblewrap sandboxes, volumes as folders). Sandboxes run this machine's
- * Debian, so the Claude CLI from @anthropic-ai/claude-code is bound into them read-only at its own path.
+ * local Modal emulator: sandboxes on the images `dreamcore-modal deploy` builds from their recipes, v2 volumes with
+ * Modal's commit semantics, a network in which the key proxy is reached only through its published address.
  */
-import { promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { SKILLS_DIR, type KeyProxy } from '@dreamcore/runtime-core';
 import { runConformanceSuite } from '@dreamcore/runtime-core/conformance';
 import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '../src/emulator/index.js';
 import { createModalBackend, MOUNT, type ModalBackend } from '../src/index.js';
-import { publishedKeyProxy } from './support/emulated.js';
+import { deployForTests, publishedKeyProxy } from './support/emulated.js';
 
-const require = createRequire(import.meta.url);
-const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
+const APP = 'conformance';
 
 const prerequisites = emulatorPrerequisites();
 if (!prerequisites.ok) console.warn(`Modal conformance skipped: the emulator needs ${prerequisites.missing.join(', ')}`);
 
 let emulator: ModalEmulator | undefined;
-
-/**
- * What the deploy step does on Modal (`npm run modal:deploy`): the skills volume holds runtime-core's skills. Here the
- * volume is made through the real SDK and its committed state filled on the emulator's side, before any sandbox starts.
- */
-async function fillSkillsVolume(emu: ModalEmulator): Promise<void> {
-  const { ModalClient } = await import('modal');
-  const env = emu.clientEnv();
-  const previous = process.env.MODAL_SERVER_URL;
-  process.env.MODAL_SERVER_URL = env.MODAL_SERVER_URL;
-  const client = new ModalClient({ tokenId: env.MODAL_TOKEN_ID, tokenSecret: env.MODAL_TOKEN_SECRET });
-  try {
-    await client.volumes.fromName('dreamcore-skills', { createIfMissing: true, version: 2 });
-  } finally {
-    client.close();
-    if (previous === undefined) delete process.env.MODAL_SERVER_URL;
-    else process.env.MODAL_SERVER_URL = previous;
-  }
-  await fs.cp(SKILLS_DIR, emu.volumePath('dreamcore-skills')!, { recursive: true });
-}
 const backends = new Set<ModalBackend>();
 const proxies: KeyProxy[] = [];
 
 if (prerequisites.ok) {
   beforeAll(async () => {
-    emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE] });
+    emulator = await startModalEmulator();
     // The SDK reads its config file at import: never a developer's own ~/.modal.toml here.
     process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
-    await fillSkillsVolume(emulator);
-  }, 60_000);
+    // As `npm run modal:deploy` does: the images, and runtime-core's skills on the skills volume.
+    await deployForTests(emulator, APP, { skillsDir: SKILLS_DIR });
+  }, 300_000);
   afterAll(async () => {
     await Promise.allSettled([...backends].map((b) => b.close()));
     await Promise.allSettled(proxies.map((p) => p.close()));
@@ -70,16 +48,14 @@ if (prerequisites.ok) {
         serverUrl: env.MODAL_SERVER_URL,
         tokenId: env.MODAL_TOKEN_ID,
         tokenSecret: env.MODAL_TOKEN_SECRET,
-        appName: `conformance-${Math.random().toString(36).slice(2, 8)}`,
+        appName: APP,
         sandbox: { idleTimeoutMs: 120_000, timeoutMs: 1_800_000 },
         agent: {
           // The model is reached through a key proxy that sandboxes see only at its published address.
           ...(access ? { keyProxy: access.proxy, proxyPublicUrl: access.publicUrl } : {}),
-          claudePath: CLAUDE,
           maxRetries: 1, // as the local lane: fault cases end after one retry
         },
         gemini: { apiKey: context.geminiApiKey, baseUrl: context.geminiBaseUrl },
-        video: { enabled: true },
         log: () => undefined,
       });
       backends.add(backend);

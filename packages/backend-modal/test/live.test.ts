@@ -9,7 +9,7 @@
  * http://127.0.0.1:8787`) and set MODAL_KEY_PROXY_URL to it. Without it the agent block fails (the Secret
  * fallback would point the agent at this machine's loopback, which Modal cannot reach) and the lane says so.
  *
- * Optional: MODAL_ENVIRONMENT, DREAMCORE_MODAL_APP (default "dreamcore-conformance"). The first run builds the image
+ * Optional: MODAL_ENVIRONMENT, MODAL_APP_NAME (default "dreamcore-conformance"). The first run builds the image
  * (node, git, the Claude CLI, chromium): allow several minutes.
  */
 import net from 'node:net';
@@ -69,7 +69,7 @@ if (!asked || !credentials) {
         target = keyProxy;
       }
       const backend = createModalBackend({
-        appName: process.env.DREAMCORE_MODAL_APP || 'dreamcore-conformance',
+        appName: process.env.MODAL_APP_NAME || 'dreamcore-conformance',
         agent: {
           anthropicApiKey: context.anthropicApiKey,
           anthropicBaseUrl: context.anthropicBaseUrl,

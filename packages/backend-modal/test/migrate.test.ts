@@ -12,6 +12,7 @@ import { migrate } from '@dreamcore/runtime-core/migrate';
 import { generateMigrationDataset, type MigrationDataset } from '@dreamcore/runtime-core/testkit';
 import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '../src/emulator/index.js';
 import { createModalBackend, type ModalBackend } from '../src/index.js';
+import { deployForTests } from './support/emulated.js';
 
 const prerequisites = emulatorPrerequisites();
 let emulator: ModalEmulator;
@@ -27,6 +28,7 @@ beforeAll(async () => {
   if (!prerequisites.ok) return;
   emulator = await startModalEmulator();
   process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
+  await deployForTests(emulator, 'migrate-test');
   const env = emulator.clientEnv();
   modal = createModalBackend({
     serverUrl: env.MODAL_SERVER_URL,
@@ -35,7 +37,7 @@ beforeAll(async () => {
     appName: 'migrate-test',
     log: () => undefined,
   });
-}, 60_000);
+}, 300_000);
 
 afterAll(async () => {
   await modal?.close();

@@ -5,13 +5,16 @@
  * sandboxes shared by several server processes.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { ModalClient } from 'modal';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isBackendError, type BackendError } from '@dreamcore/runtime-core';
 import { expectCode } from '@dreamcore/runtime-core/conformance';
 import { emulatorPrerequisites } from '../src/emulator/index.js';
 import { createModalBackend, type ModalBackend } from '../src/index.js';
-import { useEmulatedBackends } from './support/emulated.js';
+import { deployForTests, useEmulatedBackends } from './support/emulated.js';
 
 const lane = emulatorPrerequisites().ok ? describe : describe.skip;
 
@@ -205,6 +208,32 @@ lane('Modal backend on Modal semantics (emulator)', () => {
     expect(emu().rpcCounts().VolumeList).toBeGreaterThanOrEqual(3);
     expect(emu().rpcCounts().SandboxCreateV2).toBeUndefined();
   });
+
+  it('skills deployed to the skills volume reach the agent; one that is not there is NOT_FOUND', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'skills-'));
+    mkdirSync(path.join(folder, 'tiny-games'));
+    writeFileSync(path.join(folder, 'tiny-games', 'SKILL.md'), '# Tiny games\nKeep every game under 100 lines.\n');
+    try {
+      await deployForTests(emu(), 'durability', { skillsDir: folder });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+    const b = make();
+    const scope = newScope();
+    await b.files.write(scope, 'index.html', 'x');
+    scripted().setScript((_request, ctx) =>
+      ctx.turnIndex === 0
+        ? {
+            text: 'Reading the skill.',
+            toolUses: [{ name: 'Bash', input: { command: 'cat "$CLAUDE_CONFIG_DIR/skills/tiny-games/SKILL.md"', description: 'x' } }],
+          }
+        : { text: 'Done.' },
+    );
+    const events = [];
+    for await (const event of b.runClaude({ scope, prompt: 'use the skill', skills: ['tiny-games'] })) events.push(event);
+    expect(events.find((e) => e.type === 'tool_result')).toMatchObject({ content: expect.stringContaining('under 100 lines') });
+    await expectCode(b.runClaude({ scope, prompt: 'x', skills: ['not-deployed'] }).result, 'NOT_FOUND');
+  }, 60_000);
 
   it('closing one server process leaves the shared sandbox running for the others', async () => {
     const a = make();

@@ -14,17 +14,23 @@
  * {"type":"prepared","cacheDir":…,"cached":false}: run it while building a render image, then renders there skip the
  * bundling (pass the same --cache-dir).
  *
+ * `dreamcore-render --check <folder> [--assets-dir DIR --user-id ID]` runs the game check (check.ts) instead and prints
+ * {"type":"checked", …GameCheckResult}; the user's assets, for `/user-assets/<ID>/<alias>`, come from DIR.
+ *
  * SIGTERM or SIGINT cancels: browsers and encoder stop, partial files are removed, and the last line is a CANCELLED
  * error. Exit code: 0 rendered, 1 failed or cancelled (the last line says which), 2 usage error (text on stderr).
  */
 import { parseArgs } from 'node:util';
-import { isBackendError } from '@dreamcore/runtime-core';
+import { readFile } from 'node:fs/promises';
+import { isBackendError, resolveInsideRoot } from '@dreamcore/runtime-core';
+import { checkGameFolder } from './check.js';
 import { getBundle } from './video/bundle.js';
 import { createVideoRenderer, defaultBundleCacheDir } from './video/index.js';
 import type { VideoSettings } from './video/options.js';
 
 export const USAGE = `usage: dreamcore-render <folder> [options]
        dreamcore-render --prepare [--cache-dir DIR]
+       dreamcore-render --check <folder> [--assets-dir DIR --user-id ID]
 
 Renders the game in <folder> (its index.html) to <folder>/movie.mp4 and <folder>/thumbnail.webp,
 printing progress as JSON lines on stdout. --prepare only bundles the promo composition into the cache.
@@ -37,6 +43,8 @@ printing progress as JSON lines on stdout. --prepare only bundles the promo comp
   --chromium PATH    chromium binary (default: $DREAMCORE_CHROMIUM, else Debian's chromium)
   --cache-dir DIR    where the bundled composition is cached (default: <tmpdir>/dreamcore-remotion-bundles)
   --prepare          bundle the composition into the cache and exit (for building a render image)
+  --check            check that the game loads, draws and answers input, instead of rendering
+  --assets-dir DIR   with --check: the user's asset folder, served at /user-assets/<ID>/ (--user-id ID)
   -h, --help         this text
 `;
 
@@ -70,6 +78,9 @@ function parse(argv: string[]) {
       chromium: { type: 'string' },
       'cache-dir': { type: 'string' },
       prepare: { type: 'boolean' },
+      check: { type: 'boolean' },
+      'assets-dir': { type: 'string' },
+      'user-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -79,6 +90,10 @@ function parse(argv: string[]) {
     return { mode: 'prepare' as const, cacheDir: values['cache-dir'] ?? defaultBundleCacheDir() };
   }
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'the game folder is missing' : 'give exactly one game folder');
+  if (values.check) {
+    if (Boolean(values['assets-dir']) !== Boolean(values['user-id'])) throw new UsageError('--assets-dir and --user-id go together');
+    return { mode: 'check' as const, folder: positionals[0]!, chromium: values.chromium, assetsDir: values['assets-dir'], userId: values['user-id'] };
+  }
   const settings: VideoSettings = {};
   const width = numberFlag(values.width, '--width');
   const height = numberFlag(values.height, '--height');
@@ -121,6 +136,20 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       return failed(error);
     }
   }
+  if (args.mode === 'check') {
+    const { assetsDir, userId } = args;
+    try {
+      const result = await checkGameFolder(args.folder, {
+        ...(args.chromium ? { browserExecutable: args.chromium } : {}),
+        ...(io.signal ? { signal: io.signal } : {}),
+        ...(assetsDir && userId ? { assets: { userId, read: (alias: string) => readAsset(assetsDir, alias) } } : {}),
+      });
+      line({ type: 'checked', ...result });
+      return 0;
+    } catch (error) {
+      return failed(error);
+    }
+  }
   const renderer = createVideoRenderer({
     ...(args.chromium ? { browserExecutable: args.chromium } : {}),
     ...(args.cacheDir ? { cacheDir: args.cacheDir } : {}),
@@ -137,5 +166,14 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     return failed(error);
   } finally {
     await renderer.close();
+  }
+}
+
+/** An asset by alias from the asset folder, scoped like the files capability; null when it is not there. */
+async function readAsset(dir: string, alias: string): Promise<Uint8Array | null> {
+  try {
+    return await readFile((await resolveInsideRoot(dir, alias)).absolute);
+  } catch {
+    return null;
   }
 }

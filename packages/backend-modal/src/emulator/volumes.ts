@@ -85,7 +85,7 @@ export class VolumeView {
   /** Copies the committed state into the view (at sandbox start). */
   open(): Promise<void> {
     return this.locks.run(this.volume.volumeId, async () => {
-      await mkdir(this.committedDir, { recursive: true });
+      // A subPath that does not exist yet is an empty view (made in the volume only if this sandbox commits into it).
       await mkdir(this.dir, { recursive: true });
       await mirror(this.committedDir, this.dir, this.stagingDir);
       this.manifest = manifestOf(await walk(this.dir));
@@ -105,7 +105,6 @@ export class VolumeView {
   reload(): Promise<void> {
     return this.locks.run(this.volume.volumeId, async () => {
       if (!this.readOnly) await this.commitLocked();
-      await mkdir(this.committedDir, { recursive: true });
       await mirror(this.committedDir, this.dir, this.stagingDir);
       this.manifest = manifestOf(await walk(this.dir));
     });
@@ -114,7 +113,6 @@ export class VolumeView {
   private async commitLocked(): Promise<number> {
     const now = await walk(this.dir);
     const target = this.committedDir;
-    await mkdir(target, { recursive: true });
     let changed = 0;
     // Removals first, deepest first; a removed directory takes what it held.
     const removed = [...this.manifest.keys()].filter((path) => !now.has(path)).sort((a, b) => depth(b) - depth(a));
@@ -124,6 +122,7 @@ export class VolumeView {
     }
     // Then what is new or changed, parents before children.
     const written = [...now.entries()].filter(([path, entry]) => this.manifest.get(path) !== signature(entry)).sort(([a], [b]) => depth(a) - depth(b));
+    if (written.length > 0) await mkdir(target, { recursive: true });
     for (const [path, entry] of written) {
       await copyEntry(join(this.dir, path), join(target, path), entry, this.stagingDir);
       changed++;

@@ -3,17 +3,12 @@
  * of the model that sandboxes reach only through the emulator's internet address (as in production, through an
  * ingress), backends made against them and closed at the end, and a shell in a user's sandbox.
  */
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { startKeyProxy, type KeyProxy } from '@dreamcore/runtime-core';
 import { startModelServer, type ModelServer } from '@dreamcore/runtime-core/testkit';
 import { startModalEmulator, type ModalEmulator, type ModalEmulatorOptions } from '../../src/emulator/index.js';
-import { createModalBackend, type ModalBackend, type ModalBackendOptions } from '../../src/index.js';
-
-const require = createRequire(import.meta.url);
-/** The Claude CLI from @anthropic-ai/claude-code, bound into the emulator's sandboxes. */
-export const CLAUDE = path.join(path.dirname(require.resolve('@anthropic-ai/claude-code/package.json')), 'bin', 'claude.exe');
+import { createModalBackend, deployModal, type DeployReport, type ModalBackend, type ModalBackendOptions } from '../../src/index.js';
 
 export interface EmulatedLane {
   emulator(): ModalEmulator;
@@ -30,12 +25,15 @@ export function useEmulatedBackends(appName: string, emulatorOptions: ModalEmula
   let keyProxy: { proxy: KeyProxy; publicUrl: string } | undefined;
   const backends: ModalBackend[] = [];
   beforeAll(async () => {
-    emulator = await startModalEmulator({ extraReadOnlyBinds: [CLAUDE], ...emulatorOptions });
+    emulator = await startModalEmulator(emulatorOptions);
     // The SDK reads its config file at import: never a developer's own ~/.modal.toml here.
     process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
+    // As in production: the images are built and published before any backend needs them.
+    await deployForTests(emulator, appName);
     model = await startModelServer();
     keyProxy = await publishedKeyProxy(emulator, model.url, 'sk-test');
-  }, 60_000);
+    // The first build of the images on a machine takes a while (the render image bundles the promo composition).
+  }, 300_000);
   afterAll(async () => {
     emulator?.setReachable(true);
     await Promise.allSettled(backends.map((b) => b.close()));
@@ -54,7 +52,7 @@ export function useEmulatedBackends(appName: string, emulatorOptions: ModalEmula
         tokenId: env.MODAL_TOKEN_ID,
         tokenSecret: env.MODAL_TOKEN_SECRET,
         appName,
-        agent: { keyProxy: lane.keyProxy().proxy, proxyPublicUrl: lane.keyProxy().publicUrl, claudePath: CLAUDE, maxRetries: 0 },
+        agent: { keyProxy: lane.keyProxy().proxy, proxyPublicUrl: lane.keyProxy().publicUrl, maxRetries: 0 },
         log: () => undefined,
         ...extra,
       });
@@ -63,6 +61,23 @@ export function useEmulatedBackends(appName: string, emulatorOptions: ModalEmula
     },
   };
   return lane;
+}
+
+/** `dreamcore-modal deploy` against a test emulator (images only: no skills folder, no proxy check). */
+export function deployForTests(emulator: ModalEmulator, appName: string, extra: Parameters<typeof deployModal>[0] = {}): Promise<DeployReport> {
+  const env = emulator.clientEnv();
+  return deployModal(
+    {
+      serverUrl: env.MODAL_SERVER_URL,
+      tokenId: env.MODAL_TOKEN_ID,
+      tokenSecret: env.MODAL_TOKEN_SECRET,
+      appName,
+      skillsDir: path.join(emulator.stateDir, 'no-skills-folder'),
+      log: () => undefined,
+      ...extra,
+    },
+    {},
+  );
 }
 
 /**
