@@ -114,7 +114,8 @@ export async function deployModal(options: DeployOptions = {}, env: NodeJS.Proce
       restarted = await endUserSandboxes(client, app);
       say(`user sandboxes: ${restarted} ended; each user's next call starts one on the new image`);
     } else if (images.some((i) => i.role === 'user' && i.action === 'built')) {
-      say('user sandboxes already running keep the previous image until they end (--restart-sandboxes ends them now)');
+      const running = await step('counting user sandboxes', config.deadlines.rpcMs, () => countUserSandboxes(client, app));
+      if (running > 0) say(`user sandboxes: ${running} running keep the previous image until they end (--restart-sandboxes ends them now)`);
     }
     const changed = images.some((i) => i.action === 'built') || skills.uploaded.length > 0 || skills.removed.length > 0 || restarted > 0;
     say(changed ? 'deploy: done' : 'deploy: nothing to do, everything was up to date');
@@ -257,6 +258,12 @@ async function checkProxy(sandbox: Sandbox, config: ResolvedModalConfig): Promis
   } finally {
     await own?.close();
   }
+}
+
+async function countUserSandboxes(client: ModalClient, app: App): Promise<number> {
+  let count = 0;
+  for await (const sandbox of client.sandboxes.list({ appId: app.appId, tags: { app: 'dreamcore', role: 'user' } })) count += sandbox ? 1 : 0;
+  return count;
 }
 
 async function endUserSandboxes(client: ModalClient, app: App): Promise<number> {
