@@ -12,6 +12,7 @@
 // lo. It runs before `npm install` in CI, so it loads nothing but Node itself.
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { loadBuiltOrSource } from './load-source.js';
 
 /** The emulator's internet address; the same as INTERNET_ADDRESS in src/emulator/network.ts (a test checks). */
 const INTERNET_ADDRESS = '198.18.0.1';
@@ -49,7 +50,7 @@ if (values.help) {
   process.exit(0);
 }
 
-const emulatorModule = await loadEmulator();
+const emulatorModule = await loadBuiltOrSource('dist/emulator/index.js', 'src/emulator/index.ts');
 const emulator = await emulatorModule.startModalEmulator({
   port: toNumber(values.port, '--port'),
   stateDir: values['state-dir'],
@@ -116,18 +117,6 @@ function setupNetwork(checkOnly) {
   }
   console.log(`modal-emulator setup: added ${INTERNET_ADDRESS}/32 to lo (the emulator's internet address; again after a reboot)`);
   return 0;
-}
-
-/** The built package (dist/) when present; in a source checkout, the TypeScript sources through tsx. */
-async function loadEmulator() {
-  try {
-    return await import('../dist/emulator/index.js');
-  } catch (error) {
-    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
-  }
-  const { register } = await import('tsx/esm/api');
-  register();
-  return import('../src/emulator/index.ts');
 }
 
 function toNumber(raw, flag) {

@@ -45,7 +45,7 @@ import {
   type KeyProxy,
   type RunClaudeRequest,
 } from '@dreamcore/runtime-core';
-import { execText, isSandboxGone, modalFailure, sandboxError, sandboxIsRunning, SandboxGoneError, withDeadline } from './client.js';
+import { execText, isSandboxGone, modalFailure, readLines, sandboxError, sandboxIsRunning, SandboxGoneError, withDeadline } from './client.js';
 import { MOUNT, type ResolvedModalConfig } from './config.js';
 import { volumePath } from './files.js';
 import type { SandboxPool } from './sandboxes.js';
@@ -349,25 +349,4 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
       if (proxy) await (await proxy.catch(() => null))?.close();
     },
   };
-}
-
-/** Reads a text stream, calling `onLine` per line (without the newline); a last unterminated line counts too. */
-async function readLines(stream: ReadableStream<string>, onLine: (line: string) => void): Promise<void> {
-  const reader = stream.getReader();
-  let buffered = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        onLine(buffered.slice(0, nl));
-        buffered = buffered.slice(nl + 1);
-      }
-    }
-    if (buffered !== '') onLine(buffered);
-  } finally {
-    reader.releaseLock();
-  }
 }

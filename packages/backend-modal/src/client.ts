@@ -222,3 +222,24 @@ export function sandboxError(error: unknown, what: string): BackendError {
     recoverable: true,
   });
 }
+
+/** Reads a text stream, calling `onLine` per line (without the newline); a last unterminated line counts too. */
+export async function readLines(stream: ReadableStream<string>, onLine: (line: string) => void): Promise<void> {
+  const reader = stream.getReader();
+  let buffered = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        onLine(buffered.slice(0, nl));
+        buffered = buffered.slice(nl + 1);
+      }
+    }
+    if (buffered !== '') onLine(buffered);
+  } finally {
+    reader.releaseLock();
+  }
+}

@@ -36,7 +36,7 @@ import {
   type RenderVideoResult,
 } from '@dreamcore/runtime-core';
 import { createImageGenerator, planVideo } from '@dreamcore/media';
-import { execText, modalFailure, withDeadline } from './client.js';
+import { execText, modalFailure, readLines, withDeadline } from './client.js';
 import { RENDER_CACHE_DIR, type ModalGeminiOptions, type ResolvedModalConfig } from './config.js';
 import { deployedImage } from './images.js';
 import type { SandboxPool } from './sandboxes.js';
@@ -91,7 +91,8 @@ export function createModalVideoRenderer({ pool, files, client, config }: ModalV
       return modal.sandboxes.create(app, image, {
         tags: { app: 'dreamcore', role: purpose, user: userId },
         // Only this project's folder (and for a check, the assets it may show); the game code sees nothing else.
-        volumes: purpose === 'render' ? { [PROJECT]: project } : { [PROJECT]: project, [ASSETS]: volume.withMountOptions({ subPath: 'assets', readOnly: true }) },
+        volumes:
+          purpose === 'render' ? { [PROJECT]: project } : { [PROJECT]: project, [ASSETS]: volume.withMountOptions({ subPath: 'assets', readOnly: true }) },
         blockNetwork: true,
         cpu: video.cpu,
         memoryMiB: video.memoryMiB,
@@ -116,7 +117,8 @@ export function createModalVideoRenderer({ pool, files, client, config }: ModalV
     let sandbox: Sandbox | undefined;
     const onAbort = () => {
       // The renderer stops its browsers and encoder and removes partial files on SIGTERM.
-      if (sandbox) execText(sandbox, ['pkill', '-TERM', '-f', 'dreamcore-render'], { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs }).catch(() => undefined);
+      if (sandbox)
+        execText(sandbox, ['pkill', '-TERM', '-f', 'dreamcore-render'], { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs }).catch(() => undefined);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -154,7 +156,8 @@ export function createModalVideoRenderer({ pool, files, client, config }: ModalV
 
   /** The error a failed run of the renderer reported (its last line), or RENDER_ERROR. */
   function failure(last: RenderLine | undefined, exitCode: number, what: string) {
-    if (last?.type === 'error' && typeof last.code === 'string') return createError(isKnownCode(last.code) ? last.code : 'RENDER_ERROR', last.message ?? `${what} failed`);
+    if (last?.type === 'error' && typeof last.code === 'string')
+      return createError(isKnownCode(last.code) ? last.code : 'RENDER_ERROR', last.message ?? `${what} failed`);
     return createError('RENDER_ERROR', `${what} failed (exit ${exitCode}${exitCode === 75 ? ': the result could not be committed' : ''})`);
   }
 
@@ -228,31 +231,14 @@ function isKnownCode(code: string): code is 'INVALID_ARGUMENT' | 'NOT_FOUND' | '
   return KNOWN_CODES.has(code);
 }
 
-/** Reads JSON lines from a text stream; lines that are not JSON objects are ignored. */
-async function readJsonLines(stream: ReadableStream<string>, onLine: (line: RenderLine) => void): Promise<void> {
-  const reader = stream.getReader();
-  let buffered = '';
-  const take = (text: string) => {
+/** Feeds `onLine` the JSON objects among a stream's lines (anything else the renderer prints is ignored). */
+function readJsonLines(stream: ReadableStream<string>, onLine: (line: RenderLine) => void): Promise<void> {
+  return readLines(stream, (text) => {
     try {
       const value = JSON.parse(text) as unknown;
       if (value && typeof value === 'object') onLine(value as RenderLine);
     } catch {
       // not a report line
     }
-  };
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        take(buffered.slice(0, nl));
-        buffered = buffered.slice(nl + 1);
-      }
-    }
-    if (buffered.trim()) take(buffered);
-  } finally {
-    reader.releaseLock();
-  }
+  });
 }

@@ -46,16 +46,21 @@ lane('dreamcore-modal deploy and migrate-v1 (emulator)', () => {
     rmSync(skills, { recursive: true, force: true });
   }, 60_000);
 
-  const options = (extra: Partial<DeployOptions> = {}): DeployOptions => {
+  /** The emulator's URL and tokens, for an app of this file. */
+  const modal = (appName = 'deploy-test') => {
     const env = emulator.clientEnv();
+    return { serverUrl: env.MODAL_SERVER_URL, tokenId: env.MODAL_TOKEN_ID, tokenSecret: env.MODAL_TOKEN_SECRET, appName, log: () => undefined };
+  };
+  const backend = (appName?: string) => {
+    const b = createModalBackend(modal(appName));
+    backends.push(b);
+    return b;
+  };
+  const options = (extra: Partial<DeployOptions> = {}): DeployOptions => {
     return {
-      serverUrl: env.MODAL_SERVER_URL,
-      tokenId: env.MODAL_TOKEN_ID,
-      tokenSecret: env.MODAL_TOKEN_SECRET,
-      appName: 'deploy-test',
+      ...modal(),
       skillsDir: skills,
       agent: { proxyPublicUrl: proxyUrl, keyProxyPort: proxy.port },
-      log: () => undefined,
       ...extra,
     };
   };
@@ -123,15 +128,7 @@ lane('dreamcore-modal deploy and migrate-v1 (emulator)', () => {
   }, 120_000);
 
   it('the backend never builds an image: an app that was not deployed is NOT_CONFIGURED, naming the command', async () => {
-    const env = emulator.clientEnv();
-    const b = createModalBackend({
-      serverUrl: env.MODAL_SERVER_URL,
-      tokenId: env.MODAL_TOKEN_ID,
-      tokenSecret: env.MODAL_TOKEN_SECRET,
-      appName: 'never-deployed',
-      log: () => undefined,
-    });
-    backends.push(b);
+    const b = backend('never-deployed');
     emulator.resetCounts();
     const error = (await b.files.write({ userId: randomUUID(), projectId: randomUUID() }, 'index.html', 'x').catch((e: unknown) => e)) as BackendError;
     expect(isBackendError(error, 'NOT_CONFIGURED')).toBe(true);
@@ -141,18 +138,10 @@ lane('dreamcore-modal deploy and migrate-v1 (emulator)', () => {
   });
 
   it('migrate-v1 moves a v1 user volume to v2 with its data, keeps the old one, and a rerun skips it', async () => {
-    const env = emulator.clientEnv();
     const userId = randomUUID();
     const name = `dreamcore-user-${userId}`;
     // A user from before v2: data on a v1 volume, committed when its sandbox ended.
-    const b = createModalBackend({
-      serverUrl: env.MODAL_SERVER_URL,
-      tokenId: env.MODAL_TOKEN_ID,
-      tokenSecret: env.MODAL_TOKEN_SECRET,
-      appName: 'deploy-test',
-      log: () => undefined,
-    });
-    backends.push(b);
+    const b = backend();
     const client = await b.modalClient();
     const old = await client.volumes.fromName(name, { createIfMissing: true, version: 1 });
     const app = await client.apps.fromName('deploy-test');
@@ -164,32 +153,12 @@ lane('dreamcore-modal deploy and migrate-v1 (emulator)', () => {
     await writer.wait();
     await expect(b.files.list({ userId, projectId: randomUUID() })).rejects.toMatchObject({ code: 'NOT_CONFIGURED' });
 
-    const report = await migrateV1Volumes(
-      {
-        serverUrl: env.MODAL_SERVER_URL,
-        tokenId: env.MODAL_TOKEN_ID,
-        tokenSecret: env.MODAL_TOKEN_SECRET,
-        appName: 'deploy-test',
-        volumes: 'all',
-        log: () => undefined,
-      },
-      {},
-    );
+    const report = await migrateV1Volumes({ ...modal(), volumes: 'all' }, {});
     expect(report.migrated).toEqual([{ name, files: 1, backup: `${name}.v1` }]);
     expect(emulator.volumeVersion(name)).toBe(2);
     expect(emulator.volumeVersion(`${name}.v1`)).toBe(1);
     expect(committed(name, 'projects/p/index.html')).toBe('kept\n');
-    const rerun = await migrateV1Volumes(
-      {
-        serverUrl: env.MODAL_SERVER_URL,
-        tokenId: env.MODAL_TOKEN_ID,
-        tokenSecret: env.MODAL_TOKEN_SECRET,
-        appName: 'deploy-test',
-        volumes: [name],
-        log: () => undefined,
-      },
-      {},
-    );
+    const rerun = await migrateV1Volumes({ ...modal(), volumes: [name] }, {});
     expect(rerun).toEqual({ migrated: [], skipped: [{ name, why: 'already v2' }] });
   }, 120_000);
 });
