@@ -22,9 +22,26 @@ import { spawn as startChild } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 
-/** Processes started with `spawn` that are still running, by request id. */
+/**
+ * @typedef {{ cwd?: string, env?: Record<string, string>, detached?: boolean, extraFd?: boolean, maxBuffer?: number, niceness?: number }} Options
+ * @typedef {{ id: number, file: string, args: string[], options: Options }} Request
+ * @typedef {{ op: 'run' | 'spawn', id: number, file: string, args: string[], options: Options }
+ *   | { op: 'lowerPriority', id?: number, pid: number, niceness: number }} Message
+ */
+
+/** Processes started with `spawn` that are still running, by request id. @type {Map<number, { child: import('node:child_process').ChildProcess, detached: boolean }>} */
 const running = new Map();
 
+/**
+ * To the backend (this process always has its IPC channel: the backend forks it).
+ * @param {Record<string, unknown>} message
+ * @param {import('node:child_process').SendHandle} [handle]
+ */
+function send(message, handle) {
+  process.send?.(message, handle);
+}
+
+/** @param {{ exitCode?: number, signal?: string | null, message?: string, shortMessage?: string }} result */
 function exitFields(result) {
   return {
     exitCode: result.exitCode ?? null,
@@ -34,7 +51,10 @@ function exitFields(result) {
   };
 }
 
-/** The exit of something that never started. */
+/**
+ * The exit of something that never started.
+ * @param {any} error
+ */
 function notStarted(error) {
   return { exitCode: null, signal: null, message: String(error?.message ?? error) };
 }
@@ -45,6 +65,10 @@ function notStarted(error) {
  * gets the CPU first. But a detached child leads a new session, and Linux's autogroup scheduler gives every session an
  * equal share of the CPU whatever the nice values inside it: so the session's own priority is lowered too.
  */
+/**
+ * @param {number | undefined} pid
+ * @param {number | undefined} niceness
+ */
 function lowerSessionPriority(pid, niceness) {
   if (!pid || !niceness) return;
   try {
@@ -54,6 +78,7 @@ function lowerSessionPriority(pid, niceness) {
   }
 }
 
+/** @param {Request} request */
 async function run({ id, file, args, options }) {
   const result = await execa(file, args, {
     cwd: options.cwd,
@@ -65,11 +90,12 @@ async function run({ id, file, args, options }) {
     reject: false,
     maxBuffer: options.maxBuffer ?? 256 * 1024 * 1024,
   });
-  process.send({ id, op: 'result', ...exitFields(result), stdout: Buffer.from(result.stdout ?? []), stderr: Buffer.from(result.stderr ?? []) });
+  send({ id, op: 'result', ...exitFields(result), stdout: Buffer.from(result.stdout ?? []), stderr: Buffer.from(result.stderr ?? []) });
 }
 
 // node:child_process rather than execa here: the child's pipes are handed over to the backend (sent as handles), so
 // nothing in this process may read them or wait for them to end.
+/** @param {Request} request */
 function spawn({ id, file, args, options }) {
   const detached = Boolean(options.detached);
   const child = startChild(file, args, {
@@ -79,35 +105,36 @@ function spawn({ id, file, args, options }) {
     detached,
   });
   if (child.pid === undefined) {
-    child.once('error', (error) => process.send({ id, op: 'exit', ...notStarted(error) }));
+    child.once('error', (error) => send({ id, op: 'exit', ...notStarted(error) }));
     return;
   }
   child.on('error', () => undefined); // a failed kill; the exit is reported below
   for (const fd of options.extraFd ? [1, 2, 3] : [1, 2]) {
     // Node starts reading a child's pipe as soon as it wraps it; what it read here would be lost to the backend.
     // Stopping now, before this turn of the event loop ends, leaves every byte in the pipe for the backend.
-    child.stdio[fd]._handle?.readStop();
-    process.send({ id, op: 'stream', fd }, child.stdio[fd]); // handed over, and closed here once sent
+    const pipe = /** @type {import('node:net').Socket & { _handle?: { readStop(): void } }} */ (child.stdio[fd]);
+    pipe._handle?.readStop();
+    send({ id, op: 'stream', fd }, pipe); // handed over, and closed here once sent
   }
   if (detached) lowerSessionPriority(child.pid, options.niceness);
   running.set(id, { child, detached });
-  process.send({ id, op: 'spawned', pid: child.pid });
+  send({ id, op: 'spawned', pid: child.pid });
   child.once('exit', (code, signal) => {
     running.delete(id);
-    process.send({ id, op: 'exit', exitCode: code, signal, message: null });
+    send({ id, op: 'exit', exitCode: code, signal, message: null });
   });
 }
 
-process.on('message', (message) => {
+process.on('message', (/** @type {Message} */ message) => {
   if (message.op === 'run') {
-    run(message).catch((error) => process.send({ id: message.id, op: 'result', ...notStarted(error), stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }));
+    run(message).catch((error) => send({ id: message.id, op: 'result', ...notStarted(error), stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }));
   } else if (message.op === 'lowerPriority') {
     lowerSessionPriority(message.pid, message.niceness);
   } else if (message.op === 'spawn') {
     try {
       spawn(message);
     } catch (error) {
-      process.send({ id: message.id, op: 'exit', ...notStarted(error) });
+      send({ id: message.id, op: 'exit', ...notStarted(error) });
     }
   }
 });

@@ -13,16 +13,28 @@
  *   end {txId, commit}        → null           close                 → null
  * A reply is {id, ok: true, value} or {id, ok: false, error: {message, code, ...}} (PostgreSQL's error fields kept).
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort as parent } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+
+/** @typedef {import('@electric-sql/pglite').Transaction} Transaction */
+/**
+ * An open interactive transaction: its handle, how to end it, and the promise that settles when it has ended.
+ * @typedef {{ tx?: Transaction, resolve?: (value?: unknown) => void, reject?: (reason: unknown) => void, done?: Promise<unknown> }} OpenTransaction
+ */
+/** A request from pglite-thread.ts (see the protocol above). @typedef {{ id: number, op: string, [field: string]: any }} Request */
+
+if (!parent) throw new Error('pglite-worker.mjs runs as a worker thread (pglite-thread.ts starts it)');
+const parentPort = parent;
 
 /** @type {PGlite | null} */
 let pg = null;
-/** Interactive transactions in progress: begin's id → the open transaction and how to end it. */
+/** Interactive transactions in progress: begin's id → the open transaction and how to end it. @type {Map<number, OpenTransaction>} */
 const open = new Map();
 const ROLLBACK = Symbol('rollback');
 
+/** @param {any} error */
 function plainError(error) {
+  /** @type {Record<string, string | number | boolean | null>} */
   const out = { message: String(error?.message ?? error), name: String(error?.name ?? 'Error') };
   if (error && typeof error === 'object') {
     for (const [key, value] of Object.entries(error)) {
@@ -37,6 +49,7 @@ function database() {
   return pg;
 }
 
+/** @param {Request} message */
 async function handle(message) {
   switch (message.op) {
     case 'open':
@@ -54,7 +67,9 @@ async function handle(message) {
         return rows;
       });
     case 'begin': {
+      /** @type {OpenTransaction} */
       const entry = {};
+      /** @type {Promise<void>} */
       const ready = new Promise((started) => {
         entry.done = database()
           .transaction(
@@ -78,14 +93,15 @@ async function handle(message) {
     case 'txQuery': {
       const entry = open.get(message.txId);
       if (!entry) throw new Error(`no open transaction ${message.txId}`);
+      if (!entry.tx) throw new Error(`transaction ${message.txId} has not started`);
       return (await entry.tx.query(message.sql, message.params)).rows;
     }
     case 'end': {
       const entry = open.get(message.txId);
       if (!entry) throw new Error(`no open transaction ${message.txId}`);
       open.delete(message.txId);
-      if (message.commit) entry.resolve();
-      else entry.reject(ROLLBACK);
+      if (message.commit) entry.resolve?.();
+      else entry.reject?.(ROLLBACK);
       await entry.done;
       return null;
     }
@@ -98,7 +114,7 @@ async function handle(message) {
   }
 }
 
-parentPort.on('message', (message) => {
+parentPort.on('message', (/** @type {Request} */ message) => {
   handle(message).then(
     (value) => parentPort.postMessage({ id: message.id, ok: true, value }),
     (error) => parentPort.postMessage({ id: message.id, ok: false, error: plainError(error) }),
