@@ -1,4 +1,13 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './scripts/test-order.js';
+
+/**
+ * Test files run in parallel worker processes. Most of them wait on other processes (the Claude CLI, chromium, git,
+ * sandboxes) for part of their time, so one worker more than there are cores keeps the cores busy; vitest's own
+ * default (cores - 1) would run everything one file at a time on a 2-core machine. DREAMCORE_TEST_WORKERS overrides.
+ */
+const workers = Number(process.env.DREAMCORE_TEST_WORKERS) || availableParallelism() + 1;
 
 // Workspace packages resolve to their TypeScript sources through the "source" export
 // condition, so `npm test` needs no build step; `npm pack` users get dist/.
@@ -11,7 +20,14 @@ export default defineConfig({
     globalSetup: ['scripts/prerequisites.mjs'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // expect.poll waits for a condition that is on its way (a socket message, a file, a page state): on a loaded
+    // machine that takes longer than vitest's default second. A poll that succeeds returns at once, so the long
+    // bound costs nothing when things are quick.
+    expect: { poll: { timeout: 20_000, interval: 50 } },
     reporters: ['default'],
     pool: 'forks',
+    maxWorkers: workers,
+    minWorkers: 1,
+    sequence: { sequencer: LongestFirst },
   },
 });

@@ -7,6 +7,7 @@ import { SignJWT, generateKeyPair } from 'jose';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoScript } from '@dreamcore/runtime-core/demo';
+import { loadConfig } from '../../src/config.js';
 import { api, Client, signUp, startHarness, type Harness, type HarnessOptions, type Session } from './harness.js';
 
 /**
@@ -108,11 +109,15 @@ export function contractCases(label: string, options: Omit<HarnessOptions, 'scri
       });
 
       it('closes a socket that never authenticates with 4008', async () => {
-        // (The 10 s timer is real; this case waits for it.)
+        // The timer is real (WS_AUTH_TIMEOUT_MS: 10 s by default, 1.5 s in the harness); this case waits for it.
+        expect(loadConfig({}).WS_AUTH_TIMEOUT_MS).toBe(10_000);
+        const opened = Date.now();
         const client = await Client.connect(h.url);
         client.send({ type: 'ping' });
         await client.next((m) => m.type === 'pong');
         expect((await client.closed(15_000)).code).toBe(4008);
+        // Not before the configured time (a timer started per socket, not one shared by all).
+        expect(Date.now() - opened).toBeGreaterThanOrEqual(Number(h.env.WS_AUTH_TIMEOUT_MS) - 50);
       }, 20_000);
     });
 

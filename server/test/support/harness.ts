@@ -46,6 +46,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     DAILY_MESSAGE_LIMIT: '100',
     RATE_LIMIT_PER_MIN: '10000',
     PGLITE_TEMPLATE_DIR: path.join(tmpdir(), 'dreamcore-pglite-templates'),
+    // The 4008 case waits for this timer (10 s in production): a short one keeps the wait short.
+    WS_AUTH_TIMEOUT_MS: '1500',
     ...options.env,
   };
   const backend = await options.makeBackend?.({
