@@ -67,6 +67,11 @@ const schema = z
     MODAL_KEY_PROXY_HOST: z.string().default('127.0.0.1'),
     MODAL_ALLOW_KEY_IN_SANDBOX: bool.optional(),
     MODAL_SANDBOX_OUTBOUND_CIDRS: z.string().optional(),
+    // The game-making agent: the game check after every turn (needs chromium), automatic repair turns after a failed
+    // check (0: none), images the agent may make per job
+    GAME_CHECK: bool.default(true),
+    GAME_CHECK_REPAIR_TURNS: int(1, 0),
+    AGENT_IMAGES_PER_JOB: int(4, 0),
     // Agent confinement in local mode
     AGENT_ISOLATION: z.enum(['auto', 'bubblewrap', 'none']).default('auto'),
     // CPU priority of the local backend's agent and git processes (nice value; the server keeps 0)

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Express } from 'express';
 import { WebSocketServer } from 'ws';
-import type { ExecutionBackend } from '@dreamcore/runtime-core';
+import { isImageStyle, type ExecutionBackend } from '@dreamcore/runtime-core';
 import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createBackend, type ModelAccess } from './backend.js';
@@ -22,6 +22,7 @@ import { createMetrics } from './metrics.js';
 import { createPreviewSigner } from './http/signing.js';
 import { createApp } from './http/app.js';
 import { extraRoutes } from './http/routes/index.js';
+import { assetUrl, generateImageAsset } from './http/routes/assets.js';
 import { Connection } from './ws/connection.js';
 import type { ServerContext } from './context.js';
 
@@ -110,13 +111,30 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
   const demo = await demoStandIns(config, log);
   const backend = options.backend ?? (await createBackend(config, log, demo.access));
   const metrics = createMetrics();
-  const jobs = new JobManager(db.service, backend, { perUser: config.MAX_JOBS_PER_USER, total: config.MAX_JOBS_TOTAL, timeoutMs: config.JOB_TIMEOUT_MS }, log, {
-    onFinished: (job, ms) => {
-      metrics.jobsTotal.inc({ status: job.status });
-      metrics.jobDuration.observe({ status: job.status }, ms / 1000);
+  const jobs = new JobManager(
+    db.service,
+    backend,
+    { perUser: config.MAX_JOBS_PER_USER, total: config.MAX_JOBS_TOTAL, timeoutMs: config.JOB_TIMEOUT_MS },
+    log,
+    {
+      onFinished: (job, ms) => {
+        metrics.jobsTotal.inc({ status: job.status });
+        metrics.jobDuration.observe({ status: job.status }, ms / 1000);
+      },
+      onBoundaryError: () => metrics.boundaryErrors.inc({ where: 'job' }),
     },
-    onBoundaryError: () => metrics.boundaryErrors.inc({ where: 'job' }),
-  });
+    {
+      gameCheck: config.GAME_CHECK,
+      repairTurns: config.GAME_CHECK_REPAIR_TURNS,
+      maxImagesPerJob: config.AGENT_IMAGES_PER_JOB,
+      // The agent's image tool: the same path as POST /api/generate-image, for the job's user.
+      async generateImage(userId, request) {
+        const style = isImageStyle(request.style) ? request.style : undefined;
+        const { asset } = await generateImageAsset({ backend, db }, db.service, userId, { ...request, style });
+        return { alias: asset.alias, url: assetUrl(asset) };
+      },
+    },
+  );
   await jobs.reapInterrupted();
 
   const ctx: ServerContext = {

@@ -16,6 +16,10 @@ export interface JobWire {
   error_code: string | null;
   recoverable: boolean | null;
   cost: { usd: number | null; input_tokens: number | null; output_tokens: number | null; wall_ms: number | null; sandbox_ms: number | null };
+  /** The last game check of the job (null when none ran), the repair turns it caused, the images the agent made. */
+  game_check: unknown;
+  repair_turns: number;
+  images_generated: number;
   created_at: string;
   updated_at: string;
 }
@@ -33,6 +37,9 @@ export function jobWire(job: JobRecord): JobWire {
     error_code: job.errorCode,
     recoverable: job.recoverable,
     cost: { usd: job.costUsd, input_tokens: job.inputTokens, output_tokens: job.outputTokens, wall_ms: job.wallMs, sandbox_ms: job.sandboxMs },
+    game_check: job.gameCheck ? (JSON.parse(job.gameCheck) as unknown) : null,
+    repair_turns: job.repairTurns,
+    images_generated: job.imagesGenerated,
     created_at: job.createdAt,
     updated_at: job.updatedAt,
   };

@@ -10,7 +10,7 @@
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoScript } from '@dreamcore/runtime-core/demo';
+import { plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
 import { api, signUp, startHarness, type Harness, type Session } from './support/harness.js';
 import {
   CAN_RUN_BROWSER,

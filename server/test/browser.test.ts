@@ -15,7 +15,7 @@
  */
 import type { Browser, BrowserContext, Frame, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDemoScript, demoScript } from '@dreamcore/runtime-core/demo';
+import { createDemoScript, plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
 import { CAN_RUN_BROWSER, CHROMIUM, DESKTOP, launchChromium, newPage, SESSION_KEY, shot, signInAs as signIn } from './support/browser-kit.js';
 
@@ -415,7 +415,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
   it('a connection dropped twice in the middle of a job: the streamed reply ends up complete, exactly once', async () => {
     const user = await signUp(h.url);
     // Slow streaming, so the drops land in the middle of the reply.
-    h.model.setScript(createDemoScript({ chunkDelayMs: 30 }));
+    h.model.setScript(createDemoScript({ chunkDelayMs: 30, extras: false }));
     const context = await browser.newContext({ viewport: DESKTOP });
     const { page, errors } = await newPage(context);
     try {

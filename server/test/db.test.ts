@@ -103,6 +103,7 @@ describe('repository on PGlite (embedded)', () => {
     '003_jobs_usage_and_events.sql',
     '004_published_snapshots.sql',
     '005_display_names.sql',
+    '006_agent_turns.sql',
   ];
 
   it('a new database gets the compat file and every migration, in order', () => {

@@ -20,6 +20,7 @@ import { createLocalAgent, type LocalAgentOptions } from './agent.js';
 import type { Isolation } from './confine.js';
 import { createLocalFiles, scopeRoot } from './files.js';
 import {
+  assetReader,
   checkGameFolder,
   createImageGenerator,
   createVideoRenderer,
@@ -106,12 +107,7 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
     checkGame: async (request) => {
       const scope = validateProjectScope(request?.scope);
       if (!browser) return unsupportedCall('checkGame', name);
-      const assets = { userId: scope.userId, assets: true as const };
-      return checkGameFolder(scopeRoot(dataDir, scope), {
-        browserExecutable: browser,
-        signal: request.signal,
-        assets: { userId: scope.userId, read: (alias) => files.read(assets, alias).catch(() => null) },
-      });
+      return checkGameFolder(scopeRoot(dataDir, scope), { browserExecutable: browser, signal: request.signal, assets: assetReader(files, scope.userId) });
     },
     async prewarm(scope) {
       validateUserScope(scope);

@@ -12,9 +12,25 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
-import { createError, isBackendError, resolveInsideRoot, type GameCheckResult } from '@dreamcore/runtime-core';
+import { assetFileForAlias, createError, isBackendError, resolveInsideRoot, type FilesCapability, type GameCheckResult } from '@dreamcore/runtime-core';
 import { CHROMIUM_ARGS, GAME_ORIGIN, randomnessScript, serveProjectFile, VIRTUAL_EPOCH, type AssetReader } from './video/capture.js';
 import { defaultBrowserExecutable } from './video/index.js';
+
+/** `/user-assets/<userId>/<alias>` for a game, from the user's asset space on any backend's files capability. */
+export function assetReader(files: FilesCapability, userId: string): { userId: string; read: AssetReader } {
+  const scope = { userId, assets: true as const };
+  return {
+    userId,
+    async read(alias) {
+      const names = await files.list(scope, undefined, { recursive: false }).catch(() => []);
+      const file = assetFileForAlias(
+        alias,
+        names.filter((entry) => entry.kind === 'file').map((entry) => entry.path),
+      );
+      return file ? files.read(scope, file).catch(() => null) : null;
+    },
+  };
+}
 
 export interface GameCheckOptions {
   /** Chromium binary (default: Debian's chromium, or DREAMCORE_CHROMIUM). */

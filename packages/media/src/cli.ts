@@ -21,8 +21,8 @@
  * error. Exit code: 0 rendered, 1 failed or cancelled (the last line says which), 2 usage error (text on stderr).
  */
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
-import { isBackendError, resolveInsideRoot } from '@dreamcore/runtime-core';
+import { readdir, readFile } from 'node:fs/promises';
+import { assetFileForAlias, isBackendError, resolveInsideRoot } from '@dreamcore/runtime-core';
 import { checkGameFolder } from './check.js';
 import { getBundle } from './video/bundle.js';
 import { createVideoRenderer, defaultBundleCacheDir } from './video/index.js';
@@ -169,10 +169,14 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   }
 }
 
-/** An asset by alias from the asset folder, scoped like the files capability; null when it is not there. */
+/**
+ * An asset by alias from the asset folder (stored as `{aliasBase}_{sha8}{ext}`, see assetFileForAlias), scoped like
+ * the files capability; null when it is not there.
+ */
 async function readAsset(dir: string, alias: string): Promise<Uint8Array | null> {
   try {
-    return await readFile((await resolveInsideRoot(dir, alias)).absolute);
+    const file = assetFileForAlias(alias, await readdir(dir));
+    return file ? await readFile((await resolveInsideRoot(dir, file)).absolute) : null;
   } catch {
     return null;
   }

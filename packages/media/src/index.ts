@@ -21,5 +21,5 @@ export {
   type VideoTuning,
 } from './video/index.js';
 export { planVideo, VIDEO_DEFAULTS, VIDEO_LIMITS, type VideoSettings, type VideoPlan } from './video/options.js';
-export { checkGameFolder, type GameCheckOptions } from './check.js';
+export { assetReader, checkGameFolder, type GameCheckOptions } from './check.js';
 export type { AssetReader } from './video/capture.js';

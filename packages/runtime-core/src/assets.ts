@@ -46,6 +46,19 @@ export function aliasBaseFromPrompt(prompt: string): string {
 }
 
 /** `{aliasBase}_{sha256[:8]}{ext}`: the name an asset is stored under. */
+/**
+ * The stored file behind an alias in a user's asset space: `{aliasBase}_{sha8}{ext}` (storedAssetName), or a file
+ * named as the alias itself (V2's older layout). Null when none of `names` is it.
+ */
+export function assetFileForAlias(alias: string, names: readonly string[]): string | null {
+  if (names.includes(alias)) return alias;
+  const dot = alias.lastIndexOf('.');
+  const [base, ext] = dot > 0 ? [alias.slice(0, dot), alias.slice(dot)] : [alias, ''];
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const stored = new RegExp(`^${escape(base)}_[0-9a-f]{8}${escape(ext)}$`);
+  return names.find((name) => stored.test(name)) ?? null;
+}
+
 export function storedAssetName(aliasBase: string, sha256: string, ext: string): string {
   if (!/^[0-9a-f]{8,64}$/.test(sha256)) {
     throw createError('INVALID_ARGUMENT', 'sha256 must be lower-case hex', { details: { sha256: sha256.slice(0, 80) } });

@@ -90,12 +90,29 @@ function converse(
   history: MessageParam[] = [],
   /** Files this CLI process has read; pass the same set to continue in the same process. */
   read = new Set<string>(),
+  /** Tools the request offers besides the file tools, and the skills the CLI lists (in a reminder, as it does). */
+  offer: { tools: string[]; skills: string[] } = { tools: [], skills: [] },
 ) {
-  const messages: MessageParam[] = [...history, { role: 'user', content: prompt }];
+  const listing = offer.skills.length
+    ? `<system-reminder>The following skills are available for use with the Skill tool:\n\n${offer.skills.map((n) => `- ${n}: about ${n}`).join('\n')}\n</system-reminder>`
+    : '';
+  const messages: MessageParam[] = [
+    ...history,
+    {
+      role: 'user',
+      content: listing
+        ? [
+            { type: 'text', text: listing },
+            { type: 'text', text: prompt },
+          ]
+        : prompt,
+    },
+  ];
   const calls: string[] = [];
+  const tools = ['Read', 'Write', 'Edit', ...offer.tools].map((name) => ({ name }));
   for (let step = 0; step < 12; step++) {
     const turn = demoScript(
-      { model: 'm', messages },
+      { model: 'm', messages, tools },
       {
         turnIndex: messages.filter((m) => m.role === 'assistant').length,
         attempt: 1,
@@ -141,6 +158,10 @@ function converse(
         files.set(file, current.replace(old, String(u.input.new_string)));
         return ok(`The file ${file} has been updated successfully.`);
       }
+      if (u.name === 'Skill') return ok(`Launching skill: ${String(u.input.skill)}`);
+      if (u.name === 'mcp__dreamcore__generate_image')
+        return ok('Made hero_1a2b3c4d.png. Use it in the game at exactly this URL: /user-assets/u1/hero_1a2b3c4d.png');
+      if (u.name === 'mcp__dreamcore__suggest_next_steps') return ok('Noted: the user will see these as buttons.');
       return fail('unknown tool');
     });
     messages.push({ role: 'user', content: results });
@@ -155,13 +176,32 @@ describe('demo script decisions', () => {
   it('writes a new game, then edits it across follow-ups (the second Read gets the stub)', () => {
     const files = new Map<string, string>();
     const first = converse(files, 'ヘビのゲームを作って');
-    expect(first.calls).toEqual(['Write']);
+    expect(first.calls).toEqual(['Write', 'Write']);
+    expect(files.get('SPEC.md')).toMatch(/^# ネオンスネーク\n/);
     expect(files.get('index.html')).toContain('content="snake"');
     expect(first.text).toContain('ネオンスネーク');
     const second = converse(files, 'make it green', first.messages);
     expect(second.calls).toEqual(['Read', 'Edit']);
     expect(themeOf(files.get('index.html')).palette).toBe('green');
     expect(second.text).toMatch(/green/);
+  });
+
+  it('with the tools DreamCore offers: reads a listed skill, writes the spec, makes a sprite and uses it, suggests next steps', () => {
+    const files = new Map<string, string>();
+    const offer = { tools: ['Skill', 'mcp__dreamcore__generate_image', 'mcp__dreamcore__suggest_next_steps'], skills: ['deep-research', 'game-loop'] };
+    const run = converse(files, 'Make a space shooter', [], new Set(), offer);
+    expect(run.calls).toEqual(['Skill', 'Write', 'mcp__dreamcore__generate_image', 'Write', 'mcp__dreamcore__suggest_next_steps']);
+    const skillCall = run.messages.flatMap((m) => (typeof m.content === 'string' ? [] : m.content)).find((b) => b.name === 'Skill');
+    expect(skillCall?.input).toEqual({ skill: 'game-loop' });
+    expect(files.get('SPEC.md')).toMatch(/^# Star Blaster\n/);
+    expect(files.get('index.html')).toContain('"/user-assets/u1/hero_1a2b3c4d.png"');
+    expect(run.text).toContain('Star Blaster');
+    // A follow-up edits and suggests again; without DreamCore's skill listed (only the CLI's own), no skill is read.
+    const next = converse(files, 'make it faster', run.messages, new Set(), { ...offer, skills: ['deep-research'] });
+    expect(next.calls).toEqual(['Read', 'Edit', 'mcp__dreamcore__suggest_next_steps']);
+    // Without the tools on offer (a plain CLI), none of them is called: the real API would refuse it.
+    const plain = converse(new Map(), 'Make a space shooter');
+    expect(plain.calls).toEqual(['Write', 'Write']);
   });
 
   it('uses history when a Read returns the "unchanged" stub', () => {
@@ -178,7 +218,7 @@ describe('demo script decisions', () => {
   it('recovers when Write is refused for an existing, unread file', () => {
     const files = new Map<string, string>([['index.html', '<h1>an old page</h1>\n']]);
     const run = converse(files, 'Make a breakout game');
-    expect(run.calls).toEqual(['Write', 'Read', 'Write']);
+    expect(run.calls).toEqual(['Write', 'Write', 'Read', 'Write']);
     expect(files.get('index.html')).toContain('content="breakout"');
     expect(run.text).toContain('Brick Breaker');
   });
@@ -186,7 +226,9 @@ describe('demo script decisions', () => {
   it('a change request with no game yet builds one; a different kind rebuilds keeping the colors', () => {
     const files = new Map<string, string>();
     const run = converse(files, 'make it faster');
-    expect(run.calls).toEqual(['Read', 'Write']);
+    // (nothing to change yet: a new game, made the whole way, spec included)
+    expect(run.calls).toEqual(['Read', 'Write', 'Write']);
+    expect(files.has('SPEC.md')).toBe(true);
     expect(files.get('index.html')).toContain('content="catcher"');
 
     files.set('index.html', buildGame('jumper', { theme: applyChange(defaultTheme(), 'purple') }));
@@ -204,7 +246,7 @@ describe('demo script decisions', () => {
     expect(splitStyle(prompt)).toEqual({ request: 'Make a catch game', palette });
     const files = new Map<string, string>();
     const run = converse(files, prompt);
-    expect(run.calls).toEqual(['Write']);
+    expect(run.calls).toEqual(['Write', 'Write']);
     expect(files.get('index.html')).toContain('content="catcher"');
     const theme = themeOf(files.get('index.html'));
     expect(theme).toMatchObject({ palette: 'style', bg: '#f4f1ea', fg: '#2b2d42' });

@@ -479,7 +479,8 @@ describeCli('the real claude CLI against the scripted model', { timeout: 60_000 
     expect(html).toContain('<title>Comet Crusher</title>');
     expect(html).toContain('requestAnimationFrame(frame)');
     expect(html).toContain('<meta name="dreamcore-demo" content="shooter">');
-    expect(toolUses(first).map((t) => t.name)).toEqual(['Write']);
+    // SPEC.md, then the game (no DreamCore skills or tools are installed here, so the demo uses none).
+    expect(toolUses(first).map((t) => t.name)).toEqual(['Write', 'Write']);
     expect(first.result!.result).toContain('Comet Crusher');
     expect(streamedTexts(first)).toEqual(assistantTexts(first));
     const headless = playHeadless(html);
@@ -500,6 +501,6 @@ describeCli('the real claude CLI against the scripted model', { timeout: 60_000 
     expect(second.result!.result).toContain('赤');
     expect(second.result!.result).toContain('1.5倍');
     // --resume resent the whole history: the follow-up's turns continue after Write and its summary.
-    expect(s.messageRequests.slice(-3).map((r) => r.turnIndex)).toEqual([2, 3, 4]);
+    expect(s.messageRequests.slice(-3).map((r) => r.turnIndex)).toEqual([3, 4, 5]);
   });
 });

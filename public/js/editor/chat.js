@@ -176,6 +176,32 @@ export function createChat({ app, projectId, onJobEnded }) {
     if (count <= MAX_MESSAGE && note.dataset.kind === 'too-long') showNote(null);
   }
 
+  /**
+   * The agent's three ideas for the next message, as chips that send themselves.
+   * @param {string[]} ideas
+   */
+  function nextIdeas(ideas) {
+    return h(
+      'div',
+      { class: 'chips next-ideas', 'aria-label': t('nextIdeas') },
+      ideas.map((idea) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'chip',
+            dataset: { action: 'suggestion' },
+            onclick: () => {
+              input.value = idea;
+              send();
+            },
+          },
+          idea,
+        ),
+      ),
+    );
+  }
+
   function welcome() {
     return h(
       'div',
@@ -603,6 +629,28 @@ export function createChat({ app, projectId, onJobEnded }) {
       if (activeJobId !== m.jobId && !jobs.get(m.jobId)?.done) setActive(m.jobId);
       appendStream(m.jobId, m.content ?? '');
     }),
+    // What the agent did besides writing: the pictures it drew, and the game check after its turn (and the repair).
+    socket.on('imagesGenerated', (m) => {
+      if (!fresh(m)) return;
+      for (const [name, url] of Object.entries(m.images ?? {})) {
+        jobEntry(m.jobId).bubble.append(
+          h('div', { class: 'msg-note agent-image' }, h('img', { src: String(url), alt: '', width: 32, height: 32 }), ' ', t('imageMade', { name })),
+        );
+      }
+      scrollDown();
+    }),
+    socket.on('gameCheck', (m) => {
+      if (!fresh(m) || !m.check) return;
+      const { passed, attempt, errors } = m.check;
+      const words = passed
+        ? t(attempt > 1 ? 'checkRepaired' : 'checkPassed')
+        : `${t('checkFailed')} ${t(attempt > 1 ? 'checkStillFailing' : 'checkRepairing')}`;
+      const note = h('div', { class: 'msg-note game-check', dataset: { passed: String(Boolean(passed)) } }, words);
+      // The errors are for the curious (and for telling the agent): folded away.
+      if (!passed && Array.isArray(errors) && errors.length > 0) note.append(h('details', {}, h('summary', {}, '…'), h('pre', {}, errors.join('\n'))));
+      jobEntry(m.jobId).bubble.append(note);
+      scrollDown();
+    }),
     socket.on('completed', (m) => {
       if (!fresh(m)) return;
       const entry = jobEntry(m.jobId);
@@ -610,7 +658,8 @@ export function createChat({ app, projectId, onJobEnded }) {
         entry.text = m.result.message;
         entry.body.textContent = entry.text;
       }
-      finishJob(m.jobId, 'done');
+      const ideas = Array.isArray(m.result?.suggestions) ? m.result.suggestions.filter((/** @type {unknown} */ s) => typeof s === 'string') : [];
+      finishJob(m.jobId, 'done', ideas.length > 0 ? nextIdeas(ideas) : undefined);
       onJobEnded?.('completed', m);
     }),
     socket.on('failed', (m) => {

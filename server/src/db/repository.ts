@@ -102,6 +102,12 @@ export interface JobRecord {
   sandboxMs: number | null;
   /** The agent session this run produced. */
   sessionId: string | null;
+  /** The job's last game check, JSON-encoded (GameCheckResult plus `attempt`); null when none ran. */
+  gameCheck: string | null;
+  /** Automatic repair turns the agent was given after a failed check. */
+  repairTurns: number;
+  /** Images the agent made during the job. */
+  imagesGenerated: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -123,6 +129,9 @@ export type JobPatch = Partial<
     | 'wallMs'
     | 'sandboxMs'
     | 'sessionId'
+    | 'gameCheck'
+    | 'repairTurns'
+    | 'imagesGenerated'
   >
 >;
 

@@ -141,6 +141,9 @@ export function toJob(row: Row): JobRecord {
     wallMs: numOrNull(row.wall_ms),
     sandboxMs: numOrNull(row.sandbox_ms),
     sessionId: strOrNull(row.session_id),
+    gameCheck: strOrNull(row.game_check),
+    repairTurns: Number(row.repair_turns ?? 0),
+    imagesGenerated: Number(row.images_generated ?? 0),
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };
@@ -160,6 +163,9 @@ const JOB_PATCH_COLUMNS: Record<keyof JobPatch, string> = {
   wallMs: 'wall_ms',
   sandboxMs: 'sandbox_ms',
   sessionId: 'session_id',
+  gameCheck: 'game_check',
+  repairTurns: 'repair_turns',
+  imagesGenerated: 'images_generated',
 };
 
 /** The patch as column → value, skipping undefined (absent) fields. Unknown keys are refused, not ignored. */

@@ -4,7 +4,7 @@
  * written to the database (stream text coalesced per flush), so replay also works after the job ended or the
  * server restarted.
  */
-export type JobEventType = 'started' | 'progress' | 'stream' | 'completed' | 'failed' | 'cancelled';
+export type JobEventType = 'started' | 'progress' | 'stream' | 'gameCheck' | 'imagesGenerated' | 'projectRenamed' | 'completed' | 'failed' | 'cancelled';
 
 export interface JobEvent {
   type: JobEventType;

@@ -2,13 +2,19 @@
  * Durable jobs: admission (1 running per user, 50 in total), the generation pipeline on the execution backend,
  * sequence-numbered events, cancel that really stops the work, one timeout, the version committed on success,
  * cost recorded per job, and at boot every job a crash interrupted marked failed (recoverable).
+ *
+ * A generation (agent-turn.ts has the rules): the agent's turn with the chosen skills and the job's tools → the game
+ * check → when it failed, one repair turn with the errors and a second check → commit → the project named from
+ * SPEC.md on its first generation → `completed` with the reply, the check, the images and the suggestions.
  */
-import { isBackendError, type AgentResult, type ExecutionBackend } from '@dreamcore/runtime-core';
+import { isBackendError, listSkills, type AgentResult, type ExecutionBackend, type GameCheckResult } from '@dreamcore/runtime-core';
 import type { Logger } from '../logger.js';
 import { safeText } from '../logger.js';
 import { JobEventLog, type JobEvent, type JobListener } from './events.js';
 import type { JobPatch, JobRecord, ServiceRepository } from '../db/repository.js';
-import { jobWire } from '../wire.js';
+import { jobWire, projectBrief } from '../wire.js';
+import { createJobTools, IMAGE_COST_USD, type GeneratedImage } from './tools.js';
+import { DEFAULT_PROJECT_NAME, repairPrompt, skillsFor, specTitle, type CheckedTurn } from './agent-turn.js';
 import { versionMessage } from '../versions.js';
 import { requestLanguage, stepForTool, stepText, toolDetail, type StepKey, type StepLanguage } from './steps.js';
 
@@ -27,7 +33,25 @@ export type JobsRepo = Pick<
   | 'addChat'
   | 'appendJobEvents'
   | 'jobEventsSince'
+  | 'renameProject'
+  | 'listProjects'
 >;
+
+/** How generations use the agent's extras (config: GAME_CHECK, GAME_CHECK_REPAIR_TURNS, AGENT_IMAGES_PER_JOB). */
+export interface AgentSettings {
+  /** Check the game after every turn (when the backend can). */
+  gameCheck: boolean;
+  /** Automatic repair turns after a failed check (0: none). */
+  repairTurns: number;
+  maxImagesPerJob: number;
+  /** Makes an image for the job's user and lists it as their asset; without it the agent gets no image tool. */
+  generateImage?: (
+    userId: string,
+    request: { prompt: string; style?: string; width?: number; height?: number; signal: AbortSignal },
+  ) => Promise<GeneratedImage>;
+}
+
+export const DEFAULT_AGENT_SETTINGS: AgentSettings = { gameCheck: true, repairTurns: 1, maxImagesPerJob: 4 };
 
 export interface JobLimits {
   perUser: number;
@@ -67,6 +91,7 @@ export class JobManager {
     private readonly limits: JobLimits,
     private readonly log: Logger,
     private readonly hooks: { onFinished?: (job: JobRecord, durationMs: number) => void; onBoundaryError?: (error: unknown) => void } = {},
+    private readonly agent: AgentSettings = DEFAULT_AGENT_SETTINGS,
   ) {
     this.events = new JobEventLog(repo, (error) => log.error({ err: error }, 'job event write failed'));
   }
@@ -160,52 +185,82 @@ export class JobManager {
       final = await this.update(job.id, { status: 'processing', progress: 5, progressMessage: stepText('starting', lang) });
       this.events.emit(job.id, 'started', { job: jobWire(final) });
       const project = await this.repo.getProject(job.projectId);
-      const sessionId = project?.agentSessionId ?? undefined;
+      const firstGeneration = project ? !project.isInitialized : false;
       await this.progress(job.id, 10, 'starting', lang);
 
-      let progress = 10;
-      let result: AgentResult | null = null;
-      // The words after the agent's last tool call: its summary of the turn.
-      let closingText = '';
-      const run = this.backend.runClaude({ scope, prompt, sessionId: sessionId ?? undefined, timeoutMs: this.limits.timeoutMs, signal: r.controller.signal });
-      for await (const event of run) {
-        if (event.type === 'text') {
-          closingText += event.delta;
-          this.events.emit(job.id, 'stream', { content: event.delta });
-        } else if (event.type === 'tool_use') {
-          closingText = '';
-          progress = Math.min(90, progress + 10);
-          const step = stepForTool(event.name, event.input, { hasGame: project?.isInitialized ?? false });
-          await this.progress(job.id, progress, step, lang, toolDetail(event.name, event.input));
-        } else if (event.type === 'status' && event.status === 'retrying') {
-          await this.progress(job.id, progress, 'reconnecting', lang);
-        } else if (event.type === 'result') {
-          result = event.result;
-        }
+      const skills = skillsFor(
+        (await listSkills()).map((skill) => skill.name),
+        prompt,
+      );
+      const generateImage = this.agent.generateImage;
+      const { tools, state } = createJobTools({
+        maxImages: this.agent.maxImagesPerJob,
+        generateImage: (request) => (generateImage ? generateImage(job.userId, request) : Promise.reject(new Error('no image generator'))),
+        onImage: (image) => {
+          this.events.emit(job.id, 'imagesGenerated', { images: { [image.alias]: image.url }, message: image.alias });
+        },
+      });
+      const offered = generateImage && this.agent.maxImagesPerJob > 0 ? tools : tools.filter((tool) => tool.name !== 'generate_image');
+
+      const progress = { value: 10, hasGame: project?.isInitialized ?? false };
+      const turn = (turnPrompt: string, sessionId: string | undefined) =>
+        this.turn(job.id, { prompt: turnPrompt, sessionId, skills, tools: offered, signal: r.controller.signal }, progress, lang);
+      const turns = [await turn(prompt, project?.agentSessionId ?? undefined)];
+      let check = await this.check(job.id, scope, r.controller.signal, 1, lang);
+      let repairTurns = 0;
+      while (check && !check.passed && repairTurns < this.agent.repairTurns) {
+        repairTurns++;
+        await this.progress(job.id, Math.max(progress.value, 60), 'improving', lang);
+        turns.push(await turn(repairPrompt(check, prompt), turns.at(-1)!.result.sessionId ?? undefined));
+        check = await this.check(job.id, scope, r.controller.signal, repairTurns + 1, lang);
       }
-      result ??= await run.result; // rejects with the terminal error
+      const { result, closingText } = turns.at(-1)!;
+      const results = turns.map((t) => t.result);
 
       await this.progress(job.id, 92, 'saving', lang);
       // The agent's summary goes in the commit's body: it is what the history shows as "what changed".
       const commit = await this.backend.git.commit(scope, versionMessage(prompt, closingText.trim() || result.text));
       if (result.sessionId) await this.repo.setAgentSession(job.projectId, result.sessionId);
       await this.repo.markInitialized(job.projectId);
-      const message = result.text.trim() || 'ゲームを更新しました';
+      // The user sees every turn's words: the first reply and, after a failed check, the repair's.
+      const message =
+        results
+          .map((t) => t.text.trim())
+          .filter((t) => t !== '')
+          .join('\n\n') || 'ゲームを更新しました';
       await this.repo.addChat(job.projectId, 'assistant', message);
       const html = await this.backend.files.readText(scope, 'index.html').catch(() => undefined);
+      if (firstGeneration && project?.name === DEFAULT_PROJECT_NAME) await this.nameFromSpec(job.id, scope);
+      const sum = (pick: (t: AgentResult) => number) => results.reduce((total, t) => total + pick(t), 0);
       final = await this.update(job.id, {
         status: 'completed',
         progress: 100,
         progressMessage: null,
-        result: JSON.stringify({ message, generator: 'claude', version: commit.hash, filesChanged: result.filesChanged }),
-        costUsd: result.costUsd,
-        inputTokens: result.usage.inputTokens + result.usage.cacheReadInputTokens + result.usage.cacheCreationInputTokens,
-        outputTokens: result.usage.outputTokens,
+        result: JSON.stringify({ message, generator: 'claude', version: commit.hash, filesChanged: [...new Set(results.flatMap((t) => t.filesChanged))] }),
+        costUsd: sum((t) => t.costUsd) + state.images.length * IMAGE_COST_USD,
+        inputTokens: sum((t) => t.usage.inputTokens + t.usage.cacheReadInputTokens + t.usage.cacheCreationInputTokens),
+        outputTokens: sum((t) => t.usage.outputTokens),
         wallMs: Date.now() - started,
-        sandboxMs: result.durationMs,
+        sandboxMs: sum((t) => t.durationMs),
         sessionId: result.sessionId,
+        gameCheck: check ? JSON.stringify(check) : null,
+        repairTurns,
+        imagesGenerated: state.images.length,
       });
-      this.events.emit(job.id, 'completed', { job: jobWire(final), result: { message, html, generator: 'claude', version: commit.hash } });
+      this.events.emit(job.id, 'completed', {
+        job: jobWire(final),
+        result: {
+          message,
+          html,
+          generator: 'claude',
+          version: commit.hash,
+          gameCheck: check,
+          turns: sum((t) => t.numTurns),
+          repairTurns,
+          images: state.images,
+          suggestions: state.suggestions,
+        },
+      });
       // After the terminal event nothing may turn the job into a failure (a second terminal event).
       try {
         onCompleted?.(final);
@@ -224,6 +279,75 @@ export class JobManager {
         this.log.error({ err: error, jobId: job.id }, 'job metrics failed');
       }
     }
+  }
+
+  /**
+   * One agent turn, its events turned into the job's `stream` and `progress` steps. Rejects with the run's error.
+   * `closingText` is the turn's words after its last tool call: its summary.
+   */
+  private async turn(
+    jobId: string,
+    request: { prompt: string; sessionId?: string; skills: string[]; tools: ReturnType<typeof createJobTools>['tools']; signal: AbortSignal },
+    progress: { value: number; hasGame: boolean },
+    lang: StepLanguage,
+  ): Promise<{ result: AgentResult; closingText: string }> {
+    const job = this.running.get(jobId)!.job;
+    let result: AgentResult | null = null;
+    let closingText = '';
+    const run = this.backend.runClaude({ scope: { userId: job.userId, projectId: job.projectId }, timeoutMs: this.limits.timeoutMs, ...request });
+    for await (const event of run) {
+      if (event.type === 'text') {
+        closingText += event.delta;
+        this.events.emit(jobId, 'stream', { content: event.delta });
+      } else if (event.type === 'tool_use') {
+        closingText = '';
+        progress.value = Math.min(90, progress.value + 10);
+        const step = stepForTool(event.name, event.input, { hasGame: progress.hasGame });
+        await this.progress(jobId, progress.value, step, lang, toolDetail(event.name, event.input));
+      } else if (event.type === 'status' && event.status === 'retrying') {
+        await this.progress(jobId, progress.value, 'reconnecting', lang);
+      } else if (event.type === 'result') {
+        result = event.result;
+      }
+    }
+    result ??= await run.result; // rejects with the terminal error
+    progress.hasGame = true;
+    return { result, closingText };
+  }
+
+  /** The game check after a turn (`gameCheck` event); null when it is off or the backend cannot, or there is no game. */
+  private async check(
+    jobId: string,
+    scope: { userId: string; projectId: string },
+    signal: AbortSignal,
+    attempt: number,
+    lang: StepLanguage,
+  ): Promise<CheckedTurn | null> {
+    if (!this.agent.gameCheck || !this.backend.capabilities.checkGame.supported) return null;
+    await this.progress(jobId, 88, 'checking', lang);
+    let result: GameCheckResult;
+    try {
+      result = await this.backend.checkGame({ scope, signal });
+    } catch (error) {
+      if (isBackendError(error, 'NOT_FOUND')) return null; // nothing to play yet
+      if (signal.aborted || isBackendError(error, 'CANCELLED')) throw error;
+      // The checker failing is not the game failing: the turn stands, and the log says why.
+      this.log.warn({ err: error, jobId }, 'game check could not run');
+      return null;
+    }
+    const checked: CheckedTurn = { ...result, attempt };
+    this.events.emit(jobId, 'gameCheck', { check: checked });
+    return checked;
+  }
+
+  /** First generation of an unnamed project: its name from SPEC.md's title (`projectRenamed`). */
+  private async nameFromSpec(jobId: string, scope: { userId: string; projectId: string }): Promise<void> {
+    const spec = await this.backend.files.readText(scope, 'SPEC.md').catch(() => null);
+    const title = spec === null ? null : specTitle(spec);
+    if (!title) return;
+    const project = await this.repo.renameProject(scope.projectId, title);
+    if (!project) return;
+    this.events.emit(jobId, 'projectRenamed', { project: projectBrief(project), projects: await this.repo.listProjects(scope.userId) });
   }
 
   private async fail(jobId: string, error: unknown, wallMs: number): Promise<JobRecord> {

@@ -51,6 +51,9 @@ const TOOL_STEPS: Record<string, StepKey> = {
   TodoWrite: 'planning',
   Task: 'planning',
   Bash: 'checking',
+  // DreamCore's own: reading a skill is planning; the image tool draws.
+  Skill: 'planning',
+  mcp__dreamcore__generate_image: 'graphics',
 };
 const WRITING = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit']);
 

@@ -15,6 +15,7 @@ import type { ServerContext, UserRepo } from '../context.js';
 import { AuthError, type Identity } from '../auth/verify.js';
 import { listVersions, restoreGameVersion, WELCOME_HTML } from '../versions.js';
 import type { JobEvent } from '../jobs/manager.js';
+import { DEFAULT_PROJECT_NAME } from '../jobs/agent-turn.js';
 import type { ProjectRecord } from '../db/repository.js';
 import { jobWire, projectBrief } from '../wire.js';
 import { RateLimiter, TokenBucket } from '../rate-limit.js';
@@ -288,7 +289,7 @@ export class Connection {
         resetAt: quota.resetAt,
       });
     }
-    const project = await this.repo!.createProject(userId, name ?? 'New Game');
+    const project = await this.repo!.createProject(userId, name ?? DEFAULT_PROJECT_NAME);
     const scope = { userId, projectId: project.id };
     await this.ctx.backend.files.write(scope, 'index.html', WELCOME_HTML);
     await this.ctx.backend.git.init(scope, { message: 'Initial project setup' });

@@ -6,7 +6,7 @@ import { createClient } from '@supabase/supabase-js';
 import { SignJWT, generateKeyPair } from 'jose';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoScript } from '@dreamcore/runtime-core/demo';
+import { plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
 import { loadConfig } from '../../src/config.js';
 import { api, Client, signUp, startHarness, type Harness, type HarnessOptions, type Session } from './harness.js';
 

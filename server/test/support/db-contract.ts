@@ -227,8 +227,15 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
         sandboxMs: 5100,
         sessionId: 'sess-1',
         recoverable: null,
+        gameCheck: JSON.stringify({ passed: true, attempt: 2 }),
+        repairTurns: 1,
+        imagesGenerated: 2,
       });
+      expect(processing).toMatchObject({ gameCheck: null, repairTurns: 0, imagesGenerated: 0 });
       expect(done).toMatchObject({
+        gameCheck: '{"passed":true,"attempt":2}',
+        repairTurns: 1,
+        imagesGenerated: 2,
         status: 'completed',
         progress: 100,
         result: '{"message":"ok"}',

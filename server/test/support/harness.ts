@@ -48,6 +48,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     PGLITE_TEMPLATE_DIR: path.join(tmpdir(), 'dreamcore-pglite-templates'),
     // The 4008 case waits for this timer (10 s in production): a short one keeps the wait short.
     WS_AUTH_TIMEOUT_MS: '1500',
+    // The game check loads every generated game in chromium: tests about the agent turn it on (agent.test.ts).
+    GAME_CHECK: 'false',
     ...options.env,
   };
   const backend = await options.makeBackend?.({

@@ -18,7 +18,7 @@ function gameWithAssets(userId: string): string {
   return CONFORMANCE_GAME.replace(
     '<script>',
     `<script>
-const hero = new Image(); hero.src = '/user-assets/${userId}/hero_conformance.png';
+const hero = new Image(); hero.src = '/user-assets/${userId}/hero.png';
 addEventListener('load', () => { if (!hero.naturalWidth) throw new Error('the asset did not load'); });
 `,
   );
@@ -44,7 +44,8 @@ export function gameCheckCases(options: ConformanceOptions): void {
       'checkGame',
       async () => {
         const scope = newProject();
-        await b().files.write({ userId: scope.userId, assets: true }, 'hero_conformance.png', RED_PNG);
+        // Stored as the asset routes store it (`{aliasBase}_{sha8}{ext}`), asked for by its alias.
+        await b().files.write({ userId: scope.userId, assets: true }, 'hero_0badc0de.png', RED_PNG);
         await project(gameWithAssets(scope.userId), scope);
         const before = await snapshot(b(), scope);
         const result = await b().checkGame({ scope });

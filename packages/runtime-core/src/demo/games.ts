@@ -220,6 +220,8 @@ export interface BuildGameOptions {
   title?: string;
   lang?: Lang;
   theme?: GameTheme;
+  /** A sprite's URL (the image tool's answer): the game's mascot on the title screen and in the HUD. */
+  sprite?: string;
 }
 
 /** A complete, self-contained index.html for one kind of game. */
@@ -245,6 +247,12 @@ export function buildGame(kind: GameKind, options: BuildGameOptions = {}): strin
 // ${jsComment(title)}: made in DreamCore demo mode. One file, no external resources.
 const THEME = ${JSON.stringify(options.theme ?? defaultTheme())};
 const TEXT = ${jsonForScript(text)};
+const HERO = ${
+    options.sprite
+      ? `new Image();
+HERO.src = ${jsonForScript(options.sprite)}`
+      : 'null'
+  };
 ${SHELL_TOP}
 ${GAMES[kind]}
 ${SHELL_BOTTOM}
@@ -335,14 +343,20 @@ function text(str, x, y, size, color, align = 'center') {
   g.fillStyle = color;
   g.fillText(str, x, y);
 }
+function mascot(x, y, size) {
+  // Drawn once it has loaded: the game never waits for (or breaks on) its picture.
+  if (HERO && HERO.complete && HERO.naturalWidth) g.drawImage(HERO, x - size / 2, y - size / 2, size, size * HERO.naturalHeight / HERO.naturalWidth);
+}
 function hud(now) {
   text(TEXT.score + ' ' + score, 14, 28, 20, THEME.fg, 'left');
   text(TEXT.best + ' ' + best, W - 14, 28, 20, THEME.fg, 'right');
+  mascot(W / 2, 24, 32);
   if (state === 'play') return;
   g.fillStyle = 'rgba(0, 0, 0, 0.55)';
   g.fillRect(0, 0, W, H);
   const blink = Math.floor(now / 500) % 2 === 0;
   if (state === 'start') {
+    mascot(W / 2, H / 2 - 170, 96);
     text(TEXT.title, W / 2, H / 2 - 70, 40, THEME.accent);
     text(TEXT.help, W / 2, H / 2 - 20, 15, THEME.fg);
     if (blink) text(TEXT.start, W / 2, H / 2 + 40, 22, THEME.fg);

@@ -6,6 +6,11 @@
  * summary at the end (what the game is, how to play, what to ask for next). Looking at the file, retrying a refused
  * write and editing the theme happen without words (the chat folds those steps away), and no sentence is repeated.
  *
+ * It does what the standing instructions ask of a real model, with whatever the request offers (as the real API, it
+ * can only call tools the request lists): on a new game it reads a skill (the Skill tool, when the CLI lists
+ * DreamCore's), writes SPEC.md with the game's title, makes a sprite with DreamCore's image tool and puts it in the
+ * game, and ends every turn with three suggestions (the suggestion tool). Those steps are silent too.
+ *
  * It is stateless like every script: each request's history says where we are (the last user message is either the
  * prompt or the result of our last tool call), so it survives retries, fallbacks and `--resume`.
  */
@@ -33,6 +38,11 @@ export interface DemoScriptOptions {
   chunkDelayMs?: number;
   /** Milliseconds before each reply starts ("thinking"). */
   delayMs?: number;
+  /**
+   * Use what DreamCore offers besides the file tools (a skill, the spec, the image tool, suggestions); default true.
+   * false writes the game in one step, for tests about something else that want fewer model round trips.
+   */
+  extras?: boolean;
 }
 
 const FILE = 'index.html';
@@ -47,14 +57,48 @@ export function createDemoScript(options: DemoScriptOptions = {}): ScriptFunctio
       chunkDelayMs: options.chunkDelayMs ?? 0,
       delayMs: options.delayMs ?? 0,
     };
-    return { ...decide(request.messages, ctx.prompt, ctx.toolResults), ...timing };
+    const offer = options.extras === false ? { tools: new Set<string>(), skills: [], spec: false } : offerOf(request);
+    return { ...decide(request.messages, ctx.prompt, ctx.toolResults, offer), ...timing };
   };
 }
 
 /** The demo model with no artificial delays. */
 export const demoScript: ScriptFunction = createDemoScript();
 
-function decide(messages: MessageParam[], fullPrompt: string, results: ToolResultInfo[]): Turn {
+/** The demo model writing each game in one step (no skill, spec, image or suggestions): for tests about other things. */
+export const plainDemoScript: ScriptFunction = createDemoScript({ extras: false });
+
+const SPEC = 'SPEC.md';
+const SKILL_TOOL = 'Skill';
+const IMAGE_TOOL = 'mcp__dreamcore__generate_image';
+const SUGGEST_TOOL = 'mcp__dreamcore__suggest_next_steps';
+/** The skill a new game reads first, when the CLI lists it (DreamCore's skills are installed; the CLI's own are not ours). */
+const FIRST_SKILL = 'game-loop';
+
+/** What this request offers: tool names, and the skills the CLI lists to the model. */
+interface Offer {
+  tools: Set<string>;
+  skills: string[];
+  /** Keep SPEC.md (false: the plain script writes only the game). */
+  spec: boolean;
+}
+
+function offerOf(request: { tools?: unknown[]; messages: MessageParam[] }): Offer {
+  const tools = new Set((request.tools ?? []).map((tool) => String((tool as { name?: unknown })?.name)));
+  const skills: string[] = [];
+  const listing = /The following skills are available[^\n]*\n((?:\s*- [^\n]+\n?)+)/.exec(request.messages.map(textOf).join('\n'));
+  for (const line of listing?.[1]?.split('\n') ?? []) {
+    const name = /^\s*- ([a-z0-9][a-z0-9-]*):/.exec(line)?.[1];
+    if (name) skills.push(name);
+  }
+  return { tools, skills, spec: true };
+}
+
+function textOf(message: MessageParam): string {
+  return typeof message.content === 'string' ? message.content : message.content.map((block) => (typeof block.text === 'string' ? block.text : '')).join('\n');
+}
+
+function decide(messages: MessageParam[], fullPrompt: string, results: ToolResultInfo[], offer: Offer): Turn {
   const { request: prompt, palette } = splitStyle(fullPrompt);
   const styled = palette ? styleTheme(palette) : undefined;
   const lang = detectLang(prompt);
@@ -78,23 +122,34 @@ function decide(messages: MessageParam[], fullPrompt: string, results: ToolResul
     if (followUp || wantsChange(prompt)) {
       return { toolUses: [{ name: 'Read', input: { file_path: FILE } }] };
     }
-    return writeGame(kind ?? DEFAULT_KIND, prompt, lang, 'new', styled);
+    return nextCreationStep(thisRun, offer, kind ?? DEFAULT_KIND, prompt, lang, styled);
   }
 
   switch (result.name) {
+    case SKILL_TOOL:
+    case IMAGE_TOOL:
+      return nextCreationStep(thisRun, offer, kind ?? DEFAULT_KIND, prompt, lang, styled);
+    case SUGGEST_TOOL:
+      return { text: finalReply(thisRun, lang) };
     case 'Read': {
-      if (result.isError) return writeGame(kind ?? DEFAULT_KIND, prompt, lang, 'new', styled);
+      const noGameYet = result.isError || !KIND_META.test(knownFile(messages) ?? '');
+      // A first request that sounded like a change ("a snake game with neon colors") in a project with no game yet
+      // is a new game, made the whole way (skill, spec, sprite).
+      if (noGameYet && !earlier.some((m) => m.role === 'assistant') && !writeWasRefusedIn(thisRun)) {
+        return nextCreationStep(thisRun, offer, kind ?? DEFAULT_KIND, prompt, lang, styled);
+      }
+      if (result.isError) return writeGame(kind ?? DEFAULT_KIND, prompt, lang, 'new', styled, spriteOf(thisRun));
       // The CLI may answer a repeated Read with "file unchanged since your last Read", so what we know of the file
       // comes from the whole history (our Writes and Edits, earlier Reads), not only from this result.
       const file = knownFile(messages) ?? '';
       const current = KIND_META.exec(file)?.[1] as GameKind | undefined;
       const themeLine = THEME_LINE.exec(file);
-      const writeWasRefused = toolCalls(thisRun).some((c) => c.name === 'Write' && c.isError);
+      const writeWasRefused = writeWasRefusedIn(thisRun);
       if (writeWasRefused || !themeLine || !current || (kind !== null && kind !== current)) {
         // A different kind of game keeps the colors and speed the user already chose. A write that was refused
         // (the file had not been read) is simply done again: its sentence was said already.
         const theme = styled ?? (themeLine ? parseTheme(themeLine[1]!) : undefined);
-        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, writeWasRefused ? 'silent' : current ? 'switch' : 'new', theme);
+        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, writeWasRefused ? 'silent' : current ? 'switch' : 'new', theme, spriteOf(thisRun));
       }
       const theme = parseTheme(themeLine[1]!);
       const next = applyChange(theme, prompt);
@@ -108,43 +163,133 @@ function decide(messages: MessageParam[], fullPrompt: string, results: ToolResul
       };
     }
     case 'Write': {
+      if (String(result.input?.file_path ?? '').endsWith(SPEC)) return nextCreationStep(thisRun, offer, kind ?? DEFAULT_KIND, prompt, lang, styled);
       if (result.isError) {
         // The CLI refuses to overwrite a file this session has not read: read it, then write again.
         if (!toolCalls(thisRun).some((c) => c.name === 'Read')) return { toolUses: [{ name: 'Read', input: { file_path: FILE } }] };
         return { text: failure(lang, result.content) };
       }
-      const html = typeof result.input?.content === 'string' ? result.input.content : '';
-      return { text: summarizeGame(html, lang) };
+      return suggestOrReply(thisRun, offer, lang, 'created');
     }
     case 'Edit': {
       if (result.isError) {
         // Our Edit only follows a Read, so overwriting is allowed: rebuild the game of the same kind.
         const current = KIND_META.exec(knownFile(messages) ?? '')?.[1] as GameKind | undefined;
         if (!toolCalls(thisRun).some((c) => c.name === 'Read' && !c.isError)) return { text: failure(lang, result.content) };
-        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, 'switch');
+        return writeGame(kind ?? current ?? DEFAULT_KIND, prompt, lang, 'switch', undefined, spriteOf(thisRun));
       }
-      const before = THEME_LINE.exec(String(result.input?.old_string ?? ''))?.[1];
-      const after = THEME_LINE.exec(String(result.input?.new_string ?? ''))?.[1];
-      return { text: summarizeChange(before ? parseTheme(before) : defaultTheme(), after ? parseTheme(after) : defaultTheme(), lang) };
+      return suggestOrReply(thisRun, offer, lang, 'changed');
     }
     default:
       return { text: ja ? 'できました。' : 'All done.' };
   }
 }
 
+/**
+ * A new game, one step per reply, decided by what this run has done so far: read a skill, write the spec, make a
+ * sprite, write the game. Each step happens only when the request offers its tool; the run's one sentence comes with
+ * its first step.
+ */
+function nextCreationStep(thisRun: MessageParam[], offer: Offer, kind: GameKind, prompt: string, lang: Lang, theme?: GameTheme): Turn {
+  const calls = toolUses(thisRun);
+  const intro = (turn: Turn): Turn => (calls.some((c) => c.name !== 'Read') ? turn : { ...introSentence(kind, prompt, lang, 'new'), ...turn });
+  if (offer.tools.has(SKILL_TOOL) && offer.skills.includes(FIRST_SKILL) && !calls.some((c) => c.name === SKILL_TOOL)) {
+    return intro({ toolUses: [{ name: SKILL_TOOL, input: { skill: FIRST_SKILL } }] });
+  }
+  if (offer.spec && !calls.some((c) => c.name === 'Write' && String(c.input.file_path).endsWith(SPEC))) {
+    return intro({ toolUses: [{ name: 'Write', input: { file_path: SPEC, content: specFor(kind, gameTitle(prompt, kind, lang), lang) } }] });
+  }
+  if (offer.tools.has(IMAGE_TOOL) && !calls.some((c) => c.name === IMAGE_TOOL)) {
+    return intro({ toolUses: [{ name: IMAGE_TOOL, input: { prompt: HERO_PROMPTS[kind], style: 'kawaii' } }] });
+  }
+  return writeGame(kind, prompt, lang, calls.some((c) => c.name !== 'Read') ? 'silent' : 'new', theme, spriteOf(thisRun));
+}
+
+/** The hero each kind of game gets from the image tool. */
+const HERO_PROMPTS: Record<GameKind, string> = {
+  shooter: 'a cute little spaceship, top view, facing up',
+  jumper: 'a cheerful round hero character, side view',
+  snake: 'a friendly green snake head, top view',
+  breakout: 'a shiny star mascot',
+  catcher: 'a happy basket character with a smile',
+};
+
+function specFor(kind: GameKind, title: string, lang: Lang): string {
+  const info = GAME_INFO[kind];
+  return lang === 'ja'
+    ? `# ${title}\n\n${info.what.ja}。キーボードでもスマホのタップでも遊べます。\n\n## 操作\n${info.help.ja}\n\n## ルール\n- スタート: スペースかタップ\n- スコアとベストスコアを表示\n\n## 最後の変更\n- 最初のバージョン\n`
+    : `# ${title}\n\n${info.what.en}, playable with a keyboard or by tapping on a phone.\n\n## Controls\n${info.help.en}\n\n## Rules\n- Start: Space or tap\n- Score and best score are shown\n\n## Last change\n- First version\n`;
+}
+
+const SUGGESTIONS: Record<'created' | 'changed', Record<Lang, string[]>> = {
+  created: { en: ['Make it faster', 'Change the colors', 'Add more enemies'], ja: ['もっと速くして', '色を変えて', '敵を増やして'] },
+  changed: { en: ['Make it a bit slower', 'Try a pink theme', 'Add a power-up'], ja: ['少しゆっくりにして', 'ピンク色にして', 'パワーアップを追加して'] },
+};
+
+/** The end of a turn: three suggestions when the tool is offered (and not yet called), then the reply. */
+function suggestOrReply(thisRun: MessageParam[], offer: Offer, lang: Lang, what: 'created' | 'changed'): Turn {
+  if (offer.tools.has(SUGGEST_TOOL) && !toolUses(thisRun).some((c) => c.name === SUGGEST_TOOL)) {
+    return { toolUses: [{ name: SUGGEST_TOOL, input: { suggestions: SUGGESTIONS[what][lang] } }] };
+  }
+  return { text: finalReply(thisRun, lang) };
+}
+
+/** What the user reads at the end: the game made, or the change applied, in this run. */
+function finalReply(thisRun: MessageParam[], lang: Lang): string {
+  const calls = toolUses(thisRun);
+  const edit = calls.findLast((c) => c.name === 'Edit');
+  const write = calls.findLast((c) => c.name === 'Write' && String(c.input.file_path).endsWith(FILE));
+  if (edit && (!write || calls.indexOf(edit) > calls.indexOf(write))) {
+    const before = THEME_LINE.exec(String(edit.input.old_string ?? ''))?.[1];
+    const after = THEME_LINE.exec(String(edit.input.new_string ?? ''))?.[1];
+    return summarizeChange(before ? parseTheme(before) : defaultTheme(), after ? parseTheme(after) : defaultTheme(), lang);
+  }
+  return summarizeGame(typeof write?.input.content === 'string' ? write.input.content : '', lang);
+}
+
+/** Tool calls (name and input) made in a stretch of history, in order. */
+function toolUses(messages: MessageParam[]): { name: string; input: Record<string, unknown> }[] {
+  const uses: { name: string; input: Record<string, unknown> }[] = [];
+  for (const message of messages) {
+    if (message.role !== 'assistant' || typeof message.content === 'string') continue;
+    for (const block of message.content) {
+      if (block.type === 'tool_use') uses.push({ name: String(block.name), input: (block.input ?? {}) as Record<string, unknown> });
+    }
+  }
+  return uses;
+}
+
+/** Whether a Write of the game was refused in this run (the CLI refuses to overwrite a file it has not read). */
+function writeWasRefusedIn(thisRun: MessageParam[]): boolean {
+  return toolCalls(thisRun).some((c) => c.name === 'Write' && c.isError);
+}
+
+/** The URL of the sprite the image tool made in this run, if it did. */
+function spriteOf(thisRun: MessageParam[]): string | undefined {
+  const image = toolCalls(thisRun).find((c) => c.name === IMAGE_TOOL && !c.isError);
+  return image ? /(\/user-assets\/\S+?)(?:[\s.,)]*$|\s)/.exec(image.content)?.[1] : undefined;
+}
+
 /** What the write says first: a new game, one that replaces another kind, or nothing (a refused write done again). */
 type WriteIntro = 'new' | 'switch' | 'silent';
 
-function writeGame(kind: GameKind, prompt: string, lang: Lang, intro: WriteIntro, theme?: GameTheme): Turn {
+function introSentence(kind: GameKind, prompt: string, lang: Lang, intro: 'new' | 'switch'): { text: string } {
   const title = gameTitle(prompt, kind, lang);
   const what = GAME_INFO[kind].what[lang];
-  const text =
-    intro === 'silent'
-      ? undefined
-      : lang === 'ja'
+  return {
+    text:
+      lang === 'ja'
         ? `${intro === 'switch' ? '新しいゲームに作り直します。' : ''}「${title}」を作っています。キーボードでもタッチでも遊べる${what}です。`
-        : `${intro === 'switch' ? 'Starting over with a new game. ' : ''}Building “${title}”: ${what} you can play with the keyboard or by touch.`;
-  return { ...(text ? { text } : {}), toolUses: [{ name: 'Write', input: { file_path: FILE, content: buildGame(kind, { title, lang, theme }) } }] };
+        : `${intro === 'switch' ? 'Starting over with a new game. ' : ''}Building “${title}”: ${what} you can play with the keyboard or by touch.`,
+  };
+}
+
+function writeGame(kind: GameKind, prompt: string, lang: Lang, intro: WriteIntro, theme?: GameTheme, sprite?: string): Turn {
+  const title = gameTitle(prompt, kind, lang);
+  return {
+    ...(intro === 'silent' ? {} : introSentence(kind, prompt, lang, intro)),
+    toolUses: [{ name: 'Write', input: { file_path: FILE, content: buildGame(kind, { title, lang, theme, sprite }) } }],
+  };
 }
 
 function summarizeGame(html: string, lang: Lang): string {

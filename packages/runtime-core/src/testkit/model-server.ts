@@ -593,7 +593,10 @@ function chunkJson(json: string): string[] {
   return pieces;
 }
 
-/** The text of the latest user message that carries text, without the CLI's `<system-reminder>` blocks. */
+/** How the CLI starts the user message that carries a skill's body (after the model called the Skill tool). */
+const SKILL_BODY_MARK = 'Base directory for this skill:';
+
+/** The text of the latest user message that carries text, without the CLI's `<system-reminder>` blocks or skill bodies. */
 export function promptText(messages: MessageParam[]): string {
   for (let i = messages.length - 1; i >= 0; i--) {
     const message = messages[i]!;
@@ -604,7 +607,8 @@ export function promptText(messages: MessageParam[]): string {
         : message.content.filter((b) => b.type === 'text' && typeof b.text === 'string').map((b) => b.text!);
     const text = texts
       .map((t) => t.replace(/<system-reminder>[\s\S]*?<\/system-reminder>/g, '').trim())
-      .filter((t) => t !== '')
+      // A skill's body, which the CLI sends as a user message after a Skill call, is not what the user asked.
+      .filter((t) => t !== '' && !t.startsWith(SKILL_BODY_MARK))
       .join('\n');
     if (text !== '') return text;
   }

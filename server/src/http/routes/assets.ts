@@ -9,7 +9,18 @@
  */
 import { createHash } from 'node:crypto';
 import express, { type Response, type Router } from 'express';
-import { aliasBaseFromPrompt, isBackendError, isImageStyle, isUuid, KeyedMutex, pickAlias, storedAssetName, type AssetScope } from '@dreamcore/runtime-core';
+import {
+  aliasBaseFromPrompt,
+  isBackendError,
+  isImageStyle,
+  isUuid,
+  KeyedMutex,
+  pickAlias,
+  storedAssetName,
+  type AssetRef,
+  type AssetScope,
+  type ImageStyle,
+} from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
 import type { AssetRecord } from '../../db/repository.js';
 import { optionalAuth, requireAuth, route, type AuthedRequest } from '../guards.js';
@@ -95,7 +106,7 @@ const naming = new KeyedMutex();
 const assetScope = (userId: string): AssetScope => ({ userId, assets: true });
 
 /** Every alias the user's new asset must avoid: the asset space's file names and every alias in the database. */
-async function namesInUse(ctx: ServerContext, userId: string): Promise<string[]> {
+async function namesInUse(ctx: Pick<ServerContext, 'backend' | 'db'>, userId: string): Promise<string[]> {
   const [entries, aliases] = await Promise.all([
     ctx.backend.files
       .list(assetScope(userId), undefined, { recursive: false })
@@ -351,28 +362,7 @@ export function assetRoutes(ctx: ServerContext): Router {
       const style = isImageStyle(body.style) ? body.style : undefined;
 
       try {
-        // Pick the alias over the files AND the database (the backend only sees files), then let the backend take it.
-        const wanted = pickAlias(`${aliasBaseFromPrompt(prompt)}.png`, await namesInUse(ctx, userId));
-        const ref = await ctx.backend.generateImage({ scope: { userId }, prompt, style, width: size.width, height: size.height, name: wanted.aliasBase });
-        const bytes = await ctx.backend.files.read(assetScope(userId), ref.path);
-        const asset = await naming.run(userId, async () => {
-          let alias = ref.alias;
-          // Someone took the alias in the database meanwhile: the row gets the next free one (the file keeps its name).
-          const taken = new Set((await ctx.db.service.aliasesOf(userId)).map((a) => a.toLowerCase()));
-          if (taken.has(alias.toLowerCase())) alias = pickAlias(ref.alias, taken).alias;
-          return req.repo.createAsset({
-            ownerId: userId,
-            alias,
-            hash: ref.sha256,
-            filename: ref.path,
-            originalName: ref.alias,
-            storagePath: ref.path,
-            mimeType: ref.mimeType,
-            size: ref.size,
-            isPublic: true,
-            description: prompt.slice(0, MAX_DESCRIPTION_LENGTH),
-          });
-        });
+        const { asset, bytes, ref } = await generateImageAsset(ctx, req.repo, userId, { prompt, style, width: size.width, height: size.height });
         res.json({
           success: true,
           image: `data:${ref.mimeType};base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}`,
@@ -388,6 +378,42 @@ export function assetRoutes(ctx: ServerContext): Router {
   );
 
   return r;
+}
+
+/**
+ * Generates an image on the backend into the user's asset space and lists it as their asset (a row with the public
+ * address): the REST route and the agent's image tool both come here.
+ */
+export async function generateImageAsset(
+  ctx: Pick<ServerContext, 'backend' | 'db'>,
+  repo: Pick<ServerContext['db']['service'], 'createAsset'>,
+  userId: string,
+  request: { prompt: string; style?: ImageStyle; width?: number; height?: number; signal?: AbortSignal },
+): Promise<{ asset: AssetRecord; bytes: Uint8Array; ref: AssetRef }> {
+  const { prompt } = request;
+  // Pick the alias over the files AND the database (the backend only sees files), then let the backend take it.
+  const wanted = pickAlias(`${aliasBaseFromPrompt(prompt)}.png`, await namesInUse(ctx, userId));
+  const ref = await ctx.backend.generateImage({ scope: { userId }, ...request, name: wanted.aliasBase });
+  const bytes = await ctx.backend.files.read(assetScope(userId), ref.path);
+  const asset = await naming.run(userId, async () => {
+    let alias = ref.alias;
+    // Someone took the alias in the database meanwhile: the row gets the next free one (the file keeps its name).
+    const taken = new Set((await ctx.db.service.aliasesOf(userId)).map((a) => a.toLowerCase()));
+    if (taken.has(alias.toLowerCase())) alias = pickAlias(ref.alias, taken).alias;
+    return repo.createAsset({
+      ownerId: userId,
+      alias,
+      hash: ref.sha256,
+      filename: ref.path,
+      originalName: ref.alias,
+      storagePath: ref.path,
+      mimeType: ref.mimeType,
+      size: ref.size,
+      isPublic: true,
+      description: prompt.slice(0, MAX_DESCRIPTION_LENGTH),
+    });
+  });
+  return { asset, bytes, ref };
 }
 
 /** How a failed generateImage answers (docs/protocol.md, "Assets and images", plus the backend's typed errors). */
