@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STANDING_INSTRUCTIONS, type GameCheckResult } from '@dreamcore/runtime-core';
 import { buildGame, demoScript } from '@dreamcore/runtime-core/demo';
 import type { ScriptFunction } from '@dreamcore/runtime-core/testkit';
-import { api, Client, signUp, startHarness, type Harness, type Session } from './support/harness.js';
+import { api, Client, runMessage, signUp, startHarness, type Harness, type Session } from './support/harness.js';
 
 const BROKEN = buildGame('catcher').replace('<script>', '<script>\nconst broken = ;\n');
 const REPAIR_MARK = 'does not work yet';
@@ -38,15 +38,7 @@ describe('the game-making agent on the job path', () => {
     await h?.close();
   }, 120_000);
 
-  async function generate(client: Client, projectId: string, content: string) {
-    client.send({ type: 'selectProject', projectId });
-    await client.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
-    client.send({ type: 'message', content });
-    const started = await client.next((m) => m.type === 'jobStarted');
-    const jobId = started.job.id as string;
-    const end = await client.next((m) => m.jobId === jobId && ['completed', 'failed', 'cancelled'].includes(m.type), 150_000);
-    return { jobId, end, events: client.messages.filter((m) => m.jobId === jobId && typeof m.seq === 'number') };
-  }
+  const generate = (client: Client, projectId: string, content: string) => runMessage(client, projectId, content, 150_000);
 
   async function createProject(client: Client, name?: string): Promise<string> {
     client.send({ type: 'createProject', ...(name ? { name } : {}) });

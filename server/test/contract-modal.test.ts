@@ -21,8 +21,9 @@ if (emulatorPrerequisites().ok) {
       process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
       const env = emulator.clientEnv();
       const modal = { serverUrl: env.MODAL_SERVER_URL, tokenId: env.MODAL_TOKEN_ID, tokenSecret: env.MODAL_TOKEN_SECRET, appName: 'server-contract' };
-      // As in production: `npm run modal:deploy` builds the images before the server serves anyone.
-      await deployModal({ ...modal, skillsDir: path.join(emulator.stateDir, 'no-skills'), log: () => undefined }, {});
+      // As in production: `npm run modal:deploy` builds the images and fills the skills volume (the server gives the
+      // agent runtime-core's skills) before the server serves anyone.
+      await deployModal({ ...modal, log: () => undefined }, {});
       keyProxy = await startKeyProxy({ upstream: standIns.anthropicBaseUrl, apiKey: standIns.anthropicApiKey });
       return createModalBackend({
         ...modal,

@@ -177,13 +177,14 @@ export function createChat({ app, projectId, onJobEnded }) {
   }
 
   /**
-   * The agent's three ideas for the next message, as chips that send themselves.
+   * Ideas as chips that send themselves: a suggestion is a message, not left in the box for a second click.
    * @param {string[]} ideas
+   * @param {Record<string, string>} [attributes] the row's
    */
-  function nextIdeas(ideas) {
+  function suggestionChips(ideas, attributes = {}) {
     return h(
       'div',
-      { class: 'chips next-ideas', 'aria-label': t('nextIdeas') },
+      { class: 'chips', ...attributes },
       ideas.map((idea) =>
         h(
           'button',
@@ -212,26 +213,7 @@ export function createChat({ app, projectId, onJobEnded }) {
         { class: 'muted' },
         'Describe it in your own words; the agent writes the game and the preview updates when it is done. 作りたいゲームを教えてください。',
       ),
-      h(
-        'div',
-        { class: 'chips' },
-        SUGGESTIONS.map((s) =>
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'chip',
-              dataset: { action: 'suggestion' },
-              // A suggestion is a message: it is sent, not left in the box for a second click.
-              onclick: () => {
-                input.value = s;
-                send();
-              },
-            },
-            s,
-          ),
-        ),
-      ),
+      suggestionChips(SUGGESTIONS),
     );
   }
 
@@ -659,7 +641,8 @@ export function createChat({ app, projectId, onJobEnded }) {
         entry.body.textContent = entry.text;
       }
       const ideas = Array.isArray(m.result?.suggestions) ? m.result.suggestions.filter((/** @type {unknown} */ s) => typeof s === 'string') : [];
-      finishJob(m.jobId, 'done', ideas.length > 0 ? nextIdeas(ideas) : undefined);
+      // The agent's three ideas for the next message.
+      finishJob(m.jobId, 'done', ideas.length > 0 ? suggestionChips(ideas, { class: 'chips next-ideas', 'aria-label': t('nextIdeas') }) : undefined);
       onJobEnded?.('completed', m);
     }),
     socket.on('failed', (m) => {

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
 import { loadConfig } from '../../src/config.js';
-import { api, Client, signUp, startHarness, type Harness, type HarnessOptions, type Session } from './harness.js';
+import { api, Client, runMessage, signUp, startHarness, type Harness, type HarnessOptions, type Session } from './harness.js';
 
 /**
  * The client contract, registered for one server set-up. contract.test.ts runs it on the local backend and
@@ -37,16 +37,7 @@ export function contractCases(label: string, options: Omit<HarnessOptions, 'scri
     }
 
     /** Sends a chat message in the selected project and collects the job's events until it ends. */
-    async function generate(client: Client, projectId: string, content: string) {
-      client.send({ type: 'selectProject', projectId });
-      await client.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
-      client.send({ type: 'message', content });
-      const started = await client.next((m) => m.type === 'jobStarted');
-      const jobId = started.job.id as string;
-      const end = await client.next((m) => m.jobId === jobId && ['completed', 'failed', 'cancelled'].includes(m.type), 90_000);
-      const events = client.messages.filter((m) => m.jobId === jobId && typeof m.seq === 'number');
-      return { jobId, end, events };
-    }
+    const generate = (client: Client, projectId: string, content: string) => runMessage(client, projectId, content);
 
     describe('health, config and embedded auth', () => {
       it('serves health and config', async () => {

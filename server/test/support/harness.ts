@@ -201,3 +201,15 @@ export class Client {
     this.ws.close();
   }
 }
+
+/** Sends a chat message in a project over `client` and collects the job's events (those with a seq) until it ends. */
+export async function runMessage(client: Client, projectId: string, content: string, timeoutMs = 90_000) {
+  client.send({ type: 'selectProject', projectId });
+  await client.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
+  client.send({ type: 'message', content });
+  const started = await client.next((m) => m.type === 'jobStarted');
+  const jobId = started.job.id as string;
+  const end = await client.next((m) => m.jobId === jobId && ['completed', 'failed', 'cancelled'].includes(m.type), timeoutMs);
+  const events = client.messages.filter((m) => m.jobId === jobId && typeof m.seq === 'number');
+  return { jobId, end, events };
+}
