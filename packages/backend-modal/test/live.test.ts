@@ -75,7 +75,12 @@ if (!asked || !credentials) {
     // What `npm run modal:deploy` does, into the lane's own app and skills volume; with a proxy URL, checked from a sandbox.
     target = await startKeyProxy({ upstream: 'http://127.0.0.1:9', apiKey: 'live-deploy-check' });
     proxies.push(target);
-    const report = await deployModal({ ...LIVE, skillsDir: SKILLS_DIR, ...(proxyUrl ? { agent: { proxyPublicUrl: proxyUrl, keyProxyPort: proxyPort } } : {}), onStep: (line) => console.log(`[modal live] ${line}`) });
+    const report = await deployModal({
+      ...LIVE,
+      skillsDir: SKILLS_DIR,
+      ...(proxyUrl ? { agent: { proxyPublicUrl: proxyUrl, keyProxyPort: proxyPort } } : {}),
+      onStep: (line) => console.log(`[modal live] ${line}`),
+    });
     expect(report.images.map((image) => image.role)).toEqual(['user', 'render']);
   }, 30 * 60_000);
 
@@ -127,7 +132,10 @@ if (!asked || !credentials) {
       const client = await b.modalClient();
       const app = await client.apps.fromName(LIVE.appName!);
       const volume = await client.volumes.fromName(`${LIVE.volumePrefix}${s.userId}`, { version: 2 });
-      const observer = await client.sandboxes.create(app, client.images.fromRegistry('debian:bookworm-slim'), { volumes: { '/v': volume }, timeoutMs: 300_000 });
+      const observer = await client.sandboxes.create(app, client.images.fromRegistry('debian:bookworm-slim'), {
+        volumes: { '/v': volume },
+        timeoutMs: 300_000,
+      });
       try {
         expect(await shell(client, observer.sandboxId, `cat /v/projects/${s.projectId}/index.html`)).toBe('durable');
       } finally {
@@ -142,7 +150,11 @@ if (!asked || !credentials) {
       const s = scope();
       await b.files.write(s, 'index.html', 'x');
       const client = await b.modalClient();
-      const listing = await shell(client, (await b.userSandbox(s.userId)).sandboxId, `ls ${MOUNT.skills}; touch ${MOUNT.skills}/x 2>/dev/null && echo writable || echo read-only`);
+      const listing = await shell(
+        client,
+        (await b.userSandbox(s.userId)).sandboxId,
+        `ls ${MOUNT.skills}; touch ${MOUNT.skills}/x 2>/dev/null && echo writable || echo read-only`,
+      );
       expect(listing).toContain('game-loop');
       expect(listing.trim().endsWith('read-only')).toBe(true);
     }, 600_000);
