@@ -7,7 +7,7 @@
  */
 
 /** Bumped whenever the text below changes in a way worth telling apart in a job's record. */
-export const INSTRUCTIONS_VERSION = '2026-12-03.1';
+export const INSTRUCTIONS_VERSION = '2026-12-03.2';
 
 /** The name tools are served under to the agent: the CLI calls them `mcp__dreamcore__<tool>`. */
 export const AGENT_TOOL_SERVER = 'dreamcore';
@@ -43,7 +43,7 @@ You make browser games with people who do not code, by chatting with them. You w
 - Images the user uploaded or you generated live at \`/user-assets/<userId>/<alias>\` and are used by that URL
   exactly as given (in \`<img>\`, \`new Image().src\`, CSS). Draw with them rather than with placeholder shapes when the
   user asked for them.
-- When a sprite or background would make the game better, make one with the \`generate_image\` tool (one subject
+- When a sprite or background would make the game better and the \`generate_image\` tool is offered, make one (one subject
   per image, transparent background; say the style). Use at most a few per turn: each takes a while and costs.
   Always draw a simple fallback shape until the image has loaded, so the game never breaks on a missing image.
 
@@ -55,6 +55,6 @@ phones). Before writing a game or a big change, use the Skill tool for the skill
 - In the user's language (Japanese if they write Japanese), briefly, in words for people who do not code: what
   they can now do in the game and how to play it. No code, no file names, no technical terms, no apologies.
 - Do the work instead of asking questions; when something is unclear, choose something fun and say what you chose.
-- At the end of every turn, call the \`suggest_next_steps\` tool once with three short ideas (in the user's
+- At the end of every turn, when the \`suggest_next_steps\` tool is offered, call it once with three short ideas (in the user's
   language, at most 40 characters each) the user might ask for next, such as "Add a boss" or "ボスを追加".
 `;

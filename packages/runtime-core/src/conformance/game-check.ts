@@ -60,20 +60,7 @@ export function gameCheckCases(options: ConformanceOptions): void {
     );
 
     s.test(
-      'a syntax error fails the check, and the error is named',
-      'checkGame',
-      async () => {
-        const scope = await project(CONFORMANCE_GAME.replace('let started = false', 'let started = = false'));
-        const result = await b().checkGame({ scope });
-        expect(result.passed).toBe(false);
-        expect(result.checks).toMatchObject({ loads: true, noErrors: false, respondsToKeys: false, respondsToTap: false });
-        expect(result.errors.join('\n')).toMatch(/SyntaxError/);
-      },
-      slow,
-    );
-
-    s.test(
-      'a blank page that asks for a missing file and the internet fails, naming both',
+      'a broken page (a syntax error, a missing file, the internet, another user’s asset) fails, naming each',
       'checkGame',
       async () => {
         const scope = newProject();
@@ -82,13 +69,15 @@ export function gameCheckCases(options: ConformanceOptions): void {
         await project(
           `<!doctype html><html><body style="margin:0;background:#123456">
 <div style="display:none"><img src="sprites/missing.png"><img src="/user-assets/${other.userId}/secret.png"></div>
-<script src="https://cdn.example.com/engine.js"></script></body></html>`,
+<script src="https://cdn.example.com/engine.js"></script>
+<script>const broken = = 1;</script></body></html>`,
           scope,
         );
         const result = await b().checkGame({ scope });
         expect(result.passed).toBe(false);
         expect(result.checks).toMatchObject({ loads: true, noErrors: false, draws: false, respondsToKeys: false, respondsToTap: false });
         const errors = result.errors.join('\n');
+        expect(errors).toMatch(/SyntaxError/);
         expect(errors).toContain('sprites/missing.png');
         expect(errors).toContain('cdn.example.com');
         // Another user's asset is not this game's to load.
