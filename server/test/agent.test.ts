@@ -94,6 +94,10 @@ describe('the game-making agent on the job path', () => {
     expect(JSON.parse(job!.gameCheck!)).toMatchObject({ passed: true });
     expect(job!.costUsd).toBeGreaterThan(0.039);
     expect(end.job).toMatchObject({ repair_turns: 0, images_generated: 1, game_check: { passed: true } });
+    // A follow-up keeps the name (only a first generation names the project).
+    const again = await generate(client, projectId, 'make it faster');
+    expect(again.end.type).toBe('completed');
+    expect(again.events.some((e) => e.type === 'projectRenamed')).toBe(false);
 
     client.close();
   }, 300_000);
@@ -128,5 +132,22 @@ describe('the game-making agent on the job path', () => {
     // A project its user named keeps its name.
     expect(events.some((e) => e.type === 'projectRenamed')).toBe(false);
     client.close();
+  }, 300_000);
+
+  it('GAME_CHECK_REPAIR_TURNS=0 turns the repair off: the failed check is reported and the turn stands', async () => {
+    const off = await startHarness({ script: brokenThenRepaired, env: { GAME_CHECK: 'true', GAME_CHECK_REPAIR_TURNS: '0' } });
+    try {
+      const user = await signUp(off.url);
+      const client = await Client.init(off.url, user.accessToken);
+      const projectId = await createProject(client, 'No repair');
+      const { end, events } = await runMessage(client, projectId, 'Make a catching game', 150_000);
+      expect(end.type).toBe('completed');
+      expect(events.filter((e) => e.type === 'gameCheck').map((e) => [e.check.attempt, e.check.passed])).toEqual([[1, false]]);
+      expect(off.model.messageRequests.some((r) => JSON.stringify(r.body).includes(REPAIR_MARK))).toBe(false);
+      expect(end.job).toMatchObject({ repair_turns: 0, game_check: { passed: false } });
+      client.close();
+    } finally {
+      await off.close();
+    }
   }, 300_000);
 });
