@@ -8,6 +8,7 @@ import { STANDING_INSTRUCTIONS, type GameCheckResult } from '@dreamcore/runtime-
 import { buildGame, demoScript } from '@dreamcore/runtime-core/demo';
 import type { ScriptFunction } from '@dreamcore/runtime-core/testkit';
 import { api, Client, runMessage, signUp, startHarness, type Harness, type Session } from './support/harness.js';
+import { CAN_RUN_BROWSER, launchChromium, newContext, newPage, shot, signInAs } from './support/browser-kit.js';
 
 const BROKEN = buildGame('catcher').replace('<script>', '<script>\nconst broken = ;\n');
 const REPAIR_MARK = 'does not work yet';
@@ -150,4 +151,37 @@ describe('the game-making agent on the job path', () => {
       await off.close();
     }
   }, 300_000);
+
+  it.skipIf(!CAN_RUN_BROWSER)(
+    'in the editor (ja): the check, the picture, the new name and three ideas that send themselves',
+    async () => {
+      h.model.setScript(demoScript);
+      const user = await signUp(h.url);
+      const socket = await Client.init(h.url, user.accessToken);
+      const projectId = await createProject(socket);
+      socket.close();
+      const browser = await launchChromium();
+      try {
+        const { page, errors } = await newPage(await newContext(browser, 'desktop', 'ja-JP'));
+        await signInAs(page, h.url, user);
+        await page.goto(`${h.url}/#/project/${projectId}`);
+        await page.locator('.chat-input').fill('ブロック崩しを作ってください');
+        await page.locator('button.send').click();
+        const ideas = page.locator('.next-ideas .chip');
+        await ideas.nth(2).waitFor({ timeout: 120_000 });
+        expect(await ideas.allTextContents()).toEqual(['もっと速くして', '色を変えて', '敵を増やして']);
+        expect(await page.locator('.game-check[data-passed="true"]').textContent()).toContain('遊んで確かめました');
+        expect(await page.locator('.agent-image img').getAttribute('src')).toMatch(new RegExp(`^/user-assets/${user.userId}/`));
+        await expect.poll(() => page.title()).toContain('ブロックくずし');
+        await shot(page, 'agent-check-ideas-ja');
+        // An idea is a message: a click sends it.
+        await ideas.first().click();
+        await page.locator('.msg-assistant[data-state="done"]').nth(1).waitFor({ timeout: 120_000 });
+        expect(errors).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+    300_000,
+  );
 });

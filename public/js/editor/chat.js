@@ -621,6 +621,11 @@ export function createChat({ app, projectId, onJobEnded }) {
       }
       scrollDown();
     }),
+    // A job that named the project says so in its stream (the editor's title follows it): counted here, so the feed
+    // sees no hole before `completed`.
+    socket.on('projectRenamed', (m) => {
+      if (typeof m.seq === 'number') fresh(m);
+    }),
     socket.on('gameCheck', (m) => {
       if (!fresh(m) || !m.check) return;
       const { passed, attempt, errors } = m.check;
