@@ -9,12 +9,20 @@ const controller = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => controller.abort());
 process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
 
-/** The built package (dist/) when present; in a source checkout (run with `node --conditions=source`), the sources through tsx. */
+/**
+ * The built package (dist/) when present; in a source checkout, or in a process started with the `source` export
+ * condition (`node --conditions=source`: the workspace packages then resolve to TypeScript the built module cannot
+ * import), the sources through tsx.
+ */
 async function loadCli() {
-  try {
-    return await import('../dist/cli.js');
-  } catch (error) {
-    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const source = args.some((arg, i) => arg === '--conditions=source' || arg === '-C=source' || ((arg === '--conditions' || arg === '-C') && args[i + 1] === 'source'));
+  if (!source) {
+    try {
+      return await import('../dist/cli.js');
+    } catch (error) {
+      if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    }
   }
   const { register } = await import('tsx/esm/api');
   register();
