@@ -16,7 +16,9 @@ process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, s
  */
 async function loadCli() {
   const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const source = args.some((arg, i) => arg === '--conditions=source' || arg === '-C=source' || ((arg === '--conditions' || arg === '-C') && args[i + 1] === 'source'));
+  const source = args.some(
+    (arg, i) => arg === '--conditions=source' || arg === '-C=source' || ((arg === '--conditions' || arg === '-C') && args[i + 1] === 'source'),
+  );
   if (!source) {
     try {
       return await import('../dist/cli.js');
