@@ -8,6 +8,7 @@ import { clear, h, toast } from './lib/dom.js';
 import { mountLogin } from './screens/login.js';
 import { mountProjects } from './screens/projects.js';
 import { mountEditor } from './screens/editor.js';
+import { returnedErrorText } from './strings/signin.js';
 
 /**
  * What every screen is handed: the server's configuration, the session, REST and the socket, and navigation.
@@ -87,7 +88,7 @@ async function boot() {
   try {
     await auth.takeSessionFromUrl();
   } catch (/** @type {any} */ error) {
-    toast(error.message, 'error', 8000);
+    toast(returnedErrorText(error.code), 'error', 8000);
   }
   if (auth.session && auth.session.expires_at - Date.now() / 1000 < 60) {
     await auth.refresh().catch(() => undefined);

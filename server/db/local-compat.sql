@@ -54,8 +54,30 @@ create table if not exists auth.refresh_tokens (
 create index if not exists refresh_tokens_user_id_idx on auth.refresh_tokens (user_id);
 create index if not exists refresh_tokens_parent_idx on auth.refresh_tokens (parent);
 
+-- One-time secrets of the embedded auth server: magic-link tokens (payload: the e-mail and where to land) and the
+-- state of a Google sign-in under way (payload: the PKCE verifier, the nonce and where to land). Only a hash is
+-- stored; using one deletes it, so a link or a callback works once.
+create table if not exists auth.one_time_tokens (
+  token_hash text primary key,
+  kind text not null check (kind in ('magiclink', 'oauth_state')),
+  payload jsonb not null default '{}'::jsonb,
+  expires_at timestamptz not null,
+  created_at timestamptz not null default now()
+);
+create index if not exists one_time_tokens_expires_at_idx on auth.one_time_tokens (expires_at);
+
+-- External sign-in identities (Google's subject) of embedded auth users, as GoTrue's auth.identities.
+create table if not exists auth.identities (
+  provider text not null,
+  provider_id text not null,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  created_at timestamptz not null default now(),
+  primary key (provider, provider_id)
+);
+create index if not exists identities_user_id_idx on auth.identities (user_id);
+
 -- Only the server (service role) touches the auth tables, as with GoTrue.
-grant select, insert, update, delete on auth.users, auth.refresh_tokens to service_role;
+grant select, insert, update, delete on auth.users, auth.refresh_tokens, auth.one_time_tokens, auth.identities to service_role;
 
 -- Same definitions as Supabase's: claims come from the per-transaction setting PostgREST (or the embedded database)
 -- writes; the older per-claim setting is still honoured first, as Supabase does.

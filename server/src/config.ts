@@ -34,6 +34,13 @@ const schema = z
     SUPABASE_ANON_KEY: z.string().optional(),
     SUPABASE_SERVICE_ROLE_KEY: z.string().optional(),
     SUPABASE_JWT_SECRET: z.string().optional(),
+    // Embedded auth: magic-link mail (smtp:// or smtps:// URL; absent: the link goes to the server log) and Google
+    // sign-in (both set: the button appears); GOOGLE_ISSUER_URL is for a stand-in provider in tests
+    SMTP_URL: z.string().url().optional(),
+    MAIL_FROM: z.string().default('DreamCore <no-reply@dreamcore.local>'),
+    GOOGLE_CLIENT_ID: z.string().optional(),
+    GOOGLE_CLIENT_SECRET: z.string().optional(),
+    GOOGLE_ISSUER_URL: z.string().url().default('https://accounts.google.com'),
     // Signing of preview URLs (derived and persisted in DATA_DIR when absent)
     GAME_SIGNING_SECRET: z.string().min(32).optional(),
     ASSET_BASE_URL: z.string().url().optional(),
@@ -83,6 +90,9 @@ const schema = z
     }
     if (env.SUPABASE_URL && !env.SUPABASE_SERVICE_ROLE_KEY) {
       ctx.addIssue({ code: 'custom', path: ['SUPABASE_SERVICE_ROLE_KEY'], message: 'required when SUPABASE_URL is set (jobs write as the service role)' });
+    }
+    if (Boolean(env.GOOGLE_CLIENT_ID) !== Boolean(env.GOOGLE_CLIENT_SECRET)) {
+      ctx.addIssue({ code: 'custom', path: ['GOOGLE_CLIENT_SECRET'], message: 'GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together' });
     }
     const backend = env.EXECUTION_BACKEND ?? (env.USE_MODAL ? 'modal' : 'local');
     if (env.EXECUTION_BACKEND && env.USE_MODAL !== undefined && (env.USE_MODAL ? 'modal' : 'local') !== env.EXECUTION_BACKEND) {

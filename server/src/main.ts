@@ -14,6 +14,8 @@ import { createLogger, type Logger } from './logger.js';
 import { createBackend, type ModelAccess } from './backend.js';
 import { createVerifier, type TokenVerifier } from './auth/verify.js';
 import { embeddedAuthRouter, loadIssuer } from './auth/embedded.js';
+import { createSignInMailer, type SignInMailer } from './auth/mailer.js';
+import { createGoogleClient } from './auth/google.js';
 import { openDatabase } from './db/open.js';
 import { JobManager } from './jobs/manager.js';
 import { Quota } from './quota.js';
@@ -88,6 +90,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
 
   let verify: TokenVerifier;
   let authRouter;
+  let mailer: SignInMailer | undefined;
   let authUrl: string;
   let anonKey: string;
   if (config.SUPABASE_URL) {
@@ -103,7 +106,17 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
     const issuer = await loadIssuer(config.DATA_DIR, 'dreamcore-embedded-auth');
     verify = createVerifier({ issuer: issuer.issuer, jwks: issuer.jwks });
     if (!db.auth) throw new Error('embedded auth needs the embedded database');
-    authRouter = embeddedAuthRouter(db.auth, issuer, verify);
+    mailer = createSignInMailer(config.SMTP_URL, config.MAIL_FROM, log);
+    authRouter = embeddedAuthRouter(db.auth, issuer, verify, {
+      siteUrl: () => ctx.config.PUBLIC_URL ?? ctx.authUrl,
+      mailer,
+      google:
+        config.GOOGLE_CLIENT_ID && config.GOOGLE_CLIENT_SECRET
+          ? createGoogleClient({ clientId: config.GOOGLE_CLIENT_ID, clientSecret: config.GOOGLE_CLIENT_SECRET, issuer: config.GOOGLE_ISSUER_URL })
+          : null,
+      showLinks: config.demoMode && !config.SMTP_URL,
+      log,
+    });
     authUrl = '';
     anonKey = 'embedded';
   }
@@ -193,6 +206,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await backend.close();
         await demo.close();
+        mailer?.close();
         await db.close();
       })();
       return closing;

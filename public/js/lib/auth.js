@@ -186,7 +186,19 @@ export class Auth extends EventTarget {
     return this.session;
   }
 
-  /** Google through Supabase: the browser leaves, and comes back with the session in the URL fragment. */
+  /**
+   * A sign-in link by e-mail (GoTrue's magic link); opening it comes back here with the session in the URL fragment.
+   * The embedded server in demo mode without mail answers with the link itself.
+   * @param {string} email
+   * @returns {Promise<{ demoLink: string | null }>}
+   */
+  async sendMagicLink(email) {
+    const redirect = encodeURIComponent(`${location.origin}/`);
+    const body = await this.call('POST', `/otp?redirect_to=${redirect}`, { email, create_user: true, data: {}, gotrue_meta_security: {} });
+    return { demoLink: typeof body?.demo_link === 'string' ? body.demo_link : null };
+  }
+
+  /** Google (Supabase's or the embedded server's): the browser leaves, and comes back with the session in the URL fragment. */
   signInWithGoogle() {
     const redirect = `${location.origin}/`;
     location.assign(`${this.base}/authorize?provider=google&redirect_to=${encodeURIComponent(redirect)}`);
@@ -199,7 +211,7 @@ export class Auth extends EventTarget {
     const params = new URLSearchParams(hash);
     history.replaceState(null, '', location.pathname + location.search);
     const error = params.get('error');
-    if (error) throw new AuthError(params.get('error_description') || error);
+    if (error) throw new AuthError(params.get('error_description') || error, 0, params.get('error_code') || error);
     const session = this.toSession(Object.fromEntries(params));
     const user = await this.call('GET', '/user', undefined, this.headers({ authorization: `Bearer ${session.access_token}` }));
     session.user = { id: user.id, email: user.email ?? '' };

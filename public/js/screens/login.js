@@ -1,6 +1,7 @@
 // Sign in / create account (email + password), and Google when the server uses a real Supabase project.
 import { h } from '../lib/dom.js';
 import { NAME_MAX, suggestName, t } from '../strings/account.js';
+import { magicLinkSection } from './login-link.js';
 
 /** @type {import('../main.js').Screen} */
 export function mountLogin(root, app) {
@@ -58,6 +59,9 @@ export function mountLogin(root, app) {
     notice,
     submit,
   );
+  const linkSection = magicLinkSection(app, email, showError);
+  tabSignIn.addEventListener('click', () => (linkSection.hidden = false));
+  tabSignUp.addEventListener('click', () => (linkSection.hidden = true));
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -124,6 +128,7 @@ export function mountLogin(root, app) {
           h('span', { class: 'ja' }, 'チャットするだけでゲームが作れる'),
         ),
         form,
+        linkSection,
         google,
       ),
     ),

@@ -1,7 +1,8 @@
 /**
  * Embedded auth: without Supabase the server is its own issuer and speaks the GoTrue subset supabase-js uses for
- * email + password, so the browser code is the same in both modes. Passwords: scrypt. Access tokens: ES256 JWTs
- * (1 h). Refresh tokens: random, stored hashed, single use with reuse detection.
+ * email + password, magic links (`/otp`, `/verify`) and Google (`/authorize`, `/callback`), so the browser code is the
+ * same in both modes. Passwords: scrypt. Access tokens: ES256 JWTs (1 h). Refresh tokens: random, stored hashed,
+ * single use with reuse detection. Magic links and OAuth states: random, stored hashed, single use, short-lived.
  */
 import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -11,11 +12,19 @@ import express, { type Router } from 'express';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
 import { AuthError, type TokenVerifier } from './verify.js';
 import type { AuthStore, AuthUserRecord } from '../db/repository.js';
+import type { MailLanguage, SignInMailer } from './mailer.js';
+import { OAuthFlowError, type GoogleClient, type PendingFlow } from './google.js';
+import type { Logger } from '../logger.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const ACCESS_TTL_S = 3600;
 const REFRESH_TTL_MS = 30 * 24 * 3600_000;
+const MAGIC_LINK_TTL_MS = 3600_000;
+const OAUTH_FLOW_TTL_MS = 10 * 60_000;
+/** GoTrue's default: one sign-in mail per address per minute. */
+const MAGIC_LINK_INTERVAL_MS = 60_000;
+const OAUTH_COOKIE = 'dreamcore_oauth';
 
 type AuthUser = AuthUserRecord;
 
@@ -79,9 +88,21 @@ function goTrueError(res: express.Response, status: number, errorCode: string, m
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-export function embeddedAuthRouter(store: AuthStore, issuer: EmbeddedIssuer, verify: TokenVerifier): Router {
+export interface EmbeddedAuthOptions {
+  /** The origin people open the app at (links in mail, the OAuth redirect URI); known once the server listens. */
+  siteUrl: () => string;
+  mailer: SignInMailer;
+  /** Null: Google sign-in is not configured. */
+  google: GoogleClient | null;
+  /** Demo mode without SMTP: the `/otp` answer carries the link (`demo_link`), which the sign-in screen shows. */
+  showLinks: boolean;
+  log: Logger;
+}
+
+export function embeddedAuthRouter(store: AuthStore, issuer: EmbeddedIssuer, verify: TokenVerifier, options: EmbeddedAuthOptions): Router {
   const router = express.Router();
   router.use(express.json({ limit: '16kb' }));
+  const lastMail = new Map<string, number>();
 
   const userJson = (u: AuthUser) => ({
     id: u.id,
@@ -170,14 +191,188 @@ export function embeddedAuthRouter(store: AuthStore, issuer: EmbeddedIssuer, ver
     }
   });
 
+  /** Where to land after a link or Google: the app's own origin only (as GoTrue's allow list), else its start page. */
+  const landing = (requested: unknown): string => {
+    const site = new URL(options.siteUrl());
+    if (typeof requested === 'string' && requested !== '') {
+      try {
+        const url = new URL(requested, site);
+        if (url.origin === site.origin) return `${url.origin}${url.pathname}${url.search}`;
+      } catch {
+        /* not a URL: the start page */
+      }
+    }
+    return `${site.origin}/`;
+  };
+  /** GoTrue's implicit-flow answer: the session in the fragment of the landing page. */
+  const withSession = async (target: string, user: AuthUser, type: string) => {
+    const s = await session(user);
+    const fragment = new URLSearchParams({
+      access_token: s.access_token,
+      expires_at: String(s.expires_at),
+      expires_in: String(s.expires_in),
+      refresh_token: s.refresh_token,
+      token_type: s.token_type,
+      type,
+    });
+    return `${target}#${fragment.toString()}`;
+  };
+  const withError = (target: string, errorCode: string, description: string) =>
+    `${target}#${new URLSearchParams({ error: 'access_denied', error_code: errorCode, error_description: description }).toString()}`;
+  const mailLanguage = (req: express.Request): MailLanguage => (req.acceptsLanguages('en', 'ja') === 'ja' ? 'ja' : 'en');
+
+  // ---------------------------------------------------------------- magic link
+  router.post('/otp', async (req, res, next) => {
+    try {
+      const { email, create_user: createUser, data } = (req.body ?? {}) as { email?: unknown; create_user?: unknown; data?: unknown };
+      if (typeof email !== 'string' || !EMAIL.test(email.trim()))
+        return goTrueError(res, 400, 'validation_failed', 'Unable to validate email address: invalid format');
+      const address = email.trim().toLowerCase();
+      if (createUser === false && !(await store.authUserByEmail(address))) return goTrueError(res, 422, 'otp_disabled', 'Signups not allowed for otp');
+      const last = lastMail.get(address) ?? 0;
+      if (Date.now() - last < MAGIC_LINK_INTERVAL_MS) {
+        const wait = Math.ceil((MAGIC_LINK_INTERVAL_MS - (Date.now() - last)) / 1000);
+        return goTrueError(res, 429, 'over_email_send_rate_limit', `For security purposes, you can only request this after ${wait} seconds.`);
+      }
+      lastMail.set(address, Date.now());
+      const token = randomBytes(32).toString('base64url');
+      const meta = typeof data === 'object' && data !== null && !Array.isArray(data) ? data : {};
+      await store.storeOneTimeToken(sha256(token), 'magiclink', { email: address, data: meta }, new Date(Date.now() + MAGIC_LINK_TTL_MS));
+      const link = new URL('/auth/v1/verify', options.siteUrl());
+      link.search = new URLSearchParams({ token, type: 'magiclink', redirect_to: landing(req.query.redirect_to) }).toString();
+      try {
+        await options.mailer.sendMagicLink(address, link.toString(), mailLanguage(req));
+      } catch (error) {
+        lastMail.delete(address);
+        options.log.error({ err: error }, 'magic link mail failed');
+        return goTrueError(res, 500, 'unexpected_failure', 'Error sending magic link email');
+      }
+      res.json(options.showLinks ? { demo_link: link.toString() } : {});
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  /** The user a magic-link token signs in (created on first use, as GoTrue's `create_user`), or null. */
+  const redeemMagicLink = async (token: unknown): Promise<AuthUser | null> => {
+    if (typeof token !== 'string' || token === '') return null;
+    const payload = await store.useOneTimeToken(sha256(token), 'magiclink');
+    if (!payload || typeof payload.email !== 'string') return null;
+    const existing = await store.authUserByEmail(payload.email);
+    if (existing) return existing;
+    try {
+      return await store.createAuthUser(payload.email, null, (payload.data as Record<string, unknown>) ?? {});
+    } catch {
+      // Signed up with a password between the mail and the click.
+      return store.authUserByEmail(payload.email);
+    }
+  };
+
+  router.get('/verify', async (req, res, next) => {
+    try {
+      const target = landing(req.query.redirect_to);
+      const user = req.query.type === 'magiclink' ? await redeemMagicLink(req.query.token) : null;
+      if (!user) return res.redirect(303, withError(target, 'otp_expired', 'Email link is invalid or has expired'));
+      res.redirect(303, await withSession(target, user, 'magiclink'));
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // supabase-js verifyOtp({ token_hash, type }): the same token, answered with the session as JSON.
+  router.post('/verify', async (req, res, next) => {
+    try {
+      const { type, token_hash: tokenHash } = (req.body ?? {}) as { type?: unknown; token_hash?: unknown };
+      if (type !== 'magiclink' && type !== 'email') return goTrueError(res, 400, 'validation_failed', 'Verify requires a verification type');
+      const user = await redeemMagicLink(tokenHash);
+      if (!user) return goTrueError(res, 403, 'otp_expired', 'Email link is invalid or has expired');
+      res.json(await session(user));
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // ---------------------------------------------------------------- Google
+  const callbackUrl = () => new URL('/auth/v1/callback', options.siteUrl()).toString();
+
+  router.get('/authorize', async (req, res, next) => {
+    try {
+      if (req.query.provider !== 'google' || !options.google)
+        return goTrueError(res, 400, 'validation_failed', 'Unsupported provider: provider is not enabled');
+      const flow = options.google.newFlow();
+      // Binds the flow to this browser: a callback carrying someone else's state (login CSRF) lacks the cookie.
+      const binding = randomBytes(16).toString('base64url');
+      const url = await options.google.authorizationUrl(flow, callbackUrl());
+      await store.storeOneTimeToken(
+        sha256(flow.state),
+        'oauth_state',
+        { codeVerifier: flow.codeVerifier, nonce: flow.nonce, binding, redirectTo: landing(req.query.redirect_to) },
+        new Date(Date.now() + OAUTH_FLOW_TTL_MS),
+      );
+      res.cookie(OAUTH_COOKIE, binding, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: new URL(options.siteUrl()).protocol === 'https:',
+        path: '/auth/v1/callback',
+        maxAge: OAUTH_FLOW_TTL_MS,
+      });
+      res.redirect(302, url.toString());
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.get('/callback', async (req, res, next) => {
+    try {
+      const site = landing(undefined);
+      const state = typeof req.query.state === 'string' ? req.query.state : '';
+      const payload = state && options.google ? await store.useOneTimeToken(sha256(state), 'oauth_state') : null;
+      res.clearCookie(OAUTH_COOKIE, { path: '/auth/v1/callback' });
+      if (!payload || !options.google) return res.redirect(303, withError(site, 'bad_oauth_state', 'OAuth state is invalid or has expired'));
+      const target = typeof payload.redirectTo === 'string' ? payload.redirectTo : site;
+      if (cookieValue(req.headers.cookie, OAUTH_COOKIE) !== payload.binding)
+        return res.redirect(303, withError(target, 'bad_oauth_callback', 'OAuth callback does not match the browser that started the sign-in'));
+      const flow: PendingFlow = { state, codeVerifier: String(payload.codeVerifier), nonce: String(payload.nonce) };
+      let identity;
+      try {
+        identity = await options.google.finish(new URL(req.originalUrl, options.siteUrl()), flow, callbackUrl());
+      } catch (error) {
+        if (!(error instanceof OAuthFlowError)) throw error;
+        options.log.warn({ err: error }, 'Google sign-in refused');
+        return res.redirect(303, withError(target, error.code, error.message));
+      }
+      let user = await store.userByIdentity('google', identity.subject);
+      if (!user) {
+        user =
+          (await store.authUserByEmail(identity.email)) ??
+          (await store.createAuthUser(identity.email, null, {
+            ...(identity.name ? { display_name: identity.name, full_name: identity.name } : {}),
+            ...(identity.picture ? { avatar_url: identity.picture } : {}),
+          }));
+        await store.linkIdentity('google', identity.subject, user.id);
+      }
+      res.redirect(303, await withSession(target, user, 'signup'));
+    } catch (error) {
+      next(error);
+    }
+  });
+
   router.get('/.well-known/jwks.json', (_req, res) => {
     res.set('cache-control', 'public, max-age=600').json(issuer.jwks);
   });
   router.get('/settings', (_req, res) => {
-    res.json({ external: { email: true, google: false }, disable_signup: false, mailer_autoconfirm: true });
+    res.json({ external: { email: true, google: options.google !== null }, disable_signup: false, mailer_autoconfirm: true });
   });
   return router;
 }
 
 // A fixed hash to verify against when the email is unknown, so timing does not reveal which emails exist.
 const DUMMY_HASH = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${Buffer.alloc(16).toString('base64')}$${Buffer.alloc(32).toString('base64')}`;
+
+function cookieValue(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) return decodeURIComponent(rest.join('='));
+  }
+  return null;
+}

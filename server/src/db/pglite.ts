@@ -37,6 +37,7 @@ import {
   type JobPatch,
   type JobRecord,
   type NewAsset,
+  type OneTimeTokenKind,
   type Plan,
   type ProjectRecord,
   type ProjectSummary,
@@ -566,6 +567,41 @@ class PgliteAuthStore implements AuthStore {
   async revokeUserTokens(userId: string): Promise<number> {
     const rows = await this.db.rows('update auth.refresh_tokens set revoked = true where user_id = $1 and not revoked returning token_hash', [userId]);
     return rows.length;
+  }
+
+  async storeOneTimeToken(tokenHash: string, kind: OneTimeTokenKind, payload: Record<string, unknown>, expiresAt: Date): Promise<void> {
+    await this.db.rows('delete from auth.one_time_tokens where expires_at < now()');
+    await this.db.rows('insert into auth.one_time_tokens (token_hash, kind, payload, expires_at) values ($1, $2, $3::jsonb, $4)', [
+      tokenHash,
+      kind,
+      JSON.stringify(payload),
+      expiresAt.toISOString(),
+    ]);
+  }
+
+  async useOneTimeToken(tokenHash: string, kind: OneTimeTokenKind): Promise<Record<string, unknown> | null> {
+    // One statement: two requests racing with the same secret cannot both get it.
+    const row = await this.db.row('delete from auth.one_time_tokens where token_hash = $1 and kind = $2 returning payload, expires_at > now() as valid', [
+      tokenHash,
+      kind,
+    ]);
+    return row && row.valid ? (row.payload as Record<string, unknown>) : null;
+  }
+
+  async userByIdentity(provider: string, providerId: string): Promise<AuthUserRecord | null> {
+    const row = await this.db.row('select u.* from auth.identities i join auth.users u on u.id = i.user_id where i.provider = $1 and i.provider_id = $2', [
+      provider,
+      providerId,
+    ]);
+    return row && toAuthUser(row);
+  }
+
+  async linkIdentity(provider: string, providerId: string, userId: string): Promise<void> {
+    await this.db.rows('insert into auth.identities (provider, provider_id, user_id) values ($1, $2, $3) on conflict do nothing', [
+      provider,
+      providerId,
+      userId,
+    ]);
   }
 }
 

@@ -409,7 +409,17 @@ export interface AuthStore {
   useRefreshToken(tokenHash: string): Promise<AuthUserRecord | null>;
   /** Sign-out everywhere. Returns how many tokens were revoked. */
   revokeUserTokens(userId: string): Promise<number>;
+  /** Keeps a one-time secret (by its hash) until `expiresAt`; expired ones are pruned on the way. */
+  storeOneTimeToken(tokenHash: string, kind: OneTimeTokenKind, payload: Record<string, unknown>, expiresAt: Date): Promise<void>;
+  /** Uses a one-time secret: its payload once, then null (also for an unknown, expired or other-kind secret). */
+  useOneTimeToken(tokenHash: string, kind: OneTimeTokenKind): Promise<Record<string, unknown> | null>;
+  /** The user an external identity (Google's subject) belongs to, or null. */
+  userByIdentity(provider: string, providerId: string): Promise<AuthUserRecord | null>;
+  /** Links an external identity to a user (again: nothing changes). */
+  linkIdentity(provider: string, providerId: string, userId: string): Promise<void>;
 }
+
+export type OneTimeTokenKind = 'magiclink' | 'oauth_state';
 
 export interface Database {
   readonly kind: 'pglite' | 'supabase';

@@ -91,6 +91,8 @@ export function createApp(ctx: ServerContext, extras: AppExtras = {}): Express {
       demoMode: ctx.config.demoMode,
       backend: ctx.backend.name,
       embeddedAuth: ctx.config.database === 'pglite',
+      // Supabase runs its own Google sign-in (enabled in its dashboard); embedded auth when configured here.
+      googleSignIn: ctx.config.database === 'supabase' || Boolean(ctx.config.GOOGLE_CLIENT_ID),
     });
   });
   app.get('/metrics', async (_req, res) => {
