@@ -12,6 +12,7 @@ import type { ModalClient } from 'modal';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isBackendError, type BackendError } from '@dreamcore/runtime-core';
 import { expectCode } from '@dreamcore/runtime-core/conformance';
+import { startFakeGemini } from '@dreamcore/runtime-core/testkit';
 import { emulatorPrerequisites } from '../src/emulator/index.js';
 import { createModalBackend, type ModalBackend } from '../src/index.js';
 import { deployForTests, useEmulatedBackends } from './support/emulated.js';
@@ -127,17 +128,29 @@ lane('Modal backend on Modal semantics (emulator)', () => {
 
   it('with Modal unreachable every capability fails with a BackendError within its deadline', async () => {
     const deadlines = { rpcMs: 1000, commandMs: 1500, sandboxStartMs: 1500 };
-    const warm = make({ deadlines, video: { enabled: true } });
-    const scope = newScope();
-    await warm.files.write(scope, 'index.html', 'x');
-    await warm.git.init(scope);
-    const cold = make({ deadlines, video: { enabled: true } });
+    // Gemini answers: generateImage gets as far as storing the picture, which needs Modal.
+    const gemini = await startFakeGemini();
+    const options = { deadlines, video: { enabled: true }, gemini: { apiKey: 'gemini-key', baseUrl: gemini.url } };
+    const warm = make(options);
+    // Git calls on one project wait for each other (then each has its own deadline): a few projects keep the case short.
+    const userId = randomUUID();
+    const project = () => ({ userId, projectId: randomUUID() });
+    const [scope, second, third, fourth] = [project(), project(), project(), project()];
+    const [, head, thirdHead] = await Promise.all(
+      [scope, second, third, fourth].map(async (s) => {
+        await warm.files.write(s, 'index.html', 'x');
+        return (await warm.git.init(s)).head;
+      }),
+    );
+    const bundle = await warm.git.exportBundle(fourth);
+    const cold = make(options);
     emu().setReachable(false);
     try {
       for (const b of [warm, cold]) {
         const assets = { userId: scope.userId, assets: true as const };
         const calls: [string, Promise<unknown>][] = [
           ['files.read', b.files.read(scope, 'index.html')],
+          ['files.readText', b.files.readText(scope, 'index.html')],
           ['files.write', b.files.write(scope, 'a.txt', 'a')],
           // (A call abandoned at its deadline may still land once Modal answers again, so none of these touch index.html.)
           ['files.delete', b.files.delete(scope, 'missing.txt')],
@@ -151,8 +164,16 @@ lane('Modal backend on Modal semantics (emulator)', () => {
           ['git.log', b.git.log(scope)],
           ['git.commit', b.git.commit(scope, 'm')],
           ['git.init', b.git.init(newScope())],
+          ['git.diff', b.git.diff(second, head!)],
+          ['git.readAt', b.git.readAt(second, head!, 'index.html')],
+          ['git.restore', b.git.restore(third, thirdHead!)],
+          ['git.verify', b.git.verify(third)],
+          ['git.exportBundle', b.git.exportBundle(fourth)],
+          ['git.importBundle', b.git.importBundle(newScope(), bundle)],
           ['runClaude', b.runClaude({ scope, prompt: 'hi' }).result],
+          ['generateImage', b.generateImage({ scope: { userId: scope.userId }, prompt: 'a red ball', width: 64, height: 64 })],
           ['renderVideo', b.renderVideo({ scope })],
+          ['checkGame', b.checkGame({ scope })],
           ['prewarm', b.prewarm({ userId: randomUUID() })],
         ];
         const outcomes = await Promise.all(
@@ -174,6 +195,7 @@ lane('Modal backend on Modal semantics (emulator)', () => {
       }
     } finally {
       emu().setReachable(true);
+      await gemini.close();
     }
     expect(await warm.files.readText(scope, 'index.html')).toBe('x');
   }, 90_000);
