@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { expectCode } from '@dreamcore/runtime-core/conformance';
+import { CONFORMANCE_GAME, expectCode } from '@dreamcore/runtime-core/conformance';
 import { emulatorPrerequisites } from '../src/emulator/index.js';
 import { MOUNT } from '../src/index.js';
 import { sh, useEmulatedBackends } from './support/emulated.js';
@@ -134,6 +134,47 @@ lane('Modal backend specifics (emulator)', () => {
     expect(outputs[3]).toContain('detached');
     expect(await sh(b, scope.userId, `pgrep -U ${outputs[0]!.trim()} || true`)).toBe('');
   }, 60_000);
+
+  it('renderVideo runs in a render sandbox of its own, one per render, ended after; the user sandbox sees the movie at once', async () => {
+    const b = make();
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'index.html', CONFORMANCE_GAME);
+    const userSandbox = (await b.userSandbox(scope.userId)).sandboxId;
+    const client = await b.modalClient();
+    const before = emulator().runningSandboxes();
+    let during: string[] | undefined;
+    let tagged: Promise<string[]> | undefined;
+    emulator().resetCounts();
+    const result = await b.renderVideo({
+      scope,
+      width: 160,
+      height: 90,
+      fps: 10,
+      durationSeconds: 1,
+      onProgress: () => {
+        // The first report comes from the renderer itself, well before it ends.
+        if (during) return;
+        during = emulator()
+          .runningSandboxes()
+          .filter((id) => !before.includes(id));
+        tagged = (async () => {
+          const ids: string[] = [];
+          for await (const sandbox of client.sandboxes.list({ tags: { app: 'dreamcore', role: 'render', user: scope.userId } })) ids.push(sandbox.sandboxId);
+          return ids;
+        })();
+      },
+    });
+    expect(during).toHaveLength(1);
+    expect(await tagged).toEqual(during);
+    const counts = emulator().rpcCounts();
+    expect(counts.SandboxCreateV2).toBe(1);
+    expect(counts.SandboxTerminateV2).toBeGreaterThanOrEqual(1);
+    // Torn down once the result was committed; the user's sandbox is the same one and reads the new files.
+    expect(emulator().runningSandboxes()).not.toContain(during![0]);
+    expect((await b.userSandbox(scope.userId)).sandboxId).toBe(userSandbox);
+    expect((await b.files.stat(scope, 'movie.mp4')).size).toBe(result.movie.size);
+    expect((await b.files.list(scope)).map((e) => e.path)).toEqual(['index.html', 'movie.mp4', 'thumbnail.webp']);
+  }, 120_000);
 
   it('RPCs per warm operation stay within their budget', async () => {
     const b = make();
