@@ -16,6 +16,7 @@ if (emulatorPrerequisites().ok) {
   }, 60_000);
 
   contractCases('modal', {
+    movie: true,
     async makeBackend(standIns) {
       emulator = await startModalEmulator();
       process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');

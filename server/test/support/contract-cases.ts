@@ -12,16 +12,18 @@ import { api, Client, runMessage, signUp, startHarness, type Harness, type Harne
 
 /**
  * The client contract, registered for one server set-up. contract.test.ts runs it on the local backend and
- * contract-modal.test.ts on the Modal backend (emulator): the same cases, the same expectations.
+ * contract-modal.test.ts on the Modal backend (emulator): the same cases, the same expectations (the full-size demo
+ * movie only where `movie` is set).
  */
-export function contractCases(label: string, options: Omit<HarnessOptions, 'script'> = {}): void {
+export function contractCases(label: string, options: Omit<HarnessOptions, 'script'> & { movie?: boolean } = {}): void {
+  const { movie, ...harness } = options;
   describe(`server contract (${label})`, () => {
     let h: Harness;
     let alice: Session;
     let bob: Session;
 
     beforeAll(async () => {
-      h = await startHarness({ ...options, script: demoScript });
+      h = await startHarness({ ...harness, script: demoScript });
       [alice, bob] = await Promise.all([signUp(h.url), signUp(h.url)]);
     }, 180_000);
 
@@ -205,6 +207,49 @@ export function contractCases(label: string, options: Omit<HarnessOptions, 'scri
         expect(deleted.projects.map((p: { id: string }) => p.id)).not.toContain(projectId);
         client.close();
       }, 60_000);
+    });
+
+    describe('demo movie', () => {
+      // A full-size promo render (1080×1920, 7 s) is not cheap: it runs where `movie` is set, the Modal lane, where the
+      // render happens in a render sandbox and the server process runs no game code. The local renderer is covered by
+      // the conformance suite's renderVideo cases.
+      it.runIf(movie)(
+        'generate-movie renders the game into movie.mp4 and thumbnail.webp in the background, and serves both',
+        async () => {
+          const client = await Client.init(h.url, alice.accessToken);
+          const projectId = await createProject(client, 'Movie Game');
+          const call = api(h.url, alice.accessToken);
+          expect((await generate(client, projectId, 'Make a space shooter game')).end.type).toBe('completed');
+
+          const started = await call('POST', `/api/projects/${projectId}/generate-movie`);
+          expect(started.status).toBe(202);
+          expect(started.json).toMatchObject({ success: true, status: 'rendering', statusUrl: `/api/projects/${projectId}/movie-status` });
+          // A second request joins the running render and, with ?wait=true, answers when it is done.
+          const done = await call('POST', `/api/projects/${projectId}/generate-movie?wait=true`);
+          expect(done.status).toBe(200);
+          expect(done.json).toMatchObject({ success: true, movieUrl: expect.stringContaining(`/api/projects/${projectId}/movie`), duration: 7 });
+          const status = await call('GET', `/api/projects/${projectId}/movie-status`);
+          expect(status.json).toMatchObject({ status: 'done', percent: 100, stage: 'done' });
+
+          const auth = { authorization: `Bearer ${alice.accessToken}` };
+          const video = await fetch(`${h.url}${done.json.movieUrl as string}`, { headers: auth });
+          expect(video.status).toBe(200);
+          expect(video.headers.get('content-type')).toContain('video/mp4');
+          const mp4 = Buffer.from(await video.arrayBuffer());
+          expect(mp4.toString('latin1', 4, 8)).toBe('ftyp');
+          const thumbnail = await fetch(`${h.url}/api/projects/${projectId}/thumbnail`);
+          expect(thumbnail.status).toBe(200);
+          const webp = Buffer.from(await thumbnail.arrayBuffer());
+          expect(webp.toString('latin1', 0, 4) + webp.toString('latin1', 8, 12)).toBe('RIFFWEBP');
+          // Both are in the project, next to the game (committed, but not a version of the game).
+          const files = await call('GET', `/api/projects/${projectId}/files`);
+          expect(files.json.files.map((f: { path: string }) => f.path)).toEqual(expect.arrayContaining(['index.html', 'movie.mp4', 'thumbnail.webp']));
+          client.send({ type: 'getVersions', projectId });
+          expect((await client.next((m) => m.type === 'versionsList')).versions).toHaveLength(1);
+          client.close();
+        },
+        240_000,
+      );
     });
 
     describe('style selection before a first 2D/3D game', () => {
