@@ -7,9 +7,10 @@
  * (`modal.task_command_router.TaskCommandRouter`), which sandboxes are told to reach at `https://127.0.0.1:PORT`.
  * The SDK dials a router without TLS whenever its control-plane URL is a loopback address, so plain HTTP/2 works.
  *
- * Sandboxes are bubblewrap containers running the HOST's Debian userland; the image a sandbox asks for is
- * ignored. Volumes are folders under the state dir. See sandbox.ts for the process model and README-emulator.md
- * for what is and is not emulated.
+ * Sandboxes are bubblewrap containers, each in a network namespace of its own, that see only the image their recipe
+ * builds (images.ts: this machine's Debian packages and this checkout, at the paths the recipe installs them to).
+ * Volumes keep their committed state under the state dir and give each sandbox a private view (volumes.ts). See
+ * sandbox.ts for the process model and README-emulator.md for what is and is not emulated.
  */
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, existsSync } from 'node:fs';

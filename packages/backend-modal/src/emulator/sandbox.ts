@@ -1,8 +1,8 @@
 /**
  * A sandbox as a bubblewrap container on this machine.
  *
- * The image is ignored: every sandbox runs the host's own Debian userland, mounted read-only (/usr, /etc and the
- * /bin, /lib* links or directories), on an empty in-memory root. Writable are a per-sandbox /tmp and home
+ * A sandbox sees its image's tree (built from its recipe, images.ts) read-only as /usr, /opt and the /bin, /lib*
+ * links or directories, and this machine's /etc, on an empty in-memory root. Writable are a per-sandbox /tmp and home
  * (/root, HOME) kept on the host under the state dir for the sandbox's lifetime, each volume's folder bind-mounted
  * where the sandbox asked, and the rest of the in-memory root. The host's /root, /work, /home... are not mounted,
  * so the sandbox cannot see them. Never `--dev-bind / /`: bwrap then writes through to the real root.
