@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 import LongestFirst from './scripts/test-order.js';
+import ParityReporter from './scripts/parity-reporter.js';
 
 /**
  * Test files run in parallel worker processes. Most of them wait on other processes (the Claude CLI, chromium, git,
@@ -15,7 +16,7 @@ export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'server/test/**/*.test.ts', 'examples/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'server/test/**/*.test.ts', 'examples/**/*.test.ts', 'scripts/**/*.test.ts'],
     // Stops the run with one message naming what to install (`npm run setup`) when bubblewrap or chromium is missing.
     globalSetup: ['scripts/prerequisites.mjs'],
     testTimeout: 30_000,
@@ -24,7 +25,8 @@ export default defineConfig({
     // machine that takes longer than vitest's default second. A poll that succeeds returns at once, so the long
     // bound costs nothing when things are quick.
     expect: { poll: { timeout: 20_000, interval: 50 } },
-    reporters: ['default'],
+    // The parity rule (the same conformance cases pass on local and on Modal) fails the run when broken.
+    reporters: ['default', new ParityReporter()],
     pool: 'forks',
     maxWorkers: workers,
     minWorkers: 1,

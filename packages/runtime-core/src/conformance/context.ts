@@ -38,6 +38,9 @@ export interface FactoryContext {
   geminiApiKey?: string;
 }
 
+/** The suite's blocks, each named after the capability it checks. */
+export type ConformancePart = 'files' | 'git' | 'isolation' | 'runClaude' | 'generateImage' | 'renderVideo' | 'checkGame';
+
 export interface ConformanceOptions {
   /** Shown as `conformance: <name>`. */
   name: string;
@@ -46,6 +49,11 @@ export interface ConformanceOptions {
   harness?: ConformanceHarness;
   /** Per-case timeout for slow backends (default 30 s). */
   timeoutMs?: number;
+  /**
+   * The blocks to run in this test file (all by default). A slow backend splits its suite over several files so
+   * they run in parallel; between them the files must cover every part (`otherParts` gives the rest).
+   */
+  parts?: readonly ConformancePart[];
 }
 
 export interface Suite {

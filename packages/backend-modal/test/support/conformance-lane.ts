@@ -1,26 +1,36 @@
 /**
- * The whole conformance suite against the Modal backend, driven through the real `modal` SDK (0.11.1) against the
- * local Modal emulator: sandboxes on the images `dreamcore-modal deploy` builds from their recipes, v2 volumes with
- * Modal's commit semantics, a network in which the key proxy is reached only through its published address.
+ * The conformance suite against the Modal backend, driven through the real `modal` SDK (0.11.1) against the local
+ * Modal emulator: sandboxes on the images `dreamcore-modal deploy` builds from their recipes, v2 volumes with Modal's
+ * commit semantics, a network in which the key proxy is reached only through its published address.
+ *
+ * Every file operation is a sandbox exec here, so the suite is the slowest file of `npm test`: it is split over two
+ * test files (conformance-storage, conformance-runs), each with its own emulator, which vitest runs in parallel.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { SKILLS_DIR, type KeyProxy } from '@dreamcore/runtime-core';
-import { runConformanceSuite } from '@dreamcore/runtime-core/conformance';
-import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '../src/emulator/index.js';
-import { createModalBackend, MOUNT, type ModalBackend } from '../src/index.js';
-import { deployForTests, publishedKeyProxy } from './support/emulated.js';
+import { runConformanceSuite, type ConformancePart } from '@dreamcore/runtime-core/conformance';
+import { emulatorPrerequisites, startModalEmulator, type ModalEmulator } from '../../src/emulator/index.js';
+import { createModalBackend, MOUNT, type ModalBackend } from '../../src/index.js';
+import { deployForTests, publishedKeyProxy } from './emulated.js';
 
 const APP = 'conformance';
 
-const prerequisites = emulatorPrerequisites();
-if (!prerequisites.ok) console.warn(`Modal conformance skipped: the emulator needs ${prerequisites.missing.join(', ')}`);
+/** The share of conformance-storage.test.ts; conformance-runs.test.ts takes the rest (agent, images, video, checks). */
+export const STORAGE_PARTS: readonly ConformancePart[] = ['files', 'git', 'isolation'];
 
-let emulator: ModalEmulator | undefined;
-const backends = new Set<ModalBackend>();
-const proxies: KeyProxy[] = [];
+/** Runs `parts` of the conformance suite against backends on an emulator of this file's own. */
+export function runModalConformance(parts: readonly ConformancePart[]): void {
+  const prerequisites = emulatorPrerequisites();
+  if (!prerequisites.ok) {
+    console.warn(`Modal conformance skipped: the emulator needs ${prerequisites.missing.join(', ')}`);
+    describe.skip('conformance: modal (emulator prerequisites missing)', () => undefined);
+    return;
+  }
+  let emulator: ModalEmulator | undefined;
+  const backends = new Set<ModalBackend>();
+  const proxies: KeyProxy[] = [];
 
-if (prerequisites.ok) {
   beforeAll(async () => {
     emulator = await startModalEmulator();
     // The SDK reads its config file at import: never a developer's own ~/.modal.toml here.
@@ -36,6 +46,7 @@ if (prerequisites.ok) {
 
   runConformanceSuite({
     name: 'modal',
+    parts,
     // Every file operation is an exec in a sandbox (a process start here, a round trip on Modal): the cases that make
     // hundreds of calls need more than the default 30 s on a busy machine.
     timeoutMs: 120_000,
@@ -81,6 +92,4 @@ if (prerequisites.ok) {
       },
     },
   });
-} else {
-  describe.skip('conformance: modal (emulator prerequisites missing)', () => undefined);
 }

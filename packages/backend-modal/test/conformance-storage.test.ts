@@ -1,0 +1,3 @@
+import { runModalConformance, STORAGE_PARTS } from './support/conformance-lane.js';
+
+runModalConformance(STORAGE_PARTS);
