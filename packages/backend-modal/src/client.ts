@@ -13,6 +13,7 @@
 import type { ModalClient, Sandbox } from 'modal';
 import { createError, isBackendError, type BackendError } from '@dreamcore/runtime-core';
 import type { ResolvedModalConfig } from './config.js';
+import { HelperGoneError, type HelperResult, type HelperStep, type SandboxHelper } from './helper.js';
 
 export type ModalSdk = typeof import('modal');
 
@@ -175,29 +176,74 @@ export interface ExecOptions {
 
 const decoder = new TextDecoder();
 
+/** The command helper of each sandbox that has one (the pool attaches it when it makes or attaches the sandbox). */
+const helpers = new WeakMap<Sandbox, SandboxHelper>();
+
+export function attachHelper(sandbox: Sandbox, helper: SandboxHelper): void {
+  helpers.set(sandbox, helper);
+}
+
+export function helperOf(sandbox: Sandbox): SandboxHelper | undefined {
+  return helpers.get(sandbox);
+}
+
 /**
- * Runs a command to completion: one TaskExecStart, then stdout, stderr and the exit status read in parallel
- * (4 RPCs, 2 round trips in sequence), all within `timeoutMs`. An exit by signal is checked against the sandbox's
- * own state, so a sandbox that died under the command surfaces as SandboxGoneError, not as the command's failure.
+ * Runs a command to completion, within `timeoutMs`. Through the sandbox's command helper when it has one (helper.ts:
+ * one TaskExecStdinWrite, one round trip); otherwise, or when the helper went away before answering, as an exec of its
+ * own: one TaskExecStart, then stdout, stderr and the exit status read in parallel (4 RPCs, 2 round trips in
+ * sequence). An exit by signal is checked against the sandbox's own state, so a sandbox that died under the command
+ * surfaces as SandboxGoneError, not as the command's failure.
  */
 export async function execBinary(sandbox: Sandbox, argv: string[], options: ExecOptions): Promise<ExecResult<Uint8Array>> {
+  const { env, workdir } = options;
+  const [result] = await execSteps(sandbox, [{ argv, ...(env ? { env } : {}), ...(workdir ? { workdir } : {}) }], options);
+  return result!;
+}
+
+/**
+ * Runs commands one after another, stopping after one that exits non-zero unless it says `mayFail`, and resolves with
+ * the results of those that ran. Through the helper that is one round trip for all of them; without it, an exec each.
+ * `options.env` / `workdir` are ignored here (each step has its own); `stdin` goes to the first step.
+ */
+export async function execSteps(sandbox: Sandbox, steps: HelperStep[], options: ExecOptions): Promise<ExecResult<Uint8Array>[]> {
   const bound = Math.ceil(options.timeoutMs / 1000) * 1000;
   // The process is killed inside the sandbox at `bound`; the extra allows for its exit status to come back.
-  const { stdout, stderr, exitCode } = await withDeadline(options.timeoutMs + Math.min(options.rpcMs, 5_000), `exec ${argv[0] ?? ''}`, async () => {
-    const proc = await sandbox.exec(argv, {
-      mode: 'binary',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      timeoutMs: bound,
-      ...(options.env ? { env: options.env } : {}),
-      ...(options.workdir ? { workdir: options.workdir } : {}),
-    });
-    const feeding = options.stdin === undefined ? Promise.resolve() : feed(proc.stdin, options.stdin);
-    const [out, err, code] = await Promise.all([proc.stdout.readBytes(), proc.stderr.readBytes(), proc.wait(), feeding]);
-    return { stdout: out, stderr: err, exitCode: code };
+  const deadline = options.timeoutMs + Math.min(options.rpcMs, 5_000);
+  const what = `exec ${steps[0]?.argv[0] ?? ''}`;
+  const stdin = typeof options.stdin === 'string' ? new TextEncoder().encode(options.stdin) : options.stdin;
+  let results: HelperResult[] | null = null;
+  const helper = helpers.get(sandbox);
+  if (helper) {
+    try {
+      results = await withDeadline(deadline, what, () => helper.run({ steps, timeoutMs: bound, ...(stdin ? { stdin } : {}) }));
+    } catch (error) {
+      if (!(error instanceof HelperGoneError)) throw error;
+    }
+  }
+  results ??= await withDeadline(deadline, what, async () => {
+    const out: HelperResult[] = [];
+    for (const [i, step] of steps.entries()) {
+      const input = i === 0 ? stdin : undefined;
+      const proc = await sandbox.exec(step.argv, {
+        mode: 'binary',
+        stdout: 'pipe',
+        stderr: 'pipe',
+        timeoutMs: bound,
+        ...(step.env ? { env: step.env } : {}),
+        ...(step.workdir ? { workdir: step.workdir } : {}),
+      });
+      const feeding = input === undefined ? Promise.resolve() : feed(proc.stdin, input);
+      const [stdout, stderr, exitCode] = await Promise.all([proc.stdout.readBytes(), proc.stderr.readBytes(), proc.wait(), feeding]);
+      out.push({ stdout, stderr, exitCode });
+      if (exitCode !== 0 && !step.mayFail) break;
+    }
+    return out;
   });
-  if (exitCode >= 128 && !(await sandboxIsRunning(sandbox, options.rpcMs))) throw new SandboxGoneError(`the sandbox ended under ${argv[0] ?? 'a command'}`);
-  return { exitCode, stdout, stderr: decoder.decode(stderr) };
+  const killed = results.findIndex((r) => r.exitCode >= 128);
+  if (killed >= 0 && !(await sandboxIsRunning(sandbox, options.rpcMs))) {
+    throw new SandboxGoneError(`the sandbox ended under ${steps[killed]?.argv[0] ?? 'a command'}`);
+  }
+  return results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: decoder.decode(r.stderr) }));
 }
 
 export async function execText(sandbox: Sandbox, argv: string[], options: ExecOptions): Promise<ExecResult<string>> {
@@ -205,10 +251,10 @@ export async function execText(sandbox: Sandbox, argv: string[], options: ExecOp
   return { ...r, stdout: decoder.decode(r.stdout) };
 }
 
-async function feed(stdin: WritableStream<Uint8Array>, data: Uint8Array | string): Promise<void> {
+async function feed(stdin: WritableStream<Uint8Array>, data: Uint8Array): Promise<void> {
   const writer = stdin.getWriter();
   try {
-    await writer.write(typeof data === 'string' ? new TextEncoder().encode(data) : data);
+    await writer.write(data);
     await writer.close();
   } finally {
     writer.releaseLock();

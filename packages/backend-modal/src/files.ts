@@ -6,16 +6,17 @@
  * on the local disk: the target, or else its deepest existing ancestor, must have a real path equal to the scope root
  * or below `root + '/'`, and a dangling symlink anywhere on the way is refused. The scope root is
  * `/vol/projects/{projectId}` or `/vol/assets`, so a link to another project of the same user, to the asset space, to
- * /vol or to /etc is outside. The same script answers stat/exists/list and performs delete; content moves through
- * the SDK's filesystem API (`readBytes` of the checked real path; `writeBytes` of a temporary file in the backend's
- * own `/vol/.tmp`, which the script then renames into place, so a reader never sees half a file and a symlink at the
- * target is replaced, never written through: the same semantics as the local backend's write).
+ * /vol or to /etc is outside. The same script answers stat/exists/list, performs delete, and moves content: a read
+ * prints the checked real path's bytes; a write takes them on stdin into a temporary file in the backend's own
+ * `/vol/.tmp`, then renames it into place, so a reader never sees half a file and a symlink at the target is
+ * replaced, never written through (the same semantics as the local backend's write).
  *
- * Every write and delete ends with `sync /vol` inside the same exec, so it is durable on the Volume (v2) before the
+ * Every write and delete ends with `sync /vol` inside the same command, so it is durable on the Volume (v2) before the
  * call resolves, at no extra round trip.
  *
- * RPCs per call (warm sandbox): stat/exists/list/delete 4 (2 in sequence); read 4 + 3 (4 in sequence);
- * write 3 + 4 (4 in sequence); listProjects 3; deleteProject 4.
+ * RPCs per call (warm sandbox, command helper running: see helper.ts): every operation is one command, so 1 RPC
+ * (TaskExecStdinWrite), one round trip. Without the helper (it could not start): an exec each, 4 RPCs in two round
+ * trips (5 for a write, whose content goes on stdin).
  */
 import { randomBytes } from 'node:crypto';
 import type { Sandbox } from 'modal';
@@ -34,7 +35,7 @@ import {
   type ListOptions,
   type ProjectScope,
 } from '@dreamcore/runtime-core';
-import { errorClass, execBinary, execText, withDeadline } from './client.js';
+import { execBinary, execText } from './client.js';
 import { MOUNT, type ModalDeadlines } from './config.js';
 import type { SandboxPool } from './sandboxes.js';
 
@@ -43,16 +44,17 @@ const EXIT = { denied: 3, notFound: 4, conflict: 5, tooLarge: 6 } as const;
 
 /**
  * `sh -c SCOPE_SCRIPT scope <root> <relative> <op> [arg]`. Mirrors runtime-core's resolveInsideRoot, then runs <op>:
- * exists | stat | read <maxBytes> | list <recursive 0|1> | delete | write <tempfile>.
+ * exists | stat | read <maxBytes> (the bytes on stdout) | list <recursive 0|1> | delete | write <tempfile> (the
+ * content on stdin, read first, whatever the outcome, so the writer is never left with a closed pipe).
  */
 export const SCOPE_SCRIPT = String.raw`
 set -u
 root=$(realpath -m -- "$1") || exit 70
 rel=$2; op=$3; arg=\${4:-}
 tmp=
-[ "$op" = write ] && tmp=$arg
 cleanup() { [ -n "$tmp" ] && rm -f -- "$tmp"; }
 out() { cleanup; exit "$1"; }
+if [ "$op" = write ]; then tmp=$arg; cat > "$tmp" || out 71; fi
 if [ -z "$rel" ]; then abs=$root; else abs=$root/$rel; fi
 inside() { case $1 in "$root"|"$root"/*) return 0;; esac; return 1; }
 notdir=0
@@ -82,7 +84,8 @@ read)
   [ -f "$real" ] || out 5
   size=$(stat -c %s -- "$real")
   [ "$size" -gt "$arg" ] && { echo "$size"; out 6; }
-  printf '%s' "$real" ;;
+  # Removed since the check (an agent working in the tree): not found, as it would have been a moment later.
+  cat -- "$real" || { [ -e "$real" ] && out 71; out 4; } ;;
 list)
   [ $notdir = 1 ] && out 5; [ $exists = 1 ] || out 4
   [ -d "$real" ] || out 5
@@ -153,12 +156,11 @@ export interface ModalFilesOptions {
 
 export function createModalFiles({ pool, maxFileBytes, deadlines, listUserVolumes, volumePrefix = 'dreamcore-user-' }: ModalFilesOptions): FilesCapability {
   const execOptions = { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs };
-  /** A `sandbox.filesystem` call, bounded like a command. */
-  const bounded = <T>(what: string, fn: () => Promise<T>) => withDeadline(deadlines.commandMs, what, fn);
 
-  async function scoped(sandbox: Sandbox, scope: FileScope, relative: string, op: string, arg?: string, binary = false) {
+  async function scoped(sandbox: Sandbox, scope: FileScope, relative: string, op: string, arg?: string, binary = false, stdin?: Uint8Array) {
     const argv = ['sh', '-c', SCOPE_SCRIPT, 'scope', volumePath(scope), relative, op, ...(arg === undefined ? [] : [arg])];
-    const result = binary ? await execBinary(sandbox, argv, execOptions) : await execText(sandbox, argv, execOptions);
+    const options = stdin ? { ...execOptions, stdin } : execOptions;
+    const result = binary ? await execBinary(sandbox, argv, options) : await execText(sandbox, argv, options);
     if (result.exitCode !== 0) {
       const stdout = typeof result.stdout === 'string' ? result.stdout : '';
       if (result.exitCode === EXIT.tooLarge) {
@@ -174,19 +176,8 @@ export function createModalFiles({ pool, maxFileBytes, deadlines, listUserVolume
   async function read(scope: FileScope, p: string): Promise<Uint8Array> {
     const valid = validateFileScope(scope);
     const relative = normalizeRelativePath(p);
-    return pool.use(valid.userId, 'read', async (sandbox) => {
-      const { stdout: real } = await scoped(sandbox, valid, relative, 'read', String(maxFileBytes));
-      try {
-        return await bounded('read', () => sandbox.filesystem.readBytes(real as string));
-      } catch (error) {
-        // Removed or replaced between the check and the read (an agent working in the tree). Anything else is
-        // Modal's trouble, left to the pool (is the sandbox still there?).
-        const name = errorClass(error);
-        if (name === 'SandboxFilesystemNotFoundError') throw createError('NOT_FOUND', `${relative} not found`, { details: { path: relative } });
-        if (name === 'SandboxFilesystemIsADirectoryError') throw createError('CONFLICT', `${relative} is a directory`, { details: { path: relative } });
-        throw error;
-      }
-    });
+    const { stdout } = await pool.use(valid.userId, 'read', (sandbox) => scoped(sandbox, valid, relative, 'read', String(maxFileBytes), true));
+    return stdout as Uint8Array;
   }
 
   return {
@@ -209,8 +200,7 @@ export function createModalFiles({ pool, maxFileBytes, deadlines, listUserVolume
       }
       return pool.use(valid.userId, 'write', async (sandbox) => {
         const temp = `${MOUNT.volume}/.tmp/w-${randomBytes(9).toString('hex')}`;
-        await bounded('write', () => sandbox.filesystem.writeBytes(bytes, temp));
-        await scoped(sandbox, valid, relative, 'write', temp);
+        await scoped(sandbox, valid, relative, 'write', temp, false, bytes);
         return { path: relative, kind: 'file' as const, size: bytes.byteLength, mtime: new Date().toISOString() };
       });
     },
@@ -255,16 +245,17 @@ export function createModalFiles({ pool, maxFileBytes, deadlines, listUserVolume
     async listProjects(scope) {
       const { userId } = validateUserScope(scope);
       return pool.use(userId, 'listProjects', async (sandbox) => {
-        try {
-          const entries = await bounded('listProjects', () => sandbox.filesystem.listFiles(`${MOUNT.volume}/projects`));
-          return entries
-            .filter((e) => e.type === 'directory' && isUuid(e.name))
-            .map((e) => e.name)
-            .sort();
-        } catch (error) {
-          if (errorClass(error) === 'SandboxFilesystemNotFoundError') return [];
-          throw error;
-        }
+        // Directories only (a symlink an agent made is not a project); no projects folder yet: none.
+        const r = await execText(
+          sandbox,
+          ['sh', '-c', '[ -d "$1" ] || exit 0; find "$1" -mindepth 1 -maxdepth 1 -type d -printf \'%f\\n\'', 'list-projects', `${MOUNT.volume}/projects`],
+          execOptions,
+        );
+        if (r.exitCode !== 0) throw createError('INTERNAL', `listing the projects failed: ${r.stderr.trim().slice(0, 300)}`);
+        return r.stdout
+          .split('\n')
+          .filter((name) => isUuid(name))
+          .sort();
       });
     },
 

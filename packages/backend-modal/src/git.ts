@@ -7,13 +7,14 @@
  * `git …; sync /vol` in the same exec, so each git operation's last write is synced before it resolves, at no extra
  * round trip. A failed `sync` fails the command.
  *
- * RPCs (warm): each git command is one exec = 4 RPCs, 2 in sequence; `probe` is one exec. A commit is
- * probe + add + commit + rev-parse = 4 execs; a log page is probe + log = 2. `importBundle` stages the bundle with
- * `filesystem.writeBytes` into the backend's own `/vol/.tmp` (never inside a project) for `git fetch`.
+ * RPCs (warm, command helper running: helper.ts): each git command is 1 RPC; a commit (probe + add + commit +
+ * rev-parse) and a log page (probe + log) are one `sequence` each, so 1 RPC, one round trip. Without the helper: an
+ * exec per command, 4 RPCs in two round trips. `importBundle` stages the bundle on stdin into the backend's own
+ * `/vol/.tmp` (never inside a project) for `git fetch`.
  */
 import { randomBytes } from 'node:crypto';
-import { createError, createGitCapability, GIT_ENV, type GitCapability, type GitRunner, type ProjectScope } from '@dreamcore/runtime-core';
-import { execBinary, execText, withDeadline } from './client.js';
+import { createError, createGitCapability, GIT_ENV, type GitCapability, type GitRunner, type GitStep, type ProjectScope } from '@dreamcore/runtime-core';
+import { execBinary, execSteps, execText } from './client.js';
 import { MOUNT, type ModalDeadlines } from './config.js';
 import { volumePath } from './files.js';
 import type { SandboxPool } from './sandboxes.js';
@@ -42,12 +43,18 @@ const MUTATING = new Set([
 
 const SYNCED = `git "$@"; code=$?; sync ${MOUNT.volume} || exit 75; exit $code`;
 
+/** A step of a sequence: git only inside an existing repository (a sequence's steps run without waiting for the probe). */
+const GUARDED = `cd "$GIT_WORK_TREE" 2>/dev/null && [ -d "$GIT_DIR" ] || exit 125; `;
+
+const PROBE = ['sh', '-c', '[ -d "$1" ] && printf p; [ -d "$1/.git" ] && printf r; exit 0', 'probe'];
+
 export function createModalGitRunner(pool: SandboxPool, deadlines: Required<ModalDeadlines>): GitRunner {
   const execOptions = { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs };
+  const gitEnv = (workTree: string) => ({ ...GIT_ENV, GIT_DIR: `${workTree}/.git`, GIT_WORK_TREE: workTree, HOME: '/nonexistent' });
   return {
     async run(scope: ProjectScope, args: string[]) {
       const workTree = volumePath(scope);
-      const env = { ...GIT_ENV, GIT_DIR: `${workTree}/.git`, GIT_WORK_TREE: workTree, HOME: '/nonexistent' };
+      const env = gitEnv(workTree);
       const argv = MUTATING.has(args[0] ?? '') ? ['sh', '-c', SYNCED, 'git', ...args] : ['git', ...args];
       return pool.use(scope.userId, `git ${args[0] ?? ''}`, async (sandbox) => {
         const r = await execBinary(sandbox, argv, { ...execOptions, env, workdir: workTree });
@@ -68,7 +75,10 @@ export function createModalGitRunner(pool: SandboxPool, deadlines: Required<Moda
     // The backend's own scratch space on the volume (0700 root, outside every project and the asset space).
     async withStagedFile(scope, bytes, fn) {
       const file = `${MOUNT.volume}/.tmp/git-${randomBytes(9).toString('hex')}`;
-      await pool.use(scope.userId, 'git stage', (sandbox) => withDeadline(deadlines.commandMs, 'git stage', () => sandbox.filesystem.writeBytes(bytes, file)));
+      await pool.use(scope.userId, 'git stage', async (sandbox) => {
+        const r = await execText(sandbox, ['sh', '-c', 'umask 077; cat > "$1"', 'stage', file], { ...execOptions, stdin: bytes });
+        if (r.exitCode !== 0) throw createError('INTERNAL', `could not stage the bundle: ${r.stderr.trim().slice(0, 300)}`);
+      });
       try {
         return await fn(file);
       } finally {
@@ -77,11 +87,29 @@ export function createModalGitRunner(pool: SandboxPool, deadlines: Required<Moda
     },
 
     async probe(scope: ProjectScope) {
-      const root = volumePath(scope);
-      const { stdout } = await pool.use(scope.userId, 'git probe', (sandbox) =>
-        execText(sandbox, ['sh', '-c', '[ -d "$1" ] && printf p; [ -d "$1/.git" ] && printf r; exit 0', 'probe', root], execOptions),
-      );
+      const { stdout } = await pool.use(scope.userId, 'git probe', (sandbox) => execText(sandbox, [...PROBE, volumePath(scope)], execOptions));
       return { projectExists: stdout.includes('p'), repoExists: stdout.includes('r') };
+    },
+
+    // The probe and every step in one command list: one round trip through the sandbox's helper.
+    async sequence(scope: ProjectScope, steps: GitStep[]) {
+      const workTree = volumePath(scope);
+      const env = gitEnv(workTree);
+      const commands = steps.map((step) => ({
+        argv: ['sh', '-c', GUARDED + (MUTATING.has(step.args[0] ?? '') ? SYNCED : 'exec git "$@"'), 'git', ...step.args],
+        env,
+        ...(step.mayFail ? { mayFail: true } : {}),
+      }));
+      const [probe, ...results] = await pool.use(scope.userId, `git ${steps[0]?.args[0] ?? ''}`, (sandbox) =>
+        execSteps(sandbox, [{ argv: [...PROBE, workTree] }, ...commands], execOptions),
+      );
+      const seen = probe ? new TextDecoder().decode(probe.stdout) : '';
+      const repoExists = seen.includes('r');
+      return {
+        projectExists: seen.includes('p'),
+        repoExists,
+        results: repoExists ? results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr })) : [],
+      };
     },
   };
 }

@@ -21,8 +21,9 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { App, Image, ModalClient, Sandbox, Volume } from 'modal';
 import { createError, isBackendError } from '@dreamcore/runtime-core';
-import { errorClass, isSandboxGone, modalFailure, sandboxError, sandboxIsRunning, withDeadline, type ModalSdk } from './client.js';
+import { attachHelper, errorClass, helperOf, isSandboxGone, modalFailure, sandboxError, sandboxIsRunning, withDeadline, type ModalSdk } from './client.js';
 import { MIGRATE_V1_COMMAND, MOUNT, type ResolvedModalConfig } from './config.js';
+import { SandboxHelper } from './helper.js';
 import { deployedImage } from './images.js';
 
 /**
@@ -39,6 +40,14 @@ const ENTRYPOINT = [
 
 /** A sandbox older than its lifetime, or idle for longer than its idle timeout, minus this, is checked before use. */
 const STALE_MARGIN_MS = 5_000;
+
+/**
+ * How long a sandbox's command helper waits for work before it ends itself: at most 5 minutes, and at most half the
+ * sandbox's idle timeout, so that an unused sandbox is still reaped (a running exec keeps a sandbox active).
+ */
+export function helperIdleMs(idleTimeoutMs: number): number {
+  return Math.max(100, Math.min(5 * 60_000, Math.floor(idleTimeoutMs / 2)));
+}
 
 export interface SandboxPool {
   /** The user's running sandbox, created or attached on first use (checked first if it may have been reaped). */
@@ -193,6 +202,10 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
     if (!made) {
       made = withDeadline(deadlines.sandboxStartMs, "starting the user's sandbox", () => create(userId)).then((sandbox) => {
         everUsed.add(sandbox);
+        // The command helper starts with the sandbox, so the first commands find it running (helper.ts).
+        const helper = new SandboxHelper(sandbox, { idleMs: helperIdleMs(config.sandbox.idleTimeoutMs), rpcMs: deadlines.rpcMs });
+        attachHelper(sandbox, helper);
+        helper.start();
         const now = Date.now();
         return { sandbox, since: now, lastUsed: now };
       });
@@ -217,6 +230,7 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
   };
 
   function drop(userId: string, sandbox: Sandbox, why: string): void {
+    helperOf(sandbox)?.close();
     const entry = live.get(userId);
     if (!entry) return;
     void entry.then(
@@ -234,7 +248,9 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
     },
 
     async revive(userId) {
-      return (await acquire(userId, () => true)).sandbox;
+      const { sandbox } = await acquire(userId, () => true);
+      await helperOf(sandbox)?.ready(); // again, if it idled out while the user was away
+      return sandbox;
     },
 
     async reloadVolumes(userId) {
@@ -285,6 +301,7 @@ export function createSandboxPool({ modal, config }: SandboxPoolDeps): SandboxPo
       const sandboxes = [...everUsed];
       live.clear();
       everUsed.clear();
+      for (const sandbox of sandboxes) helperOf(sandbox)?.close();
       if (config.terminateOnClose) {
         await Promise.allSettled(sandboxes.map((sandbox) => withDeadline(deadlines.rpcMs, 'terminating a sandbox', () => sandbox.terminate())));
       }

@@ -92,6 +92,40 @@ export interface GitRunner {
    * calls never collide. `importBundle` uses it to hand a bundle to `git fetch`.
    */
   withStagedFile?<T>(scope: ProjectScope, bytes: Uint8Array, fn: (path: string) => Promise<T>): Promise<T>;
+  /**
+   * `probe`, then, when the project holds a repository, `run` of each step in order, stopping after a step that exits
+   * non-zero unless it says `mayFail`; `results` holds those that ran (none without a repository). Optional: a remote
+   * backend does it all in one round trip (a commit is probe + add + commit + rev-parse); without it, git-ops calls
+   * `probe` and `run` one after another, with the same outcome. The steps may run even without a repository, as long
+   * as they change nothing then (git with a missing GIT_DIR fails at once), and their results are not reported.
+   */
+  sequence?(scope: ProjectScope, steps: GitStep[]): Promise<GitSequenceResult>;
+}
+
+export interface GitStep {
+  args: string[];
+  /** Go on with the next step even when this one exits non-zero. */
+  mayFail?: boolean;
+}
+
+export interface GitSequenceResult {
+  projectExists: boolean;
+  repoExists: boolean;
+  results: GitRunResult[];
+}
+
+/** `GitRunner.sequence` from `probe` and `run` (a runner that has no faster way). */
+async function sequentially(runner: GitRunner, scope: ProjectScope, steps: GitStep[]): Promise<GitSequenceResult> {
+  const { projectExists, repoExists } = await runner.probe(scope);
+  const results: GitRunResult[] = [];
+  if (repoExists) {
+    for (const step of steps) {
+      const r = await runner.run(scope, step.args);
+      results.push(r);
+      if (r.exitCode !== 0 && !step.mayFail) break;
+    }
+  }
+  return { projectExists, repoExists, results };
 }
 
 const VERSION = /^[0-9a-f]{4,40}$/;
@@ -283,22 +317,39 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
   }
 
   async function requireRepo(scope: ProjectScope): Promise<void> {
-    const { projectExists, repoExists } = await runner.probe(scope);
+    repoRequired(await runner.probe(scope), scope);
+  }
+
+  function repoRequired({ projectExists, repoExists }: { projectExists: boolean; repoExists: boolean }, scope: ProjectScope): void {
     if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
     if (!repoExists) {
       throw createError('NOT_FOUND', 'project has no version history yet', { details: { reason: 'no-repository' } });
     }
   }
 
+  const sequence = (scope: ProjectScope, steps: GitStep[]) => (runner.sequence ? runner.sequence(scope, steps) : sequentially(runner, scope, steps));
+
+  /** A step's result as `git()` would have it: a failure that may not happen is INTERNAL. */
+  function checked(result: GitRunResult | undefined, args: string[], allowFailure = false): GitRunResult {
+    if (!result) throw createError('INTERNAL', `git ${args[0]} did not run`);
+    if (result.exitCode !== 0 && !allowFailure) {
+      throw createError('INTERNAL', `git ${args[0]} failed: ${result.stderr.trim().slice(0, 500)}`, { details: { exitCode: result.exitCode } });
+    }
+    return result;
+  }
+
+  /** Whether a `git commit` that exited non-zero found nothing to commit (anything else is a failure). */
+  function nothingToCommit(r: GitRunResult): boolean {
+    const out = text(r.stdout) + r.stderr;
+    if (/nothing to commit|nothing added to commit|no changes added/i.test(out)) return true;
+    throw createError('INTERNAL', `git commit failed: ${out.trim().slice(0, 500)}`);
+  }
+
   /** Stages everything and commits it; `null` when the tree already matches HEAD. */
   async function commitAll(scope: ProjectScope, message: string): Promise<string | null> {
     await git(scope, ['add', '-A']);
     const r = await git(scope, ['commit', '-q', '--no-verify', '-m', message], true);
-    if (r.exitCode !== 0) {
-      const out = text(r.stdout) + r.stderr;
-      if (/nothing to commit|nothing added to commit|no changes added/i.test(out)) return null;
-      throw createError('INTERNAL', `git commit failed: ${out.trim().slice(0, 500)}`);
-    }
+    if (r.exitCode !== 0 && nothingToCommit(r)) return null;
     return head(scope);
   }
 
@@ -329,12 +380,21 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
 
     commit: serialized(async (scope, message: string): Promise<CommitResult> => {
       const msg = checkMessage(message);
-      const { projectExists, repoExists } = await runner.probe(scope);
+      // commitAll and head in one sequence (one round trip on a remote backend).
+      const add = ['add', '-A'];
+      const steps = [{ args: add }, { args: ['commit', '-q', '--no-verify', '-m', msg], mayFail: true }, { args: ['rev-parse', '--verify', '-q', 'HEAD'], mayFail: true }];
+      const { projectExists, repoExists, results } = await sequence(scope, steps);
       if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
-      // A repository without commits needs no init: the commit below becomes its root commit.
-      if (!repoExists) await init(scope);
-      const hash = await commitAll(scope, msg);
-      return hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
+      if (!repoExists) {
+        await init(scope);
+        const hash = await commitAll(scope, msg);
+        return hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
+      }
+      checked(results[0], add);
+      const committed = checked(results[1], steps[1]!.args, true);
+      const current = results[2]?.exitCode === 0 ? text(results[2].stdout).trim() : null;
+      // A repository without commits needs no init: the commit above became its root commit.
+      return committed.exitCode !== 0 && nothingToCommit(committed) ? { committed: false, hash: current! } : { committed: true, hash: current! };
     }),
 
     log: serialized(async (scope, opts: LogOptions = {}): Promise<LogPage> => {
@@ -344,22 +404,10 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
         throw createError('INVALID_ARGUMENT', 'limit is an integer from 1 to 500');
       }
       if (!Number.isInteger(skip) || skip < 0) throw createError('INVALID_ARGUMENT', 'skip is a non-negative integer');
-      await requireRepo(scope);
-      const r = await git(
-        scope,
-        [
-          'log',
-          '-z',
-          '--name-only',
-          '--no-renames',
-          `--skip=${skip}`,
-          `--max-count=${limit + 1}`,
-          '--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%B%x1f',
-          'HEAD',
-          '--',
-        ],
-        true,
-      );
+      const args = ['log', '-z', '--name-only', '--no-renames', `--skip=${skip}`, `--max-count=${limit + 1}`, '--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%B%x1f', 'HEAD', '--'];
+      const probed = await sequence(scope, [{ args, mayFail: true }]);
+      repoRequired(probed, scope);
+      const r = checked(probed.results[0], args, true);
       if (r.exitCode !== 0) return { commits: [], hasMore: false }; // repository without commits
       const commits = parseLog(text(r.stdout));
       return { commits: commits.slice(0, limit), hasMore: commits.length > limit };

@@ -1,0 +1,398 @@
+/**
+ * The command helper: one long-lived process in each user sandbox that runs the backend's short commands (the scope
+ * script, git, the cancel script) as they arrive on its stdin and answers on its stdout, so a warm operation costs one
+ * network round trip instead of an exec each (TaskExecStart + stdout + stderr + wait, 4 RPCs in two round trips, plus a
+ * process start under gVisor on Modal).
+ *
+ * Wire format, both ways: frames `[u32 header length][u32 body length][header JSON][body]` (big-endian).
+ *   request  header `{ id, timeoutMs, steps: [{ argv, env?, cwd?, mayFail? }] }`, body = the first step's stdin;
+ *   response header `{ id, results: [{ code, out, err }] }` (code: exit status, 128 + signal when killed; out, err:
+ *            lengths), body = each step's stdout then stderr.
+ * A request's steps run one after another, stopping after one that fails unless it may (a probe, add, commit and
+ * rev-parse make one request: one round trip for a commit). Requests are independent: the helper runs them
+ * concurrently, each step in a session of its own (killed as a whole when the request's time is up), with the
+ * sandbox's environment plus the step's `env`. One TaskExecStdinWrite carries every request
+ * queued while the previous write was in flight; responses stream back on the exec's stdout, already being read.
+ *
+ * Lifetime: started with the sandbox (off the user's path), restarted on the next call when it has gone, and ending
+ * itself after `idleMs` without a request, so that an unused sandbox still reaches Modal's idle timeout (a running
+ * exec counts as activity). A command whose helper goes away before it answers (the helper idled out at that instant,
+ * or the sandbox died) runs as a plain exec instead: the same result, at the old cost, and a dead sandbox is then
+ * found out by the usual path. A helper that cannot start at all (an image without node) is not tried again on that
+ * sandbox: every command there is an exec, as before.
+ *
+ * The helper runs as root, like the execs it replaces; its stdin is reachable only through Modal's API (the agent's uid
+ * cannot open another user's file descriptors), and the agent's cleanup kills only the agent's own uid and session.
+ */
+import type { ContainerProcess, Sandbox } from 'modal';
+
+/** The helper, run as `node -e HELPER_SCRIPT <idleMs>` (plain CommonJS: the image's node, nothing installed). */
+export const HELPER_SCRIPT = String.raw`
+'use strict';
+const { spawn } = require('child_process');
+const { constants } = require('os');
+const idleMs = Number(process.argv[1]) || 300000;
+let input = Buffer.alloc(0);
+let inflight = 0;
+let ended = false;
+let idle;
+const arm = () => {
+  clearTimeout(idle);
+  // Says why it ends (so the backend does not start another at once), then ends.
+  if (inflight === 0) idle = setTimeout(() => process.stdout.write(frame({ id: 0, idle: true }, Buffer.alloc(0)), () => process.exit(0)), idleMs);
+};
+const frame = (header, body) => {
+  const h = Buffer.from(JSON.stringify(header));
+  const lengths = Buffer.alloc(8);
+  lengths.writeUInt32BE(h.length, 0);
+  lengths.writeUInt32BE(body.length, 4);
+  return Buffer.concat([lengths, h, body]);
+};
+process.stdout.on('error', () => process.exit(0));
+function step(command, stdin, timeoutMs, done) {
+  const out = [];
+  const err = [];
+  let finished = false;
+  let killer;
+  const finish = (code) => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(killer);
+    done(code, Buffer.concat(out), Buffer.concat(err));
+  };
+  let child;
+  try {
+    child = spawn(command.argv[0], command.argv.slice(1), {
+      cwd: command.cwd || undefined,
+      env: Object.assign({}, process.env, command.env || {}),
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    err.push(Buffer.from(String(error && error.message)));
+    return finish(127);
+  }
+  child.on('error', (error) => {
+    err.push(Buffer.from(String(error && error.message)));
+    finish(127);
+  });
+  child.stdout.on('data', (chunk) => out.push(chunk));
+  child.stderr.on('data', (chunk) => err.push(chunk));
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(stdin);
+  killer = setTimeout(() => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch (error) {
+      // already gone
+    }
+  }, Math.max(0, timeoutMs));
+  child.on('close', (code, signal) => finish(code === null ? 128 + (constants.signals[signal] || 0) : code));
+}
+function run(request, stdin) {
+  inflight++;
+  clearTimeout(idle);
+  const deadline = Date.now() + request.timeoutMs;
+  const results = [];
+  const bodies = [];
+  const answer = () => {
+    process.stdout.write(frame({ id: request.id, results }, Buffer.concat(bodies)));
+    inflight--;
+    if (ended && inflight === 0) process.exit(0);
+    arm();
+  };
+  const next = (i) => {
+    if (i >= request.steps.length) return answer();
+    const command = request.steps[i];
+    step(command, i === 0 ? stdin : Buffer.alloc(0), deadline - Date.now(), (code, out, err) => {
+      results.push({ code, out: out.length, err: err.length });
+      bodies.push(out, err);
+      if (code !== 0 && !command.mayFail) return answer();
+      next(i + 1);
+    });
+  };
+  next(0);
+}
+process.stdin.on('data', (chunk) => {
+  input = input.length ? Buffer.concat([input, chunk]) : chunk;
+  while (input.length >= 8) {
+    const headerLength = input.readUInt32BE(0);
+    const bodyLength = input.readUInt32BE(4);
+    if (input.length < 8 + headerLength + bodyLength) break;
+    const request = JSON.parse(input.subarray(8, 8 + headerLength).toString('utf8'));
+    const body = input.subarray(8 + headerLength, 8 + headerLength + bodyLength);
+    input = input.subarray(8 + headerLength + bodyLength);
+    run(request, body);
+  }
+});
+process.stdin.on('end', () => {
+  ended = true;
+  if (inflight === 0) process.exit(0);
+});
+arm();
+`;
+
+export interface HelperStep {
+  argv: string[];
+  env?: Record<string, string>;
+  workdir?: string;
+  /** Go on with the next step even when this one exits non-zero (otherwise the request ends there). */
+  mayFail?: boolean;
+}
+
+export interface HelperCommand {
+  /** Run one after another; the results of those that ran come back together. */
+  steps: HelperStep[];
+  /** The first step's stdin. */
+  stdin?: Uint8Array;
+  /** For all the steps together: the helper kills the running step's session when it is over. */
+  timeoutMs: number;
+}
+
+export interface HelperResult {
+  exitCode: number;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+}
+
+/** The helper went away before answering: the command may be run another way (see the module doc). */
+export class HelperGoneError extends Error {
+  override readonly name = 'HelperGoneError';
+}
+
+interface Pending {
+  resolve(results: HelperResult[]): void;
+  reject(error: Error): void;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function frame(header: object, body: Uint8Array): Uint8Array {
+  const h = encoder.encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + h.length + body.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, h.length);
+  view.setUint32(4, body.length);
+  out.set(h, 8);
+  out.set(body, 8 + h.length);
+  return out;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** One helper process in one sandbox (see the module doc). */
+class Connection {
+  private readonly pending = new Map<number, Pending>();
+  private queue: Uint8Array[] = [];
+  private writing = false;
+  private nextId = 1;
+  private dead: Error | null = null;
+  answered = 0;
+  /** It ended itself for want of work (not a failure: the next command starts another). */
+  idledOut = false;
+
+  constructor(
+    private readonly proc: ContainerProcess<Uint8Array>,
+    private readonly writer: WritableStreamDefaultWriter<Uint8Array>,
+    private readonly onGone: (connection: Connection) => void,
+  ) {
+    void this.read();
+  }
+
+  get alive(): boolean {
+    return this.dead === null;
+  }
+
+  send(command: HelperCommand): Promise<HelperResult[]> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    const header = {
+      id,
+      timeoutMs: command.timeoutMs,
+      steps: command.steps.map((s) => ({
+        argv: s.argv,
+        ...(s.env ? { env: s.env } : {}),
+        ...(s.workdir ? { cwd: s.workdir } : {}),
+        ...(s.mayFail ? { mayFail: true } : {}),
+      })),
+    };
+    return new Promise<HelperResult[]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.queue.push(frame(header, command.stdin ?? new Uint8Array(0)));
+      this.flush();
+    });
+  }
+
+  /** Ends the helper (stdin EOF: it exits once its commands are done). */
+  close(): void {
+    if (this.dead) return;
+    this.die(new HelperGoneError('the helper was closed'));
+    this.writer.close().catch(() => undefined);
+  }
+
+  private flush(): void {
+    if (this.writing || this.queue.length === 0 || this.dead) return;
+    const chunk = concat(this.queue);
+    this.queue = [];
+    this.writing = true;
+    this.writer.write(chunk).then(
+      () => {
+        this.writing = false;
+        this.flush();
+      },
+      (error: unknown) => this.die(new HelperGoneError(`writing to the helper failed: ${(error as Error)?.message ?? String(error)}`)),
+    );
+  }
+
+  private async read(): Promise<void> {
+    const reader = this.proc.stdout.getReader();
+    let buffered: Uint8Array = new Uint8Array(0);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered = buffered.length ? concat([buffered, value]) : value;
+        while (buffered.length >= 8) {
+          const view = new DataView(buffered.buffer, buffered.byteOffset, buffered.byteLength);
+          const headerLength = view.getUint32(0);
+          const bodyLength = view.getUint32(4);
+          if (buffered.length < 8 + headerLength + bodyLength) break;
+          const header = JSON.parse(decoder.decode(buffered.subarray(8, 8 + headerLength))) as {
+            id: number;
+            idle?: boolean;
+            results: { code: number; out: number; err: number }[];
+          };
+          const body = buffered.subarray(8 + headerLength, 8 + headerLength + bodyLength);
+          buffered = buffered.subarray(8 + headerLength + bodyLength);
+          if (header.idle) {
+            this.idledOut = true;
+            continue;
+          }
+          const waiting = this.pending.get(header.id);
+          this.pending.delete(header.id);
+          this.answered++;
+          let at = 0;
+          const results = header.results.map((r) => {
+            const stdout = body.slice(at, (at += r.out));
+            const stderr = body.slice(at, (at += r.err));
+            return { exitCode: r.code, stdout, stderr };
+          });
+          waiting?.resolve(results);
+        }
+      }
+      this.die(new HelperGoneError('the helper exited'));
+    } catch (error) {
+      this.die(new HelperGoneError(`the helper's output broke off: ${(error as Error)?.message ?? String(error)}`));
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  private die(error: Error): void {
+    if (this.dead) return;
+    this.dead = error;
+    for (const waiting of this.pending.values()) waiting.reject(error);
+    this.pending.clear();
+    this.queue = [];
+    this.onGone(this);
+  }
+}
+
+export interface SandboxHelperOptions {
+  /** How long the helper waits for a request before it ends itself. */
+  idleMs: number;
+  /** Bound on starting it (one TaskExecStart). */
+  rpcMs: number;
+}
+
+/** The helper of one sandbox: started on demand, restarted after it has gone, given up on if it cannot start. */
+export class SandboxHelper {
+  private connection: Promise<Connection | null> | null = null;
+  private disabled = false;
+
+  constructor(
+    private readonly sandbox: Sandbox,
+    private readonly options: SandboxHelperOptions,
+  ) {}
+
+  /** Starts the helper if it is not running (the pool calls this when it makes or attaches a sandbox). */
+  start(): void {
+    void this.connect();
+  }
+
+  /** Starts the helper if it is not running, and waits until it is (or is found unable to run here). */
+  async ready(): Promise<void> {
+    const connection = await this.connect();
+    if (connection && !connection.alive) await this.reconnect();
+  }
+
+  /**
+   * Runs a command through the helper; null when there is no helper on this sandbox (the caller execs instead).
+   * Rejects with HelperGoneError when the helper went away after the command was sent.
+   */
+  async run(command: HelperCommand): Promise<HelperResult[] | null> {
+    let connection = await this.connect();
+    // Found gone before anything was sent (it idled out, or died since): a new one takes the command.
+    if (connection && !connection.alive) connection = await this.reconnect();
+    if (!connection) return null;
+    return connection.send(command);
+  }
+
+  close(): void {
+    this.disabled = true;
+    const connection = this.connection;
+    this.connection = null;
+    void connection?.then((c) => c?.close());
+  }
+
+  private connect(): Promise<Connection | null> {
+    if (this.disabled) return Promise.resolve(null);
+    this.connection ??= this.open();
+    return this.connection;
+  }
+
+  private reconnect(): Promise<Connection | null> {
+    this.connection = null;
+    return this.connect();
+  }
+
+  private async open(): Promise<Connection | null> {
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    let proc: ContainerProcess<Uint8Array>;
+    try {
+      const exec = this.sandbox.exec(['node', '-e', HELPER_SCRIPT, String(this.options.idleMs)], { mode: 'binary', stdout: 'pipe', stderr: 'ignore' });
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new HelperGoneError('the helper did not start in time')), this.options.rpcMs);
+        timer.unref?.();
+      });
+      proc = await Promise.race([exec, late]);
+    } catch {
+      // The sandbox may be gone (the plain exec will say so) or Modal slow: try again on the next command.
+      this.connection = null;
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+    const mine = this.connection;
+    return new Connection(proc, proc.stdin.getWriter(), (connection) => {
+      if (this.connection !== mine || this.disabled) return;
+      this.connection = null;
+      if (connection.idledOut) return; // the next command starts another
+      // A helper that ended at once without answering cannot run here (no node in the image): stop trying on this
+      // sandbox. One that worked and then died (killed, out of memory) is replaced now, off the next command's path.
+      if (connection.answered === 0 && Date.now() - started < this.options.idleMs) this.disabled = true;
+      else this.start();
+    });
+  }
+}
