@@ -1,10 +1,15 @@
 /**
- * Issue 5 figures: the Modal backend on the local Modal emulator with a fixed 50 ms delay per RPC (a network round
- * trip), beside the local backend running the same script in the same process. Reported per user action: RPCs made
- * (by method) and wall time, and the ratio modal/local. The seed design's criterion: a whole generation turn on
- * Modal takes at most 20% longer than local (goal ratio ≤ 1.2).
+ * Issue 5 / issue 13 figures: the Modal backend on the local Modal emulator beside the local backend running the same
+ * script in the same process, with the per-RPC delay (a network round trip) swept over 20, 50 and 150 ms. Per user
+ * action: RPCs made (by method), wall time, the ratio modal/local, and RTTs (wall time ÷ RPC delay: how many round
+ * trips the action costs). Issue 13's goals at 50 ms: warm read, write, stat and list ≤ 1 RPC and ≤ 1.3 RTT; commit +
+ * log ≤ 2 RTT over local's own git time; an agent turn ≤ 1.1× local (seed design: ≤ 1.2×).
  *
- * Standalone: node --conditions=source --import tsx bench/modal.ts [runs]
+ * Every exec also pays a modelled process start (gVisor on Modal): MODAL_EMULATOR_EXEC_MS if set, else the cost of
+ * an exec of `true` measured here at 0 ms RPC delay (nsenter + process start on this machine), i.e. an exec costs at
+ * least two native process starts: a conservative stand-in for gVisor's slower process creation.
+ *
+ * Standalone: node --conditions=source --import tsx bench/modal.ts [runs]   (or `npm run bench -- modal`)
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, promises as fs } from 'node:fs';
@@ -13,12 +18,12 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLocalBackend } from '@dreamcore/backend-local';
 import { startModalEmulator, type ModalEmulator } from '@dreamcore/backend-modal/emulator';
-import { createModalBackend, deployModal } from '@dreamcore/backend-modal';
+import { createModalBackend, deployModal, type ModalBackend } from '@dreamcore/backend-modal';
 import { startKeyProxy, type ExecutionBackend, type ProjectScope } from '@dreamcore/runtime-core';
 import { startModelServer, type Turn } from '@dreamcore/runtime-core/testkit';
-import { report, section, type Measurement } from './lib.js';
+import { section, type Measurement } from './lib.js';
 
-const RPC_DELAY_MS = 50;
+const RPC_DELAYS_MS = [20, 50, 150];
 const SCRIPT: Turn[] = [
   { text: 'Writing the game.', toolUses: [{ name: 'Write', input: { file_path: 'index.html', content: '<!doctype html><canvas></canvas>\n' } }] },
   { text: 'Done.' },
@@ -52,8 +57,32 @@ async function agentTurn(backend: ExecutionBackend, scope: ProjectScope): Promis
   return { run: t1 - t0, commit: t2 - t1, read: t3 - t2 };
 }
 
+/** What an exec costs on this machine with no RPC delay and no modelled start: the native process start. */
+async function measureExecMs(emulator: ModalEmulator, backend: ModalBackend, userId: string): Promise<number> {
+  emulator.setRpcDelayMs(0);
+  emulator.setExecMs(0);
+  const sandbox = await backend.userSandbox(userId);
+  const times: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    times.push(
+      await timed(async () => {
+        const proc = await sandbox.exec(['true'], { stdout: 'pipe', stderr: 'pipe' });
+        await Promise.all([proc.stdout.readText(), proc.stderr.readText(), proc.wait()]);
+      }),
+    );
+  }
+  return median(times.slice(2));
+}
+
+interface Row {
+  action: string;
+  rpcs: Record<string, number>;
+  modal: number;
+  local: number;
+}
+
 export async function benchModal(runs = 5): Promise<Measurement[]> {
-  const emulator: ModalEmulator = await startModalEmulator({ rpcDelayMs: RPC_DELAY_MS });
+  const emulator: ModalEmulator = await startModalEmulator({ rpcDelayMs: 0 });
   process.env.MODAL_CONFIG_PATH = path.join(emulator.stateDir, 'no-modal.toml');
   const model = await startModelServer({ script: SCRIPT, maxRecorded: 10 });
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-modal-local-'));
@@ -84,42 +113,53 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
       log: () => undefined,
     });
   const local = createLocalBackend({ dataDir, agent });
+  const modal = makeModal();
   const out: Measurement[] = [];
-  const measure = (name: string, ours: number[], base: number[], goal?: number, rpcs?: Record<string, number>) => {
-    const m: Measurement = {
-      name,
-      baseline: 'local backend',
-      ours: median(ours),
-      base: median(base),
-      ratio: median(ours) / median(base),
-      ...(goal ? { goal } : {}),
-    };
-    report(m);
-    if (rpcs) console.log(`    RPCs per action: ${total(rpcs)} (${fmt(rpcs)})`);
-    out.push(rpcs ? { ...m, unit: `${total(rpcs)} RPCs` } : m);
-  };
   try {
-    section(`Modal backend on the emulator (${RPC_DELAY_MS} ms per RPC) vs the local backend, ${runs} runs each`);
+    const userId = randomUUID();
+    const measuredExecMs = await measureExecMs(emulator, modal, userId);
+    const fromEnv = Number(process.env.MODAL_EMULATOR_EXEC_MS);
+    const execMs = Number.isFinite(fromEnv) && process.env.MODAL_EMULATOR_EXEC_MS ? fromEnv : Math.round(measuredExecMs);
+    emulator.setExecMs(execMs);
+    section(
+      `Modal backend on the emulator vs the local backend (${runs} runs each; every exec + ${execMs} ms process start, measured: ${measuredExecMs.toFixed(1)} ms)`,
+    );
 
-    // Cold first action: a new backend process and a new user: client, app, volumes, image, sandbox, then the write.
-    const cold: number[] = [];
-    const coldLocal: number[] = [];
-    let coldRpcs: Record<string, number> = {};
-    for (let i = 0; i < Math.max(3, Math.ceil(runs / 2)); i++) {
-      const fresh = makeModal();
-      emulator.resetCounts();
-      cold.push(await timed(() => fresh.files.write({ userId: randomUUID(), projectId: randomUUID() }, 'index.html', 'hello')));
-      coldRpcs = emulator.rpcCounts();
-      await fresh.close();
-      const freshLocal = createLocalBackend({ dataDir: mkdtempSync(path.join(tmpdir(), 'bench-modal-cold-')) });
-      coldLocal.push(await timed(() => freshLocal.files.write({ userId: randomUUID(), projectId: randomUUID() }, 'index.html', 'hello')));
-      await freshLocal.close();
-    }
-    measure('cold first action (new process, new user: write)', cold, coldLocal, undefined, coldRpcs);
+    for (const delay of RPC_DELAYS_MS) {
+      emulator.setRpcDelayMs(delay);
+      const rows: Row[] = [];
+      const row = (action: string, modalMs: number[], localMs: number[], rpcs: Record<string, number>) => {
+        const r = { action, rpcs, modal: median(modalMs), local: median(localMs) };
+        rows.push(r);
+        out.push({
+          name: `${action} @ ${delay} ms/RPC`,
+          baseline: 'local backend',
+          ours: r.modal,
+          base: r.local,
+          ratio: r.modal / r.local,
+          unit: `${total(rpcs)} RPCs`,
+        });
+      };
 
-    const modal = makeModal();
-    try {
-      const scope: ProjectScope = { userId: randomUUID(), projectId: randomUUID() };
+      // Cold first action: a new backend process and a new user: client, app, volumes, image, sandbox, then the write.
+      {
+        const cold: number[] = [];
+        const coldLocal: number[] = [];
+        let rpcs: Record<string, number> = {};
+        for (let i = 0; i < Math.max(3, Math.ceil(runs / 2)); i++) {
+          const fresh = makeModal();
+          emulator.resetCounts();
+          cold.push(await timed(() => fresh.files.write({ userId: randomUUID(), projectId: randomUUID() }, 'index.html', 'hello')));
+          rpcs = emulator.rpcCounts();
+          await fresh.close();
+          const freshLocal = createLocalBackend({ dataDir: mkdtempSync(path.join(tmpdir(), 'bench-modal-cold-')) });
+          coldLocal.push(await timed(() => freshLocal.files.write({ userId: randomUUID(), projectId: randomUUID() }, 'index.html', 'hello')));
+          await freshLocal.close();
+        }
+        row('cold first action (new process, new user: write)', cold, coldLocal, rpcs);
+      }
+
+      const scope: ProjectScope = { userId, projectId: randomUUID() };
       const localScope: ProjectScope = { userId: randomUUID(), projectId: randomUUID() };
       await modal.prewarm(scope);
       await modal.files.write(scope, 'index.html', 'v0');
@@ -127,96 +167,145 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
       await local.files.write(localScope, 'index.html', 'v0');
       await local.git.init(localScope);
 
-      // Warm file write.
-      const write: number[] = [];
-      const writeLocal: number[] = [];
-      let writeRpcs: Record<string, number> = {};
-      for (let i = 0; i < runs * 2; i++) {
-        emulator.resetCounts();
-        write.push(await timed(() => modal.files.write(scope, 'game.js', `v${i}`)));
-        writeRpcs = emulator.rpcCounts();
-        writeLocal.push(await timed(() => local.files.write(localScope, 'game.js', `v${i}`)));
-      }
-      measure('warm file write', write, writeLocal, undefined, writeRpcs);
+      const warm = async (action: string, m: (i: number) => Promise<unknown>, l: (i: number) => Promise<unknown>) => {
+        const ms: number[] = [];
+        const ls: number[] = [];
+        let rpcs: Record<string, number> = {};
+        for (let i = 0; i < runs * 2; i++) {
+          emulator.resetCounts();
+          ms.push(await timed(() => m(i)));
+          rpcs = emulator.rpcCounts();
+          ls.push(await timed(() => l(i)));
+        }
+        row(action, ms, ls, rpcs);
+      };
+      await warm(
+        'warm file write',
+        (i) => modal.files.write(scope, 'game.js', `v${i}`),
+        (i) => local.files.write(localScope, 'game.js', `v${i}`),
+      );
+      await warm(
+        'warm file read',
+        () => modal.files.readText(scope, 'game.js'),
+        () => local.files.readText(localScope, 'game.js'),
+      );
+      await warm(
+        'warm stat',
+        () => modal.files.stat(scope, 'game.js'),
+        () => local.files.stat(localScope, 'game.js'),
+      );
+      await warm(
+        'warm list',
+        () => modal.files.list(scope),
+        () => local.files.list(localScope),
+      );
 
-      // Warm read.
-      const read: number[] = [];
-      const readLocal: number[] = [];
-      let readRpcs: Record<string, number> = {};
-      for (let i = 0; i < runs * 2; i++) {
-        emulator.resetCounts();
-        read.push(await timed(() => modal.files.readText(scope, 'game.js')));
-        readRpcs = emulator.rpcCounts();
-        readLocal.push(await timed(() => local.files.readText(localScope, 'game.js')));
+      // Warm commit + log (a change to commit each time).
+      {
+        const commit: number[] = [];
+        const commitLocal: number[] = [];
+        let rpcs: Record<string, number> = {};
+        for (let i = 0; i < runs; i++) {
+          await modal.files.write(scope, 'index.html', `v${i + 1}`);
+          await local.files.write(localScope, 'index.html', `v${i + 1}`);
+          emulator.resetCounts();
+          commit.push(
+            await timed(async () => {
+              await modal.git.commit(scope, `change ${i}`);
+              await modal.git.log(scope, { limit: 20 });
+            }),
+          );
+          rpcs = emulator.rpcCounts();
+          commitLocal.push(
+            await timed(async () => {
+              await local.git.commit(localScope, `change ${i}`);
+              await local.git.log(localScope, { limit: 20 });
+            }),
+          );
+        }
+        row('warm commit + log', commit, commitLocal, rpcs);
       }
-      measure('warm file read', read, readLocal, undefined, readRpcs);
-
-      // Warm commit + log.
-      const commit: number[] = [];
-      const commitLocal: number[] = [];
-      let commitRpcs: Record<string, number> = {};
-      for (let i = 0; i < runs; i++) {
-        await modal.files.write(scope, 'index.html', `v${i + 1}`);
-        await local.files.write(localScope, 'index.html', `v${i + 1}`);
-        emulator.resetCounts();
-        commit.push(
-          await timed(async () => {
-            await modal.git.commit(scope, `change ${i}`);
-            await modal.git.log(scope, { limit: 20 });
-          }),
-        );
-        commitRpcs = emulator.rpcCounts();
-        commitLocal.push(
-          await timed(async () => {
-            await local.git.commit(localScope, `change ${i}`);
-            await local.git.log(localScope, { limit: 20 });
-          }),
-        );
-      }
-      measure('warm commit + log', commit, commitLocal, undefined, commitRpcs);
 
       // A whole scripted agent turn on an existing project (created with its first commit, as the server does):
       // run (the real CLI on the scripted model) + commit + read index.html.
-      const turn: number[] = [];
-      const turnLocal: number[] = [];
-      const parts = { modal: [] as { run: number; commit: number; read: number }[], local: [] as { run: number; commit: number; read: number }[] };
-      let turnRpcs: Record<string, number> = {};
-      for (let i = 0; i <= runs; i++) {
-        const p: ProjectScope = { userId: scope.userId, projectId: randomUUID() };
-        const lp: ProjectScope = { userId: localScope.userId, projectId: randomUUID() };
-        for (const [b, s] of [
-          [modal, p],
-          [local, lp],
-        ] as const) {
-          await b.files.write(s, 'README.md', 'x');
-          await b.git.init(s);
+      {
+        const turn: number[] = [];
+        const turnLocal: number[] = [];
+        const parts = { modal: [] as { run: number; commit: number; read: number }[], local: [] as { run: number; commit: number; read: number }[] };
+        let rpcs: Record<string, number> = {};
+        for (let i = 0; i <= runs; i++) {
+          const p: ProjectScope = { userId: scope.userId, projectId: randomUUID() };
+          const lp: ProjectScope = { userId: localScope.userId, projectId: randomUUID() };
+          for (const [b, s] of [
+            [modal, p],
+            [local, lp],
+          ] as const) {
+            await b.files.write(s, 'README.md', 'x');
+            await b.git.init(s);
+          }
+          emulator.resetCounts();
+          const m = await agentTurn(modal, p);
+          const counted = emulator.rpcCounts();
+          const l = await agentTurn(local, lp);
+          if (i === 0) continue; // warm-up (first CLI start, proxy start)
+          const sum = (x: { run: number; commit: number; read: number }) => x.run + x.commit + x.read;
+          turn.push(sum(m));
+          turnLocal.push(sum(l));
+          parts.modal.push(m);
+          parts.local.push(l);
+          rpcs = counted;
         }
-        emulator.resetCounts();
-        const m = await agentTurn(modal, p);
-        const rpcs = emulator.rpcCounts();
-        const l = await agentTurn(local, lp);
-        if (i === 0) continue; // warm-up (first CLI start, proxy start)
-        const sum = (x: { run: number; commit: number; read: number }) => x.run + x.commit + x.read;
-        turn.push(sum(m));
-        turnLocal.push(sum(l));
-        parts.modal.push(m);
-        parts.local.push(l);
-        turnRpcs = rpcs;
-        process.stdout.write(
-          `    turn ${i}: modal ${sum(m).toFixed(0)} ms (run ${m.run.toFixed(0)}, commit ${m.commit.toFixed(0)}, read ${m.read.toFixed(0)}), ` +
-            `local ${sum(l).toFixed(0)} ms (run ${l.run.toFixed(0)}, commit ${l.commit.toFixed(0)}, read ${l.read.toFixed(0)})\n`,
+        row('agent turn (run + commit + read index.html)', turn, turnLocal, rpcs);
+        const split = (['run', 'commit', 'read'] as const).map((k) => {
+          const mm = median(parts.modal.map((x) => x[k]));
+          const ll = median(parts.local.map((x) => x[k]));
+          return `${k} +${(mm - ll).toFixed(0)} ms`;
+        });
+        rows.push({ action: `  (over local: ${split.join(', ')})`, rpcs: {}, modal: NaN, local: NaN });
+      }
+
+      console.log(`\n  ${delay} ms per RPC`);
+      console.log(
+        `  ${'action'.padEnd(50)} ${'RPCs'.padStart(5)} ${'modal ms'.padStart(9)} ${'local ms'.padStart(9)} ${'ratio'.padStart(8)} ${'RTTs'.padStart(6)}`,
+      );
+      for (const r of rows) {
+        if (Number.isNaN(r.modal)) {
+          console.log(`  ${r.action}`);
+          continue;
+        }
+        console.log(
+          `  ${r.action.padEnd(50)} ${String(total(r.rpcs)).padStart(5)} ${r.modal.toFixed(1).padStart(9)} ${r.local.toFixed(1).padStart(9)} ` +
+            `${(r.modal / r.local).toFixed(2).padStart(7)}× ${(r.modal / delay).toFixed(2).padStart(6)}`,
         );
       }
-      measure('agent turn (run + commit + read index.html)', turn, turnLocal, 1.2, turnRpcs);
-      for (const k of ['run', 'commit', 'read'] as const) {
-        const mm = median(parts.modal.map((x) => x[k]));
-        const ll = median(parts.local.map((x) => x[k]));
-        console.log(`    ${k.padEnd(6)} median: modal ${mm.toFixed(0)} ms, local ${ll.toFixed(0)} ms, +${(mm - ll).toFixed(0)} ms`);
+      console.log(
+        `  RPCs by method: ${rows
+          .filter((r) => total(r.rpcs) > 0)
+          .map((r) => `${r.action.split(' (')[0]}: ${fmt(r.rpcs)}`)
+          .join('; ')}`,
+      );
+      if (delay === 50) {
+        const at = (name: string) => rows.find((r) => r.action.startsWith(name))!;
+        const goals = [
+          ...['warm file read', 'warm file write', 'warm stat', 'warm list'].map((name) => {
+            const r = at(name);
+            return `${name}: ${total(r.rpcs)} RPC, ${(r.modal / delay).toFixed(2)} RTT (goal ≤ 1 RPC, ≤ 1.3 RTT) ${total(r.rpcs) <= 1 && r.modal / delay <= 1.3 ? 'met' : 'NOT met'}`;
+          }),
+          (() => {
+            const r = at('warm commit + log');
+            const over = (r.modal - r.local) / delay;
+            return `commit + log: ${over.toFixed(2)} RTT over local (goal ≤ 2) ${over <= 2 ? 'met' : 'NOT met'}`;
+          })(),
+          (() => {
+            const r = at('agent turn');
+            return `agent turn: ${(r.modal / r.local).toFixed(2)}× local (goal ≤ 1.1, seed ≤ 1.2) ${r.modal / r.local <= 1.1 ? 'met' : 'NOT met'}`;
+          })(),
+        ];
+        for (const g of goals) console.log(`  goal at 50 ms: ${g}`);
       }
-    } finally {
-      await modal.close();
     }
   } finally {
+    await modal.close();
     await local.close();
     await keyProxy.close();
     await model.close();

@@ -3,8 +3,10 @@
  * into runtime-core's StreamJsonTranslator (the same translator the local backend feeds), so the event stream is the
  * local one. No webhooks, no callback URLs: the exec's stdout is the stream.
  *
- * One exec per run (RUN_SCRIPT, as root in the sandbox) does everything around the CLI, so a warm run costs the
- * exec's 4 RPCs plus the prompt on stdin:
+ * One command per run (RUN_SCRIPT, as root in the sandbox) does everything around the CLI. It goes through the
+ * sandbox's command helper (helper.ts) with the prompt in the same request, its output streamed back on the helper's
+ * stdout: a warm run costs 1 RPC. (In the Secret mode, or where the helper cannot run, it is an exec of its own: 4
+ * RPCs plus the prompt on stdin.) The script:
  *   1. refuses a missing project or skill before anything starts (NOT_FOUND, the model is never asked);
  *   2. confines the agent: the CLI runs as an unprivileged uid of the project's own (`setpriv`), which owns only
  *      that project's tree (not `.git`) and its CLI state dir `/vol/.agent/{projectId}` during the run; every
@@ -16,8 +18,8 @@
  *   4. afterwards kills whatever the agent left in its session, puts `.git` back if the agent moved it, gives the
  *      tree back to root, syncs the volume, and prints the changed paths after a per-run marker line.
  *
- * Cancel and timeout: Modal has no per-process kill, so a second exec (KILL_SCRIPT) sends SIGTERM, then SIGKILL
- * after 1 s, to the run's session (`pkill -s`), found through a pid file named by the run's random marker; a flag
+ * Cancel and timeout: Modal has no per-process kill, so a second command (KILL_SCRIPT, through the helper too) sends
+ * SIGTERM, then SIGKILL after 1 s, to the run's session (`pkill -s`), found through a pid file named by the run's random marker; a flag
  * file covers a cancel that arrives before the CLI has started. A watchdog inside the sandbox enforces the bound even
  * if this process dies. Sandbox death mid-run is SANDBOX_ERROR.
  *
@@ -28,7 +30,7 @@
  * agent CAN then read it (it is in its environment): this is logged loudly at start-up and documented in the README.
  */
 import { randomBytes } from 'node:crypto';
-import type { ContainerProcess, ModalClient, Sandbox, Secret } from 'modal';
+import type { ModalClient, Sandbox, Secret } from 'modal';
 import {
   claudeInvocation,
   createError,
@@ -45,7 +47,7 @@ import {
   type KeyProxy,
   type RunClaudeRequest,
 } from '@dreamcore/runtime-core';
-import { execText, isSandboxGone, modalFailure, readLines, sandboxError, sandboxIsRunning, SandboxGoneError, withDeadline } from './client.js';
+import { execText, helperOf, isSandboxGone, modalFailure, readLines, sandboxError, sandboxIsRunning, SandboxGoneError, withDeadline } from './client.js';
 import { MOUNT, type ResolvedModalConfig } from './config.js';
 import { volumePath } from './files.js';
 import type { SandboxPool } from './sandboxes.js';
@@ -137,6 +139,15 @@ exit 0
 /** A uid of the project's own for its agent (10000–59999), so two projects' agents never share files. */
 export function agentUid(projectId: string): number {
   return 10_000 + (Number.parseInt(projectId.replace(/-/g, '').slice(0, 8), 16) % 50_000);
+}
+
+/** The run's process, through the command helper or an exec of its own: its output, its exit, the prompt's delivery. */
+interface AgentProcess {
+  stdout: ReadableStream<string>;
+  stderr: ReadableStream<string>;
+  wait(): Promise<number>;
+  /** Puts the prompt on the process's stdin (already there when it came with a helper request). */
+  feed(): Promise<void>;
 }
 
 interface ModelAccess {
@@ -246,7 +257,8 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
 
     let ending: 'timeout' | 'cancelled' | undefined;
     let sandbox: Sandbox | undefined;
-    let proc: ContainerProcess<string> | undefined;
+    let proc: AgentProcess | undefined;
+    const runBoundMs = timeoutMs + (WATCHDOG_GRACE_S + 30) * 1000;
     const stop = (why: 'timeout' | 'cancelled') => {
       if (ending) return;
       ending = why;
@@ -268,7 +280,12 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
         await translator.finish({ exitCode: null, reason: ending });
         return;
       }
-      [sandbox, proc] = await pool.use(scope.userId, 'runClaude', async (sb) => {
+      [sandbox, proc] = await pool.use(scope.userId, 'runClaude', async (sb): Promise<readonly [Sandbox, AgentProcess]> => {
+        // Through the sandbox's command helper: the prompt travels with the request, one round trip and no process
+        // start. A Modal Secret can only be given to an exec, so the Secret mode (and a sandbox without a helper) execs.
+        const helper = access.secret ? undefined : helperOf(sb);
+        const streamed = helper ? await helper.spawn({ argv, env: execEnv }, new TextEncoder().encode(request.prompt), runBoundMs) : null;
+        if (streamed) return [sb, { ...streamed, feed: () => Promise.resolve() }] as const;
         const p = await withDeadline(deadlines.rpcMs, 'starting the agent', () =>
           sb.exec(argv, {
             mode: 'text',
@@ -278,7 +295,12 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
             ...(access.secret ? { secrets: [access.secret] } : {}),
           }),
         );
-        return [sb, p] as const;
+        const feed = async () => {
+          const stdin = p.stdin.getWriter();
+          await stdin.write(request.prompt);
+          await stdin.close();
+        };
+        return [sb, { stdout: p.stdout, stderr: p.stderr, wait: () => p.wait(), feed }] as const;
       });
       // A cancel or timeout that came while the exec was starting reaches it now.
       if (ending) execText(sandbox, ['sh', '-c', KILL_SCRIPT, 'dreamcore-cancel', marker], execOptions).catch(() => undefined);
@@ -296,12 +318,11 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
         }
       };
       let problem: string | null = null;
-      const stdin = proc.stdin.getWriter();
-      const feeding = stdin.write(request.prompt).then(() => stdin.close());
+      const feeding = proc.feed();
       const running = proc;
       // The in-sandbox watchdog ends the CLI at its bound + WATCHDOG_GRACE_S; if Modal stops answering, this is
       // the bound on waiting for it.
-      const [, , exitCode] = await withDeadline(timeoutMs + (WATCHDOG_GRACE_S + 30) * 1000, 'the agent run', () =>
+      const [, , exitCode] = await withDeadline(runBoundMs, 'the agent run', () =>
         Promise.all([
           readLines(running.stdout, onLine),
           readLines(running.stderr, (line) => {

@@ -49,7 +49,7 @@ const frame = (header, body) => {
   return Buffer.concat([lengths, h, body]);
 };
 process.stdout.on('error', () => process.exit(0));
-function step(command, stdin, timeoutMs, done) {
+function step(command, stdin, timeoutMs, done, stream) {
   const out = [];
   const err = [];
   let finished = false;
@@ -76,8 +76,8 @@ function step(command, stdin, timeoutMs, done) {
     err.push(Buffer.from(String(error && error.message)));
     finish(127);
   });
-  child.stdout.on('data', (chunk) => out.push(chunk));
-  child.stderr.on('data', (chunk) => err.push(chunk));
+  child.stdout.on('data', (chunk) => (stream ? stream(1, chunk) : out.push(chunk)));
+  child.stderr.on('data', (chunk) => (stream ? stream(2, chunk) : err.push(chunk)));
   child.stdin.on('error', () => undefined);
   child.stdin.end(stdin);
   killer = setTimeout(() => {
@@ -104,12 +104,19 @@ function run(request, stdin) {
   const next = (i) => {
     if (i >= request.steps.length) return answer();
     const command = request.steps[i];
-    step(command, i === 0 ? stdin : Buffer.alloc(0), deadline - Date.now(), (code, out, err) => {
-      results.push({ code, out: out.length, err: err.length });
-      bodies.push(out, err);
-      if (code !== 0 && !command.mayFail) return answer();
-      next(i + 1);
-    });
+    const stream = request.stream ? (fd, chunk) => process.stdout.write(frame({ id: request.id, fd }, chunk)) : undefined;
+    step(
+      command,
+      i === 0 ? stdin : Buffer.alloc(0),
+      deadline - Date.now(),
+      (code, out, err) => {
+        results.push({ code, out: out.length, err: err.length });
+        bodies.push(out, err);
+        if (code !== 0 && !command.mayFail) return answer();
+        next(i + 1);
+      },
+      stream,
+    );
   };
   next(0);
 }
@@ -155,12 +162,37 @@ export interface HelperResult {
   stderr: Uint8Array;
 }
 
+export interface StreamedCommand {
+  stdout: ReadableStream<string>;
+  stderr: ReadableStream<string>;
+  wait(): Promise<number>;
+}
+
+/** A text stream fed by pushes of bytes (decoded as UTF-8 across chunk boundaries). */
+function textStream() {
+  const utf8 = new TextDecoder();
+  let controller!: ReadableStreamDefaultController<string>;
+  const readable = new ReadableStream<string>({ start: (c) => void (controller = c) });
+  return {
+    readable,
+    push: (data: Uint8Array) => controller.enqueue(utf8.decode(data, { stream: true })),
+    end: () => {
+      const rest = utf8.decode();
+      if (rest) controller.enqueue(rest);
+      controller.close();
+    },
+    fail: (error: Error) => controller.error(error),
+  };
+}
+
 /** The helper went away before answering: the command may be run another way (see the module doc). */
 export class HelperGoneError extends Error {
   override readonly name = 'HelperGoneError';
 }
 
 interface Pending {
+  /** For a streamed command: its output as it comes (fd 1 stdout, 2 stderr); the result then has none. */
+  onData?: (fd: 1 | 2, data: Uint8Array) => void;
   resolve(results: HelperResult[]): void;
   reject(error: Error): void;
 }
@@ -213,12 +245,13 @@ class Connection {
     return this.dead === null;
   }
 
-  send(command: HelperCommand): Promise<HelperResult[]> {
+  send(command: HelperCommand, onData?: Pending['onData']): Promise<HelperResult[]> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     const header = {
       id,
       timeoutMs: command.timeoutMs,
+      ...(onData ? { stream: true } : {}),
       steps: command.steps.map((s) => ({
         argv: s.argv,
         ...(s.env ? { env: s.env } : {}),
@@ -227,7 +260,7 @@ class Connection {
       })),
     };
     return new Promise<HelperResult[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, ...(onData ? { onData } : {}) });
       this.queue.push(frame(header, command.stdin ?? new Uint8Array(0)));
       this.flush();
     });
@@ -270,12 +303,17 @@ class Connection {
           const header = JSON.parse(decoder.decode(buffered.subarray(8, 8 + headerLength))) as {
             id: number;
             idle?: boolean;
+            fd?: 1 | 2;
             results: { code: number; out: number; err: number }[];
           };
           const body = buffered.subarray(8 + headerLength, 8 + headerLength + bodyLength);
           buffered = buffered.subarray(8 + headerLength + bodyLength);
           if (header.idle) {
             this.idledOut = true;
+            continue;
+          }
+          if (header.fd) {
+            this.pending.get(header.id)?.onData?.(header.fd, body.slice());
             continue;
           }
           const waiting = this.pending.get(header.id);
@@ -341,11 +379,37 @@ export class SandboxHelper {
    * Rejects with HelperGoneError when the helper went away after the command was sent.
    */
   async run(command: HelperCommand): Promise<HelperResult[] | null> {
-    let connection = await this.connect();
-    // Found gone before anything was sent (it idled out, or died since): a new one takes the command.
-    if (connection && !connection.alive) connection = await this.reconnect();
+    const connection = await this.live();
+    return connection ? connection.send(command) : null;
+  }
+
+  /**
+   * Starts one command whose output is wanted as it comes (an agent run): its stdout and stderr as text streams, its
+   * exit status when it ends. Null when there is no helper on this sandbox. The streams fail with HelperGoneError if
+   * the helper goes away first; the command is never run twice.
+   */
+  async spawn(step: HelperStep, stdin: Uint8Array, timeoutMs: number): Promise<StreamedCommand | null> {
+    const connection = await this.live();
     if (!connection) return null;
-    return connection.send(command);
+    const streams = [textStream(), textStream()] as const;
+    const exit = connection.send({ steps: [step], stdin, timeoutMs }, (fd, data) => streams[fd - 1]?.push(data)).then(
+      ([result]) => {
+        for (const s of streams) s.end();
+        return result?.exitCode ?? 127;
+      },
+      (error: Error) => {
+        for (const s of streams) s.fail(error);
+        throw error;
+      },
+    );
+    exit.catch(() => undefined); // the caller learns it from the streams (or from wait())
+    return { stdout: streams[0].readable, stderr: streams[1].readable, wait: () => exit };
+  }
+
+  /** The running helper, started (or started again: it idled out or died since) if need be; null: none here. */
+  private async live(): Promise<Connection | null> {
+    const connection = await this.connect();
+    return connection && !connection.alive ? this.reconnect() : connection;
   }
 
   close(): void {

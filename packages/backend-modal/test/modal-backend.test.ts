@@ -198,6 +198,17 @@ lane('Modal backend specifics (emulator)', () => {
     expect(await cost(() => b.git.log(scope))).toEqual(one);
     expect(await cost(() => b.files.delete(scope, 'a.txt'))).toEqual(one);
     expect((await b.git.log(scope)).commits.map((c) => c.message.trim())).toEqual(['c', 'Initial commit']);
+    // An agent run too: the prompt goes with the request, the CLI's output streams back on the helper's stdout.
+    model().setScript([{ text: 'Writing.', toolUses: [{ name: 'Write', input: { file_path: 'b.txt', content: 'made\n' } }] }, { text: 'Done.' }]);
+    const events: string[] = [];
+    expect(
+      await cost(async () => {
+        for await (const event of b.runClaude({ scope, prompt: 'make b.txt' })) events.push(event.type);
+      }),
+    ).toEqual(one);
+    expect(events).not.toContain('error');
+    expect(events.at(-1)).toBe('result');
+    expect(await b.files.readText(scope, 'b.txt')).toBe('made\n');
   });
 
   it('a helper that dies is replaced: the command in flight runs as an exec, the next ones through a new helper', async () => {

@@ -382,7 +382,11 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
       const msg = checkMessage(message);
       // commitAll and head in one sequence (one round trip on a remote backend).
       const add = ['add', '-A'];
-      const steps = [{ args: add }, { args: ['commit', '-q', '--no-verify', '-m', msg], mayFail: true }, { args: ['rev-parse', '--verify', '-q', 'HEAD'], mayFail: true }];
+      const steps = [
+        { args: add },
+        { args: ['commit', '-q', '--no-verify', '-m', msg], mayFail: true },
+        { args: ['rev-parse', '--verify', '-q', 'HEAD'], mayFail: true },
+      ];
       const { projectExists, repoExists, results } = await sequence(scope, steps);
       if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
       if (!repoExists) {
@@ -404,7 +408,17 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
         throw createError('INVALID_ARGUMENT', 'limit is an integer from 1 to 500');
       }
       if (!Number.isInteger(skip) || skip < 0) throw createError('INVALID_ARGUMENT', 'skip is a non-negative integer');
-      const args = ['log', '-z', '--name-only', '--no-renames', `--skip=${skip}`, `--max-count=${limit + 1}`, '--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%B%x1f', 'HEAD', '--'];
+      const args = [
+        'log',
+        '-z',
+        '--name-only',
+        '--no-renames',
+        `--skip=${skip}`,
+        `--max-count=${limit + 1}`,
+        '--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%B%x1f',
+        'HEAD',
+        '--',
+      ];
       const probed = await sequence(scope, [{ args, mayFail: true }]);
       repoRequired(probed, scope);
       const r = checked(probed.results[0], args, true);

@@ -102,6 +102,10 @@ export interface ModalEmulator {
   publish(targetPort: number, options?: { targetHost?: string; publicPort?: number }): Promise<Published>;
   /** Calls per RPC method name (both services) since start or the last `resetCounts()`. */
   rpcCounts(): Record<string, number>;
+  /** Changes the delay added to every RPC from now on (a bench sweeps it without a new emulator). */
+  setRpcDelayMs(ms: number): void;
+  /** Changes the time added to every exec start from now on (option `execMs`). */
+  setExecMs(ms: number): void;
   resetCounts(): void;
   /** Creates or replaces a named secret. */
   setSecret(name: string, values: Record<string, string>, environment?: string): void;
@@ -137,7 +141,7 @@ export async function startModalEmulator(options: ModalEmulatorOptions = {}): Pr
 
   const ownsStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'modal-emulator-')));
-  const rpcDelayMs = options.rpcDelayMs ?? numberFromEnv('MODAL_EMULATOR_RPC_DELAY_MS') ?? 0;
+  let rpcDelayMs = options.rpcDelayMs ?? numberFromEnv('MODAL_EMULATOR_RPC_DELAY_MS') ?? 0;
 
   const core = new EmulatorCore({
     stateDir,
@@ -226,6 +230,14 @@ export async function startModalEmulator(options: ModalEmulatorOptions = {}): Pr
     },
     rpcCounts: () => Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b))),
     resetCounts: () => counts.clear(),
+    setRpcDelayMs(ms: number) {
+      if (!Number.isFinite(ms) || ms < 0) throw new Error(`rpc delay must be a non-negative number of ms, not ${ms}`);
+      rpcDelayMs = ms;
+    },
+    setExecMs(ms: number) {
+      if (!Number.isFinite(ms) || ms < 0) throw new Error(`exec start must be a non-negative number of ms, not ${ms}`);
+      core.options.latency.execMs = ms;
+    },
     setSecret: (name, values, environment) => void core.putSecret(core.environment(environment), name, values),
     volumePath: (name, environment) => core.findVolume(core.environment(environment), name)?.hostPath,
     volumeVersion: (name, environment) => core.findVolume(core.environment(environment), name)?.version,
