@@ -285,7 +285,11 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
         // start. A Modal Secret can only be given to an exec, so the Secret mode (and a sandbox without a helper) execs.
         const helper = access.secret ? undefined : helperOf(sb);
         const streamed = helper ? await helper.spawn({ argv, env: execEnv }, new TextEncoder().encode(request.prompt), runBoundMs) : null;
-        if (streamed) return [sb, { ...streamed, feed: () => Promise.resolve() }] as const;
+        if (streamed) {
+          // Bounded like an exec's start: Modal not answering is NETWORK_ERROR, not a wait for the whole run's bound.
+          await withDeadline(deadlines.rpcMs, 'starting the agent', () => streamed.sent);
+          return [sb, { ...streamed, feed: () => Promise.resolve() }] as const;
+        }
         const p = await withDeadline(deadlines.rpcMs, 'starting the agent', () =>
           sb.exec(argv, {
             mode: 'text',

@@ -166,6 +166,8 @@ export interface StreamedCommand {
   stdout: ReadableStream<string>;
   stderr: ReadableStream<string>;
   wait(): Promise<number>;
+  /** Resolves when the request has reached the sandbox (for a caller that bounds the start of a command). */
+  sent: Promise<void>;
 }
 
 /** A text stream fed by pushes of bytes (decoded as UTF-8 across chunk boundaries). */
@@ -225,7 +227,7 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 /** One helper process in one sandbox (see the module doc). */
 class Connection {
   private readonly pending = new Map<number, Pending>();
-  private queue: Uint8Array[] = [];
+  private queue: { frame: Uint8Array; sent: () => void }[] = [];
   private writing = false;
   private nextId = 1;
   private dead: Error | null = null;
@@ -245,8 +247,13 @@ class Connection {
     return this.dead === null;
   }
 
-  send(command: HelperCommand, onData?: Pending['onData']): Promise<HelperResult[]> {
-    if (this.dead) return Promise.reject(this.dead);
+  /** `done`: the results; `sent`: the request reached the sandbox (its TaskExecStdinWrite was answered). */
+  send(command: HelperCommand, onData?: Pending['onData']): { done: Promise<HelperResult[]>; sent: Promise<void> } {
+    if (this.dead) {
+      const gone = Promise.reject(this.dead);
+      gone.catch(() => undefined);
+      return { done: gone, sent: gone };
+    }
     const id = this.nextId++;
     const header = {
       id,
@@ -259,11 +266,17 @@ class Connection {
         ...(s.mayFail ? { mayFail: true } : {}),
       })),
     };
-    return new Promise<HelperResult[]>((resolve, reject) => {
+    let sent!: () => void;
+    const delivered = new Promise<void>((resolve) => (sent = resolve));
+    const done = new Promise<HelperResult[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, ...(onData ? { onData } : {}) });
-      this.queue.push(frame(header, command.stdin ?? new Uint8Array(0)));
+      this.queue.push({ frame: frame(header, command.stdin ?? new Uint8Array(0)), sent });
       this.flush();
     });
+    // A request that never reaches the sandbox fails with the rest when the helper is found gone.
+    const reached = Promise.race([delivered, done.then(() => undefined)]);
+    reached.catch(() => undefined); // awaited by those who ask; `done` carries the failure to everyone else
+    return { done, sent: reached };
   }
 
   /** Ends the helper (stdin EOF: it exits once its commands are done). */
@@ -275,11 +288,12 @@ class Connection {
 
   private flush(): void {
     if (this.writing || this.queue.length === 0 || this.dead) return;
-    const chunk = concat(this.queue);
+    const batch = this.queue;
     this.queue = [];
     this.writing = true;
-    this.writer.write(chunk).then(
+    this.writer.write(concat(batch.map((q) => q.frame))).then(
       () => {
+        for (const q of batch) q.sent();
         this.writing = false;
         this.flush();
       },
@@ -380,7 +394,7 @@ export class SandboxHelper {
    */
   async run(command: HelperCommand): Promise<HelperResult[] | null> {
     const connection = await this.live();
-    return connection ? connection.send(command) : null;
+    return connection ? connection.send(command).done : null;
   }
 
   /**
@@ -392,7 +406,8 @@ export class SandboxHelper {
     const connection = await this.live();
     if (!connection) return null;
     const streams = [textStream(), textStream()] as const;
-    const exit = connection.send({ steps: [step], stdin, timeoutMs }, (fd, data) => streams[fd - 1]?.push(data)).then(
+    const { done, sent } = connection.send({ steps: [step], stdin, timeoutMs }, (fd, data) => streams[fd - 1]?.push(data));
+    const exit = done.then(
       ([result]) => {
         for (const s of streams) s.end();
         return result?.exitCode ?? 127;
@@ -403,7 +418,7 @@ export class SandboxHelper {
       },
     );
     exit.catch(() => undefined); // the caller learns it from the streams (or from wait())
-    return { stdout: streams[0].readable, stderr: streams[1].readable, wait: () => exit };
+    return { stdout: streams[0].readable, stderr: streams[1].readable, wait: () => exit, sent };
   }
 
   /** The running helper, started (or started again: it idled out or died since) if need be; null: none here. */
