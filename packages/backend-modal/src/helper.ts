@@ -327,16 +327,18 @@ class Connection {
             continue;
           }
           if (header.fd) {
-            this.pending.get(header.id)?.onData?.(header.fd, body.slice());
+            this.pending.get(header.id)?.onData?.(header.fd, new Uint8Array(body));
             continue;
           }
           const waiting = this.pending.get(header.id);
           this.pending.delete(header.id);
           this.answered++;
           let at = 0;
+          // Copies into plain Uint8Arrays: the SDK's chunks may be Buffers, whose slice() is a view (a caller that
+          // copies with slice() and edits the copy would edit the answer).
           const results = header.results.map((r) => {
-            const stdout = body.slice(at, (at += r.out));
-            const stderr = body.slice(at, (at += r.err));
+            const stdout = new Uint8Array(body.subarray(at, (at += r.out)));
+            const stderr = new Uint8Array(body.subarray(at, (at += r.err)));
             return { exitCode: r.code, stdout, stderr };
           });
           waiting?.resolve(results);
