@@ -41,6 +41,22 @@ const schema = z
     GOOGLE_CLIENT_ID: z.string().optional(),
     GOOGLE_CLIENT_SECRET: z.string().optional(),
     GOOGLE_ISSUER_URL: z.string().url().default('https://accounts.google.com'),
+    // A direct PostgreSQL connection (any PostgreSQL 15+, or a Supabase project's connection string): what several
+    // instances share. Takes precedence over the embedded database; with SUPABASE_URL, auth stays Supabase's.
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection string')
+      .optional(),
+    DATABASE_POOL_SIZE: int(10, 1),
+    // Several instances: a running job's lease (renewed every third of it); a job whose instance died is failed
+    // within JOB_LEASE_MS + a third of it. Job events reach sockets on other instances through the database every
+    // JOB_EVENT_FLUSH_MS (default 5 with DATABASE_URL; 1000 on one instance, whose sockets get them from memory).
+    JOB_LEASE_MS: int(30_000, 300),
+    JOB_EVENT_FLUSH_MS: z.coerce.number().int().min(1).max(1000).optional(),
+    INSTANCE_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .optional(),
     // Signing of preview URLs (derived and persisted in DATA_DIR when absent)
     GAME_SIGNING_SECRET: z.string().min(32).optional(),
     ASSET_BASE_URL: z.string().url().optional(),
@@ -119,7 +135,9 @@ export interface Config extends Env {
   /** No ANTHROPIC_API_KEY: the real CLI talks to the built-in scripted model. */
   demoMode: boolean;
   geminiKey: string | undefined;
-  database: 'pglite' | 'supabase';
+  database: 'pglite' | 'supabase' | 'postgres';
+  /** Other instances may share this database (DATABASE_URL): leases, NOTIFY, shared limits and secrets. */
+  shared: boolean;
 }
 
 export class ConfigError extends Error {
@@ -141,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backend: e.EXECUTION_BACKEND ?? (e.USE_MODAL ? 'modal' : 'local'),
     demoMode: !e.ANTHROPIC_API_KEY,
     geminiKey: e.GEMINI_API_KEY ?? e.GOOGLE_API_KEY,
-    database: e.SUPABASE_URL ? 'supabase' : 'pglite',
+    database: e.DATABASE_URL ? 'postgres' : e.SUPABASE_URL ? 'supabase' : 'pglite',
+    shared: e.DATABASE_URL !== undefined,
   };
 }

@@ -7,7 +7,7 @@ import type { Logger } from './logger.js';
 import type { TokenVerifier } from './auth/verify.js';
 import type { JobManager } from './jobs/manager.js';
 import type { Quota } from './quota.js';
-import type { RateLimiter } from './rate-limit.js';
+import type { UserLimiter } from './rate-limit.js';
 import type { Metrics } from './metrics.js';
 import type { Database, UserRepository } from './db/repository.js';
 import type { Connection } from './ws/connection.js';
@@ -23,8 +23,8 @@ export interface ServerContext {
   verify: TokenVerifier;
   jobs: JobManager;
   quota: Quota;
-  /** AI-triggering messages per user (WebSocket `message`, image generation, renders). */
-  aiLimiter: RateLimiter;
+  /** AI-triggering messages per user (WebSocket `message`, image generation, renders); shared by every instance. */
+  aiLimiter: UserLimiter;
   metrics: Metrics;
   signer: PreviewSigner;
   connections: Set<Connection>;

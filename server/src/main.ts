@@ -1,11 +1,11 @@
 /**
  * Boot: config → database → auth → backend → jobs → HTTP + WebSocket. `startServer` is also what the tests use.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import type { Express } from 'express';
 import { WebSocketServer } from 'ws';
 import { isImageStyle, type ExecutionBackend } from '@dreamcore/runtime-core';
@@ -19,7 +19,9 @@ import { createGoogleClient } from './auth/google.js';
 import { openDatabase } from './db/open.js';
 import { JobManager } from './jobs/manager.js';
 import { Quota } from './quota.js';
-import { RateLimiter } from './rate-limit.js';
+import { memoryUserLimiter, type UserLimiter } from './rate-limit.js';
+import { dataDirSecrets } from './secrets.js';
+import { joinInstances } from './instances.js';
 import { createMetrics } from './metrics.js';
 import { createPreviewSigner } from './http/signing.js';
 import { createApp } from './http/app.js';
@@ -37,17 +39,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** A secret kept in the data directory, created on first boot (so restarts keep signed URLs valid). */
-async function persistentSecret(dataDir: string, name: string): Promise<string> {
-  const file = path.join(dataDir, '.server', name);
-  try {
-    return (await fs.readFile(file, 'utf8')).trim();
-  } catch {
-    const secret = randomBytes(32).toString('hex');
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await fs.writeFile(file, secret, { mode: 0o600 });
-    return secret;
-  }
+/** AI requests per user and minute: counted in the database when several instances serve the same users. */
+function aiLimiter(coordination: ServerContext['db']['coordination'], perMinute: number): UserLimiter {
+  if (!coordination) return memoryUserLimiter(perMinute, 60_000);
+  return { take: (userId) => coordination.takeRateLimit(`ai:${userId}`, perMinute, 60_000) };
 }
 
 /** Demo mode: the real CLI, talking to the built-in scripted model (and a fake Gemini when there is no key). */
@@ -86,6 +81,9 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
   await fs.mkdir(config.DATA_DIR, { recursive: true });
 
   const db = await openDatabase(config, log);
+  const instanceId = config.INSTANCE_ID ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  // Several instances agree on their secrets through the database; one instance keeps them in its data directory.
+  const secrets = db.coordination?.sharedSecret.bind(db.coordination) ?? dataDirSecrets(config.DATA_DIR);
   const publicUrl = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
 
   let verify: TokenVerifier;
@@ -103,7 +101,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
     });
   } else {
     // Embedded auth: the browser's supabase-js talks to this server's /auth/v1.
-    const issuer = await loadIssuer(config.DATA_DIR, 'dreamcore-embedded-auth');
+    const issuer = await loadIssuer(secrets, 'dreamcore-embedded-auth');
     verify = createVerifier({ issuer: issuer.issuer, jwks: issuer.jwks });
     if (!db.auth) throw new Error('embedded auth needs the embedded database');
     mailer = createSignInMailer(config.SMTP_URL, config.MAIL_FROM, log);
@@ -123,6 +121,10 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
 
   const demo = await demoStandIns(config, log);
   const backend = options.backend ?? (await createBackend(config, log, demo.access));
+  // Before any job: may this backend run beside the instances already up? (local: one machine, one data dir.)
+  const leaveInstances = db.coordination
+    ? await joinInstances(db.coordination, { id: instanceId, backend: backend.name, host: os.hostname(), dataDir: config.DATA_DIR }, config.JOB_LEASE_MS)
+    : async () => undefined;
   const metrics = createMetrics();
   const jobs = new JobManager(
     db.service,
@@ -147,6 +149,12 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
         return { alias: asset.alias, url: assetUrl(asset) };
       },
     },
+    {
+      id: instanceId,
+      leaseMs: config.JOB_LEASE_MS,
+      eventFlushMs: config.JOB_EVENT_FLUSH_MS ?? (config.shared ? 5 : 1000),
+      coordination: db.coordination,
+    },
   );
   await jobs.reapInterrupted();
 
@@ -158,9 +166,9 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
     verify,
     jobs,
     quota: new Quota(db.service, { projects_created: config.DAILY_PROJECT_LIMIT, messages_sent: config.DAILY_MESSAGE_LIMIT }, log),
-    aiLimiter: new RateLimiter(config.WS_AI_MESSAGES_PER_MIN, 60_000),
+    aiLimiter: aiLimiter(db.coordination, config.WS_AI_MESSAGES_PER_MIN),
     metrics,
-    signer: createPreviewSigner(config.GAME_SIGNING_SECRET ?? (await persistentSecret(config.DATA_DIR, 'game-signing-secret'))),
+    signer: createPreviewSigner(config.GAME_SIGNING_SECRET ?? (await secrets('game-signing-secret', () => randomBytes(32).toString('hex')))),
     connections: new Set(),
     authUrl: authUrl || publicUrl,
     anonKey,
@@ -189,7 +197,10 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   if (!config.PUBLIC_URL) ctx.authUrl = authUrl || `http://localhost:${port}`;
-  log.info({ url: `http://localhost:${port}`, backend: backend.name, database: config.database, demoMode: config.demoMode }, 'DreamCore server ready');
+  log.info(
+    { url: `http://localhost:${port}`, backend: backend.name, database: config.database, instance: instanceId, demoMode: config.demoMode },
+    'DreamCore server ready',
+  );
 
   let closing: Promise<void> | null = null;
   return {
@@ -201,6 +212,8 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
       closing ??= (async () => {
         for (const client of wss.clients) client.terminate();
         await jobs.cancelAll();
+        await jobs.stop();
+        await leaveInstances();
         await new Promise<void>((resolve) => wss.close(() => resolve()));
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

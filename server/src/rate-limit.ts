@@ -35,6 +35,16 @@ export class RateLimiter {
   }
 }
 
+/** A per-user limit as the handlers see it: in memory (one instance) or in the database (several, migration 007). */
+export interface UserLimiter {
+  take(key: string): Promise<boolean>;
+}
+
+export function memoryUserLimiter(limit: number, windowMs: number): UserLimiter {
+  const limiter = new RateLimiter(limit, windowMs);
+  return { take: async (key) => limiter.take(key) };
+}
+
 /**
  * A token bucket: `capacity` frames at once, refilled at `perSecond`. The WebSocket layer takes one token per
  * frame before parsing it; when the bucket is empty the socket is paused until the next token is due.

@@ -16,10 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBackendError } from '@dreamcore/runtime-core';
 import { openPgliteDatabase, type PgliteDatabase } from '../src/db/pglite.js';
 import { createSupabaseDatabase, type SupabaseDatabase } from '../src/db/supabase.js';
+import { openPostgresDatabase, type PostgresDatabase } from '../src/db/postgres.js';
 import { registerRepositoryContract, uniqueEmail, type RepositoryLane } from './support/db-contract.js';
 import { pg15Unavailable, startPg15Stack, type Pg15Stack } from './support/pg15.js';
 
-const measurements: Record<string, Record<string, number>> = { pglite: {}, 'supabase-js + PostgREST + PG15': {} };
+const measurements: Record<string, Record<string, number>> = { pglite: {}, 'supabase-js + PostgREST + PG15': {}, 'pg → PG15 (DATABASE_URL)': {} };
 const record = (lane: string) => (label: string, value: number) => {
   measurements[lane]![label] = Math.round(value * 100) / 100;
 };
@@ -104,6 +105,7 @@ describe('repository on PGlite (embedded)', () => {
     '004_published_snapshots.sql',
     '005_display_names.sql',
     '006_agent_turns.sql',
+    '007_cluster.sql',
   ];
 
   it('a new database gets the compat file and every migration, in order', () => {
@@ -322,6 +324,87 @@ describe.skipIf(pg15Reason !== null)(`repository on Supabase (supabase-js → Po
       const events = await asIntruder.from('job_events').select('*');
       expect(events.data).toEqual([]);
       expect((await asIntruder.from('schema_migrations').select('*')).data ?? []).toEqual([]);
+    });
+  });
+});
+
+describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATABASE_URL)${pg15Reason ? ` — skipped: ${pg15Reason}` : ''}`, () => {
+  let stack: Pg15Stack;
+  let db: PostgresDatabase;
+  const rec = record('pg → PG15 (DATABASE_URL)');
+
+  beforeAll(async () => {
+    stack = await pg15Setup!;
+    // A database of its own on the same cluster: the Supabase lane's rows stay out of this lane's global reads.
+    await stack.sql.query('create database direct');
+    const started = performance.now();
+    db = await openPostgresDatabase({ connectionString: stack.connectionString('direct'), localCompat: true });
+    rec('open (compat + migrations)', performance.now() - started);
+  });
+
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  const lane: RepositoryLane = {
+    get db() {
+      return db;
+    },
+    async createUser(email = uniqueEmail(), meta = {}) {
+      return (await db.auth.createAuthUser(email, 'scrypt$test', meta)).id;
+    },
+    async asUser(userId) {
+      return db.forUser(userId);
+    },
+    record: rec,
+  };
+
+  registerRepositoryContract(() => lane);
+
+  describe('PostgreSQL specifics', () => {
+    it('a second open applies nothing; the schema is the one PGlite and Supabase get', async () => {
+      expect(db.kind).toBe('postgres');
+      expect(db.migrations.applied.at(-1)).toBe('007_cluster.sql');
+      const again = await openPostgresDatabase({ connectionString: stack.connectionString('direct'), localCompat: true });
+      try {
+        expect(again.migrations.applied).toEqual([]);
+      } finally {
+        await again.close();
+      }
+    });
+
+    it('an unreachable database is UNAVAILABLE', async () => {
+      const error = await openPostgresDatabase({ connectionString: 'postgres://nobody@127.0.0.1:9/none', localCompat: true }).catch((e: unknown) => e);
+      expect(isBackendError(error, 'UNAVAILABLE')).toBe(true);
+    });
+
+    it('notifications: a job event write notifies jobId:lastSeq; shared secrets and rate limits are one for every connection', async () => {
+      const user = await lane.createUser();
+      const project = await db.forUser(user).createProject(user, 'Notify');
+      const job = await db.service.createJob(user, project.id);
+      const heard: string[] = [];
+      const got = new Promise<void>((resolve) => {
+        void db.coordination.listen('dreamcore_job_events', (payload) => {
+          heard.push(payload);
+          if (payload.endsWith(':3')) resolve();
+        });
+      });
+      await db.service.appendJobEvents([
+        { jobId: job.id, seq: 1, type: 'started', payload: {} },
+        { jobId: job.id, seq: 2, type: 'stream', payload: { deltas: ['a', 'b'] } },
+      ]);
+      await got;
+      expect(heard).toEqual([`${job.id}:3`]);
+
+      const other = await openPostgresDatabase({ connectionString: stack.connectionString('direct'), localCompat: true });
+      try {
+        const [a, b] = await Promise.all([db.coordination.sharedSecret('s', () => 'first'), other.coordination.sharedSecret('s', () => 'second')]);
+        expect(a).toBe(b);
+        const takes = await Promise.all([1, 2, 3].map((i) => (i % 2 ? db : other).coordination.takeRateLimit(`k:${user}`, 2, 60_000)));
+        expect(takes.filter(Boolean)).toHaveLength(2);
+      } finally {
+        await other.close();
+      }
     });
   });
 });

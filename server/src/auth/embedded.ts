@@ -5,8 +5,6 @@
  * single use with reuse detection. Magic links and OAuth states: random, stored hashed, single use, short-lived.
  */
 import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import express, { type Router } from 'express';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
@@ -15,6 +13,7 @@ import type { AuthStore, AuthUserRecord } from '../db/repository.js';
 import type { MailLanguage, SignInMailer } from './mailer.js';
 import { OAuthFlowError, type GoogleClient, type PendingFlow } from './google.js';
 import type { Logger } from '../logger.js';
+import type { SecretSource } from '../secrets.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
@@ -50,18 +49,14 @@ export interface EmbeddedIssuer {
   sign(user: { id: string; email: string }, ttlSeconds?: number): Promise<{ token: string; expiresAt: number }>;
 }
 
-/** Loads (or creates once) the ES256 signing key kept in the data directory. */
-export async function loadIssuer(dataDir: string, issuer: string): Promise<EmbeddedIssuer> {
-  const file = path.join(dataDir, '.server', 'auth-signing-key.json');
-  let privateJwk: JWK;
-  try {
-    privateJwk = JSON.parse(await fs.readFile(file, 'utf8')) as JWK;
-  } catch {
-    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-    privateJwk = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'ES256', use: 'sig' };
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await fs.writeFile(file, JSON.stringify(privateJwk), { mode: 0o600 });
-  }
+/** Loads (or creates once) the ES256 signing key, kept where `secrets` keeps it (the data directory, or the database). */
+export async function loadIssuer(secrets: SecretSource, issuer: string): Promise<EmbeddedIssuer> {
+  const privateJwk = JSON.parse(
+    await secrets('auth-signing-key.json', async () => {
+      const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+      return JSON.stringify({ ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'ES256', use: 'sig' });
+    }),
+  ) as JWK;
   const { d: _private, ...publicJwk } = privateJwk;
   const key = await importJWK(privateJwk, 'ES256');
   return {

@@ -1,5 +1,6 @@
 /**
- * Boot-time choice of database: Supabase when it is configured, else the embedded PGlite under DATA_DIR/pglite.
+ * Boot-time choice of database: a direct PostgreSQL with DATABASE_URL, else Supabase when it is configured, else the
+ * embedded PGlite under DATA_DIR/pglite.
  * Takes a structural slice of the server config so this folder does not depend on config.ts.
  */
 import path from 'node:path';
@@ -7,10 +8,13 @@ import { createError } from '@dreamcore/runtime-core';
 import type { Database } from './repository.js';
 import { openPgliteDatabase } from './pglite.js';
 import { createSupabaseDatabase } from './supabase.js';
+import { openPostgresDatabase } from './postgres.js';
 
 export interface DatabaseConfig {
-  database: 'pglite' | 'supabase';
+  database: 'pglite' | 'supabase' | 'postgres';
   DATA_DIR: string;
+  DATABASE_URL?: string | undefined;
+  DATABASE_POOL_SIZE?: number | undefined;
   SUPABASE_URL?: string | undefined;
   SUPABASE_ANON_KEY?: string | undefined;
   SUPABASE_SERVICE_ROLE_KEY?: string | undefined;
@@ -29,6 +33,22 @@ export function pgliteDataDir(dataDir: string): string {
 
 export async function openDatabase(config: DatabaseConfig, log?: BootLog): Promise<Database> {
   const started = performance.now();
+  if (config.database === 'postgres') {
+    if (!config.DATABASE_URL) throw createError('NOT_CONFIGURED', 'the postgres database needs DATABASE_URL');
+    const url = new URL(config.DATABASE_URL);
+    // Supabase has the roles and auth schema already: local-compat.sql must never run there.
+    const supabase = Boolean(config.SUPABASE_URL) || /(^|\.)supabase\.(co|com)$/.test(url.hostname);
+    const db = await openPostgresDatabase({
+      connectionString: config.DATABASE_URL,
+      localCompat: !supabase,
+      ...(config.DATABASE_POOL_SIZE ? { poolSize: config.DATABASE_POOL_SIZE } : {}),
+    });
+    log?.info(
+      { database: 'postgres', host: url.hostname, applied: db.migrations.applied, ms: Math.round(performance.now() - started) },
+      'database: PostgreSQL (direct connection)',
+    );
+    return db;
+  }
   if (config.database === 'supabase') {
     if (!config.SUPABASE_URL || !config.SUPABASE_ANON_KEY || !config.SUPABASE_SERVICE_ROLE_KEY) {
       throw createError('NOT_CONFIGURED', 'Supabase needs SUPABASE_URL, SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY');

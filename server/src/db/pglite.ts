@@ -32,8 +32,10 @@ import {
   type Database,
   type DraftInput,
   type EnsureUserInput,
+  type JobAdmission,
   type JobEventInput,
   type JobEventRecord,
+  type JobLease,
   type JobPatch,
   type JobRecord,
   type NewAsset,
@@ -53,6 +55,7 @@ import {
   type UserRepository,
 } from './repository.js';
 import {
+  admissionOf,
   assetColumns,
   clampLimit,
   databaseError,
@@ -99,6 +102,17 @@ export interface PgliteDatabase extends Database {
 type Query = (sql: string, params?: unknown[]) => Promise<Row[]>;
 type DbRole = 'authenticated' | 'service_role';
 
+/**
+ * What the repositories below need from a connection: PGlite's thread, or a `pg` pool (postgres.ts), which runs the
+ * same SQL and policies on a real PostgreSQL.
+ */
+export interface SqlConnection {
+  /** The statements in one transaction; resolves to the last one's rows. */
+  transaction(statements: { sql: string; params?: unknown[] }[]): Promise<Row[]>;
+  /** A transaction whose statements depend on earlier results. */
+  interactive<T>(fn: (query: Query) => Promise<T>): Promise<T>;
+}
+
 const ACTIVE_IN = ACTIVE_JOB_STATUSES.map((s) => `'${s}'`).join(', ');
 const PUBLISHED_WITH_JOINS = `
   select g.*, p.name as project_name, u.display_name as author_display_name, u.avatar_url as author_avatar_url
@@ -114,11 +128,11 @@ function toBackendError(error: unknown): Error {
 }
 
 /** Runs each call as one transaction under the given role and claims. */
-class Session {
+export class Session {
   private readonly claimsStatement: { sql: string; params: unknown[] };
 
   constructor(
-    private readonly pg: PgliteThread,
+    private readonly pg: SqlConnection,
     role: DbRole,
     claims: string,
   ) {
@@ -156,7 +170,7 @@ function placeholders(n: number, first = 1): string {
   return Array.from({ length: n }, (_, i) => `$${i + first}`).join(', ');
 }
 
-class PgliteUserRepository implements UserRepository {
+export class PgliteUserRepository implements UserRepository {
   constructor(protected readonly db: Session) {}
 
   async getUser(id: string): Promise<UserRecord | null> {
@@ -367,7 +381,7 @@ class PgliteUserRepository implements UserRepository {
   }
 }
 
-class PgliteServiceRepository extends PgliteUserRepository implements ServiceRepository {
+export class PgliteServiceRepository extends PgliteUserRepository implements ServiceRepository {
   async ensureUser(input: EnsureUserInput): Promise<UserRecord> {
     const row = await this.db.tx(async (query) => {
       const existing = await query('select * from public.users where id = $1', [input.id]);
@@ -406,6 +420,17 @@ class PgliteServiceRepository extends PgliteUserRepository implements ServiceRep
     return row && toJob(row);
   }
 
+  async jobEventsAfter(after: readonly { jobId: string; seq: number }[]): Promise<JobEventRecord[]> {
+    if (after.length === 0) return [];
+    const rows = await this.db.rows(
+      `select e.* from jsonb_to_recordset($1::jsonb) as w (job_id uuid, seq int)
+       join public.job_events e on e.job_id = w.job_id and e.seq > w.seq
+       order by e.job_id, e.seq`,
+      [JSON.stringify(after.map((a) => ({ job_id: a.jobId, seq: a.seq })))],
+    );
+    return rows.map(toJobEvent);
+  }
+
   async appendJobEvent(jobId: string, seq: number, type: string, payload: unknown): Promise<void> {
     await this.appendJobEvents([{ jobId, seq, type, payload }]);
   }
@@ -427,6 +452,31 @@ class PgliteServiceRepository extends PgliteUserRepository implements ServiceRep
       [reason, SERVER_RESTART_CODE],
     );
     return rows.length;
+  }
+
+  async admitJob(userId: string, projectId: string, limits: { perUser: number; total: number }, lease: JobLease): Promise<JobAdmission> {
+    const rows = await this.db.tx(async (query) => {
+      const admitted = await query('select kind, job_id from public.admit_job($1, $2, $3, $4, $5, $6)', [
+        userId,
+        projectId,
+        limits.perUser,
+        limits.total,
+        lease.owner,
+        Math.round(lease.ms),
+      ]);
+      const ids = admitted.map((row) => row.job_id).filter((id) => id !== null);
+      const jobs =
+        ids.length > 0
+          ? await query('select * from public.jobs where id in (select jsonb_array_elements_text($1::jsonb)::uuid) order by created_at', [JSON.stringify(ids)])
+          : [];
+      return { kind: String(admitted[0]?.kind), jobs: jobs.map(toJob) };
+    });
+    return admissionOf(rows.kind, rows.jobs);
+  }
+
+  async renewLeases(lease: JobLease): Promise<string[]> {
+    const rows = await this.db.rows('select job_id from public.renew_leases($1, $2)', [lease.owner, Math.round(lease.ms)]);
+    return rows.map((row) => String(row.job_id));
   }
 
   async aliasesOf(ownerId: string): Promise<string[]> {
@@ -488,7 +538,7 @@ class PgliteServiceRepository extends PgliteUserRepository implements ServiceRep
   }
 }
 
-class PgliteAuthStore implements AuthStore {
+export class PgliteAuthStore implements AuthStore {
   constructor(private readonly db: Session) {}
 
   async createAuthUser(email: string, passwordHash: string | null, meta: Record<string, unknown> = {}): Promise<AuthUserRecord> {
@@ -680,6 +730,7 @@ function createPgliteDatabase(pg: PgliteThread, migrations: MigrateResult, relea
     migrations,
     service,
     auth,
+    coordination: null,
     forUser(userId: string): UserRepository {
       if (!UUID_PATTERN.test(userId)) throw createError('INVALID_ARGUMENT', 'userId must be a UUID');
       // The claims PostgREST would derive from a Supabase access token.

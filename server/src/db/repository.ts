@@ -355,6 +355,15 @@ export interface UserRepository {
   listMyGames(userId: string): Promise<PublishedGameRecord[]>;
 }
 
+export interface JobLease {
+  /** The instance that runs the job. */
+  owner: string;
+  ms: number;
+}
+
+export type JobAdmission =
+  { kind: 'started'; job: JobRecord } | { kind: 'existing'; job: JobRecord } | { kind: 'user-limit'; running: JobRecord[] } | { kind: 'system-limit' };
+
 /** The service role: RLS bypassed. */
 export interface ServiceRepository extends UserRepository {
   /** Creates the users row when missing (normally the sign-up trigger has); returns it. */
@@ -365,10 +374,20 @@ export interface ServiceRepository extends UserRepository {
   updateJob(id: string, patch: JobPatch): Promise<JobRecord | null>;
   /** `CONFLICT` when (jobId, seq) exists. */
   appendJobEvent(jobId: string, seq: number, type: string, payload: unknown): Promise<void>;
+  /** Every event after each job's seq, several jobs in one round trip, in (job, seq) order. */
+  jobEventsAfter(after: readonly { jobId: string; seq: number }[]): Promise<JobEventRecord[]>;
   /** Several events, of one job or many, in one round trip (all or none). */
   appendJobEvents(events: readonly JobEventInput[]): Promise<void>;
   /** At boot: every pending/processing job → failed, errorCode SERVER_RESTART, recoverable. Returns how many. */
   failInterruptedJobs(reason: string): Promise<number>;
+  /**
+   * Admission in one atomic step across every instance on this database (migration 007's `admit_job`): the
+   * project's active job, or the user's active jobs when they have `limits.perUser`, or the service full at
+   * `limits.total`, or a new pending job leased to `lease.owner` for `lease.ms`.
+   */
+  admitJob(userId: string, projectId: string, limits: { perUser: number; total: number }, lease: JobLease): Promise<JobAdmission>;
+  /** The heartbeat: renews the lease of every active job `lease.owner` holds; returns their ids. */
+  renewLeases(lease: JobLease): Promise<string[]>;
 
   /** Every alias the owner has used, deleted assets included (an alias is never reused). */
   aliasesOf(ownerId: string): Promise<string[]>;
@@ -421,8 +440,48 @@ export interface AuthStore {
 
 export type OneTimeTokenKind = 'magiclink' | 'oauth_state';
 
+/** A running instance of the server, as the others see it (migration 007's `server_instances`). */
+export interface InstanceRecord {
+  id: string;
+  backend: string;
+  host: string;
+  dataDir: string;
+  startedAt: string;
+  expiresAt: string;
+}
+
+/**
+ * What several instances need from one database besides rows: only a direct connection has it (LISTEN/NOTIFY and
+ * transactions are not reachable through a REST API), so only `postgres.ts` provides it.
+ */
+export interface Coordination {
+  /** Calls `onPayload` for every notification on `channel` (after the listen is in place). Returns the stop. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+  /**
+   * Fails every active job whose lease ran out (or that never had one) in one transaction, `SERVER_RESTART`,
+   * recoverable, and appends the terminal event `event(job)` builds at the job's next seq (notified like any event).
+   * Concurrent sweeps of several instances skip each other's rows. Returns the jobs failed.
+   */
+  failExpiredJobs(reason: string, event: (job: JobRecord) => { type: string; payload: unknown }): Promise<JobRecord[]>;
+  /** Registers (or refreshes) this instance for `ms`; renewLeases keeps it alive. */
+  registerInstance(instance: Omit<InstanceRecord, 'startedAt' | 'expiresAt'>, ms: number): Promise<void>;
+  /** Instances whose registration has not run out, this one included. */
+  liveInstances(): Promise<InstanceRecord[]>;
+  removeInstance(id: string): Promise<void>;
+  /** The value stored under `name`, storing `create()` first when there is none (the first instance wins). */
+  sharedSecret(name: string, create: () => Promise<string> | string): Promise<string>;
+  /** A fixed-window counter per key shared by every instance: false when `key` is at `limit` in this window. */
+  takeRateLimit(key: string, limit: number, windowMs: number): Promise<boolean>;
+}
+
+/** NOTIFY channel of job events: payload `jobId:lastSeq` (the rows are read by seq). */
+export const JOB_EVENTS_CHANNEL = 'dreamcore_job_events';
+/** NOTIFY channel of cancels for a job another instance runs: payload the job id. */
+export const JOB_CANCEL_CHANNEL = 'dreamcore_job_cancel';
+
 export interface Database {
-  readonly kind: 'pglite' | 'supabase';
+  readonly kind: 'pglite' | 'supabase' | 'postgres';
   /**
    * A user-scoped repository. PGlite puts `userId` in the JWT claims itself; Supabase needs the caller's access
    * token (already verified by the server) and takes the user from it.
@@ -431,6 +490,8 @@ export interface Database {
   readonly service: ServiceRepository;
   /** The embedded auth store; null on Supabase. */
   readonly auth: AuthStore | null;
+  /** What several instances share (a direct Postgres connection); null when this database serves one instance. */
+  readonly coordination: Coordination | null;
   close(): Promise<void>;
 }
 

@@ -12,6 +12,7 @@ import type {
   ChatRecord,
   ChatRole,
   DraftInput,
+  JobAdmission,
   JobEventRecord,
   JobPatch,
   JobRecord,
@@ -395,4 +396,15 @@ export function databaseError(code: string | undefined, message: string, cause?:
     default:
       return createError('INTERNAL', message, options);
   }
+}
+
+/** admit_job's answer (its kind and the jobs it names) as the repository returns it. */
+export function admissionOf(kind: string, jobs: JobRecord[]): JobAdmission {
+  if (kind === 'started' || kind === 'existing') {
+    if (!jobs[0]) throw createError('INTERNAL', `admit_job answered ${kind} without a job`);
+    return { kind, job: jobs[0] };
+  }
+  if (kind === 'user-limit') return { kind, running: jobs };
+  if (kind === 'system-limit') return { kind };
+  throw createError('INTERNAL', `admit_job answered an unknown kind: ${kind}`);
 }

@@ -24,7 +24,9 @@ import {
   type Database,
   type DraftInput,
   type EnsureUserInput,
+  type JobAdmission,
   type JobEventInput,
+  type JobLease,
   type JobEventRecord,
   type JobPatch,
   type JobRecord,
@@ -44,6 +46,7 @@ import {
   type UserRepository,
 } from './repository.js';
 import {
+  admissionOf,
   assetColumns,
   clampLimit,
   databaseError,
@@ -388,6 +391,31 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
     await send(this.client.from('job_events').insert(events.map((e) => ({ job_id: e.jobId, seq: e.seq, type: e.type, payload: e.payload ?? null }))));
   }
 
+  async jobEventsAfter(after: readonly { jobId: string; seq: number }[]): Promise<JobEventRecord[]> {
+    return (await Promise.all(after.map((a) => this.jobEventsSince(a.jobId, a.seq)))).flat();
+  }
+
+  async admitJob(userId: string, projectId: string, limits: { perUser: number; total: number }, lease: JobLease): Promise<JobAdmission> {
+    const admitted = await rows(
+      this.client.rpc('admit_job', {
+        p_user_id: userId,
+        p_project_id: projectId,
+        p_per_user: limits.perUser,
+        p_total: limits.total,
+        p_owner: lease.owner,
+        p_lease_ms: Math.round(lease.ms),
+      }),
+    );
+    const ids = admitted.map((r) => r.job_id).filter((id): id is string => typeof id === 'string');
+    const jobs = ids.length > 0 ? await rows(this.client.from('jobs').select('*').in('id', ids).order('created_at')) : [];
+    return admissionOf(String(admitted[0]?.kind), jobs.map(toJob));
+  }
+
+  async renewLeases(lease: JobLease): Promise<string[]> {
+    const rs = await rows(this.client.rpc('renew_leases', { p_owner: lease.owner, p_lease_ms: Math.round(lease.ms) }));
+    return rs.map((r) => String(r.job_id));
+  }
+
   async failInterruptedJobs(reason: string): Promise<number> {
     const rs = await rows(
       this.client
@@ -509,6 +537,8 @@ export function createSupabaseDatabase(options: SupabaseDatabaseOptions): Supaba
   return {
     kind: 'supabase',
     auth: null,
+    // No LISTEN/NOTIFY or transactions through PostgREST: several instances need DATABASE_URL (postgres.ts).
+    coordination: null,
     service,
     forUser(_userId: string, accessToken?: string): UserRepository {
       if (!accessToken) {

@@ -3,6 +3,13 @@
  * with the last `seq` it saw gets exactly what it missed. Events are kept in memory while a job is live and
  * written to the database (stream text coalesced per flush), so replay also works after the job ended or the
  * server restarted.
+ *
+ * With several instances on one database (`shared`), the database is the one stream every socket reads:
+ * - an event reaches this instance's sockets only once it is written (every `flushMs`, one insert for every job), so
+ *   no socket anywhere sees an event that a crash could lose, and seq stays one sequence for everyone;
+ * - the write notifies (`jobId:lastSeq`, migration 007 / postgres.ts) and every other instance with a socket on that
+ *   job reads the rows after what it delivered, by seq, all jobs in one query;
+ * - each row is one event (no coalescing), so "after seq N" is an index range.
  */
 export type JobEventType = 'started' | 'progress' | 'stream' | 'gameCheck' | 'imagesGenerated' | 'projectRenamed' | 'completed' | 'failed' | 'cancelled';
 
@@ -18,6 +25,31 @@ export type JobListener = (event: JobEvent) => void;
 export interface JobEventStore {
   appendJobEvents(events: readonly { jobId: string; seq: number; type: string; payload: unknown }[]): Promise<void>;
   jobEventsSince(jobId: string, afterSeq: number): Promise<{ seq: number; type: string; payload: unknown }[]>;
+  /** Shared mode: the rows after each job's seq, several jobs in one round trip. */
+  jobEventsAfter?(after: readonly { jobId: string; seq: number }[]): Promise<{ jobId: string; seq: number; type: string; payload: unknown }[]>;
+}
+
+/** Several instances: where notifications of written events come from (postgres.ts's LISTEN). */
+export interface SharedEvents {
+  /** `onWritten(jobId, lastSeq)` for every write by any instance; `onWritten(null)` when some may have been missed. */
+  listen(onWritten: (jobId: string | null, lastSeq: number) => void): Promise<() => Promise<void>>;
+}
+
+export interface JobEventLogOptions {
+  /** How often queued events are written (default 1000 ms; in shared mode this is the cross-instance latency). */
+  flushMs?: number;
+  shared?: SharedEvents | null;
+}
+
+const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+
+/** A socket here following a job that runs elsewhere: what it has been sent so far. */
+interface RemoteSubscription {
+  jobId: string;
+  delivered: number;
+  listener: JobListener;
+  /** Still replaying its backlog: the tail reader leaves it alone. */
+  catchingUp: boolean;
 }
 
 /** Stream deltas are written as one row holding consecutive deltas; replay expands them again. */
@@ -34,7 +66,15 @@ type StoredRow = { jobId: string; seq: number; type: string; payload: Record<str
 const FLUSH_MS = 1000;
 
 export class JobEventLog {
-  private readonly live = new Map<string, { events: JobEvent[]; listeners: Set<JobListener>; seq: number }>();
+  /** `delivered`: the last seq subscribers here were sent (shared mode: written first; otherwise every emitted). */
+  private readonly live = new Map<string, { events: JobEvent[]; listeners: Set<JobListener>; seq: number; delivered: number }>();
+  private readonly remote = new Map<string, Set<RemoteSubscription>>();
+  /** Jobs with news for a remote subscription, read by the next tail read (one in flight at a time). */
+  private readonly wanted = new Set<string>();
+  private reading = false;
+  private stopListening: (() => Promise<void>) | null = null;
+  private readonly flushMs: number;
+  private readonly shared: SharedEvents | null;
   /** Events not yet in the database, every job's, in the order they happened. */
   private pending: JobEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -44,12 +84,27 @@ export class JobEventLog {
   constructor(
     private readonly store: JobEventStore,
     private readonly onError: (error: unknown) => void,
-  ) {}
+    options: JobEventLogOptions = {},
+  ) {
+    this.flushMs = options.flushMs ?? FLUSH_MS;
+    this.shared = options.shared ?? null;
+  }
+
+  /** Shared mode: starts following the other instances' writes. */
+  async start(): Promise<void> {
+    if (!this.shared || this.stopListening) return;
+    this.stopListening = await this.shared.listen((jobId, lastSeq) => this.written(jobId, lastSeq));
+  }
+
+  async stop(): Promise<void> {
+    await this.stopListening?.();
+    this.stopListening = null;
+  }
 
   private entry(jobId: string) {
     let e = this.live.get(jobId);
     if (!e) {
-      e = { events: [], listeners: new Set(), seq: 0 };
+      e = { events: [], listeners: new Set(), seq: 0, delivered: 0 };
       this.live.set(jobId, e);
     }
     return e;
@@ -66,13 +121,21 @@ export class JobEventLog {
     const event: JobEvent = { ...fields, type, jobId, seq: ++e.seq };
     e.events.push(event);
     this.pending.push(event);
-    for (const listener of e.listeners) this.deliver(listener, event);
-    if (type === 'stream') {
-      this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+    if (!this.shared) this.deliverLocal(event);
+    if (type === 'stream' || (this.shared && !TERMINAL.has(type))) {
+      this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
     } else {
       void this.flush();
     }
     return event;
+  }
+
+  /** To this instance's subscribers of a job that runs here. */
+  private deliverLocal(event: JobEvent): void {
+    const e = this.live.get(event.jobId);
+    if (!e || event.seq <= e.delivered) return;
+    e.delivered = event.seq;
+    for (const listener of e.listeners) this.deliver(listener, event);
   }
 
   /** One subscriber's failure is its own: the job and the other subscribers go on. */
@@ -90,7 +153,13 @@ export class JobEventLog {
     this.timer = null;
     const batch = this.pending;
     this.pending = [];
-    if (batch.length > 0) this.writing = this.writing.then(() => this.write(toRows(batch)));
+    if (batch.length > 0) {
+      this.writing = this.writing.then(async () => {
+        await this.write(toRows(batch, !this.shared));
+        // Shared mode: sockets here get an event once it is stored (even when storing failed: they are owed it).
+        if (this.shared) for (const event of batch) this.deliverLocal(event);
+      });
+    }
     return this.writing;
   }
 
@@ -114,31 +183,105 @@ export class JobEventLog {
     const e = this.live.get(jobId);
     if (e) {
       // Deliver the backlog and subscribe in one synchronous step, so nothing falls between them.
-      for (const event of e.events) if (event.seq > afterSeq) this.deliver(listener, event);
+      for (const event of e.events) if (event.seq > afterSeq && event.seq <= e.delivered) this.deliver(listener, event);
       e.listeners.add(listener);
       return () => e.listeners.delete(listener);
     }
-    for (const event of await this.replay(jobId, afterSeq)) this.deliver(listener, event);
-    return () => undefined;
+    if (!this.shared) {
+      for (const event of await this.replay(jobId, afterSeq)) this.deliver(listener, event);
+      return () => undefined;
+    }
+    // Another instance may be running it: follow the database. Registered before the backlog is read, so a write
+    // notified meanwhile is read afterwards instead of lost.
+    const sub: RemoteSubscription = { jobId, delivered: afterSeq, listener, catchingUp: true };
+    const subs = this.remote.get(jobId) ?? new Set();
+    this.remote.set(jobId, subs);
+    subs.add(sub);
+    const unsubscribe = () => {
+      subs.delete(sub);
+      if (subs.size === 0 && this.remote.get(jobId) === subs) this.remote.delete(jobId);
+    };
+    try {
+      this.deliverRemote(sub, await this.replay(jobId, afterSeq));
+    } finally {
+      sub.catchingUp = false;
+    }
+    this.want(jobId);
+    return unsubscribe;
+  }
+
+  /** Events in seq order to one remote subscription, each once; it ends with the job's terminal event. */
+  private deliverRemote(sub: RemoteSubscription, events: readonly JobEvent[]): void {
+    for (const event of events) {
+      if (event.seq <= sub.delivered) continue;
+      sub.delivered = event.seq;
+      this.deliver(sub.listener, event);
+      if (TERMINAL.has(event.type)) {
+        this.remote.get(sub.jobId)?.delete(sub);
+        return;
+      }
+    }
+  }
+
+  /** A notification: another instance (or this one) wrote events of `jobId` up to `lastSeq`. */
+  private written(jobId: string | null, lastSeq: number): void {
+    if (jobId === null) {
+      for (const id of this.remote.keys()) this.wanted.add(id);
+    } else {
+      const subs = this.remote.get(jobId);
+      if (!subs || ![...subs].some((s) => s.delivered < lastSeq)) return;
+      this.wanted.add(jobId);
+    }
+    this.readTail();
+  }
+
+  private want(jobId: string): void {
+    this.wanted.add(jobId);
+    this.readTail();
+  }
+
+  /** One read in flight at a time, for every job wanted meanwhile: a burst of writes costs one query. */
+  private readTail(): void {
+    if (this.reading || this.wanted.size === 0) return;
+    this.reading = true;
+    void (async () => {
+      try {
+        while (this.wanted.size > 0) {
+          const after: { jobId: string; seq: number }[] = [];
+          for (const jobId of this.wanted) {
+            const subs = [...(this.remote.get(jobId) ?? [])].filter((s) => !s.catchingUp);
+            if (subs.length > 0) after.push({ jobId, seq: Math.min(...subs.map((s) => s.delivered)) });
+          }
+          this.wanted.clear();
+          if (after.length === 0) break;
+          const rows = this.store.jobEventsAfter
+            ? await this.store.jobEventsAfter(after)
+            : (await Promise.all(after.map(async (a) => (await this.store.jobEventsSince(a.jobId, a.seq)).map((row) => ({ ...row, jobId: a.jobId }))))).flat();
+          const byJob = new Map<string, JobEvent[]>();
+          for (const row of rows) byJob.set(row.jobId, [...(byJob.get(row.jobId) ?? []), ...expand(row.jobId, row)]);
+          for (const [jobId, events] of byJob) for (const sub of [...(this.remote.get(jobId) ?? [])]) if (!sub.catchingUp) this.deliverRemote(sub, events);
+        }
+      } catch (error) {
+        this.onError(error);
+      } finally {
+        this.reading = false;
+      }
+    })();
   }
 
   async replay(jobId: string, afterSeq: number): Promise<JobEvent[]> {
     // Stream rows hold several deltas under their first seq, so read from the start and filter here.
     const rows = await this.store.jobEventsSince(jobId, 0);
-    const out: JobEvent[] = [];
-    for (const row of rows) {
-      if (row.type === 'stream') {
-        const deltas = (row.payload as unknown as StoredStream).deltas ?? [];
-        deltas.forEach((content, i) => out.push({ type: 'stream', jobId, seq: row.seq + i, content }));
-      } else {
-        out.push({ ...(row.payload as Record<string, unknown>), type: row.type as JobEventType, jobId, seq: row.seq });
-      }
-    }
-    return out.filter((event) => event.seq > afterSeq);
+    return rows.flatMap((row) => expand(jobId, row)).filter((event) => event.seq > afterSeq);
   }
 
   lastSeq(jobId: string): number {
-    return this.live.get(jobId)?.seq ?? 0;
+    return this.live.get(jobId)?.delivered ?? 0;
+  }
+
+  /** Drops what is queued for a job that is no longer this instance's (its terminal event was written by another). */
+  discard(jobId: string): void {
+    this.pending = this.pending.filter((event) => event.jobId !== jobId);
   }
 
   /** The job ended: write what is queued and drop the in-memory copy (the database has it). */
@@ -148,14 +291,26 @@ export class JobEventLog {
   }
 }
 
-/** Database rows for a batch of events: consecutive stream deltas of a job merge into one row under the first seq. */
-function toRows(batch: readonly JobEvent[]): StoredRow[] {
+/** One stored row as the events it holds (a stream row holds consecutive deltas under its first seq). */
+function expand(jobId: string, row: { seq: number; type: string; payload: unknown }): JobEvent[] {
+  if (row.type === 'stream') {
+    const deltas = (row.payload as StoredStream | null)?.deltas ?? [];
+    return deltas.map((content, i) => ({ type: 'stream', jobId, seq: row.seq + i, content }));
+  }
+  return [{ ...(row.payload as Record<string, unknown>), type: row.type as JobEventType, jobId, seq: row.seq }];
+}
+
+/**
+ * Database rows for a batch of events: with `merge`, consecutive stream deltas of a job merge into one row under the
+ * first seq (one instance: fewer rows); without, one row per event (shared: readers ask for "after seq N").
+ */
+function toRows(batch: readonly JobEvent[], merge: boolean): StoredRow[] {
   const rows: StoredRow[] = [];
   const lastStreamRow = new Map<string, StoredRow>();
   for (const event of batch) {
     const { type, seq, jobId, ...payload } = event;
     const last = lastStreamRow.get(jobId);
-    if (type === 'stream' && last && last.seq + (last.payload as unknown as StoredStream).deltas.length === seq) {
+    if (merge && type === 'stream' && last && last.seq + (last.payload as unknown as StoredStream).deltas.length === seq) {
       (last.payload as unknown as StoredStream).deltas.push(String(payload.content ?? ''));
       continue;
     }

@@ -11,7 +11,16 @@ import { isBackendError, listSkills, type AgentResult, type ExecutionBackend, ty
 import type { Logger } from '../logger.js';
 import { safeText } from '../logger.js';
 import { JobEventLog, type JobEvent, type JobListener } from './events.js';
-import type { JobPatch, JobRecord, ServiceRepository } from '../db/repository.js';
+import {
+  JOB_CANCEL_CHANNEL,
+  JOB_EVENTS_CHANNEL,
+  SERVER_RESTART_CODE,
+  type Coordination,
+  type JobAdmission,
+  type JobPatch,
+  type JobRecord,
+  type ServiceRepository,
+} from '../db/repository.js';
 import { jobWire, projectBrief } from '../wire.js';
 import { createJobTools, IMAGE_COST_USD, type GeneratedImage } from './tools.js';
 import { DEFAULT_PROJECT_NAME, repairPrompt, skillsFor, specTitle, type CheckedTurn } from './agent-turn.js';
@@ -33,6 +42,9 @@ export type JobsRepo = Pick<
   | 'addChat'
   | 'appendJobEvents'
   | 'jobEventsSince'
+  | 'jobEventsAfter'
+  | 'admitJob'
+  | 'renewLeases'
   | 'renameProject'
   | 'listProjects'
 >;
@@ -59,13 +71,28 @@ export interface JobLimits {
   timeoutMs: number;
 }
 
-export type Admission =
-  { kind: 'started'; job: JobRecord } | { kind: 'existing'; job: JobRecord } | { kind: 'user-limit'; running: JobRecord[] } | { kind: 'system-limit' };
+export type Admission = JobAdmission;
+
+/**
+ * Where this instance stands among others (docs/design.md, "Several instances"). Alone (the embedded database):
+ * every active job is its own, and at boot every one of them was interrupted. Shared (`coordination`): a job is
+ * its instance's while its lease is renewed; an instance sweeps the jobs whose lease ran out.
+ */
+export interface InstanceSettings {
+  /** This instance's id: the lease owner of the jobs it admits. */
+  id: string;
+  leaseMs: number;
+  /** How often job events are written (shared: the latency to sockets on other instances). */
+  eventFlushMs?: number;
+  coordination?: Coordination | null;
+}
 
 interface Running {
   job: JobRecord;
   controller: AbortController;
-  cancelledBy: 'user' | null;
+  /** 'lease': another instance failed the job (this one lost its lease): nothing more is recorded. */
+  cancelledBy: 'user' | 'lease' | null;
+  admittedAt: number;
 }
 
 /** Japanese UI text per failure code, as DreamCore clients show it. */
@@ -80,10 +107,15 @@ const USER_MESSAGES: Record<string, string> = {
 };
 const DEFAULT_USER_MESSAGE = 'ゲームの生成中にエラーが発生しました。';
 
+const INTERRUPTED = 'The server restarted while this job was running.';
+
 export class JobManager {
   readonly events: JobEventLog;
   private readonly running = new Map<string, Running>();
   private readonly finishing = new Set<Promise<void>>();
+  private readonly coordination: Coordination | null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private stopCancels: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly repo: JobsRepo,
@@ -92,15 +124,85 @@ export class JobManager {
     private readonly log: Logger,
     private readonly hooks: { onFinished?: (job: JobRecord, durationMs: number) => void; onBoundaryError?: (error: unknown) => void } = {},
     private readonly agent: AgentSettings = DEFAULT_AGENT_SETTINGS,
+    private readonly instance: InstanceSettings = { id: 'single', leaseMs: 30_000 },
   ) {
-    this.events = new JobEventLog(repo, (error) => log.error({ err: error }, 'job event write failed'));
+    this.coordination = instance.coordination ?? null;
+    const coordination = this.coordination;
+    this.events = new JobEventLog(repo, (error) => log.error({ err: error }, 'job event write failed'), {
+      ...(instance.eventFlushMs ? { flushMs: instance.eventFlushMs } : {}),
+      shared: coordination && {
+        listen: (onWritten) =>
+          coordination.listen(JOB_EVENTS_CHANNEL, (payload) => {
+            const at = payload.lastIndexOf(':');
+            if (at < 0) onWritten(null, 0);
+            else onWritten(payload.slice(0, at), Number(payload.slice(at + 1)));
+          }),
+      },
+    });
   }
 
-  /** Boot: nothing can still be running, so every pending/processing job was interrupted. */
+  /** Other instances may run jobs on this database. */
+  get shared(): boolean {
+    return this.coordination !== null;
+  }
+
+  /**
+   * Boot. Alone: nothing can still be running, so every pending/processing job was interrupted. Shared: only the
+   * jobs whose lease ran out are (the others belong to live instances); then the heartbeat, the sweep, and the
+   * event and cancel feeds start.
+   */
   async reapInterrupted(): Promise<number> {
-    const count = await this.repo.failInterruptedJobs('The server restarted while this job was running.');
-    if (count > 0) this.log.warn({ count }, 'marked interrupted jobs failed (recoverable)');
+    if (!this.coordination) {
+      const count = await this.repo.failInterruptedJobs(INTERRUPTED);
+      if (count > 0) this.log.warn({ count }, 'marked interrupted jobs failed (recoverable)');
+      return count;
+    }
+    await this.events.start();
+    this.stopCancels = await this.coordination.listen(JOB_CANCEL_CHANNEL, (jobId) => {
+      if (this.running.has(jobId)) void this.cancel(jobId).catch((error: unknown) => this.log.error({ err: error, jobId }, 'cancel failed'));
+    });
+    const count = await this.sweep();
+    this.heartbeat = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.instance.leaseMs / 3)));
+    this.heartbeat.unref();
     return count;
+  }
+
+  /** Fails the jobs of instances that died (their lease ran out), with a terminal event their sockets receive. */
+  async sweep(): Promise<number> {
+    if (!this.coordination) return 0;
+    const failed = await this.coordination.failExpiredJobs(INTERRUPTED, (job) => ({
+      type: 'failed',
+      payload: failedPayload(job, INTERRUPTED, SERVER_RESTART_CODE, true, null),
+    }));
+    if (failed.length > 0)
+      this.log.warn({ count: failed.length, jobs: failed.map((j) => j.id) }, 'failed the jobs of an instance that stopped (lease expired)');
+    return failed.length;
+  }
+
+  /** The heartbeat: renew this instance's leases, stop jobs another instance has failed, sweep the dead's. */
+  private async beat(): Promise<void> {
+    try {
+      const started = Date.now();
+      const held = new Set(await this.repo.renewLeases({ owner: this.instance.id, ms: this.instance.leaseMs }));
+      for (const [jobId, r] of this.running) {
+        // Admitted after the renewal began: not in its answer yet.
+        if (held.has(jobId) || r.admittedAt >= started || r.controller.signal.aborted) continue;
+        this.log.warn({ jobId }, 'lost the lease of a running job (another instance failed it): stopping it');
+        r.cancelledBy = 'lease';
+        r.controller.abort();
+      }
+      await this.sweep();
+    } catch (error) {
+      this.log.error({ err: error }, 'lease heartbeat failed');
+    }
+  }
+
+  /** Stops the heartbeat and the feeds (shutdown, after cancelAll). */
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    await this.stopCancels?.();
+    await this.events.stop();
   }
 
   get runningCount(): number {
@@ -115,24 +217,22 @@ export class JobManager {
     return this.running.has(jobId);
   }
 
-  /** Admits a generation for a project: joins the project's active job, or starts one within the limits. */
+  /** Whether an active job row is being worked on: here, or (shared) by the instance holding its lease. */
+  isActive(job: JobRecord): boolean {
+    return this.running.has(job.id) || (this.shared && (job.status === 'pending' || job.status === 'processing'));
+  }
+
+  /**
+   * Admits a generation for a project: joins the project's active job, or starts one within the limits. The
+   * database decides (one function under an advisory lock), so the limits hold across every instance.
+   */
   async admit(userId: string, projectId: string): Promise<Admission> {
-    const active = await this.repo.activeJobForProject(projectId);
-    if (active && this.running.has(active.id)) return { kind: 'existing', job: active };
-    if (this.runningFor(userId).length >= this.limits.perUser) return { kind: 'user-limit', running: this.runningFor(userId) };
-    if (this.running.size >= this.limits.total) return { kind: 'system-limit' };
-    // Reserve the slot before any await can let a second admission through.
-    const placeholder = `pending-${userId}-${projectId}`;
-    this.running.set(placeholder, { job: { userId, projectId } as JobRecord, controller: new AbortController(), cancelledBy: null });
-    let job: JobRecord;
-    try {
-      job = await this.repo.createJob(userId, projectId);
-    } finally {
-      this.running.delete(placeholder);
+    const admission = await this.repo.admitJob(userId, projectId, this.limits, { owner: this.instance.id, ms: this.instance.leaseMs });
+    if (admission.kind === 'started') {
+      this.running.set(admission.job.id, { job: admission.job, controller: new AbortController(), cancelledBy: null, admittedAt: Date.now() });
+      this.events.open(admission.job.id);
     }
-    this.running.set(job.id, { job, controller: new AbortController(), cancelledBy: null });
-    this.events.open(job.id);
-    return { kind: 'started', job };
+    return admission;
   }
 
   subscribe(jobId: string, afterSeq: number, listener: JobListener): Promise<() => void> {
@@ -352,6 +452,11 @@ export class JobManager {
 
   private async fail(jobId: string, error: unknown, wallMs: number): Promise<JobRecord> {
     const r = this.running.get(jobId);
+    if (r?.cancelledBy === 'lease') {
+      // Another instance has already failed it (with its terminal event): nothing of this run is recorded.
+      this.events.discard(jobId);
+      return (await this.repo.getJob(jobId)) ?? r.job;
+    }
     if (isBackendError(error, 'CANCELLED') || r?.cancelledBy === 'user') {
       const job = await this.update(jobId, { status: 'cancelled', progressMessage: null, wallMs });
       this.events.emit(jobId, 'cancelled', { job: jobWire(job) });
@@ -363,14 +468,7 @@ export class JobManager {
     const message = safeText(error instanceof Error ? error.message : String(error));
     if (!isBackendError(error)) this.log.error({ err: error, jobId }, 'job failed unexpectedly');
     const job = await this.update(jobId, { status: 'failed', error: message, errorCode: code, recoverable, progressMessage: null, wallMs });
-    this.events.emit(jobId, 'failed', {
-      job: jobWire(job),
-      error: message,
-      code,
-      userMessage: USER_MESSAGES[code] ?? DEFAULT_USER_MESSAGE,
-      recoverable,
-      exitCode,
-    });
+    this.events.emit(jobId, 'failed', failedPayload(job, message, code, recoverable, exitCode));
     return job;
   }
 
@@ -383,6 +481,12 @@ export class JobManager {
       return r.job;
     }
     const job = await this.repo.getJob(jobId);
+    if (job && (job.status === 'pending' || job.status === 'processing') && this.coordination) {
+      // Another instance runs it: that one stops it (and records the cancel). Were it dead, its lease runs out and
+      // the sweep fails the job within the documented bound.
+      await this.coordination.notify(JOB_CANCEL_CHANNEL, jobId);
+      return job;
+    }
     if (job && (job.status === 'pending' || job.status === 'processing')) {
       // Not running in this process (left by a crash): nothing to stop, only the row to settle.
       const updated = (await this.repo.updateJob(jobId, { status: 'cancelled' }))!;
@@ -398,6 +502,11 @@ export class JobManager {
     await Promise.all([...this.running.keys()].map((id) => this.cancel(id)));
     await Promise.allSettled([...this.finishing]);
   }
+}
+
+/** The `failed` event's fields: the same whether the job's own instance failed it or a sweep did. */
+function failedPayload(job: JobRecord, error: string, code: string, recoverable: boolean, exitCode: number | null): Record<string, unknown> {
+  return { job: jobWire(job), error, code, userMessage: USER_MESSAGES[code] ?? DEFAULT_USER_MESSAGE, recoverable, exitCode };
 }
 
 export type { JobEvent };

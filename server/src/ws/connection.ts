@@ -324,7 +324,7 @@ export class Connection {
     if (!(await this.ownProject(projectId))) return;
     const userId = this.userId!;
     const active = await this.repo!.activeJobForProject(projectId);
-    if (active && this.ctx.jobs.isRunning(active.id)) {
+    if (active && this.ctx.jobs.isActive(active)) {
       // The project is busy: join its job instead of starting a second one (no quota spent).
       this.send({ type: 'jobStarted', job: jobWire(active), isExisting: true });
       this.send({ type: 'subscribed', jobId: active.id });
@@ -341,7 +341,7 @@ export class Connection {
       return this.send({ type: 'styleOptions', dimension: style.dimension, styles: styleOptions(style.dimension), originalMessage: msg.content });
     }
     // Only a message that may start the agent counts against the AI rate (not joins, style questions or bad input).
-    if (!this.ctx.aiLimiter.take(userId)) {
+    if (!(await this.ctx.aiLimiter.take(userId))) {
       return this.structured('RATE_LIMITED', 'Too many AI requests. Please wait a minute before trying again.');
     }
     const quota = await this.ctx.quota.consume(userId, 'messages_sent');
@@ -447,7 +447,7 @@ export class Connection {
     if (!/^[0-9a-f]{7,40}$/.test(versionId)) return this.error('Invalid version ID format');
     if (!(await this.ownProject(projectId))) return;
     const active = await this.repo!.activeJobForProject(projectId);
-    if (active && this.ctx.jobs.isRunning(active.id)) return this.error('A generation is running for this project; cancel it first');
+    if (active && this.ctx.jobs.isActive(active)) return this.error('A generation is running for this project; cancel it first');
     this.send({ type: 'restoreProgress', stage: 'checkout', message: 'バージョンを復元しています' });
     try {
       const result = await restoreGameVersion(this.ctx.backend, { userId: this.userId!, projectId }, versionId, `Restore to ${versionId.slice(0, 7)}`);

@@ -359,6 +359,36 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
       // The projects are free for new jobs.
       expect((await service.createJob(a, p1.id)).status).toBe('pending');
     });
+
+    it("admitJob: the project's active job, the user's limit, the total, or a new leased job; one admission at a time", async () => {
+      const { a, b, asA, asB, service } = await twoUsers();
+      const c = await getLane().createUser();
+      const asC = await getLane().asUser(c);
+      await service.failInterruptedJobs('earlier tests'); // a known state: nothing active anywhere
+      const [pa1, pa2] = [await asA.createProject(a, 'A1'), await asA.createProject(a, 'A2')];
+      const pb = await asB.createProject(b, 'B');
+      const limits = { perUser: 1, total: 2 };
+      const lease = { owner: 'instance-1', ms: 60_000 };
+
+      const first = await service.admitJob(a, pa1.id, limits, lease);
+      expect(first).toMatchObject({ kind: 'started', job: { userId: a, projectId: pa1.id, status: 'pending' } });
+      const firstJob = (first as { job: { id: string } }).job;
+      expect(await service.admitJob(a, pa1.id, limits, lease)).toMatchObject({ kind: 'existing', job: { id: firstJob.id } });
+      const limited = await service.admitJob(a, pa2.id, limits, lease);
+      expect(limited.kind === 'user-limit' && limited.running.map((j) => j.id)).toEqual([firstJob.id]);
+      expect((await service.admitJob(b, pb.id, limits, { owner: 'instance-2', ms: 60_000 })).kind).toBe('started');
+      // Two active in the service: a third user is refused, whatever their own count.
+      expect(await service.admitJob(c, (await asC.createProject(c, 'C')).id, limits, lease)).toEqual({ kind: 'system-limit' });
+      expect(await service.renewLeases(lease)).toEqual([firstJob.id]);
+      expect(await service.renewLeases({ owner: 'nobody', ms: 1000 })).toEqual([]);
+
+      // Racing admissions for one user on five projects: exactly one starts.
+      await service.failInterruptedJobs('reset');
+      const projects = await Promise.all([1, 2, 3, 4, 5].map((i) => asC.createProject(c, `C${i}`)));
+      const raced = await Promise.all(projects.map((p) => service.admitJob(c, p.id, { perUser: 1, total: 100 }, lease)));
+      expect(raced.filter((r) => r.kind === 'started')).toHaveLength(1);
+      expect(raced.filter((r) => r.kind === 'user-limit')).toHaveLength(4);
+    });
   });
 
   describe('assets', () => {

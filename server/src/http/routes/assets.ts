@@ -357,7 +357,7 @@ export function assetRoutes(ctx: ServerContext): Router {
       if (!prompt) return res.status(400).json({ error: 'prompt is required', success: false });
       const size = parseImageSize(body.size);
       if (!size) return res.status(400).json({ error: 'size must look like "512x512"', success: false });
-      if (!ctx.aiLimiter.take(userId)) return res.status(429).json({ error: AI_LIMIT_MESSAGE, success: false });
+      if (!(await ctx.aiLimiter.take(userId))) return res.status(429).json({ error: AI_LIMIT_MESSAGE, success: false });
       // V2 ignored an unknown style (no hint appended); so does this.
       const style = isImageStyle(body.style) ? body.style : undefined;
 

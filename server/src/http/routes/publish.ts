@@ -418,7 +418,7 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
           return res.status(503).json({ success: false, error: 'Movie generation service is not yet available' });
         }
         if (!(await ctx.backend.files.exists(scope, 'index.html'))) return res.status(404).json({ success: false, error: 'Game code not found' });
-        if (!ctx.aiLimiter.take(req.identity.userId)) return res.status(429).json({ success: false, error: AI_LIMIT_MESSAGE });
+        if (!(await ctx.aiLimiter.take(req.identity.userId))) return res.status(429).json({ success: false, error: AI_LIMIT_MESSAGE });
         const title = (await req.repo.getDraft(scope.projectId).catch(() => null))?.title?.trim() || undefined;
         // Checked again with no await before the start: two POSTs at once make one render, not two.
         const current = renders.get(scope.projectId);

@@ -1,0 +1,286 @@
+/**
+ * A direct PostgreSQL connection (`DATABASE_URL`, the `pg` driver): any PostgreSQL 15+ or a Supabase project's
+ * connection string. The repositories, SQL and RLS are PGlite's (pglite.ts) over a connection pool instead of a
+ * worker thread, so the three databases share one schema and one contract.
+ *
+ * It is the database several instances share (docs/design.md, "Several instances"): besides rows it gives them
+ * `Coordination` — LISTEN/NOTIFY for job events and cancels, the sweep that fails jobs of a dead instance in one
+ * transaction, the instance registry, shared secrets and rate limits (migration 007).
+ */
+import pg from 'pg';
+import { createError, isBackendError, UUID_PATTERN } from '@dreamcore/runtime-core';
+import { applyMigrations, type MigrateResult } from './migrate.js';
+import { PgliteAuthStore, PgliteServiceRepository, PgliteUserRepository, Session, type SqlConnection } from './pglite.js';
+import { JOB_EVENTS_CHANNEL, SERVER_RESTART_CODE, type AuthStore, type Coordination, type Database, type JobEventInput, type JobRecord } from './repository.js';
+import { toJob, type Row } from './rows.js';
+
+export interface PostgresDatabaseOptions {
+  connectionString: string;
+  /**
+   * Apply `local-compat.sql` (the roles and `auth` schema Supabase has) before the migrations: a plain PostgreSQL.
+   * Never on Supabase.
+   */
+  localCompat: boolean;
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+  /** Shown in pg_stat_activity. */
+  applicationName?: string;
+}
+
+export interface PostgresDatabase extends Database {
+  readonly kind: 'postgres';
+  /** The embedded auth store (auth.users of this database: local-compat's, or Supabase's when auth is embedded). */
+  readonly auth: AuthStore;
+  readonly coordination: Coordination;
+  readonly migrations: MigrateResult;
+}
+
+type Query = (sql: string, params?: unknown[]) => Promise<Row[]>;
+
+/** Connection-level failures (refused, reset, terminated) are UNAVAILABLE; SQL errors keep their SQLSTATE. */
+function connectionError(error: unknown): unknown {
+  if (isBackendError(error)) return error;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return error; // SQLSTATE: mapped by the repositories
+  return createError('UNAVAILABLE', `database unreachable: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+class PoolConnection implements SqlConnection {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async interactive<T>(fn: (query: Query) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw connectionError(error);
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query('begin');
+      const result = await fn(async (sql, params) => (await client.query(sql, params)).rows as Row[]);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch((e: Error) => (broken = e));
+      throw connectionError(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  transaction(statements: { sql: string; params?: unknown[] }[]): Promise<Row[]> {
+    return this.interactive(async (query) => {
+      let rows: Row[] = [];
+      for (const statement of statements) rows = await query(statement.sql, statement.params);
+      return rows;
+    });
+  }
+}
+
+/** Stream rows hold several deltas under their first seq: the last seq a row covers. */
+const ROW_LAST_SEQ = `(seq + case when type = 'stream' and jsonb_typeof(payload->'deltas') = 'array'
+  then greatest(jsonb_array_length(payload->'deltas'), 1) - 1 else 0 end)`;
+
+class PostgresServiceRepository extends PgliteServiceRepository {
+  /** The rows and, in the same transaction, one notification per job (`jobId:lastSeq`): delivered on commit. */
+  override async appendJobEvents(events: readonly JobEventInput[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.db.rows(
+      `with added as (
+         insert into public.job_events (job_id, seq, type, payload)
+         select e.job_id, e.seq, e.type, e.payload
+         from jsonb_to_recordset($1::jsonb) as e (job_id uuid, seq int, type text, payload jsonb)
+         returning job_id, seq, type, payload
+       )
+       select pg_notify('${JOB_EVENTS_CHANNEL}', job_id::text || ':' || max(${ROW_LAST_SEQ})) from added group by job_id`,
+      [JSON.stringify(events.map((e) => ({ job_id: e.jobId, seq: e.seq, type: e.type, payload: e.payload ?? null })))],
+    );
+  }
+}
+
+class PostgresCoordination implements Coordination {
+  private listener: pg.Client | null = null;
+  private readonly channels = new Map<string, Set<(payload: string) => void>>();
+  private closed = false;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly pool: pg.Pool,
+    private readonly service: Session,
+    private readonly applicationName: string,
+  ) {}
+
+  /** One connection LISTENs for every channel of this instance; when it drops, a new one listens again. */
+  private async listenerClient(): Promise<pg.Client> {
+    if (this.listener) return this.listener;
+    const client = new pg.Client({ connectionString: this.connectionString, application_name: `${this.applicationName} listen` });
+    client.on('notification', (message) => {
+      for (const fn of this.channels.get(message.channel) ?? []) fn(message.payload ?? '');
+    });
+    client.on('error', () => {
+      if (this.listener !== client) return;
+      this.listener = null;
+      void client.end().catch(() => undefined);
+      if (!this.closed) setTimeout(() => void this.relisten(), 500).unref();
+    });
+    await client.connect();
+    this.listener = client;
+    return client;
+  }
+
+  /** After a dropped connection: listen again, then tell every listener it may have missed something (payload ''). */
+  private async relisten(): Promise<void> {
+    try {
+      const client = await this.listenerClient();
+      for (const channel of this.channels.keys()) await client.query(`listen ${channel}`);
+      for (const listeners of this.channels.values()) for (const fn of listeners) fn('');
+    } catch {
+      if (!this.closed) setTimeout(() => void this.relisten(), 1000).unref();
+    }
+  }
+
+  async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+    if (!/^[a-z_]+$/.test(channel)) throw createError('INVALID_ARGUMENT', `not a channel name: ${channel}`);
+    let listeners = this.channels.get(channel);
+    if (!listeners) {
+      listeners = new Set();
+      this.channels.set(channel, listeners);
+      await (await this.listenerClient()).query(`listen ${channel}`);
+    }
+    listeners.add(onPayload);
+    return async () => {
+      listeners.delete(onPayload);
+    };
+  }
+
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.pool.query('select pg_notify($1, $2)', [channel, payload]).catch((error: unknown) => {
+      throw connectionError(error);
+    });
+  }
+
+  async failExpiredJobs(reason: string, event: (job: JobRecord) => { type: string; payload: unknown }): Promise<JobRecord[]> {
+    return this.service.tx(async (query) => {
+      // skip locked: two instances sweeping at once each take different rows, never the same one twice.
+      const expired = await query(
+        `select id from public.jobs
+         where status in ('pending', 'processing') and (lease_expires_at is null or lease_expires_at < now())
+         order by created_at limit 100 for update skip locked`,
+      );
+      const failed: JobRecord[] = [];
+      for (const { id } of expired) {
+        const [row] = await query(
+          `update public.jobs set status = 'failed', error = $2, error_code = $3, recoverable = true, progress_message = null, lease_owner = null
+           where id = $1 returning *`,
+          [id, reason, SERVER_RESTART_CODE],
+        );
+        const job = toJob(row!);
+        const { type, payload } = event(job);
+        await query(
+          `with next as (select coalesce(max(${ROW_LAST_SEQ}), 0) + 1 as seq from public.job_events where job_id = $1)
+           insert into public.job_events (job_id, seq, type, payload) select $1, next.seq, $2, $3::jsonb from next
+           returning pg_notify('${JOB_EVENTS_CHANNEL}', job_id::text || ':' || seq)`,
+          [id, type, JSON.stringify(payload)],
+        );
+        failed.push(job);
+      }
+      return failed;
+    });
+  }
+
+  async registerInstance(instance: { id: string; backend: string; host: string; dataDir: string }, ms: number): Promise<void> {
+    await this.service.rows(
+      `insert into public.server_instances (id, backend, host, data_dir, expires_at) values ($1, $2, $3, $4, now() + make_interval(secs => $5 / 1000.0))
+       on conflict (id) do update set expires_at = excluded.expires_at`,
+      [instance.id, instance.backend, instance.host, instance.dataDir, ms],
+    );
+  }
+
+  async liveInstances() {
+    const rows = await this.service.rows('select * from public.server_instances where expires_at > now() order by started_at');
+    return rows.map((row) => ({
+      id: String(row.id),
+      backend: String(row.backend),
+      host: String(row.host),
+      dataDir: String(row.data_dir),
+      startedAt: (row.started_at as Date).toISOString(),
+      expiresAt: (row.expires_at as Date).toISOString(),
+    }));
+  }
+
+  async removeInstance(id: string): Promise<void> {
+    await this.service.rows("delete from public.server_instances where id = $1 or expires_at < now() - interval '1 day'", [id]);
+  }
+
+  async sharedSecret(name: string, create: () => Promise<string> | string): Promise<string> {
+    const existing = await this.service.row('select value from public.server_secrets where name = $1', [name]);
+    if (existing) return String(existing.value);
+    await this.service.rows('insert into public.server_secrets (name, value) values ($1, $2) on conflict (name) do nothing', [name, await create()]);
+    // Two instances creating at once: the first insert won, and both read its value.
+    return String((await this.service.row('select value from public.server_secrets where name = $1', [name]))!.value);
+  }
+
+  async takeRateLimit(key: string, limit: number, windowMs: number): Promise<boolean> {
+    const row = await this.service.row('select public.take_rate_limit($1, $2, $3) as ok', [key, limit, Math.round(windowMs)]);
+    return row?.ok === true;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const client = this.listener;
+    this.listener = null;
+    await client?.end().catch(() => undefined);
+  }
+}
+
+/** Connects, applies the migrations (under the runner's advisory lock: instances booting together take turns). */
+export async function openPostgresDatabase(options: PostgresDatabaseOptions): Promise<PostgresDatabase> {
+  const applicationName = options.applicationName ?? 'dreamcore';
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10, application_name: applicationName });
+  // An idle connection that drops (a database restart) must not take the process with it; the next query reconnects.
+  pool.on('error', () => undefined);
+  let migrations: MigrateResult;
+  try {
+    const client = await pool.connect().catch((error: unknown) => {
+      throw connectionError(error);
+    });
+    try {
+      migrations = await applyMigrations(
+        {
+          exec: async (sql) => void (await client.query(sql)),
+          query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
+        },
+        { localCompat: options.localCompat },
+      );
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  const connection = new PoolConnection(pool);
+  const serviceSession = new Session(connection, 'service_role', JSON.stringify({ role: 'service_role' }));
+  const coordination = new PostgresCoordination(options.connectionString, pool, serviceSession, applicationName);
+  let closed = false;
+  return {
+    kind: 'postgres',
+    migrations,
+    service: new PostgresServiceRepository(serviceSession),
+    auth: new PgliteAuthStore(serviceSession),
+    coordination,
+    forUser(userId: string) {
+      if (!UUID_PATTERN.test(userId)) throw createError('INVALID_ARGUMENT', 'userId must be a UUID');
+      // The claims PostgREST would derive from the caller's access token (already verified by the server).
+      const claims = JSON.stringify({ sub: userId, role: 'authenticated', aud: 'authenticated' });
+      return new PgliteUserRepository(new Session(connection, 'authenticated', claims));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await coordination.close();
+      await pool.end();
+    },
+  };
+}
