@@ -9,6 +9,7 @@ import { benchAgent } from './agent.js';
 import { benchFilesAndGit } from './files-git.js';
 import { benchServer } from './server.js';
 import { benchFlood } from './flood.js';
+import { benchCluster } from './cluster.js';
 import { benchModal } from './modal.js';
 import { benchMigrate } from './migrate.js';
 import { benchVideo } from './video.js';
@@ -19,6 +20,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   agent: () => benchAgent(),
   server: benchServer,
   flood: benchFlood,
+  cluster: benchCluster,
   modal: () => benchModal(),
   migrate: () => benchMigrate(),
   video: () => benchVideo(),

@@ -70,7 +70,7 @@ export const PREREQUISITES = [
     name: 'PostgreSQL 15',
     apt: 'postgresql-15',
     required: false,
-    why: 'the Supabase-shaped database lane (skipped without it)',
+    why: 'the Supabase-shaped and direct PostgreSQL database lanes, the cluster test and npm run cluster (skipped without it)',
     present: () => ['/usr/lib/postgresql/15/bin/postgres', '/usr/local/bin/postgres'].some((file) => existsSync(file)),
   },
   {

@@ -15,6 +15,7 @@ const COSTS: [RegExp, number][] = [
   [/runConformanceSuite\(/, 60], // every capability's cases on one backend
   [/launchChromium\(|chromium\.launch\(/, 50], // pages in a real browser, agent runs behind them
   [/startModalEmulator\(|emulatorLane|withEmulator|emulated\b/, 25], // sandboxes are processes: every call execs
+  [/startCluster\(/, 30], // PostgreSQL and three server processes
   [/startHarness\(|startServer\(|spawn\([^)]*cli\.ts/, 15], // a server with its database
   [/fc\.assert\(|fast-check/, 15], // property runs
   [/startModelServer\(|runClaude\(|demoScript|createDemoScript\(/, 10], // the real Claude CLI

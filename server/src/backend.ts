@@ -59,6 +59,7 @@ export async function createBackend(config: Config, log: Logger, access: ModelAc
       anthropicApiKey: access.anthropicApiKey,
       anthropicBaseUrl: access.anthropicBaseUrl,
       model: config.ANTHROPIC_MODEL,
+      ...(config.CLAUDE_PATH ? { claudePath: config.CLAUDE_PATH } : {}),
       isolation: config.AGENT_ISOLATION,
       onIsolation: (isolation) =>
         isolation.kind === 'bubblewrap'

@@ -95,6 +95,8 @@ const schema = z
     GAME_CHECK: bool.default(true),
     GAME_CHECK_REPAIR_TURNS: int(1, 0),
     AGENT_IMAGES_PER_JOB: int(4, 0),
+    // The Claude CLI the local backend runs (default: the one installed with the project; the benchmarks use a stand-in)
+    CLAUDE_PATH: z.string().optional(),
     // Agent confinement in local mode
     AGENT_ISOLATION: z.enum(['auto', 'bubblewrap', 'none']).default('auto'),
     // CPU priority of the local backend's agent and git processes (nice value; the server keeps 0)
