@@ -36,6 +36,12 @@ export function asPostgres(command: string, args: string[]): [string, string[]] 
   return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
 }
 
+/** A new cluster in `dataDir`: trust auth (loopback and a private socket only), UTF-8, no fsync (throw-away). */
+export async function initPostgres(initdb: string, dataDir: string): Promise<void> {
+  const [cmd, args] = asPostgres(initdb, ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
+  await run(cmd, args);
+}
+
 /** When root: the temp dir must belong to `postgres`, who runs the server in it. */
 export function giveToPostgres(dir: string): void {
   if (process.getuid?.() !== 0) return;

@@ -36,6 +36,22 @@ interface PgliteSetup {
 }
 
 let pgliteSetup: Promise<PgliteSetup>;
+
+/** A lane whose database is its own auth store (PGlite, or PostgreSQL with local-compat): users sign up there. */
+function embeddedAuthLane(getDb: () => PgliteDatabase | PostgresDatabase, rec: RepositoryLane['record']): RepositoryLane {
+  return {
+    get db() {
+      return getDb();
+    },
+    async createUser(email = uniqueEmail(), meta = {}) {
+      return (await getDb().auth.createAuthUser(email, 'scrypt$test', meta)).id;
+    },
+    async asUser(userId) {
+      return getDb().forUser(userId);
+    },
+    record: rec,
+  };
+}
 let pg15Setup: Promise<Pg15Stack> | null = null;
 
 beforeAll(() => {
@@ -84,18 +100,7 @@ describe('repository on PGlite (embedded)', () => {
     record('pglite')('open (cold: initdb + migrations, then template copy + reopen)', setup.openMs);
   });
 
-  const lane: RepositoryLane = {
-    get db() {
-      return db;
-    },
-    async createUser(email = uniqueEmail(), meta = {}) {
-      return (await db.auth.createAuthUser(email, 'scrypt$test', meta)).id;
-    },
-    async asUser(userId) {
-      return db.forUser(userId);
-    },
-    record: record('pglite'),
-  };
+  const lane = embeddedAuthLane(() => db, record('pglite'));
 
   const ALL_MIGRATIONS = [
     '000_local-compat.sql',
@@ -346,18 +351,7 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
     await db?.close();
   });
 
-  const lane: RepositoryLane = {
-    get db() {
-      return db;
-    },
-    async createUser(email = uniqueEmail(), meta = {}) {
-      return (await db.auth.createAuthUser(email, 'scrypt$test', meta)).id;
-    },
-    async asUser(userId) {
-      return db.forUser(userId);
-    },
-    record: rec,
-  };
+  const lane = embeddedAuthLane(() => db, rec);
 
   registerRepositoryContract(() => lane);
 
@@ -383,17 +377,19 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
       const project = await db.forUser(user).createProject(user, 'Notify');
       const job = await db.service.createJob(user, project.id);
       const heard: string[] = [];
-      const got = new Promise<void>((resolve) => {
-        void db.coordination.listen('dreamcore_job_events', (payload) => {
-          heard.push(payload);
-          if (payload.endsWith(':3')) resolve();
-        });
+      let heardAll: () => void = () => undefined;
+      const got = new Promise<void>((resolve) => (heardAll = resolve));
+      // Listening before the write: a notification is only delivered to sessions that listen when it commits.
+      const stop = await db.coordination.listen('dreamcore_job_events', (payload) => {
+        heard.push(payload);
+        if (payload.endsWith(':3')) heardAll();
       });
       await db.service.appendJobEvents([
         { jobId: job.id, seq: 1, type: 'started', payload: {} },
         { jobId: job.id, seq: 2, type: 'stream', payload: { deltas: ['a', 'b'] } },
       ]);
       await got;
+      await stop();
       expect(heard).toEqual([`${job.id}:3`]);
 
       const other = await openPostgresDatabase({ connectionString: stack.connectionString('direct'), localCompat: true });

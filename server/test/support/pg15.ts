@@ -19,7 +19,7 @@ import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import pg from 'pg';
 import { applyMigrations, type SqlExecutor } from '../../src/db/migrate.js';
-import { asPostgres, giveToPostgres, PG_BIN_DIRS, pgBinary } from '../../../scripts/cluster.js';
+import { asPostgres, giveToPostgres, initPostgres, PG_BIN_DIRS, pgBinary } from '../../../scripts/cluster.js';
 
 const run = promisify(execFile);
 
@@ -152,20 +152,7 @@ export async function startPg15Stack(): Promise<Pg15Stack> {
 
   try {
     let t = performance.now();
-    const [initCmd, initArgs] = asPostgres(findBinary('initdb')!, [
-      '-D',
-      dataDir,
-      '-U',
-      'postgres',
-      '-A',
-      'trust',
-      '-E',
-      'UTF8',
-      '--locale=C',
-      '--no-sync',
-      '--no-instructions',
-    ]);
-    await run(initCmd, initArgs);
+    await initPostgres(findBinary('initdb')!, dataDir);
     const initdbMs = performance.now() - t;
 
     t = performance.now();
