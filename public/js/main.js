@@ -8,7 +8,8 @@ import { clear, h, toast } from './lib/dom.js';
 import { mountLogin } from './screens/login.js';
 import { mountProjects } from './screens/projects.js';
 import { mountEditor } from './screens/editor.js';
-import { returnedErrorText } from './strings/signin.js';
+import { t, translatePage } from './i18n/index.js';
+import { returnedErrorText } from './screens/login-link.js';
 
 /**
  * What every screen is handed: the server's configuration, the session, REST and the socket, and navigation.
@@ -35,12 +36,23 @@ function showDemoBanner(config) {
   const banner = document.getElementById('demo-banner');
   if (!banner || !config.demoMode) return;
   clear(banner).append(
-    h('strong', {}, 'Demo mode'),
-    ' · The agent is a built-in scripted model (simple real games). ',
-    h('span', { class: 'nowrap' }, 'Set ', h('code', {}, 'ANTHROPIC_API_KEY'), ' for the real one.'),
-    h('span', { class: 'ja' }, 'デモモード'),
+    h('strong', {}, t('app.demoTitle')),
+    ' · ',
+    t('app.demoText'),
+    ' ',
+    h('span', { class: 'nowrap' }, ...withCode(t('app.demoSetup', { key: '\u0000' }), 'ANTHROPIC_API_KEY')),
   );
   banner.hidden = false;
+}
+
+/**
+ * A text with a setting's name in it as code: the catalogue's `{key}` was filled with NUL.
+ * @param {string} text
+ * @param {string} name
+ */
+function withCode(text, name) {
+  const [before, after = ''] = text.split('\u0000');
+  return [before, h('code', {}, name), after];
 }
 
 function render() {
@@ -68,6 +80,7 @@ function render() {
 }
 
 async function boot() {
+  translatePage();
   let config;
   try {
     config = await loadConfig();
@@ -78,7 +91,7 @@ async function boot() {
         { class: 'fatal' },
         h('h1', {}, 'DreamCore'),
         h('p', {}, error.message),
-        h('button', { class: 'primary', onclick: () => location.reload() }, 'Retry'),
+        h('button', { class: 'primary', onclick: () => location.reload() }, t('app.retry')),
       ),
     );
     return;
@@ -113,6 +126,11 @@ async function boot() {
     render();
   });
   window.addEventListener('hashchange', render);
+  // The language switch: the banner and the screen draw themselves again in the new language.
+  window.addEventListener('languagechange', () => {
+    showDemoBanner(config);
+    render();
+  });
   if (auth.signedIn) socket.start();
   render();
 }

@@ -1,12 +1,11 @@
 // The public play page, /play/:gameId: the game's details (GET /api/published-games/:id), the game framed from
 // /g/:id/index.html, and one play counted (POST /api/published-games/:id/play).
-import { h, clear, formatDate } from './lib/dom.js';
+import { h, clear } from './lib/dom.js';
 import { GAME_PUBLIC_ID_PATTERN, UUID_PATTERN } from './lib/ids.js';
-import { language } from './strings/catalogue.js';
-import { t } from './strings/play.js';
+import { t, translatePage, formatDay } from './i18n/index.js';
 
 const root = /** @type {HTMLElement} */ (document.getElementById('play'));
-document.documentElement.lang = language();
+translatePage();
 
 function gameIdFromPath() {
   const match = /^\/play\/([^/]+)\/?$/.exec(location.pathname);
@@ -15,15 +14,15 @@ function gameIdFromPath() {
 
 /** @param {string} message */
 function notFound(message) {
-  document.title = `${t('missingTitle')} · DreamCore`;
+  document.title = `${t('play.missingTitle')} · DreamCore`;
   clear(root).append(
     h(
       'div',
       { class: 'play-missing', dataset: { testid: 'play-missing' } },
       h('div', { class: 'denied-icon', 'aria-hidden': 'true' }, '🕹️'),
-      h('h1', {}, t('missingTitle')),
+      h('h1', {}, t('play.missingTitle')),
       h('p', {}, message),
-      h('a', { class: 'button primary', href: '/' }, t('makeYourOwn')),
+      h('a', { class: 'button primary', href: '/' }, t('play.makeYourOwn')),
     ),
   );
 }
@@ -31,16 +30,16 @@ function notFound(message) {
 async function main() {
   const id = gameIdFromPath();
   if (!id || !(GAME_PUBLIC_ID_PATTERN.test(id) || UUID_PATTERN.test(id))) {
-    return notFound(t('notALink'));
+    return notFound(t('play.notALink'));
   }
   let game;
   try {
     const res = await fetch(`/api/published-games/${encodeURIComponent(id)}`);
-    if (res.status === 404 || res.status === 400) return notFound(t('notPublished'));
-    if (!res.ok) throw new Error(`server answered ${res.status}`);
+    if (res.status === 404 || res.status === 400) return notFound(t('play.notPublished'));
+    if (!res.ok) return notFound(t('play.couldNotLoad'));
     game = await res.json();
   } catch {
-    return notFound(t('couldNotLoad'));
+    return notFound(t('play.couldNotLoad'));
   }
 
   const publicId = game.public_id ?? id;
@@ -53,9 +52,13 @@ async function main() {
     dataset: { testid: 'play-frame' },
   });
   const count = (game.play_count ?? 0) + 1;
-  const plays = h('span', { class: 'plays' }, count === 1 ? t('onePlay') : t('plays', { count }));
+  const plays = h('span', { class: 'plays' }, t('play.plays', { count }));
   const stage = h('div', { class: 'play-stage' }, frame);
-  const fullscreen = h('button', { type: 'button', class: 'small ghost', onclick: () => stage.requestFullscreen?.().catch(() => undefined) }, t('fullscreen'));
+  const fullscreen = h(
+    'button',
+    { type: 'button', class: 'small ghost', onclick: () => stage.requestFullscreen?.().catch(() => undefined) },
+    t('play.fullscreen'),
+  );
   const author = game.users?.display_name;
 
   clear(root).append(
@@ -63,7 +66,7 @@ async function main() {
       'header',
       { class: 'play-bar' },
       h('a', { class: 'brand', href: '/' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), h('span', { class: 'brand-name' }, 'DreamCore')),
-      h('a', { class: 'button small primary', href: '/' }, t('makeOwnShort')),
+      h('a', { class: 'button small primary', href: '/' }, t('play.makeOwnShort')),
     ),
     h(
       'main',
@@ -76,20 +79,20 @@ async function main() {
         h(
           'p',
           { class: 'muted small' },
-          author ? h('span', { class: 'author', dataset: { testid: 'play-author' } }, t('by', { name: author })) : null,
+          author ? h('span', { class: 'author', dataset: { testid: 'play-author' } }, t('play.by', { name: author })) : null,
           author ? ' · ' : '',
           plays,
-          game.published_at ? ` · ${t('published', { date: formatDate(game.published_at) })}` : '',
+          game.published_at ? ` · ${t('play.published', { date: formatDay(game.published_at) })}` : '',
         ),
         Array.isArray(game.tags) && game.tags.length
           ? h(
               'div',
               { class: 'chips' },
-              game.tags.map((/** @type {string} */ t) => h('span', { class: 'chip static' }, `#${t}`)),
+              game.tags.map((/** @type {string} */ tag) => h('span', { class: 'chip static' }, `#${tag}`)),
             )
           : null,
-        game.description ? h('div', { class: 'play-block' }, h('h2', {}, t('about')), h('p', { class: 'prewrap' }, game.description)) : null,
-        game.how_to_play ? h('div', { class: 'play-block' }, h('h2', {}, t('howToPlay')), h('p', { class: 'prewrap' }, game.how_to_play)) : null,
+        game.description ? h('div', { class: 'play-block' }, h('h2', {}, t('play.about')), h('p', { class: 'prewrap' }, game.description)) : null,
+        game.how_to_play ? h('div', { class: 'play-block' }, h('h2', {}, t('play.howToPlay')), h('p', { class: 'prewrap' }, game.how_to_play)) : null,
       ),
     ),
   );

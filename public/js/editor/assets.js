@@ -1,15 +1,17 @@
 // Assets: the user's files (GET /api/assets), upload (POST /api/assets/upload), image generation with a style
 // (POST /api/generate-image returns the stored asset), and "Use" to put a reference into the message box.
 import { h, clear, toast, withBusy } from '../lib/dom.js';
+import { t } from '../i18n/index.js';
 
+/** @type {Array<[string, import('../i18n/index.js').Key]>} */
 const STYLES = [
-  ['', 'No style'],
-  ['pixel', 'Pixel art ドット絵'],
-  ['anime', 'Anime アニメ'],
-  ['kawaii', 'Kawaii かわいい'],
-  ['realistic', 'Realistic リアル'],
-  ['watercolor', 'Watercolor 水彩'],
-  ['flat', 'Flat フラット'],
+  ['', 'assets.styleNone'],
+  ['pixel', 'assets.stylePixel'],
+  ['anime', 'assets.styleAnime'],
+  ['kawaii', 'assets.styleKawaii'],
+  ['realistic', 'assets.styleRealistic'],
+  ['watercolor', 'assets.styleWatercolor'],
+  ['flat', 'assets.styleFlat'],
 ];
 const ACCEPT = '.png,.jpg,.jpeg,.gif,.webp,.svg,.mp3,.wav,.ogg,.json';
 
@@ -29,43 +31,28 @@ export function createAssets({ app, projectId, onUse }) {
 
   const grid = h('div', { class: 'asset-grid', dataset: { testid: 'asset-grid' } });
   const fileInput = h('input', { type: 'file', accept: ACCEPT, hidden: true });
-  const uploadButton = h('button', { type: 'button', class: 'small', onclick: () => fileInput.click() }, '⬆ Upload');
-  const prompt = h('input', { type: 'text', maxlength: 500, placeholder: 'e.g. a cute red dragon sprite', 'aria-label': 'Image description' });
+  const uploadButton = h('button', { type: 'button', class: 'small', onclick: () => fileInput.click() }, t('assets.upload'));
+  const prompt = h('input', { type: 'text', maxlength: 500, placeholder: t('assets.promptPlaceholder') });
   const style = h(
     'select',
-    { 'aria-label': 'Style' },
-    STYLES.map(([value, label]) => h('option', { value }, label)),
+    { 'aria-label': t('assets.styleLabel') },
+    STYLES.map(([value, key]) => h('option', { value }, t(key))),
   );
-  const generateButton = h('button', { type: 'submit', class: 'primary small' }, '✨ Generate');
+  const generateButton = h('button', { type: 'submit', class: 'primary small' }, t('assets.generate'));
   const generated = h('div', { class: 'generated', hidden: true });
   const genForm = h(
     'form',
     { class: 'generate-form' },
-    h('label', { class: 'field' }, h('span', {}, 'Generate an image 画像生成'), prompt),
+    h('strong', { class: 'generate-title' }, t('assets.generateTitle')),
+    h('label', { class: 'field' }, h('span', {}, t('assets.promptLabel')), prompt),
     h('div', { class: 'row' }, style, generateButton),
   );
 
   const el = h(
     'section',
     { class: 'assets' },
-    h(
-      'div',
-      { class: 'panel-toolbar' },
-      h('h2', {}, 'Assets ', h('span', { class: 'ja muted' }, 'アセット')),
-      h('div', { class: 'toolbar-actions' }, uploadButton, fileInput),
-    ),
-    h(
-      'div',
-      { class: 'panel-scroll' },
-      genForm,
-      generated,
-      h(
-        'p',
-        { class: 'muted small' },
-        'Images up to 1 MB (png, jpg, gif, webp, svg), sounds (mp3, wav, ogg) or JSON. “Use” adds a reference to your message so the agent puts it in the game.',
-      ),
-      grid,
-    ),
+    h('div', { class: 'panel-toolbar' }, h('h2', {}, t('assets.title')), h('div', { class: 'toolbar-actions' }, uploadButton, fileInput)),
+    h('div', { class: 'panel-scroll' }, genForm, generated, h('p', { class: 'muted small' }, t('assets.hint')), grid),
   );
 
   /** @param {Asset} asset */
@@ -81,7 +68,7 @@ export function createAssets({ app, projectId, onUse }) {
         'figcaption',
         {},
         h('span', { class: 'asset-name', title: asset.filename ?? asset.alias }, asset.alias),
-        h('button', { type: 'button', class: 'small', dataset: { action: 'use-asset' }, onclick: () => use(asset) }, 'Use'),
+        h('button', { type: 'button', class: 'small', dataset: { action: 'use-asset' }, onclick: () => use(asset) }, t('assets.use')),
       ),
     );
   }
@@ -89,7 +76,7 @@ export function createAssets({ app, projectId, onUse }) {
   function render() {
     clear(grid);
     if (assets.length === 0) {
-      grid.append(h('p', { class: 'muted' }, 'No assets yet.'));
+      grid.append(h('p', { class: 'muted' }, t('assets.empty')));
       return;
     }
     for (const a of assets) grid.append(card(a));
@@ -98,7 +85,7 @@ export function createAssets({ app, projectId, onUse }) {
   /** @param {Asset} asset */
   function use(asset) {
     onUse?.(asset);
-    toast(`Added “${asset.alias}” to your message.`);
+    toast(t('assets.added', { name: asset.alias }));
   }
 
   /** @param {Asset} asset */
@@ -119,7 +106,7 @@ export function createAssets({ app, projectId, onUse }) {
       render();
     } catch (/** @type {any} */ error) {
       loaded = false;
-      clear(grid).append(h('p', { class: 'form-error' }, `Could not load assets: ${error.message}`));
+      clear(grid).append(h('p', { class: 'form-error' }, t('assets.loadFailed', { message: error.message })));
     }
   }
 
@@ -127,18 +114,18 @@ export function createAssets({ app, projectId, onUse }) {
     const file = fileInput.files?.[0];
     fileInput.value = '';
     if (!file) return;
-    if (file.size > 1024 * 1024) return toast('That file is larger than 1 MB.', 'error');
+    if (file.size > 1024 * 1024) return toast(t('assets.tooLarge'), 'error');
     const form = new FormData();
     form.append('file', file, file.name);
     form.append('projectId', projectId);
     form.append('originalName', file.name);
-    await withBusy(uploadButton, 'Uploading…', async () => {
+    await withBusy(uploadButton, t('assets.uploading'), async () => {
       try {
         const res = await api.upload('/api/assets/upload', form);
         add(res.asset);
-        toast(`Uploaded “${res.asset.alias}”.`, 'success');
+        toast(t('assets.uploaded', { name: res.asset.alias }), 'success');
       } catch (/** @type {any} */ error) {
-        toast(`Upload failed: ${error.message}`, 'error', 6000);
+        toast(t('assets.uploadFailed', { message: error.message }), 'error', 6000);
       }
     });
   });
@@ -147,7 +134,7 @@ export function createAssets({ app, projectId, onUse }) {
     e.preventDefault();
     const text = prompt.value.trim();
     if (!text) return prompt.focus();
-    await withBusy(generateButton, 'Generating…', async () => {
+    await withBusy(generateButton, t('assets.generating'), async () => {
       try {
         const res = await api.post('/api/generate-image', { prompt: text, ...(style.value ? { style: style.value } : {}) });
         // The server stored it already: use the returned asset (no second upload).
@@ -160,12 +147,12 @@ export function createAssets({ app, projectId, onUse }) {
             { class: 'generated-info' },
             h('strong', {}, res.asset.alias),
             h('span', { class: 'muted small' }, res.prompt ?? text),
-            h('button', { type: 'button', class: 'small primary', onclick: () => use(asset) }, 'Use in message'),
+            h('button', { type: 'button', class: 'small primary', onclick: () => use(asset) }, t('assets.useInMessage')),
           ),
         );
         generated.hidden = false;
       } catch (/** @type {any} */ error) {
-        toast(error.status === 503 ? 'Image generation is not available on this server.' : `Image generation failed: ${error.message}`, 'error', 6000);
+        toast(error.status === 503 ? t('assets.generateUnavailable') : t('assets.generateFailed', { message: error.message }), 'error', 6000);
       }
     });
   });

@@ -5,26 +5,28 @@
 // connection (the outbox): sent earlier, it could race the selection and vanish when the history arrives, or be lost
 // to a socket that is reconnecting. A message whose connection dropped before the server answered is checked against
 // the history after the reconnect: it reached the server, or it goes back to the message box with a word saying so.
-import { h, clear, toast, formatDate } from '../lib/dom.js';
-import { t } from '../strings/chat.js';
+import { h, clear, toast } from '../lib/dom.js';
+import { t, hasKey, language, formatDate, formatTime } from '../i18n/index.js';
 import { errorText } from '../screens/chrome.js';
 import { JobFeed } from '../lib/jobfeed.js';
 
-const SUGGESTIONS = ['Make a space shooter game', 'Make a snake game', 'ブロック崩しを作って', 'Make a platformer with coins'];
+/** @type {import('../i18n/index.js').Key[]} */
+const SUGGESTIONS = ['chat.suggestShooter', 'chat.suggestSnake', 'chat.suggestBreakout', 'chat.suggestPlatformer'];
 /** The server's limit on a message (characters); the box shows a counter from 90% of it. */
 const MAX_MESSAGE = 20_000;
 /** A bubble longer than this is folded (with "Show all"), so one long paste does not fill the whole chat. */
 const FOLD_CHARS = 1_200;
 const FOLD_LINES = 18;
 const ACTIVE = new Set(['pending', 'processing']);
-const REF_LINE = /^\d+：(画像|音声)「[^」]*」を使用: /;
+// DreamCore's reference line (V2's format, which the agent reads): the same words in every language.
+const REF_LINE = /^\d+：(画像|音声)「[^」]*」を使用: /; // i18n-ignore: a format the agent reads, not words for people
 
 /** @typedef {import('../lib/socket.js').ServerMessage} ServerMessage */
 /** An asset referenced from the message box. @typedef {{ id: string, alias: string, url: string, mimeType?: string }} AssetRef */
 /**
  * A chat message as sent (`message` on the socket).
  * @typedef {{ type: 'message', content: string, rawContent?: string, attachedAssets?: Array<{ id: string, alias: string, url: string }>,
- *   selectedStyle?: { dimension: string, styleId: string } | null, skipStyleSelection?: boolean }} ChatMessage
+ *   selectedStyle?: { dimension: string, styleId: string } | null, skipStyleSelection?: boolean, language?: string }} ChatMessage
  */
 /**
  * A message on its way until the server answers it. Queued until the project is selected on a live connection;
@@ -32,6 +34,25 @@ const REF_LINE = /^\d+：(画像|音声)「[^」]*」を使用: /;
  * @typedef {{ message: ChatMessage, text: string, bubble: HTMLElement | null, state: 'queued' | 'sent', connection: number }} Outbox
  */
 /** @typedef {{ bubble: HTMLElement, body: HTMLElement, text: string, done: boolean, steps?: HTMLElement }} JobBubble */
+
+/** @type {Record<string, import('../i18n/index.js').Key>} */
+const FAILURES = {
+  CLI_TIMEOUT: 'chat.failTimeout',
+  CLI_KILLED: 'chat.failInterrupted',
+  CLI_TERMINATED: 'chat.failInterrupted',
+  SERVER_RESTART: 'chat.failRestart',
+  NETWORK_ERROR: 'chat.failNetwork',
+  RATE_LIMIT: 'chat.failBusy',
+  AUTH_ERROR: 'chat.failSetup',
+};
+
+/**
+ * Why a job failed, in the user's words (the server's `userMessage` is Japanese, V2's).
+ * @param {ServerMessage} m `failed`
+ */
+function failureWords(m) {
+  return t(FAILURES[m.code] ?? 'chat.failOther');
+}
 
 /**
  * @param {{ app: import('../main.js').App, projectId: string,
@@ -72,11 +93,11 @@ export function createChat({ app, projectId, onJobEnded }) {
   let attached = [];
 
   const log = h('div', { class: 'chat-log', role: 'log', 'aria-live': 'polite', dataset: { testid: 'chat-log' } });
-  const statusMessage = h('span', { class: 'job-message' }, 'Starting…');
+  const statusMessage = h('span', { class: 'job-message' }, t('chat.step_starting'));
   const statusPct = h('span', { class: 'job-pct' }, '0%');
   const progressFill = h('div', { class: 'progress-fill' });
   const progressBar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, progressFill);
-  const cancelButton = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'cancel-job' }, onclick: cancel }, 'Cancel');
+  const cancelButton = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'cancel-job' }, onclick: cancel }, t('chat.cancel'));
   const status = h(
     'div',
     { class: 'job-status', hidden: true, dataset: { testid: 'job-status' } },
@@ -87,10 +108,10 @@ export function createChat({ app, projectId, onJobEnded }) {
   const input = h('textarea', {
     class: 'chat-input',
     rows: 3,
-    placeholder: 'Describe the game or a change…  例：「もっと速くして」',
-    'aria-label': 'Message',
+    placeholder: t('chat.placeholder'),
+    'aria-label': t('chat.messageLabel'),
   });
-  const sendButton = h('button', { type: 'submit', class: 'primary send' }, 'Send');
+  const sendButton = h('button', { type: 'submit', class: 'primary send' }, t('chat.send'));
   /** What the box has to say about the message: it is empty, or too long. */
   const note = h('p', { class: 'chat-note', role: 'alert', hidden: true, dataset: { testid: 'chat-note' } });
   const counter = h('span', { class: 'chat-count small', hidden: true, dataset: { testid: 'chat-count' } });
@@ -99,9 +120,9 @@ export function createChat({ app, projectId, onJobEnded }) {
     { class: 'chat-form' },
     note,
     input,
-    h('div', { class: 'chat-form-row' }, h('span', { class: 'muted small hint' }, 'Enter: send · Shift+Enter: new line'), counter, sendButton),
+    h('div', { class: 'chat-form-row' }, h('span', { class: 'muted small hint' }, t('chat.hint')), counter, sendButton),
   );
-  const el = h('section', { class: 'chat', 'aria-label': 'Chat' }, log, status, form);
+  const el = h('section', { class: 'chat', 'aria-label': t('chat.chatLabel') }, log, status, form);
 
   // ---------------------------------------------------------------- rendering
 
@@ -126,14 +147,8 @@ export function createChat({ app, projectId, onJobEnded }) {
       h(
         'div',
         { class: 'msg-meta' },
-        role === 'user' ? 'You' : role === 'assistant' ? 'DreamCore' : 'System',
-        timestamp
-          ? h(
-              'time',
-              { datetime: timestamp, title: formatDate(timestamp) },
-              ` · ${new Date(timestamp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`,
-            )
-          : null,
+        role === 'user' ? t('chat.you') : role === 'assistant' ? 'DreamCore' : t('chat.notice'),
+        timestamp ? h('time', { datetime: timestamp, title: formatDate(timestamp) }, ` · ${formatTime(timestamp)}`) : null,
       ),
       body,
     );
@@ -152,10 +167,10 @@ export function createChat({ app, projectId, onJobEnded }) {
   function foldLong(body, text) {
     if (text.length <= FOLD_CHARS && text.split('\n').length <= FOLD_LINES) return;
     body.classList.add('folded');
-    const toggle = h('button', { type: 'button', class: 'small ghost msg-fold', dataset: { action: 'unfold' } }, t('showMore'));
+    const toggle = h('button', { type: 'button', class: 'small ghost msg-fold', dataset: { action: 'unfold' } }, t('chat.showMore'));
     toggle.addEventListener('click', () => {
       const folded = body.classList.toggle('folded');
-      toggle.textContent = folded ? t('showMore') : t('showLess');
+      toggle.textContent = folded ? t('chat.showMore') : t('chat.showLess');
     });
     body.after(toggle);
   }
@@ -171,14 +186,14 @@ export function createChat({ app, projectId, onJobEnded }) {
     // The server counts UTF-16 units (JavaScript's length), so this does too.
     const count = input.value.trim().length;
     counter.hidden = count < MAX_MESSAGE * 0.9;
-    counter.textContent = t('characters', { count: count.toLocaleString(), max: MAX_MESSAGE.toLocaleString() });
+    counter.textContent = t('chat.characters', { count, max: MAX_MESSAGE });
     counter.dataset.over = String(count > MAX_MESSAGE);
     if (count <= MAX_MESSAGE && note.dataset.kind === 'too-long') showNote(null);
   }
 
   /**
    * Ideas as chips that send themselves: a suggestion is a message, not left in the box for a second click.
-   * @param {string[]} ideas
+   * @param {string[]} ideas in the user's words
    * @param {Record<string, string>} [attributes] the row's
    */
   function suggestionChips(ideas, attributes = {}) {
@@ -207,13 +222,9 @@ export function createChat({ app, projectId, onJobEnded }) {
     return h(
       'div',
       { class: 'chat-welcome' },
-      h('h3', {}, 'What game shall we make?'),
-      h(
-        'p',
-        { class: 'muted' },
-        'Describe it in your own words; the agent writes the game and the preview updates when it is done. 作りたいゲームを教えてください。',
-      ),
-      suggestionChips(SUGGESTIONS),
+      h('h3', {}, t('chat.welcomeTitle')),
+      h('p', { class: 'muted' }, t('chat.welcomeText')),
+      suggestionChips(SUGGESTIONS.map((key) => t(key))),
     );
   }
 
@@ -228,7 +239,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       const { bubble, body } = addMessage('assistant', '', { jobId });
       bubble.classList.add('streaming');
       bubble.dataset.state = 'streaming';
-      body.append(h('span', { class: 'typing', 'aria-label': 'DreamCore is typing' }, h('i'), h('i'), h('i')));
+      body.append(h('span', { class: 'typing', 'aria-label': t('chat.typing') }, h('i'), h('i'), h('i')));
       entry = { bubble, body, text: '', done: false };
       jobs.set(jobId, entry);
     }
@@ -269,9 +280,9 @@ export function createChat({ app, projectId, onJobEnded }) {
    * @param {{ step?: unknown, message?: unknown }} m
    */
   function stepWords(m) {
-    const key = typeof m.step === 'string' ? `step_${m.step}` : '';
-    const words = key ? t(/** @type {any} */ (key)) : key;
-    return words && words !== key ? words : typeof m.message === 'string' ? m.message : '';
+    const key = `chat.step_${m.step}`;
+    if (typeof m.step === 'string' && hasKey(key)) return t(key);
+    return typeof m.message === 'string' ? m.message : '';
   }
 
   /**
@@ -290,7 +301,7 @@ export function createChat({ app, projectId, onJobEnded }) {
     entry.steps.append(h('li', {}, h('span', {}, step), ' ', h('code', {}, detail)));
     const count = entry.steps.children.length;
     const summary = entry.bubble.querySelector('.job-steps summary');
-    if (summary) summary.textContent = count === 1 ? t('stepsSummaryOne') : t('stepsSummary', { count });
+    if (summary) summary.textContent = t('chat.stepsSummary', { count });
   }
 
   /**
@@ -301,8 +312,8 @@ export function createChat({ app, projectId, onJobEnded }) {
     activeJobId = jobId;
     status.hidden = !jobId;
     cancelButton.disabled = false;
-    cancelButton.textContent = 'Cancel';
-    if (jobId) showProgress(job?.progress ?? 0, job?.progress_message || (job?.status === 'pending' ? t('step_starting') : t('step_working')));
+    cancelButton.textContent = t('chat.cancel');
+    if (jobId) showProgress(job?.progress ?? 0, job?.progress_message || (job?.status === 'pending' ? t('chat.step_starting') : t('chat.step_working')));
     updateSend();
   }
 
@@ -321,7 +332,7 @@ export function createChat({ app, projectId, onJobEnded }) {
   function updateSend() {
     // Offline is fine: a message waits in the outbox for the connection (the badge in the top bar says it is away).
     sendButton.disabled = Boolean(activeJobId);
-    sendButton.textContent = activeJobId ? (outbox?.state === 'queued' ? t('waitingForConnection') : 'Working…') : 'Send';
+    sendButton.textContent = activeJobId ? (outbox?.state === 'queued' ? t('chat.waitingForConnection') : t('chat.working')) : t('chat.send');
   }
 
   /**
@@ -347,7 +358,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       // Its events so far arrive as a replay (the server subscribes this socket from the first one).
       feed.follow(running.id, 0);
       // A message waiting to be sent would only join it: it goes back to the box until the job is done.
-      if (outbox) handBack(t('joinedRunning'));
+      if (outbox) handBack(t('chat.joinedRunning'));
       setActive(running.id, running);
       jobEntry(running.id);
     }
@@ -376,7 +387,7 @@ export function createChat({ app, projectId, onJobEnded }) {
         setActive(null);
         renderHistory(history, null);
       } else {
-        handBack(t('unsent'));
+        handBack(t('chat.unsent'));
       }
     }
     flush();
@@ -389,14 +400,14 @@ export function createChat({ app, projectId, onJobEnded }) {
     if (activeJobId) return;
     if (!text) {
       note.dataset.kind = 'empty';
-      showNote(t('emptyMessage'));
+      showNote(t('chat.emptyMessage'));
       input.focus();
       return;
     }
     const count = text.length;
     if (count > MAX_MESSAGE) {
       note.dataset.kind = 'too-long';
-      showNote(t('tooLong', { count: count.toLocaleString(), max: MAX_MESSAGE.toLocaleString() }));
+      showNote(t('chat.tooLong', { count, max: MAX_MESSAGE }));
       return;
     }
     showNote(null);
@@ -408,7 +419,14 @@ export function createChat({ app, projectId, onJobEnded }) {
         .join('\n')
         .trim() || text;
     /** @type {ChatMessage} */
-    const message = { type: 'message', content: text, rawContent: raw, attachedAssets: refs.map((a) => ({ id: a.id, alias: a.alias, url: a.url })) };
+    const message = {
+      type: 'message',
+      content: text,
+      rawContent: raw,
+      attachedAssets: refs.map((a) => ({ id: a.id, alias: a.alias, url: a.url })),
+      // The agent answers in the language the app speaks to this user.
+      language: language(),
+    };
     lastSent = message;
     // A message handed back by limitExceeded keeps the style it was sent with.
     if (heldBack?.selectedStyle && heldBack.content === raw) message.selectedStyle = heldBack.selectedStyle;
@@ -441,16 +459,16 @@ export function createChat({ app, projectId, onJobEnded }) {
       outbox.connection = socket.connection;
       if (outbox.bubble) outbox.bubble.dataset.state = 'sent';
       outbox.bubble?.querySelector('.msg-note')?.remove();
-      showProgress(0, t('sending'));
+      showProgress(0, t('chat.sending'));
       cancelButton.disabled = true;
-      cancelButton.textContent = 'Cancel';
+      cancelButton.textContent = t('chat.cancel');
     } else {
       if (outbox.bubble) outbox.bubble.dataset.state = 'queued';
-      if (outbox.bubble && !outbox.bubble.querySelector('.msg-note')) outbox.bubble.append(h('div', { class: 'msg-note' }, t('queued')));
-      showProgress(0, t('waitingForConnection'));
+      if (outbox.bubble && !outbox.bubble.querySelector('.msg-note')) outbox.bubble.append(h('div', { class: 'msg-note' }, t('chat.queued')));
+      showProgress(0, t('chat.waitingForConnection'));
       // Not sent yet, so it can still be taken back.
       cancelButton.disabled = false;
-      cancelButton.textContent = t('takeBack');
+      cancelButton.textContent = t('chat.takeBack');
     }
     updateSend();
   }
@@ -487,7 +505,7 @@ export function createChat({ app, projectId, onJobEnded }) {
      * @param {HTMLButtonElement} button
      */
     const resend = (extra, button) => {
-      if (activeJobId) return toast('Wait for the current generation to finish.', 'error');
+      if (activeJobId) return toast(t('chat.waitForCurrent'), 'error');
       /** @type {ChatMessage} */
       const base = lastSent && lastSent.content === originalMessage ? lastSent : { type: 'message', content: originalMessage };
       for (const b of picker.querySelectorAll('button')) b.disabled = true;
@@ -500,22 +518,18 @@ export function createChat({ app, projectId, onJobEnded }) {
         'button',
         { type: 'button', class: 'style-card', dataset: { styleId: style.id }, title: style.description ?? '' },
         h('img', { src: style.imageUrl, alt: '', width: 240, height: 160, loading: 'lazy' }),
-        h(
-          'span',
-          { class: 'style-name' },
-          style.nameEn ?? style.name,
-          style.nameEn && style.nameEn.toLowerCase() !== style.name.toLowerCase() ? h('span', { class: 'ja' }, ` ${style.name}`) : null,
-        ),
+        // The server names each style in Japanese (`name`) and English (`nameEn`).
+        h('span', { class: 'style-name' }, language() === 'ja' ? style.name : (style.nameEn ?? style.name)),
       );
       button.addEventListener('click', () => resend({ selectedStyle: { dimension, styleId: style.id } }, button));
       return button;
     });
-    const skip = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'skip-style' } }, 'Skip · おまかせ');
+    const skip = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'skip-style' } }, t('chat.skipStyle'));
     skip.addEventListener('click', () => resend({ skipStyleSelection: true }, skip));
     const picker = h(
       'div',
       { class: 'style-picker', dataset: { testid: 'style-picker', dimension } },
-      h('p', {}, h('strong', {}, `Pick a look for your ${dimension === '3d' ? '3D' : '2D'} game`), h('span', { class: 'ja' }, ' スタイルを選んでください')),
+      h('p', {}, h('strong', {}, dimension === '3d' ? t('chat.pickLook3d') : t('chat.pickLook2d'))),
       h('div', { class: 'style-grid' }, cards),
       h('div', { class: 'style-actions' }, skip),
     );
@@ -532,11 +546,11 @@ export function createChat({ app, projectId, onJobEnded }) {
     if (activeJobId === 'pending' && outbox?.state === 'queued') return handBack(null);
     if (!activeJobId || activeJobId === 'pending') return;
     cancelButton.disabled = true;
-    cancelButton.textContent = 'Cancelling…';
+    cancelButton.textContent = t('chat.cancelling');
     if (!socket.send({ type: 'cancelJob', jobId: activeJobId })) {
-      toast('Not connected to the server.', 'error');
+      toast(t('common.notConnected'), 'error');
       cancelButton.disabled = false;
-      cancelButton.textContent = 'Cancel';
+      cancelButton.textContent = t('chat.cancel');
     }
   }
 
@@ -564,8 +578,8 @@ export function createChat({ app, projectId, onJobEnded }) {
     const lines = input.value.split('\n');
     let refCount = 0;
     while (refCount < lines.length && REF_LINE.test(lines[refCount])) refCount++;
-    const kind = asset.mimeType?.startsWith('audio/') ? '音声' : '画像';
-    const line = `${refCount + 1}：${kind}「${asset.alias}」を使用: ${asset.url}`;
+    const kind = asset.mimeType?.startsWith('audio/') ? '音声' : '画像'; // i18n-ignore: the reference format (REF_LINE)
+    const line = `${refCount + 1}：${kind}「${asset.alias}」を使用: ${asset.url}`; // i18n-ignore: the reference format
     lines.splice(refCount, 0, line);
     input.value = lines.join('\n');
     if (refCount === 0 && lines.length === 1) input.value += '\n';
@@ -587,7 +601,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       if (m.job?.project_id !== projectId) return;
       if (m.job.created_at > serverTime) serverTime = m.job.created_at;
       // Joining a job that was already running means our message was not run: it goes back to the box.
-      if (m.isExisting) handBack(t('joinedRunning'));
+      if (m.isExisting) handBack(t('chat.joinedRunning'));
       else settle();
       feed.follow(m.job.id, 0);
       setActive(m.job.id, m.job);
@@ -597,7 +611,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       if (!fresh(m)) return;
       if (activeJobId !== m.jobId && !jobs.get(m.jobId)?.done) setActive(m.jobId, m.job);
       jobEntry(m.jobId);
-      showProgress(m.job?.progress ?? 5, t('step_starting'));
+      showProgress(m.job?.progress ?? 5, t('chat.step_starting'));
     }),
     socket.on('progress', (m) => {
       if (!fresh(m) || jobs.get(m.jobId)?.done) return;
@@ -616,7 +630,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       if (!fresh(m)) return;
       for (const [name, url] of Object.entries(m.images ?? {})) {
         jobEntry(m.jobId).bubble.append(
-          h('div', { class: 'msg-note agent-image' }, h('img', { src: String(url), alt: '', width: 32, height: 32 }), ' ', t('imageMade', { name })),
+          h('div', { class: 'msg-note agent-image' }, h('img', { src: String(url), alt: '', width: 32, height: 32 }), ' ', t('chat.imageMade', { name })),
         );
       }
       scrollDown();
@@ -630,8 +644,8 @@ export function createChat({ app, projectId, onJobEnded }) {
       if (!fresh(m) || !m.check) return;
       const { passed, attempt, errors } = m.check;
       const words = passed
-        ? t(attempt > 1 ? 'checkRepaired' : 'checkPassed')
-        : `${t('checkFailed')} ${t(attempt > 1 ? 'checkStillFailing' : 'checkRepairing')}`;
+        ? t(attempt > 1 ? 'chat.checkRepaired' : 'chat.checkPassed')
+        : `${t('chat.checkFailed')} ${t(attempt > 1 ? 'chat.checkStillFailing' : 'chat.checkRepairing')}`;
       const note = h('div', { class: 'msg-note game-check', dataset: { passed: String(Boolean(passed)) } }, words);
       // The errors are for the curious (and for telling the agent): folded away.
       if (!passed && Array.isArray(errors) && errors.length > 0) note.append(h('details', {}, h('summary', {}, '…'), h('pre', {}, errors.join('\n'))));
@@ -647,7 +661,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       }
       const ideas = Array.isArray(m.result?.suggestions) ? m.result.suggestions.filter((/** @type {unknown} */ s) => typeof s === 'string') : [];
       // The agent's three ideas for the next message.
-      finishJob(m.jobId, 'done', ideas.length > 0 ? suggestionChips(ideas, { class: 'chips next-ideas', 'aria-label': t('nextIdeas') }) : undefined);
+      finishJob(m.jobId, 'done', ideas.length > 0 ? suggestionChips(ideas, { class: 'chips next-ideas', 'aria-label': t('chat.nextIdeas') }) : undefined);
       onJobEnded?.('completed', m);
     }),
     socket.on('failed', (m) => {
@@ -662,17 +676,17 @@ export function createChat({ app, projectId, onJobEnded }) {
             input.focus();
           },
         },
-        'Edit & retry',
+        t('chat.editRetry'),
       );
       finishJob(
         m.jobId,
         'failed',
         h(
           'div',
-          { class: 'msg-error' },
-          h('strong', {}, 'Generation failed. '),
-          m.userMessage || m.error || 'Something went wrong.',
-          m.code ? h('span', { class: 'muted small' }, ` (${m.code})`) : null,
+          { class: 'msg-error', dataset: { code: typeof m.code === 'string' ? m.code : '' } },
+          h('strong', {}, t('chat.failed')),
+          ' ',
+          failureWords(m),
           ' ',
           lastPrompt ? retry : null,
         ),
@@ -682,14 +696,14 @@ export function createChat({ app, projectId, onJobEnded }) {
     socket.on('cancelled', (m) => {
       // (The legacy `cancel` reply has no seq and no job: the job event that follows is the one rendered.)
       if (typeof m.seq !== 'number' || !fresh(m)) return;
-      finishJob(m.jobId, 'cancelled', h('div', { class: 'msg-note' }, 'Cancelled. キャンセルしました。'));
+      finishJob(m.jobId, 'cancelled', h('div', { class: 'msg-note' }, t('chat.cancelled')));
       onJobEnded?.('cancelled', m);
     }),
     socket.on('limitExceeded', (m) => {
       settle();
       setActive(null);
-      const names = (m.jobs ?? []).map((/** @type {{ projectName?: string }} */ j) => j.projectName || 'another game').join(', ');
-      addMessage('system', `You already have a generation running (${names}). Wait for it to finish, then send again. 他のゲームで生成中です。`);
+      const names = (m.jobs ?? []).map((/** @type {{ projectName?: string }} */ j) => j.projectName || t('chat.anotherGame')).join(', ');
+      addMessage('system', t('chat.oneAtATime', { names }));
       if (m.pendingPrompt?.content && !input.value) {
         input.value = m.pendingPrompt.content;
         heldBack = m.pendingPrompt;
@@ -705,7 +719,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       if (m.pendingStyle) handBack(null);
       else settle();
       if (activeJobId === 'pending') setActive(null);
-      addMessage('system', m.message ?? '');
+      addMessage('system', m.pendingStyle ? t('chat.chooseStyle') : (m.message ?? ''));
     }),
     socket.on('error', (m) => {
       const code = m.error?.code;

@@ -1,8 +1,18 @@
 // The promo video: POST …/generate-movie (202 while it renders), progress from GET …/movie-status polling, then
 // the video itself (GET …/movie needs the bearer token, so it is fetched and played from a blob URL).
 import { h, toast } from '../lib/dom.js';
+import { t, hasKey } from '../i18n/index.js';
 
 const POLL_MS = 1000;
+
+/**
+ * A render stage in the user's words (the server names it: capture, bundle, render, thumbnail, done).
+ * @param {unknown} stage
+ */
+function stageWords(stage) {
+  const key = `movie.stage${String(stage).charAt(0).toUpperCase()}${String(stage).slice(1)}`;
+  return hasKey(key) ? t(key) : t('movie.making');
+}
 
 /**
  * @param {{ app: import('../main.js').App, projectId: string, thumbnailUrl: () => string }} options
@@ -17,16 +27,16 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
 
   const fill = h('div', { class: 'progress-fill' });
   const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, fill);
-  const stage = h('span', { class: 'muted small' }, '');
-  const progress = h('div', { class: 'movie-progress', hidden: true }, bar, stage);
-  const message = h('p', { class: 'muted small movie-message' }, 'A 7-second vertical video of your game, for sharing. プロモ動画を作成します。');
+  const stageLine = h('span', { class: 'muted small' }, '');
+  const progress = h('div', { class: 'movie-progress', hidden: true }, bar, stageLine);
+  const message = h('p', { class: 'muted small movie-message' }, t('movie.intro'));
   const video = h('video', { class: 'movie-video', controls: true, playsinline: true, preload: 'metadata', hidden: true, dataset: { testid: 'movie-video' } });
-  const poster = h('img', { class: 'movie-thumb', alt: 'Thumbnail', hidden: true });
-  const renderButton = h('button', { type: 'button', class: 'small', dataset: { action: 'render-movie' }, onclick: start }, '🎬 Render video');
+  const poster = h('img', { class: 'movie-thumb', alt: t('movie.thumbnailAlt'), hidden: true });
+  const renderButton = h('button', { type: 'button', class: 'small', dataset: { action: 'render-movie' }, onclick: start }, t('movie.make'));
   const el = h(
     'section',
     { class: 'movie card' },
-    h('div', { class: 'section-head' }, h('h3', {}, 'Promo video'), renderButton),
+    h('div', { class: 'section-head' }, h('h3', {}, t('movie.title')), renderButton),
     message,
     progress,
     h('div', { class: 'movie-media' }, poster, video),
@@ -42,19 +52,19 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
 
   /**
    * @param {unknown} percent
-   * @param {string} [text]
+   * @param {unknown} stage
    */
-  function setProgress(percent, text) {
+  function setProgress(percent, stage) {
     const p = Math.max(0, Math.min(100, Math.round(Number(percent) || 0)));
     progress.hidden = false;
     fill.style.width = `${p}%`;
     bar.setAttribute('aria-valuenow', String(p));
-    stage.textContent = `${p}% · ${text || 'rendering'}`;
+    stageLine.textContent = t('movie.progress', { percent: p, stage: stageWords(stage) });
   }
 
   async function start() {
     renderButton.disabled = true;
-    message.textContent = 'Starting the render…';
+    message.textContent = t('movie.starting');
     try {
       const res = await api.post(`/api/projects/${projectId}/generate-movie`);
       if (res.status === 'rendering') {
@@ -66,7 +76,7 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
     } catch (/** @type {any} */ error) {
       renderButton.disabled = false;
       progress.hidden = true;
-      message.textContent = error.status === 503 ? 'Video rendering is not available on this server yet.' : `Could not render the video: ${error.message}`;
+      message.textContent = error.status === 503 ? t('movie.unavailable') : t('movie.failed', { message: error.message });
       if (error.status !== 503) toast(message.textContent, 'error');
     }
   }
@@ -79,7 +89,7 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
         const s = await api.get(`/api/projects/${projectId}/movie-status`);
         if (s.status === 'rendering') {
           setProgress(s.percent, s.stage);
-          message.textContent = 'Rendering… レンダリング中';
+          message.textContent = t('movie.making');
           poll();
         } else if (s.status === 'done') {
           setProgress(100, 'done');
@@ -87,7 +97,7 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
         } else if (s.status === 'failed') {
           renderButton.disabled = false;
           progress.hidden = true;
-          message.textContent = `Rendering failed: ${s.error ?? 'unknown error'}`;
+          message.textContent = t('movie.failedNoReason');
         } else {
           renderButton.disabled = false;
           progress.hidden = true;
@@ -101,8 +111,8 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
   /** @param {string} movieUrl */
   async function done(movieUrl) {
     renderButton.disabled = false;
-    renderButton.textContent = '🎬 Render again';
-    message.textContent = 'Your promo video:';
+    renderButton.textContent = t('movie.makeAgain');
+    message.textContent = t('movie.ready');
     try {
       const res = await api.raw(movieUrl);
       const blob = await res.blob();
@@ -115,7 +125,7 @@ export function createMovie({ app, projectId, thumbnailUrl }) {
       progress.hidden = true;
       showThumb();
     } catch (/** @type {any} */ error) {
-      message.textContent = `The video could not be loaded: ${error.message}`;
+      message.textContent = t('movie.loadFailed', { message: error.message });
     }
   }
 

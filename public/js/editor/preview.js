@@ -12,7 +12,7 @@
 // Links: a signed preview URL lives five minutes. "Open ↗" is renewed before that, so the link on the button always
 // works; a link that did expire leads to a page that gets its owner a fresh one (server/src/http/error-pages.ts).
 import { h, clear } from '../lib/dom.js';
-import { t } from '../strings/preview.js';
+import { t } from '../i18n/index.js';
 
 /** Renew the signed URL this long before it expires. */
 const RENEW_BEFORE_MS = 60_000;
@@ -36,16 +36,16 @@ export function createPreview({ app, projectId, messageBox }) {
 
   const frame = h('iframe', {
     class: 'preview-frame',
-    title: t('frameTitle'),
+    title: t('preview.frameTitle'),
     allow: 'autoplay; fullscreen; gamepad; accelerometer; gyroscope',
     dataset: { testid: 'preview-frame' },
   });
-  const status = h('span', { class: 'preview-status', role: 'status', dataset: { state: 'idle', focus: 'page' } }, t('loading'));
+  const status = h('span', { class: 'preview-status', role: 'status', dataset: { state: 'idle', focus: 'page' } }, t('preview.loading'));
   const errors = h('div', { class: 'preview-errors', hidden: true });
   const openLink = h(
     'a',
-    { class: 'button small ghost', target: '_blank', rel: 'noopener', href: '#', title: t('openTitle'), dataset: { testid: 'open-preview' } },
-    t('open'),
+    { class: 'button small ghost', target: '_blank', rel: 'noopener', href: '#', title: t('preview.openTitle'), dataset: { testid: 'open-preview' } },
+    t('preview.open'),
   );
   const reloadButton = h(
     'button',
@@ -58,7 +58,7 @@ export function createPreview({ app, projectId, messageBox }) {
         reload(true);
       },
     },
-    t('reload'),
+    t('preview.reload'),
   );
   const el = h(
     'section',
@@ -106,7 +106,7 @@ export function createPreview({ app, projectId, messageBox }) {
       return;
     }
     deferred = false;
-    setStatus('loading', t('loading'));
+    setStatus('loading', t('preview.loading'));
     errors.hidden = true;
     try {
       const src = withStamp(await url());
@@ -115,7 +115,7 @@ export function createPreview({ app, projectId, messageBox }) {
       frame.src = src;
       openLink.href = src;
     } catch (/** @type {any} */ error) {
-      setStatus('error', t('unavailable', { message: error.message }));
+      setStatus('error', t('preview.unavailable', { message: error.message }));
     }
   }
 
@@ -139,7 +139,7 @@ export function createPreview({ app, projectId, messageBox }) {
   function howToPlay() {
     if (status.dataset.state !== 'ok') return;
     const playing = status.dataset.focus === 'game';
-    status.textContent = playing ? t('playing') : `${t('loaded')} ${TOUCH.matches ? t('tapToPlay') : t('clickToPlay')}`;
+    status.textContent = playing ? t('preview.playing') : `${t('preview.loaded')} ${TOUCH.matches ? t('preview.tapToPlay') : t('preview.clickToPlay')}`;
   }
 
   /** Gives the game the keyboard, unless the message box holds something being typed. */
@@ -167,10 +167,10 @@ export function createPreview({ app, projectId, messageBox }) {
     } else if (type === 'gameLoaded') {
       const count = Number(event.data.errorCount) || 0;
       if (count) {
-        setStatus('warn', count === 1 ? t('loadedWithError') : t('loadedWithErrors', { count }));
+        setStatus('warn', t('preview.loadedWithErrors', { count }));
         showErrors(event.data.errors);
       } else {
-        setStatus('ok', t('loaded'));
+        setStatus('ok', t('preview.loaded'));
         howToPlay();
       }
     } else if (type === 'gameError') {
@@ -182,13 +182,13 @@ export function createPreview({ app, projectId, messageBox }) {
   function showErrors(list) {
     if (!Array.isArray(list) || list.length === 0) return;
     clear(errors).append(
-      h('strong', {}, t('problems')),
+      h('strong', {}, t('preview.problems')),
       h(
         'ul',
         {},
-        list.slice(0, 5).map((e) => h('li', {}, e.line ? t('atLine', { message: e.message ?? e.type, line: e.line }) : (e.message ?? e.type))),
+        list.slice(0, 5).map((e) => h('li', {}, e.line ? t('preview.atLine', { message: e.message ?? e.type, line: e.line }) : (e.message ?? e.type))),
       ),
-      h('p', { class: 'muted small' }, t('askAgent')),
+      h('p', { class: 'muted small' }, t('preview.askAgent')),
     );
     errors.hidden = false;
   }
@@ -207,7 +207,7 @@ export function createPreview({ app, projectId, messageBox }) {
   });
   sizeWatch.observe(stage);
   frame.addEventListener('load', () => {
-    if (status.dataset.state === 'loading') setStatus('ok', t('loaded'));
+    if (status.dataset.state === 'loading') setStatus('ok', t('preview.loaded'));
     if (focusOnLoad && shown) {
       focusOnLoad = false;
       focusGame();

@@ -5,13 +5,14 @@
 // version" (GET …/published says `upToDate`). The state is shown where the Publish button is, and the editor shows
 // "changes not yet public" through `onStatus`. Unpublishing hides the game; publishing again brings back its link.
 import { h, clear, toast, withBusy, confirmDialog } from '../lib/dom.js';
-import { t } from '../strings/publish.js';
+import { t } from '../i18n/index.js';
 import { createMovie } from './movie.js';
 
+/** @type {Array<[string, import('../i18n/index.js').Key]>} */
 const VISIBILITY = [
-  ['public', 'Public — listed, anyone can play 公開'],
-  ['unlisted', 'Unlisted — only people with the link 限定公開'],
-  ['private', 'Private — only you 非公開'],
+  ['public', 'publish.visibilityPublic'],
+  ['unlisted', 'publish.visibilityUnlisted'],
+  ['private', 'publish.visibilityPrivate'],
 ];
 
 /** @param {string} text */
@@ -43,23 +44,23 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
   let statusSeq = 0;
 
   const title = h('input', { type: 'text', name: 'title', maxlength: 200, required: true });
-  const description = h('textarea', { name: 'description', rows: 3, maxlength: 5000, placeholder: 'What is the game about?' });
-  const howToPlay = h('textarea', { name: 'howToPlay', rows: 3, maxlength: 5000, placeholder: 'Arrow keys to move, Space to shoot…' });
-  const tags = h('input', { type: 'text', name: 'tags', placeholder: 'shooter, space, retro' });
+  const description = h('textarea', { name: 'description', rows: 3, maxlength: 5000, placeholder: t('publish.descriptionPlaceholder') });
+  const howToPlay = h('textarea', { name: 'howToPlay', rows: 3, maxlength: 5000, placeholder: t('publish.howToPlayPlaceholder') });
+  const tags = h('input', { type: 'text', name: 'tags', placeholder: t('publish.tagsPlaceholder') });
   const visibility = h(
     'select',
     { name: 'visibility' },
-    VISIBILITY.map(([value, label]) => h('option', { value }, label)),
+    VISIBILITY.map(([value, key]) => h('option', { value }, t(key))),
   );
   const allowRemix = h('input', { type: 'checkbox', name: 'allowRemix', checked: true });
-  const publishButton = h('button', { type: 'submit', class: 'primary', dataset: { action: 'publish' } }, t('publish'));
-  const saveButton = h('button', { type: 'button', class: 'ghost', onclick: saveDraft }, 'Save draft');
+  const publishButton = h('button', { type: 'submit', class: 'primary', dataset: { action: 'publish' } }, t('publish.publish'));
+  const saveButton = h('button', { type: 'button', class: 'ghost', onclick: saveDraft }, t('publish.saveDraft'));
   const result = h('div', { class: 'publish-result', role: 'status', hidden: true, dataset: { testid: 'publish-result', state: 'none' } });
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
-  const thumb = h('img', { class: 'publish-thumb', alt: 'Thumbnail' });
-  const thumbEmpty = h('div', { class: 'publish-thumb empty' }, 'No thumbnail yet');
+  const thumb = h('img', { class: 'publish-thumb', alt: t('publish.thumbnailAlt') });
+  const thumbEmpty = h('div', { class: 'publish-thumb empty' }, t('publish.noThumbnail'));
   const thumbInput = h('input', { type: 'file', accept: '.png,.jpg,.jpeg,.webp', hidden: true });
-  const thumbButton = h('button', { type: 'button', class: 'small ghost', onclick: () => thumbInput.click() }, 'Upload thumbnail');
+  const thumbButton = h('button', { type: 'button', class: 'small ghost', onclick: () => thumbInput.click() }, t('publish.uploadThumbnail'));
 
   const thumbnailUrl = () => `/api/projects/${projectId}/thumbnail?t=${thumbVersion}`;
   const movie = createMovie({ app, projectId, thumbnailUrl });
@@ -67,12 +68,12 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
   const form = h(
     'form',
     { class: 'publish-form stack' },
-    h('label', { class: 'field' }, h('span', {}, 'Title タイトル *'), title),
-    h('label', { class: 'field' }, h('span', {}, 'Description 説明'), description),
-    h('label', { class: 'field' }, h('span', {}, 'How to play 遊び方'), howToPlay),
-    h('label', { class: 'field' }, h('span', {}, 'Tags タグ (comma separated)'), tags),
-    h('label', { class: 'field' }, h('span', {}, 'Visibility 公開範囲'), visibility),
-    h('label', { class: 'check' }, allowRemix, h('span', {}, 'Allow remixes')),
+    h('label', { class: 'field' }, h('span', {}, t('publish.titleLabel')), title),
+    h('label', { class: 'field' }, h('span', {}, t('publish.descriptionLabel')), description),
+    h('label', { class: 'field' }, h('span', {}, t('publish.howToPlayLabel')), howToPlay),
+    h('label', { class: 'field' }, h('span', {}, t('publish.tagsLabel')), tags),
+    h('label', { class: 'field' }, h('span', {}, t('publish.visibilityLabel')), visibility),
+    h('label', { class: 'check' }, allowRemix, h('span', {}, t('publish.allowRemix'))),
     error,
     // Where the Publish button is, so the outcome appears where the user is looking.
     result,
@@ -82,7 +83,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
   const el = h(
     'section',
     { class: 'publish' },
-    h('div', { class: 'panel-toolbar' }, h('h2', {}, 'Publish ', h('span', { class: 'ja muted' }, '公開'))),
+    h('div', { class: 'panel-toolbar' }, h('h2', {}, t('publish.heading'))),
     h(
       'div',
       { class: 'panel-scroll' },
@@ -93,7 +94,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
         h(
           'div',
           { class: 'stack' },
-          h('section', { class: 'card thumb-card' }, h('h3', {}, 'Thumbnail'), thumb, thumbEmpty, thumbButton, thumbInput),
+          h('section', { class: 'card thumb-card' }, h('h3', {}, t('publish.thumbnailTitle')), thumb, thumbEmpty, thumbButton, thumbInput),
           movie.el,
         ),
       ),
@@ -146,7 +147,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
     const state = !game ? 'none' : !live ? 'hidden' : behind ? 'behind' : 'live';
     clear(result);
     result.dataset.state = state;
-    publishButton.textContent = live ? t('updatePublic') : t('publish');
+    publishButton.textContent = live ? t('publish.updatePublic') : t('publish.publish');
     onStatus?.({ state, game });
     if (!game) {
       result.hidden = true;
@@ -158,11 +159,12 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
     const link = h('a', { href, target: '_blank', rel: 'noopener', class: 'play-link', dataset: { testid: 'play-link' } }, full);
     result.hidden = false;
     if (state === 'hidden') {
-      result.append(h('p', { class: 'publish-hidden' }, ...withLink(t('hidden', { link: '\u0000' }), link)));
+      result.append(h('p', { class: 'publish-hidden' }, ...withLink(t('publish.hidden', { link: '\u0000' }), link)));
       return;
     }
-    const plays = game.play_count === 1 ? t('onePlay') : t('plays', { count: game.play_count ?? 0 });
-    const badge = game.visibility === 'private' ? t('livePrivate') : game.visibility === 'unlisted' ? t('liveUnlisted') : t('liveBadge');
+    const plays = t('publish.plays', { count: game.play_count ?? 0 });
+    const badge =
+      game.visibility === 'private' ? t('publish.livePrivate') : game.visibility === 'unlisted' ? t('publish.liveUnlisted') : t('publish.liveBadge');
     // (Element.append would print a null as the text "null": the optional block is spread in.)
     result.append(
       ...(behind
@@ -170,12 +172,12 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
             h(
               'div',
               { class: 'publish-behind', dataset: { testid: 'changes-pending' } },
-              h('strong', {}, t('changesPending')),
-              h('p', { class: 'small' }, t('changesPendingDetail')),
+              h('strong', {}, t('publish.changesPending')),
+              h('p', { class: 'small' }, t('publish.changesPendingDetail')),
               h(
                 'button',
                 { type: 'button', class: 'primary small', dataset: { action: 'update-public' }, onclick: () => form.requestSubmit() },
-                t('updatePublic'),
+                t('publish.updatePublic'),
               ),
             ),
           ]
@@ -191,16 +193,16 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
             class: 'small ghost',
             onclick: () =>
               navigator.clipboard?.writeText(full).then(
-                () => toast(t('copied')),
+                () => toast(t('publish.copied')),
                 () => toast(full),
               ),
           },
-          t('copyLink'),
+          t('publish.copyLink'),
         ),
-        h('a', { class: 'button small', href, target: '_blank', rel: 'noopener' }, t('openPlayPage')),
-        h('button', { type: 'button', class: 'small ghost danger-text', dataset: { action: 'unpublish' }, onclick: unpublish }, t('unpublish')),
+        h('a', { class: 'button small', href, target: '_blank', rel: 'noopener' }, t('publish.openPlayPage')),
+        h('button', { type: 'button', class: 'small ghost danger-text', dataset: { action: 'unpublish' }, onclick: unpublish }, t('publish.unpublish')),
       ),
-      h('p', { class: 'muted small' }, plays, ' · ', behind ? t('changesPending') : t('upToDate')),
+      h('p', { class: 'muted small' }, plays, ' · ', behind ? t('publish.changesPending') : t('publish.upToDate')),
     );
   }
 
@@ -227,11 +229,11 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
 
   async function saveDraft() {
     error.hidden = true;
-    await withBusy(saveButton, 'Saving…', async () => {
+    await withBusy(saveButton, t('publish.saving'), async () => {
       try {
         const { allowRemix: _unused, ...draft } = fields();
         await api.put(`/api/projects/${projectId}/publish-draft`, draft);
-        toast('Draft saved.', 'success');
+        toast(t('publish.draftSaved'), 'success');
       } catch (/** @type {any} */ err) {
         showError(err.message);
       }
@@ -242,35 +244,35 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
     e.preventDefault();
     error.hidden = true;
     const f = fields();
-    if (!f.title) return showError('A title is required.');
+    if (!f.title) return showError(t('publish.titleRequired'));
     const wasLive = result.dataset.state === 'live' || result.dataset.state === 'behind';
-    await withBusy(publishButton, wasLive ? t('updating') : t('publishing'), async () => {
+    await withBusy(publishButton, wasLive ? t('publish.updating') : t('publish.publishing'), async () => {
       try {
         const { remix: _unused, ...body } = f;
         const res = await api.post(`/api/projects/${projectId}/publish`, body);
         statusSeq++;
         showStatus({ published: true, game: { ...res.game, public_id: res.gameId }, upToDate: true });
         // The outcome, where the button is: no toast over the video beside it.
-        result.prepend(h('p', { class: 'publish-done', dataset: { testid: 'publish-done' } }, wasLive ? t('updated') : t('published')));
+        result.prepend(h('p', { class: 'publish-done', dataset: { testid: 'publish-done' } }, wasLive ? t('publish.updated') : t('publish.published')));
         result.scrollIntoView({ block: 'nearest' });
       } catch (/** @type {any} */ err) {
-        showError(t('saveFailed', { message: err.message }));
+        showError(t('publish.saveFailed', { message: err.message }));
       }
     });
   });
 
   async function unpublish() {
     const ok = await confirmDialog({
-      title: t('unpublishTitle'),
-      message: t('unpublishMessage'),
-      confirmLabel: t('unpublish'),
+      title: t('publish.unpublishTitle'),
+      message: t('publish.unpublishMessage'),
+      confirmLabel: t('publish.unpublish'),
       danger: true,
     });
     if (!ok) return;
     try {
       await api.del(`/api/projects/${projectId}/publish`);
       await refreshStatus();
-      toast(t('unpublished'));
+      toast(t('publish.unpublished'));
     } catch (/** @type {any} */ err) {
       showError(err.message);
     }
@@ -282,14 +284,14 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
     if (!file) return;
     const form = new FormData();
     form.append('thumbnail', file, file.name);
-    await withBusy(thumbButton, 'Uploading…', async () => {
+    await withBusy(thumbButton, t('publish.uploading'), async () => {
       try {
         await api.upload(`/api/projects/${projectId}/upload-thumbnail`, form);
         thumbVersion = Date.now();
         thumb.src = thumbnailUrl();
         movie.showThumb();
       } catch (/** @type {any} */ err) {
-        toast(`Thumbnail upload failed: ${err.message}`, 'error');
+        toast(t('publish.thumbnailFailed', { message: err.message }), 'error');
       }
     });
   });
@@ -313,7 +315,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
       if (asked === statusSeq) showStatus(published);
     } catch (/** @type {any} */ err) {
       loaded = false;
-      showError(`Could not load the publish settings: ${err.message}`);
+      showError(t('publish.loadFailed', { message: err.message }));
     }
     movie.load();
   }

@@ -4,15 +4,21 @@
 // Each version says what changed in words (the agent's summary of its turn, and the files it touched); the code
 // changes are behind a button, wrapped to the screen's width. Promo videos and publish settings are not versions.
 import { h, clear, toast, timeAgo, formatDate, confirmDialog, openDialog } from '../lib/dom.js';
-import { t } from '../strings/versions.js';
+import { t } from '../i18n/index.js';
 
 /**
  * A version as `versionsList` lists it (`summary` and `files` are this server's additions).
  * @typedef {{ id: string, hash: string, number: number, message: string, summary?: string, files?: string[], timestamp: string }} Version
  */
 
-/** @type {Record<string, 'added' | 'modified' | 'deleted' | 'renamed'>} */
-const STATUS_WORDS = { added: 'added', modified: 'modified', deleted: 'deleted', renamed: 'renamed', 'type-changed': 'modified' };
+/** @type {Record<string, import('../i18n/index.js').Key>} */
+const STATUS_WORDS = {
+  added: 'versions.added',
+  modified: 'versions.modified',
+  deleted: 'versions.deleted',
+  renamed: 'versions.renamed',
+  'type-changed': 'versions.modified',
+};
 
 /**
  * @param {Array<{ diff?: string, path?: string, old_string?: string, new_string?: string }> | undefined} edits
@@ -26,7 +32,7 @@ function diffView(edits, files) {
       h(
         'ul',
         { class: 'diff-files' },
-        files.map((f) => h('li', {}, h('span', { class: `file-status file-${f.status}` }, t(STATUS_WORDS[f.status] ?? 'modified')), ' ', f.path)),
+        files.map((f) => h('li', {}, h('span', { class: `file-status file-${f.status}` }, t(STATUS_WORDS[f.status] ?? 'versions.modified')), ' ', f.path)),
       ),
     );
   }
@@ -40,7 +46,7 @@ function diffView(edits, files) {
         else if (line.startsWith('+')) kind = 'add';
         else if (line.startsWith('-')) kind = 'del';
         // git's "Binary files a/x and b/x differ" is not for people.
-        const text = /^Binary files .* differ$/.test(line) ? t('binaryChanged') : line;
+        const text = /^Binary files .* differ$/.test(line) ? t('versions.binaryChanged') : line;
         pre.append(h('span', { class: `diff-line diff-${kind}` }, text || ' '));
       }
       blocks.push(pre);
@@ -60,7 +66,7 @@ function diffView(edits, files) {
       );
     }
   }
-  if (blocks.length === 0) blocks.push(h('p', { class: 'muted' }, t('noChanges')));
+  if (blocks.length === 0) blocks.push(h('p', { class: 'muted' }, t('versions.noChanges')));
   return h('div', { class: 'diff-view' }, blocks);
 }
 
@@ -82,7 +88,7 @@ export function createVersions({ app, projectId, onRestored }) {
 
   const list = h('ol', { class: 'version-list', dataset: { testid: 'version-list' } });
   const notice = h('p', { class: 'muted small', hidden: true });
-  const restoreMessage = h('span', { class: 'restore-message' }, t('restoring', { version: '' }));
+  const restoreMessage = h('span', { class: 'restore-message' }, t('versions.restoring', { version: '' }));
   const progress = h('div', { class: 'restore-progress', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), restoreMessage);
   const el = h(
     'section',
@@ -90,8 +96,19 @@ export function createVersions({ app, projectId, onRestored }) {
     h(
       'div',
       { class: 'panel-toolbar' },
-      h('h2', {}, t('title')),
-      h('button', { type: 'button', class: 'small ghost', dataset: { action: 'refresh-versions' }, onclick: refresh }, '⟳'),
+      h('h2', {}, t('versions.title')),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'small ghost',
+          dataset: { action: 'refresh-versions' },
+          title: t('versions.refresh'),
+          'aria-label': t('versions.refresh'),
+          onclick: refresh,
+        },
+        '⟳',
+      ),
     ),
     notice,
     progress,
@@ -109,13 +126,13 @@ export function createVersions({ app, projectId, onRestored }) {
     const restoredFrom = /^Restore to ([0-9a-f]{7,40})/.exec(v.message)?.[1];
     const target = restoredFrom && versions.find((o) => o !== v && (restoredFrom.startsWith(o.hash) || o.hash.startsWith(restoredFrom)));
     if (!target) return v.message;
-    return h('span', {}, h('span', { class: 'restore-tag' }, t('restoredTag', { version: label(target) })), ' · ', target.message);
+    return h('span', {}, h('span', { class: 'restore-tag' }, t('versions.restoredTag', { version: label(target) })), ' · ', target.message);
   }
 
   function render() {
     clear(list);
     if (versions.length === 0) {
-      list.append(h('li', { class: 'muted empty' }, t('empty')));
+      list.append(h('li', { class: 'muted empty' }, t('versions.empty')));
       return;
     }
     for (const v of versions) {
@@ -128,7 +145,7 @@ export function createVersions({ app, projectId, onRestored }) {
             'div',
             { class: 'version-head' },
             h('span', { class: 'version-number' }, label(v)),
-            current ? h('span', { class: 'badge badge-live' }, t('current')) : null,
+            current ? h('span', { class: 'badge badge-live' }, t('versions.current')) : null,
             h('time', { class: 'muted small', datetime: v.timestamp, title: formatDate(v.timestamp) }, timeAgo(v.timestamp)),
           ),
           h('div', { class: 'version-message' }, describe(v)),
@@ -144,15 +161,15 @@ export function createVersions({ app, projectId, onRestored }) {
                 v.summary,
               )
             : null,
-          v.files?.length ? h('p', { class: 'version-files muted small' }, t('changedFiles', { files: v.files.join(', ') })) : null,
+          v.files?.length ? h('p', { class: 'version-files muted small' }, t('versions.changedFiles', { files: v.files.join(', ') })) : null,
           h(
             'div',
             { class: 'version-actions' },
-            h('button', { type: 'button', class: 'small ghost', dataset: { action: 'diff' }, onclick: () => showDiff(v) }, t('showChanges')),
+            h('button', { type: 'button', class: 'small ghost', dataset: { action: 'diff' }, onclick: () => showDiff(v) }, t('versions.showChanges')),
             h(
               'button',
               { type: 'button', class: 'small', dataset: { action: 'restore' }, disabled: current || Boolean(restoring), onclick: () => restore(v) },
-              t('restore'),
+              t('versions.restore'),
             ),
           ),
         ),
@@ -167,24 +184,24 @@ export function createVersions({ app, projectId, onRestored }) {
   /** @param {Version} v */
   function showDiff(v) {
     pendingDiff = v;
-    if (!socket.send({ type: 'getVersionEdits', projectId, versionHash: v.hash })) toast(t('offline'), 'error');
+    if (!socket.send({ type: 'getVersionEdits', projectId, versionHash: v.hash })) toast(t('versions.offline'), 'error');
   }
 
   /** @param {Version} v */
   async function restore(v) {
     const ok = await confirmDialog({
-      title: t('restoreTitle', { version: label(v) }),
-      message: t('restoreMessage', { message: v.message }),
-      confirmLabel: t('restore'),
+      title: t('versions.restoreTitle', { version: label(v) }),
+      message: t('versions.restoreMessage', { message: v.message }),
+      confirmLabel: t('versions.restore'),
     });
     if (!ok) return;
     if (!socket.send({ type: 'restoreVersion', projectId, versionId: v.id })) {
-      toast(t('offline'), 'error');
+      toast(t('versions.offline'), 'error');
       return;
     }
     restoring = v;
     progress.hidden = false;
-    restoreMessage.textContent = t('restoring', { version: label(v) });
+    restoreMessage.textContent = t('versions.restoring', { version: label(v) });
     render();
   }
 
@@ -200,7 +217,7 @@ export function createVersions({ app, projectId, onRestored }) {
       versions = m.versions ?? [];
       currentHead = m.currentHead ?? null;
       notice.hidden = !m.autoInitialized;
-      notice.textContent = m.autoInitialized ? t('autoInitialized') : '';
+      notice.textContent = m.autoInitialized ? t('versions.autoInitialized') : '';
       render();
       el.dataset.count = String(versions.length);
     }),
@@ -209,20 +226,20 @@ export function createVersions({ app, projectId, onRestored }) {
       const v = pendingDiff;
       pendingDiff = null;
       openDialog({
-        title: t('changesTitle', { version: label(v), message: v.message }),
+        title: t('versions.changesTitle', { version: label(v), message: v.message }),
         className: 'diff-dialog',
         body: diffView(m.edits, m.files),
-        actions: [{ label: t('close'), id: 'close', class: 'primary', value: true }],
+        actions: [{ label: t('versions.close'), id: 'close', class: 'primary', value: true }],
       });
     }),
     socket.on('restoreProgress', () => {
-      if (restoring) restoreMessage.textContent = t('restoring', { version: label(restoring) });
+      if (restoring) restoreMessage.textContent = t('versions.restoring', { version: label(restoring) });
     }),
     socket.on('versionRestored', (m) => {
       if (m.projectId !== projectId) return;
-      const name = restoring ? label(restoring) : t('theVersion');
+      const name = restoring ? label(restoring) : t('versions.theVersion');
       endRestore();
-      toast(t('restored', { version: name }), 'success');
+      toast(t('versions.restored', { version: name }), 'success');
       onRestored?.(m);
     }),
     socket.on('error', () => {

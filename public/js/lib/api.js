@@ -1,4 +1,6 @@
-// REST calls with the session's bearer token. A 401 refreshes the session once and retries.
+// REST calls with the session's bearer token. A 401 refreshes the session once and retries. A refusal's message is
+// in the user's words (by HTTP status); the server's own text stays on the error as `detail`.
+import { t } from '../i18n/index.js';
 
 /** @typedef {import('./auth.js').Auth} Auth */
 
@@ -13,7 +15,23 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.body = body;
+    /** What the server said (English or Japanese), for the console and for tests. */
+    this.detail = '';
   }
+}
+
+/**
+ * A refused request in the user's words.
+ * @param {number} status
+ */
+function statusText(status) {
+  if (status === 401) return t('common.sessionExpired');
+  if (status === 403 || status === 404) return t('common.notAllowed');
+  if (status === 413) return t('common.tooLarge');
+  if (status === 429) return t('common.tooMany');
+  if (status === 503) return t('common.unavailable');
+  if (status >= 500) return t('common.serverError');
+  return t('common.badRequest');
 }
 
 /**
@@ -43,13 +61,13 @@ export function createApi(auth) {
       res = await fetch(path, { method, headers, body: json !== undefined ? JSON.stringify(json) : form, signal });
     } catch (/** @type {any} */ error) {
       if (error?.name === 'AbortError') throw error;
-      throw new ApiError('Network error: could not reach the server.', 0, null);
+      throw new ApiError(t('common.network'), 0, null);
     }
     if (res.status === 401 && token && !retried) {
       try {
         await auth.refresh();
       } catch {
-        throw new ApiError('Your session has expired. Please sign in again.', 401, null);
+        throw new ApiError(t('common.sessionExpired'), 401, null);
       }
       return send(method, path, { json, form, signal, raw }, true);
     }
@@ -62,11 +80,9 @@ export function createApi(auth) {
       body = text;
     }
     if (!res.ok) {
-      const message =
-        (body && typeof body === 'object' && (body.error || body.message)) ||
-        (typeof body === 'string' && body.length < 200 && body) ||
-        `Request failed (${res.status})`;
-      throw new ApiError(message, res.status, body);
+      const error = new ApiError(statusText(res.status), res.status, body);
+      error.detail = String((body && typeof body === 'object' && (body.error || body.message)) || (typeof body === 'string' ? body.slice(0, 200) : ''));
+      throw error;
     }
     return body;
   }

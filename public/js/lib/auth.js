@@ -2,6 +2,7 @@
 //   POST {auth}/signup, POST {auth}/token?grant_type=password|refresh_token, GET {auth}/user, POST {auth}/logout.
 // The session lives in localStorage and is refreshed shortly before it expires (one tab at a time: refresh
 // tokens are single use).
+import { t } from '../i18n/index.js';
 
 const STORAGE_KEY = 'dreamcore.session.v1';
 const REFRESH_MARGIN_S = 60;
@@ -129,7 +130,7 @@ export class Auth extends EventTarget {
     try {
       res = await fetch(`${this.base}${path}`, { method, headers: headers ?? this.headers(), body: body === undefined ? undefined : JSON.stringify(body) });
     } catch {
-      throw new AuthError('Could not reach the sign-in service. Check your connection.', 0, 'network');
+      throw new AuthError(t('errors.authNetwork'), 0, 'network');
     }
     const text = await res.text();
     let json = null;
@@ -236,7 +237,7 @@ export class Auth extends EventTarget {
         return this.session;
       }
       const current = stored ?? this.session;
-      if (!current) throw new AuthError('Not signed in', 401);
+      if (!current) throw new AuthError(t('errors.notSignedIn'), 401);
       try {
         const body = await this.call('POST', '/token?grant_type=refresh_token', { refresh_token: current.refresh_token });
         this.store(this.toSession(body));

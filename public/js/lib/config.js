@@ -1,4 +1,5 @@
 // GET /api/config: {supabaseUrl, supabaseAnonKey, demoMode, embeddedAuth, backend, ...}
+import { t } from '../i18n/index.js';
 
 /**
  * What the server says about itself, and what the app derives from it.
@@ -13,7 +14,7 @@ let cached = null;
 export async function loadConfig() {
   if (cached) return cached;
   const res = await fetch('/api/config', { cache: 'no-cache' });
-  if (!res.ok) throw new Error(`Could not load the server configuration (${res.status})`);
+  if (!res.ok) throw new Error(t('app.configFailed', { status: res.status }));
   const config = await res.json();
   const supabaseUrl = String(config.supabaseUrl ?? '').replace(/\/$/, '');
   const embeddedAuth = Boolean(config.embeddedAuth);

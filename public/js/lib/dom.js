@@ -1,4 +1,7 @@
 // Small DOM helpers: element creation (text only, never innerHTML with data), toasts and modal dialogs.
+import { t } from '../i18n/index.js';
+
+export { timeAgo, formatDate } from '../i18n/index.js';
 
 /**
  * A child of `h`: text, a node, a list of children, or nothing (null, undefined, false are skipped).
@@ -64,28 +67,6 @@ export function clear(el) {
  */
 export function $(selector, root = document) {
   return root.querySelector(selector);
-}
-
-/**
- * "3 min ago" style time, with the full date in a title.
- * @param {string} iso
- */
-export function timeAgo(iso) {
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return '';
-  const s = Math.round((Date.now() - t) / 1000);
-  if (s < 45) return 'just now';
-  if (s < 90) return '1 min ago';
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
-  if (s < 7 * 86400) return `${Math.round(s / 86400)} d ago`;
-  return new Date(t).toLocaleDateString();
-}
-
-/** @param {string} iso */
-export function formatDate(iso) {
-  const t = Date.parse(iso);
-  return Number.isNaN(t) ? '' : new Date(t).toLocaleString();
 }
 
 // ---------------------------------------------------------------- toasts
@@ -161,7 +142,7 @@ export function openDialog({ title, body, actions, className = '' }) {
         'div',
         { class: 'modal-head' },
         h('h2', {}, title),
-        h('button', { type: 'button', class: 'icon-button modal-x', 'aria-label': 'Close', onclick: () => close(null) }, '×'),
+        h('button', { type: 'button', class: 'icon-button modal-x', 'aria-label': t('common.close'), onclick: () => close(null) }, '×'),
       ),
       h('div', { class: 'modal-body' }, body),
       footer,
@@ -186,7 +167,7 @@ export function openDialog({ title, body, actions, className = '' }) {
  * Yes/no. Resolves true only on confirm.
  * @param {{ title: string, message: Child, confirmLabel?: string, cancelLabel?: string, danger?: boolean }} options
  */
-export async function confirmDialog({ title, message, confirmLabel = 'OK', cancelLabel = 'Cancel', danger = false }) {
+export async function confirmDialog({ title, message, confirmLabel = t('common.ok'), cancelLabel = t('common.cancel'), danger = false }) {
   const result = await openDialog({
     title,
     className: 'confirm-dialog',
@@ -204,7 +185,7 @@ export async function confirmDialog({ title, message, confirmLabel = 'OK', cance
  * @param {{ title: string, label: string, value?: string, confirmLabel?: string, maxLength?: number }} options
  * @returns {Promise<string | null>}
  */
-export async function promptDialog({ title, label, value = '', confirmLabel = 'Save', maxLength = 100 }) {
+export async function promptDialog({ title, label, value = '', confirmLabel = t('common.save'), maxLength = 100 }) {
   const input = h('input', { type: 'text', value, maxlength: maxLength, 'aria-label': label });
   const form = h('form', { class: 'stack' }, h('label', { class: 'field' }, h('span', {}, label), input));
   const pending = openDialog({
@@ -212,7 +193,7 @@ export async function promptDialog({ title, label, value = '', confirmLabel = 'S
     className: 'prompt-dialog',
     body: form,
     actions: [
-      { label: 'Cancel', id: 'cancel', class: 'ghost', value: null },
+      { label: t('common.cancel'), id: 'cancel', class: 'ghost', value: null },
       { label: confirmLabel, id: 'confirm', class: 'primary', value: () => input.value.trim() || null },
     ],
   });

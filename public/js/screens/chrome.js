@@ -1,9 +1,28 @@
 // Pieces every signed-in screen shares: the top bar, the connection indicator, the account menu.
 import { h, openDialog, toast } from '../lib/dom.js';
-import { NAME_MAX, t as accountWords } from '../strings/account.js';
+import { NAME_MAX } from '../lib/names.js';
+import { LANGUAGES, LANGUAGE_NAMES, language, setLanguage, t, formatDate } from '../i18n/index.js';
 
-/** @type {Record<import('../lib/socket.js').SocketState, string>} */
-const STATE_LABELS = { ready: 'Connected', connecting: 'Connecting…', offline: 'Reconnecting…', idle: 'Offline', stopped: 'Offline' };
+/** @type {Record<import('../lib/socket.js').SocketState, import('../i18n/index.js').Key>} */
+const STATE_LABELS = { ready: 'app.connected', connecting: 'app.connecting', offline: 'app.reconnecting', idle: 'app.offline', stopped: 'app.offline' };
+
+/**
+ * The language switch: each language in its own words; the choice is remembered (i18n/index.js setLanguage) and the
+ * screen draws itself again in it.
+ * @param {() => void} [onChange] runs before the new language is set
+ */
+export function languageSwitch(onChange = () => {}) {
+  const select = h(
+    'select',
+    { class: 'language-switch', 'aria-label': t('app.language'), title: t('app.language'), dataset: { testid: 'language-switch' } },
+    LANGUAGES.map((lang) => h('option', { value: lang, lang, selected: lang === language() }, LANGUAGE_NAMES[lang])),
+  );
+  select.addEventListener('change', () => {
+    onChange();
+    setLanguage(/** @type {import('../i18n/index.js').Lang} */ (select.value));
+  });
+  return select;
+}
 
 /**
  * A dot + label that follows the socket's state. Returns {el, dispose}.
@@ -13,13 +32,13 @@ export function connectionBadge(socket) {
   const label = h('span', { class: 'conn-label' });
   const el = h(
     'span',
-    { class: 'conn-status', role: 'status', title: 'Connection to the server' },
+    { class: 'conn-status', role: 'status', title: t('app.connectionTitle') },
     h('span', { class: 'conn-dot', 'aria-hidden': 'true' }),
     label,
   );
   const update = () => {
     el.dataset.state = socket.state;
-    label.textContent = STATE_LABELS[socket.state] ?? socket.state;
+    label.textContent = t(STATE_LABELS[socket.state] ?? 'app.offline');
   };
   update();
   const off = socket.on('state', update);
@@ -45,14 +64,15 @@ export function accountMenu(app) {
       {
         type: 'button',
         class: 'ghost small icon-button',
-        title: accountWords('settings'),
-        'aria-label': accountWords('settings'),
+        title: t('account.settings'),
+        'aria-label': t('account.settings'),
         dataset: { testid: 'open-settings' },
         onclick: () => openSettings(app, who),
       },
       '⚙',
     ),
-    h('button', { type: 'button', class: 'ghost small', dataset: { testid: 'sign-out' }, onclick: () => app.auth.signOut() }, 'Sign out'),
+    languageSwitch(),
+    h('button', { type: 'button', class: 'ghost small', dataset: { testid: 'sign-out' }, onclick: () => app.auth.signOut() }, t('account.signOut')),
   );
 }
 
@@ -90,15 +110,22 @@ async function openSettings(app, who) {
   const form = h(
     'form',
     { class: 'stack settings-form' },
-    h('label', { class: 'field' }, h('span', {}, accountWords('nameLabel')), input, h('small', { class: 'muted' }, accountWords('nameHint'))),
+    h('label', { class: 'field' }, h('span', {}, t('account.nameLabel')), input, h('small', { class: 'muted' }, t('account.nameHint'))),
+    // At phone width the bar has no room for the language switch and "Sign out": they are here too. A new language
+    // closes the dialog (the screen behind it draws itself again in that language).
+    h(
+      'label',
+      { class: 'field' },
+      h('span', {}, t('app.language')),
+      languageSwitch(() => /** @type {any} */ (document.querySelector('dialog.settings-dialog'))?.closeDialog?.(null)),
+    ),
     error,
-    // At phone width the bar has no room for "Sign out": it is here.
-    h('button', { type: 'button', class: 'ghost small settings-sign-out', onclick: () => app.auth.signOut() }, accountWords('signOut')),
+    h('button', { type: 'button', class: 'ghost small settings-sign-out', onclick: () => app.auth.signOut() }, t('account.signOut')),
   );
   const save = async () => {
     const name = input.value.replace(/\s+/g, ' ').trim();
-    if (!name) return showError(accountWords('nameRequired'));
-    if ([...name].length > NAME_MAX) return showError(accountWords('nameTooLong'));
+    if (!name) return showError(t('account.nameRequired'));
+    if ([...name].length > NAME_MAX) return showError(t('account.nameTooLong'));
     try {
       const me = await app.api.patch('/api/users/me', { display_name: name });
       known = { userId: app.auth.user?.id ?? '', me: Promise.resolve(me) };
@@ -106,9 +133,9 @@ async function openSettings(app, who) {
       /** @type {(HTMLDialogElement & { closeDialog?: (value: unknown) => void }) | null} */ (document.querySelector('dialog.settings-dialog'))?.closeDialog?.(
         true,
       );
-      toast(accountWords('saved'), 'success');
+      toast(t('account.saved'), 'success');
     } catch (err) {
-      showError(accountWords('saveFailed', { message: err instanceof Error ? err.message : String(err) }));
+      showError(t('account.saveFailed', { message: err instanceof Error ? err.message : String(err) }));
     }
   };
   /** @param {string} message */
@@ -117,13 +144,13 @@ async function openSettings(app, who) {
     error.hidden = false;
   };
   const opened = openDialog({
-    title: accountWords('settingsTitle'),
+    title: t('account.settingsTitle'),
     className: 'settings-dialog',
     body: form,
     actions: [
-      { label: accountWords('cancel'), id: 'cancel', class: 'ghost', value: null },
+      { label: t('common.cancel'), id: 'cancel', class: 'ghost', value: null },
       // Saving keeps the dialog open until the server has the name (an error shows in it).
-      { label: accountWords('save'), id: 'save', class: 'primary', keepOpen: true, onclick: save },
+      { label: t('common.save'), id: 'save', class: 'primary', keepOpen: true, onclick: save },
     ],
   });
   form.addEventListener('submit', (e) => {
@@ -134,21 +161,35 @@ async function openSettings(app, who) {
 }
 
 export function brand() {
-  return h('a', { class: 'brand', href: '#/' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), h('span', { class: 'brand-name' }, 'DreamCore'));
+  return h(
+    'a',
+    { class: 'brand', href: '#/', title: t('app.home') },
+    h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'),
+    h('span', { class: 'brand-name' }, 'DreamCore'),
+  );
 }
 
+/** @type {Record<string, import('../i18n/index.js').Key>} */
+const ERROR_CODES = {
+  DAILY_PROJECT_LIMIT_EXCEEDED: 'errors.dailyProjectLimit',
+  DAILY_MESSAGE_LIMIT_EXCEEDED: 'errors.dailyMessageLimit',
+  RATE_LIMITED: 'errors.rateLimited',
+  SYSTEM_LIMIT_EXCEEDED: 'errors.systemBusy',
+  OPERATION_FAILED: 'errors.operationFailed',
+};
+
 /**
- * Shows a structured or plain server error as text.
+ * A server error (socket `error`, structured or plain) in the user's words: a known code in the catalogue; the
+ * server's own text only when it has no code (its words are English or Japanese, whatever the user's language).
  * @param {{ message?: string, error?: any, [field: string]: unknown } | null | undefined} message
  */
 export function errorText(message) {
-  if (message?.error && typeof message.error === 'object') {
-    const e = message.error;
-    if (e.code === 'DAILY_PROJECT_LIMIT_EXCEEDED' || e.code === 'DAILY_MESSAGE_LIMIT_EXCEEDED') {
-      const reset = e.resetAt ? ` It resets at ${new Date(e.resetAt).toLocaleString()}.` : '';
-      return `${e.message} (daily limit ${e.limit ?? ''}).${reset}`;
-    }
-    return e.message || e.code || 'Something went wrong';
+  const e = message?.error && typeof message.error === 'object' ? message.error : null;
+  const key = e ? ERROR_CODES[e.code] : undefined;
+  if (e && key) {
+    const words = t(key, { limit: e.limit ?? '' });
+    return e.resetAt ? `${words} ${t('errors.resetsAt', { date: formatDate(e.resetAt) })}` : words;
   }
-  return message?.message || 'Something went wrong';
+  if (message?.message === 'Access denied') return t('errors.accessDenied');
+  return e?.message || message?.message || t('common.somethingWrong');
 }

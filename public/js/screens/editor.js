@@ -8,14 +8,15 @@ import { createPreview } from '../editor/preview.js';
 import { createVersions } from '../editor/versions.js';
 import { createAssets } from '../editor/assets.js';
 import { createPublish } from '../editor/publish.js';
-import { t as publishWords } from '../strings/publish.js';
+import { t } from '../i18n/index.js';
 
+/** @type {Array<[string, import('../i18n/index.js').Key]>} */
 const TABS = [
-  ['chat', 'Chat', 'チャット'],
-  ['preview', 'Preview', 'プレビュー'],
-  ['versions', 'Versions', '履歴'],
-  ['assets', 'Assets', 'アセット'],
-  ['publish', 'Publish', '公開'],
+  ['chat', 'editor.tabChat'],
+  ['preview', 'editor.tabPreview'],
+  ['versions', 'editor.tabVersions'],
+  ['assets', 'editor.tabAssets'],
+  ['publish', 'editor.tabPublish'],
 ];
 const CHAT_ERRORS = new Set(['DAILY_MESSAGE_LIMIT_EXCEEDED', 'RATE_LIMITED', 'SYSTEM_LIMIT_EXCEEDED']);
 const MOBILE = window.matchMedia('(max-width: 760px)');
@@ -35,10 +36,10 @@ function deniedScreen(root, app, message) {
         'div',
         { class: 'card denied-card' },
         h('div', { class: 'denied-icon', 'aria-hidden': 'true' }, '🔒'),
-        h('h1', {}, 'Game not available'),
+        h('h1', {}, t('editor.notAvailable')),
         h('p', {}, message),
-        h('p', { class: 'muted small' }, 'Taking you back to your games…'),
-        h('a', { class: 'button primary', href: '#/' }, 'My games'),
+        h('p', { class: 'muted small' }, t('editor.goingBack')),
+        h('a', { class: 'button primary', href: '#/' }, t('editor.myGames')),
       ),
     ),
   );
@@ -50,7 +51,7 @@ function deniedScreen(root, app, message) {
 export function mountEditor(root, app, route) {
   /** @type {string} */
   const projectId = route.projectId;
-  if (!UUID_PATTERN.test(projectId)) return deniedScreen(root, app, 'This game does not exist. このゲームは存在しません。');
+  if (!UUID_PATTERN.test(projectId)) return deniedScreen(root, app, t('editor.doesNotExist'));
 
   const { socket, api } = app;
   /** @type {Array<() => void>} */
@@ -65,7 +66,7 @@ export function mountEditor(root, app, route) {
 
   const shell = h('div', { class: 'editor', dataset: { tab: MOBILE.matches ? 'chat' : 'preview', testid: 'editor' } });
   root.append(shell);
-  shell.append(h('div', { class: 'editor-loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), ' Opening your game…'));
+  shell.append(h('div', { class: 'editor-loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), ' ', t('editor.opening')));
 
   /** @param {string} message */
   function denied(message) {
@@ -82,10 +83,10 @@ export function mountEditor(root, app, route) {
     } catch (/** @type {any} */ error) {
       if (disposed) return;
       if (error.status === 403 || error.status === 404 || error.status === 400) {
-        return denied("This game doesn't exist or belongs to someone else. このゲームにはアクセスできません。");
+        return denied(t('errors.accessDenied'));
       }
       const loading = shell.querySelector('.editor-loading');
-      if (loading) loading.textContent = `Could not open the game: ${error.message}`;
+      if (loading) loading.textContent = t('editor.openFailed', { message: error.message });
       return;
     }
     if (disposed) return;
@@ -101,7 +102,7 @@ export function mountEditor(root, app, route) {
 
     const nameButton = h(
       'button',
-      { type: 'button', class: 'project-title', title: 'Rename', dataset: { testid: 'project-title' }, onclick: rename },
+      { type: 'button', class: 'project-title', title: t('editor.renameTitle'), dataset: { testid: 'project-title' }, onclick: rename },
       projectName,
     );
     const chat = createChat({
@@ -136,7 +137,7 @@ export function mountEditor(root, app, route) {
     const publicChanges = h(
       'button',
       { type: 'button', class: 'public-changes', hidden: true, dataset: { testid: 'public-changes' }, onclick: () => setTab('publish') },
-      publishWords('changesPending'),
+      t('publish.changesPending'),
     );
     const publish = createPublish({
       app,
@@ -148,7 +149,7 @@ export function mountEditor(root, app, route) {
         const tab = tabButtons.find((b) => b.dataset.tab === 'publish');
         if (state === 'behind') tab?.setAttribute('data-changes', 'pending');
         else tab?.removeAttribute('data-changes');
-        tab?.setAttribute('title', state === 'behind' ? publishWords('changesPending') : '');
+        tab?.setAttribute('title', state === 'behind' ? t('publish.changesPending') : '');
       },
     });
     offs.push(
@@ -164,13 +165,8 @@ export function mountEditor(root, app, route) {
       assets: h('div', { class: 'panel', dataset: { panel: 'assets' } }, assets.el),
       publish: h('div', { class: 'panel', dataset: { panel: 'publish' } }, publish.el),
     };
-    const tabButtons = TABS.map(([id, label, ja]) =>
-      h(
-        'button',
-        { type: 'button', role: 'tab', class: `tab tab-${id}`, dataset: { tab: id }, onclick: () => setTab(id) },
-        h('span', {}, label),
-        h('span', { class: 'ja tab-ja' }, ja),
-      ),
+    const tabButtons = TABS.map(([id, key]) =>
+      h('button', { type: 'button', role: 'tab', class: `tab tab-${id}`, dataset: { tab: id }, onclick: () => setTab(id) }, h('span', {}, t(key))),
     );
 
     /** @param {string} id */
@@ -185,16 +181,16 @@ export function mountEditor(root, app, route) {
     }
 
     async function rename() {
-      const name = await promptDialog({ title: 'Rename game', label: 'Name', value: projectName });
+      const name = await promptDialog({ title: t('projects.renameTitle'), label: t('projects.nameLabel'), value: projectName });
       if (!name || name === projectName) return;
-      if (!socket.send({ type: 'renameProject', projectId, name })) toast('Not connected to the server.', 'error');
+      if (!socket.send({ type: 'renameProject', projectId, name })) toast(t('common.notConnected'), 'error');
     }
 
     shell.append(
       h(
         'header',
         { class: 'topbar editor-bar' },
-        h('div', { class: 'topbar-left' }, brand(), h('a', { href: '#/', class: 'back-link' }, '← My games'), nameButton, publicChanges),
+        h('div', { class: 'topbar-left' }, brand(), h('a', { href: '#/', class: 'back-link' }, t('editor.backToGames')), nameButton, publicChanges),
         h('div', { class: 'topbar-right' }, conn.el, accountMenu(app)),
       ),
       h('nav', { class: 'editor-tabs', role: 'tablist' }, tabButtons),
@@ -229,17 +225,17 @@ export function mountEditor(root, app, route) {
         document.title = `${projectName} · DreamCore`;
       }),
       socket.on('projectDeleted', (m) => {
-        if (m.projectId === projectId) denied('This game was deleted.');
+        if (m.projectId === projectId) denied(t('editor.deleted'));
       }),
       socket.on('error', (m) => {
-        if (m.message === 'Access denied' && !selected) return denied("This game doesn't exist or belongs to someone else.");
+        if (m.message === 'Access denied' && !selected) return denied(t('errors.accessDenied'));
         // The chat shows quota and rate limits in the conversation.
         if (!CHAT_ERRORS.has(m.error?.code)) toast(errorText(m), 'error', 6000);
       }),
     );
 
     (async () => {
-      if (!(await socket.whenReady(15_000)) && !disposed) toast('Still connecting to the server…', 'error');
+      if (!(await socket.whenReady(15_000)) && !disposed) toast(t('editor.stillConnecting'), 'error');
       if (!disposed) socket.selectProject(projectId);
     })();
   }

@@ -1,23 +1,57 @@
 // Sign in / create account (email + password), and Google when the server uses a real Supabase project.
 import { h } from '../lib/dom.js';
-import { NAME_MAX, suggestName, t } from '../strings/account.js';
+import { NAME_MAX, suggestName } from '../lib/names.js';
+import { t } from '../i18n/index.js';
+import { languageSwitch } from './chrome.js';
 import { magicLinkSection } from './login-link.js';
+
+/** @type {Record<string, import('../i18n/index.js').Key>} */
+const AUTH_ERRORS = {
+  invalid_credentials: 'errors.invalidCredentials',
+  invalid_grant: 'errors.invalidCredentials',
+  user_already_exists: 'errors.userExists',
+  email_exists: 'errors.userExists',
+  weak_password: 'errors.weakPassword',
+  validation_failed: 'errors.invalidEmail',
+  email_address_invalid: 'errors.invalidEmail',
+  email_not_confirmed: 'errors.emailNotConfirmed',
+  over_request_rate_limit: 'errors.rateLimited',
+  over_email_send_rate_limit: 'errors.rateLimited',
+  network: 'errors.authNetwork',
+};
+
+/**
+ * A refused sign-in or sign-up in the user's words (GoTrue's `error_code`; its `msg` is English).
+ * @param {any} err
+ */
+function authErrorText(err) {
+  const key = AUTH_ERRORS[err?.code];
+  if (key) return t(key);
+  if (err?.status === 429) return t('errors.rateLimited');
+  return err?.status >= 500 ? t('common.serverError') : err?.message || t('common.somethingWrong');
+}
 
 /** @type {import('../main.js').Screen} */
 export function mountLogin(root, app) {
   /** @type {'signin' | 'signup'} */
   let mode = 'signin';
-  const email = h('input', { type: 'email', name: 'email', autocomplete: 'email', required: true, placeholder: 'you@example.com' });
+  const email = h('input', { type: 'email', name: 'email', autocomplete: 'email', required: true, placeholder: t('account.emailPlaceholder') });
   const password = h('input', {
     type: 'password',
     name: 'password',
     autocomplete: 'current-password',
     required: true,
     minlength: 8,
-    placeholder: '8 characters or more',
+    placeholder: t('account.passwordPlaceholder'),
   });
   // Sign-up only: the name shown on the user's games, suggested from the e-mail until they type their own.
-  const displayName = h('input', { type: 'text', name: 'displayName', autocomplete: 'nickname', maxlength: NAME_MAX, placeholder: t('namePlaceholder') });
+  const displayName = h('input', {
+    type: 'text',
+    name: 'displayName',
+    autocomplete: 'nickname',
+    maxlength: NAME_MAX,
+    placeholder: t('account.namePlaceholder'),
+  });
   let nameEdited = false;
   displayName.addEventListener('input', () => (nameEdited = displayName.value.trim() !== ''));
   email.addEventListener('input', () => {
@@ -26,22 +60,22 @@ export function mountLogin(root, app) {
   const nameField = h(
     'label',
     { class: 'field', hidden: true, dataset: { testid: 'signup-name' } },
-    h('span', {}, t('nameLabel')),
+    h('span', {}, t('account.nameLabel')),
     displayName,
-    h('small', { class: 'muted' }, t('nameHint')),
+    h('small', { class: 'muted' }, t('account.nameHint')),
   );
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const notice = h('p', { class: 'form-notice', hidden: true });
-  const submit = h('button', { type: 'submit', class: 'primary wide' }, 'Sign in');
-  const tabSignIn = h('button', { type: 'button', class: 'seg active', dataset: { mode: 'signin' }, onclick: () => setMode('signin') }, 'Sign in');
-  const tabSignUp = h('button', { type: 'button', class: 'seg', dataset: { mode: 'signup' }, onclick: () => setMode('signup') }, 'Create account');
+  const submit = h('button', { type: 'submit', class: 'primary wide' }, t('account.signIn'));
+  const tabSignIn = h('button', { type: 'button', class: 'seg active', dataset: { mode: 'signin' }, onclick: () => setMode('signin') }, t('account.signIn'));
+  const tabSignUp = h('button', { type: 'button', class: 'seg', dataset: { mode: 'signup' }, onclick: () => setMode('signup') }, t('account.createAccount'));
 
   /** @param {'signin' | 'signup'} next */
   function setMode(next) {
     mode = next;
     tabSignIn.classList.toggle('active', mode === 'signin');
     tabSignUp.classList.toggle('active', mode === 'signup');
-    submit.textContent = mode === 'signin' ? 'Sign in' : 'Create account';
+    submit.textContent = mode === 'signin' ? t('account.signIn') : t('account.createAccount');
     password.autocomplete = mode === 'signin' ? 'current-password' : 'new-password';
     nameField.hidden = mode !== 'signup';
     error.hidden = true;
@@ -52,8 +86,8 @@ export function mountLogin(root, app) {
     'form',
     { class: 'auth-form stack', novalidate: true },
     h('div', { class: 'segmented', role: 'tablist' }, tabSignIn, tabSignUp),
-    h('label', { class: 'field' }, h('span', {}, 'Email'), email),
-    h('label', { class: 'field' }, h('span', {}, 'Password'), password),
+    h('label', { class: 'field' }, h('span', {}, t('account.email')), email),
+    h('label', { class: 'field' }, h('span', {}, t('account.password')), password),
     nameField,
     error,
     notice,
@@ -68,29 +102,29 @@ export function mountLogin(root, app) {
     error.hidden = true;
     notice.hidden = true;
     const address = email.value.trim();
-    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address)) return showError('Enter a valid email address.');
-    if (password.value.length < 8) return showError('The password needs at least 8 characters.');
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address)) return showError(t('account.invalidEmail'));
+    if (password.value.length < 8) return showError(t('account.shortPassword'));
     const name = displayName.value.replace(/\s+/g, ' ').trim();
-    if (mode === 'signup' && name === '') return showError(t('nameRequired'));
-    if (mode === 'signup' && [...name].length > NAME_MAX) return showError(t('nameTooLong'));
+    if (mode === 'signup' && name === '') return showError(t('account.nameRequired'));
+    if (mode === 'signup' && [...name].length > NAME_MAX) return showError(t('account.nameTooLong'));
     submit.disabled = true;
-    submit.textContent = mode === 'signin' ? 'Signing in…' : 'Creating account…';
+    submit.textContent = mode === 'signin' ? t('account.signingIn') : t('account.creatingAccount');
     try {
       if (mode === 'signin') {
         await app.auth.signIn(address, password.value);
       } else {
         const result = await app.auth.signUp(address, password.value, { display_name: name });
         if ('confirmEmail' in result) {
-          notice.textContent = 'Check your inbox: confirm your email address, then sign in.';
+          notice.textContent = t('account.confirmEmail');
           notice.hidden = false;
           setMode('signin');
         }
       }
     } catch (/** @type {any} */ err) {
-      showError(err.message);
+      showError(authErrorText(err));
     } finally {
       submit.disabled = false;
-      submit.textContent = mode === 'signin' ? 'Sign in' : 'Create account';
+      submit.textContent = mode === 'signin' ? t('account.signIn') : t('account.createAccount');
     }
   });
 
@@ -102,12 +136,12 @@ export function mountLogin(root, app) {
 
   const google = app.config.googleEnabled
     ? [
-        h('div', { class: 'divider' }, h('span', {}, 'or')),
+        h('div', { class: 'divider' }, h('span', {}, t('account.or'))),
         h(
           'button',
           { type: 'button', class: 'google wide', onclick: () => app.auth.signInWithGoogle() },
           h('span', { class: 'g-logo', 'aria-hidden': 'true' }, 'G'),
-          'Sign in with Google',
+          t('account.google'),
         ),
       ]
     : [];
@@ -120,17 +154,12 @@ export function mountLogin(root, app) {
         'div',
         { class: 'auth-card' },
         h('div', { class: 'brand big' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), 'DreamCore'),
-        h(
-          'p',
-          { class: 'tagline' },
-          'Make browser games by chatting with an AI agent.',
-          h('br'),
-          h('span', { class: 'ja' }, 'チャットするだけでゲームが作れる'),
-        ),
+        h('p', { class: 'tagline' }, t('app.tagline')),
         form,
         linkSection,
         google,
       ),
+      h('div', { class: 'auth-language' }, languageSwitch()),
     ),
   );
   setTimeout(() => email.focus(), 0);

@@ -1,5 +1,6 @@
 // The project list: create, open, rename, delete (with confirmation), and today's quota.
-import { h, clear, toast, timeAgo, formatDate, confirmDialog, promptDialog } from '../lib/dom.js';
+import { h, clear, toast, confirmDialog, promptDialog } from '../lib/dom.js';
+import { t, timeAgo, formatDate, hasKey } from '../i18n/index.js';
 import { projectHash } from '../lib/router.js';
 import { accountMenu, brand, connectionBadge, errorText } from './chrome.js';
 
@@ -27,7 +28,12 @@ function quotaMeter(label, q) {
   return h(
     'div',
     { class: 'quota-item' },
-    h('div', { class: 'quota-label' }, h('span', {}, label), h('strong', {}, unlimited ? `${q.used} / unlimited` : `${q.used} / ${q.limit}`)),
+    h(
+      'div',
+      { class: 'quota-label' },
+      h('span', {}, label),
+      h('strong', {}, unlimited ? t('projects.usedUnlimited', { used: q.used }) : t('projects.usedOf', { used: q.used, limit: q.limit })),
+    ),
     h(
       'div',
       { class: 'meter', 'aria-hidden': 'true' },
@@ -48,6 +54,15 @@ function thumbnail(projectId) {
   return img;
 }
 
+/**
+ * A plan's name in the user's words (the server says free, pro or team).
+ * @param {unknown} plan
+ */
+function planName(plan) {
+  const key = `projects.plan${String(plan).charAt(0).toUpperCase()}${String(plan).slice(1)}`;
+  return hasKey(key) ? t(key) : String(plan);
+}
+
 /** @type {import('../main.js').Screen} */
 export function mountProjects(root, app) {
   const { api, socket } = app;
@@ -61,10 +76,10 @@ export function mountProjects(root, app) {
 
   const conn = connectionBadge(socket);
   offs.push(conn.dispose);
-  const listEl = h('div', { class: 'project-grid', dataset: { testid: 'project-list' } }, h('p', { class: 'muted' }, 'Loading your games…'));
-  const quotaEl = h('section', { class: 'quota card', 'aria-label': "Today's usage" }, h('p', { class: 'muted small' }, 'Loading usage…'));
-  const nameInput = h('input', { type: 'text', placeholder: 'New Game', maxlength: 100, 'aria-label': 'Name of the new game' });
-  const createButton = h('button', { type: 'submit', class: 'primary' }, '+ New game');
+  const listEl = h('div', { class: 'project-grid', dataset: { testid: 'project-list' } }, h('p', { class: 'muted' }, t('projects.loading')));
+  const quotaEl = h('section', { class: 'quota card', 'aria-label': t('projects.usageTitle') }, h('p', { class: 'muted small' }, t('projects.loadingUsage')));
+  const nameInput = h('input', { type: 'text', placeholder: t('projects.newGamePlaceholder'), maxlength: 100, 'aria-label': t('projects.newGameLabel') });
+  const createButton = h('button', { type: 'submit', class: 'primary' }, t('projects.newGame'));
   const createForm = h('form', { class: 'create-form' }, nameInput, createButton);
 
   createForm.addEventListener('submit', async (e) => {
@@ -72,10 +87,10 @@ export function mountProjects(root, app) {
     if (creating) return;
     creating = true;
     createButton.disabled = true;
-    createButton.textContent = 'Creating…';
+    createButton.textContent = t('projects.creating');
     const ok = (await socket.whenReady()) && socket.send({ type: 'createProject', name: nameInput.value.trim() || undefined });
     if (!ok) {
-      toast('Not connected to the server. Try again in a moment.', 'error');
+      toast(t('common.notConnected'), 'error');
       resetCreate();
     }
   });
@@ -83,7 +98,7 @@ export function mountProjects(root, app) {
   function resetCreate() {
     creating = false;
     createButton.disabled = false;
-    createButton.textContent = '+ New game';
+    createButton.textContent = t('projects.newGame');
   }
 
   function renderList() {
@@ -94,8 +109,8 @@ export function mountProjects(root, app) {
           'div',
           { class: 'empty-state' },
           h('div', { class: 'empty-art', 'aria-hidden': 'true' }, '🎮'),
-          h('h3', {}, 'No games yet'),
-          h('p', {}, 'Create your first game and describe it in the chat. 最初のゲームを作りましょう！'),
+          h('h3', {}, t('projects.emptyTitle')),
+          h('p', {}, t('projects.emptyText')),
         ),
       );
       return;
@@ -108,7 +123,7 @@ export function mountProjects(root, app) {
           { class: 'project-card', dataset: { projectId: p.id } },
           h(
             'a',
-            { class: 'project-thumb', href: projectHash(p.id), style: { '--h': hue(p.id) }, 'aria-label': `Open ${p.name}` },
+            { class: 'project-thumb', href: projectHash(p.id), style: { '--h': hue(p.id) }, 'aria-label': t('projects.openNamed', { name: p.name }) },
             h('span', {}, (p.name.trim()[0] ?? '?').toUpperCase()),
             thumbnail(p.id),
           ),
@@ -116,17 +131,21 @@ export function mountProjects(root, app) {
             'div',
             { class: 'project-info' },
             h('a', { class: 'project-name', href: projectHash(p.id) }, p.name),
-            h('span', { class: 'muted small', title: formatDate(p.updatedAt) }, `Updated ${timeAgo(p.updatedAt)}`),
+            h('span', { class: 'muted small', title: formatDate(p.updatedAt) }, t('projects.updated', { when: timeAgo(p.updatedAt) })),
             gameId
-              ? h('a', { class: 'badge badge-live', href: `/play/${encodeURIComponent(gameId)}`, target: '_blank', rel: 'noopener' }, 'Published ↗')
+              ? h(
+                  'a',
+                  { class: 'badge badge-live', href: `/play/${encodeURIComponent(gameId)}`, target: '_blank', rel: 'noopener' },
+                  t('projects.publishedBadge'),
+                )
               : null,
           ),
           h(
             'div',
             { class: 'project-actions' },
-            h('a', { class: 'button small primary', href: projectHash(p.id) }, 'Open'),
-            h('button', { type: 'button', class: 'small ghost', dataset: { action: 'rename' }, onclick: () => rename(p) }, 'Rename'),
-            h('button', { type: 'button', class: 'small ghost danger-text', dataset: { action: 'delete' }, onclick: () => remove(p) }, 'Delete'),
+            h('a', { class: 'button small primary', href: projectHash(p.id) }, t('projects.open')),
+            h('button', { type: 'button', class: 'small ghost', dataset: { action: 'rename' }, onclick: () => rename(p) }, t('projects.rename')),
+            h('button', { type: 'button', class: 'small ghost danger-text', dataset: { action: 'delete' }, onclick: () => remove(p) }, t('projects.delete')),
           ),
         ),
       );
@@ -135,21 +154,21 @@ export function mountProjects(root, app) {
 
   /** @param {ProjectBrief} p */
   async function rename(p) {
-    const name = await promptDialog({ title: 'Rename game', label: 'Name', value: p.name });
+    const name = await promptDialog({ title: t('projects.renameTitle'), label: t('projects.nameLabel'), value: p.name });
     if (!name || name === p.name) return;
-    if (!socket.send({ type: 'renameProject', projectId: p.id, name })) toast('Not connected to the server.', 'error');
+    if (!socket.send({ type: 'renameProject', projectId: p.id, name })) toast(t('common.notConnected'), 'error');
   }
 
   /** @param {ProjectBrief} p */
   async function remove(p) {
     const ok = await confirmDialog({
-      title: 'Delete this game?',
-      message: `“${p.name}” and all of its versions will be deleted. This cannot be undone. このゲームを削除しますか？`,
-      confirmLabel: 'Delete',
+      title: t('projects.deleteTitle'),
+      message: t('projects.deleteMessage', { name: p.name }),
+      confirmLabel: t('projects.delete'),
       danger: true,
     });
     if (!ok) return;
-    if (!socket.send({ type: 'deleteProject', projectId: p.id })) toast('Not connected to the server.', 'error');
+    if (!socket.send({ type: 'deleteProject', projectId: p.id })) toast(t('common.notConnected'), 'error');
   }
 
   async function loadProjects() {
@@ -159,7 +178,7 @@ export function mountProjects(root, app) {
       published = new Map((pub.projects ?? []).map((/** @type {{ id: string, publishedGameId: string }} */ g) => [g.id, g.publishedGameId]));
       renderList();
     } catch (/** @type {any} */ error) {
-      clear(listEl).append(h('p', { class: 'form-error' }, `Could not load your games: ${error.message}`));
+      clear(listEl).append(h('p', { class: 'form-error' }, t('projects.loadFailed', { message: error.message })));
     }
   }
 
@@ -167,14 +186,14 @@ export function mountProjects(root, app) {
     try {
       const q = await api.get('/api/quota');
       clear(quotaEl).append(
-        h('div', { class: 'quota-head' }, h('h2', {}, "Today's usage"), h('span', { class: 'badge' }, `${q.plan} plan`)),
-        quotaMeter('Games created', q.projects),
-        quotaMeter('Messages sent', q.messages),
-        h('p', { class: 'muted small' }, `Resets ${formatDate(q.resetAt)}`),
+        h('div', { class: 'quota-head' }, h('h2', {}, t('projects.usageTitle')), h('span', { class: 'badge' }, t('projects.plan', { plan: planName(q.plan) }))),
+        quotaMeter(t('projects.gamesCreated'), q.projects),
+        quotaMeter(t('projects.messagesSent'), q.messages),
+        h('p', { class: 'muted small' }, t('projects.resets', { date: formatDate(q.resetAt) })),
       );
       quotaEl.dataset.projectsRemaining = String(q.projects.remaining);
-    } catch (/** @type {any} */ error) {
-      clear(quotaEl).append(h('p', { class: 'muted small' }, `Quota unavailable: ${error.message}`));
+    } catch {
+      clear(quotaEl).append(h('p', { class: 'muted small' }, t('projects.usageUnavailable')));
     }
   }
 
@@ -186,7 +205,7 @@ export function mountProjects(root, app) {
     socket.on('projectDeleted', (m) => {
       projects = m.projects ?? projects.filter((p) => p.id !== m.projectId);
       renderList();
-      toast('Game deleted.');
+      toast(t('projects.deleted'));
     }),
     socket.on('projectRenamed', (m) => {
       if (m.projects) projects = m.projects;
@@ -208,12 +227,7 @@ export function mountProjects(root, app) {
       h(
         'main',
         { class: 'projects-main' },
-        h(
-          'div',
-          { class: 'projects-head' },
-          h('div', {}, h('h1', {}, 'My games'), h('p', { class: 'muted' }, 'マイゲーム — pick one to keep building, or start a new one.')),
-          createForm,
-        ),
+        h('div', { class: 'projects-head' }, h('div', {}, h('h1', {}, t('projects.title')), h('p', { class: 'muted' }, t('projects.subtitle'))), createForm),
         h('div', { class: 'projects-layout' }, listEl, quotaEl),
       ),
     ),
