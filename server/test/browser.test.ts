@@ -9,7 +9,9 @@
  *   the chat equals the job's stream exactly once, with nothing missing;
  * - a message sent before the server has selected the project (a slow link) or while the socket is reconnecting is
  *   shown at once, sent once the project is selected on a live connection, and answered;
- * - a second user cannot reach the first one's editor (error, then back to their own list; no data shown).
+ * - a second user cannot reach the first one's editor (error, then back to their own list; no data shown);
+ * - the app in the user's language: with the browser in Japanese, then in English, at desktop and phone width, every
+ *   word on the main screens is in that language; the language switch is remembered across a reload.
  *
  * Screenshots of the main screens go to test-artifacts/screenshots/ (git-ignored).
  */
@@ -17,12 +19,27 @@ import type { Browser, BrowserContext, Frame, Page, WebSocketRoute } from 'playw
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoScript, plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
-import { CAN_RUN_BROWSER, CHROMIUM, DESKTOP, launchChromium, newPage, SESSION_KEY, shot, signInAs as signIn } from './support/browser-kit.js';
+import {
+  CAN_RUN_BROWSER,
+  CHROMIUM,
+  commitGame,
+  createProjectOverSocket,
+  DESKTOP,
+  launchChromium,
+  movableGame,
+  newContext,
+  newPage,
+  PHONE,
+  SESSION_KEY,
+  shot,
+  signInAs as signIn,
+} from './support/browser-kit.js';
 
 // Browser globals used inside page.evaluate / waitForFunction callbacks (this project compiles without the DOM lib).
 declare const document: any;
 declare const localStorage: { getItem(key: string): string | null };
 declare const window: unknown;
+declare const getComputedStyle: (el: unknown) => { visibility: string; display: string };
 
 const AGENT_MS = 90_000;
 const CAN_RUN = CAN_RUN_BROWSER;
@@ -176,6 +193,53 @@ async function controlledLink(context: BrowserContext): Promise<Link> {
   };
 }
 
+/**
+ * Every piece of text a person sees on the page: visible text nodes (not inside a game frame or a <select>'s closed
+ * list), the selected option of each visible <select>, and visible placeholders, titles, labels and alt texts.
+ */
+function visibleTexts(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const shown = (el: any) => {
+      const box = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      return box.width > 0 && box.height > 0 && style.visibility !== 'hidden' && style.display !== 'none';
+    };
+    const texts: string[] = [];
+    const walker = document.createTreeWalker(document.body, 4 /* NodeFilter.SHOW_TEXT */);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const el = node.parentElement;
+      if (!el || el.closest('select, script, style, iframe') || !node.textContent.trim() || !shown(el)) continue;
+      texts.push(node.textContent.trim());
+    }
+    for (const el of document.querySelectorAll('select')) if (shown(el)) texts.push(el.selectedOptions[0]?.textContent ?? '');
+    for (const el of document.querySelectorAll('[placeholder], [title], [aria-label], img[alt]')) {
+      if (!shown(el)) continue;
+      for (const name of ['placeholder', 'title', 'aria-label', 'alt']) if (el.getAttribute(name)) texts.push(el.getAttribute(name));
+    }
+    return texts;
+  });
+}
+
+/** Names that are the same in Japanese (brands, key names, units). */
+const SAME_IN_JAPANESE = ['DreamCore', 'Google', 'AI', 'OK', 'MB', 'Enter', 'Shift'];
+
+/**
+ * The words on the page that are not in the language: for Japanese, any word of Latin letters (outside the names
+ * above); for English, any Japanese, Chinese or Korean. What the user wrote (names, titles) and links are left out.
+ */
+async function foreignWords(page: Page, lang: 'ja' | 'en', userContent: string[]): Promise<string[]> {
+  const foreign: string[] = [];
+  for (const text of await visibleTexts(page)) {
+    let rest = text.replace(/https?:\/\/\S+/g, ' ');
+    // Longest first: a name inside another is removed after it.
+    const own = [...userContent, ...(lang === 'ja' ? SAME_IN_JAPANESE : [])].sort((a, b) => b.length - a.length);
+    for (const words of own) rest = rest.split(words).join(' ');
+    const stray = lang === 'ja' ? /[A-Za-z]{2,}/.test(rest) : /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u.test(rest);
+    if (stray) foreign.push(text);
+  }
+  return [...new Set(foreign)];
+}
+
 // ---------------------------------------------------------------- tests
 
 describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
@@ -189,7 +253,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
   });
 
   it('golden path: sign up → new game → streamed reply → canvas game → second message → versions → restore → publish → play page', async () => {
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
     const { page, errors } = await newPage(context);
 
     // Sign up with email + password (embedded auth: no Google button).
@@ -223,6 +287,8 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     const firstReply = (await page.locator('.msg-assistant').first().locator('.msg-body').textContent()) ?? '';
     expect(firstReply.trim()).toBe(replyOf(firstJob!));
     expect(firstReply.length).toBeGreaterThan(20);
+    // The agent was told the language the app speaks to this user.
+    expect(JSON.stringify(h.model.messageRequests.map((r) => r.body))).toContain("The user's language is English");
 
     // The preview reloaded onto the new version: a canvas game, running, inside the signed game URL.
     const frame = await expectCanvasGame(page, '<canvas');
@@ -373,6 +439,106 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await golden!.context.close();
   }, 60_000);
 
+  it("the user's language: Japanese and English, desktop and phone, every word on the main screens; the switch is remembered", async () => {
+    const user = await signUp(h.url);
+    const as = api(h.url, user.accessToken);
+    // What the user wrote stays as they wrote it; everything else must be in the page's language.
+    const name = 'みか';
+    const title = 'ほしのゲーム';
+    expect((await as('PATCH', '/api/users/me', { display_name: name })).status).toBe(200);
+    const projectId = await createProjectOverSocket(h, user, title);
+    await commitGame(h, { userId: user.userId, projectId }, movableGame('i18n'), 'ほしを集めるゲーム');
+    const published = await as('POST', `/api/projects/${projectId}/publish`, {
+      title,
+      description: 'ほしを集めよう',
+      howToPlay: '矢印キーで動く',
+      tags: ['宇宙'],
+      visibility: 'public',
+    });
+    expect(published.status).toBe(200);
+    const userContent = [name, title, title[0]!, user.email, 'ほしを集めるゲーム', 'ほしを集めよう', '矢印キーで動く', '宇宙', 'index.html'];
+
+    /** Opens each main screen and checks its words; returns the screens seen. */
+    async function tour(page: Page, lang: 'ja' | 'en', width: 'desktop' | 'phone'): Promise<string[]> {
+      const seen: string[] = [];
+      const check = async (screen: string) => {
+        expect(await page.evaluate(() => document.documentElement.lang)).toBe(lang);
+        expect(await foreignWords(page, lang, userContent), `${lang} ${width} ${screen}`).toEqual([]);
+        if (width === 'phone') expect(await page.evaluate(() => document.documentElement.scrollWidth), screen).toBeLessThanOrEqual(PHONE.width);
+        await shot(page, `i18n-${lang}-${width}-${screen}`);
+        seen.push(screen);
+      };
+      await page.goto(`${h.url}/#/`);
+      await page.locator(`.project-card[data-project-id="${projectId}"]`).waitFor();
+      await page.locator('.quota-item').first().waitFor();
+      await expect.poll(() => page.locator('[data-testid="account-name"]').textContent()).toBe(name);
+      await check('projects');
+      await page.locator(`.project-card[data-project-id="${projectId}"] [data-action="delete"]`).click();
+      await page.locator('dialog.confirm-dialog').waitFor();
+      await check('delete-confirm');
+      await page.locator('dialog.confirm-dialog [data-action="cancel"]').click();
+
+      await page.goto(`${h.url}/#/project/${projectId}`);
+      await page.locator('.chat-welcome').waitFor();
+      if (width === 'desktop') await page.locator('.preview-status[data-state="ok"]').waitFor({ timeout: 30_000 });
+      await check('editor');
+      for (const tab of width === 'desktop' ? ['versions', 'assets', 'publish'] : ['preview', 'publish']) {
+        await page.locator(`.tab-${tab}`).click();
+        if (tab === 'versions') await page.locator('.version-item').first().waitFor();
+        if (tab === 'preview') await page.locator('.preview-status[data-state="ok"]').waitFor({ timeout: 30_000 });
+        if (tab === 'publish') await page.locator('[data-testid="publish-result"][data-state="live"]').waitFor();
+        await check(tab);
+      }
+      await page.locator('[data-testid="open-settings"]').click();
+      await page.locator('dialog.settings-dialog').waitFor();
+      await check('settings');
+      await page.locator('dialog.settings-dialog [data-action="cancel"]').click();
+
+      await page.goto(`${h.url}/play/${published.json.gameId}`);
+      await page.locator('[data-testid="play-title"]').waitFor();
+      await check('play');
+      return seen;
+    }
+
+    // Japanese, from the browser's language: desktop, then phone.
+    for (const width of ['desktop', 'phone'] as const) {
+      const context = await newContext(browser, width, 'ja-JP');
+      const { page, errors } = await newPage(context);
+      await page.goto(`${h.url}/#/login`);
+      await page.locator('.auth-card').waitFor();
+      expect(await page.locator('form.auth-form button[type=submit]').textContent()).toBe('ログイン');
+      expect(await foreignWords(page, 'ja', [])).toEqual([]);
+      await shot(page, `i18n-ja-${width}-sign-in`);
+      await signInAs(page, user);
+      expect(await tour(page, 'ja', width)).toHaveLength(width === 'desktop' ? 8 : 7);
+      expect(errors).toEqual([]);
+      await context.close();
+    }
+
+    // English from the browser; the switch (in the bar) changes the page at once, and a reload keeps the choice.
+    const context = await newContext(browser, 'desktop', 'en-US');
+    const { page, errors } = await newPage(context);
+    await signInAs(page, user);
+    await tour(page, 'en', 'desktop');
+    await page.goto(`${h.url}/#/`);
+    await page.locator('.projects-head h1', { hasText: 'My games' }).waitFor();
+    await page.locator('[data-testid="language-switch"]').selectOption('ja');
+    await page.locator('.projects-head h1', { hasText: 'マイゲーム' }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.lang)).toBe('ja');
+    await page.reload();
+    await page.locator('.projects-head h1', { hasText: 'マイゲーム' }).waitFor();
+    expect(await page.locator('[data-testid="language-switch"]').inputValue()).toBe('ja');
+    expect(await foreignWords(page, 'ja', userContent)).toEqual([]);
+    // The server's own pages read the choice too (a cookie), over the browser's English.
+    await page.goto(`${h.url}/play/not-a-game`);
+    await page.locator('[data-testid="error-page"] h1', { hasText: 'このリンクはゲームにつながっていません' }).waitFor();
+    await page.goto(`${h.url}/#/`);
+    await page.locator('[data-testid="language-switch"]').selectOption('en');
+    await page.locator('.projects-head h1', { hasText: 'My games' }).waitFor();
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 150_000);
+
   it('a first 2D game asks for a look first: the cards show their pictures, a pick starts the job with it', async () => {
     const user = await signUp(h.url);
     h.model.setScript(demoScript);
@@ -395,7 +561,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     // Typing on instead of answering: the message is handed back, the question stays.
     await page.locator('.chat-input').fill('make it blue');
     await page.locator('button.send').click();
-    await page.locator('.msg-system', { hasText: 'スタイルを選択してください' }).waitFor();
+    await page.locator('.msg-system', { hasText: 'Choose a look first' }).waitFor();
     expect(await page.locator('.chat-input').inputValue()).toBe('make it blue');
     expect(await page.locator('.msg-user').count()).toBe(1);
     await page.locator('.chat-input').fill('');
@@ -634,7 +800,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       return route.fulfill({
         json:
           percent < 100
-            ? { status: 'rendering', percent, stage: 'capturing frames' }
+            ? { status: 'rendering', percent, stage: 'capture' }
             : { status: 'done', percent: 100, stage: 'done', duration: 7, movieUrl: `/api/projects/${projectId}/movie?t=1` },
       });
     });
@@ -646,7 +812,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.goto(`${h.url}/?open=movie#/project/${projectId}`);
     await page.locator('.tab-publish').click();
     await page.locator('[data-action="render-movie"]').click();
-    await page.locator('.movie-progress', { hasText: 'capturing frames' }).waitFor({ timeout: 10_000 });
+    await page.locator('.movie-progress', { hasText: 'Recording the game' }).waitFor({ timeout: 10_000 });
     const width = await page.locator('.movie-progress .progress-fill').evaluate((el: { style: { width: string } }) => el.style.width);
     expect(['35%', '70%']).toContain(width);
     await page.locator('video.movie-video').waitFor({ state: 'visible', timeout: 15_000 });

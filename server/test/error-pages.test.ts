@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
-import { pageLanguage } from '../src/http/error-pages.js';
+import { requestLanguageOf } from '../src/language.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -17,13 +17,18 @@ afterAll(async () => {
 const asTab = (lang: string) => ({ 'sec-fetch-dest': 'document', 'accept-language': lang, accept: 'text/html' });
 
 describe('error pages', () => {
-  it('pick the reader language from Accept-Language, by preference', () => {
+  it("pick the reader language: the app's choice (its cookie), else Accept-Language by preference", () => {
+    const pageLanguage = (acceptLanguage: string | undefined, cookie?: string) => requestLanguageOf({ acceptLanguage, cookie });
     expect(pageLanguage('ja-JP,ja;q=0.9,en;q=0.8')).toBe('ja');
     expect(pageLanguage('en-US,en;q=0.9,ja;q=0.8')).toBe('en');
     expect(pageLanguage('fr-FR,ja;q=0.5,en;q=0.4')).toBe('ja');
     expect(pageLanguage('en;q=0.2,ja;q=0.9')).toBe('ja');
+    expect(pageLanguage('fr-FR,pt-BR;q=0.9')).toBe('pt');
+    expect(pageLanguage('zh-TW,zh;q=0.9')).toBe('zh');
     expect(pageLanguage('de')).toBe('en');
     expect(pageLanguage(undefined)).toBe('en');
+    expect(pageLanguage('en-US', 'theme=dark; dreamcore_lang=ko')).toBe('ko');
+    expect(pageLanguage('ja', 'dreamcore_lang=xx')).toBe('ja');
   });
 
   it('a malformed play link, a missing game and an unknown address are pages in the reader language', async () => {
@@ -35,6 +40,10 @@ describe('error pages', () => {
     const missing = await api(h.url)('GET', '/g/g_0000000000/index.html', undefined, { 'sec-fetch-dest': 'iframe', 'accept-language': 'en' });
     expect(missing.status).toBe(404);
     expect(missing.text).toContain('This game is not here');
+    const chosen = await api(h.url)('GET', '/play/not-a-game', undefined, { ...asTab('en-US'), cookie: 'dreamcore_lang=es' });
+    expect(chosen.text).toContain('<html lang="es">');
+    expect(chosen.text).toContain('Este enlace no lleva a un juego');
+    expect(chosen.headers.get('content-language')).toBe('es');
     const nowhere = await api(h.url)('GET', '/no/such/page', undefined, asTab('en'));
     expect(nowhere.status).toBe(404);
     expect(nowhere.text).toContain('Page not found');

@@ -119,6 +119,8 @@ function plausible(type: string, field: string): fc.Arbitrary<string> {
       return json(['abc1234', 'ffffffffffffffffffffffffffffffffffffffff', '0000']);
     case 'attachedAssets':
       return json([[{ id: randomUUID(), alias: 'hero.png', url: '/user-assets/x/hero.png' }], []]);
+    case 'language':
+      return json(['ja', 'en', 'pt', 'xx', '__proto__']);
     case 'debugOptions':
       return json([{ useClaude: true }, {}]);
     case 'visible':

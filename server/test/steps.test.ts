@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { requestLanguage, stepForTool, stepText, toolDetail } from '../src/jobs/steps.js';
 import { versionMessage } from '../src/versions.js';
+import { withLanguage } from '../src/language.js';
+import { splitStyle } from '@dreamcore/runtime-core/demo';
 
 describe('progress steps', () => {
   it('name what the agent is doing, not the tool', () => {
@@ -32,6 +34,18 @@ describe('progress steps', () => {
     expect(toolDetail('Bash', { command: 'ls' })).toBe('Bash ls');
     expect(toolDetail('TodoWrite', { todos: [] })).toBe('TodoWrite');
     expect(toolDetail('Grep', { pattern: 'x'.repeat(100) })).toBe(`Grep ${'x'.repeat(80)}…`);
+  });
+});
+
+describe("the user's language for the agent", () => {
+  it('is a note after the request, so the request itself (its version name, a detector reading it) is unchanged', () => {
+    const prompt = withLanguage('Make a snake game', 'ja');
+    expect(prompt).toMatch(/^Make a snake game\n\n---\nThe user's language is Japanese /);
+    expect(prompt).toContain('in the language of their message; when that is unclear (a very short or mixed message), in Japanese.');
+    expect(splitStyle(prompt).request).toBe('Make a snake game');
+    expect(requestLanguage(prompt.split(/\n-{3,}\n/)[0]!)).toBe('en');
+    expect(withLanguage('ヘビのゲーム', 'pt')).toContain('Portuguese (Brazil)');
+    expect(withLanguage('ヘビのゲーム', undefined)).toBe('ヘビのゲーム');
   });
 });
 

@@ -26,6 +26,7 @@ import { createJobTools, IMAGE_COST_USD, type GeneratedImage } from './tools.js'
 import { DEFAULT_PROJECT_NAME, repairPrompt, skillsFor, specTitle, type CheckedTurn } from './agent-turn.js';
 import { versionMessage } from '../versions.js';
 import { requestLanguage, stepForTool, stepText, toolDetail, type StepKey, type StepLanguage } from './steps.js';
+import { withLanguage, type Language } from '../language.js';
 
 /** What the job manager needs from the database, at the service level. */
 export type JobsRepo = Pick<
@@ -259,12 +260,13 @@ export class JobManager {
 
   /**
    * Runs a chat message through the agent on the backend. Resolves when the job has ended (any way).
-   * `onCompleted` runs after the version is committed (the server sends `gameUpdated` to the sender).
+   * `onCompleted` runs after the version is committed (the server sends `gameUpdated` to the sender). `language` is
+   * the one the app speaks to the user: the agent is told to answer in it (server/src/language.ts).
    */
-  runGeneration(job: JobRecord, prompt: string, onCompleted?: (job: JobRecord) => void): Promise<void> {
+  runGeneration(job: JobRecord, prompt: string, onCompleted?: (job: JobRecord) => void, options: { language?: Language } = {}): Promise<void> {
     // Callers start a generation and walk away (`void`): this promise must never reject. A failure that even
     // `fail()` could not record (the database gone) is logged; the boot-time reaper settles the row later.
-    const done = this.generate(job, prompt, onCompleted).catch((error: unknown) => {
+    const done = this.generate(job, prompt, onCompleted, options.language).catch((error: unknown) => {
       this.hooks.onBoundaryError?.(error);
       this.log.error({ err: error, jobId: job.id }, 'job ended without its final state recorded');
     });
@@ -273,14 +275,15 @@ export class JobManager {
     return done;
   }
 
-  private async generate(job: JobRecord, prompt: string, onCompleted?: (job: JobRecord) => void): Promise<void> {
+  private async generate(job: JobRecord, prompt: string, onCompleted?: (job: JobRecord) => void, language?: Language): Promise<void> {
     const r = this.running.get(job.id);
     if (!r) throw new Error(`job ${job.id} was not admitted`);
     const scope = { userId: job.userId, projectId: job.projectId };
     const started = Date.now();
     let final: JobRecord = job;
-    // The steps speak the request's language (a style guideline after "---" does not count).
-    const lang = requestLanguage(prompt.split(/\n-{3,}\n/)[0] ?? prompt);
+    // The steps speak the app's language when it is one of theirs, else the request's (a style guideline after "---"
+    // does not count).
+    const lang: StepLanguage = language === 'ja' || language === 'en' ? language : requestLanguage(prompt.split(/\n-{3,}\n/)[0] ?? prompt);
     try {
       final = await this.update(job.id, { status: 'processing', progress: 5, progressMessage: stepText('starting', lang) });
       this.events.emit(job.id, 'started', { job: jobWire(final) });
@@ -304,7 +307,7 @@ export class JobManager {
 
       const progress = { value: 10, hasGame: project?.isInitialized ?? false };
       const turn = (turnPrompt: string, sessionId: string | undefined) =>
-        this.turn(job.id, { prompt: turnPrompt, sessionId, skills, tools: offered, signal: r.controller.signal }, progress, lang);
+        this.turn(job.id, { prompt: withLanguage(turnPrompt, language), sessionId, skills, tools: offered, signal: r.controller.signal }, progress, lang);
       const turns = [await turn(prompt, project?.agentSessionId ?? undefined)];
       let check = await this.check(job.id, scope, r.controller.signal, 1, lang);
       let repairTurns = 0;

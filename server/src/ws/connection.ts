@@ -390,7 +390,7 @@ export class Connection {
     const job = admission.job;
     await this.subscribe(job.id, 0);
     this.send({ type: 'jobStarted', job: jobWire(job), isExisting: false });
-    void this.ctx.jobs.runGeneration(job, style.prompt, () => this.send({ type: 'gameUpdated', userId, projectId }));
+    void this.ctx.jobs.runGeneration(job, style.prompt, () => this.send({ type: 'gameUpdated', userId, projectId }), { language: msg.language });
   }
 
   /** Whether the project has a style decision (a chosen style or `# SKIPPED`): a non-empty STYLE.md. */

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { isUuid } from '@dreamcore/runtime-core';
+import { LANGUAGES } from '../language.js';
 
 /** A UUID in any case, as V2's clients sent it; lower case from here on. */
 const uuid = z
@@ -41,6 +42,8 @@ const schemas = {
     autoFix: z.boolean().optional(),
     debugOptions: z.object({ useClaude: z.boolean().optional(), disableSkills: z.boolean().optional() }).optional(),
     async: z.boolean().optional(),
+    // The language the app speaks to the user: the agent answers in it (server/src/language.ts).
+    language: z.enum(LANGUAGES).optional(),
   }),
   getJobStatus: z.object({ jobId: uuid }),
   subscribeJob: z.object({ jobId: uuid, lastSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }),
