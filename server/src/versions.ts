@@ -102,21 +102,28 @@ export async function restoreGameVersion(backend: ExecutionBackend, scope: Proje
 
 /**
  * A new project's index.html: what the preview shows before the first generation. It speaks the viewer's language
- * (Japanese or English, from the browser) and says what to do, in DreamCore's words (V2 said "Welcome to Game
- * Creator", a name the product does not use). The first generation replaces it.
+ * (the first of the browser's that the app speaks: the six of public/js/i18n; the preview's frame cannot read the
+ * app's own choice) and says what to do, in DreamCore's words (V2 said "Welcome to Game Creator", a name the product
+ * does not use). The first generation replaces it.
  */
 export const WELCOME_HTML = `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>New game</title>
 <meta name="dreamcore-placeholder" content="new-project">
 <style>body{margin:0;min-height:100vh;display:grid;place-items:center;background:#15121f;color:#f4f1ff;font-family:system-ui,sans-serif;text-align:center;padding:24px;box-sizing:border-box}
-.mark{font-size:2.4rem;color:#ff4f8b}h1{font-size:1.4rem;margin:.4em 0}p{color:#b9b3cf;line-height:1.6;margin:0}.t-ja{display:none}.ja .t-ja{display:block}.ja .t-en{display:none}</style></head>
+.mark{font-size:2.4rem;color:#ff4f8b}h1{font-size:1.4rem;margin:.4em 0}p{color:#b9b3cf;line-height:1.6;margin:0}[lang]:not(html)[hidden]{display:none}</style></head>
 <body><main>
 <div class="mark" aria-hidden="true">◆</div>
-<div class="t-en" lang="en"><h1>Your game will appear here</h1><p>Tell DreamCore in the chat what you would like to make.</p></div>
-<div class="t-ja" lang="ja"><h1>ここにゲームが表示されます</h1><p>作りたいゲームをチャットで伝えてください。</p></div>
+<div lang="en"><h1>Your game will appear here</h1><p>Tell DreamCore in the chat what you would like to make.</p></div>
+<div lang="ja" hidden><h1>ここにゲームが表示されます</h1><p>作りたいゲームをチャットで伝えてください。</p></div>
+<div lang="zh" hidden><h1>你的游戏会显示在这里</h1><p>在聊天中告诉 DreamCore 你想做什么。</p></div>
+<div lang="ko" hidden><h1>여기에 게임이 표시됩니다</h1><p>만들고 싶은 게임을 채팅으로 DreamCore에게 알려 주세요.</p></div>
+<div lang="es" hidden><h1>Tu juego aparecerá aquí</h1><p>Cuéntale a DreamCore en el chat qué te gustaría crear.</p></div>
+<div lang="pt" hidden><h1>Seu jogo vai aparecer aqui</h1><p>Conte ao DreamCore no chat o que você quer criar.</p></div>
 </main>
-<script>if(/^ja/i.test((navigator.languages&&navigator.languages[0])||navigator.language||'')){document.body.className='ja';document.documentElement.lang='ja';}</script>
+<script>(function(){var langs=navigator.languages&&navigator.languages.length?navigator.languages:[navigator.language||'en'];
+for(var i=0;i<langs.length;i++){var l=String(langs[i]).toLowerCase().split(/[-_]/)[0];var el=document.querySelector('main>[lang="'+l+'"]');
+if(el){document.querySelectorAll('main>[lang]').forEach(function(d){d.hidden=d!==el;});document.documentElement.lang=l;return;}}})();</script>
 </body>
 </html>
 `;
