@@ -89,6 +89,8 @@ export class ProcessExec extends ExecProcess {
   private readonly child: ChildProcess;
   private timer: NodeJS.Timeout | undefined;
   private reaped = false;
+  /** Set by kill(): the exec ended because it was killed, whatever its own exit said (see the exit handler). */
+  private killed = false;
 
   constructor(
     execId: string,
@@ -136,7 +138,9 @@ export class ProcessExec extends ExecProcess {
     const closed = new Promise<void>((resolve) => this.child.once('close', () => resolve()));
     this.child.once('exit', (code, signal) => {
       this.reaped = true;
-      const status: ExitStatus = signal !== null ? { signal: osConstants.signals[signal] ?? 9 } : { code: code ?? 0 };
+      // A kill can race the process's own end: nsenter that could not enter a namespace whose PID 1 was just killed
+      // exits 1 before our SIGKILL lands. The exec was still ended by the kill (Modal reports 137 then), so say so.
+      const status: ExitStatus = this.killed ? { signal: 9 } : signal !== null ? { signal: osConstants.signals[signal] ?? 9 } : { code: code ?? 0 };
       void Promise.race([closed, new Promise((r) => setTimeout(r, OUTPUT_GRACE_MS))]).then(() => {
         this.child.stdout?.destroy();
         this.child.stderr?.destroy();
@@ -152,6 +156,7 @@ export class ProcessExec extends ExecProcess {
   kill(): void {
     // After exit the process group may be gone and its id reused: never signal it then.
     if (this.reaped || this.child.pid === undefined) return;
+    this.killed = true;
     try {
       process.kill(-this.child.pid, 'SIGKILL');
     } catch {

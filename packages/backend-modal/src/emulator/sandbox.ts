@@ -343,13 +343,15 @@ export class EmulatedSandbox {
     this.outcome = result;
     if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    // Execs first: one whose nsenter has not entered the namespace yet would otherwise fail on its own (exit 1)
+    // once PID 1 is gone, instead of ending as killed.
+    for (const exec of this.execs.values()) exec.kill();
     // PID 1 of the namespace dying takes every process of the sandbox with it. Once bwrap has exited those PIDs
     // are dead and may be reused by unrelated processes, so they are not signalled any more.
     if (!this.bwrapGone) {
       if (this.initPid > 0) killQuietly(this.initPid);
       if (this.bwrap?.pid !== undefined) killQuietly(-this.bwrap.pid);
     }
-    for (const exec of this.execs.values()) exec.kill();
     if (this.rootFd !== undefined) {
       closeSync(this.rootFd);
       this.rootFd = undefined;
