@@ -169,6 +169,8 @@ describe('the game-making agent on the job path', () => {
         await page.locator('button.send').click();
         const ideas = page.locator('.next-ideas .chip');
         await ideas.nth(2).waitFor({ timeout: 120_000 });
+        // The app speaks Japanese to this user, and the agent was told so.
+        expect(JSON.stringify(h.model.messageRequests.map((r) => r.body))).toContain("The user's language is Japanese");
         expect(await ideas.allTextContents()).toEqual(['もっと速くして', '色を変えて', '敵を増やして']);
         expect(await page.locator('.game-check[data-passed="true"]').textContent()).toContain('遊んで確かめました');
         expect(await page.locator('.agent-image img').getAttribute('src')).toMatch(new RegExp(`^/user-assets/${user.userId}/`));

@@ -332,7 +332,7 @@ export function createChat({ app, projectId, onJobEnded }) {
   function updateSend() {
     // Offline is fine: a message waits in the outbox for the connection (the badge in the top bar says it is away).
     sendButton.disabled = Boolean(activeJobId);
-    sendButton.textContent = activeJobId ? (outbox?.state === 'queued' ? t('chat.waitingForConnection') : t('chat.working')) : t('chat.send');
+    sendButton.textContent = activeJobId ? (outbox?.state === 'queued' ? t('chat.sendWaiting') : t('chat.working')) : t('chat.send');
   }
 
   /**
@@ -645,7 +645,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       const { passed, attempt, errors } = m.check;
       const words = passed
         ? t(attempt > 1 ? 'chat.checkRepaired' : 'chat.checkPassed')
-        : `${t('chat.checkFailed')} ${t(attempt > 1 ? 'chat.checkStillFailing' : 'chat.checkRepairing')}`;
+        : t('common.twoSentences', { first: t('chat.checkFailed'), second: t(attempt > 1 ? 'chat.checkStillFailing' : 'chat.checkRepairing') });
       const note = h('div', { class: 'msg-note game-check', dataset: { passed: String(Boolean(passed)) } }, words);
       // The errors are for the curious (and for telling the agent): folded away.
       if (!passed && Array.isArray(errors) && errors.length > 0) note.append(h('details', {}, h('summary', {}, '…'), h('pre', {}, errors.join('\n'))));

@@ -139,7 +139,9 @@ export function createPreview({ app, projectId, messageBox }) {
   function howToPlay() {
     if (status.dataset.state !== 'ok') return;
     const playing = status.dataset.focus === 'game';
-    status.textContent = playing ? t('preview.playing') : `${t('preview.loaded')} ${TOUCH.matches ? t('preview.tapToPlay') : t('preview.clickToPlay')}`;
+    status.textContent = playing
+      ? t('preview.playing')
+      : t('common.twoSentences', { first: t('preview.loaded'), second: TOUCH.matches ? t('preview.tapToPlay') : t('preview.clickToPlay') });
   }
 
   /** Gives the game the keyboard, unless the message box holds something being typed. */

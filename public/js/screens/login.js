@@ -158,8 +158,8 @@ export function mountLogin(root, app) {
         form,
         linkSection,
         google,
+        h('div', { class: 'auth-language' }, languageSwitch()),
       ),
-      h('div', { class: 'auth-language' }, languageSwitch()),
     ),
   );
   setTimeout(() => email.focus(), 0);

@@ -22,7 +22,7 @@ export default defineArea({
   ja: {
     loading: 'DreamCore を読み込んでいます…',
     needsJavaScript: 'DreamCore を使うには JavaScript を有効にしてください。',
-    tagline: 'AIとチャットするだけで、ブラウザゲームが作れます。',
+    tagline: 'AIとチャットするだけでゲームが作れます。',
     configFailed: 'DreamCore を開始できませんでした。サーバーから応答がありません（{status}）。',
     retry: 'もう一度試す',
     demoTitle: 'デモモード',

@@ -5,6 +5,7 @@ export default defineArea({
   en: {
     sending: 'Sending…',
     waitingForConnection: 'Waiting for the connection…',
+    sendWaiting: 'Waiting…',
     queued: 'Not sent yet: it goes out as soon as the connection is back.',
     unsent: 'The connection dropped before your message reached the server. It is back in the message box: please send it again.',
     joinedRunning: 'This game is already being made; here is how it is going. Your message is back in the message box.',
@@ -71,6 +72,7 @@ export default defineArea({
   ja: {
     sending: '送信中…',
     waitingForConnection: '接続を待っています…',
+    sendWaiting: '待機中…',
     queued: 'まだ送信されていません。接続が戻りしだい送信します。',
     unsent: '接続が切れたため、メッセージがサーバーに届きませんでした。入力欄に戻したので、もう一度送信してください。',
     joinedRunning: 'このゲームはいま作っている途中なので、その様子を表示しています。メッセージは入力欄に戻しました。',
@@ -137,6 +139,7 @@ export default defineArea({
   zh: {
     sending: '正在发送…',
     waitingForConnection: '正在等待连接…',
+    sendWaiting: '等待中…',
     queued: '还没发送：连接恢复后会立即发出。',
     unsent: '消息送达服务器之前连接断开了。它已放回输入框，请再发送一次。',
     joinedRunning: '这个游戏正在制作中，这里显示它的进度。你的消息已放回输入框。',
@@ -203,6 +206,7 @@ export default defineArea({
   ko: {
     sending: '보내는 중…',
     waitingForConnection: '연결을 기다리는 중…',
+    sendWaiting: '기다리는 중…',
     queued: '아직 보내지 않았습니다. 연결이 돌아오면 바로 보냅니다.',
     unsent: '메시지가 서버에 닿기 전에 연결이 끊겼습니다. 입력창에 돌려놓았으니 다시 보내 주세요.',
     joinedRunning: '이 게임은 지금 만드는 중이라 그 진행 상황을 보여 드립니다. 메시지는 입력창에 돌려놓았습니다.',
@@ -269,6 +273,7 @@ export default defineArea({
   es: {
     sending: 'Enviando…',
     waitingForConnection: 'Esperando la conexión…',
+    sendWaiting: 'Esperando…',
     queued: 'Aún no se ha enviado: saldrá en cuanto vuelva la conexión.',
     unsent: 'La conexión se cortó antes de que tu mensaje llegara al servidor. Está otra vez en el cuadro de mensaje: envíalo de nuevo.',
     joinedRunning: 'Este juego ya se está creando; aquí ves cómo va. Tu mensaje está otra vez en el cuadro de mensaje.',
@@ -335,6 +340,7 @@ export default defineArea({
   pt: {
     sending: 'Enviando…',
     waitingForConnection: 'Esperando a conexão…',
+    sendWaiting: 'Aguardando…',
     queued: 'Ainda não foi enviada: sai assim que a conexão voltar.',
     unsent: 'A conexão caiu antes de sua mensagem chegar ao servidor. Ela voltou para a caixa de mensagem: envie de novo.',
     joinedRunning: 'Este jogo já está sendo criado; aqui está o andamento. Sua mensagem voltou para a caixa de mensagem.',
