@@ -159,7 +159,9 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
         row('cold first action (new process, new user: write)', cold, coldLocal, rpcs);
       }
 
-      const scope: ProjectScope = { userId, projectId: randomUUID() };
+      // A new user (volume and sandbox) per delay: the emulator's commit walks the whole volume, so a volume that grew
+      // over the earlier sweeps would make the later ones slower for reasons that have nothing to do with the delay.
+      const scope: ProjectScope = { userId: randomUUID(), projectId: randomUUID() };
       const localScope: ProjectScope = { userId: randomUUID(), projectId: randomUUID() };
       await modal.prewarm(scope);
       await modal.files.write(scope, 'index.html', 'v0');

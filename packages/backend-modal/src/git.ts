@@ -4,8 +4,8 @@
  * GIT_DIR / GIT_WORK_TREE. The agent never runs as root, so it can read the repository but not rewrite it.
  *
  * Durability: a command that changes the repository or the tree (init, add, commit, read-tree, ...) runs as
- * `git …; sync /vol` in the same exec, so each git operation's last write is synced before it resolves, at no extra
- * round trip. A failed `sync` fails the command.
+ * `git …; sync /vol` in the same command, so each git operation's last write is synced before it resolves, at no extra
+ * round trip (a sequence syncs once, after its last step). A failed `sync` fails the command.
  *
  * RPCs (warm, command helper running: helper.ts): each git command is 1 RPC; a commit (probe + add + commit +
  * rev-parse) and a log page (probe + log) are one `sequence` each, so 1 RPC, one round trip. Without the helper: an
@@ -96,13 +96,20 @@ export function createModalGitRunner(pool: SandboxPool, deadlines: Required<Moda
       const workTree = volumePath(scope);
       const env = gitEnv(workTree);
       const commands = steps.map((step) => ({
-        argv: ['sh', '-c', GUARDED + (MUTATING.has(step.args[0] ?? '') ? SYNCED : 'exec git "$@"'), 'git', ...step.args],
+        argv: ['sh', '-c', `${GUARDED}exec git "$@"`, 'git', ...step.args],
         env,
         ...(step.mayFail ? { mayFail: true } : {}),
       }));
+      // One sync after the steps instead of one per changing step: it runs unless a step that may not fail failed (the
+      // operation then fails, and git's own lock files leave the repository as it was).
+      const syncs = steps.some((step) => MUTATING.has(step.args[0] ?? ''));
       const [probe, ...results] = await pool.use(scope.userId, `git ${steps[0]?.args[0] ?? ''}`, (sandbox) =>
-        execSteps(sandbox, [{ argv: [...PROBE, workTree] }, ...commands], execOptions),
+        execSteps(sandbox, [{ argv: [...PROBE, workTree] }, ...commands, ...(syncs ? [{ argv: ['sync', MOUNT.volume] }] : [])], execOptions),
       );
+      if (syncs && results.length > steps.length) {
+        const synced = results.pop()!;
+        if (synced.exitCode !== 0) throw createError('INTERNAL', `the volume could not be synced: ${synced.stderr.trim().slice(0, 300)}`);
+      }
       const seen = probe ? new TextDecoder().decode(probe.stdout) : '';
       const repoExists = seen.includes('r');
       return {
