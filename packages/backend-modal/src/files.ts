@@ -54,7 +54,7 @@ rel=$2; op=$3; arg=\${4:-}
 tmp=
 cleanup() { [ -n "$tmp" ] && rm -f -- "$tmp"; }
 out() { cleanup; exit "$1"; }
-if [ "$op" = write ]; then tmp=$arg; cat > "$tmp" || out 71; fi
+if [ "$op" = write ]; then tmp=$arg; [ -d "\${tmp%/*}" ] || mkdir -p -m 700 -- "\${tmp%/*}"; cat > "$tmp" || out 71; fi
 if [ -z "$rel" ]; then abs=$root; else abs=$root/$rel; fi
 inside() { case $1 in "$root"|"$root"/*) return 0;; esac; return 1; }
 notdir=0

@@ -76,7 +76,7 @@ export function createModalGitRunner(pool: SandboxPool, deadlines: Required<Moda
     async withStagedFile(scope, bytes, fn) {
       const file = `${MOUNT.volume}/.tmp/git-${randomBytes(9).toString('hex')}`;
       await pool.use(scope.userId, 'git stage', async (sandbox) => {
-        const r = await execText(sandbox, ['sh', '-c', 'umask 077; cat > "$1"', 'stage', file], { ...execOptions, stdin: bytes });
+        const r = await execText(sandbox, ['sh', '-c', 'umask 077; mkdir -p -- "${1%/*}"; cat > "$1"', 'stage', file], { ...execOptions, stdin: bytes });
         if (r.exitCode !== 0) throw createError('INTERNAL', `could not stage the bundle: ${r.stderr.trim().slice(0, 300)}`);
       });
       try {

@@ -176,6 +176,24 @@ lane('Modal backend specifics (emulator)', () => {
     expect((await b.files.list(scope)).map((e) => e.path)).toEqual(['index.html', 'movie.mp4', 'thumbnail.webp']);
   }, 120_000);
 
+  it("writes and bundle imports do not wait for the sandbox's entrypoint: the scratch folder is made when missing", async () => {
+    // On a new sandbox the first command can run before the entrypoint has made /vol/.tmp (seen as "Directory
+    // nonexistent" in the conformance suite); removing it here is that moment, made certain.
+    const b = make();
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'index.html', 'x');
+    await b.git.init(scope);
+    const bundle = await b.git.exportBundle(scope);
+    await sh(b, scope.userId, `rm -rf ${MOUNT.volume}/.tmp`);
+    await b.files.write(scope, 'index.html', 'y');
+    expect(await b.files.readText(scope, 'index.html')).toBe('y');
+    expect((await sh(b, scope.userId, `stat -c %a ${MOUNT.volume}/.tmp`)).trim()).toBe('700');
+    await sh(b, scope.userId, `rm -rf ${MOUNT.volume}/.tmp`);
+    const copy = { userId: scope.userId, projectId: randomUUID() };
+    await b.git.importBundle(copy, bundle);
+    expect(await b.files.readText(copy, 'index.html')).toBe('x');
+  });
+
   it('a warm operation costs one RPC: files and git through the command helper', async () => {
     const b = make();
     const scope = { userId: randomUUID(), projectId: randomUUID() };
