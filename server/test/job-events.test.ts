@@ -3,7 +3,7 @@
  * deltas reach the database (coalesced, every job's in one write) and that one job's bad write loses no other's.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { JobEventLog, type JobEvent, type JobEventStore } from '../src/jobs/events.js';
+import { JobEventLog, type JobEvent, type JobEventStore, type SharedEvents } from '../src/jobs/events.js';
 
 type StoredRow = { jobId: string; seq: number; type: string; payload: unknown };
 
@@ -132,5 +132,83 @@ describe('job event log', () => {
     release();
     await done;
     expect(rows.map((r) => r.seq)).toEqual([1, 2]);
+  });
+});
+
+/**
+ * Several instances (shared mode): two logs over one store stand for two instances on one database; the store
+ * "notifies" every log after each write, as postgres.ts's INSERT … pg_notify does on commit.
+ */
+function sharedStore() {
+  const { store, rows } = memoryStore();
+  const listeners = new Set<(jobId: string | null, lastSeq: number) => void>();
+  const shared: SharedEvents = {
+    async listen(onWritten) {
+      listeners.add(onWritten);
+      return async () => void listeners.delete(onWritten);
+    },
+  };
+  const notifying: JobEventStore = {
+    ...store,
+    async appendJobEvents(events) {
+      await store.appendJobEvents(events);
+      const last = new Map<string, number>();
+      for (const e of events) last.set(e.jobId, Math.max(last.get(e.jobId) ?? 0, e.seq));
+      queueMicrotask(() => {
+        for (const [jobId, seq] of last) for (const fn of listeners) fn(jobId, seq);
+      });
+    },
+    async jobEventsAfter(after) {
+      return rows.filter((r) => after.some((a) => a.jobId === r.jobId && r.seq > a.seq)).map((r) => ({ ...r, createdAt: '' }));
+    },
+  };
+  return { store: notifying, shared, rows };
+}
+
+describe('job event log, several instances on one database', () => {
+  it('an event reaches no socket, here or elsewhere, before it is stored; one row per event', async () => {
+    const { store, shared, rows } = sharedStore();
+    const owner = new JobEventLog(store, () => undefined, { flushMs: 5, shared });
+    await owner.start();
+    owner.open('job');
+    const local: JobEvent[] = [];
+    await owner.subscribe('job', 0, (e) => local.push(e));
+    owner.emit('job', 'stream', { content: 'a' });
+    owner.emit('job', 'stream', { content: 'b' });
+    expect(local).toEqual([]); // queued, not yet written
+    await owner.flush();
+    expect(local.map((e) => e.seq)).toEqual([1, 2]);
+    expect(rows.map((r) => [r.seq, r.payload])).toEqual([
+      [1, { deltas: ['a'] }],
+      [2, { deltas: ['b'] }],
+    ]);
+    await owner.stop();
+  });
+
+  it('a socket on another instance streams the job live; moved to a third mid-job it gets the rest exactly once', async () => {
+    const { store, shared } = sharedStore();
+    const [owner, a, c] = [1, 2, 3].map(() => new JobEventLog(store, () => undefined, { flushMs: 5, shared }));
+    for (const log of [owner, a, c]) await log!.start();
+    owner!.open('job');
+    owner!.emit('job', 'started');
+    await owner!.flush();
+
+    const onA: JobEvent[] = [];
+    const leaveA = await a!.subscribe('job', 0, (e) => onA.push(e));
+    for (const content of ['x', 'y', 'z']) owner!.emit('job', 'stream', { content });
+    await owner!.flush();
+    await vi.waitFor(() => expect(onA.map((e) => e.seq)).toEqual([1, 2, 3, 4]));
+    leaveA();
+
+    owner!.emit('job', 'stream', { content: 'missed on the move' });
+    await owner!.flush();
+    const onC: JobEvent[] = [];
+    await c!.subscribe('job', onA.at(-1)!.seq, (e) => onC.push(e));
+    owner!.emit('job', 'completed');
+    await owner!.flush();
+    await vi.waitFor(() => expect(onC.at(-1)?.type).toBe('completed'));
+    expect([...onA, ...onC].map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(onC.map((e) => e.content ?? e.type)).toEqual(['missed on the move', 'completed']);
+    for (const log of [owner, a, c]) await log!.stop();
   });
 });
