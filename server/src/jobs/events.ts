@@ -80,6 +80,8 @@ export class JobEventLog {
   private timer: NodeJS.Timeout | null = null;
   /** Writes run one after another, so `flush()` resolving means everything emitted before it is stored. */
   private writing: Promise<void> = Promise.resolve();
+  /** The write that takes what is queued once the current one has ended (null: none planned yet). */
+  private next: Promise<void> | null = null;
 
   constructor(
     private readonly store: JobEventStore,
@@ -147,20 +149,26 @@ export class JobEventLog {
     }
   }
 
-  /** Writes everything queued (all jobs); resolves once it is stored. */
+  /**
+   * Writes everything queued (all jobs); resolves once it is stored. While a write is under way, whatever is queued
+   * meanwhile waits for it and then goes in one write, however many flushes asked (group commit): a slow database
+   * makes batches bigger, never a queue of small writes that falls further and further behind.
+   */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length > 0) {
-      this.writing = this.writing.then(async () => {
-        await this.write(toRows(batch, !this.shared));
-        // Shared mode: sockets here get an event once it is stored (even when storing failed: they are owed it).
-        if (this.shared) for (const event of batch) this.deliverLocal(event);
-      });
-    }
-    return this.writing;
+    if (this.pending.length === 0) return this.writing;
+    this.next ??= this.writing.then(async () => {
+      this.next = null;
+      const batch = this.pending;
+      this.pending = [];
+      if (batch.length === 0) return;
+      await this.write(toRows(batch, !this.shared));
+      // Shared mode: sockets here get an event once it is stored (even when storing failed: they are owed it).
+      if (this.shared) for (const event of batch) this.deliverLocal(event);
+    });
+    this.writing = this.next;
+    return this.next;
   }
 
   private async write(rows: StoredRow[]): Promise<void> {
