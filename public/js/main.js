@@ -10,6 +10,7 @@ import { mountProjects } from './screens/projects.js';
 import { mountEditor } from './screens/editor.js';
 import { t, translatePage } from './i18n/index.js';
 import { returnedErrorText } from './screens/login-link.js';
+import { mountProfile } from './screens/profile.js';
 
 /**
  * What every screen is handed: the server's configuration, the session, REST and the socket, and navigation.
@@ -24,7 +25,7 @@ import { returnedErrorText } from './screens/login-link.js';
 
 const AFTER_LOGIN = 'dreamcore.after-login';
 /** @type {Record<import('./lib/router.js').Route['name'], Screen>} */
-const screens = { login: mountLogin, projects: mountProjects, editor: mountEditor };
+const screens = { login: mountLogin, projects: mountProjects, editor: mountEditor, mypage: mountProfile, profile: mountProfile };
 const root = /** @type {HTMLElement} */ (document.getElementById('app'));
 /** @type {App} */
 let app;
@@ -57,8 +58,10 @@ function withCode(text, name) {
 
 function render() {
   const route = currentRoute();
-  if (!app.auth.signedIn && route.name !== 'login') {
+  // A profile page is for everyone; every other screen needs a session.
+  if (!app.auth.signedIn && route.name !== 'login' && route.name !== 'profile') {
     if (route.name === 'editor') sessionStorage.setItem(AFTER_LOGIN, location.hash || `#/project/${route.projectId}`);
+    if (route.name === 'mypage') sessionStorage.setItem(AFTER_LOGIN, '#/mypage');
     navigate('/login', { replace: true });
     return;
   }

@@ -3,6 +3,7 @@
 import { h, clear } from './lib/dom.js';
 import { GAME_PUBLIC_ID_PATTERN, UUID_PATTERN } from './lib/ids.js';
 import { t, translatePage, formatDay } from './i18n/index.js';
+import { remixSection } from './play-remix.js';
 
 const root = /** @type {HTMLElement} */ (document.getElementById('play'));
 translatePage();
@@ -101,6 +102,11 @@ async function main() {
   window.addEventListener('message', (event) => {
     if (event.source === frame.contentWindow && event.data?.type === 'gamePointerDown' && document.activeElement !== frame) frame.focus();
   });
+
+  // Remix and lineage (a failure to load them leaves the game page as it is).
+  remixSection(publicId)
+    .then((section) => section && root.querySelector('.play-info')?.append(section))
+    .catch(() => undefined);
 
   // One play per page view.
   fetch(`/api/published-games/${encodeURIComponent(publicId)}/play`, { method: 'POST' }).catch(() => undefined);

@@ -5,14 +5,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionBackend } from '@dreamcore/runtime-core';
+import sharp from 'sharp';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
 import { isGameContent } from '../src/game-content.js';
 import { SnapshotFiles } from '../src/http/snapshot-files.js';
+import { demoScript } from '@dreamcore/runtime-core/demo';
+import { movableGame } from './support/browser-kit.js';
 
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness();
+  // The demo model answers the publish-info request (the other cases here do not use the model).
+  h = await startHarness({ script: demoScript });
 }, 60_000);
 
 afterAll(async () => {
@@ -137,5 +141,129 @@ describe('SnapshotFiles', () => {
     await small.read(scope, 'c', 'big');
     expect(big.calls).toHaveLength(2);
     expect(small.size).toBe(0);
+  });
+});
+
+describe('publishing help: info from the model, a picture of the running game, the QR code', () => {
+  // A demo-made shooter (its kind in the meta the demo model reads) that draws and answers keys.
+  const shooter = movableGame('help').replace('<title>', '<meta name="dreamcore-demo" content="shooter"><title>');
+
+  it('the model writes title, description, how to play and tags in the language asked for; nothing else changes', { timeout: 120_000 }, async () => {
+    const { scope, backend, call } = await projectWith(shooter);
+    await backend.files.write(scope, 'SPEC.md', '# ほしブラスター\n\n宇宙シューティング\n');
+    await backend.git.commit(scope, 'spec');
+    const before = (await backend.git.log(scope)).commits.length;
+    const filesBefore = await backend.files.list(scope);
+    const ja = await call('POST', `/api/projects/${scope.projectId}/generate-publish-info`, { language: 'ja' });
+    expect(ja.status).toBe(200);
+    expect(ja.json).toEqual({
+      title: 'ほしブラスター',
+      description: expect.stringContaining('宇宙シューティング'),
+      howToPlay: expect.stringContaining('スペース'),
+      tags: ['シューティング', '宇宙', 'アーケード'],
+    });
+    // No body language: the request's Accept-Language.
+    const en = await call('POST', `/api/projects/${scope.projectId}/generate-publish-info`, {}, { 'accept-language': 'en-GB,en;q=0.9' });
+    expect(en.json.tags).toEqual(['shooter', 'space', 'arcade']);
+    expect(en.json.description).toMatch(/^A space shooter/);
+    expect((await backend.git.log(scope)).commits.length).toBe(before);
+    expect(await backend.files.list(scope)).toEqual(filesBefore);
+  });
+
+  it('refuses another user’s project (it does not exist for them), an unknown language and a project with no game, and writes nothing', async () => {
+    const { scope, call } = await projectWith(shooter);
+    const stranger = api(h.url, (await signUp(h.url)).accessToken);
+    const before = await h.server.ctx.backend.files.list(scope);
+    expect((await stranger('POST', `/api/projects/${scope.projectId}/generate-publish-info`, { language: 'ja' })).status).toBe(404);
+    expect((await stranger('POST', `/api/projects/${scope.projectId}/generate-thumbnail`, {})).status).toBe(404);
+    expect((await call('POST', `/api/projects/${scope.projectId}/generate-publish-info`, { language: 'xx' })).json).toEqual({ error: 'Unsupported language' });
+    expect(await h.server.ctx.backend.files.list(scope)).toEqual(before);
+    const empty = await projectWith('<p>x</p>');
+    await empty.backend.files.delete(empty.scope, 'index.html');
+    expect((await empty.call('POST', `/api/projects/${empty.scope.projectId}/generate-publish-info`, {})).status).toBe(404);
+    expect((await empty.call('POST', `/api/projects/${empty.scope.projectId}/generate-thumbnail`, {})).status).toBe(404);
+  });
+
+  it('the thumbnail is a picture of the running game; publishing stays up to date; the QR code names the play page', { timeout: 60_000 }, async () => {
+    const { scope, backend, call } = await projectWith(shooter);
+    const published = await call('POST', `/api/projects/${scope.projectId}/publish`, { title: 'Shooter' });
+    const gameId = published.json.gameId as string;
+    const res = await call('POST', `/api/projects/${scope.projectId}/generate-thumbnail`, {});
+    expect(res.status).toBe(200);
+    expect(res.json.thumbnailUrl).toMatch(new RegExp(`^/api/projects/${scope.projectId}/thumbnail\\?t=\\d+$`));
+    const picture = await fetch(`${h.url}/api/projects/${scope.projectId}/thumbnail`);
+    expect(picture.headers.get('content-type')).toBe('image/webp');
+    const { width, height } = await sharp(Buffer.from(await picture.arrayBuffer())).metadata();
+    expect([width, height]).toEqual([480, 640]);
+    expect((await backend.git.log(scope)).commits[0]?.message).toContain('Thumbnail');
+    // A thumbnail is not a change players miss.
+    expect((await call('GET', `/api/projects/${scope.projectId}/published`)).json).toMatchObject({ upToDate: true });
+
+    const qr = await api(h.url)('GET', `/api/published-games/${gameId}/qr`);
+    expect(qr.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+    expect(qr.text).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect((await api(h.url)('GET', '/api/published-games/g_0000000000/qr')).status).toBe(404);
+    expect((await api(h.url)('GET', '/api/published-games/nope/qr')).status).toBe(400);
+  });
+});
+
+describe('remix and lineage', () => {
+  it('a public game becomes the remixer’s project: the published files, a history of its own, lineage both ways', { timeout: 60_000 }, async () => {
+    const { scope, backend, call } = await projectWith('<p>published version</p>');
+    await backend.files.write(scope, 'SPEC.md', '# Original\n');
+    await backend.git.commit(scope, 'spec');
+    const gameId = (await call('POST', `/api/projects/${scope.projectId}/publish`, { title: 'Original' })).json.gameId as string;
+    // The owner's later, unpublished work is not part of a remix.
+    await backend.files.write(scope, 'index.html', '<p>secret draft</p>');
+    await backend.files.write(scope, 'draft.js', 'secret');
+    await backend.git.commit(scope, 'private work');
+
+    const remixer = await signUp(h.url);
+    const asRemixer = api(h.url, remixer.accessToken);
+    const res = await asRemixer('POST', `/api/games/${gameId}/remix`);
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ success: true, project: { name: 'Snap (Remix)', remixedFrom: scope.projectId } });
+    const mine = { userId: remixer.userId, projectId: res.json.project.id as string };
+    expect(new TextDecoder().decode(await backend.files.read(mine, 'index.html'))).toBe('<p>published version</p>');
+    expect(await backend.files.exists(mine, 'draft.js')).toBe(false);
+    const history = (await backend.git.log(mine)).commits;
+    expect(history.map((c) => c.message.trim())).toEqual([`Remixed from “Original” (${gameId})`]);
+
+    const remixGameId = (await asRemixer('POST', `/api/projects/${mine.projectId}/publish`, { title: 'My remix' })).json.gameId as string;
+    const anyone = api(h.url);
+    expect((await anyone('GET', `/api/games/${remixGameId}/lineage`)).json).toMatchObject({
+      remixedFrom: { public_id: gameId, title: 'Original' },
+      remixes: [],
+    });
+    expect((await anyone('GET', `/api/games/${gameId}/lineage`)).json).toMatchObject({
+      remixedFrom: null,
+      remixes: [{ public_id: remixGameId, title: 'My remix' }],
+      allowRemix: true,
+    });
+    // The original goes private: the remix still says it came from somewhere, not from what.
+    await call('POST', `/api/projects/${scope.projectId}/publish`, { title: 'Original', visibility: 'private' });
+    expect((await anyone('GET', `/api/games/${remixGameId}/lineage`)).json.remixedFrom).toEqual({ hidden: true });
+  });
+
+  it('nobody remixes a private or unlisted game, one that forbids it, or without signing in; nothing is created', { timeout: 60_000 }, async () => {
+    const owner = await projectWith('<p>mine</p>');
+    const remixer = await signUp(h.url);
+    const asRemixer = api(h.url, remixer.accessToken);
+    const projectsBefore = await h.server.ctx.db.service.listProjects(remixer.userId);
+    const publish = (fields: Record<string, unknown>) => owner.call('POST', `/api/projects/${owner.scope.projectId}/publish`, { title: 'Mine', ...fields });
+    const gameId = (await publish({ visibility: 'private' })).json.gameId as string;
+    expect((await asRemixer('POST', `/api/games/${gameId}/remix`)).json).toEqual({ error: 'Game not found' });
+    await publish({ visibility: 'unlisted' });
+    expect((await asRemixer('POST', `/api/games/${gameId}/remix`)).status).toBe(404);
+    await publish({ visibility: 'public', allowRemix: false });
+    expect(await asRemixer('POST', `/api/games/${gameId}/remix`)).toMatchObject({ status: 403, json: { error: 'Remix not allowed for this game' } });
+    expect((await api(h.url)('GET', `/api/games/${gameId}/lineage`)).json.allowRemix).toBe(false);
+    await publish({ visibility: 'public', allowRemix: true });
+    expect((await api(h.url)('POST', `/api/games/${gameId}/remix`)).status).toBe(401);
+    expect((await asRemixer('POST', '/api/games/not-a-game/remix')).status).toBe(400);
+    expect((await asRemixer('POST', '/api/games/g_0000000000/remix')).status).toBe(404);
+    expect(await h.server.ctx.db.service.listProjects(remixer.userId)).toEqual(projectsBefore);
+    // And now it is allowed.
+    expect((await asRemixer('POST', `/api/games/${gameId}/remix`)).status).toBe(200);
   });
 });

@@ -107,7 +107,12 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
     checkGame: async (request) => {
       const scope = validateProjectScope(request?.scope);
       if (!browser) return unsupportedCall('checkGame', name);
-      return checkGameFolder(scopeRoot(dataDir, scope), { browserExecutable: browser, signal: request.signal, assets: assetReader(files, scope.userId) });
+      return checkGameFolder(scopeRoot(dataDir, scope), {
+        browserExecutable: browser,
+        signal: request.signal,
+        assets: assetReader(files, scope.userId),
+        picture: request.picture === true,
+      });
     },
     async prewarm(scope) {
       validateUserScope(scope);

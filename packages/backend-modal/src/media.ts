@@ -55,7 +55,9 @@ const ASSETS = '/assets';
  */
 const RENDER_SCRIPT = `dreamcore-render "$@"; code=$?; if [ "$code" = 0 ]; then sync ${PROJECT} || exit 75; fi; exit $code`;
 
-interface RenderLine extends Partial<GameCheckResult> {
+interface RenderLine extends Partial<Omit<GameCheckResult, 'picture'>> {
+  /** --check --picture: the WebP in base64. */
+  picture?: string;
   type: 'progress' | 'done' | 'checked' | 'error' | string;
   percent?: number;
   stage?: string;
@@ -212,13 +214,19 @@ export function createModalVideoRenderer({ pool, files, client, config }: ModalV
       const { lines, exitCode } = await inRenderSandbox(
         scope,
         'check',
-        ['dreamcore-render', '--check', PROJECT, '--assets-dir', ASSETS, '--user-id', scope.userId],
+        ['dreamcore-render', '--check', PROJECT, '--assets-dir', ASSETS, '--user-id', scope.userId, ...(request.picture ? ['--picture'] : [])],
         request.signal,
       );
       const last = lines.at(-1);
       if (request.signal?.aborted) throw createError('CANCELLED', 'game check cancelled');
       if (exitCode !== 0 || last?.type !== 'checked' || !last.checks) throw failure(last, exitCode, 'game check');
-      return { passed: Boolean(last.passed), checks: last.checks, errors: last.errors ?? [], durationMs: last.durationMs ?? 0 };
+      return {
+        passed: Boolean(last.passed),
+        checks: last.checks,
+        errors: last.errors ?? [],
+        durationMs: last.durationMs ?? 0,
+        ...(request.picture && typeof last.picture === 'string' ? { picture: new Uint8Array(Buffer.from(last.picture, 'base64')) } : {}),
+      };
     },
     async close() {
       await Promise.allSettled([...running].map((sb) => withDeadline(deadlines.rpcMs, 'ending a render sandbox', () => sb.terminate())));

@@ -40,6 +40,8 @@ export interface GameCheckOptions {
   signal?: AbortSignal;
   /** Wall-clock bound on loading and on each step of the game (default 15 s): a game stuck in a loop fails. */
   stepTimeoutMs?: number;
+  /** Also return the picture after the key presses (WebP): the game in play, for a thumbnail. */
+  picture?: boolean;
   /** Viewport (default 480 × 640, a phone-like frame). */
   width?: number;
   height?: number;
@@ -185,13 +187,21 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
     await advance(AFTER_INPUT_MS);
     const [idleAfter, keysAfter, tapAfter] = await Promise.all([shot(idle.page), shot(keys.page), shot(tap.page)]);
     const draws = !(await isFlat(idleBefore)) || !(await isFlat(idleAfter)) || !(await isFlat(keysAfter));
-    return result({
+    const checked = result({
       loads: true,
       draws,
       animates: await differs(idleBefore, idleAfter),
       respondsToKeys: await differs(idleAfter, keysAfter),
       respondsToTap: await differs(idleAfter, tapAfter),
     });
+    // The game in play (after the keys) unless that is a blank screen; then as it stands without input.
+    if (options.picture)
+      checked.picture = new Uint8Array(
+        await sharp((await isFlat(keysAfter)) ? idleAfter : keysAfter)
+          .webp({ quality: 85 })
+          .toBuffer(),
+      );
+    return checked;
   } catch (error) {
     if (signal?.aborted) throw createError('CANCELLED', 'game check cancelled');
     if (stalled) {

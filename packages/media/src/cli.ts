@@ -14,8 +14,9 @@
  * {"type":"prepared","cacheDir":…,"cached":false}: run it while building a render image, then renders there skip the
  * bundling (pass the same --cache-dir).
  *
- * `dreamcore-render --check <folder> [--assets-dir DIR --user-id ID]` runs the game check (check.ts) instead and prints
- * {"type":"checked", …GameCheckResult}; the user's assets, for `/user-assets/<ID>/<alias>`, come from DIR.
+ * `dreamcore-render --check <folder> [--assets-dir DIR --user-id ID] [--picture]` runs the game check (check.ts) instead
+ * and prints {"type":"checked", …GameCheckResult} (with --picture, `picture` is the WebP in base64); the user's assets,
+ * for `/user-assets/<ID>/<alias>`, come from DIR.
  *
  * SIGTERM or SIGINT cancels: browsers and encoder stop, partial files are removed, and the last line is a CANCELLED
  * error. Exit code: 0 rendered, 1 failed or cancelled (the last line says which), 2 usage error (text on stderr).
@@ -30,7 +31,7 @@ import type { VideoSettings } from './video/options.js';
 
 export const USAGE = `usage: dreamcore-render <folder> [options]
        dreamcore-render --prepare [--cache-dir DIR]
-       dreamcore-render --check <folder> [--assets-dir DIR --user-id ID]
+       dreamcore-render --check <folder> [--assets-dir DIR --user-id ID] [--picture]
 
 Renders the game in <folder> (its index.html) to <folder>/movie.mp4 and <folder>/thumbnail.webp,
 printing progress as JSON lines on stdout. --prepare only bundles the promo composition into the cache.
@@ -45,6 +46,7 @@ printing progress as JSON lines on stdout. --prepare only bundles the promo comp
   --prepare          bundle the composition into the cache and exit (for building a render image)
   --check            check that the game loads, draws and answers input, instead of rendering
   --assets-dir DIR   with --check: the user's asset folder, served at /user-assets/<ID>/ (--user-id ID)
+  --picture          with --check: also print a picture of the game in play (WebP, base64)
   -h, --help         this text
 `;
 
@@ -81,6 +83,7 @@ function parse(argv: string[]) {
       check: { type: 'boolean' },
       'assets-dir': { type: 'string' },
       'user-id': { type: 'string' },
+      picture: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -92,7 +95,14 @@ function parse(argv: string[]) {
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'the game folder is missing' : 'give exactly one game folder');
   if (values.check) {
     if (Boolean(values['assets-dir']) !== Boolean(values['user-id'])) throw new UsageError('--assets-dir and --user-id go together');
-    return { mode: 'check' as const, folder: positionals[0]!, chromium: values.chromium, assetsDir: values['assets-dir'], userId: values['user-id'] };
+    return {
+      mode: 'check' as const,
+      folder: positionals[0]!,
+      chromium: values.chromium,
+      assetsDir: values['assets-dir'],
+      userId: values['user-id'],
+      picture: Boolean(values.picture),
+    };
   }
   const settings: VideoSettings = {};
   const width = numberFlag(values.width, '--width');
@@ -143,8 +153,10 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
         ...(args.chromium ? { browserExecutable: args.chromium } : {}),
         ...(io.signal ? { signal: io.signal } : {}),
         ...(assetsDir && userId ? { assets: { userId, read: (alias: string) => readAsset(assetsDir, alias) } } : {}),
+        picture: args.picture,
       });
-      line({ type: 'checked', ...result });
+      const { picture, ...rest } = result;
+      line({ type: 'checked', ...rest, ...(picture ? { picture: Buffer.from(picture).toString('base64') } : {}) });
       return 0;
     } catch (error) {
       return failed(error);

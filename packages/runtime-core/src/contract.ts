@@ -142,6 +142,8 @@ export interface GitCapability {
   log(scope: ProjectScope, options?: LogOptions): Promise<LogPage>;
   /** Changes from `from` to `to` (default: HEAD). `from` may be an ancestor, a descendant or unrelated. */
   diff(scope: ProjectScope, from: string, to?: string): Promise<DiffResult>;
+  /** Every file path at `version` (sorted; one round trip). NOT_FOUND if the version does not exist. */
+  listAt(scope: ProjectScope, version: string): Promise<string[]>;
   /** A file's bytes as they were at `version`. NOT_FOUND if the version or the path at it does not exist. */
   readAt(scope: ProjectScope, version: string, path: string): Promise<Uint8Array>;
   /**
@@ -269,6 +271,8 @@ export interface RenderVideoResult {
 export interface CheckGameRequest {
   scope: ProjectScope;
   signal?: AbortSignal;
+  /** Also return a picture of the running game (`picture`): the thumbnail taken at publish. */
+  picture?: boolean;
 }
 
 /** One look at the game, as a player would have it: loaded headless, left alone, given a key, given a tap. */
@@ -292,6 +296,8 @@ export interface GameCheckResult {
   /** Uncaught errors and console errors, deduplicated, first line each (at most 10). */
   errors: string[];
   durationMs: number;
+  /** Only when asked for: the game as a player sees it after the key presses (WebP, the check's portrait frame). */
+  picture?: Uint8Array;
 }
 
 // ---------------------------------------------------------------- the backend

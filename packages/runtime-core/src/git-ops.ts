@@ -451,6 +451,14 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
       return r.stdout;
     }),
 
+    listAt: serialized(async (scope, version: string): Promise<string[]> => {
+      checkVersion(version);
+      await requireRepo(scope);
+      const hash = await resolveCommit(scope, version);
+      const r = await git(scope, ['ls-tree', '-r', '-z', '--name-only', '--full-tree', hash]);
+      return text(r.stdout).split('\0').filter(Boolean).sort();
+    }),
+
     restore: serialized(async (scope, version: string, opts: { message?: string } = {}): Promise<CommitResult> => {
       checkVersion(version);
       const message = opts.message === undefined ? undefined : checkMessage(opts.message);

@@ -27,7 +27,18 @@ export function unsupportedFiles(backendName: string): FilesCapability {
 }
 
 export function unsupportedGit(backendName: string): GitCapability {
-  return rejecting<GitCapability>('git', backendName, ['init', 'commit', 'log', 'diff', 'readAt', 'restore', 'verify', 'exportBundle', 'importBundle']);
+  return rejecting<GitCapability>('git', backendName, [
+    'init',
+    'commit',
+    'log',
+    'diff',
+    'listAt',
+    'readAt',
+    'restore',
+    'verify',
+    'exportBundle',
+    'importBundle',
+  ]);
 }
 
 export function unsupportedRun(backendName: string): AgentRun {

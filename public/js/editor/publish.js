@@ -7,6 +7,7 @@
 import { h, clear, toast, withBusy, confirmDialog } from '../lib/dom.js';
 import { t } from '../i18n/index.js';
 import { createMovie } from './movie.js';
+import { pictureButton, shareSheet, takeGamePicture, writeForMeButton } from './publish-help.js';
 
 /** @type {Array<[string, import('../i18n/index.js').Key]>} */
 const VISIBILITY = [
@@ -68,6 +69,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
   const form = h(
     'form',
     { class: 'publish-form stack' },
+    writeForMeButton({ app, projectId, onInfo: (info) => fill(info) }),
     h('label', { class: 'field' }, h('span', {}, t('publish.titleLabel')), title),
     h('label', { class: 'field' }, h('span', {}, t('publish.descriptionLabel')), description),
     h('label', { class: 'field' }, h('span', {}, t('publish.howToPlayLabel')), howToPlay),
@@ -94,7 +96,15 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
         h(
           'div',
           { class: 'stack' },
-          h('section', { class: 'card thumb-card' }, h('h3', {}, t('publish.thumbnailTitle')), thumb, thumbEmpty, thumbButton, thumbInput),
+          h(
+            'section',
+            { class: 'card thumb-card' },
+            h('h3', {}, t('publish.thumbnailTitle')),
+            thumb,
+            thumbEmpty,
+            h('div', { class: 'row' }, pictureButton({ app, projectId, onPicture: showNewThumb }), thumbButton),
+            thumbInput,
+          ),
           movie.el,
         ),
       ),
@@ -183,6 +193,7 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
           ]
         : []),
       h('div', { class: 'publish-live' }, h('span', { class: 'badge badge-live' }, badge), link),
+      shareSheet({ gameId, url: full, title: game.title ?? title.value }),
       h(
         'div',
         { class: 'row' },
@@ -247,6 +258,12 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
     if (!f.title) return showError(t('publish.titleRequired'));
     const wasLive = result.dataset.state === 'live' || result.dataset.state === 'behind';
     await withBusy(publishButton, wasLive ? t('publish.updating') : t('publish.publishing'), async () => {
+      // A game published without a thumbnail gets a picture of itself first.
+      if (thumb.naturalWidth === 0) {
+        publishButton.textContent = t('publishHelp.autoPicture');
+        if (await takeGamePicture(app, projectId)) showNewThumb();
+        publishButton.textContent = wasLive ? t('publish.updating') : t('publish.publishing');
+      }
       try {
         const { remix: _unused, ...body } = f;
         const res = await api.post(`/api/projects/${projectId}/publish`, body);
@@ -287,14 +304,18 @@ export function createPublish({ app, projectId, projectName, onStatus }) {
     await withBusy(thumbButton, t('publish.uploading'), async () => {
       try {
         await api.upload(`/api/projects/${projectId}/upload-thumbnail`, form);
-        thumbVersion = Date.now();
-        thumb.src = thumbnailUrl();
-        movie.showThumb();
+        showNewThumb();
       } catch (/** @type {any} */ err) {
         toast(t('publish.thumbnailFailed', { message: err.message }), 'error');
       }
     });
   });
+
+  function showNewThumb() {
+    thumbVersion = Date.now();
+    thumb.src = thumbnailUrl();
+    movie.showThumb();
+  }
 
   /** @param {string} message */
   function showError(message) {

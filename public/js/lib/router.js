@@ -1,19 +1,38 @@
-// Hash routes: #/login, #/ (projects), #/project/:id. A path /project/:id (should the server serve the app there)
-// is understood too.
+// Hash routes: #/login, #/ (projects), #/project/:id, #/mypage, #/u/:id, #/@username. V2's clean paths that the server
+// answers with this page (/project/:id, /login, /create, /mypage, /u/:id, /@username) are understood too.
 
 /**
- * @typedef {{ name: 'editor', projectId: string } | { name: 'login' } | { name: 'projects' }} Route
+ * @typedef {{ id: string } | { username: string }} ProfileKey
+ * @typedef {{ name: 'editor', projectId: string } | { name: 'login' } | { name: 'projects' } | { name: 'mypage' }
+ *   | { name: 'profile', key: ProfileKey }} Route
  */
+
+/**
+ * @param {string} path `/…` without the hash
+ * @returns {Route | null}
+ */
+function routeOf(path) {
+  const editor = /^\/project\/([^/?]+)\/?$/.exec(path);
+  if (editor) return { name: 'editor', projectId: decodeURIComponent(editor[1]) };
+  if (/^\/login\/?$/.test(path)) return { name: 'login' };
+  if (/^\/mypage\/?$/.test(path)) return { name: 'mypage' };
+  const byId = /^\/u\/([^/?]+)\/?$/.exec(path);
+  if (byId) return { name: 'profile', key: { id: decodeURIComponent(byId[1]) } };
+  const byName = /^\/@([^/?]+)\/?$/.exec(path);
+  if (byName) return { name: 'profile', key: { username: decodeURIComponent(byName[1]) } };
+  if (/^\/(create\/?)?$/.test(path)) return { name: 'projects' };
+  return null;
+}
 
 /** @returns {Route} */
 export function currentRoute() {
-  const pathMatch = /^\/project\/([^/]+)\/?$/.exec(location.pathname);
-  if (pathMatch && (location.hash === '' || location.hash === '#')) return { name: 'editor', projectId: decodeURIComponent(pathMatch[1]) };
-  const hash = location.hash.replace(/^#/, '') || '/';
-  const editor = /^\/project\/([^/?]+)/.exec(hash);
-  if (editor) return { name: 'editor', projectId: decodeURIComponent(editor[1]) };
+  if (location.hash === '' || location.hash === '#') {
+    const fromPath = routeOf(location.pathname);
+    if (fromPath) return fromPath;
+  }
+  const hash = (location.hash.replace(/^#/, '') || '/').replace(/\?.*$/, '');
   if (hash.startsWith('/login')) return { name: 'login' };
-  return { name: 'projects' };
+  return routeOf(hash) ?? { name: 'projects' };
 }
 
 /**
@@ -22,8 +41,8 @@ export function currentRoute() {
  */
 export function navigate(hash, { replace = false } = {}) {
   const target = hash.startsWith('#') ? hash : `#${hash}`;
-  if (location.pathname !== '/' && location.pathname.startsWith('/project/')) {
-    // Leave the path form for the hash form.
+  if (location.pathname !== '/') {
+    // Leave the path form (/project/:id, /login, /mypage, …) for the hash form.
     location.assign(`/${target}`);
     return;
   }

@@ -45,6 +45,7 @@ import {
   type ProjectSummary,
   type PublishDraft,
   type PublishFields,
+  type PublicProfile,
   type PublishedGameRecord,
   type QuotaConsumeResult,
   type QuotaField,
@@ -66,6 +67,8 @@ import {
   toAsset,
   toAssetWithProjects,
   toAuthUser,
+  toPublicProfile,
+  profileLookup,
   toChat,
   toDraft,
   toJob,
@@ -498,12 +501,38 @@ export class PgliteServiceRepository extends PgliteUserRepository implements Ser
     return row && toPublishedGame(row);
   }
 
-  async listPublicGames(limit = 50, offset = 0): Promise<PublishedGameRecord[]> {
+  async listPublicGames(limit = 50, offset = 0, byUser?: string): Promise<PublishedGameRecord[]> {
+    if (byUser !== undefined && !UUID_PATTERN.test(byUser)) return [];
     const rows = await this.db.rows(
-      `${PUBLISHED_WITH_JOINS} where g.visibility = 'public' and g.unpublished_at is null order by g.published_at desc limit $1 offset $2`,
-      [clampLimit(limit), Math.max(0, Math.trunc(offset))],
+      `${PUBLISHED_WITH_JOINS} where g.visibility = 'public' and g.unpublished_at is null and ($3::uuid is null or g.user_id = $3)
+       order by g.published_at desc limit $1 offset $2`,
+      [clampLimit(limit), Math.max(0, Math.trunc(offset)), byUser ?? null],
     );
     return rows.map(toPublishedGame);
+  }
+
+  async getGameOfProject(projectId: string): Promise<PublishedGameRecord | null> {
+    if (!UUID_PATTERN.test(projectId)) return null;
+    const row = await this.db.row(`${PUBLISHED_WITH_JOINS} where g.project_id = $1 and g.visibility in ('public', 'unlisted') and g.unpublished_at is null`, [
+      projectId,
+    ]);
+    return row && toPublishedGame(row);
+  }
+
+  async listRemixes(projectId: string): Promise<PublishedGameRecord[]> {
+    if (!UUID_PATTERN.test(projectId)) return [];
+    const rows = await this.db.rows(
+      `${PUBLISHED_WITH_JOINS} where p.remixed_from = $1 and g.visibility = 'public' and g.unpublished_at is null order by g.published_at desc limit 100`,
+      [projectId],
+    );
+    return rows.map(toPublishedGame);
+  }
+
+  async getPublicProfile(key: { id: string } | { username: string }): Promise<PublicProfile | null> {
+    const lookup = profileLookup(key);
+    if (!lookup) return null;
+    const row = await this.db.row(`select * from public.users where ${lookup.column} = $1`, [lookup.value]);
+    return row && toPublicProfile(row);
   }
 
   async incrementPlayCount(gameId: string): Promise<boolean> {

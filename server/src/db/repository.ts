@@ -37,6 +37,12 @@ export interface UserRecord {
   updatedAt: string;
 }
 
+/** A user as anyone sees them on their profile page. */
+export type PublicProfile = Pick<UserRecord, 'id' | 'username' | 'displayName' | 'avatarUrl' | 'bio' | 'publicId' | 'createdAt'>;
+
+export const USER_PUBLIC_ID_PATTERN = /^u_[0-9A-Za-z]{10}$/;
+export const USERNAME_PATTERN = /^[a-z0-9_]{3,20}$/;
+
 export interface EnsureUserInput {
   id: string;
   email: string;
@@ -396,8 +402,14 @@ export interface ServiceRepository extends UserRepository {
 
   /** By UUID or `g_…` public id; live public and unlisted games only; with project and author joined. */
   getPublicGame(idOrPublicId: string): Promise<PublishedGameRecord | null>;
-  /** Live public games, newest first, with project and author joined. `limit` is capped at 100. */
-  listPublicGames(limit?: number, offset?: number): Promise<PublishedGameRecord[]>;
+  /** Live public games, newest first, with project and author joined. `limit` is capped at 100. `byUser`: one author's. */
+  listPublicGames(limit?: number, offset?: number, byUser?: string): Promise<PublishedGameRecord[]>;
+  /** A project's live public or unlisted game (with joins), or null: where a remix came from. */
+  getGameOfProject(projectId: string): Promise<PublishedGameRecord | null>;
+  /** Live public games made by remixing `projectId`, newest first (at most 100). */
+  listRemixes(projectId: string): Promise<PublishedGameRecord[]>;
+  /** What anyone may see of a user (no e-mail), by UUID, `u_…` public id or username; null when there is none. */
+  getPublicProfile(key: { id: string } | { username: string }): Promise<PublicProfile | null>;
   /** One play, atomically; false when no live public/unlisted game has that id. */
   incrementPlayCount(gameId: string): Promise<boolean>;
 

@@ -3,8 +3,8 @@
  * columns but different value types (PGlite: Date for timestamptz, string for numeric; PostgREST: JSON strings and
  * numbers), so every value goes through a normaliser here and both implementations produce identical objects.
  */
-import { createError, type BackendError } from '@dreamcore/runtime-core';
-import { MAX_PUBLIC_GAMES_PAGE } from './repository.js';
+import { createError, UUID_PATTERN, type BackendError } from '@dreamcore/runtime-core';
+import { MAX_PUBLIC_GAMES_PAGE, USER_PUBLIC_ID_PATTERN, USERNAME_PATTERN } from './repository.js';
 import type {
   AssetRecord,
   AssetWithProjects,
@@ -23,6 +23,7 @@ import type {
   PublishDraft,
   PublishFields,
   PublishedGameRecord,
+  PublicProfile,
   RemixSetting,
   UserRecord,
   Visibility,
@@ -82,6 +83,28 @@ export function toUser(row: Row): UserRecord {
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };
+}
+
+export function toPublicProfile(row: Row): PublicProfile {
+  return {
+    id: str(row.id),
+    username: strOrNull(row.username),
+    displayName: strOrNull(row.display_name),
+    avatarUrl: strOrNull(row.avatar_url),
+    bio: strOrNull(row.bio),
+    publicId: str(row.public_id),
+    createdAt: iso(row.created_at),
+  };
+}
+
+/** The column a public-profile key is looked up by, or null when the key cannot name anyone. */
+export function profileLookup(key: { id: string } | { username: string }): { column: 'id' | 'public_id' | 'username'; value: string } | null {
+  if ('username' in key) {
+    const name = key.username.toLowerCase();
+    return USERNAME_PATTERN.test(name) ? { column: 'username', value: name } : null;
+  }
+  if (UUID_PATTERN.test(key.id)) return { column: 'id', value: key.id };
+  return USER_PUBLIC_ID_PATTERN.test(key.id) ? { column: 'public_id', value: key.id } : null;
 }
 
 export function toProject(row: Row): ProjectRecord {

@@ -36,6 +36,7 @@ import {
   type ProjectSummary,
   type PublishDraft,
   type PublishFields,
+  type PublicProfile,
   type PublishedGameRecord,
   type QuotaConsumeResult,
   type QuotaField,
@@ -64,6 +65,8 @@ import {
   toProjectSummary,
   toPublishedGame,
   toUser,
+  toPublicProfile,
+  profileLookup,
   type Row,
 } from './rows.js';
 
@@ -463,18 +466,52 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
     return r && toPublishedGame(r);
   }
 
-  async listPublicGames(limit = 50, offset = 0): Promise<PublishedGameRecord[]> {
+  async listPublicGames(limit = 50, offset = 0, byUser?: string): Promise<PublishedGameRecord[]> {
+    if (byUser !== undefined && !UUID_PATTERN.test(byUser)) return [];
     const from = Math.max(0, Math.trunc(offset));
-    const rs = await rows(
+    let query = this.client.from('published_games').select(PUBLISHED_WITH_JOINS).eq('visibility', 'public').is('unpublished_at', null);
+    if (byUser !== undefined) query = query.eq('user_id', byUser);
+    const rs = await rows(query.order('published_at', { ascending: false }).range(from, from + clampLimit(limit) - 1));
+    return rs.map(toPublishedGame);
+  }
+
+  async getGameOfProject(projectId: string): Promise<PublishedGameRecord | null> {
+    if (!UUID_PATTERN.test(projectId)) return null;
+    const r = await row(
       this.client
         .from('published_games')
         .select(PUBLISHED_WITH_JOINS)
+        .eq('project_id', projectId)
+        .in('visibility', ['public', 'unlisted'])
+        .is('unpublished_at', null)
+        .maybeSingle(),
+    );
+    return r && toPublishedGame(r);
+  }
+
+  async listRemixes(projectId: string): Promise<PublishedGameRecord[]> {
+    if (!UUID_PATTERN.test(projectId)) return [];
+    // The project join is inner here so that the filter on it filters the games.
+    const rs = await rows(
+      this.client
+        .from('published_games')
+        .select('*, projects!inner(id, name, remixed_from), users(display_name, avatar_url)')
+        .eq('projects.remixed_from', projectId)
         .eq('visibility', 'public')
         .is('unpublished_at', null)
         .order('published_at', { ascending: false })
-        .range(from, from + clampLimit(limit) - 1),
+        .limit(100),
     );
-    return rs.map(toPublishedGame);
+    return rs.map((r) => toPublishedGame({ ...r, projects: { id: (r.projects as Row).id, name: (r.projects as Row).name } }));
+  }
+
+  async getPublicProfile(key: { id: string } | { username: string }): Promise<PublicProfile | null> {
+    const lookup = profileLookup(key);
+    if (!lookup) return null;
+    const r = await row(
+      this.client.from('users').select('id, username, display_name, avatar_url, bio, public_id, created_at').eq(lookup.column, lookup.value).maybeSingle(),
+    );
+    return r && toPublicProfile(r);
   }
 
   async incrementPlayCount(gameId: string): Promise<boolean> {

@@ -642,6 +642,40 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
       expect((await service.listPublicGames(1000, 0)).length).toBeLessThanOrEqual(100);
     });
 
+    it("one author's public games and public profile (no e-mail), by id, public id or username", async () => {
+      const { a, b, asA, asB, service } = await twoUsers();
+      const mine = await asA.publishGame((await asA.createProject(a, 'Mine')).id, a, { title: 'Mine' });
+      await asA.publishGame((await asA.createProject(a, 'Hidden')).id, a, { title: 'Hidden', visibility: 'unlisted' });
+      await asB.publishGame((await asB.createProject(b, 'Theirs')).id, b, { title: 'Theirs' });
+      expect((await service.listPublicGames(100, 0, a)).map((g) => g.id)).toEqual([mine.id]);
+      expect(await service.listPublicGames(100, 0, 'not-a-uuid')).toEqual([]);
+      const profile = await service.getPublicProfile({ id: a });
+      expect(profile).toMatchObject({ id: a, displayName: 'Alice', publicId: expect.stringMatching(PUBLIC_ID('u')) });
+      expect(profile).not.toHaveProperty('email');
+      expect((await service.getPublicProfile({ id: profile!.publicId }))?.id).toBe(a);
+      expect(await service.getPublicProfile({ id: 'u_0000000000' })).toBeNull();
+      expect(await service.getPublicProfile({ id: "x' or 1=1" })).toBeNull();
+      expect(await service.getPublicProfile({ username: 'Bad Name!' })).toBeNull();
+    });
+
+    it('lineage: the game of the project a remix came from, and the public remixes of a project', async () => {
+      const { a, b, asA, asB, service } = await twoUsers();
+      const source = await asA.createProject(a, 'Source');
+      const original = await asA.publishGame(source.id, a, { title: 'Original' });
+      const remix = await asB.createProject(b, 'Source (Remix)', { remixedFrom: source.id });
+      expect(remix.remixedFrom).toBe(source.id);
+      const remixGame = await asB.publishGame(remix.id, b, { title: 'Remixed' });
+      const hidden = await asB.createProject(b, 'Quiet remix', { remixedFrom: source.id });
+      await asB.publishGame(hidden.id, b, { title: 'Quiet', visibility: 'unlisted' });
+      expect((await service.getGameOfProject(source.id))?.id).toBe(original.id);
+      expect(await service.getGameOfProject('not-a-uuid')).toBeNull();
+      const remixes = await service.listRemixes(source.id);
+      expect(remixes.map((g) => g.id)).toEqual([remixGame.id]);
+      expect(remixes[0]).toMatchObject({ project: { id: remix.id, name: 'Source (Remix)' }, author: { displayName: 'Bob' } });
+      await asA.unpublish(source.id);
+      expect(await service.getGameOfProject(source.id)).toBeNull();
+    });
+
     it('isolation: another user cannot draft, publish or unpublish for the owner', async () => {
       const { a, b, asA, asB } = await twoUsers();
       const project = await asA.createProject(a, 'Mine');

@@ -4,3 +4,4 @@ export * from './stream-json.js';
 export * from './instructions.js';
 export * from './skills.js';
 export { agentToolName, validateTools } from './tool-server.js';
+export * from './publish-info.js';

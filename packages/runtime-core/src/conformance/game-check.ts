@@ -48,11 +48,15 @@ export function gameCheckCases(options: ConformanceOptions): void {
         await b().files.write({ userId: scope.userId, assets: true }, 'hero_0badc0de.png', RED_PNG);
         await project(gameWithAssets(scope.userId), scope);
         const before = await snapshot(b(), scope);
-        const result = await b().checkGame({ scope });
+        const result = await b().checkGame({ scope, picture: true });
         expect(result.errors).toEqual([]);
         expect(result.checks).toEqual({ loads: true, noErrors: true, draws: true, animates: false, respondsToKeys: true, respondsToTap: true });
         expect(result.passed).toBe(true);
         expect(result.durationMs).toBeGreaterThan(0);
+        // Asked for, the picture of the game in play: a WebP of the check's frame.
+        const picture = Buffer.from(result.picture ?? new Uint8Array());
+        expect([picture.subarray(0, 4).toString('latin1'), picture.subarray(8, 12).toString('latin1')]).toEqual(['RIFF', 'WEBP']);
+        expect(picture.length).toBeGreaterThan(500);
         // Looking changes nothing.
         expect(await snapshot(b(), scope)).toEqual(before);
       },

@@ -169,7 +169,7 @@ export function gitCases(options: ConformanceOptions): void {
       expect((await b().git.diff(p, next, next)).files).toEqual([]);
     });
 
-    s.test('readAt returns a file as it was, bytes and names intact', 'git', async () => {
+    s.test('readAt returns a file as it was, bytes and names intact; listAt names every file of a version', 'git', async () => {
       const png = bytesOf(70_000, 3);
       const endsInNewlines = 'line one\r\nline two\n\n';
       const p = await project(b(), { 'index.html': 'first', 'sprites/プレイヤー.png': png, 'notes.txt': endsInNewlines });
@@ -182,6 +182,11 @@ export function gitCases(options: ConformanceOptions): void {
       const head = (await b().git.log(p)).commits[0]!.hash;
       await expectCode(b().git.readAt(p, head, 'sprites/プレイヤー.png'), 'NOT_FOUND');
       await expectCode(b().git.readAt(p, 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef', 'index.html'), 'NOT_FOUND');
+      // Every path of a version, in one call (what a remix copies).
+      expect(await b().git.listAt(p, v0)).toEqual(['index.html', 'notes.txt', 'sprites/プレイヤー.png']);
+      expect(await b().git.listAt(p, head)).toEqual(['index.html', 'notes.txt']);
+      await expectCode(b().git.listAt(p, 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef'), 'NOT_FOUND');
+      await expectCode(b().git.listAt(p, '--output=/tmp/x'), 'INVALID_ARGUMENT');
     });
 
     s.test('malformed versions and messages are INVALID_ARGUMENT', 'git', async () => {

@@ -14,6 +14,7 @@
  * It is stateless like every script: each request's history says where we are (the last user message is either the
  * prompt or the result of our last tool call), so it survives retries, fallbacks and `--resume`.
  */
+import { PUBLISH_INFO_REQUEST } from '../agent/publish-info.js';
 import { promptText, type MessageParam, type ScriptFunction, type ToolResultInfo, type Turn } from '../testkit/model-server.js';
 import {
   applyChange,
@@ -57,6 +58,7 @@ export function createDemoScript(options: DemoScriptOptions = {}): ScriptFunctio
       chunkDelayMs: options.chunkDelayMs ?? 0,
       delayMs: options.delayMs ?? 0,
     };
+    if (ctx.prompt.startsWith(PUBLISH_INFO_REQUEST)) return { ...publishInfoTurn(request.messages, ctx.prompt, ctx.toolResults), ...timing };
     const offer = options.extras === false ? { tools: new Set<string>(), skills: [], spec: false } : offerOf(request);
     return { ...decide(request.messages, ctx.prompt, ctx.toolResults, offer), ...timing };
   };
@@ -414,4 +416,58 @@ function parseTheme(json: string): GameTheme {
 
 function unescapeHtml(text: string): string {
   return text.replace(/&(amp|lt|gt|quot);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"' })[e]!);
+}
+
+// ---------------------------------------------------------------- publish info
+
+const DEMO_TAGS: Record<GameKind, Record<Lang, string[]>> = {
+  shooter: { en: ['shooter', 'space', 'arcade'], ja: ['シューティング', '宇宙', 'アーケード'] },
+  jumper: { en: ['action', 'jumping', 'runner'], ja: ['アクション', 'ジャンプ', 'ランゲーム'] },
+  snake: { en: ['snake', 'classic', 'arcade'], ja: ['スネーク', 'レトロ', 'アーケード'] },
+  breakout: { en: ['breakout', 'bricks', 'classic'], ja: ['ブロックくずし', 'レトロ', 'カジュアル'] },
+  catcher: { en: ['catch', 'casual', 'arcade'], ja: ['キャッチ', 'カジュアル', 'アーケード'] },
+};
+
+/**
+ * A publish-info request (agent/publish-info.ts): read SPEC.md, then index.html, then answer with the JSON the request
+ * asks for, in the language it names (Japanese or English; the demo speaks those two). Nothing is written.
+ */
+function publishInfoTurn(messages: MessageParam[], prompt: string, results: ToolResultInfo[]): Turn {
+  const lang: Lang = /^language: ja$/m.test(prompt) ? 'ja' : 'en';
+  const last = results[0];
+  if (!last) return { toolUses: [{ name: 'Read', input: { file_path: SPEC } }] };
+  if (last.name === 'Read' && String(last.input?.file_path ?? '').endsWith(SPEC)) return { toolUses: [{ name: 'Read', input: { file_path: FILE } }] };
+  const kind = (KIND_META.exec(knownFile(messages) ?? '')?.[1] as GameKind | undefined) ?? DEFAULT_KIND;
+  const info = GAME_INFO[kind];
+  const specTitle = /^#\s+(.+)$/m.exec(readResultOf(messages, SPEC) ?? '')?.[1]?.trim();
+  const answer = {
+    title: specTitle || info.title[lang],
+    description:
+      lang === 'ja'
+        ? `${info.what.ja}のゲームです。キーボードでもスマホのタップでも遊べます。ベストスコアをめざそう！`
+        : `${info.what.en.charAt(0).toUpperCase()}${info.what.en.slice(1)} you can play with a keyboard or by tapping on a phone. Chase your best score!`,
+    howToPlay: info.help[lang],
+    tags: DEMO_TAGS[kind][lang],
+  };
+  return { text: JSON.stringify(answer) };
+}
+
+/** What a successful Read of `file` showed, line numbers removed (null when it was not read). */
+function readResultOf(messages: MessageParam[], file: string): string | null {
+  const reads = new Set<string>();
+  let text: string | null = null;
+  for (const message of messages) {
+    if (typeof message.content === 'string') continue;
+    for (const block of message.content) {
+      if (block.type === 'tool_use' && block.id && block.name === 'Read' && String((block.input as { file_path?: unknown })?.file_path ?? '').endsWith(file))
+        reads.add(block.id);
+      if (block.type === 'tool_result' && block.is_error !== true && reads.has(block.tool_use_id ?? '')) {
+        text = resultText(block.content)
+          .split('\n')
+          .map((line) => line.replace(/^\s*\d+\t/, ''))
+          .join('\n');
+      }
+    }
+  }
+  return text;
 }

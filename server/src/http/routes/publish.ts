@@ -12,7 +12,17 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import sharp from 'sharp';
-import { isBackendError, splitExtension, UUID_PATTERN, type ProjectScope } from '@dreamcore/runtime-core';
+import QRCode from 'qrcode';
+import {
+  isBackendError,
+  isPublishInfoLanguage,
+  parsePublishInfo,
+  publishInfoPrompt,
+  splitExtension,
+  UUID_PATTERN,
+  type ProjectScope,
+  type PublishInfoLanguage,
+} from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
 import {
   GAME_PUBLIC_ID_PATTERN,
@@ -34,6 +44,14 @@ const THUMBNAIL_SUBTYPES = new Set(['jpeg', 'jpg', 'pjpeg', 'png', 'webp']);
 const VISIBILITIES: readonly Visibility[] = ['public', 'unlisted', 'private'];
 const REMIX_SETTINGS: readonly RemixSetting[] = ['allowed', 'disallow'];
 const AI_LIMIT_MESSAGE = 'Too many AI requests. Please wait a minute before trying again.';
+/** A publish-info run reads two files and answers: a minute and a half is generous even on a slow sandbox start. */
+const PUBLISH_INFO_TIMEOUT_MS = 90_000;
+
+/** The first of the request's languages the publish info can be written in (English when none is). */
+function requestLanguage(req: Request): PublishInfoLanguage {
+  const found = req.acceptsLanguages('ja', 'en', 'zh', 'ko', 'es', 'pt');
+  return isPublishInfoLanguage(found) ? found : 'en';
+}
 
 export const PUBLISH_LIMITS = { title: 200, description: 5000, howToPlay: 5000, tags: 20, tag: 50, url: 2048 } as const;
 
@@ -364,13 +382,59 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
       } catch {
         return res.status(400).json({ error: 'Invalid image file' });
       }
+      res.json({ success: true, thumbnailUrl: await saveThumbnail(scopeOf(req), webp, 'Update thumbnail') });
+    }),
+  );
+
+  /** Writes the project's thumbnail (WebP) in place of any earlier one and commits it (not a game version). */
+  const saveThumbnail = async (scope: ProjectScope, webp: Uint8Array, message: string) => {
+    await ctx.backend.files.write(scope, 'thumbnail.webp', webp);
+    await ctx.backend.files.delete(scope, 'thumbnail.png').catch((error: unknown) => (isBackendError(error, 'NOT_FOUND') ? undefined : Promise.reject(error)));
+    await ctx.backend.git.commit(scope, message);
+    return `/api/projects/${scope.projectId}/thumbnail?t=${Date.now()}`;
+  };
+
+  // ---------------------------------------------------------------- publishing help (AI)
+  // A picture of the running game: the game check (a headless chromium where the backend runs games: a render sandbox
+  // on Modal) loads it, plays a few keys and returns the frame; it becomes thumbnail.webp.
+  r.post(
+    '/api/projects/:projectId/generate-thumbnail',
+    auth,
+    own,
+    route(async (req, res) => {
       const scope = scopeOf(req);
-      await ctx.backend.files.write(scope, 'thumbnail.webp', webp);
-      await ctx.backend.files
-        .delete(scope, 'thumbnail.png')
-        .catch((error: unknown) => (isBackendError(error, 'NOT_FOUND') ? undefined : Promise.reject(error)));
-      await ctx.backend.git.commit(scope, 'Update thumbnail');
-      res.json({ success: true, thumbnailUrl: `/api/projects/${scope.projectId}/thumbnail?t=${Date.now()}` });
+      if (!ctx.backend.capabilities.checkGame.supported) return res.status(503).json({ error: 'Thumbnail service is not available' });
+      if (!ctx.aiLimiter.take(req.identity.userId)) return res.status(429).json({ error: AI_LIMIT_MESSAGE });
+      if (!(await ctx.backend.files.exists(scope, 'index.html'))) return res.status(404).json({ error: 'Game code not found' });
+      const check = await ctx.backend.checkGame({ scope, picture: true });
+      if (!check.picture || !check.checks.draws)
+        return res.status(422).json({ error: 'The game shows nothing to take a picture of', code: 'NOTHING_DRAWN', errors: check.errors });
+      const webp = await sharp(check.picture).resize({ width: 1080, height: 1920, fit: 'inside', withoutEnlargement: true }).webp({ quality: 85 }).toBuffer();
+      res.json({ success: true, thumbnailUrl: await saveThumbnail(scope, webp, 'Thumbnail from the running game') });
+    }),
+  );
+
+  // Title, description, how to play and tags written by the model from the game's files, in the user's language.
+  r.post(
+    '/api/projects/:projectId/generate-publish-info',
+    auth,
+    own,
+    route(async (req, res) => {
+      const scope = scopeOf(req);
+      const body = (req.body ?? {}) as { language?: unknown };
+      if (body.language !== undefined && !isPublishInfoLanguage(body.language)) return res.status(400).json({ error: 'Unsupported language' });
+      const language = isPublishInfoLanguage(body.language) ? body.language : requestLanguage(req);
+      if (!ctx.aiLimiter.take(req.identity.userId)) return res.status(429).json({ error: AI_LIMIT_MESSAGE });
+      if (!(await ctx.backend.files.exists(scope, 'index.html'))) return res.status(404).json({ error: 'Game code not found' });
+      const run = ctx.backend.runClaude({ scope, prompt: publishInfoPrompt(language), skills: [], timeoutMs: PUBLISH_INFO_TIMEOUT_MS });
+      const result = await run.result;
+      try {
+        res.json(parsePublishInfo(result.text));
+      } catch (error) {
+        if (!isBackendError(error, 'INVALID_ARGUMENT')) throw error;
+        ctx.log.warn({ err: error, projectId: scope.projectId }, 'publish info: unusable answer');
+        res.status(500).json({ error: 'Failed to parse AI response', raw: result.text.slice(0, 2000) });
+      }
     }),
   );
 
@@ -592,6 +656,19 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
       const game = await ctx.db.service.getPublicGame(req.params.id);
       if (!game) return res.status(404).json({ error: 'Game not found' });
       res.json({ ...publishedGameView(game), play_domain: ctx.config.PLAY_DOMAIN });
+    }),
+  );
+
+  // The share sheet's QR code: the game's play page (on PUBLIC_URL, else the address the request came to), as SVG.
+  r.get(
+    '/api/published-games/:id/qr',
+    route(async (req, res) => {
+      if (!isGameId(req.params.id)) return res.status(400).json({ error: 'Invalid game ID' });
+      const game = await ctx.db.service.getPublicGame(req.params.id);
+      if (!game) return res.status(404).json({ error: 'Game not found' });
+      const origin = ctx.config.PUBLIC_URL?.replace(/\/$/, '') ?? `${req.protocol}://${req.get('host')}`;
+      const svg = await QRCode.toString(`${origin}/play/${encodeURIComponent(game.publicId)}`, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+      res.set('Cache-Control', 'public, max-age=3600').type('image/svg+xml').send(svg);
     }),
   );
 
