@@ -11,7 +11,10 @@
  *   shown at once, sent once the project is selected on a live connection, and answered;
  * - a second user cannot reach the first one's editor (error, then back to their own list; no data shown);
  * - the app in the user's language: with the browser in Japanese, then in English, at desktop and phone width, every
- *   word on the main screens is in that language; the language switch is remembered across a reload.
+ *   word on the main screens is in that language; the language switch is remembered across a reload;
+ * - in Japanese, at desktop and phone width (issue 17): V2's /login, a magic link read from the mail (real SMTP),
+ *   a game made in the chat, published with the title, description and tags the model wrote and a picture of the
+ *   running game as its thumbnail, the share sheet; a second user remixes it from the game page.
  *
  * Screenshots of the main screens go to test-artifacts/screenshots/ (git-ignored).
  */
@@ -34,6 +37,7 @@ import {
   shot,
   signInAs as signIn,
 } from './support/browser-kit.js';
+import { startFakeSmtp, type FakeSmtp } from './support/fake-smtp.js';
 
 // Browser globals used inside page.evaluate / waitForFunction callbacks (this project compiles without the DOM lib).
 declare const document: any;
@@ -47,6 +51,7 @@ if (!CAN_RUN) console.warn(`browser tests skipped: no chromium at ${CHROMIUM} (s
 
 let h: Harness;
 let browser: Browser;
+let smtp: FakeSmtp;
 
 /** What the golden path leaves for the phone-width test. */
 let golden: { context: BrowserContext; projectId: string } | null = null;
@@ -244,12 +249,15 @@ async function foreignWords(page: Page, lang: 'ja' | 'en', userContent: string[]
 
 describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
   beforeAll(async () => {
-    [h, browser] = await Promise.all([startHarness({ script: demoScript }), launchChromium()]);
+    smtp = await startFakeSmtp();
+    // Sign-in mail goes to the local SMTP stand-in (the magic-link flow below reads it there).
+    [h, browser] = await Promise.all([startHarness({ script: demoScript, env: { SMTP_URL: smtp.url } }), launchChromium()]);
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
     await h?.close();
+    await smtp?.close();
   });
 
   it('golden path: sign up → new game → streamed reply → canvas game → second message → versions → restore → publish → play page', async () => {
@@ -877,4 +885,95 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     expect(errors).toEqual([]);
     await context.close();
   }, 60_000);
+
+  /**
+   * Issue 17's flow for a Japanese-speaking user, at one width. The server names itself `localhost` (the link in the
+   * mail points there), so the pages are opened at that name too: one origin, one session.
+   */
+  async function japaneseFlow(width: 'desktop' | 'phone') {
+    const base = h.url.replace('127.0.0.1', 'localhost');
+    const maker = await newContext(browser, width, 'ja-JP');
+    const { page, errors } = await newPage(maker);
+
+    // V2's address for signing in; the link by mail.
+    await page.goto(`${base}/login`);
+    await page.locator('.auth-card').waitFor();
+    const email = `mika-${width}-${Date.now()}@example.com`;
+    await page.locator('input[type=email]').fill(email);
+    const mail = smtp.next(email);
+    await page.locator('[data-testid="magic-link"]', { hasText: 'ログイン用リンクをメールで受け取る' }).click();
+    await page.locator('[data-testid="magic-link-status"]', { hasText: `${email} にログイン用リンクを送りました` }).waitFor();
+    await shot(page, `17-magic-link-sent-ja-${width}`);
+    const received = await mail;
+    expect(received.subject).toBe('DreamCore ログインリンク');
+    const link = /https?:\/\/\S+\/auth\/v1\/verify\?[^\s"<>]+/.exec(received.text)![0].replace(/&amp;/g, '&');
+    await page.goto(link);
+    await page.locator('.projects-screen').waitFor();
+    expect(page.url()).toBe(`${base}/`); // the session was taken from the address and the address cleaned
+
+    // A game, made in the chat.
+    const projectId = await createProject(page, 'うちゅうゲーム');
+    await sendMessage(page, '宇宙シューティングゲームを作って', 1);
+
+    // Publishing: the model writes the words, in Japanese.
+    await page.locator('.tab-publish').click();
+    await page.locator('[data-action="generate-info"]', { hasText: 'タイトルと説明をAIにおまかせ' }).click();
+    await page.locator('[data-testid="publish-info-note"]', { hasText: 'AIが書きました' }).waitFor({ timeout: AGENT_MS });
+    expect(await page.locator('.publish-form input[name=title]').inputValue()).toBe('スターブラスター');
+    expect(await page.locator('.publish-form textarea[name=description]').inputValue()).toContain('宇宙シューティング');
+    expect(await page.locator('.publish-form input[name=tags]').inputValue()).toBe('シューティング, 宇宙, アーケード');
+    await shot(page, `18-publish-info-ja-${width}`);
+    // Published with no thumbnail yet: a picture of the running game is taken first.
+    await page.locator('.publish-form button[type=submit]').click();
+    await page.locator('[data-testid="publish-done"]').waitFor({ timeout: 60_000 });
+    await page.locator('img.publish-thumb:not([hidden])').waitFor();
+    const thumb = await fetch(`${h.url}/api/projects/${projectId}/thumbnail`);
+    expect(thumb.headers.get('content-type')).toBe('image/webp');
+    const gameId = /\/play\/(g_[0-9A-Za-z]{10})/.exec((await page.locator('[data-testid="play-link"]').getAttribute('href')) ?? '')![1]!;
+    expect((await api(h.url)('GET', `/api/published-games/${gameId}`)).json).toMatchObject({
+      title: 'スターブラスター',
+      tags: ['シューティング', '宇宙', 'アーケード'],
+    });
+    // The share sheet: the QR code of the link (and the phone's own share menu where the browser has one).
+    const qr = page.locator('[data-testid="share-qr"]');
+    await qr.waitFor();
+    expect(await qr.getAttribute('alt')).toBe('ゲームのリンクのQRコード');
+    await expect.poll(() => qr.evaluate((img: { naturalWidth: number }) => img.naturalWidth)).toBeGreaterThan(0);
+    await page.locator('[data-testid="share-sheet"]').scrollIntoViewIfNeeded();
+    await shot(page, `19-published-share-ja-${width}`);
+    expect(errors).toEqual([]);
+
+    // A second Japanese-speaking user remixes it from the game page.
+    const remixer = await newContext(browser, width, 'ja-JP');
+    const { page: other, errors: otherErrors } = await newPage(remixer);
+    await signIn(other, base, await signUp(h.url));
+    await other.goto(`${base}/p/${gameId}`); // V2's short game address
+    await other.waitForURL(`${base}/play/${gameId}`);
+    const remix = other.locator('[data-action="remix"]', { hasText: 'このゲームをリミックス' });
+    await remix.waitFor();
+    await shot(other, `20-game-page-remix-ja-${width}`);
+    await remix.click();
+    await other.waitForURL(/\/project\/[0-9a-f-]{36}$/);
+    await other.locator('[data-testid="project-title"]', { hasText: 'うちゅうゲーム (Remix)' }).waitFor();
+    if (width === 'phone') await other.locator('.tab-preview').click();
+    await expectCanvasGame(other, '<canvas');
+    await shot(other, `21-remixed-editor-ja-${width}`);
+    // The original's page now lists the remix once it is published.
+    const remixId = /\/project\/([0-9a-f-]{36})$/.exec(other.url())![1]!;
+    const token = await tokenOf(other);
+    await api(h.url, token)('POST', `/api/projects/${remixId}/publish`, { title: 'わたしのリミックス' });
+    await other.goto(`${base}/play/${gameId}`);
+    await other.locator('[data-testid="remixes"]', { hasText: 'わたしのリミックス' }).waitFor();
+    expect(otherErrors).toEqual([]);
+    await remixer.close();
+    await maker.close();
+  }
+
+  it('in Japanese at desktop width: magic link → a game → publish with the written info and a picture → a second user remixes it', async () => {
+    await japaneseFlow('desktop');
+  }, 300_000);
+
+  it('in Japanese at phone width: the same flow', async () => {
+    await japaneseFlow('phone');
+  }, 300_000);
 });

@@ -27,8 +27,9 @@ export async function loadConfig() {
     // Embedded auth lives on this server: talk to it on this origin (supabaseUrl names the server's own
     // idea of its address, which may be another host name for the same machine, e.g. localhost vs 127.0.0.1).
     authBase: embeddedAuth || !supabaseUrl ? `${location.origin}/auth/v1` : `${supabaseUrl}/auth/v1`,
-    // Supabase's own Google sign-in, or the embedded one when the server has a Google client.
-    googleEnabled: Boolean(config.googleSignIn),
+    // Supabase's own Google sign-in, or the embedded one when the server has a Google client (a server that does not
+    // say: Google only with Supabase).
+    googleEnabled: typeof config.googleSignIn === 'boolean' ? config.googleSignIn : !embeddedAuth && Boolean(supabaseUrl),
   };
   return cached;
 }
