@@ -139,3 +139,6 @@ async function boot() {
 }
 
 boot();
+
+// Installable on a phone (PWA), and a page that says "offline" instead of the browser's error (public/sw.js).
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => undefined);

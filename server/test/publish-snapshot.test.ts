@@ -5,6 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionBackend } from '@dreamcore/runtime-core';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
 import { isGameContent } from '../src/game-content.js';
@@ -265,5 +269,38 @@ describe('remix and lineage', () => {
     expect(await h.server.ctx.db.service.listProjects(remixer.userId)).toEqual(projectsBefore);
     // And now it is allowed.
     expect((await asRemixer('POST', `/api/games/${gameId}/remix`)).status).toBe(200);
+  });
+});
+
+describe("the game's code: read-only view and zip download", () => {
+  it('the owner reads any code file and downloads the game files as a zip; nobody else can; bad paths are refused', async () => {
+    const { scope, backend, call, user } = await projectWith('<p>zip me</p>');
+    await backend.files.write(scope, 'js/game.js', 'console.log("ゲーム")');
+    await backend.files.write(scope, 'PUBLISH.json', '{"title":"x"}');
+    await backend.git.commit(scope, 'more');
+    expect((await call('GET', `/api/projects/${scope.projectId}/code`)).json).toEqual({ code: '<p>zip me</p>', path: 'index.html' });
+    expect((await call('GET', `/api/projects/${scope.projectId}/code?path=js/game.js`)).json.code).toBe('console.log("ゲーム")');
+    for (const bad of ['../../etc/passwd', '.git/config', 'PUBLISH.json', 'movie.mp4', '/index.html']) {
+      const res = await call('GET', `/api/projects/${scope.projectId}/code?path=${encodeURIComponent(bad)}`);
+      expect(res.status, bad).toBe(400);
+    }
+    expect((await call('GET', `/api/projects/${scope.projectId}/code?path=missing.js`)).status).toBe(404);
+
+    const res = await fetch(`${h.url}/api/projects/${scope.projectId}/download`, { headers: { authorization: `Bearer ${user.accessToken}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/zip');
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="game.zip"; filename\*=UTF-8''Snap.zip$/);
+    const zipFile = path.join(h.dataDir, `download-${Date.now()}.zip`);
+    await fs.writeFile(zipFile, Buffer.from(await res.arrayBuffer()));
+    // Read back with Info-ZIP's unzip, as a person's computer would.
+    const run = promisify(execFile);
+    const { stdout } = await run('unzip', ['-Z1', zipFile]);
+    expect(stdout.trim().split('\n').sort()).toEqual(['index.html', 'js/game.js']);
+    expect((await run('unzip', ['-p', zipFile, 'js/game.js'])).stdout).toBe('console.log("ゲーム")');
+
+    const stranger = api(h.url, (await signUp(h.url)).accessToken);
+    expect((await stranger('GET', `/api/projects/${scope.projectId}/download`)).status).toBe(404);
+    expect((await stranger('GET', `/api/projects/${scope.projectId}/code?path=js/game.js`)).status).toBe(404);
+    expect((await api(h.url)('GET', `/api/projects/${scope.projectId}/download`)).status).toBe(401);
   });
 });

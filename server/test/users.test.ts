@@ -3,6 +3,7 @@
  * empty → null, at most 50 characters; fields this server cannot change yet are refused, not dropped). Public
  * profiles (no e-mail, public games only) and V2's page addresses (clean paths, redirects, old .html names).
  */
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
 import { checkDisplayName } from '../src/http/routes/users.js';
@@ -110,5 +111,25 @@ describe('public profiles and V2 page addresses', () => {
       const res = await get(from);
       expect([res.status, res.headers.get('location')], from).toEqual([301, to]);
     }
+  });
+
+  it('the app installs on a phone: a manifest whose icons exist, a service worker and its offline page', async () => {
+    const manifest = (await api(h.url)('GET', '/manifest.webmanifest')).json;
+    expect(manifest).toMatchObject({ name: 'DreamCore', start_url: '/', display: 'standalone' });
+    for (const icon of manifest.icons as { src: string; sizes: string; type: string }[]) {
+      const res = await fetch(`${h.url}${icon.src}`);
+      expect(res.status, icon.src).toBe(200);
+      expect(res.headers.get('content-type'), icon.src).toContain(icon.type);
+      if (icon.type === 'image/png') {
+        const { width } = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+        expect(`${width}x${width}`).toBe(icon.sizes);
+      }
+    }
+    expect((await fetch(`${h.url}/icons/icon-100.png`)).status).toBe(404);
+    const sw = await fetch(`${h.url}/sw.js`);
+    expect(sw.headers.get('content-type')).toMatch(/javascript/);
+    const cached = /const OFFLINE = (\[[^\]]*\])/.exec(await sw.text())![1]!;
+    for (const file of JSON.parse(cached.replace(/'/g, '"')) as string[]) expect((await fetch(`${h.url}${file}`)).status, file).toBe(200);
+    expect(await (await fetch(`${h.url}/`)).text()).toContain('<link rel="manifest" href="/manifest.webmanifest">');
   });
 });

@@ -5,6 +5,7 @@ import { UUID_PATTERN } from '../lib/ids.js';
 import { accountMenu, brand, connectionBadge, errorText } from './chrome.js';
 import { createChat } from '../editor/chat.js';
 import { createPreview } from '../editor/preview.js';
+import { codeActions } from '../editor/code.js';
 import { createVersions } from '../editor/versions.js';
 import { createAssets } from '../editor/assets.js';
 import { createPublish } from '../editor/publish.js';
@@ -125,6 +126,8 @@ export function mountEditor(root, app, route) {
         publish.refreshStatus();
       },
     });
+    // The game's code, read-only, and its files as a zip: next to its history.
+    versions.el.querySelector('.panel-toolbar')?.append(codeActions({ app, projectId, projectName: () => projectName }));
     const assets = createAssets({
       app,
       projectId,

@@ -6,17 +6,21 @@
  * - `/create`, `/login`, `/mypage`, `/u/:id`, `/@:username` → the app.
  * - `/editor?project=<id>` (or `id=`) → `/project/<id>`; without a project → `/create`.
  * - `/p/:id` (a game's public id or UUID) → `/play/<public id>`; no such game → the "not here" page.
+ * - `/icons/icon-192.png`, `/icons/icon-512.png`: the app's icon for the PWA manifest.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type Response, type Router } from 'express';
+import sharp from 'sharp';
 import { UUID_PATTERN } from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
 import { route } from '../guards.js';
 import { sendErrorPage } from '../error-pages.js';
 import { isGameId } from './publish.js';
 
-const appPage = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../public/index.html');
+const publicDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../public');
+const appPage = path.join(publicDir, 'index.html');
+const iconSvg = path.join(publicDir, 'icons/icon.svg');
 
 /** V2's old page files and where each lives now. */
 const LEGACY: Record<string, (query: URLSearchParams) => string> = {
@@ -65,6 +69,25 @@ export function pageRoutes(ctx: ServerContext): Router {
       res.redirect(302, `/play/${encodeURIComponent(game.publicId)}`);
     }),
   );
+
+  // The installed app's icons (PWA manifest): the SVG icon drawn at the sizes phones ask for, once each.
+  const icons = new Map<number, Promise<Buffer>>();
+  r.get('/icons/icon-:size.png', (req, res, next) => {
+    const size = Number(req.params.size);
+    if (size !== 192 && size !== 512) return next();
+    if (!icons.has(size))
+      icons.set(
+        size,
+        sharp(iconSvg, { density: (72 * size) / 512 })
+          .resize(size, size)
+          .png()
+          .toBuffer(),
+      );
+    icons
+      .get(size)!
+      .then((png) => res.set('Cache-Control', 'public, max-age=86400').type('image/png').send(png))
+      .catch(next);
+  });
 
   for (const [file, target] of Object.entries(LEGACY)) {
     r.get(file, (req, res) => {

@@ -1,6 +1,7 @@
 /**
  * Projects, jobs, quota and the signed game preview (docs/protocol.md, "Quota, projects, jobs" and "The editor's preview").
  */
+import { ZipFile } from 'yazl';
 import express, { type Router } from 'express';
 import { isBackendError, isUuid } from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
@@ -11,6 +12,10 @@ import { sendErrorPage, wantsPage } from '../error-pages.js';
 import { tokenFromHeaders } from '../../auth/verify.js';
 import { jobWire, projectRowWire } from '../../wire.js';
 import type { JobRecord } from '../../db/repository.js';
+import { isGameContent } from '../../game-content.js';
+
+/** Files the code view shows as text. */
+const CODE_FILE = /\.(html?|css|m?js|json|md|txt|svg)$/i;
 
 export function projectRoutes(ctx: ServerContext): Router {
   const r = express.Router();
@@ -58,12 +63,38 @@ export function projectRoutes(ctx: ServerContext): Router {
     auth,
     ownProject(),
     route(async (req, res) => {
+      // Beyond V2: `?path=` reads another file of the game, for the read-only code view (text only).
+      const requested = typeof req.query.path === 'string' ? req.query.path : 'index.html';
+      if (!isGameContent(requested) || !CODE_FILE.test(requested))
+        return res.status(400).json({ error: 'Not a code file of this game', code: 'INVALID_ARGUMENT' });
       try {
-        res.json({ code: await ctx.backend.files.readText(scopeOf(req), 'index.html') });
+        res.json({ code: await ctx.backend.files.readText(scopeOf(req), requested), path: requested });
       } catch (error) {
         if (isBackendError(error, 'NOT_FOUND')) return res.status(404).json({ error: 'Project not found' });
         throw error;
       }
+    }),
+  );
+
+  // The game as a zip to keep or to host elsewhere: every game file at its current state (no history, no promo video,
+  // thumbnail or publish form). V2 put only index.html and assets/ in it.
+  r.get(
+    '/api/projects/:projectId/download',
+    auth,
+    ownProject(),
+    route(async (req, res) => {
+      const scope = scopeOf(req);
+      const entries = await ctx.backend.files.list(scope).catch((e: unknown) => (isBackendError(e, 'NOT_FOUND') ? null : Promise.reject(e)));
+      const files = (entries ?? []).filter((f) => f.kind === 'file' && isGameContent(f.path));
+      if (files.length === 0) return res.status(404).json({ error: 'Project not found' });
+      const zip = new ZipFile();
+      // Read first (one call per file), then stream: a read that fails is an error answer, not a broken download.
+      for (const file of files) zip.addBuffer(Buffer.from(await ctx.backend.files.read(scope, file.path)), file.path, { mtime: new Date(file.mtime) });
+      zip.end();
+      const name = `${req.project!.name.replace(/[^\p{L}\p{N} _-]+/gu, '').trim() || 'game'}.zip`;
+      res.setHeader('Content-Type', 'application/zip');
+      res.setHeader('Content-Disposition', `attachment; filename="game.zip"; filename*=UTF-8''${encodeURIComponent(name)}`);
+      zip.outputStream.pipe(res);
     }),
   );
 
