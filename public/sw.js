@@ -1,8 +1,36 @@
 // The app's service worker (PWA): when the network is gone, a page that says so instead of the browser's error.
-// Only the offline page and what it needs are cached; the app, the API and games always come from the network, so
+// Only the offline page and what it needs are cached (its modules: server/test/users.test.ts checks the list); the app, the API and games always come from the network, so
 // nobody ever sees a stale app or someone else's data from a cache.
 const CACHE = 'dreamcore-offline-v1';
-const OFFLINE = ['/offline.html', '/css/app.css', '/js/offline.js', '/js/lib/dom.js', '/js/strings/offline.js', '/js/strings/catalogue.js', '/icons/icon.svg'];
+const OFFLINE = [
+  '/offline.html',
+  '/css/app.css',
+  '/icons/icon.svg',
+  '/js/offline.js',
+  '/js/lib/dom.js',
+  '/js/i18n/index.js',
+  '/js/i18n/define.js',
+  '/js/i18n/areas/account.js',
+  '/js/i18n/areas/app.js',
+  '/js/i18n/areas/assets.js',
+  '/js/i18n/areas/chat.js',
+  '/js/i18n/areas/code.js',
+  '/js/i18n/areas/common.js',
+  '/js/i18n/areas/editor.js',
+  '/js/i18n/areas/errors.js',
+  '/js/i18n/areas/index.js',
+  '/js/i18n/areas/movie.js',
+  '/js/i18n/areas/offline.js',
+  '/js/i18n/areas/play.js',
+  '/js/i18n/areas/preview.js',
+  '/js/i18n/areas/profile.js',
+  '/js/i18n/areas/projects.js',
+  '/js/i18n/areas/publish.js',
+  '/js/i18n/areas/publishHelp.js',
+  '/js/i18n/areas/remix.js',
+  '/js/i18n/areas/signin.js',
+  '/js/i18n/areas/versions.js',
+];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(

@@ -3,7 +3,7 @@
 import { h } from './lib/dom.js';
 import { loadConfig } from './lib/config.js';
 import { Auth } from './lib/auth.js';
-import { t } from './strings/remix.js';
+import { t } from './i18n/index.js';
 
 /**
  * @typedef {{ public_id: string, title: string, thumbnail_url: string | null, author: { display_name: string | null } | null }} Related
@@ -25,17 +25,17 @@ export async function remixSection(publicId) {
   const from = lineage.remixedFrom;
   /** @type {HTMLElement | null} */
   let origin = null;
-  if (from && 'hidden' in from) origin = h('p', { class: 'muted small', dataset: { testid: 'remixed-from' } }, t('remixedFromHidden'));
+  if (from && 'hidden' in from) origin = h('p', { class: 'muted small', dataset: { testid: 'remixed-from' } }, t('remix.remixedFromHidden'));
   else if (from) {
     const name = from.author?.display_name;
-    const [before, after = ''] = (name ? t('remixedFromBy', { title: '\u0000', name }) : t('remixedFrom', { title: '\u0000' })).split('\u0000');
+    const [before, after = ''] = (name ? t('remix.remixedFromBy', { title: '\u0000', name }) : t('remix.remixedFrom', { title: '\u0000' })).split('\u0000');
     origin = h('p', { class: 'small', dataset: { testid: 'remixed-from' } }, before, gameLink(from), after);
   }
   const remixes = lineage.remixes.length
     ? h(
         'div',
         { class: 'play-block', dataset: { testid: 'remixes' } },
-        h('h2', {}, t('remixes', { count: lineage.remixes.length })),
+        h('h2', {}, t('remix.remixes', { count: lineage.remixes.length })),
         h(
           'ul',
           { class: 'remix-list' },
@@ -44,7 +44,7 @@ export async function remixSection(publicId) {
               'li',
               {},
               gameLink(game),
-              game.author?.display_name ? h('span', { class: 'muted small' }, ` · ${t('by', { name: game.author.display_name })}`) : null,
+              game.author?.display_name ? h('span', { class: 'muted small' }, ` · ${t('remix.by', { name: game.author.display_name })}`) : null,
             ),
           ),
         ),
@@ -61,15 +61,15 @@ async function remixButton(publicId) {
     return h(
       'div',
       { class: 'stack' },
-      h('a', { class: 'button', href: '/login', dataset: { action: 'remix-sign-in' } }, t('signInToRemix')),
-      h('small', { class: 'muted' }, t('remixHint')),
+      h('a', { class: 'button', href: '/login', dataset: { action: 'remix-sign-in' } }, t('remix.signInToRemix')),
+      h('small', { class: 'muted' }, t('remix.remixHint')),
     );
   }
-  const button = h('button', { type: 'button', class: 'primary', dataset: { action: 'remix' } }, t('remix'));
+  const button = h('button', { type: 'button', class: 'primary', dataset: { action: 'remix' } }, t('remix.remix'));
   button.addEventListener('click', async () => {
     error.hidden = true;
     button.disabled = true;
-    button.textContent = t('remixing');
+    button.textContent = t('remix.remixing');
     try {
       const token = await auth.accessToken();
       const res = await fetch(`/api/games/${encodeURIComponent(publicId)}/remix`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
@@ -77,11 +77,11 @@ async function remixButton(publicId) {
       if (!res.ok) throw Object.assign(new Error(body.error ?? String(res.status)), { code: body.code });
       location.assign(`/project/${encodeURIComponent(body.project.id)}`);
     } catch (/** @type {any} */ err) {
-      error.textContent = err.code === 'DAILY_PROJECT_LIMIT_EXCEEDED' ? t('remixLimit') : t('remixFailed', { message: err.message });
+      error.textContent = err.code === 'DAILY_PROJECT_LIMIT_EXCEEDED' ? t('remix.remixLimit') : t('remix.remixFailed', { message: err.message });
       error.hidden = false;
       button.disabled = false;
-      button.textContent = t('remix');
+      button.textContent = t('remix.remix');
     }
   });
-  return h('div', { class: 'stack' }, button, h('small', { class: 'muted' }, t('remixHint')), error);
+  return h('div', { class: 'stack' }, button, h('small', { class: 'muted' }, t('remix.remixHint')), error);
 }

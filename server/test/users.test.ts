@@ -128,8 +128,23 @@ describe('public profiles and V2 page addresses', () => {
     expect((await fetch(`${h.url}/icons/icon-100.png`)).status).toBe(404);
     const sw = await fetch(`${h.url}/sw.js`);
     expect(sw.headers.get('content-type')).toMatch(/javascript/);
-    const cached = /const OFFLINE = (\[[^\]]*\])/.exec(await sw.text())![1]!;
-    for (const file of JSON.parse(cached.replace(/'/g, '"')) as string[]) expect((await fetch(`${h.url}${file}`)).status, file).toBe(200);
+    const cached = JSON.parse(
+      /const OFFLINE = (\[[^\]]*\]);/
+        .exec(await sw.text())![1]!
+        .replace(/'/g, '"')
+        .replace(/,\s*\]/, ']'),
+    ) as string[];
+    for (const file of cached) expect((await fetch(`${h.url}${file}`)).status, file).toBe(200);
+    // The offline page works without the network: every module it imports, transitively, is in the cache.
+    const seen = new Set<string>();
+    const walk = async (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = await (await fetch(`${h.url}${file}`)).text();
+      for (const [, spec] of source.matchAll(/^(?:import|export)[^'"]*?from\s+'(\.[^']+)'/gm)) await walk(new URL(spec!, `http://x${file}`).pathname);
+    };
+    await walk('/js/offline.js');
+    expect([...seen].filter((file) => !cached.includes(file))).toEqual([]);
     expect(await (await fetch(`${h.url}/`)).text()).toContain('<link rel="manifest" href="/manifest.webmanifest">');
   });
 });

@@ -1,7 +1,7 @@
 // The game's code (issue 17): a read-only view of its text files (GET …/files, GET …/code?path=) and a zip of the
 // game files to keep (GET …/download, fetched with the session and saved through a blob link).
 import { h, openDialog, toast, withBusy } from '../lib/dom.js';
-import { t } from '../strings/code.js';
+import { t } from '../i18n/index.js';
 
 const CODE_FILE = /\.(html?|css|m?js|json|md|txt|svg)$/i;
 
@@ -10,8 +10,8 @@ const CODE_FILE = /\.(html?|css|m?js|json|md|txt|svg)$/i;
  * @returns {HTMLElement}
  */
 export function codeActions({ app, projectId, projectName }) {
-  const view = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'view-code' } }, t('viewCode'));
-  const download = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'download-zip' } }, t('download'));
+  const view = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'view-code' } }, t('code.viewCode'));
+  const download = h('button', { type: 'button', class: 'small ghost', dataset: { action: 'download-zip' } }, t('code.download'));
 
   view.addEventListener('click', async () => {
     /** @type {{ files: { path: string }[] }} */
@@ -19,13 +19,13 @@ export function codeActions({ app, projectId, projectName }) {
     try {
       listing = await app.api.get(`/api/projects/${projectId}/files`);
     } catch {
-      return toast(t('failed'), 'error');
+      return toast(t('code.failed'), 'error');
     }
     const paths = listing.files.map((f) => f.path).filter((p) => CODE_FILE.test(p) && p !== 'PUBLISH.json' && p !== 'STYLE.md');
     const code = h('pre', { class: 'code-view', dataset: { testid: 'code-view' } }, h('code', {}));
     const picker = h(
       'select',
-      { 'aria-label': t('title'), dataset: { testid: 'code-file' } },
+      { 'aria-label': t('code.title'), dataset: { testid: 'code-file' } },
       paths.map((p) => h('option', { value: p, selected: p === 'index.html' }, p)),
     );
     const show = async () => {
@@ -33,15 +33,15 @@ export function codeActions({ app, projectId, projectName }) {
         const answer = await app.api.get(`/api/projects/${projectId}/code?path=${encodeURIComponent(picker.value)}`);
         code.firstElementChild?.replaceChildren(answer.code);
       } catch {
-        code.firstElementChild?.replaceChildren(t('failed'));
+        code.firstElementChild?.replaceChildren(t('code.failed'));
       }
     };
     picker.addEventListener('change', show);
     const opened = openDialog({
-      title: t('title'),
+      title: t('code.title'),
       className: 'code-dialog',
-      body: h('div', { class: 'stack' }, h('p', { class: 'muted small' }, t('readOnly')), picker, code),
-      actions: [{ label: t('close'), id: 'close', value: null }],
+      body: h('div', { class: 'stack' }, h('p', { class: 'muted small' }, t('code.readOnly')), picker, code),
+      actions: [{ label: t('code.close'), id: 'close', value: null }],
     });
     await show();
     await opened;
@@ -66,7 +66,7 @@ export function codeActions({ app, projectId, projectName }) {
         a.remove();
         setTimeout(() => URL.revokeObjectURL(url), 10_000);
       } catch {
-        toast(t('downloadFailed'), 'error');
+        toast(t('code.downloadFailed'), 'error');
       }
     }),
   );

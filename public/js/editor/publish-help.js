@@ -3,8 +3,7 @@
 // the server's game check plays it headless and keeps the frame), and the share sheet of a published game (its link,
 // a QR code for phones, and the phone's own share menu where there is one).
 import { h, toast, withBusy } from '../lib/dom.js';
-import { language } from '../strings/catalogue.js';
-import { t } from '../strings/publish-help.js';
+import { language, t } from '../i18n/index.js';
 
 /**
  * @typedef {{ title: string, description: string, howToPlay: string, tags: string[] }} PublishInfo
@@ -16,15 +15,15 @@ import { t } from '../strings/publish-help.js';
  */
 export function writeForMeButton({ app, projectId, onInfo }) {
   const note = h('p', { class: 'muted small', role: 'status', hidden: true, dataset: { testid: 'publish-info-note' } });
-  const button = h('button', { type: 'button', class: 'small', dataset: { action: 'generate-info' } }, t('writeForMe'));
+  const button = h('button', { type: 'button', class: 'small', dataset: { action: 'generate-info' } }, t('publishHelp.writeForMe'));
   button.addEventListener('click', () =>
-    withBusy(button, t('writing'), async () => {
+    withBusy(button, t('publishHelp.writing'), async () => {
       note.hidden = true;
       try {
         onInfo(await app.api.post(`/api/projects/${projectId}/generate-publish-info`, { language: language() }));
-        note.textContent = t('written');
+        note.textContent = t('publishHelp.written');
       } catch (/** @type {any} */ error) {
-        note.textContent = error.status === 429 ? t('tooMany') : t('writeFailed');
+        note.textContent = error.status === 429 ? t('publishHelp.tooMany') : t('publishHelp.writeFailed');
       }
       note.hidden = false;
     }),
@@ -43,7 +42,7 @@ export async function takeGamePicture(app, projectId) {
     await app.api.post(`/api/projects/${projectId}/generate-thumbnail`, {});
     return true;
   } catch (/** @type {any} */ error) {
-    toast(error.status === 429 ? t('tooMany') : t('pictureFailed'), 'error', 6000);
+    toast(error.status === 429 ? t('publishHelp.tooMany') : t('publishHelp.pictureFailed'), 'error', 6000);
     return false;
   }
 }
@@ -52,12 +51,12 @@ export async function takeGamePicture(app, projectId) {
  * @param {{ app: import('../main.js').App, projectId: string, onPicture: () => void }} options
  */
 export function pictureButton({ app, projectId, onPicture }) {
-  const button = h('button', { type: 'button', class: 'small', dataset: { action: 'take-picture' } }, t('takePicture'));
+  const button = h('button', { type: 'button', class: 'small', dataset: { action: 'take-picture' } }, t('publishHelp.takePicture'));
   button.addEventListener('click', () =>
-    withBusy(button, t('takingPicture'), async () => {
+    withBusy(button, t('publishHelp.takingPicture'), async () => {
       if (await takeGamePicture(app, projectId)) {
         onPicture();
-        toast(t('pictureTaken'), 'success');
+        toast(t('publishHelp.pictureTaken'), 'success');
       }
     }),
   );
@@ -76,8 +75,14 @@ export function shareSheet({ gameId, url, title }) {
     h(
       'figure',
       { class: 'share-qr' },
-      h('img', { src: `/api/published-games/${encodeURIComponent(gameId)}/qr`, alt: t('qrAlt'), width: 120, height: 120, dataset: { testid: 'share-qr' } }),
-      h('figcaption', { class: 'muted small' }, t('qrHint')),
+      h('img', {
+        src: `/api/published-games/${encodeURIComponent(gameId)}/qr`,
+        alt: t('publishHelp.qrAlt'),
+        width: 120,
+        height: 120,
+        dataset: { testid: 'share-qr' },
+      }),
+      h('figcaption', { class: 'muted small' }, t('publishHelp.qrHint')),
     ),
     canShare
       ? h(
@@ -86,9 +91,9 @@ export function shareSheet({ gameId, url, title }) {
             type: 'button',
             class: 'small primary',
             dataset: { action: 'native-share' },
-            onclick: () => navigator.share({ title, text: t('shareText', { title }), url }).catch(() => undefined),
+            onclick: () => navigator.share({ title, text: t('publishHelp.shareText', { title }), url }).catch(() => undefined),
           },
-          t('share'),
+          t('publishHelp.share'),
         )
       : null,
   );

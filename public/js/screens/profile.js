@@ -2,8 +2,7 @@
 // link to its play page. Anyone may open someone's page; /mypage needs a session.
 import { h } from '../lib/dom.js';
 import { brand, accountMenu } from './chrome.js';
-import { t } from '../strings/profile.js';
-import { language } from '../strings/catalogue.js';
+import { locale, t } from '../i18n/index.js';
 
 /**
  * @typedef {{ id: string, username: string | null, display_name: string | null, avatar_url: string | null,
@@ -45,9 +44,9 @@ function gameCard(game) {
 /** @type {import('../main.js').Screen} */
 export function mountProfile(root, app, route) {
   const mine = route.name === 'mypage';
-  const body = h('main', { class: 'profile-main' }, h('p', { class: 'muted' }, t('loading')));
+  const body = h('main', { class: 'profile-main' }, h('p', { class: 'muted' }, t('profile.loading')));
   const right = app.auth.signedIn
-    ? h('div', { class: 'topbar-right' }, h('a', { class: 'button small ghost', href: '/#/' }, t('myGames')), accountMenu(app))
+    ? h('div', { class: 'topbar-right' }, h('a', { class: 'button small ghost', href: '/#/' }, t('profile.myGames')), accountMenu(app))
     : null;
   root.append(h('div', { class: 'profile-screen' }, h('header', { class: 'topbar' }, brand(), right), body));
 
@@ -62,7 +61,7 @@ export function mountProfile(root, app, route) {
       const path = 'username' in key ? `/api/users/username/${encodeURIComponent(key.username)}/public` : `/api/users/${encodeURIComponent(key.id)}/public`;
       const res = await fetch(path, { signal: controller.signal });
       if (res.status === 404 || res.status === 400) {
-        body.replaceChildren(h('div', { class: 'empty-state' }, h('h1', {}, t('missing')), h('p', { class: 'muted' }, t('missingHint'))));
+        body.replaceChildren(h('div', { class: 'empty-state' }, h('h1', {}, t('profile.missing')), h('p', { class: 'muted' }, t('profile.missingHint'))));
         return;
       }
       if (!res.ok) throw new Error(String(res.status));
@@ -72,8 +71,8 @@ export function mountProfile(root, app, route) {
       await (await fetch(`/api/users/${encodeURIComponent(user.id)}/games`, { signal: controller.signal })).json()
     ).games;
     const name = user.display_name ?? (user.username ? `@${user.username}` : '');
-    document.title = `${name || t('myPage')} - DreamCore`;
-    const since = new Intl.DateTimeFormat(language(), { year: 'numeric', month: 'long' }).format(new Date(user.created_at));
+    document.title = `${name || t('profile.myPage')} - DreamCore`;
+    const since = new Intl.DateTimeFormat(locale(), { year: 'numeric', month: 'long' }).format(new Date(user.created_at));
     body.replaceChildren(
       h(
         'section',
@@ -84,15 +83,15 @@ export function mountProfile(root, app, route) {
           {},
           h('h1', {}, name),
           user.username ? h('p', { class: 'muted' }, `@${user.username}`) : null,
-          h('p', { class: 'muted small' }, t('since', { date: since })),
+          h('p', { class: 'muted small' }, t('profile.since', { date: since })),
         ),
       ),
-      h('h2', {}, t('games')),
-      games.length ? h('div', { class: 'profile-games' }, games.map(gameCard)) : h('p', { class: 'muted' }, t('noGames')),
+      h('h2', {}, t('profile.games')),
+      games.length ? h('div', { class: 'profile-games' }, games.map(gameCard)) : h('p', { class: 'muted' }, t('profile.noGames')),
     );
   })().catch((/** @type {any} */ error) => {
     if (error?.name === 'AbortError') return;
-    body.replaceChildren(h('p', { class: 'form-error', role: 'alert' }, t('failed')));
+    body.replaceChildren(h('p', { class: 'form-error', role: 'alert' }, t('profile.failed')));
   });
   return () => controller.abort();
 }

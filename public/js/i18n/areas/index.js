@@ -3,15 +3,40 @@ import account from './account.js';
 import app from './app.js';
 import assets from './assets.js';
 import chat from './chat.js';
+import code from './code.js';
 import common from './common.js';
 import editor from './editor.js';
 import errors from './errors.js';
 import movie from './movie.js';
+import offline from './offline.js';
 import play from './play.js';
 import preview from './preview.js';
+import profile from './profile.js';
 import projects from './projects.js';
 import publish from './publish.js';
+import publishHelp from './publishHelp.js';
+import remix from './remix.js';
 import signin from './signin.js';
 import versions from './versions.js';
 
-export const AREAS = { account, app, assets, chat, common, editor, errors, movie, play, preview, projects, publish, signin, versions };
+export const AREAS = {
+  account,
+  app,
+  assets,
+  chat,
+  code,
+  common,
+  editor,
+  errors,
+  movie,
+  offline,
+  play,
+  preview,
+  profile,
+  projects,
+  publish,
+  publishHelp,
+  remix,
+  signin,
+  versions,
+};
