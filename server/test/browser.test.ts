@@ -225,8 +225,8 @@ function visibleTexts(page: Page): Promise<string[]> {
   });
 }
 
-/** Names that are the same in Japanese (brands, key names, units). */
-const SAME_IN_JAPANESE = ['DreamCore', 'Google', 'AI', 'OK', 'MB', 'Enter', 'Shift'];
+/** Names that are the same in Japanese (brands, key names, units, file formats). */
+const SAME_IN_JAPANESE = ['DreamCore', 'Google', 'AI', 'OK', 'MB', 'Enter', 'Shift', 'zip', 'QR'];
 
 /**
  * The words on the page that are not in the language: for Japanese, any word of Latin letters (outside the names
@@ -904,6 +904,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.locator('[data-testid="magic-link"]', { hasText: 'ログイン用リンクをメールで受け取る' }).click();
     await page.locator('[data-testid="magic-link-status"]', { hasText: `${email} にログイン用リンクを送りました` }).waitFor();
     await shot(page, `17-magic-link-sent-ja-${width}`);
+    expect(await foreignWords(page, 'ja', [email])).toEqual([]);
     const received = await mail;
     expect(received.subject).toBe('DreamCore ログインリンク');
     const link = /https?:\/\/\S+\/auth\/v1\/verify\?[^\s"<>]+/.exec(received.text)![0].replace(/&amp;/g, '&');
@@ -941,23 +942,29 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await expect.poll(() => qr.evaluate((img: { naturalWidth: number }) => img.naturalWidth)).toBeGreaterThan(0);
     await page.locator('[data-testid="share-sheet"]').scrollIntoViewIfNeeded();
     await shot(page, `19-published-share-ja-${width}`);
+    // (The chat beside it names the agent's file steps, e.g. "Write index.html", in the folded details: words of the
+    // tool, not of the app; the publish panel and the share sheet are checked here.)
+    expect(await foreignWords(page, 'ja', [email, 'うちゅうゲーム', 'index.html', 'SPEC.md', 'Write', 'Read', 'Edit'])).toEqual([]);
     expect(errors).toEqual([]);
 
     // A second Japanese-speaking user remixes it from the game page.
     const remixer = await newContext(browser, width, 'ja-JP');
     const { page: other, errors: otherErrors } = await newPage(remixer);
-    await signIn(other, base, await signUp(h.url));
+    const second = await signUp(h.url);
+    await signIn(other, base, second);
     await other.goto(`${base}/p/${gameId}`); // V2's short game address
     await other.waitForURL(`${base}/play/${gameId}`);
     const remix = other.locator('[data-action="remix"]', { hasText: 'このゲームをリミックス' });
     await remix.waitFor();
     await shot(other, `20-game-page-remix-ja-${width}`);
+    expect(await foreignWords(other, 'ja', [second.email])).toEqual([]);
     await remix.click();
     await other.waitForURL(/\/project\/[0-9a-f-]{36}$/);
     await other.locator('[data-testid="project-title"]', { hasText: 'うちゅうゲーム (Remix)' }).waitFor();
     if (width === 'phone') await other.locator('.tab-preview').click();
     await expectCanvasGame(other, '<canvas');
     await shot(other, `21-remixed-editor-ja-${width}`);
+    expect(await foreignWords(other, 'ja', [second.email, 'うちゅうゲーム (Remix)', 'index.html'])).toEqual([]);
     // The original's page now lists the remix once it is published.
     const remixId = /\/project\/([0-9a-f-]{36})$/.exec(other.url())![1]!;
     const token = await tokenOf(other);
