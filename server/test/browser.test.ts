@@ -545,7 +545,21 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     // The server's own pages read the choice too (a cookie), over the browser's English.
     await page.goto(`${h.url}/play/not-a-game`);
     await page.locator('[data-testid="error-page"] h1', { hasText: 'このリンクはゲームにつながっていません' }).waitFor();
+    // The other four, for a reviewer to look at (and for Chinese and Korean: no Latin word either).
     await page.goto(`${h.url}/#/`);
+    for (const [lang, heading] of [
+      ['zh', '我的游戏'],
+      ['ko', '내 게임'],
+      ['es', 'Mis juegos'],
+      ['pt', 'Meus jogos'],
+    ] as const) {
+      await page.locator('[data-testid="language-switch"]').selectOption(lang);
+      await page.locator('.projects-head h1', { hasText: heading }).waitFor();
+      expect(await page.evaluate(() => document.documentElement.lang)).toBe(lang);
+      await page.locator('.quota-item').first().waitFor();
+      if (lang === 'zh' || lang === 'ko') expect(await foreignWords(page, 'ja', userContent), lang).toEqual([]);
+      await shot(page, `i18n-${lang}-desktop-projects`);
+    }
     await page.locator('[data-testid="language-switch"]').selectOption('en');
     await page.locator('.projects-head h1', { hasText: 'My games' }).waitFor();
     expect(errors).toEqual([]);
