@@ -32,6 +32,8 @@ const OFFLINE = [
   '/js/i18n/areas/versions.js',
 ];
 
+const APP_PAGE = /^\/(create|login|mypage|project\/[^/]+|u\/[^/]+|@[^/]+)?\/?$/;
+
 self.addEventListener('install', (event) => {
   event.waitUntil(
     caches
@@ -54,7 +56,8 @@ self.addEventListener('fetch', (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (request.method !== 'GET' || url.origin !== self.location.origin) return;
-  if (request.mode === 'navigate') {
+  // Only the app's own pages: game pages, previews and the API keep their requests exactly as the browser makes them.
+  if (request.mode === 'navigate' && APP_PAGE.test(url.pathname)) {
     event.respondWith(fetch(request).catch(() => caches.match('/offline.html')));
     return;
   }
