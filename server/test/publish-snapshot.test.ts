@@ -188,6 +188,19 @@ describe('publishing help: info from the model, a picture of the running game, t
     expect((await empty.call('POST', `/api/projects/${empty.scope.projectId}/generate-thumbnail`, {})).status).toBe(404);
   });
 
+  it('both spend one of the user’s AI requests: over the limit they are refused and nothing runs', async () => {
+    const { user, scope, backend, call } = await projectWith(shooter);
+    let spare = 0;
+    while (await h.server.ctx.aiLimiter.take(user.userId)) spare += 1;
+    expect(spare).toBeGreaterThan(0);
+    const before = await backend.git.log(scope);
+    for (const route of ['generate-publish-info', 'generate-thumbnail']) {
+      const res = await call('POST', `/api/projects/${scope.projectId}/${route}`, { language: 'en' });
+      expect([route, res.status, res.json.error]).toEqual([route, 429, expect.stringMatching(/Too many AI requests/)]);
+    }
+    expect(await backend.git.log(scope)).toEqual(before);
+  });
+
   it('the thumbnail is a picture of the running game; publishing stays up to date; the QR code names the play page', { timeout: 60_000 }, async () => {
     const { scope, backend, call } = await projectWith(shooter);
     const published = await call('POST', `/api/projects/${scope.projectId}/publish`, { title: 'Shooter' });

@@ -394,6 +394,23 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
     return `/api/projects/${scope.projectId}/thumbnail?t=${Date.now()}`;
   };
 
+  /**
+   * The preamble every AI job on a project's game shares (picture, publish info, movie): the game must exist, then one
+   * of the user’s AI requests is spent (not before, so asking about an empty project costs nothing; the scope is the
+   * signed-in owner’s, `own` has checked). Sends the refusal and answers false, or answers true.
+   */
+  const readyForAiWork = async (res: Response, scope: ProjectScope, extra: { success?: false } = {}) => {
+    if (!(await ctx.backend.files.exists(scope, 'index.html'))) {
+      res.status(404).json({ ...extra, error: 'Game code not found' });
+      return false;
+    }
+    if (!(await ctx.aiLimiter.take(scope.userId))) {
+      res.status(429).json({ ...extra, error: AI_LIMIT_MESSAGE });
+      return false;
+    }
+    return true;
+  };
+
   // ---------------------------------------------------------------- publishing help (AI)
   // A picture of the running game: the game check (a headless chromium where the backend runs games: a render sandbox
   // on Modal) loads it, plays a few keys and returns the frame; it becomes thumbnail.webp.
@@ -404,8 +421,7 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
     route(async (req, res) => {
       const scope = scopeOf(req);
       if (!ctx.backend.capabilities.checkGame.supported) return res.status(503).json({ error: 'Thumbnail service is not available' });
-      if (!ctx.aiLimiter.take(req.identity.userId)) return res.status(429).json({ error: AI_LIMIT_MESSAGE });
-      if (!(await ctx.backend.files.exists(scope, 'index.html'))) return res.status(404).json({ error: 'Game code not found' });
+      if (!(await readyForAiWork(res, scope))) return;
       const check = await ctx.backend.checkGame({ scope, picture: true });
       if (!check.picture || !check.checks.draws)
         return res.status(422).json({ error: 'The game shows nothing to take a picture of', code: 'NOTHING_DRAWN', errors: check.errors });
@@ -424,8 +440,7 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
       const body = (req.body ?? {}) as { language?: unknown };
       if (body.language !== undefined && !isPublishInfoLanguage(body.language)) return res.status(400).json({ error: 'Unsupported language' });
       const language = isPublishInfoLanguage(body.language) ? body.language : requestLanguage(req);
-      if (!ctx.aiLimiter.take(req.identity.userId)) return res.status(429).json({ error: AI_LIMIT_MESSAGE });
-      if (!(await ctx.backend.files.exists(scope, 'index.html'))) return res.status(404).json({ error: 'Game code not found' });
+      if (!(await readyForAiWork(res, scope))) return;
       const run = ctx.backend.runClaude({ scope, prompt: publishInfoPrompt(language), skills: [], timeoutMs: PUBLISH_INFO_TIMEOUT_MS });
       const result = await run.result;
       try {
@@ -481,8 +496,7 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
         if (!ctx.backend.capabilities.renderVideo.supported) {
           return res.status(503).json({ success: false, error: 'Movie generation service is not yet available' });
         }
-        if (!(await ctx.backend.files.exists(scope, 'index.html'))) return res.status(404).json({ success: false, error: 'Game code not found' });
-        if (!(await ctx.aiLimiter.take(req.identity.userId))) return res.status(429).json({ success: false, error: AI_LIMIT_MESSAGE });
+        if (!(await readyForAiWork(res, scope, { success: false }))) return;
         const title = (await req.repo.getDraft(scope.projectId).catch(() => null))?.title?.trim() || undefined;
         // Checked again with no await before the start: two POSTs at once make one render, not two.
         const current = renders.get(scope.projectId);
