@@ -360,7 +360,10 @@ describe.skipIf(!CAN_RUN_BROWSER)('issue 18 in the browser', () => {
       expect(await folded.evaluate((d: any) => d.open)).toBe(false);
       expect(await folded.locator('summary').textContent()).toMatch(ja ? /^DreamCore がしたこと（\d+ステップ）$/ : /^What DreamCore did \(\d+ steps?\)$/);
       await folded.locator('summary').click();
-      expect(await folded.locator('li').allTextContents()).toEqual([expect.stringContaining('Read index.html'), expect.stringContaining('Edit index.html')]);
+      // In the app's words with the file's plain name, not the tool's ("Read index.html").
+      expect(await folded.locator('li').allTextContents()).toEqual(
+        ja ? ['「index.html」を確認しました', '「index.html」を書き換えました'] : ['Looked at index.html', 'Changed index.html'],
+      );
       await shot(page, `trust-7-chat-${width}`);
 
       // The replies speak as a product would: no files, no code words, no narration of reading, no repeats.

@@ -3,7 +3,7 @@
  * language, and the commit message that keeps the agent's summary.
  */
 import { describe, expect, it } from 'vitest';
-import { requestLanguage, stepForTool, stepText, toolDetail } from '../src/jobs/steps.js';
+import { requestLanguage, stepForTool, stepText, toolDetail, toolStep } from '../src/jobs/steps.js';
 import { versionMessage } from '../src/versions.js';
 import { withLanguage } from '../src/language.js';
 import { splitStyle } from '@dreamcore/runtime-core/demo';
@@ -34,6 +34,18 @@ describe('progress steps', () => {
     expect(toolDetail('Bash', { command: 'ls' })).toBe('Bash ls');
     expect(toolDetail('TodoWrite', { todos: [] })).toBe('TodoWrite');
     expect(toolDetail('Grep', { pattern: 'x'.repeat(100) })).toBe(`Grep ${'x'.repeat(80)}…`);
+  });
+
+  it("name the tool call's kind and its file's plain name for the app's own words, never a command or a pattern", () => {
+    expect(toolStep('Write', { file_path: '/workspace/index.html', content: '…' })).toEqual({ tool: 'write', file: 'index.html' });
+    expect(toolStep('MultiEdit', { file_path: '/w/js/game.js', edits: [] })).toEqual({ tool: 'edit', file: 'game.js' });
+    expect(toolStep('Read', { file_path: 'SPEC.md' })).toEqual({ tool: 'read', file: 'SPEC.md' });
+    expect(toolStep('Bash', { command: 'node check.js' })).toEqual({ tool: 'run' });
+    expect(toolStep('Grep', { pattern: 'AudioContext', path: '/w' })).toEqual({ tool: 'search' });
+    expect(toolStep('TodoWrite', { todos: [] })).toEqual({ tool: 'plan' });
+    expect(toolStep('mcp__dreamcore__generate_image', { prompt: 'a ship' })).toEqual({ tool: 'image' });
+    expect(toolStep('SomethingNew', null)).toEqual({ tool: 'other' });
+    expect(toolStep('Edit', {})).toEqual({ tool: 'edit' });
   });
 });
 

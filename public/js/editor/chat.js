@@ -286,19 +286,32 @@ export function createChat({ app, projectId, onJobEnded }) {
   }
 
   /**
-   * The tool call behind a step goes into the job's bubble, folded: people see "Building your game", the curious
-   * open "What DreamCore did" and see "Write index.html".
-   * @param {string} jobId
-   * @param {string} step
-   * @param {string} detail
+   * The tool call behind a step, in the user's words ("Wrote index.html", 「index.html」を作りました): the server's
+   * `tool` kind in this screen's catalogue with the file's plain name, never the tool's own name ("Write", "Bash").
+   * @param {{ tool?: unknown, file?: unknown }} m
    */
-  function addStepDetail(jobId, step, detail) {
+  function toolWords(m) {
+    const file = typeof m.file === 'string' && m.file ? m.file : null;
+    const key = `chat.tool_${m.tool}`;
+    if (typeof m.tool !== 'string' || !hasKey(key)) return t('chat.tool_other');
+    const words = t(key, file ? { file } : {});
+    // A kind that names its file, without one (a tool call with no path): the plain words instead of "{file}".
+    return !file && words.includes('{file}') ? t('chat.tool_other') : words;
+  }
+
+  /**
+   * The tool calls go into the job's bubble, folded: people see "Building your game", the curious open "What
+   * DreamCore did" and see "Wrote index.html".
+   * @param {string} jobId
+   * @param {string} words
+   */
+  function addStepDetail(jobId, words) {
     const entry = jobEntry(jobId);
     if (!entry.steps) {
       entry.steps = h('ol', { class: 'job-steps-list' });
       entry.bubble.append(h('details', { class: 'job-steps', dataset: { testid: 'job-steps' } }, h('summary', {}, ''), entry.steps));
     }
-    entry.steps.append(h('li', {}, h('span', {}, step), ' ', h('code', {}, detail)));
+    entry.steps.append(h('li', {}, words));
     const count = entry.steps.children.length;
     const summary = entry.bubble.querySelector('.job-steps summary');
     if (summary) summary.textContent = t('chat.stepsSummary', { count });
@@ -618,7 +631,8 @@ export function createChat({ app, projectId, onJobEnded }) {
       if (activeJobId !== m.jobId) setActive(m.jobId, m.job);
       const words = stepWords(/** @type {any} */ (m));
       showProgress(m.progress, words);
-      if (typeof m.detail === 'string' && m.detail) addStepDetail(m.jobId, words, m.detail);
+      // A step made from a tool call (the others, like starting and saving, have no `tool`).
+      if (typeof m.tool === 'string') addStepDetail(m.jobId, toolWords(/** @type {any} */ (m)));
     }),
     socket.on('stream', (m) => {
       if (!fresh(m)) return;

@@ -25,7 +25,7 @@ import { jobWire, projectBrief } from '../wire.js';
 import { createJobTools, IMAGE_COST_USD, type GeneratedImage } from './tools.js';
 import { DEFAULT_PROJECT_NAME, repairPrompt, skillsFor, specTitle, type CheckedTurn } from './agent-turn.js';
 import { versionMessage } from '../versions.js';
-import { requestLanguage, stepForTool, stepText, toolDetail, type StepKey, type StepLanguage } from './steps.js';
+import { requestLanguage, stepForTool, stepText, toolDetail, toolStep, type StepKey, type StepLanguage, type ToolKind } from './steps.js';
 import { withLanguage, type Language } from '../language.js';
 
 /** What the job manager needs from the database, at the service level. */
@@ -250,12 +250,19 @@ export class JobManager {
 
   /**
    * A step of the job, for people: `message` in the user's language (V2's field), `step` for a client's own words,
-   * and `detail`, the tool call behind it (the chat folds those away).
+   * and the tool call behind it (the chat folds those away): `tool` (its kind) and `file` for the app's own words,
+   * `detail` ("Write index.html") for V2 clients.
    */
-  private async progress(jobId: string, progress: number, step: StepKey, lang: StepLanguage, detail?: string): Promise<void> {
+  private async progress(
+    jobId: string,
+    progress: number,
+    step: StepKey,
+    lang: StepLanguage,
+    call?: { detail: string; tool: ToolKind; file?: string },
+  ): Promise<void> {
     const message = stepText(step, lang);
     const job = await this.update(jobId, { progress, progressMessage: message });
-    this.events.emit(jobId, 'progress', { job: jobWire(job), progress, message, step, ...(detail ? { detail } : {}) });
+    this.events.emit(jobId, 'progress', { job: jobWire(job), progress, message, step, ...call });
   }
 
   /**
@@ -406,7 +413,7 @@ export class JobManager {
         closingText = '';
         progress.value = Math.min(90, progress.value + 10);
         const step = stepForTool(event.name, event.input, { hasGame: progress.hasGame });
-        await this.progress(jobId, progress.value, step, lang, toolDetail(event.name, event.input));
+        await this.progress(jobId, progress.value, step, lang, { detail: toolDetail(event.name, event.input), ...toolStep(event.name, event.input) });
       } else if (event.type === 'status' && event.status === 'retrying') {
         await this.progress(jobId, progress.value, 'reconnecting', lang);
       } else if (event.type === 'result') {

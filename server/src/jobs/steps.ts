@@ -85,7 +85,40 @@ export function stepForTool(name: string, input: unknown, state: { hasGame: bool
   return TOOL_STEPS[name] ?? 'working';
 }
 
-/** The tool call as a short line for the folded details: "Write index.html", "Bash npm test". */
+/**
+ * What a tool call did, as a kind the app has words for (`chat.tool_<kind>` in the catalogue), so the folded details
+ * read "Wrote index.html" / 「index.html」を作りました, not the tool's own name.
+ */
+export type ToolKind = 'read' | 'write' | 'edit' | 'search' | 'run' | 'web' | 'plan' | 'image' | 'other';
+const TOOL_KINDS: Record<string, ToolKind> = {
+  Read: 'read',
+  Write: 'write',
+  Edit: 'edit',
+  MultiEdit: 'edit',
+  NotebookEdit: 'edit',
+  Glob: 'search',
+  Grep: 'search',
+  LS: 'search',
+  Bash: 'run',
+  WebFetch: 'web',
+  WebSearch: 'web',
+  TodoWrite: 'plan',
+  Task: 'plan',
+  Skill: 'plan',
+};
+/** The kinds whose words name the file (the others say what was done without it). */
+const FILE_KINDS = new Set<ToolKind>(['read', 'write', 'edit']);
+
+/** The tool call as a kind and, for reading and writing, the file's plain name (no folders): `{ tool, file }`. */
+export function toolStep(name: string, input: unknown): { tool: ToolKind; file?: string } {
+  const tool = TOOL_KINDS[name] ?? (/image/i.test(name) ? 'image' : 'other');
+  const args = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
+  const path = typeof args.file_path === 'string' ? args.file_path : typeof args.notebook_path === 'string' ? args.notebook_path : '';
+  const file = path.split('/').pop() ?? '';
+  return FILE_KINDS.has(tool) && file ? { tool, file: file.length > 80 ? `${file.slice(0, 80)}…` : file } : { tool };
+}
+
+/** The tool call as a short line for V2 clients (`detail`): "Write index.html", "Bash npm test". */
 export function toolDetail(name: string, input: unknown): string {
   const args = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
   const target = [args.file_path, args.path, args.pattern, args.command, args.url].find((v) => typeof v === 'string') as string | undefined;
