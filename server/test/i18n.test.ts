@@ -194,6 +194,21 @@ describe('the lookup', () => {
     expect(i18n.language()).toBe('ja');
   });
 
+  it("says a server's refusal in the user's words, never the server's own English or Japanese text", async () => {
+    const { errorText } = (await import(pathToFileURL(join(PUBLIC, 'js', 'screens', 'chrome.js')).href)) as {
+      errorText(message: unknown): string;
+    };
+    i18n.setLanguage('ja');
+    // Restoring a version while a generation runs: V2's fixed English text on the socket.
+    expect(errorText({ type: 'error', message: 'A generation is running for this project; cancel it first' })).toBe(i18n.t('errors.restoreWhileRunning'));
+    expect(errorText({ type: 'error', message: 'Access denied' })).toBe(i18n.t('errors.accessDenied'));
+    expect(errorText({ type: 'error', error: { code: 'RATE_LIMITED', message: 'Too many requests' } })).toBe(i18n.t('errors.rateLimited'));
+    // Whatever else the server says (a backend's message, a code the app does not know): a general word.
+    expect(errorText({ type: 'error', message: 'Version abc1234 not found in the repository' })).toBe(i18n.t('common.somethingWrong'));
+    expect(errorText({ type: 'error', error: { code: 'SOMETHING_NEW', message: 'Quota store offline' } })).toBe(i18n.t('common.somethingWrong'));
+    expect(i18n.t('common.somethingWrong')).toBe('問題が発生しました。もう一度お試しください。');
+  });
+
   it('formats dates and times in the language', () => {
     const iso = '2026-12-03T14:05:00Z';
     i18n.setLanguage('ja');

@@ -179,8 +179,20 @@ const ERROR_CODES = {
 };
 
 /**
- * A server error (socket `error`, structured or plain) in the user's words: a known code in the catalogue; the
- * server's own text only when it has no code (its words are English or Japanese, whatever the user's language).
+ * The plain socket errors (V2's fixed English texts, docs/protocol.md) a person can meet, by their text: the others
+ * (a malformed frame, a message before sign-in) are the app's own mistakes, said as "something went wrong".
+ * @type {Record<string, import('../i18n/index.js').Key>}
+ */
+const ERROR_MESSAGES = {
+  'Access denied': 'errors.accessDenied',
+  'A generation is running for this project; cancel it first': 'errors.restoreWhileRunning',
+  'Failed to restore version': 'errors.restoreFailed',
+};
+
+/**
+ * A server error (socket `error`, structured or plain) in the user's words: a known code (or a known plain text) in
+ * the catalogue, else a general word. Never the server's own text: it is English or Japanese, whatever the user's
+ * language, and written for developers.
  * @param {{ message?: string, error?: any, [field: string]: unknown } | null | undefined} message
  */
 export function errorText(message) {
@@ -190,6 +202,6 @@ export function errorText(message) {
     const words = t(key, { limit: e.limit ?? '' });
     return e.resetAt ? `${words} ${t('errors.resetsAt', { date: formatDate(e.resetAt) })}` : words;
   }
-  if (message?.message === 'Access denied') return t('errors.accessDenied');
-  return e?.message || message?.message || t('common.somethingWrong');
+  const plain = typeof message?.message === 'string' ? ERROR_MESSAGES[message.message] : undefined;
+  return t(plain ?? 'common.somethingWrong');
 }
