@@ -175,6 +175,18 @@ describe('Google sign-in (embedded)', () => {
     expect(await h.server.ctx.db.auth!.authUserByEmail(stranger)).toBeNull();
   });
 
+  it('refuses an ID token the provider did not sign, or one for another issuer, client or sign-in, and creates nobody', async () => {
+    for (const forge of ['signature', 'issuer', 'audience', 'nonce'] as const) {
+      google.nextAccount = { sub: `forged-${forge}-${Date.now()}`, email: `forged-${forge}-${Date.now()}@example.com`, email_verified: true };
+      const { cookie, callback } = await startGoogle();
+      google.forgeNext = forge;
+      const refused = await land(callback, { cookie });
+      expect([forge, refused.params.get('access_token'), refused.params.get('error_code')]).toEqual([forge, null, 'bad_response']);
+      expect(google.forgeNext).toBeNull(); // the forged token was really issued and refused
+      expect(await h.server.ctx.db.auth!.authUserByEmail(google.nextAccount.email)).toBeNull();
+    }
+  });
+
   it('refuses a callback from another browser (no cookie), a made-up state and an unknown provider', async () => {
     google.nextAccount = { sub: `g4-${Date.now()}`, email: `csrf-${Date.now()}@example.com`, email_verified: true };
     const { callback } = await startGoogle();

@@ -1,9 +1,12 @@
 /**
  * Google sign-in for embedded auth: the OAuth 2.0 authorization code flow with PKCE (S256), state and an OpenID nonce,
  * done with oauth4webapi against the provider's discovery document. The server is the confidential client: the
- * browser only ever sees the provider's consent page and, at the end, a DreamCore session.
+ * browser only ever sees the provider's consent page and, at the end, a DreamCore session. oauth4webapi checks the ID
+ * token's claims (iss, aud, exp, nonce) but, as OIDC allows for a token fetched over TLS, not its signature; we check
+ * that too with jose against the provider's published keys, so a token the provider did not sign never signs anyone in.
  */
 import * as oauth from 'oauth4webapi';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 
 export interface GoogleSettings {
   clientId: string;
@@ -53,6 +56,7 @@ export function createGoogleClient(settings: GoogleSettings): GoogleClient {
   const client: oauth.Client = { client_id: settings.clientId };
   const clientAuth = oauth.ClientSecretPost(settings.clientSecret);
   let metadata: Promise<oauth.AuthorizationServer> | null = null;
+  let keys: ReturnType<typeof createRemoteJWKSet> | null = null;
   const server = () => {
     metadata ??= oauth
       .discoveryRequest(issuer, { ...options, algorithm: 'oidc' })
@@ -93,7 +97,11 @@ export function createGoogleClient(settings: GoogleSettings): GoogleClient {
         const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, redirectUri, flow.codeVerifier, options);
         const result = await oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: flow.nonce, requireIdToken: true });
         claims = oauth.getValidatedIdTokenClaims(result);
+        if (!as.jwks_uri || !result.id_token) throw new OAuthFlowError('bad_response', 'the provider publishes no keys to check its ID token with');
+        keys ??= createRemoteJWKSet(new URL(as.jwks_uri));
+        await jwtVerify(result.id_token, keys, { issuer: as.issuer, audience: settings.clientId, algorithms: ['RS256', 'ES256'], clockTolerance: 30 });
       } catch (error) {
+        if (error instanceof joseErrors.JOSEError) throw new OAuthFlowError('bad_response', `the ID token does not verify (${error.code})`);
         if (error instanceof oauth.AuthorizationResponseError || error instanceof oauth.ResponseBodyError) {
           throw new OAuthFlowError('provider_error', `${error.error}: ${error.error_description ?? error.message}`);
         }

@@ -4,7 +4,8 @@
  * than `code`, a scope without `openid`, a missing state or a PKCE challenge other than S256; `/token` refuses a wrong
  * client secret, a code used before or expired, a `redirect_uri` other than the authorize request's and a
  * `code_verifier` that does not hash to the challenge. ID tokens are RS256 JWTs with iss, aud, nonce and the e-mail.
- * `/authorize` consents at once as `nextAccount` (there is no person to click) — the only shortcut.
+ * `/authorize` consents at once as `nextAccount` (there is no person to click) — the only shortcut. `forgeNext` makes
+ * the next ID token one the client must refuse (signed by another key, or for another issuer, audience or nonce).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -27,6 +28,8 @@ export interface FakeOAuthProvider {
   nextAccount: FakeAccount;
   /** Every refusal, as `endpoint: error` (tests assert what was refused). */
   refusals: string[];
+  /** What is wrong with the next ID token issued (then it is back to honest tokens). */
+  forgeNext: 'signature' | 'issuer' | 'audience' | 'nonce' | null;
   /** Codes issued and whether they were redeemed. */
   codes: Map<string, { redeemed: boolean }>;
   close(): Promise<void>;
@@ -44,6 +47,7 @@ interface Grant {
 
 export async function startFakeOAuthProvider(options: { redirectUris: () => string[] }): Promise<FakeOAuthProvider> {
   const { privateKey, publicKey } = await generateKeyPair('RS256');
+  const strangersKey = (await generateKeyPair('RS256')).privateKey;
   const jwk = { ...(await exportJWK(publicKey)), kid: 'fake-1', alg: 'RS256', use: 'sig' };
   const grants = new Map<string, Grant>();
   const app = express();
@@ -57,6 +61,7 @@ export async function startFakeOAuthProvider(options: { redirectUris: () => stri
     clientSecret: randomBytes(12).toString('hex'),
     nextAccount: { sub: '1000001', email: 'someone@example.com', email_verified: true, name: 'Someone' },
     refusals: [],
+    forgeNext: null,
     codes: new Map(),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -125,19 +130,22 @@ export async function startFakeOAuthProvider(options: { redirectUris: () => stri
       .update(body.code_verifier ?? '')
       .digest('base64url');
     if (!body.code_verifier || hashed !== grant.challenge) return refuse(res, 'token', 400, 'invalid_grant', 'Invalid code verifier.');
+    const forge = provider.forgeNext;
+    provider.forgeNext = null;
+    const nonce = forge === 'nonce' ? 'another-sign-in' : grant.nonce;
     const idToken = await new SignJWT({
       email: grant.account.email,
       email_verified: grant.account.email_verified,
       ...(grant.account.name ? { name: grant.account.name } : {}),
-      ...(grant.nonce ? { nonce: grant.nonce } : {}),
+      ...(nonce ? { nonce } : {}),
     })
       .setProtectedHeader({ alg: 'RS256', kid: 'fake-1', typ: 'JWT' })
-      .setIssuer(url)
-      .setAudience(provider.clientId)
+      .setIssuer(forge === 'issuer' ? 'https://accounts.example' : url)
+      .setAudience(forge === 'audience' ? 'another-client.apps.example' : provider.clientId)
       .setSubject(grant.account.sub)
       .setIssuedAt()
       .setExpirationTime('1h')
-      .sign(privateKey);
+      .sign(forge === 'signature' ? strangersKey : privateKey);
     res.set('cache-control', 'no-store').json({
       access_token: randomBytes(16).toString('hex'),
       token_type: 'Bearer',
