@@ -214,6 +214,14 @@ lane('Modal backend specifics (emulator)', () => {
     expect(await cost(() => b.files.listProjects({ userId: scope.userId }))).toEqual(one);
     expect(await cost(() => b.git.commit(scope, 'c'))).toEqual(one);
     expect(await cost(() => b.git.log(scope))).toEqual(one);
+    // What a remix does per version and per file: the probe, the version's resolution and the read go together.
+    const [head] = (await b.git.log(scope)).commits;
+    let listed: string[] = [];
+    expect(await cost(async () => (listed = await b.git.listAt(scope, head!.shortHash)))).toEqual(one);
+    expect(listed).toEqual(['a.txt', 'index.html']);
+    let bytes: Uint8Array = new Uint8Array();
+    expect(await cost(async () => (bytes = await b.git.readAt(scope, head!.shortHash, 'a.txt')))).toEqual(one);
+    expect(new TextDecoder().decode(bytes)).toBe('x');
     expect(await cost(() => b.files.delete(scope, 'a.txt'))).toEqual(one);
     expect((await b.git.log(scope)).commits.map((c) => c.message.trim())).toEqual(['c', 'Initial commit']);
     // An agent run too: the prompt goes with the request, the CLI's output streams back on the helper's stdout.

@@ -329,6 +329,19 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
 
   const sequence = (scope: ProjectScope, steps: GitStep[]) => (runner.sequence ? runner.sequence(scope, steps) : sequentially(runner, scope, steps));
 
+  /**
+   * `version` resolved to a commit, then `args` (which name it as `${version}^{commit}`), after the probe: one sequence.
+   * NOT_FOUND without a repository or when the version is not a commit; otherwise the result of `args` (maybe a
+   * failure, for the caller to read).
+   */
+  async function resolvedSequence(scope: ProjectScope, version: string, args: string[]): Promise<GitRunResult | undefined> {
+    const probed = await sequence(scope, [{ args: ['rev-parse', '--verify', '-q', '--end-of-options', `${version}^{commit}`] }, { args }]);
+    repoRequired(probed, scope);
+    const [resolved, result] = probed.results;
+    if (resolved?.exitCode !== 0) throw createError('NOT_FOUND', `version ${version} not found`, { details: { version } });
+    return result;
+  }
+
   /** A step's result as `git()` would have it: a failure that may not happen is INTERNAL. */
   function checked(result: GitRunResult | undefined, args: string[], allowFailure = false): GitRunResult {
     if (!result) throw createError('INTERNAL', `git ${args[0]} did not run`);
@@ -439,24 +452,26 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
       return { from: fromHash, to: toHash, files: parseNameStatus(text(names.stdout)), patch: text(patch.stdout) };
     }),
 
+    // readAt and listAt: the probe, the version's resolution and the read in one sequence (one round trip on a remote
+    // backend; a remix reads every file of a version). `version` passed checkVersion, so `${version}^{commit}` is a
+    // revision and never an option.
     readAt: serialized(async (scope, version: string, path: string): Promise<Uint8Array> => {
       checkVersion(version);
       const relative = normalizeRelativePath(path);
-      await requireRepo(scope);
-      const hash = await resolveCommit(scope, version);
-      const r = await git(scope, ['cat-file', 'blob', `${hash}:${relative}`], true);
-      if (r.exitCode !== 0) {
+      const read = await resolvedSequence(scope, version, ['cat-file', 'blob', `${version}^{commit}:${relative}`]);
+      if (!read || read.exitCode !== 0) {
         throw createError('NOT_FOUND', `${relative} does not exist at ${version}`, { details: { path: relative, version } });
       }
-      return r.stdout;
+      return read.stdout;
     }),
 
     listAt: serialized(async (scope, version: string): Promise<string[]> => {
       checkVersion(version);
-      await requireRepo(scope);
-      const hash = await resolveCommit(scope, version);
-      const r = await git(scope, ['ls-tree', '-r', '-z', '--name-only', '--full-tree', hash]);
-      return text(r.stdout).split('\0').filter(Boolean).sort();
+      const list = await resolvedSequence(scope, version, ['ls-tree', '-r', '-z', '--name-only', '--full-tree', `${version}^{commit}`]);
+      return text(checked(list, ['ls-tree']).stdout)
+        .split('\0')
+        .filter(Boolean)
+        .sort();
     }),
 
     restore: serialized(async (scope, version: string, opts: { message?: string } = {}): Promise<CommitResult> => {
