@@ -64,32 +64,19 @@ export interface Postgres {
   stop(): Promise<void>;
 }
 
-/** A throw-away PostgreSQL 15 on a random loopback port (trust auth, durability off: it is deleted on stop). */
-export async function startPostgres(options: { maxConnections?: number } = {}): Promise<Postgres> {
-  const initdb = pgBinary('initdb');
+/**
+ * Starts the postmaster of `dataDir` with `settings` (pg_ctl, waiting until it accepts connections). The returned stop
+ * (immediate, idempotent) also runs if this process exits first: pg_ctl daemonises the postmaster, which would otherwise
+ * outlive a crashed caller. Used by startPostgres below and by the tests' PostgreSQL + PostgREST stack.
+ */
+export async function runPostgres(dataDir: string, logFile: string, settings: string): Promise<() => void> {
   const pgCtl = pgBinary('pg_ctl');
-  if (!initdb || !pgCtl) throw new Error(`PostgreSQL 15 not found in ${PG_BIN_DIRS.join(', ')}: run npm run setup (apt-get install postgresql-15)`);
-  const dir = mkdtempSync(path.join(tmpdir(), 'dreamcore-cluster-pg-'));
-  giveToPostgres(dir);
-  const dataDir = path.join(dir, 'data');
-  const [initCmd, initArgs] = asPostgres(initdb, [
-    '-D',
-    dataDir,
-    '-U',
-    'postgres',
-    '-A',
-    'trust',
-    '-E',
-    'UTF8',
-    '--locale=C',
-    '--no-sync',
-    '--no-instructions',
-  ]);
-  await run(initCmd, initArgs);
-  let started = false;
-  const stopCluster = () => {
-    if (!started) return;
-    started = false;
+  if (!pgCtl) throw new Error(`PostgreSQL 15 not found in ${PG_BIN_DIRS.join(', ')}: run npm run setup (apt-get install postgresql-15)`);
+  let running = true;
+  const stop = () => {
+    if (!running) return;
+    running = false;
+    process.removeListener('exit', stop);
     const [cmd, args] = asPostgres(pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
     try {
       execFileSync(cmd, args, { stdio: 'ignore' });
@@ -97,9 +84,28 @@ export async function startPostgres(options: { maxConnections?: number } = {}): 
       // already gone
     }
   };
-  // pg_ctl daemonises the postmaster: a crashed caller must not leave it behind.
-  process.once('exit', stopCluster);
+  process.once('exit', stop);
+  const [cmd, args] = asPostgres(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '30', '-o', settings, 'start']);
+  try {
+    await run(cmd, args);
+  } catch (error) {
+    stop(); // pg_ctl may give up waiting on a postmaster that did start
+    throw error;
+  }
+  return stop;
+}
+
+/** A throw-away PostgreSQL 15 on a random loopback port (trust auth, durability off: it is deleted on stop). */
+export async function startPostgres(options: { maxConnections?: number } = {}): Promise<Postgres> {
+  const initdb = pgBinary('initdb');
+  if (!initdb) throw new Error(`PostgreSQL 15 not found in ${PG_BIN_DIRS.join(', ')}: run npm run setup (apt-get install postgresql-15)`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'dreamcore-cluster-pg-'));
+  giveToPostgres(dir);
+  const dataDir = path.join(dir, 'data');
+  const logFile = path.join(dir, 'postgres.log');
+  await initPostgres(initdb, dataDir);
   let port: number;
+  let stopCluster: () => void;
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
     const settings = [
@@ -107,22 +113,18 @@ export async function startPostgres(options: { maxConnections?: number } = {}): 
       `-c max_connections=${options.maxConnections ?? 200}`,
       '-c fsync=off -c synchronous_commit=off -c full_page_writes=off',
     ].join(' ');
-    const [cmd, args] = asPostgres(pgCtl, ['-D', dataDir, '-l', path.join(dir, 'postgres.log'), '-w', '-t', '30', '-o', settings, 'start']);
     try {
-      started = true;
-      await run(cmd, args);
+      stopCluster = await runPostgres(dataDir, logFile, settings);
       break;
     } catch (error) {
-      started = false;
       // Another process took the port between freePort() and the start: try another one.
-      if (attempt >= 3) throw new Error(`PostgreSQL did not start: ${readFileSync(path.join(dir, 'postgres.log'), 'utf8').slice(-1500)}`, { cause: error });
+      if (attempt >= 3) throw new Error(`PostgreSQL did not start: ${readFileSync(logFile, 'utf8').slice(-1500)}`, { cause: error });
     }
   }
   return {
     connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     async stop() {
-      process.removeListener('exit', stopCluster);
       stopCluster();
       rmSync(dir, { recursive: true, force: true });
     },

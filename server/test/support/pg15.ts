@@ -7,7 +7,7 @@
  * PostgreSQL and PostgREST listen only on unix sockets inside a temp dir owned by `postgres`; only the proxy has a
  * (loopback, ephemeral) port.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -15,13 +15,10 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import pg from 'pg';
 import { applyMigrations, type SqlExecutor } from '../../src/db/migrate.js';
-import { asPostgres, giveToPostgres, initPostgres, PG_BIN_DIRS, pgBinary } from '../../../scripts/cluster.js';
-
-const run = promisify(execFile);
+import { giveToPostgres, initPostgres, PG_BIN_DIRS, pgBinary, runPostgres } from '../../../scripts/cluster.js';
 
 export interface Pg15Stack {
   /** What supabase-js is given as the project URL. */
@@ -110,28 +107,17 @@ export async function startPg15Stack(): Promise<Pg15Stack> {
   const dir = mkdtempSync(path.join(tmpdir(), 'dreamcore-pg15-'));
   const dataDir = path.join(dir, 'data');
   const logFile = path.join(dir, 'postgres.log');
-  const pgCtl = findBinary('pg_ctl')!;
   giveToPostgres(dir);
 
   let postgrest: ChildProcess | null = null;
   let proxy: http.Server | null = null;
   let sql: pg.Client | null = null;
-  let clusterStarted = false;
+  /** runPostgres's stop once the cluster runs (it also stops the cluster if this process crashes). */
+  let stopCluster: () => void = () => undefined;
 
-  const stopCluster = () => {
-    if (!clusterStarted) return;
-    clusterStarted = false;
-    const [cmd, args] = asPostgres(pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
-    try {
-      execFileSync(cmd, args, { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  };
-  // A crashed test run must not leave a postmaster behind (pg_ctl daemonises it, so it would outlive us).
+  // A crashed test run must not leave PostgREST behind either.
   const onExit = () => {
     postgrest?.kill('SIGKILL');
-    stopCluster();
   };
   process.once('exit', onExit);
 
@@ -158,9 +144,7 @@ export async function startPg15Stack(): Promise<Pg15Stack> {
     t = performance.now();
     // No TCP at all (listen_addresses ''); the socket lives in the temp dir. Durability off: this is a test database.
     const options = `-c listen_addresses='' -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=30`;
-    const [ctlCmd, ctlArgs] = asPostgres(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '30', '-o', options, 'start']);
-    clusterStarted = true;
-    await run(ctlCmd, ctlArgs);
+    stopCluster = await runPostgres(dataDir, logFile, options);
     const startMs = performance.now() - t;
 
     t = performance.now();
