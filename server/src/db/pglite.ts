@@ -749,10 +749,22 @@ function migrate(pg: PgliteThread, migrationsDir: string | undefined): Promise<M
   );
 }
 
+/** The service role's session on a connection (RLS bypassed): the service repository's and the auth store's. */
+export function serviceSession(connection: SqlConnection): Session {
+  return new Session(connection, 'service_role', JSON.stringify({ role: 'service_role' }));
+}
+
+/** A user-scoped repository on a connection, under the claims PostgREST would derive from that user's access token. */
+export function userRepository(connection: SqlConnection, userId: string): UserRepository {
+  if (!UUID_PATTERN.test(userId)) throw createError('INVALID_ARGUMENT', 'userId must be a UUID');
+  const claims = JSON.stringify({ sub: userId, role: 'authenticated', aud: 'authenticated' });
+  return new PgliteUserRepository(new Session(connection, 'authenticated', claims));
+}
+
 function createPgliteDatabase(pg: PgliteThread, migrations: MigrateResult, release: (() => Promise<void>) | null): PgliteDatabase {
-  const serviceSession = new Session(pg, 'service_role', JSON.stringify({ role: 'service_role' }));
-  const service = new PgliteServiceRepository(serviceSession);
-  const auth = new PgliteAuthStore(serviceSession);
+  const session = serviceSession(pg);
+  const service = new PgliteServiceRepository(session);
+  const auth = new PgliteAuthStore(session);
   let closed = false;
   return {
     kind: 'pglite',
@@ -760,12 +772,7 @@ function createPgliteDatabase(pg: PgliteThread, migrations: MigrateResult, relea
     service,
     auth,
     coordination: null,
-    forUser(userId: string): UserRepository {
-      if (!UUID_PATTERN.test(userId)) throw createError('INVALID_ARGUMENT', 'userId must be a UUID');
-      // The claims PostgREST would derive from a Supabase access token.
-      const claims = JSON.stringify({ sub: userId, role: 'authenticated', aud: 'authenticated' });
-      return new PgliteUserRepository(new Session(pg, 'authenticated', claims));
-    },
+    forUser: (userId) => userRepository(pg, userId),
     async close() {
       if (closed) return;
       closed = true;

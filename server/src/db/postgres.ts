@@ -8,9 +8,9 @@
  * transaction, the instance registry, shared secrets and rate limits (migration 007).
  */
 import pg from 'pg';
-import { createError, isBackendError, UUID_PATTERN } from '@dreamcore/runtime-core';
+import { createError, isBackendError } from '@dreamcore/runtime-core';
 import { applyMigrations, type MigrateResult } from './migrate.js';
-import { PgliteAuthStore, PgliteServiceRepository, PgliteUserRepository, Session, type SqlConnection } from './pglite.js';
+import { PgliteAuthStore, PgliteServiceRepository, serviceSession, userRepository, type Session, type SqlConnection } from './pglite.js';
 import { JOB_EVENTS_CHANNEL, SERVER_RESTART_CODE, type AuthStore, type Coordination, type Database, type JobEventInput, type JobRecord } from './repository.js';
 import { toJob, type Row } from './rows.js';
 
@@ -261,21 +261,16 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
     throw error;
   }
   const connection = new PoolConnection(pool);
-  const serviceSession = new Session(connection, 'service_role', JSON.stringify({ role: 'service_role' }));
-  const coordination = new PostgresCoordination(options.connectionString, pool, serviceSession, applicationName);
+  const service = serviceSession(connection);
+  const coordination = new PostgresCoordination(options.connectionString, pool, service, applicationName);
   let closed = false;
   return {
     kind: 'postgres',
     migrations,
-    service: new PostgresServiceRepository(serviceSession),
-    auth: new PgliteAuthStore(serviceSession),
+    service: new PostgresServiceRepository(service),
+    auth: new PgliteAuthStore(service),
     coordination,
-    forUser(userId: string) {
-      if (!UUID_PATTERN.test(userId)) throw createError('INVALID_ARGUMENT', 'userId must be a UUID');
-      // The claims PostgREST would derive from the caller's access token (already verified by the server).
-      const claims = JSON.stringify({ sub: userId, role: 'authenticated', aud: 'authenticated' });
-      return new PgliteUserRepository(new Session(connection, 'authenticated', claims));
-    },
+    forUser: (userId) => userRepository(connection, userId),
     async close() {
       if (closed) return;
       closed = true;
