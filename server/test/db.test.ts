@@ -372,6 +372,32 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
       expect(isBackendError(error, 'UNAVAILABLE')).toBe(true);
     });
 
+    it('the sweep fails every expired job, more than one batch of them, each with its failed event at the next seq; a live lease stays', async () => {
+      const [user, other] = await Promise.all([lane.createUser(), lane.createUser()]);
+      const projects = await Promise.all(Array.from({ length: 101 }, (_, i) => db.forUser(user).createProject(user, `Expired ${i}`)));
+      // Jobs without a lease, as a dead instance leaves them once it stopped renewing: expired, all of them.
+      const expired = await Promise.all(projects.map((p) => db.service.createJob(user, p.id)));
+      await db.service.appendJobEvents(expired.map((job) => ({ jobId: job.id, seq: 1, type: 'started', payload: {} })));
+      const alive = await db.service.admitJob(
+        other,
+        (await db.forUser(other).createProject(other, 'Alive')).id,
+        { perUser: 1, total: 10_000 },
+        { owner: 'alive', ms: 60_000 },
+      );
+      if (alive.kind !== 'started') throw new Error(`expected a started job, got ${alive.kind}`);
+
+      const failed = await db.coordination.failExpiredJobs('gone', (job) => ({ type: 'failed', payload: { code: 'SERVER_RESTART', jobId: job.id } }));
+      const failedIds = failed.map((job) => job.id);
+      expect(new Set(failedIds).size).toBe(failedIds.length);
+      expect(failedIds).toEqual(expect.arrayContaining(expired.map((job) => job.id)));
+      expect(failedIds).not.toContain(alive.job.id);
+      for (const job of failed) expect(job).toMatchObject({ status: 'failed', errorCode: 'SERVER_RESTART', recoverable: true });
+      const events = await db.service.jobEventsAfter(expired.map((job) => ({ jobId: job.id, seq: 0 })));
+      expect(events.map((e) => `${e.jobId}:${e.seq}:${e.type}`).sort()).toEqual(expired.flatMap((job) => [`${job.id}:1:started`, `${job.id}:2:failed`]).sort());
+      expect(await db.service.getJob(alive.job.id)).toMatchObject({ status: 'pending' });
+      expect(await db.coordination.failExpiredJobs('gone', () => ({ type: 'failed', payload: {} }))).toEqual([]);
+    });
+
     it('notifications: a job event write notifies jobId:lastSeq; shared secrets and rate limits are one for every connection', async () => {
       const user = await lane.createUser();
       const project = await db.forUser(user).createProject(user, 'Notify');

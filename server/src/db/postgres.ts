@@ -78,6 +78,9 @@ class PoolConnection implements SqlConnection {
   }
 }
 
+/** Expired jobs failed per transaction of a sweep. */
+const SWEEP_BATCH = 100;
+
 /** Stream rows hold several deltas under their first seq: the last seq a row covers. */
 const ROW_LAST_SEQ = `(seq + case when type = 'stream' and jsonb_typeof(payload->'deltas') = 'array'
   then greatest(jsonb_array_length(payload->'deltas'), 1) - 1 else 0 end)`;
@@ -160,13 +163,26 @@ class PostgresCoordination implements Coordination {
     });
   }
 
+  /**
+   * In transactions of SWEEP_BATCH jobs (short locks), one after another until none is left: a dead instance with
+   * more jobs than one batch still has all of them failed by this sweep, within the documented bound.
+   */
   async failExpiredJobs(reason: string, event: (job: JobRecord) => { type: string; payload: unknown }): Promise<JobRecord[]> {
+    const failed: JobRecord[] = [];
+    for (;;) {
+      const batch = await this.failExpiredBatch(reason, event);
+      failed.push(...batch);
+      if (batch.length < SWEEP_BATCH) return failed;
+    }
+  }
+
+  private failExpiredBatch(reason: string, event: (job: JobRecord) => { type: string; payload: unknown }): Promise<JobRecord[]> {
     return this.service.tx(async (query) => {
       // skip locked: two instances sweeping at once each take different rows, never the same one twice.
       const expired = await query(
         `select id from public.jobs
          where status in ('pending', 'processing') and (lease_expires_at is null or lease_expires_at < now())
-         order by created_at limit 100 for update skip locked`,
+         order by created_at limit ${SWEEP_BATCH} for update skip locked`,
       );
       const failed: JobRecord[] = [];
       for (const { id } of expired) {
