@@ -4,6 +4,7 @@
  * this site, bad input is refused with GoTrue's error codes and creates nobody.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
 import { api, signUp, startHarness, type Harness } from './support/harness.js';
 import { startFakeSmtp, type FakeSmtp } from './support/fake-smtp.js';
 import { startFakeOAuthProvider, type FakeOAuthProvider } from './support/fake-oauth.js';
@@ -57,6 +58,11 @@ describe('magic link', () => {
     expect(received.text).toContain('1時間以内');
     const link = linkIn(received.text);
     expect(link).toMatch(new RegExp(`^${site}/auth/v1/verify\\?token=`));
+    // The relay took it over AUTH with the account in SMTP_URL; it refuses a client without one, as a real relay does.
+    expect(smtp.refusals).toEqual([]);
+    const anonymous = nodemailer.createTransport(smtp.anonymousUrl);
+    await expect(anonymous.sendMail({ from: 'someone@example.com', to: email, text: 'x' })).rejects.toMatchObject({ responseCode: 530 });
+    anonymous.close();
 
     const first = await land(link!);
     expect(first.status).toBe(303);

@@ -1,7 +1,10 @@
 /**
  * A local SMTP server (smtp-server: the real protocol, as nodemailer speaks it to any mail relay) that keeps every
- * message it accepts, decoded enough for a test to read the subject and the links.
+ * message it accepts, decoded enough for a test to read the subject and the links. Like a real relay it takes mail
+ * only after AUTH with its account (user and password in `url`, as `SMTP_URL` carries them); a wrong password or no
+ * AUTH at all is refused. STARTTLS is left out: a local test has no certificate the client would trust.
  */
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
@@ -15,7 +18,12 @@ export interface ReceivedMail {
 }
 
 export interface FakeSmtp {
+  /** `smtp://user:password@127.0.0.1:port`. */
   url: string;
+  /** The same server without the account (for checking that it refuses). */
+  anonymousUrl: string;
+  /** Every refused AUTH, in order (MAIL FROM before AUTH is refused by smtp-server itself, 530). */
+  refusals: string[];
   mails: ReceivedMail[];
   /** The next mail to `to` that arrives from now on. */
   next(to: string): Promise<ReceivedMail>;
@@ -53,11 +61,20 @@ function decodeSubject(raw: string): string {
 
 export async function startFakeSmtp(): Promise<FakeSmtp> {
   const mails: ReceivedMail[] = [];
+  const refusals: string[] = [];
+  const account = { user: `relay-${randomBytes(4).toString('hex')}`, password: randomBytes(12).toString('hex') };
   const waiters: { to: string; resolve: (m: ReceivedMail) => void }[] = [];
   const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: false,
+    authMethods: ['PLAIN', 'LOGIN'],
+    allowInsecureAuth: true, // plain TCP on loopback only (see above)
+    disabledCommands: ['STARTTLS'],
     logger: false,
+    onAuth(auth, _session, callback) {
+      if (auth.username === account.user && auth.password === account.password) return callback(null, { user: auth.username });
+      refusals.push(`auth: ${auth.username ?? ''}`);
+      callback(new Error('535 5.7.8 Authentication credentials invalid'));
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
@@ -84,7 +101,9 @@ export async function startFakeSmtp(): Promise<FakeSmtp> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return {
-    url: `smtp://127.0.0.1:${port}`,
+    url: `smtp://${account.user}:${account.password}@127.0.0.1:${port}`,
+    anonymousUrl: `smtp://127.0.0.1:${port}`,
+    refusals,
     mails,
     next(to) {
       return new Promise((resolve) => waiters.push({ to, resolve }));
