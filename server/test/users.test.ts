@@ -29,7 +29,12 @@ describe('/api/users/me', () => {
   it('the name chosen at sign-up, then changed; bad values refused and nothing changed', async () => {
     const token = await signUpNamed(`named-${Date.now()}@example.com`, { display_name: 'Ren' });
     const call = api(h.url, token);
-    expect((await call('GET', '/api/users/me')).json).toMatchObject({ display_name: 'Ren', public_id: expect.stringMatching(/^u_/) });
+    const me = (await call('GET', '/api/users/me')).json;
+    expect(me).toMatchObject({ display_name: 'Ren', public_id: expect.stringMatching(/^u_/) });
+    // V2's fields, every one: the public profile's and the owner's own (e-mail, links, update time).
+    expect(Object.keys(me).sort()).toEqual(
+      ['avatar_url', 'bio', 'created_at', 'display_name', 'email', 'id', 'public_id', 'social_links', 'updated_at', 'username'].sort(),
+    );
     expect((await call('PATCH', '/api/users/me', { display_name: '  Ren   the  Builder ' })).json.display_name).toBe('Ren the Builder');
     for (const body of [{ display_name: 'x'.repeat(51) }, { display_name: 5 }, { bio: 'hi' }, {}]) {
       expect((await call('PATCH', '/api/users/me', body)).status).toBe(400);

@@ -15,22 +15,6 @@ import { requireAuth, route } from '../guards.js';
 export const DISPLAY_NAME_MAX = 50;
 const NOT_YET = ['username', 'bio', 'social_links', 'avatar_url'];
 
-/** V2's shape of `/api/users/me`. */
-export function meView(user: UserRecord) {
-  return {
-    id: user.id,
-    username: user.username,
-    display_name: user.displayName,
-    avatar_url: user.avatarUrl,
-    bio: user.bio,
-    social_links: user.socialLinks,
-    public_id: user.publicId,
-    created_at: user.createdAt,
-    email: user.email,
-    updated_at: user.updatedAt,
-  };
-}
-
 /** V2's shape of a public profile (no e-mail, no update time). */
 export function publicProfileView(user: PublicProfile) {
   return {
@@ -42,6 +26,11 @@ export function publicProfileView(user: PublicProfile) {
     public_id: user.publicId,
     created_at: user.createdAt,
   };
+}
+
+/** V2's shape of `/api/users/me`: the public profile and what only its owner sees. */
+export function meView(user: UserRecord) {
+  return { ...publicProfileView(user), social_links: user.socialLinks, email: user.email, updated_at: user.updatedAt };
 }
 
 /** V2's rule: a string, trimmed; empty → null; at most 50 characters. */
