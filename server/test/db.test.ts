@@ -18,7 +18,7 @@ import { openPgliteDatabase, type PgliteDatabase } from '../src/db/pglite.js';
 import { createSupabaseDatabase, type SupabaseDatabase } from '../src/db/supabase.js';
 import { openPostgresDatabase, type PostgresDatabase } from '../src/db/postgres.js';
 import { registerRepositoryContract, uniqueEmail, type RepositoryLane } from './support/db-contract.js';
-import { pg15Unavailable, startPg15Stack, type Pg15Stack } from './support/pg15.js';
+import { pg15LaneSkipped, startPg15Stack, type Pg15Stack } from './support/pg15.js';
 
 const measurements: Record<string, Record<string, number>> = { pglite: {}, 'supabase-js + PostgREST + PG15': {}, 'pg → PG15 (DATABASE_URL)': {} };
 const record = (lane: string) => (label: string, value: number) => {
@@ -27,7 +27,7 @@ const record = (lane: string) => (label: string, value: number) => {
 
 const workDir = mkdtempSync(path.join(tmpdir(), 'dreamcore-db-test-'));
 const templateDir = path.join(workDir, 'templates');
-const pg15Reason = pg15Unavailable();
+const pg15Reason = pg15LaneSkipped();
 
 interface PgliteSetup {
   db: PgliteDatabase;
