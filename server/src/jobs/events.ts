@@ -178,7 +178,11 @@ export class JobEventLog {
       // One bad job (say, deleted with its project mid-run) must not cost the others their events: write each
       // job's rows on its own and report only what still fails.
       const byJob = new Map<string, StoredRow[]>();
-      for (const row of rows) byJob.set(row.jobId, [...(byJob.get(row.jobId) ?? []), row]);
+      for (const row of rows) {
+        const jobRows = byJob.get(row.jobId);
+        if (jobRows) jobRows.push(row);
+        else byJob.set(row.jobId, [row]);
+      }
       await Promise.all([...byJob.values()].map((jobRows) => this.store.appendJobEvents(jobRows).catch((error: unknown) => this.onError(error))));
     }
   }
@@ -266,7 +270,11 @@ export class JobEventLog {
             ? await this.store.jobEventsAfter(after)
             : (await Promise.all(after.map(async (a) => (await this.store.jobEventsSince(a.jobId, a.seq)).map((row) => ({ ...row, jobId: a.jobId }))))).flat();
           const byJob = new Map<string, JobEvent[]>();
-          for (const row of rows) byJob.set(row.jobId, [...(byJob.get(row.jobId) ?? []), ...expand(row.jobId, row)]);
+          for (const row of rows) {
+            let events = byJob.get(row.jobId);
+            if (!events) byJob.set(row.jobId, (events = []));
+            events.push(...expand(row.jobId, row));
+          }
           for (const [jobId, events] of byJob) for (const sub of [...(this.remote.get(jobId) ?? [])]) if (!sub.catchingUp) this.deliverRemote(sub, events);
         }
       } catch (error) {
