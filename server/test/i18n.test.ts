@@ -43,6 +43,16 @@ describe('the hard-coded string scan', () => {
     // Japanese, Chinese, Korean anywhere, even outside the places above.
     expect(found(`const SUGGESTIONS = ['ブロック崩しを作って'];`)).toEqual(['ブロック崩しを作って']);
     expect(found(`const names = { zh: '简体中文', ko: '한국어' };`)).toHaveLength(2);
+    // Shown through the window or the document, and what the phone's share sheet says.
+    expect(found(`if (window.confirm('Delete it?')) go();`)).toEqual(['Delete it?']);
+    expect(found(`window.alert('Saved');`)).toEqual(['Saved']);
+    expect(found(`el.append(document.createTextNode('Ready'));`)).toEqual(['Ready']);
+    expect(found(`select.add(new Option('Pixel art', 'pixel'));`)).toEqual(['Pixel art']);
+    expect(found(`navigator.share({ title, text: 'Play my game', url });`)).toEqual(['Play my game']);
+    // A sentence anywhere: in a variable, a table or a return value before it reaches the screen.
+    expect(found(`const empty = 'Nothing here yet'; h('p', {}, empty);`)).toEqual(['Nothing here yet']);
+    expect(found(`const WORDS = { saved: 'Saved just now' };`)).toEqual(['Saved just now']);
+    expect(found(`function label() { return \`Made by \${name} today\`; }`)).toHaveLength(1);
   });
 
   it('leaves alone what is not words for people: classes, ids, URLs, types, names that do not change', () => {
@@ -60,6 +70,8 @@ describe('the hard-coded string scan', () => {
       status.dataset.state = 'loading';
       el.classList.add('has-image');
       console.warn('[jobs] events are missing');
+      h('iframe', { allow: 'autoplay; fullscreen; gamepad', sandbox: 'allow-scripts allow-same-origin allow-pointer-lock' });
+      import('./screens/play remix.js');
       const ref = '画像'; // i18n-ignore: the format the agent reads
     `;
     expect(scanScript('x.js', code)).toEqual([]);
@@ -86,8 +98,11 @@ describe('the hard-coded string scan', () => {
 describe('the app', () => {
   it('has no words for people outside the catalogue, in its code or its HTML', () => {
     const findings = [
-      ...scripts(join(PUBLIC, 'js')).flatMap((file) => scanScript(relative(PUBLIC, file), readFileSync(file, 'utf8'))),
-      ...['index.html', 'play.html'].flatMap((file) => scanHtml(file, readFileSync(join(PUBLIC, file), 'utf8')).findings),
+      ...[...scripts(join(PUBLIC, 'js')), join(PUBLIC, 'sw.js')].flatMap((file) => scanScript(relative(PUBLIC, file), readFileSync(file, 'utf8'))),
+      // Every page (offline.html too: the service worker shows it without the network).
+      ...readdirSync(PUBLIC)
+        .filter((file) => file.endsWith('.html'))
+        .flatMap((file) => scanHtml(file, readFileSync(join(PUBLIC, file), 'utf8')).findings),
     ];
     expect(findings.map((f) => `${f.file}:${f.line} ${f.text}`)).toEqual([]);
   });

@@ -4,10 +4,11 @@
  * JavaScript is parsed (TypeScript's parser), and only what reaches the screen is looked at: the children and the
  * visible attributes (title, placeholder, aria-label, alt, label) of `h(…)`, assignments to textContent / innerHTML /
  * title / placeholder, setAttribute of a visible attribute, what toast/alert/showError/… and append/prepend are given,
- * the messages of Errors, and dialog options (title, message, label, confirmLabel). A text there is a violation when it
- * has a word (two letters or more) other than the names in ALLOWED_WORDS. So CSS classes, ids, URLs, event names and
- * message types never count: they are not in those places. Japanese, Chinese or Korean text is a violation anywhere in
- * the code (the old "English 日本語" glosses). A line that must keep such text says why with `// i18n-ignore: …`.
+ * the messages of Errors, and dialog and share options (title, message, label, confirmLabel, text). A text there is a
+ * violation when it has a word (two letters or more) other than the names in ALLOWED_WORDS. So CSS classes, ids, URLs,
+ * event names and message types never count: they are not in those places. Anywhere in the code, a sentence (three
+ * words or more: in a variable, a table, a return value) and Japanese, Chinese or Korean text (the old "English 日本語"
+ * glosses) are violations. A line that must keep such text says why with `// i18n-ignore: …`.
  *
  * HTML: a text node or a visible attribute (and a description <meta>) with a word needs `data-i18n` /
  * `data-i18n-<attribute>` on its element.
@@ -38,12 +39,21 @@ const SHOWING_CALLS = new Map([
   ['setStatus', 1],
   ['addMessage', 1],
   ['withBusy', 1],
+  ['createTextNode', 0],
+  ['Option', 0],
 ]);
+/** Calls that show an argument whatever object they are called on (`window.confirm(…)`, `document.createTextNode(…)`). */
+const SHOWING_ANYWHERE = new Set(['alert', 'confirm', 'prompt', 'createTextNode']);
 /** Methods that put their arguments into the page (not those of a FormData, URLSearchParams or Headers). */
 const SHOWING_METHODS = new Set(['append', 'prepend', 'after', 'before', 'replaceWith', 'replaceChildren', 'insertAdjacentText', 'insertAdjacentHTML']);
 const ERRORS = new Set(['Error', 'TypeError', 'ApiError', 'AuthError']);
 /** Option names of the dialogs (openDialog, confirmDialog, promptDialog) and their buttons. */
-const SHOWN_OPTIONS = new Set(['title', 'message', 'label', 'confirmLabel', 'cancelLabel', 'placeholder', 'body']);
+const SHOWN_OPTIONS = new Set(['title', 'message', 'label', 'confirmLabel', 'cancelLabel', 'placeholder', 'body', 'text']);
+/**
+ * A sentence (three words or more) is for people wherever it is written: held in a variable, a table or a return
+ * value before it reaches the screen, where the places above do not see it. Only class lists look like one.
+ */
+const SENTENCE = /\p{L}{2,}[,']? \p{L}+[,'.!?…]? \p{L}+/u;
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 
 /** The words of a text that are not allowed (empty when it has none). */
@@ -119,6 +129,18 @@ export function scanScript(file: string, source: string): Finding[] {
     }
   };
 
+  /** A sentence-like literal, unless it is a property's name, a class list, an `import` source or a console note. */
+  const sentence = (node: ts.Node, text: string): boolean => {
+    if (!SENTENCE.test(text.replace(/\s+/g, ' '))) return false;
+    const parent = node.parent;
+    if (ts.isPropertyAssignment(parent) && parent.name === node) return false;
+    if (ts.isPropertyAssignment(parent) && /^(class|className)$/.test(propertyName(parent.name) ?? '')) return false;
+    if (ts.isImportDeclaration(parent) || ts.isExportDeclaration(parent)) return false;
+    // A note for developers in the console.
+    if (ts.isCallExpression(parent) && ts.isPropertyAccessExpression(parent.expression) && parent.expression.expression.getText(sf) === 'console') return false;
+    return true;
+  };
+
   const visit = (node: ts.Node): void => {
     // Japanese, Chinese or Korean anywhere in the code.
     if (
@@ -130,6 +152,11 @@ export function scanScript(file: string, source: string): Finding[] {
       CJK.test(node.text)
     ) {
       report(node, node.text);
+    }
+    if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && sentence(node, node.text)) report(node, node.text);
+    if (ts.isTemplateExpression(node)) {
+      const fixed = [node.head.text, ...node.templateSpans.map((span) => span.literal.text)].join(' ');
+      if (sentence(node, fixed)) report(node, node.getText(sf));
     }
     if (ts.isCallExpression(node) || ts.isNewExpression(node)) {
       const name = calleeName(node.expression);
@@ -146,7 +173,12 @@ export function scanScript(file: string, source: string): Finding[] {
         shown(args[0]);
       } else if (ts.isCallExpression(node) && name === 'setAttribute' && args[0] && ts.isStringLiteral(args[0]) && VISIBLE_ATTRIBUTES.has(args[0].text)) {
         shown(args[1]);
-      } else if (ts.isCallExpression(node) && name && ts.isIdentifier(node.expression) && SHOWING_CALLS.has(name)) {
+      } else if (
+        name &&
+        SHOWING_CALLS.has(name) &&
+        (ts.isIdentifier(node.expression) || SHOWING_ANYWHERE.has(name)) &&
+        (ts.isCallExpression(node) || name === 'Option')
+      ) {
         shown(args[SHOWING_CALLS.get(name)!]);
       } else if (ts.isCallExpression(node) && name && ts.isPropertyAccessExpression(node.expression) && SHOWING_METHODS.has(name)) {
         const receiver = node.expression.expression;
