@@ -3,6 +3,7 @@
 import { h } from './lib/dom.js';
 import { loadConfig } from './lib/config.js';
 import { Auth } from './lib/auth.js';
+import { createApi } from './lib/api.js';
 import { t } from './i18n/index.js';
 
 /**
@@ -71,13 +72,11 @@ async function remixButton(publicId) {
     button.disabled = true;
     button.textContent = t('remix.remixing');
     try {
-      const token = await auth.accessToken();
-      const res = await fetch(`/api/games/${encodeURIComponent(publicId)}/remix`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
-      const body = await res.json().catch(() => ({}));
-      if (!res.ok) throw Object.assign(new Error(body.error ?? String(res.status)), { code: body.code });
+      // The app's API client: a refused remix is said in the user's words (by status), not the server's English.
+      const body = await createApi(auth).post(`/api/games/${encodeURIComponent(publicId)}/remix`);
       location.assign(`/project/${encodeURIComponent(body.project.id)}`);
     } catch (/** @type {any} */ err) {
-      error.textContent = err.code === 'DAILY_PROJECT_LIMIT_EXCEEDED' ? t('remix.remixLimit') : t('remix.remixFailed', { message: err.message });
+      error.textContent = err.body?.code === 'DAILY_PROJECT_LIMIT_EXCEEDED' ? t('remix.remixLimit') : t('remix.remixFailed', { message: err.message });
       error.hidden = false;
       button.disabled = false;
       button.textContent = t('remix.remix');

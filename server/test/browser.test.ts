@@ -971,6 +971,16 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await remix.waitFor();
     await shot(other, `20-game-page-remix-ja-${width}`);
     expect(await foreignWords(other, 'ja', [second.email])).toEqual([]);
+    // A refused remix (the owner turned remixing off in the meantime) is said in Japanese, not in the server's English.
+    await other.route(`**/api/games/${gameId}/remix`, (route) =>
+      route.fulfill({ status: 403, contentType: 'application/json', body: JSON.stringify({ error: 'Remix not allowed for this game' }) }),
+    );
+    await remix.click();
+    const refused = other.locator('.play-remix .form-error:not([hidden])');
+    await refused.waitFor();
+    expect(await refused.textContent()).toMatch(/^リミックスできませんでした：/);
+    expect(await foreignWords(other, 'ja', [second.email])).toEqual([]);
+    await other.unroute(`**/api/games/${gameId}/remix`);
     await remix.click();
     await other.waitForURL(/\/project\/[0-9a-f-]{36}$/);
     await other.locator('[data-testid="project-title"]', { hasText: 'うちゅうゲーム (Remix)' }).waitFor();
