@@ -32,7 +32,9 @@ export const HELPER_SCRIPT = String.raw`
 const { spawn } = require('child_process');
 const { constants } = require('os');
 const idleMs = Number(process.argv[1]) || 300000;
-let input = Buffer.alloc(0);
+let pending = [];
+let buffered = 0;
+let needed = 8;
 let inflight = 0;
 let ended = false;
 let idle;
@@ -120,17 +122,28 @@ function run(request, stdin) {
   };
   next(0);
 }
+// A large request (a file's content) comes in many pipe reads: they are kept as they come and joined once the frame
+// is complete, not joined on every read (that copies the whole request again for each 64 KiB).
 process.stdin.on('data', (chunk) => {
-  input = input.length ? Buffer.concat([input, chunk]) : chunk;
+  pending.push(chunk);
+  buffered += chunk.length;
+  if (buffered < needed) return;
+  let input = Buffer.concat(pending);
+  needed = 8;
   while (input.length >= 8) {
     const headerLength = input.readUInt32BE(0);
     const bodyLength = input.readUInt32BE(4);
-    if (input.length < 8 + headerLength + bodyLength) break;
+    if (input.length < 8 + headerLength + bodyLength) {
+      needed = 8 + headerLength + bodyLength;
+      break;
+    }
     const request = JSON.parse(input.subarray(8, 8 + headerLength).toString('utf8'));
     const body = input.subarray(8 + headerLength, 8 + headerLength + bodyLength);
     input = input.subarray(8 + headerLength + bodyLength);
     run(request, body);
   }
+  pending = input.length ? [input] : [];
+  buffered = input.length;
 });
 process.stdin.on('end', () => {
   ended = true;
@@ -303,17 +316,28 @@ class Connection {
 
   private async read(): Promise<void> {
     const reader = this.proc.stdout.getReader();
-    let buffered: Uint8Array = new Uint8Array(0);
+    // Chunks are kept as they come and joined once a frame is complete (a large answer, a file's content, comes in
+    // many: joining on each one would copy the whole answer again every time).
+    let chunks: Uint8Array[] = [];
+    let length = 0;
+    let needed = 8;
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffered = buffered.length ? concat([buffered, value]) : value;
+        chunks.push(value);
+        length += value.length;
+        if (length < needed) continue;
+        let buffered = concat(chunks);
+        needed = 8;
         while (buffered.length >= 8) {
           const view = new DataView(buffered.buffer, buffered.byteOffset, buffered.byteLength);
           const headerLength = view.getUint32(0);
           const bodyLength = view.getUint32(4);
-          if (buffered.length < 8 + headerLength + bodyLength) break;
+          if (buffered.length < 8 + headerLength + bodyLength) {
+            needed = 8 + headerLength + bodyLength;
+            break;
+          }
           const header = JSON.parse(decoder.decode(buffered.subarray(8, 8 + headerLength))) as {
             id: number;
             idle?: boolean;
@@ -343,6 +367,8 @@ class Connection {
           });
           waiting?.resolve(results);
         }
+        chunks = buffered.length ? [buffered] : [];
+        length = buffered.length;
       }
       this.die(new HelperGoneError('the helper exited'));
     } catch (error) {
