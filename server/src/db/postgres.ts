@@ -176,31 +176,31 @@ class PostgresCoordination implements Coordination {
     }
   }
 
+  /** One batch in two statements, however many jobs it holds (not two round trips per job under the locks). */
   private failExpiredBatch(reason: string, event: (job: JobRecord) => { type: string; payload: unknown }): Promise<JobRecord[]> {
     return this.service.tx(async (query) => {
       // skip locked: two instances sweeping at once each take different rows, never the same one twice.
-      const expired = await query(
-        `select id from public.jobs
-         where status in ('pending', 'processing') and (lease_expires_at is null or lease_expires_at < now())
-         order by created_at limit ${SWEEP_BATCH} for update skip locked`,
+      const rows = await query(
+        `update public.jobs set status = 'failed', error = $1, error_code = $2, recoverable = true, progress_message = null, lease_owner = null
+         where id in (
+           select id from public.jobs
+           where status in ('pending', 'processing') and (lease_expires_at is null or lease_expires_at < now())
+           order by created_at limit ${SWEEP_BATCH} for update skip locked
+         )
+         returning *`,
+        [reason, SERVER_RESTART_CODE],
       );
-      const failed: JobRecord[] = [];
-      for (const { id } of expired) {
-        const [row] = await query(
-          `update public.jobs set status = 'failed', error = $2, error_code = $3, recoverable = true, progress_message = null, lease_owner = null
-           where id = $1 returning *`,
-          [id, reason, SERVER_RESTART_CODE],
-        );
-        const job = toJob(row!);
-        const { type, payload } = event(job);
-        await query(
-          `with next as (select coalesce(max(${ROW_LAST_SEQ}), 0) + 1 as seq from public.job_events where job_id = $1)
-           insert into public.job_events (job_id, seq, type, payload) select $1, next.seq, $2, $3::jsonb from next
-           returning pg_notify('${JOB_EVENTS_CHANNEL}', job_id::text || ':' || seq)`,
-          [id, type, JSON.stringify(payload)],
-        );
-        failed.push(job);
-      }
+      if (rows.length === 0) return [];
+      const failed = rows.map(toJob).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+      // Each job's terminal event at its next seq, notified on commit like any event.
+      await query(
+        `with failed as (select * from jsonb_to_recordset($1::jsonb) as f (job_id uuid, type text, payload jsonb))
+         insert into public.job_events (job_id, seq, type, payload)
+         select f.job_id, (select coalesce(max(${ROW_LAST_SEQ}), 0) + 1 from public.job_events where job_id = f.job_id), f.type, f.payload
+         from failed f
+         returning pg_notify('${JOB_EVENTS_CHANNEL}', job_id::text || ':' || seq)`,
+        [JSON.stringify(failed.map((job) => ({ job_id: job.id, ...event(job) })))],
+      );
       return failed;
     });
   }
