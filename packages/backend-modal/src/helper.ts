@@ -40,8 +40,13 @@ let ended = false;
 let idle;
 const arm = () => {
   clearTimeout(idle);
-  // Says why it ends (so the backend does not start another at once), then ends.
-  if (inflight === 0) idle = setTimeout(() => process.stdout.write(frame({ id: 0, idle: true }, Buffer.alloc(0)), () => process.exit(0)), idleMs);
+  // Takes no request from here on (one that arrives now is never run, so the backend may run it as an exec without
+  // running it twice), says why it ends (so the backend does not start another at once), then ends.
+  if (inflight === 0)
+    idle = setTimeout(() => {
+      process.stdin.removeAllListeners('data');
+      process.stdout.write(frame({ id: 0, idle: true }, Buffer.alloc(0)), () => process.exit(0));
+    }, idleMs);
 };
 const frame = (header, body) => {
   const h = Buffer.from(JSON.stringify(header));
