@@ -29,10 +29,10 @@ afterAll(async () => {
   await google?.close();
 });
 
-const requestLink = (email: string, language = 'en', redirectTo = `${site}/`) =>
+const requestLink = (email: string, language = 'en', redirectTo = `${site}/`, cookie = '') =>
   fetch(`${h.url}/auth/v1/otp?redirect_to=${encodeURIComponent(redirectTo)}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', apikey: 'embedded', 'accept-language': language },
+    headers: { 'content-type': 'application/json', apikey: 'embedded', 'accept-language': language, ...(cookie ? { cookie } : {}) },
     body: JSON.stringify({ email, create_user: true, data: {} }),
   });
 
@@ -77,6 +77,24 @@ describe('magic link', () => {
     const again = await land(link!);
     expect(again.params.get('access_token')).toBeNull();
     expect(again.params.get('error_code')).toBe('otp_expired');
+  });
+
+  it('the mail speaks the language chosen in the app (its cookie) over the browser’s, in each of the six', async () => {
+    const subjects: Record<string, string> = {};
+    for (const language of ['ko', 'zh', 'es', 'pt', 'en', 'ja']) {
+      const email = `lang-${language}-${Date.now()}@example.com`;
+      const mail = smtp.next(email);
+      expect((await requestLink(email, 'fr-FR,fr;q=0.9', `${site}/`, `dreamcore_lang=${language}`)).status).toBe(200);
+      subjects[language] = (await mail).subject;
+    }
+    expect(subjects).toEqual({
+      ko: 'DreamCore 로그인 링크',
+      zh: '你的 DreamCore 登录链接',
+      es: 'Tu enlace para entrar en DreamCore',
+      pt: 'Seu link para entrar no DreamCore',
+      en: 'Your DreamCore sign-in link',
+      ja: 'DreamCore ログインリンク',
+    });
   });
 
   it('an existing password account signs in by link as itself; one mail a minute per address', async () => {

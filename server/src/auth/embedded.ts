@@ -10,7 +10,8 @@ import express, { type Router } from 'express';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
 import { AuthError, type TokenVerifier } from './verify.js';
 import type { AuthStore, AuthUserRecord } from '../db/repository.js';
-import type { MailLanguage, SignInMailer } from './mailer.js';
+import type { SignInMailer } from './mailer.js';
+import { requestLanguageOf } from '../language.js';
 import { OAuthFlowError, type GoogleClient, type PendingFlow } from './google.js';
 import type { Logger } from '../logger.js';
 import type { SecretSource } from '../secrets.js';
@@ -214,7 +215,8 @@ export function embeddedAuthRouter(store: AuthStore, issuer: EmbeddedIssuer, ver
   };
   const withError = (target: string, errorCode: string, description: string) =>
     `${target}#${new URLSearchParams({ error: 'access_denied', error_code: errorCode, error_description: description }).toString()}`;
-  const mailLanguage = (req: express.Request): MailLanguage => (req.acceptsLanguages('en', 'ja') === 'ja' ? 'ja' : 'en');
+  // The language the app's switch chose (its cookie), else the browser's: the same choice as every other page.
+  const mailLanguage = (req: express.Request) => requestLanguageOf({ cookie: req.get('cookie'), acceptLanguage: req.get('accept-language') });
 
   // ---------------------------------------------------------------- magic link
   router.post('/otp', async (req, res, next) => {

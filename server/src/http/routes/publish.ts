@@ -24,6 +24,7 @@ import {
   type PublishInfoLanguage,
 } from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
+import { requestLanguageOf } from '../../language.js';
 import {
   GAME_PUBLIC_ID_PATTERN,
   type DraftInput,
@@ -47,10 +48,9 @@ const AI_LIMIT_MESSAGE = 'Too many AI requests. Please wait a minute before tryi
 /** A publish-info run reads two files and answers: a minute and a half is generous even on a slow sandbox start. */
 const PUBLISH_INFO_TIMEOUT_MS = 90_000;
 
-/** The first of the request's languages the publish info can be written in (English when none is). */
+/** The reader's language (the app's switch, else the browser's; English when neither is one the app speaks). */
 function requestLanguage(req: Request): PublishInfoLanguage {
-  const found = req.acceptsLanguages('ja', 'en', 'zh', 'ko', 'es', 'pt');
-  return isPublishInfoLanguage(found) ? found : 'en';
+  return requestLanguageOf({ cookie: req.get('cookie'), acceptLanguage: req.get('accept-language') });
 }
 
 export const PUBLISH_LIMITS = { title: 200, description: 5000, howToPlay: 5000, tags: 20, tag: 50, url: 2048 } as const;
