@@ -175,6 +175,18 @@ describe('the game-making agent on the job path', () => {
         expect(await page.locator('.game-check[data-passed="true"]').textContent()).toContain('遊んで確かめました');
         expect(await page.locator('.agent-image img').getAttribute('src')).toMatch(new RegExp(`^/user-assets/${user.userId}/`));
         await expect.poll(() => page.title()).toContain('ブロックくずし');
+        // What DreamCore did, folded under the reply: in Japanese words with the files' plain names, no tool names.
+        const steps = page.locator('.msg-assistant').first().locator('[data-testid="job-steps"]');
+        await steps.locator('summary').click();
+        expect(await steps.locator('li').allTextContents()).toEqual([
+          '計画を立てました',
+          '「SPEC.md」を作りました',
+          '画像を描きました',
+          '「index.html」を作りました',
+          '「index.html」を確認しました',
+          '「index.html」を作りました',
+          '次にできることを考えました',
+        ]);
         await shot(page, 'agent-check-ideas-ja');
         // An idea is a message: a click sends it.
         await ideas.first().click();

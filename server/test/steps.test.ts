@@ -44,6 +44,7 @@ describe('progress steps', () => {
     expect(toolStep('Grep', { pattern: 'AudioContext', path: '/w' })).toEqual({ tool: 'search' });
     expect(toolStep('TodoWrite', { todos: [] })).toEqual({ tool: 'plan' });
     expect(toolStep('mcp__dreamcore__generate_image', { prompt: 'a ship' })).toEqual({ tool: 'image' });
+    expect(toolStep('mcp__dreamcore__suggest_next_steps', { suggestions: [] })).toEqual({ tool: 'ideas' });
     expect(toolStep('SomethingNew', null)).toEqual({ tool: 'other' });
     expect(toolStep('Edit', {})).toEqual({ tool: 'edit' });
   });

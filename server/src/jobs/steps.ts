@@ -89,7 +89,7 @@ export function stepForTool(name: string, input: unknown, state: { hasGame: bool
  * What a tool call did, as a kind the app has words for (`chat.tool_<kind>` in the catalogue), so the folded details
  * read "Wrote index.html" / 「index.html」を作りました, not the tool's own name.
  */
-export type ToolKind = 'read' | 'write' | 'edit' | 'search' | 'run' | 'web' | 'plan' | 'image' | 'other';
+export type ToolKind = 'read' | 'write' | 'edit' | 'search' | 'run' | 'web' | 'plan' | 'image' | 'ideas' | 'other';
 const TOOL_KINDS: Record<string, ToolKind> = {
   Read: 'read',
   Write: 'write',
@@ -111,7 +111,8 @@ const FILE_KINDS = new Set<ToolKind>(['read', 'write', 'edit']);
 
 /** The tool call as a kind and, for reading and writing, the file's plain name (no folders): `{ tool, file }`. */
 export function toolStep(name: string, input: unknown): { tool: ToolKind; file?: string } {
-  const tool = TOOL_KINDS[name] ?? (/image/i.test(name) ? 'image' : 'other');
+  // DreamCore's own tools (over MCP, `mcp__dreamcore__…`): drawing a picture, offering the next ideas.
+  const tool = TOOL_KINDS[name] ?? (/image/i.test(name) ? 'image' : /suggest_next_steps$/.test(name) ? 'ideas' : 'other');
   const args = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
   const path = typeof args.file_path === 'string' ? args.file_path : typeof args.notebook_path === 'string' ? args.notebook_path : '';
   const file = path.split('/').pop() ?? '';
