@@ -196,6 +196,18 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
         () => modal.files.stat(scope, 'game.js'),
         () => local.files.stat(localScope, 'game.js'),
       );
+      // A picture-sized file (the helper's framing must not copy a large request or answer once per chunk).
+      const big = new Uint8Array(5 * 1024 * 1024).map((_, i) => i & 255);
+      await warm(
+        'warm 5 MiB write',
+        () => modal.files.write(scope, 'big.bin', big),
+        () => local.files.write(localScope, 'big.bin', big),
+      );
+      await warm(
+        'warm 5 MiB read',
+        () => modal.files.read(scope, 'big.bin'),
+        () => local.files.read(localScope, 'big.bin'),
+      );
       await warm(
         'warm list',
         () => modal.files.list(scope),
