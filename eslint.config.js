@@ -30,6 +30,15 @@ export default tseslint.config(
     },
   },
   {
+    // A promise used as a value is a bug that reads as working code: `if (limiter.take(id))` is always true once
+    // take() is async (the AI limit never refused on the publishing-help routes that way). Type-aware, so only here.
+    files: ['server/src/**/*.ts', 'packages/*/src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
+    },
+  },
+  {
     // Tests read wire JSON whose shape the assertions check.
     files: ['**/test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
