@@ -417,8 +417,7 @@ export class SandboxHelper {
 
   /** Starts the helper if it is not running, and waits until it is (or is found unable to run here). */
   async ready(): Promise<void> {
-    const connection = await this.connect();
-    if (connection && !connection.alive) await this.reconnect();
+    await this.live();
   }
 
   /**
