@@ -2,7 +2,7 @@
  * Picks the execution backend at boot. This is the only place the server names a backend package, and it
  * loads just the one chosen: switching back to local (the rollback plan) is a restart, not a code change.
  */
-import type { ExecutionBackend } from '@dreamcore/runtime-core';
+import { withReadCache, type ExecutionBackend } from '@dreamcore/runtime-core';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
@@ -68,4 +68,16 @@ export async function createBackend(config: Config, log: Logger, access: ModelAc
     },
     gemini: { apiKey: access.geminiApiKey, baseUrl: access.geminiBaseUrl },
   });
+}
+
+/**
+ * The backend as the server uses it: behind runtime-core's read cache (never stale: every write goes through it, and
+ * an agent run drops its project), unless other processes write the same projects. With DATABASE_URL several
+ * instances share the users, and a per-process cache would miss the others' writes: a NOTIFY would reach this one
+ * only after the other's write had returned, so a read in that window could be stale. The cache is off then (reads
+ * cost their round trip), as with READ_CACHE_MB=0.
+ */
+export function withServerReadCache(config: Pick<Config, 'shared' | 'READ_CACHE_MB'>, backend: ExecutionBackend): ExecutionBackend {
+  if (config.shared || config.READ_CACHE_MB === 0) return backend;
+  return withReadCache(backend, { maxBytes: config.READ_CACHE_MB * 1024 * 1024 });
 }

@@ -52,6 +52,9 @@ const schema = z
     // within JOB_LEASE_MS + a third of it. Job events reach sockets on other instances through the database every
     // JOB_EVENT_FLUSH_MS (default 5 with DATABASE_URL; 1000 on one instance, whose sockets get them from memory).
     JOB_LEASE_MS: int(30_000, 300),
+    // Memory for the read cache in front of the backend (warm reads cost no round trip; 0: off). Off with DATABASE_URL:
+    // another instance's writes would not reach this one's cache.
+    READ_CACHE_MB: int(64, 0),
     JOB_EVENT_FLUSH_MS: z.coerce.number().int().min(1).max(1000).optional(),
     INSTANCE_ID: z
       .string()

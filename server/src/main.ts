@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import { isImageStyle, type ExecutionBackend } from '@dreamcore/runtime-core';
 import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { createBackend, type ModelAccess } from './backend.js';
+import { createBackend, withServerReadCache, type ModelAccess } from './backend.js';
 import { createVerifier, type TokenVerifier } from './auth/verify.js';
 import { embeddedAuthRouter, loadIssuer } from './auth/embedded.js';
 import { createSignInMailer, type SignInMailer } from './auth/mailer.js';
@@ -120,7 +120,7 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
   }
 
   const demo = await demoStandIns(config, log);
-  const backend = options.backend ?? (await createBackend(config, log, demo.access));
+  const backend = withServerReadCache(config, options.backend ?? (await createBackend(config, log, demo.access)));
   // Before any job: may this backend run beside the instances already up? (local: one machine, one data dir.)
   const leaveInstances = db.coordination
     ? await joinInstances(db.coordination, { id: instanceId, backend: backend.name, host: os.hostname(), dataDir: config.DATA_DIR }, config.JOB_LEASE_MS)

@@ -29,16 +29,17 @@ function isGameVersion(commit: CommitInfo): boolean {
   return commit.files.length === 0 || commit.files.some(isGameContent);
 }
 
-/** Commit message of a generation: the request's first line (short, as V2's local mode did), then the agent's summary. */
-export function versionMessage(prompt: string, summary = ''): string {
+/**
+ * The subject of a generation's commit: the request's first line (short, as V2's local mode did). The backend adds
+ * the agent's summary (its final reply) as the body when it commits after the run (runtime-core's runCommitMessage).
+ */
+export function versionSubject(prompt: string): string {
   const line =
     prompt
       .split('\n')
       .find((l) => l.trim() !== '')
       ?.trim() ?? 'Update';
-  const subject = line.length > 50 ? `${line.slice(0, 50)}…` : line;
-  const body = summary.trim().slice(0, 2000);
-  return body ? `${subject}\n\n${body}` : subject;
+  return line.length > 50 ? `${line.slice(0, 50)}…` : line;
 }
 
 export async function listVersions(

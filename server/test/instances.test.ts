@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isBackendError } from '@dreamcore/runtime-core';
 import type { Coordination, InstanceRecord } from '../src/db/repository.js';
 import { instanceConflict, joinInstances } from '../src/instances.js';
+import { withServerReadCache } from '../src/backend.js';
+import { createMemoryBackend } from '@dreamcore/runtime-core/testkit';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dreamcore-instances-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,5 +53,28 @@ describe('instances', () => {
     expect(isBackendError(refused, 'CONFLICT')).toBe(true);
     expect((refused as Error).message).toMatch(/first.*m1|m1.*first/);
     expect([...live.keys()]).toEqual(['first']);
+  });
+});
+
+describe('the read cache on several instances (server/src/backend.ts)', () => {
+  const scope = { userId: '6f1c1d2e-0000-4000-8000-000000000001', projectId: '6f1c1d2e-0000-4000-8000-000000000002' };
+  /** Two instances over one storage (one Modal volume, one shared DATA_DIR): each with the backend the server would use. */
+  async function twoInstances(shared: boolean) {
+    const storage = createMemoryBackend();
+    const [a, b] = [withServerReadCache({ shared, READ_CACHE_MB: 64 }, storage), withServerReadCache({ shared, READ_CACHE_MB: 64 }, storage)];
+    await a.files.write(scope, 'index.html', 'v1');
+    expect(await b.files.readText(scope, 'index.html')).toBe('v1');
+    await a.files.write(scope, 'index.html', 'v2');
+    return b.files.readText(scope, 'index.html');
+  }
+
+  it('is off with DATABASE_URL: what one instance wrote is what another reads next', async () => {
+    expect(await twoInstances(true)).toBe('v2');
+  });
+
+  it('is on for one instance (and would be stale across two, which is why it is off then)', async () => {
+    expect(await twoInstances(false)).toBe('v1');
+    const storage = createMemoryBackend();
+    expect(withServerReadCache({ shared: false, READ_CACHE_MB: 0 }, storage)).toBe(storage);
   });
 });

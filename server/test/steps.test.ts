@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { requestLanguage, stepForTool, stepText, toolDetail, toolStep } from '../src/jobs/steps.js';
-import { versionMessage } from '../src/versions.js';
+import { versionSubject } from '../src/versions.js';
 import { withLanguage } from '../src/language.js';
 import { splitStyle } from '@dreamcore/runtime-core/demo';
 
@@ -63,10 +63,10 @@ describe("the user's language for the agent", () => {
 });
 
 describe('version messages', () => {
-  it('the request first line as the subject, the agent summary as the body', () => {
-    expect(versionMessage('Make a snake game\nwith walls', 'Your game is ready!')).toBe('Make a snake game\n\nYour game is ready!');
-    expect(versionMessage('  \nMake it red', '')).toBe('Make it red');
-    expect(versionMessage('x'.repeat(60))).toBe(`${'x'.repeat(50)}…`);
-    expect(versionMessage('', '')).toBe('Update');
+  it('the request first line as the subject (the backend adds the agent summary as the body: runtime-core runCommitMessage)', () => {
+    expect(versionSubject('Make a snake game\nwith walls')).toBe('Make a snake game');
+    expect(versionSubject('  \nMake it red')).toBe('Make it red');
+    expect(versionSubject('x'.repeat(60))).toBe(`${'x'.repeat(50)}…`);
+    expect(versionSubject('')).toBe('Update');
   });
 });

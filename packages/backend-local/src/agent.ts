@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import {
+  afterRunWith,
   changedPaths,
   claudeInvocation,
   createError,
@@ -22,6 +23,8 @@ import {
   type AgentOptions,
   type AgentRun,
   type FileManifest,
+  type FilesCapability,
+  type GitCapability,
   type KeyProxy,
   type RunClaudeRequest,
 } from '@dreamcore/runtime-core';
@@ -73,7 +76,12 @@ export interface LocalAgent {
   close(): Promise<void>;
 }
 
-export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {}, launcher = new ProcessLauncher()): LocalAgent {
+export function createLocalAgent(
+  dataDir: string,
+  options: LocalAgentOptions = {},
+  launcher = new ProcessLauncher(),
+  capabilities?: { git: GitCapability; files: FilesCapability },
+): LocalAgent {
   const claudePath = options.claudePath ?? defaultClaudePath();
   const skillsDir = options.skillsDir ?? SKILLS_DIR;
   const model = options.model ?? process.env.ANTHROPIC_MODEL ?? 'sonnet';
@@ -156,6 +164,12 @@ export function createLocalAgent(dataDir: string, options: LocalAgentOptions = {
 
     const translator = new StreamJsonTranslator(run, {
       filesChanged: async () => changedPaths(before, await manifest(projectDir)),
+      // In-process: the commit and the reads cost no round trip here.
+      after: async (resultLine) => {
+        if (!request.after) return undefined;
+        if (!capabilities) throw createError('UNSUPPORTED', "this agent was made without the backend's git and files (after)");
+        return afterRunWith(capabilities, scope, request.after, resultLine);
+      },
     });
     let ending: 'timeout' | 'cancelled' | undefined;
     let child: LaunchedProcess;

@@ -76,11 +76,12 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
   const name = 'local';
   // One process host per backend starts its git and agent processes (launcher.ts says why).
   const launcher = new ProcessLauncher({ niceness: options.processNiceness });
-  const agent = createLocalAgent(dataDir, options.agent, launcher);
   const files = createLocalFiles({ dataDir, maxFileBytes });
   const browser = options.video?.browserExecutable ?? defaultBrowserExecutable();
   const video = createVideoRenderer({ ...options.video, ...(browser ? { browserExecutable: browser } : {}) });
   const git = createLocalGit(dataDir, launcher);
+  // A run's `after` (commit, reads) is done in-process with these, right after the CLI ends.
+  const agent = createLocalAgent(dataDir, options.agent, launcher, { git, files });
   if (options.readOnly) return readOnlyBackend(name, dataDir, maxFileBytes, files, git, launcher);
 
   return {

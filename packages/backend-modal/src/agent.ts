@@ -32,24 +32,36 @@
 import { randomBytes } from 'node:crypto';
 import type { ModalClient, Sandbox, Secret } from 'modal';
 import {
+  afterRunWith,
   claudeInvocation,
+  commitOutcome,
+  commitSteps,
+  RUN_COMMIT_MESSAGE_SOURCE,
+  unreadable,
   createError,
   isBackendError,
   DEFAULT_AGENT_TIMEOUT_MS,
   startRun,
   validateAgentRequest,
   RunChannel,
+  normalizeRelativePath,
   startKeyProxy,
   StreamJsonTranslator,
   validateProjectScope,
   validateRunRequest,
+  type AfterRunDone,
   type AgentRun,
+  type FilesCapability,
+  type GitCapability,
   type KeyProxy,
+  type ProjectScope,
   type RunClaudeRequest,
 } from '@dreamcore/runtime-core';
 import { execText, helperOf, isSandboxGone, modalFailure, readLines, sandboxError, sandboxIsRunning, SandboxGoneError, withDeadline } from './client.js';
 import { MOUNT, type ResolvedModalConfig } from './config.js';
-import { volumePath } from './files.js';
+import { readAnswer, readStep, volumePath } from './files.js';
+import { gitSequenceSteps, gitSequenceResult } from './git.js';
+import type { HelperResult, HelperStep } from './helper.js';
 import type { SandboxPool } from './sandboxes.js';
 
 const RUNS_DIR = '/tmp/.dreamcore-runs';
@@ -62,7 +74,7 @@ const WATCHDOG_GRACE_S = 30;
  */
 const RUN_SCRIPT = String.raw`
 set -u
-P=$DC_P; S=$DC_S; U=$DC_U; N=$DC_N; R=@RUNS@
+P=$DC_P; S=$DC_S; U=$DC_U; N=$DC_N; R=@RUNS@; log=\${DC_LOG:-}
 say() { printf '@@dreamcore-%s %s\n' "$N" "$1" >&2; }
 [ -d "$P" ] || { say project-missing; exit 97; }
 skills=$DC_SKILLS
@@ -72,6 +84,8 @@ if [ "$DC_ALL_SKILLS" = 1 ]; then
 fi
 for s in $skills; do [ -f "@SKILLS@/$s/SKILL.md" ] || { say "skill-missing $s"; exit 98; }; done
 mkdir -p "$R" "$S" && chmod 700 "$R" || exit 70
+# What a run that stopped half-way through its after-steps left (a log, a message): gone after a day.
+find "$R" -maxdepth 1 -type f -mmin +1440 -delete 2>/dev/null
 chmod 711 @VOL@ 2>/dev/null
 for d in @VOL@/projects @VOL@/.agent; do [ -d "$d" ] && [ ! -L "$d" ] && chmod 711 "$d"; done
 find @VOL@/projects @VOL@/.agent -mindepth 1 -maxdepth 1 -type d -exec chmod 700 {} + 2>/dev/null
@@ -91,9 +105,19 @@ code=143
 if [ ! -e "$R/$N.cancel" ]; then
   cd "$P" || exit 70
   exec 3<&0
-  setsid $drop env -i "ANTHROPIC_API_KEY=\${DREAMCORE_ANTHROPIC_KEY:-}" "$@" <&3 &
+  tee=
+  if [ -n "$log" ]; then
+    # after.commit: the CLI's output also goes to a log, whose result line gives the commit message.
+    mkfifo -m 600 "$R/$N.fifo" || exit 70
+    tee -- "$log" < "$R/$N.fifo" & tee=$!
+    exec 4>"$R/$N.fifo"
+    rm -f "$R/$N.fifo"
+  else
+    exec 4>&1
+  fi
+  setsid $drop env -i "ANTHROPIC_API_KEY=\${DREAMCORE_ANTHROPIC_KEY:-}" "$@" <&3 >&4 &
   pid=$!
-  exec 3<&-
+  exec 3<&- 4>&-
   echo "$pid" > "$R/$N.pid"
   [ -e "$R/$N.cancel" ] && pkill -TERM -s "$pid"
   ( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep "$DC_HARD" & s=$!; wait $s; pkill -KILL -s "$pid" ) >/dev/null 2>&1 &
@@ -103,6 +127,7 @@ if [ ! -e "$R/$N.cancel" ]; then
   pkill -KILL -s "$pid" 2>/dev/null
   # Anything the agent detached into a session of its own runs under its uid: nothing of it outlives the run.
   [ "$U" != 0 ] && pkill -KILL -U "$U" 2>/dev/null
+  [ -n "$tee" ] && wait "$tee"
   cd /
 fi
 now=$(stat -c %i "$P/.git" 2>/dev/null || echo gone)
@@ -116,6 +141,7 @@ sync @VOL@
 printf '\n@@dreamcore-files-%s\n' "$N"
 LC_ALL=C sort "$R/$N.before" "$R/$N.after" | uniq -u | cut -f1 | LC_ALL=C sort -u
 rm -f "$R/$N.before" "$R/$N.after" "$R/$N.pid"
+[ "$code" = 0 ] || [ -z "$log" ] || rm -f -- "$log"
 exit $code
 `
   .replace(/\\\$/g, '$')
@@ -136,6 +162,45 @@ fi
 exit 0
 `.replace(/@RUNS@/g, RUNS_DIR);
 
+/**
+ * `node -e MESSAGE_SCRIPT <subject> <log> <message file>`: after.commit's message, by runtime-core's rule
+ * (RUN_COMMIT_MESSAGE_SOURCE) over the log's last result line, the one StreamJsonTranslator keeps. Writes it to the
+ * message file for `git commit -F` and prints it; exits 3 when the run has no successful result line (no commit).
+ * The log is removed either way.
+ */
+const MESSAGE_SCRIPT = String.raw`
+'use strict';
+const fs = require('fs');
+const [subject, log, out] = process.argv.slice(1);
+const rule = @RULE@;
+let text = '';
+try {
+  text = fs.readFileSync(log, 'utf8');
+} catch (error) {
+  // no log: no result line
+}
+try {
+  fs.unlinkSync(log);
+} catch (error) {
+  // already gone
+}
+let last = null;
+for (const line of text.split('\n')) {
+  if (!line.includes('"result"')) continue;
+  let parsed;
+  try {
+    parsed = JSON.parse(line.trim());
+  } catch (error) {
+    continue;
+  }
+  if (parsed && typeof parsed === 'object' && parsed.type === 'result') last = parsed;
+}
+const message = rule(subject, last);
+if (message === null) process.exit(3);
+fs.writeFileSync(out, message, { mode: 0o600 });
+process.stdout.write(message);
+`.replace('@RULE@', () => RUN_COMMIT_MESSAGE_SOURCE);
+
 /** A uid of the project's own for its agent (10000–59999), so two projects' agents never share files. */
 export function agentUid(projectId: string): number {
   return 10_000 + (Number.parseInt(projectId.replace(/-/g, '').slice(0, 8), 16) % 50_000);
@@ -148,6 +213,8 @@ interface AgentProcess {
   wait(): Promise<number>;
   /** Puts the prompt on the process's stdin (already there when it came with a helper request). */
   feed(): Promise<void>;
+  /** The answers of the after-steps that ran in the same request (helper only). */
+  rest?: Promise<HelperResult[]>;
 }
 
 interface ModelAccess {
@@ -170,9 +237,55 @@ export interface ModalAgentDeps {
   /** The SDK client, made lazily (only the Secret fallback needs it here). */
   client: () => Promise<ModalClient>;
   config: ResolvedModalConfig;
+  /** The backend's own git and files: a run's `after` where it cannot be done in the run's request. */
+  capabilities: { git: GitCapability; files: FilesCapability };
 }
 
-export function createModalAgent({ pool, client, config }: ModalAgentDeps): ModalAgent {
+/**
+ * A run's `after` as steps of the run's own helper request (after RUN_SCRIPT, which has exited 0): the message
+ * (MESSAGE_SCRIPT), the commit (runtime-core's commitSteps as a git sequence), the reads (the files capability's
+ * checked read), and the message file's removal. `answer` reads their results; it says `undefined` for a part whose
+ * steps did not run (a project without a repository stops the request at `add`), which is then done the usual way.
+ */
+function afterSteps(scope: ProjectScope, after: NonNullable<RunClaudeRequest['after']>, log: string, maxFileBytes: number) {
+  const messageFile = log.replace(/\.log$/, '.msg');
+  const commit = after.commit ? commitSteps(['-F', messageFile]) : [];
+  const sequence = after.commit ? gitSequenceSteps(scope, commit) : [];
+  const reads = (after.read ?? []).map((path) => normalizeRelativePath(path));
+  const steps: HelperStep[] = [
+    ...(after.commit ? [{ argv: ['node', '-e', MESSAGE_SCRIPT, after.commit.subject, log, messageFile] }, ...sequence] : []),
+    ...reads.map((path) => readStep(scope, path, maxFileBytes)),
+    ...(after.commit ? [{ argv: ['rm', '-f', '--', messageFile], mayFail: true }] : []),
+  ];
+  const answer = (results: HelperResult[]): AfterRunDone => {
+    const stderr = (r: HelperResult) => ({ ...r, stderr: new TextDecoder().decode(r.stderr) });
+    let at = 0;
+    let message: string | undefined;
+    let committed: ReturnType<typeof commitOutcome> | undefined;
+    if (after.commit) {
+      const made = results[at++];
+      if (made?.exitCode === 0) message = new TextDecoder().decode(made.stdout);
+      const answered = results.slice(at, (at += sequence.length));
+      if (message !== undefined && answered.length > 0) committed = commitOutcome(scope, gitSequenceResult(commit, answered.map(stderr)));
+    }
+    const files = reads.map((path, i) => {
+      const r = results[at + i];
+      return r === undefined ? undefined : readAnswerOrNull(stderr(r), path, maxFileBytes);
+    });
+    return { message, commit: committed ?? undefined, files };
+  };
+  return { steps, answer, log };
+}
+
+function readAnswerOrNull(result: { exitCode: number; stdout: Uint8Array; stderr: string }, path: string, maxFileBytes: number): string | null {
+  try {
+    return readAnswer(result, path, maxFileBytes);
+  } catch (error) {
+    return unreadable(error);
+  }
+}
+
+export function createModalAgent({ pool, client, config, capabilities }: ModalAgentDeps): ModalAgent {
   const opts = config.agent;
   const { deadlines } = config;
   const execOptions = { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs };
@@ -274,7 +387,16 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
     live.add(onAbort);
 
     const changed: string[] = [];
-    const translator = new StreamJsonTranslator(run, { filesChanged: async () => changed });
+    // `after` rides on the run's own helper request (see afterSteps); whatever did not run there is done here.
+    const plan = request.after ? afterSteps(scope, request.after, `${RUNS_DIR}/${marker}.log`, config.maxFileBytes) : null;
+    const translator = new StreamJsonTranslator(run, {
+      filesChanged: async () => changed,
+      after: async (resultLine) => {
+        if (!request.after || !plan) return undefined;
+        const done = proc?.rest ? plan.answer(await proc.rest) : {};
+        return afterRunWith(capabilities, scope, request.after, resultLine, done);
+      },
+    });
     try {
       if (ending) {
         await translator.finish({ exitCode: null, reason: ending });
@@ -284,11 +406,12 @@ export function createModalAgent({ pool, client, config }: ModalAgentDeps): Moda
         // Through the sandbox's command helper: the prompt travels with the request, one round trip and no process
         // start. A Modal Secret can only be given to an exec, so the Secret mode (and a sandbox without a helper) execs.
         const helper = access.secret ? undefined : helperOf(sb);
-        const streamed = helper ? await helper.spawn({ argv, env: execEnv }, new TextEncoder().encode(request.prompt), runBoundMs) : null;
+        const env = plan && request.after?.commit ? { ...execEnv, DC_LOG: plan.log } : execEnv;
+        const streamed = helper ? await helper.spawn({ argv, env }, new TextEncoder().encode(request.prompt), runBoundMs, plan?.steps ?? []) : null;
         if (streamed) {
           // Bounded like an exec's start: Modal not answering is NETWORK_ERROR, not a wait for the whole run's bound.
           await withDeadline(deadlines.rpcMs, 'starting the agent', () => streamed.sent);
-          return [sb, { ...streamed, feed: () => Promise.resolve() }] as const;
+          return [sb, { ...streamed, feed: () => Promise.resolve(), rest: streamed.rest }] as const;
         }
         const p = await withDeadline(deadlines.rpcMs, 'starting the agent', () =>
           sb.exec(argv, {

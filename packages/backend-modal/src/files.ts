@@ -37,6 +37,7 @@ import {
 } from '@dreamcore/runtime-core';
 import { execBinary, execText } from './client.js';
 import { MOUNT, type ModalDeadlines } from './config.js';
+import type { HelperStep } from './helper.js';
 import type { SandboxPool } from './sandboxes.js';
 
 /** Exit codes of SCOPE_SCRIPT. */
@@ -145,6 +146,35 @@ function scriptError(code: number, stderr: string, relative: string, op: string)
   }
 }
 
+/** `sh -c SCOPE_SCRIPT …` for one operation on one path of a scope. */
+function scopeArgv(scope: FileScope, relative: string, op: string, arg?: string): string[] {
+  return ['sh', '-c', SCOPE_SCRIPT, 'scope', volumePath(scope), relative, op, ...(arg === undefined ? [] : [arg])];
+}
+
+/** The typed error for SCOPE_SCRIPT's non-zero exit. */
+function scopeFailure(result: { exitCode: number; stdout: Uint8Array | string; stderr: string }, relative: string, op: string, maxFileBytes: number): Error {
+  if (result.exitCode === EXIT.tooLarge) {
+    const stdout = typeof result.stdout === 'string' ? result.stdout : new TextDecoder().decode(result.stdout);
+    return createError('TOO_LARGE', `${relative} is larger than ${maxFileBytes} bytes`, {
+      details: { path: relative, size: Number(stdout.trim()), limit: maxFileBytes },
+    });
+  }
+  return scriptError(result.exitCode, result.stderr, relative, op);
+}
+
+/**
+ * A checked read of a project file as a command of its own, for an agent run that reads in its own request
+ * (`after.read`): the same script and checks as `files.read`. `readAnswer` turns its result into the file's text.
+ */
+export function readStep(scope: ProjectScope, relative: string, maxFileBytes: number): HelperStep {
+  return { argv: scopeArgv(scope, relative, 'read', String(maxFileBytes)), mayFail: true };
+}
+
+export function readAnswer(result: { exitCode: number; stdout: Uint8Array; stderr: string }, relative: string, maxFileBytes: number): string {
+  if (result.exitCode !== 0) throw scopeFailure(result, relative, 'read', maxFileBytes);
+  return Buffer.from(result.stdout).toString('utf8');
+}
+
 export interface ModalFilesOptions {
   pool: SandboxPool;
   maxFileBytes: number;
@@ -158,18 +188,10 @@ export function createModalFiles({ pool, maxFileBytes, deadlines, listUserVolume
   const execOptions = { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs };
 
   async function scoped(sandbox: Sandbox, scope: FileScope, relative: string, op: string, arg?: string, binary = false, stdin?: Uint8Array) {
-    const argv = ['sh', '-c', SCOPE_SCRIPT, 'scope', volumePath(scope), relative, op, ...(arg === undefined ? [] : [arg])];
+    const argv = scopeArgv(scope, relative, op, arg);
     const options = stdin ? { ...execOptions, stdin } : execOptions;
     const result = binary ? await execBinary(sandbox, argv, options) : await execText(sandbox, argv, options);
-    if (result.exitCode !== 0) {
-      const stdout = typeof result.stdout === 'string' ? result.stdout : '';
-      if (result.exitCode === EXIT.tooLarge) {
-        throw createError('TOO_LARGE', `${relative} is larger than ${maxFileBytes} bytes`, {
-          details: { path: relative, size: Number(stdout.trim()), limit: maxFileBytes },
-        });
-      }
-      throw scriptError(result.exitCode, result.stderr, relative, op);
-    }
+    if (result.exitCode !== 0) throw scopeFailure(result, relative, op, maxFileBytes);
     return result;
   }
 

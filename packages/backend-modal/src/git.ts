@@ -13,7 +13,17 @@
  * `/vol/.tmp` (never inside a project) for `git fetch`.
  */
 import { randomBytes } from 'node:crypto';
-import { createError, createGitCapability, GIT_ENV, type GitCapability, type GitRunner, type GitStep, type ProjectScope } from '@dreamcore/runtime-core';
+import {
+  createError,
+  createGitCapability,
+  GIT_ENV,
+  type GitCapability,
+  type GitRunner,
+  type GitSequenceResult,
+  type GitStep,
+  type ProjectScope,
+} from '@dreamcore/runtime-core';
+import type { HelperStep } from './helper.js';
 import { execBinary, execSteps, execText } from './client.js';
 import { MOUNT, type ModalDeadlines } from './config.js';
 import { volumePath } from './files.js';
@@ -48,9 +58,10 @@ const GUARDED = `cd "$GIT_WORK_TREE" 2>/dev/null && [ -d "$GIT_DIR" ] || exit 12
 
 const PROBE = ['sh', '-c', '[ -d "$1" ] && printf p; [ -d "$1/.git" ] && printf r; exit 0', 'probe'];
 
+const gitEnv = (workTree: string) => ({ ...GIT_ENV, GIT_DIR: `${workTree}/.git`, GIT_WORK_TREE: workTree, HOME: '/nonexistent' });
+
 export function createModalGitRunner(pool: SandboxPool, deadlines: Required<ModalDeadlines>): GitRunner {
   const execOptions = { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs };
-  const gitEnv = (workTree: string) => ({ ...GIT_ENV, GIT_DIR: `${workTree}/.git`, GIT_WORK_TREE: workTree, HOME: '/nonexistent' });
   return {
     async run(scope: ProjectScope, args: string[]) {
       const workTree = volumePath(scope);
@@ -93,33 +104,49 @@ export function createModalGitRunner(pool: SandboxPool, deadlines: Required<Moda
 
     // The probe and every step in one command list: one round trip through the sandbox's helper.
     async sequence(scope: ProjectScope, steps: GitStep[]) {
-      const workTree = volumePath(scope);
-      const env = gitEnv(workTree);
-      const commands = steps.map((step) => ({
-        argv: ['sh', '-c', `${GUARDED}exec git "$@"`, 'git', ...step.args],
-        env,
-        ...(step.mayFail ? { mayFail: true } : {}),
-      }));
-      // One sync after the steps instead of one per changing step: it runs unless a step that may not fail failed (the
-      // operation then fails, and git's own lock files leave the repository as it was).
-      const syncs = steps.some((step) => MUTATING.has(step.args[0] ?? ''));
-      const [probe, ...results] = await pool.use(scope.userId, `git ${steps[0]?.args[0] ?? ''}`, (sandbox) =>
-        execSteps(sandbox, [{ argv: [...PROBE, workTree] }, ...commands, ...(syncs ? [{ argv: ['sync', MOUNT.volume] }] : [])], execOptions),
-      );
-      if (syncs && results.length > steps.length) {
-        const synced = results.pop()!;
-        if (synced.exitCode !== 0) throw createError('INTERNAL', `the volume could not be synced: ${synced.stderr.trim().slice(0, 300)}`);
-      }
-      const seen = probe ? new TextDecoder().decode(probe.stdout) : '';
-      const repoExists = seen.includes('r');
-      return {
-        projectExists: seen.includes('p'),
-        repoExists,
-        results: repoExists ? results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr })) : [],
-      };
+      const commands = gitSequenceSteps(scope, steps);
+      const results = await pool.use(scope.userId, `git ${steps[0]?.args[0] ?? ''}`, (sandbox) => execSteps(sandbox, commands, execOptions));
+      return gitSequenceResult(steps, results);
     },
   };
 }
+
+/**
+ * A git sequence (GitRunner.sequence) as helper steps: the probe, each git step, and one sync after them when a step
+ * changes the repository. Exported for an agent run that commits in its own request (`after.commit`).
+ */
+export function gitSequenceSteps(scope: ProjectScope, steps: GitStep[]): HelperStep[] {
+  const workTree = volumePath(scope);
+  const env = gitEnv(workTree);
+  const commands = steps.map((step) => ({
+    argv: ['sh', '-c', `${GUARDED}exec git "$@"`, 'git', ...step.args],
+    env,
+    ...(step.mayFail ? { mayFail: true } : {}),
+  }));
+  // One sync after the steps instead of one per changing step: it runs unless a step that may not fail failed (the
+  // operation then fails, and git's own lock files leave the repository as it was).
+  const syncs = steps.some((step) => MUTATING.has(step.args[0] ?? ''));
+  return [{ argv: [...PROBE, workTree] }, ...commands, ...(syncs ? [{ argv: ['sync', MOUNT.volume] }] : [])];
+}
+
+/** What the steps of `gitSequenceSteps` answered (those that ran, in order), as GitRunner.sequence reports it. */
+export function gitSequenceResult(steps: GitStep[], answered: { exitCode: number; stdout: Uint8Array; stderr: Uint8Array | string }[]): GitSequenceResult {
+  const [probe, ...results] = answered;
+  const syncs = steps.some((step) => MUTATING.has(step.args[0] ?? ''));
+  if (syncs && results.length > steps.length) {
+    const synced = results.pop()!;
+    if (synced.exitCode !== 0) throw createError('INTERNAL', `the volume could not be synced: ${stderrText(synced.stderr).trim().slice(0, 300)}`);
+  }
+  const seen = probe ? new TextDecoder().decode(probe.stdout) : '';
+  const repoExists = seen.includes('r');
+  return {
+    projectExists: seen.includes('p'),
+    repoExists,
+    results: repoExists ? results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: stderrText(r.stderr) })) : [],
+  };
+}
+
+const stderrText = (stderr: Uint8Array | string) => (typeof stderr === 'string' ? stderr : new TextDecoder().decode(stderr));
 
 export function createModalGit(pool: SandboxPool, deadlines: Required<ModalDeadlines>): GitCapability {
   return createGitCapability({ runner: createModalGitRunner(pool, deadlines) });

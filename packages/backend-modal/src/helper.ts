@@ -5,7 +5,8 @@
  * process start under gVisor on Modal).
  *
  * Wire format, both ways: frames `[u32 header length][u32 body length][header JSON][body]` (big-endian).
- *   request  header `{ id, timeoutMs, steps: [{ argv, env?, cwd?, mayFail? }] }`, body = the first step's stdin;
+ *   request  header `{ id, timeoutMs, stream?, steps: [{ argv, env?, cwd?, mayFail? }] }`, body = the first step's
+ *            stdin; `stream`: the first step's output comes as it is written, in frames `{ id, fd }` (1 or 2);
  *   response header `{ id, results: [{ code, out, err }] }` (code: exit status, 128 + signal when killed; out, err:
  *            lengths), body = each step's stdout then stderr.
  * A request's steps run one after another, stopping after one that fails unless it may (a probe, add, commit and
@@ -111,7 +112,8 @@ function run(request, stdin) {
   const next = (i) => {
     if (i >= request.steps.length) return answer();
     const command = request.steps[i];
-    const stream = request.stream ? (fd, chunk) => process.stdout.write(frame({ id: request.id, fd }, chunk)) : undefined;
+    // A streamed request streams its first step (an agent run); the steps after it (its commit, reads) answer whole.
+    const stream = request.stream && i === 0 ? (fd, chunk) => process.stdout.write(frame({ id: request.id, fd }, chunk)) : undefined;
     step(
       command,
       i === 0 ? stdin : Buffer.alloc(0),
@@ -184,6 +186,8 @@ export interface StreamedCommand {
   stdout: ReadableStream<string>;
   stderr: ReadableStream<string>;
   wait(): Promise<number>;
+  /** The results of the steps that ran after it (none when it failed, or when a step that may not fail failed). */
+  rest: Promise<HelperResult[]>;
   /** Resolves when the request has reached the sandbox (for a caller that bounds the start of a command). */
   sent: Promise<void>;
 }
@@ -432,13 +436,14 @@ export class SandboxHelper {
   /**
    * Starts one command whose output is wanted as it comes (an agent run): its stdout and stderr as text streams, its
    * exit status when it ends. Null when there is no helper on this sandbox. The streams fail with HelperGoneError if
-   * the helper goes away first; the command is never run twice.
+   * the helper goes away first; the command is never run twice. `after`: steps run in the same request once it has
+   * exited 0 (stopping as a request's steps do), answered whole with its exit.
    */
-  async spawn(step: HelperStep, stdin: Uint8Array, timeoutMs: number): Promise<StreamedCommand | null> {
+  async spawn(step: HelperStep, stdin: Uint8Array, timeoutMs: number, after: HelperStep[] = []): Promise<StreamedCommand | null> {
     const connection = await this.live();
     if (!connection) return null;
     const streams = [textStream(), textStream()] as const;
-    const { done, sent } = connection.send({ steps: [step], stdin, timeoutMs }, (fd, data) => streams[fd - 1]?.push(data));
+    const { done, sent } = connection.send({ steps: [step, ...after], stdin, timeoutMs }, (fd, data) => streams[fd - 1]?.push(data));
     const exit = done.then(
       ([result]) => {
         for (const s of streams) s.end();
@@ -450,7 +455,9 @@ export class SandboxHelper {
       },
     );
     exit.catch(() => undefined); // the caller learns it from the streams (or from wait())
-    return { stdout: streams[0].readable, stderr: streams[1].readable, wait: () => exit, sent };
+    const rest = done.then((results) => results.slice(1));
+    rest.catch(() => undefined);
+    return { stdout: streams[0].readable, stderr: streams[1].readable, wait: () => exit, rest, sent };
   }
 
   /** The running helper, started (or started again: it idled out or died since) if need be; null: none here. */

@@ -45,7 +45,6 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
   const modal = () => (made ??= createModalClient(config));
   let closed = false;
   const pool = createSandboxPool({ modal, config });
-  const agent = createModalAgent({ pool, client: async () => (await modal()).client, config });
 
   const closedError = () => createError('UNAVAILABLE', 'the Modal backend is closed');
   const guarded = <T extends object>(target: T): T =>
@@ -67,6 +66,8 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
     }),
   );
   const git: GitCapability = guarded(createModalGit(pool, config.deadlines));
+  // A run's `after` is done in its own sandbox request; these serve it where that cannot be (no command helper).
+  const agent = createModalAgent({ pool, client: async () => (await modal()).client, config, capabilities: { git, files } });
   const image = createModalImageGenerator(files, config.gemini);
   // Promo videos and the game check run game code: on Modal, in render sandboxes, never in this process.
   const video = createModalVideoRenderer({ pool, files, client: async () => (await modal()).client, config });

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { withReadCache } from '@dreamcore/runtime-core';
 import { CONFORMANCE_GAME, expectCode } from '@dreamcore/runtime-core/conformance';
 import { emulatorPrerequisites } from '../src/emulator/index.js';
 import { MOUNT } from '../src/index.js';
@@ -224,17 +225,33 @@ lane('Modal backend specifics (emulator)', () => {
     expect(new TextDecoder().decode(bytes)).toBe('x');
     expect(await cost(() => b.files.delete(scope, 'a.txt'))).toEqual(one);
     expect((await b.git.log(scope)).commits.map((c) => c.message.trim())).toEqual(['c', 'Initial commit']);
-    // An agent run too: the prompt goes with the request, the CLI's output streams back on the helper's stdout.
+    // An agent turn as the server makes it (run, commit, read index.html) is one RPC too: the prompt goes with the
+    // request, the CLI's output streams back on the helper's stdout, and the commit and the read are steps of the same
+    // request (`after`), answered with the run's end. (Before `after`: run, commit and read, 3 RPCs.)
     model().setScript([{ text: 'Writing.', toolUses: [{ name: 'Write', input: { file_path: 'b.txt', content: 'made\n' } }] }, { text: 'Done.' }]);
     const events: string[] = [];
+    let turn: { version: string; html: string | null } | undefined;
     expect(
       await cost(async () => {
-        for await (const event of b.runClaude({ scope, prompt: 'make b.txt' })) events.push(event.type);
+        const run = b.runClaude({ scope, prompt: 'make b.txt', after: { commit: { subject: 'Make b' }, read: ['index.html'] } });
+        for await (const event of run) events.push(event.type);
+        const { after } = await run.result;
+        turn = {
+          version: (after?.commit ?? (await b.git.commit(scope, 'Make b'))).hash,
+          html: after?.files ? after.files['index.html']! : await b.files.readText(scope, 'index.html'),
+        };
       }),
     ).toEqual(one);
     expect(events).not.toContain('error');
     expect(events.at(-1)).toBe('result');
+    const [made] = (await b.git.log(scope)).commits;
+    expect(made).toMatchObject({ hash: turn!.version, message: 'Make b\n\nDone.', files: ['a.txt', 'b.txt'] }); // a.txt: deleted above
+    expect(turn!.html).toBe('v0');
     expect(await b.files.readText(scope, 'b.txt')).toBe('made\n');
+    // Behind the server's read cache a warm read costs nothing at all.
+    const cached = withReadCache(b);
+    await cached.files.readText(scope, 'b.txt');
+    expect(await cost(() => cached.files.readText(scope, 'b.txt'))).toEqual({});
   });
 
   it('a helper that dies is replaced: the command in flight runs as an exec, the next ones through a new helper', async () => {

@@ -191,6 +191,31 @@ export interface RunClaudeRequest {
   /** Wall-clock bound for the whole run; on expiry the run ends with CLI_TIMEOUT. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * What the backend does once the run has succeeded, before it reports the result, in the run's own round trip (on
+   * Modal inside the same sandbox request: a turn costs one round trip, not three). The answers come back in
+   * `AgentResult.after`. A run that fails (an error, a cancel, a timeout) does neither: nothing is committed.
+   */
+  after?: AfterRun;
+}
+
+export interface AfterRun {
+  /**
+   * Commit the project (as `git.commit`: stages everything; initialises the repository if needed) with the message
+   * `runCommitMessage(subject, <the CLI's result line>)` (runtime-core, agent/after-run.ts): the subject, a blank
+   * line, the agent's final reply (at most 2000 characters). The rule lives once and runs where the run ends.
+   * `subject`: one line, 1 to 200 characters, no control characters.
+   */
+  commit?: { subject: string };
+  /** Project files to read after the run (and its commit), as `files.readText` would: at most 8 paths. */
+  read?: string[];
+}
+
+export interface AfterRunResult {
+  /** The commit (as `git.commit` answers), with the message it got. */
+  commit?: CommitResult & { message: string };
+  /** Each path asked for (as given) → its text; null when it is not there to read (missing, a directory, outside). */
+  files?: Record<string, string | null>;
 }
 
 /** What a tool handler is told about the call. */

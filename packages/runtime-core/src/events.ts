@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BackendError, createError, isBackendError, type ErrorCode } from './errors.js';
-import type { AgentRun } from './contract.js';
+import type { AfterRunResult, AgentRun } from './contract.js';
 
 export interface AgentUsage {
   inputTokens: number;
@@ -28,6 +28,8 @@ export interface AgentResult {
   numTurns: number;
   /** Project paths the run created, modified or deleted. */
   filesChanged: string[];
+  /** What was done after the run, when the request asked (`RunClaudeRequest.after`). */
+  after?: AfterRunResult;
 }
 
 export interface AgentErrorInfo {

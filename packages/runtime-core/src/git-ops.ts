@@ -280,6 +280,49 @@ function desiredRefs(parsed: ParsedBundle): { refs: Map<string, string>; head: s
   return { refs, head };
 }
 
+/** A step's result as `git()` would have it: a failure that may not happen is INTERNAL. */
+function checked(result: GitRunResult | undefined, args: string[], allowFailure = false): GitRunResult {
+  if (!result) throw createError('INTERNAL', `git ${args[0]} did not run`);
+  if (result.exitCode !== 0 && !allowFailure) {
+    throw createError('INTERNAL', `git ${args[0]} failed: ${result.stderr.trim().slice(0, 500)}`, { details: { exitCode: result.exitCode } });
+  }
+  return result;
+}
+
+/** Whether a `git commit` that exited non-zero found nothing to commit (anything else is a failure). */
+function nothingToCommit(r: GitRunResult): boolean {
+  const out = text(r.stdout) + r.stderr;
+  if (/nothing to commit|nothing added to commit|no changes added/i.test(out)) return true;
+  throw createError('INTERNAL', `git commit failed: ${out.trim().slice(0, 500)}`);
+}
+
+/**
+ * A commit as sequence steps: stage everything, commit, read HEAD. `message` is git's own option for it: `['-m', text]`
+ * (a checked message), or `['-F', file]` for a message a backend wrote where git runs (a run's `after.commit`, made
+ * in the sandbox). Exported so such a backend runs exactly these steps and reads them with `commitOutcome`.
+ */
+export function commitSteps(message: ['-m' | '-F', string]): GitStep[] {
+  return [
+    { args: ['add', '-A'] },
+    { args: ['commit', '-q', '--no-verify', ...message], mayFail: true },
+    { args: ['rev-parse', '--verify', '-q', 'HEAD'], mayFail: true },
+  ];
+}
+
+/**
+ * What the `commitSteps` sequence did: the CommitResult, or null when the project has no repository yet (the caller
+ * initialises it and commits: git.commit does). NOT_FOUND without the project; INTERNAL when a step failed.
+ */
+export function commitOutcome(scope: ProjectScope, { projectExists, repoExists, results }: GitSequenceResult): CommitResult | null {
+  if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
+  if (!repoExists) return null;
+  checked(results[0], ['add']);
+  const committed = checked(results[1], ['commit'], true);
+  const current = results[2]?.exitCode === 0 ? text(results[2].stdout).trim() : null;
+  // A repository without commits needs no init: the commit above became its root commit.
+  return committed.exitCode !== 0 && nothingToCommit(committed) ? { committed: false, hash: current! } : { committed: true, hash: current! };
+}
+
 export interface GitOpsOptions {
   runner: GitRunner;
   /** Initial commit message (DreamCore's server uses "Initial project setup"). */
@@ -342,22 +385,6 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
     return result;
   }
 
-  /** A step's result as `git()` would have it: a failure that may not happen is INTERNAL. */
-  function checked(result: GitRunResult | undefined, args: string[], allowFailure = false): GitRunResult {
-    if (!result) throw createError('INTERNAL', `git ${args[0]} did not run`);
-    if (result.exitCode !== 0 && !allowFailure) {
-      throw createError('INTERNAL', `git ${args[0]} failed: ${result.stderr.trim().slice(0, 500)}`, { details: { exitCode: result.exitCode } });
-    }
-    return result;
-  }
-
-  /** Whether a `git commit` that exited non-zero found nothing to commit (anything else is a failure). */
-  function nothingToCommit(r: GitRunResult): boolean {
-    const out = text(r.stdout) + r.stderr;
-    if (/nothing to commit|nothing added to commit|no changes added/i.test(out)) return true;
-    throw createError('INTERNAL', `git commit failed: ${out.trim().slice(0, 500)}`);
-  }
-
   /** Stages everything and commits it; `null` when the tree already matches HEAD. */
   async function commitAll(scope: ProjectScope, message: string): Promise<string | null> {
     await git(scope, ['add', '-A']);
@@ -394,24 +421,11 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
     commit: serialized(async (scope, message: string): Promise<CommitResult> => {
       const msg = checkMessage(message);
       // commitAll and head in one sequence (one round trip on a remote backend).
-      const add = ['add', '-A'];
-      const steps = [
-        { args: add },
-        { args: ['commit', '-q', '--no-verify', '-m', msg], mayFail: true },
-        { args: ['rev-parse', '--verify', '-q', 'HEAD'], mayFail: true },
-      ];
-      const { projectExists, repoExists, results } = await sequence(scope, steps);
-      if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
-      if (!repoExists) {
-        await init(scope);
-        const hash = await commitAll(scope, msg);
-        return hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
-      }
-      checked(results[0], add);
-      const committed = checked(results[1], steps[1]!.args, true);
-      const current = results[2]?.exitCode === 0 ? text(results[2].stdout).trim() : null;
-      // A repository without commits needs no init: the commit above became its root commit.
-      return committed.exitCode !== 0 && nothingToCommit(committed) ? { committed: false, hash: current! } : { committed: true, hash: current! };
+      const outcome = commitOutcome(scope, await sequence(scope, commitSteps(['-m', msg])));
+      if (outcome) return outcome;
+      await init(scope);
+      const hash = await commitAll(scope, msg);
+      return hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
     }),
 
     log: serialized(async (scope, opts: LogOptions = {}): Promise<LogPage> => {

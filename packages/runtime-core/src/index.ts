@@ -8,3 +8,4 @@ export * from './git-ops.js';
 export * from './capabilities.js';
 export * from './assets.js';
 export * from './agent/index.js';
+export * from './read-cache.js';

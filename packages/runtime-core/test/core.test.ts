@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,9 +15,12 @@ import {
   openInsideRoot,
   resolveInsideRoot,
   RunChannel,
+  runCommitMessage,
   validateFileScope,
+  withReadCache,
   type AgentEvent,
 } from '@dreamcore/runtime-core';
+import { createMemoryBackend } from '@dreamcore/runtime-core/testkit';
 import { expectCode } from '@dreamcore/runtime-core/conformance';
 
 describe('normalizeRelativePath', () => {
@@ -212,5 +216,144 @@ describe('KeyedMutex', () => {
     expect(log.indexOf('end b1')).toBeLessThan(log.indexOf('end a1'));
     expect(log.indexOf('end a1')).toBeLessThan(log.indexOf('start a3'));
     expect(mutex.size).toBe(0);
+  });
+});
+
+describe('withReadCache', () => {
+  const scope = { userId: randomUUID(), projectId: randomUUID() };
+  /** A memory backend whose reads are counted, and can be held until released. */
+  function counted() {
+    const inner = createMemoryBackend();
+    const calls = { read: 0, list: 0 };
+    let gate: Promise<void> | null = null;
+    const read = inner.files.read.bind(inner.files);
+    inner.files.read = async (s, p) => {
+      calls.read++;
+      const bytes = await read(s, p);
+      await gate;
+      return bytes;
+    };
+    const list = inner.files.list.bind(inner.files);
+    inner.files.list = (...args) => {
+      calls.list++;
+      return list(...args);
+    };
+    return { inner, calls, hold: (until: Promise<void>) => void (gate = until) };
+  }
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+  it('answers a warm read from memory (a copy), and every write to the scope drops what it kept', async () => {
+    const { inner, calls } = counted();
+    const cached = withReadCache(inner);
+    await cached.files.write(scope, 'a.txt', 'one');
+    const first = await cached.files.read(scope, 'a.txt');
+    first[0] = 0; // a caller changing its copy changes nothing kept
+    expect(text(await cached.files.read(scope, 'a.txt'))).toBe('one');
+    expect(calls.read).toBe(1);
+    expect(cached.readCache).toMatchObject({ hits: 1, misses: 1 });
+    await cached.files.list(scope);
+    await cached.files.list(scope);
+    expect(calls.list).toBe(1);
+    await cached.files.write(scope, 'b.txt', 'two'); // another path: the listing and a.txt both go
+    expect((await cached.files.list(scope)).map((e) => e.path)).toEqual(['a.txt', 'b.txt']);
+    expect(text(await cached.files.read(scope, 'a.txt'))).toBe('one');
+    expect(calls).toEqual({ read: 2, list: 2 });
+    await cached.files.delete(scope, 'a.txt');
+    await expectCode(cached.files.read(scope, 'a.txt'), 'NOT_FOUND');
+    // Another scope keeps its entries when this one is written.
+    const other = { userId: scope.userId, assets: true as const };
+    await cached.files.write(other, 'x.png', 'x');
+    await cached.files.read(other, 'x.png');
+    await cached.files.write(scope, 'c.txt', 'three');
+    await cached.files.read(other, 'x.png');
+    expect(calls.read).toBe(4);
+    await cached.files.deleteProject(scope);
+    await expectCode(cached.files.read(scope, 'b.txt'), 'NOT_FOUND');
+  });
+
+  it('returns, but does not keep, a read that was in flight while a write began or ended', async () => {
+    const { inner, calls, hold } = counted();
+    const cached = withReadCache(inner);
+    await cached.files.write(scope, 'a.txt', 'old');
+    let release!: () => void;
+    hold(new Promise<void>((resolve) => (release = resolve)));
+    const slow = cached.files.read(scope, 'a.txt'); // reads "old", answers after the write below
+    await expect.poll(() => calls.read).toBe(1);
+    hold(Promise.resolve());
+    await cached.files.write(scope, 'a.txt', 'new');
+    release();
+    expect(text(await slow)).toBe('old');
+    expect(text(await cached.files.read(scope, 'a.txt'))).toBe('new');
+    expect(calls.read).toBe(2);
+  });
+
+  it('an agent run is a write in progress on its project: nothing read meanwhile is kept; its end drops the project and keeps after.files', async () => {
+    const { inner, calls } = counted();
+    const channels: RunChannel[] = [];
+    inner.runClaude = () => {
+      const run = new RunChannel();
+      channels.push(run);
+      return run;
+    };
+    const cached = withReadCache(inner);
+    await cached.files.write(scope, 'index.html', 'v1');
+    await cached.files.read(scope, 'index.html');
+    const run = cached.runClaude({ scope, prompt: 'x' });
+    const events = (async () => {
+      for await (const event of run) void event;
+    })();
+    await inner.files.write(scope, 'index.html', 'v2 by the agent'); // the agent writes behind the cache
+    expect(text(await cached.files.read(scope, 'index.html'))).toBe('v2 by the agent');
+    expect(text(await cached.files.read(scope, 'index.html'))).toBe('v2 by the agent');
+    expect(calls.read).toBe(3); // neither read during the run was kept
+    await inner.files.write(scope, 'index.html', 'v3 by the agent');
+    const result = {
+      exitCode: 0,
+      sessionId: null,
+      text: '',
+      costUsd: 0,
+      usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0 },
+      durationMs: 1,
+      numTurns: 1,
+      filesChanged: ['index.html'],
+    };
+    channels[0]!.succeed({ ...result, after: { files: { 'index.html': 'v3 by the agent', 'gone.txt': null } } });
+    await events;
+    expect(await cached.files.readText(scope, 'index.html')).toBe('v3 by the agent');
+    expect(text(await cached.files.read(scope, 'index.html'))).toBe('v3 by the agent');
+    expect(calls.read).toBe(3); // both from what the run read at its end
+    // A run that fails drops the project too.
+    const failing = cached.runClaude({ scope, prompt: 'y' });
+    await inner.files.write(scope, 'index.html', 'v4');
+    channels[1]!.fail(new Error('boom'));
+    await expect(failing.result).rejects.toThrow();
+    expect(text(await cached.files.read(scope, 'index.html'))).toBe('v4');
+  });
+
+  it('keeps at most maxBytes, dropping the least recently used', async () => {
+    const { inner, calls } = counted();
+    const cached = withReadCache(inner, { maxBytes: 3000, maxEntryBytes: 2000 });
+    for (const name of ['a', 'b', 'c']) await cached.files.write(scope, name, 'x'.repeat(1000));
+    await cached.files.read(scope, 'a');
+    await cached.files.read(scope, 'b');
+    await cached.files.read(scope, 'a'); // a is now the most recent
+    await cached.files.read(scope, 'c'); // b goes
+    expect(cached.readCache.bytes).toBeLessThanOrEqual(3000);
+    const before = calls.read;
+    await cached.files.read(scope, 'a');
+    await cached.files.read(scope, 'c');
+    expect(calls.read).toBe(before);
+    await cached.files.read(scope, 'b');
+    expect(calls.read).toBe(before + 1);
+  });
+});
+
+describe('runCommitMessage (after.commit)', () => {
+  it('the subject, then the agent reply; nothing for a run without a successful result', () => {
+    expect(runCommitMessage('Make a game', { type: 'result', result: '  Done!\r\nIt works.  ' })).toBe('Make a game\n\nDone!\nIt works.');
+    expect(runCommitMessage('Make a game', { type: 'result', result: '' })).toBe('Make a game');
+    expect(runCommitMessage('Make a game', { type: 'result', result: `a\u0007b${'x'.repeat(3000)}` })).toBe(`Make a game\n\nab${'x'.repeat(1998)}`);
+    expect(runCommitMessage('Make a game', { type: 'result', is_error: true, result: 'API error' })).toBeNull();
+    expect(runCommitMessage('Make a game', null)).toBeNull();
   });
 });

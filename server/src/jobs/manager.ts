@@ -7,7 +7,15 @@
  * check → when it failed, one repair turn with the errors and a second check → commit → the project named from
  * SPEC.md on its first generation → `completed` with the reply, the check, the images and the suggestions.
  */
-import { isBackendError, listSkills, type AgentResult, type ExecutionBackend, type GameCheckResult } from '@dreamcore/runtime-core';
+import {
+  isBackendError,
+  listSkills,
+  type AgentResult,
+  type ExecutionBackend,
+  type GameCheckResult,
+  type RunClaudeRequest,
+  runCommitMessage,
+} from '@dreamcore/runtime-core';
 import type { Logger } from '../logger.js';
 import { safeText } from '../logger.js';
 import { JobEventLog, type JobEvent, type JobListener } from './events.js';
@@ -24,7 +32,7 @@ import {
 import { jobWire, projectBrief } from '../wire.js';
 import { createJobTools, IMAGE_COST_USD, type GeneratedImage } from './tools.js';
 import { DEFAULT_PROJECT_NAME, repairPrompt, skillsFor, specTitle, type CheckedTurn } from './agent-turn.js';
-import { versionMessage } from '../versions.js';
+import { versionSubject } from '../versions.js';
 import { requestLanguage, stepForTool, stepText, toolDetail, toolStep, type StepKey, type StepLanguage, type ToolKind } from './steps.js';
 import { withLanguage, type Language } from '../language.js';
 
@@ -313,23 +321,34 @@ export class JobManager {
       const offered = generateImage && this.agent.maxImagesPerJob > 0 ? tools : tools.filter((tool) => tool.name !== 'generate_image');
 
       const progress = { value: 10, hasGame: project?.isInitialized ?? false };
+      const namesItself = firstGeneration && project?.name === DEFAULT_PROJECT_NAME;
+      // Every turn ends with its commit and the reads the job needs, done by the backend in the run's own round trip
+      // (one request on Modal): the version's subject is the request's first line, its body the agent's summary. A
+      // repair turn is a version of its own (what the repair changed, undoable); a failed or cancelled turn commits nothing.
+      const after = { commit: { subject: versionSubject(prompt) }, read: ['index.html', ...(namesItself ? ['SPEC.md'] : [])] };
       const turn = (turnPrompt: string, sessionId: string | undefined) =>
-        this.turn(job.id, { prompt: withLanguage(turnPrompt, language), sessionId, skills, tools: offered, signal: r.controller.signal }, progress, lang);
+        this.turn(
+          job.id,
+          { prompt: withLanguage(turnPrompt, language), sessionId, skills, tools: offered, signal: r.controller.signal, after },
+          progress,
+          lang,
+        );
       const turns = [await turn(prompt, project?.agentSessionId ?? undefined)];
       let check = await this.check(job.id, scope, r.controller.signal, 1, lang);
       let repairTurns = 0;
       while (check && !check.passed && repairTurns < this.agent.repairTurns) {
         repairTurns++;
         await this.progress(job.id, Math.max(progress.value, 60), 'improving', lang);
-        turns.push(await turn(repairPrompt(check, prompt), turns.at(-1)!.result.sessionId ?? undefined));
+        turns.push(await turn(repairPrompt(check, prompt), turns.at(-1)!.sessionId ?? undefined));
         check = await this.check(job.id, scope, r.controller.signal, repairTurns + 1, lang);
       }
-      const { result, closingText } = turns.at(-1)!;
-      const results = turns.map((t) => t.result);
+      const results = turns;
+      const result = results.at(-1)!;
 
       await this.progress(job.id, 92, 'saving', lang);
-      // The agent's summary goes in the commit's body: it is what the history shows as "what changed".
-      const commit = await this.backend.git.commit(scope, versionMessage(prompt, closingText.trim() || result.text));
+      const done = result.after;
+      // A backend that did not do `after` (one outside this repository) gets the same calls made here.
+      const commit = done?.commit ?? (await this.backend.git.commit(scope, runCommitMessage(versionSubject(prompt), { type: 'result', result: result.text })!));
       if (result.sessionId) await this.repo.setAgentSession(job.projectId, result.sessionId);
       await this.repo.markInitialized(job.projectId);
       // The user sees every turn's words: the first reply and, after a failed check, the repair's.
@@ -339,8 +358,10 @@ export class JobManager {
           .filter((t) => t !== '')
           .join('\n\n') || 'ゲームを更新しました';
       await this.repo.addChat(job.projectId, 'assistant', message);
-      const html = await this.backend.files.readText(scope, 'index.html').catch(() => undefined);
-      if (firstGeneration && project?.name === DEFAULT_PROJECT_NAME) await this.nameFromSpec(job.id, scope);
+      const read = async (path: string): Promise<string | null> =>
+        done?.files && Object.hasOwn(done.files, path) ? (done.files[path] ?? null) : await this.backend.files.readText(scope, path).catch(() => null);
+      const html = (await read('index.html')) ?? undefined;
+      if (namesItself) await this.nameFromSpec(job.id, scope, await read('SPEC.md'));
       const sum = (pick: (t: AgentResult) => number) => results.reduce((total, t) => total + pick(t), 0);
       final = await this.update(job.id, {
         status: 'completed',
@@ -391,26 +412,20 @@ export class JobManager {
     }
   }
 
-  /**
-   * One agent turn, its events turned into the job's `stream` and `progress` steps. Rejects with the run's error.
-   * `closingText` is the turn's words after its last tool call: its summary.
-   */
+  /** One agent turn, its events turned into the job's `stream` and `progress` steps. Rejects with the run's error. */
   private async turn(
     jobId: string,
-    request: { prompt: string; sessionId?: string; skills: string[]; tools: ReturnType<typeof createJobTools>['tools']; signal: AbortSignal },
+    request: Omit<RunClaudeRequest, 'scope'> & { skills: string[]; signal: AbortSignal },
     progress: { value: number; hasGame: boolean },
     lang: StepLanguage,
-  ): Promise<{ result: AgentResult; closingText: string }> {
+  ): Promise<AgentResult> {
     const job = this.running.get(jobId)!.job;
     let result: AgentResult | null = null;
-    let closingText = '';
     const run = this.backend.runClaude({ scope: { userId: job.userId, projectId: job.projectId }, timeoutMs: this.limits.timeoutMs, ...request });
     for await (const event of run) {
       if (event.type === 'text') {
-        closingText += event.delta;
         this.events.emit(jobId, 'stream', { content: event.delta });
       } else if (event.type === 'tool_use') {
-        closingText = '';
         progress.value = Math.min(90, progress.value + 10);
         const step = stepForTool(event.name, event.input, { hasGame: progress.hasGame });
         await this.progress(jobId, progress.value, step, lang, { detail: toolDetail(event.name, event.input), ...toolStep(event.name, event.input) });
@@ -422,7 +437,7 @@ export class JobManager {
     }
     result ??= await run.result; // rejects with the terminal error
     progress.hasGame = true;
-    return { result, closingText };
+    return result;
   }
 
   /** The game check after a turn (`gameCheck` event); null when it is off or the backend cannot, or there is no game. */
@@ -451,8 +466,7 @@ export class JobManager {
   }
 
   /** First generation of an unnamed project: its name from SPEC.md's title (`projectRenamed`). */
-  private async nameFromSpec(jobId: string, scope: { userId: string; projectId: string }): Promise<void> {
-    const spec = await this.backend.files.readText(scope, 'SPEC.md').catch(() => null);
+  private async nameFromSpec(jobId: string, scope: { userId: string; projectId: string }, spec: string | null): Promise<void> {
     const title = spec === null ? null : specTitle(spec);
     if (!title) return;
     const project = await this.repo.renameProject(scope.projectId, title);

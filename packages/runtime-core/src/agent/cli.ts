@@ -9,6 +9,7 @@ import { validateProjectScope } from '../scope.js';
 import { AGENT_TOOL_SERVER, STANDING_INSTRUCTIONS } from './instructions.js';
 import { SKILL_NAME } from './skills.js';
 import { agentToolName, validateTools } from './tool-server.js';
+import { validateAfterRun } from './after-run.js';
 
 export const DEFAULT_AGENT_TIMEOUT_MS = 5 * 60_000;
 export const MAX_PROMPT_CHARS = 100_000;
@@ -83,6 +84,7 @@ export function validateRunRequest(request: RunClaudeRequest): void {
     }
   }
   validateTools(request.tools);
+  validateAfterRun(request.after);
 }
 
 /** Scope and request checks every backend makes before anything runs. */

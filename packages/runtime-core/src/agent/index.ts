@@ -5,3 +5,4 @@ export * from './instructions.js';
 export * from './skills.js';
 export { agentToolName, validateTools } from './tool-server.js';
 export * from './publish-info.js';
+export * from './after-run.js';

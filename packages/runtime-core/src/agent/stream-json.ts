@@ -4,6 +4,7 @@
  * feeds lines here, so the event stream is identical whatever runs the process.
  */
 import { createError, errorCodeForExit, type ErrorCode } from '../errors.js';
+import type { AfterRunResult } from '../contract.js';
 import type { AgentResult, AgentUsage } from '../events.js';
 import type { RunChannel } from '../events.js';
 
@@ -50,6 +51,11 @@ export function errorCodeForApiFailure(status: number | null, message: string): 
 export interface TranslatorOptions {
   /** Computed when the process has ended, for the final result. */
   filesChanged?: () => Promise<string[]>;
+  /**
+   * Called once the run has succeeded, with the CLI's result line: does the request's `after` (or hands over what the
+   * backend already did) before the result is reported. A throw fails the run with that error.
+   */
+  after?: (resultLine: Record<string, unknown>) => Promise<AfterRunResult | undefined>;
 }
 
 /**
@@ -249,6 +255,13 @@ export class StreamJsonTranslator {
     }
     if (result && result.is_error !== true && exitCode === 0) {
       const filesChanged = (await this.options.filesChanged?.().catch(() => [])) ?? [];
+      let after: AfterRunResult | undefined;
+      try {
+        after = await this.options.after?.(result);
+      } catch (error) {
+        this.run.fail(error, 0);
+        return;
+      }
       const final: AgentResult = {
         exitCode: 0,
         sessionId: typeof result.session_id === 'string' ? result.session_id : this.sessionId,
@@ -258,6 +271,7 @@ export class StreamJsonTranslator {
         durationMs: num(result.duration_ms),
         numTurns: num(result.num_turns),
         filesChanged,
+        ...(after ? { after } : {}),
       };
       this.run.succeed(final);
       return;

@@ -10,6 +10,7 @@ import type { AgentEvent, AgentResult } from '../events.js';
 import type { AgentRun, AgentTool, ExecutionBackend, ProjectScope } from '../contract.js';
 import { STANDING_INSTRUCTIONS } from '../agent/instructions.js';
 import { listSkills } from '../agent/skills.js';
+import { withReadCache } from '../read-cache.js';
 
 interface Collected {
   events: AgentEvent[];
@@ -174,6 +175,51 @@ export function agentCases(options: ConformanceOptions): void {
     );
 
     s.test(
+      "after: the run's end commits (the reply as the message's body) and reads, in its own result; a read cache over the backend sees the agent's shell and a restore",
+      'runClaude',
+      async () => {
+        const p = await project({ 'index.html': 'v1', 'README.md': 'readme v1' });
+        const v1 = (await b().git.init(p)).head;
+        const cached = withReadCache(b());
+        for (const path of ['index.html', 'README.md']) await cached.files.readText(p, path); // kept now
+        expect(await cached.files.readText(p, 'README.md')).toBe('readme v1');
+        expect(cached.readCache.hits).toBe(1);
+        const reply = 'Done: 影を付けました。\nShading added.';
+        useScript([
+          {
+            text: 'Changing both files with the shell.',
+            toolUses: [
+              { name: 'Bash', input: { command: "printf 'v2 from the shell' > index.html && printf 'readme v2' > README.md", description: 'rewrite' } },
+            ],
+          },
+          { text: reply },
+        ]);
+        const { result, error } = await collect(
+          cached.runClaude({ scope: p, prompt: 'shade it', after: { commit: { subject: 'Shade it' }, read: ['index.html', 'missing.txt'] } }),
+        );
+        expect(error).toBeNull();
+        expect(result!.filesChanged).toEqual(['README.md', 'index.html']);
+        const [newest] = (await b().git.log(p)).commits;
+        const message = `Shade it\n\n${reply}`;
+        expect(newest).toMatchObject({ message, files: ['README.md', 'index.html'], parents: [v1] });
+        expect(result!.after).toEqual({
+          commit: { committed: true, hash: newest!.hash, message },
+          files: { 'index.html': 'v2 from the shell', 'missing.txt': null },
+        });
+        // Never stale: what the agent's shell changed is what a cached read gives (README.md was not among the reads).
+        expect(await cached.files.readText(p, 'README.md')).toBe('readme v2');
+        expect(await cached.files.readText(p, 'index.html')).toBe('v2 from the shell');
+        await cached.files.readText(p, 'README.md');
+        // A restore to the older version, through the cache: the old files.
+        await cached.git.restore(p, v1);
+        expect(await cached.files.readText(p, 'index.html')).toBe('v1');
+        expect(await cached.files.readText(p, 'README.md')).toBe('readme v1');
+        expect(cached.readCache.hits).toBeGreaterThanOrEqual(3);
+      },
+      90_000,
+    );
+
+    s.test(
       'cancel mid-run ends the stream with CANCELLED and the agent goes away within 2 s',
       'runClaude',
       async () => {
@@ -181,7 +227,8 @@ export function agentCases(options: ConformanceOptions): void {
         const p = await project();
         const controller = new AbortController();
         let cancelledAt = 0;
-        const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'take forever', signal: controller.signal }), (event) => {
+        const after = { commit: { subject: 'Never committed' }, read: ['README.md'] };
+        const { events, error } = await collect(b().runClaude({ scope: p, prompt: 'take forever', signal: controller.signal, after }), (event) => {
           if (event.type === 'status' && event.status === 'requesting' && !cancelledAt) {
             // Cancel once the model request is in flight.
             setTimeout(() => {
@@ -198,6 +245,8 @@ export function agentCases(options: ConformanceOptions): void {
         // The agent's connection to the model closed: its process is gone.
         await expect.poll(() => model.messageRequests.every((r) => r.closedAt !== null), { timeout: 2_000 }).toBe(true);
         expect(Math.max(...model.messageRequests.map((r) => r.closedAt!)) - cancelledAt).toBeLessThan(2_000);
+        // A run that did not succeed does not do its `after`: no repository was made, nothing committed.
+        await expectCode(b().git.log(p), 'NOT_FOUND');
       },
       60_000,
     );
