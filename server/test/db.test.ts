@@ -111,6 +111,7 @@ describe('repository on PGlite (embedded)', () => {
     '005_display_names.sql',
     '006_agent_turns.sql',
     '007_cluster.sql',
+    '008_asset_library_and_profiles.sql',
   ];
 
   it('a new database gets the compat file and every migration, in order', () => {
@@ -330,6 +331,36 @@ describe.skipIf(pg15Reason !== null)(`repository on Supabase (supabase-js → Po
       expect(events.data).toEqual([]);
       expect((await asIntruder.from('schema_migrations').select('*')).data ?? []).toEqual([]);
     });
+
+    it('through the raw API a user writes only the columns that are theirs (migration 008)', async () => {
+      const id = await lane.createUser();
+      const asset = await (await lane.asUser(id)).createAsset({ ownerId: id, alias: 'a.png', hash: 'ab12cd34'.repeat(8), mimeType: 'image/png' });
+      await db.service.softDeleteAsset(asset.id);
+      const self = createClient(stack.url, stack.anonKey, {
+        auth: { persistSession: false },
+        realtime: { transport: WebSocket as never },
+        global: { headers: { Authorization: `Bearer ${await stack.userToken(id)}` } },
+      });
+      // Their own rows, but columns the server owns: refused, nothing changed.
+      for (const values of [
+        { username: 'admin' },
+        { avatar_url: 'https://evil.example/x.png' },
+        { email: 'other@example.test' },
+        { public_id: 'u_0000000000' },
+      ]) {
+        expect((await self.from('users').update(values).eq('id', id)).error?.code, JSON.stringify(values)).toBe('42501');
+      }
+      for (const values of [{ is_deleted: false }, { mime_type: 'text/html' }, { filename: '../x' }]) {
+        expect((await self.from('assets').update(values).eq('id', asset.id)).error?.code, JSON.stringify(values)).toBe('42501');
+      }
+      expect(await db.service.getUser(id)).toMatchObject({ username: null, avatarUrl: null });
+      expect((await stack.sql.query('select is_deleted, mime_type from public.assets where id = $1', [asset.id])).rows[0]).toEqual({
+        is_deleted: true,
+        mime_type: 'image/png',
+      });
+      // What is theirs still works.
+      expect((await self.from('users').update({ display_name: 'Mine' }).eq('id', id)).error).toBeNull();
+    });
   });
 });
 
@@ -358,7 +389,7 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
   describe('PostgreSQL specifics', () => {
     it('a second open applies nothing; the schema is the one PGlite and Supabase get', async () => {
       expect(db.kind).toBe('postgres');
-      expect(db.migrations.applied.at(-1)).toBe('007_cluster.sql');
+      expect(db.migrations.applied.at(-1)).toBe('008_asset_library_and_profiles.sql');
       const again = await openPostgresDatabase({ connectionString: stack.connectionString('direct'), localCompat: true });
       try {
         expect(again.migrations.applied).toEqual([]);

@@ -190,12 +190,21 @@ describe('upload checks', () => {
   });
 
   it('turns multer errors into 413 / 400 answers', () => {
-    expect(uploadErrorResponse(new multer.MulterError('LIMIT_FILE_SIZE', 'file'), 1024 * 1024)).toEqual({ status: 413, error: 'File too large (max 1 MB)' });
+    expect(uploadErrorResponse(new multer.MulterError('LIMIT_FILE_SIZE', 'file'), 1024 * 1024)).toEqual({
+      status: 413,
+      error: 'File too large (max 1 MB)',
+      code: 'TOO_LARGE',
+    });
     expect(uploadErrorResponse(new multer.MulterError('LIMIT_FILE_SIZE', 'thumbnail'), 5 * 1024 * 1024)).toEqual({
       status: 413,
       error: 'File too large (max 5 MB)',
+      code: 'TOO_LARGE',
     });
-    expect(uploadErrorResponse(new multer.MulterError('LIMIT_UNEXPECTED_FILE', 'image'), 1)).toEqual({ status: 400, error: 'Unexpected file field "image"' });
+    expect(uploadErrorResponse(new multer.MulterError('LIMIT_UNEXPECTED_FILE', 'image'), 1)).toEqual({
+      status: 400,
+      error: 'Unexpected file field "image"',
+      code: 'INVALID_UPLOAD',
+    });
     expect(uploadErrorResponse(new Error('Unexpected end of form'), 1)).toMatchObject({ status: 400 });
     expect(uploadErrorResponse(new Error('database down'), 1)).toBeNull();
   });

@@ -153,3 +153,231 @@ describe('public profiles and V2 page addresses', () => {
     expect(await (await fetch(`${h.url}/`)).text()).toContain('<link rel="manifest" href="/manifest.webmanifest">');
   });
 });
+
+// ---------------------------------------------------------------- issue 17: profile editing and the asset library
+
+/** A multipart upload through fetch's own FormData (what the browser app sends). */
+async function upload(
+  token: string | undefined,
+  path: string,
+  field: string,
+  file: { name: string; type: string; bytes: Uint8Array },
+  fields: Record<string, string> = {},
+) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append(field, new Blob([file.bytes], { type: file.type }), file.name);
+  const res = await fetch(`${h.url}${path}`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {}, body: form });
+  const text = await res.text();
+  return { status: res.status, json: (text.startsWith('{') ? JSON.parse(text) : {}) as Record<string, any> };
+}
+
+/** A picture sharp draws: a gradient with grain (so it does not compress to nothing), transparent left quarter. */
+async function picture(width: number, height: number, format: 'png' | 'jpeg', grain = 40): Promise<Buffer> {
+  const channels = format === 'png' ? 4 : 3;
+  const raw = Buffer.alloc(width * height * channels);
+  let seed = 7;
+  const noise = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % grain) - grain / 2;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * channels;
+      raw[i] = Math.max(0, Math.min(255, (x * 255) / width + noise()));
+      raw[i + 1] = Math.max(0, Math.min(255, (y * 255) / height + noise()));
+      raw[i + 2] = Math.max(0, Math.min(255, 128 + noise()));
+      if (channels === 4) raw[i + 3] = x < width / 4 ? 0 : 255;
+    }
+  }
+  const image = sharp(raw, { raw: { width, height, channels } });
+  return format === 'png' ? image.png().toBuffer() : image.jpeg({ quality: 95 }).toBuffer();
+}
+
+describe('profile editing (issue 17)', () => {
+  it('a username: V2 rules, taken and reserved names refused with their codes and nothing changed; /@name follows it', async () => {
+    const mika = await signUp(h.url);
+    const other = await signUp(h.url);
+    const call = api(h.url, mika.accessToken);
+    const name = `mika_${Date.now() % 100000}`;
+    const set = await call('PATCH', '/api/users/me', { username: ` ${name.toUpperCase()} `, display_name: 'Mika' });
+    expect(set.status).toBe(200);
+    expect(set.json).toMatchObject({ username: name, display_name: 'Mika' }); // lower-cased and trimmed, as V2
+    expect((await api(h.url)('GET', `/api/users/username/${name}/public`)).json).toMatchObject({ id: mika.userId, username: name });
+    expect((await call('GET', `/api/users/username-available?u=${name}`)).json).toEqual({ available: true }); // one's own
+    expect((await api(h.url, other.accessToken)('GET', `/api/users/username-available?u=${name}`)).json).toEqual({ available: false });
+    expect((await api(h.url)('GET', '/api/users/username-available?u=admin')).json).toMatchObject({ available: false, code: 'USERNAME_RESERVED' });
+
+    const refusals: [unknown, number, string][] = [
+      ['ab', 400, 'USERNAME_INVALID'],
+      ['bad name!', 400, 'USERNAME_INVALID'],
+      ['x'.repeat(21), 400, 'USERNAME_INVALID'],
+      ['ミカ', 400, 'USERNAME_INVALID'],
+      [42, 400, 'USERNAME_INVALID'],
+      ['admin', 400, 'USERNAME_RESERVED'],
+      ['MyPage', 400, 'USERNAME_RESERVED'],
+      ['u_abcdefghij', 400, 'USERNAME_RESERVED'], // looks like a public id: /u/u_abcdefghij must name one person
+    ];
+    const taken = `taken_${Date.now() % 100000}`;
+    expect((await api(h.url, other.accessToken)('PATCH', '/api/users/me', { username: taken })).status).toBe(200);
+    refusals.push([taken, 409, 'USERNAME_TAKEN'], [taken.toUpperCase(), 409, 'USERNAME_TAKEN']);
+    for (const [username, status, code] of refusals) {
+      // With a display name in the same request: a refused username changes nothing at all.
+      const res = await call('PATCH', '/api/users/me', { username, display_name: 'Changed' });
+      expect([res.status, res.json.code], String(username)).toEqual([status, code]);
+    }
+    expect((await call('GET', '/api/users/me')).json).toMatchObject({ username: name, display_name: 'Mika' });
+
+    // A new name: the old address is free and gone, the new one answers.
+    const renamed = `${name}_b`;
+    expect((await call('PATCH', '/api/users/me', { username: renamed })).json.username).toBe(renamed);
+    expect((await api(h.url)('GET', `/api/users/username/${name}/public`)).status).toBe(404);
+    expect((await api(h.url)('GET', `/api/users/username/${renamed}/public`)).json.id).toBe(mika.userId);
+    expect((await call('PATCH', '/api/users/me', { username: '' })).json.username).toBeNull();
+    expect((await api(h.url)('PATCH', '/api/users/me', { username: 'nobody_at_all' })).status).toBe(401);
+  });
+
+  it('an avatar: any picture becomes a 256 px WebP at its own address; too large, wrong type, unreadable refused and nothing changed', async () => {
+    const mika = await signUp(h.url);
+    const call = api(h.url, mika.accessToken);
+    const first = await upload(mika.accessToken, '/api/users/me/avatar', 'avatar', {
+      name: 'me.png',
+      type: 'image/png',
+      bytes: await picture(900, 600, 'png'),
+    });
+    expect(first.status).toBe(200);
+    const url = first.json.avatar_url as string;
+    expect(url).toMatch(new RegExp(`^/user-avatars/${mika.userId}/[0-9a-f]{16}\\.webp$`));
+    const served = await fetch(`${h.url}${url}`);
+    expect([served.status, served.headers.get('content-type')]).toEqual([200, 'image/webp']);
+    expect(await sharp(Buffer.from(await served.arrayBuffer())).metadata()).toMatchObject({ format: 'webp', width: 256, height: 256 });
+    expect((await call('GET', '/api/users/me')).json.avatar_url).toBe(url);
+    expect((await api(h.url)('GET', `/api/users/${mika.userId}/public`)).json.avatar_url).toBe(url);
+
+    const refusals: [{ name: string; type: string; bytes: Uint8Array }, number, string][] = [
+      [{ name: 'big.png', type: 'image/png', bytes: Buffer.alloc(2 * 1024 * 1024 + 1) }, 413, 'TOO_LARGE'],
+      [{ name: 'me.txt', type: 'text/plain', bytes: Buffer.from('hello') }, 400, 'UNSUPPORTED_TYPE'],
+      [{ name: 'me.png', type: 'image/png', bytes: Buffer.from('not a picture at all') }, 400, 'INVALID_FILE'],
+    ];
+    for (const [file, status, code] of refusals) {
+      const res = await upload(mika.accessToken, '/api/users/me/avatar', 'avatar', file);
+      expect([res.status, res.json.code], file.name).toEqual([status, code]);
+    }
+    expect((await upload(mika.accessToken, '/api/users/me/avatar', 'picture', { name: 'me.png', type: 'image/png', bytes: Buffer.from('x') })).json.code).toBe(
+      'INVALID_UPLOAD',
+    );
+    expect((await upload(undefined, '/api/users/me/avatar', 'avatar', { name: 'me.png', type: 'image/png', bytes: Buffer.from('x') })).status).toBe(401);
+    expect((await call('GET', '/api/users/me')).json.avatar_url).toBe(url);
+
+    // A new picture replaces the old one (whose file is removed); then none.
+    const second = await upload(mika.accessToken, '/api/users/me/avatar', 'avatar', {
+      name: 'me.jpg',
+      type: 'image/jpeg',
+      bytes: await picture(400, 700, 'jpeg'),
+    });
+    expect(second.json.avatar_url).not.toBe(url);
+    expect((await fetch(`${h.url}${url}`)).status).toBe(404);
+    expect((await fetch(`${h.url}${second.json.avatar_url as string}`)).status).toBe(200);
+    expect((await call('DELETE', '/api/users/me/avatar')).json).toEqual({ avatar_url: null });
+    expect((await fetch(`${h.url}${second.json.avatar_url as string}`)).status).toBe(404);
+    expect((await fetch(`${h.url}/user-avatars/${mika.userId}/..%2F..%2Fsecret.webp`)).status).toBe(404);
+  });
+});
+
+describe('the asset library (issue 17)', () => {
+  const list = async (token: string) => ((await api(h.url, token)('GET', '/api/assets')).json.assets as Record<string, any>[]).map((a) => a.alias as string);
+
+  it('a picture within the limits is stored as it came; a big one is made to fit, in its own format, transparency kept', async () => {
+    const mika = await signUp(h.url);
+    const small = await picture(300, 200, 'png');
+    const kept = await upload(mika.accessToken, '/api/assets/upload', 'file', { name: 'small.png', type: 'image/png', bytes: small });
+    expect([kept.status, kept.json.compressed]).toEqual([200, null]);
+    expect(Buffer.from(await (await fetch(`${h.url}${kept.json.asset.url as string}`)).arrayBuffer()).equals(small)).toBe(true);
+
+    const big = await picture(2400, 1600, 'png', 12);
+    expect(big.byteLength).toBeGreaterThan(1024 * 1024);
+    const fitted = await upload(mika.accessToken, '/api/assets/upload', 'file', { name: 'Big Sprite.png', type: 'image/png', bytes: big });
+    expect(fitted.status).toBe(200);
+    expect(fitted.json.asset).toMatchObject({ alias: 'Big_Sprite.png', mimeType: 'image/png' });
+    expect(fitted.json.compressed).toMatchObject({ fromBytes: big.byteLength, width: 2048, height: 1365 });
+    const stored = Buffer.from(await (await fetch(`${h.url}${fitted.json.asset.url as string}`)).arrayBuffer());
+    expect(stored.byteLength).toBe(fitted.json.compressed.toBytes);
+    expect(stored.byteLength).toBeLessThanOrEqual(1024 * 1024);
+    const { data, info } = await sharp(stored).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([2048, 1365, 4]);
+    const alphaAt = (x: number, y: number) => data[(y * info.width + x) * 4 + 3];
+    expect(alphaAt(100, 600)).toBe(0); // the transparent quarter is still transparent
+    expect(alphaAt(1500, 600)).toBe(255);
+
+    const photo = await picture(2600, 1950, 'jpeg', 90);
+    expect(photo.byteLength).toBeGreaterThan(1024 * 1024);
+    const jpeg = await upload(mika.accessToken, '/api/assets/upload', 'file', { name: 'photo.jpg', type: 'image/jpeg', bytes: photo });
+    expect(jpeg.json.compressed).toMatchObject({ width: 2048, height: 1536 });
+    expect(jpeg.json.asset.size).toBeLessThanOrEqual(1024 * 1024);
+    expect((await sharp(Buffer.from(await (await fetch(`${h.url}${jpeg.json.asset.url as string}`)).arrayBuffer())).metadata()).format).toBe('jpeg');
+  });
+
+  it('uploads refused with a code (too large, wrong type, not what it says) store nothing', async () => {
+    const mika = await signUp(h.url);
+    const refusals: [{ name: string; type: string; bytes: Uint8Array }, number, string][] = [
+      [{ name: 'level.json', type: 'application/json', bytes: Buffer.from(JSON.stringify({ pad: 'x'.repeat(1024 * 1024) })) }, 413, 'TOO_LARGE'],
+      [{ name: 'huge.png', type: 'image/png', bytes: Buffer.alloc(12 * 1024 * 1024 + 1) }, 413, 'TOO_LARGE'],
+      [{ name: 'tool.exe', type: 'application/octet-stream', bytes: Buffer.from('MZ') }, 400, 'UNSUPPORTED_TYPE'],
+      [{ name: 'notes.txt', type: 'text/plain', bytes: Buffer.from('hi') }, 400, 'UNSUPPORTED_TYPE'],
+      [{ name: 'fake.png', type: 'image/png', bytes: Buffer.from('GIF89a not a png') }, 400, 'INVALID_FILE'],
+    ];
+    for (const [file, status, code] of refusals) {
+      const res = await upload(mika.accessToken, '/api/assets/upload', 'file', file);
+      expect([res.status, res.json.code], file.name).toEqual([status, code]);
+    }
+    expect(await list(mika.accessToken)).toEqual([]);
+    expect(await h.server.ctx.db.service.aliasesOf(mika.userId)).toEqual([]);
+  });
+
+  it('rename, search, private and public, delete: the owner only, bad names refused, the address never changes', async () => {
+    const [mika, ren] = [await signUp(h.url), await signUp(h.url)];
+    const asMika = api(h.url, mika.accessToken);
+    const asRen = api(h.url, ren.accessToken);
+    const made = await upload(mika.accessToken, '/api/assets/upload', 'file', { name: 'dragon.png', type: 'image/png', bytes: await picture(64, 64, 'png') });
+    const { id, url, alias } = made.json.asset as { id: string; url: string; alias: string };
+    await upload(mika.accessToken, '/api/assets/upload', 'file', { name: 'coin.png', type: 'image/png', bytes: await picture(32, 32, 'png') });
+
+    // Rename: the name shown changes, the alias (what games use) does not.
+    const renamed = await asMika('PUT', `/api/assets/${id}`, { filename: '  赤いドラゴン  ' });
+    expect(renamed.json).toMatchObject({ success: true, asset: { id, filename: '赤いドラゴン' } });
+    const meta = (await asMika('GET', `/api/assets/${id}/meta`)).json;
+    expect(meta).toMatchObject({ filename: '赤いドラゴン', alias, url });
+    expect((await fetch(`${h.url}${url}`)).status).toBe(200);
+    for (const filename of ['', '   ', 'x'.repeat(201), 'two\nlines', 5, null]) {
+      const res = await asMika('PUT', `/api/assets/${id}`, { filename });
+      expect([res.status, res.json.code], JSON.stringify(filename)).toEqual([400, 'INVALID_NAME']);
+    }
+    // Not the owner: refused with its code, and nothing changed.
+    expect(await asRen('PUT', `/api/assets/${id}`, { filename: 'mine now' })).toMatchObject({ status: 403, json: { code: 'ACCESS_DENIED' } });
+    expect(await asRen('PUT', `/api/assets/${id}/publish`, { isPublic: false })).toMatchObject({ status: 403, json: { code: 'ACCESS_DENIED' } });
+    expect(await asRen('DELETE', `/api/assets/${id}`)).toMatchObject({ status: 403, json: { code: 'ACCESS_DENIED' } });
+    expect(await asMika('PUT', '/api/assets/not-an-id', { filename: 'x' })).toMatchObject({ status: 400, json: { code: 'INVALID_ARGUMENT' } });
+    expect((await asMika('GET', `/api/assets/${id}/meta`)).json).toMatchObject({ filename: '赤いドラゴン', isPublic: true });
+
+    // Search: case and full-/half-width forms do not matter; only one's own assets.
+    const search = async (as: typeof asMika, q: string) =>
+      ((await as('GET', `/api/assets/search?q=${encodeURIComponent(q)}`)).json.assets as { id: string }[]).map((a) => a.id);
+    expect(await search(asMika, 'ﾄﾞﾗｺﾞﾝ')).toEqual([id]);
+    expect(await search(asMika, 'ＤＲＡＧＯＮ')).toEqual([id]);
+    expect(await search(asMika, 'coin')).toHaveLength(1);
+    expect(await search(asMika, '')).toHaveLength(2);
+    expect(await search(asRen, 'dragon')).toEqual([]);
+
+    // Private: only the owner can load it; public again for everyone.
+    expect(await asMika('PUT', `/api/assets/${id}/publish`, { isPublic: 'no' })).toMatchObject({ status: 400, json: { code: 'INVALID_ARGUMENT' } });
+    expect((await asMika('PUT', `/api/assets/${id}/publish`, { isPublic: false })).json).toEqual({ success: true, asset: { id, isPublic: false } });
+    expect((await fetch(`${h.url}${url}`)).status).toBe(404);
+    expect((await fetch(`${h.url}${url}`, { headers: { authorization: `Bearer ${ren.accessToken}` } })).status).toBe(404);
+    expect((await fetch(`${h.url}${url}`, { headers: { authorization: `Bearer ${mika.accessToken}` } })).status).toBe(200);
+    await asMika('PUT', `/api/assets/${id}/publish`, { isPublic: true });
+    expect((await fetch(`${h.url}${url}`)).status).toBe(200);
+
+    // Delete: gone from the list and its address; a second delete is NOT_FOUND.
+    expect((await asMika('DELETE', `/api/assets/${id}`)).json).toEqual({ success: true, message: 'Asset deleted.' });
+    expect(await list(mika.accessToken)).toEqual(['coin.png']);
+    expect((await fetch(`${h.url}${url}`)).status).toBe(404);
+    expect(await asMika('DELETE', `/api/assets/${id}`)).toMatchObject({ status: 404, json: { code: 'NOT_FOUND' } });
+  });
+});

@@ -58,6 +58,8 @@ import {
 import {
   admissionOf,
   assetColumns,
+  assetMetaColumns,
+  userColumns,
   clampLimit,
   databaseError,
   draftColumns,
@@ -182,8 +184,11 @@ export class PgliteUserRepository implements UserRepository {
   }
 
   async updateUser(id: string, patch: UserPatch): Promise<UserRecord | null> {
-    if (patch.displayName === undefined) return this.getUser(id);
-    const row = await this.db.row('update public.users set display_name = $2 where id = $1 returning *', [id, patch.displayName]);
+    const columns = userColumns(patch);
+    const names = Object.keys(columns);
+    if (names.length === 0) return this.getUser(id);
+    const sets = names.map((name, i) => `${name} = $${i + 2}`);
+    const row = await this.db.row(`update public.users set ${sets.join(', ')} where id = $1 returning *`, [id, ...Object.values(columns)]);
     return row && toUser(row);
   }
 
@@ -300,10 +305,9 @@ export class PgliteUserRepository implements UserRepository {
   }
 
   async updateAsset(id: string, patch: AssetMetaPatch): Promise<AssetRecord | null> {
-    const sets: string[] = [];
-    const params: unknown[] = [id];
-    if (patch.tags !== undefined) sets.push(`tags = $${params.push(patch.tags)}`);
-    if (patch.description !== undefined) sets.push(`description = $${params.push(patch.description)}`);
+    const columns = assetMetaColumns(patch);
+    const params: unknown[] = [id, ...Object.values(columns)];
+    const sets = Object.keys(columns).map((name, i) => `${name} = $${i + 2}`);
     if (sets.length === 0) return this.getAsset(id);
     const row = await this.db.row(`update public.assets set ${sets.join(', ')} where id = $1 and not is_deleted returning *`, params);
     return row && toAsset(row);

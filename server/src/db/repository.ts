@@ -207,6 +207,8 @@ export interface NewAsset {
 export interface AssetMetaPatch {
   tags?: string | null;
   description?: string | null;
+  /** The name shown (what the API calls `filename`), 1–200 characters; the alias, the asset's address, stays. */
+  originalName?: string;
 }
 
 export interface PublishDraft {
@@ -298,16 +300,23 @@ export interface AuthUserRecord {
   updatedAt: string;
 }
 
-/** What RLS lets a signed-in user do. Every method is also on `ServiceRepository`. */
-/** What a user may change about themselves (more of V2's profile fields arrive with profiles). */
+/**
+ * What may change about a user. A signed-in user changes their display name themselves; the username and the avatar
+ * only through the service role (migration 008: the server checks them first), so a user-scoped `updateUser` naming
+ * either fails `ACCESS_DENIED`.
+ */
 export interface UserPatch {
   /** 1–50 characters once trimmed; null clears it. */
   displayName?: string | null;
+  /** `USERNAME_PATTERN`; unique (`CONFLICT`); null clears it. Service role only. */
+  username?: string | null;
+  /** Service role only. */
+  avatarUrl?: string | null;
 }
 
 export interface UserRepository {
   getUser(id: string): Promise<UserRecord | null>;
-  /** null when there is no such user the caller may change (under RLS: anyone but themselves). */
+  /** null when there is no such user the caller may change (under RLS: anyone but themselves). An empty patch reads. */
   updateUser(id: string, patch: UserPatch): Promise<UserRecord | null>;
 
   /** ProjectSummary[] ordered by updatedAt, newest first. */

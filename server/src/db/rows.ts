@@ -6,6 +6,7 @@
 import { createError, UUID_PATTERN, type BackendError } from '@dreamcore/runtime-core';
 import { MAX_PUBLIC_GAMES_PAGE, USER_PUBLIC_ID_PATTERN, USERNAME_PATTERN } from './repository.js';
 import type {
+  AssetMetaPatch,
   AssetRecord,
   AssetWithProjects,
   AuthUserRecord,
@@ -18,6 +19,7 @@ import type {
   JobRecord,
   JobStatus,
   NewAsset,
+  UserPatch,
   ProjectRecord,
   ProjectSummary,
   PublishDraft,
@@ -273,6 +275,24 @@ export function assetColumns(input: NewAsset): Row {
     tags: input.tags ?? null,
     description: input.description ?? null,
   };
+}
+
+/** The columns an asset patch sets (absent fields are left alone). */
+export function assetMetaColumns(patch: AssetMetaPatch): Row {
+  const columns: Row = {};
+  if (patch.tags !== undefined) columns.tags = patch.tags;
+  if (patch.description !== undefined) columns.description = patch.description;
+  if (patch.originalName !== undefined) columns.original_name = patch.originalName;
+  return columns;
+}
+
+/** The columns a user patch sets (absent fields are left alone, null clears). */
+export function userColumns(patch: UserPatch): Row {
+  const columns: Row = {};
+  if (patch.displayName !== undefined) columns.display_name = patch.displayName;
+  if (patch.username !== undefined) columns.username = patch.username;
+  if (patch.avatarUrl !== undefined) columns.avatar_url = patch.avatarUrl;
+  return columns;
 }
 
 function parseTags(value: unknown): string[] {

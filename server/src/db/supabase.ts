@@ -49,6 +49,8 @@ import {
 import {
   admissionOf,
   assetColumns,
+  assetMetaColumns,
+  userColumns,
   clampLimit,
   databaseError,
   draftColumns,
@@ -136,8 +138,9 @@ class SupabaseUserRepository implements UserRepository {
   }
 
   async updateUser(id: string, patch: UserPatch): Promise<UserRecord | null> {
-    if (patch.displayName === undefined) return this.getUser(id);
-    const r = await row(this.client.from('users').update({ display_name: patch.displayName }).eq('id', id).select().maybeSingle());
+    const columns = userColumns(patch);
+    if (Object.keys(columns).length === 0) return this.getUser(id);
+    const r = await row(this.client.from('users').update(columns).eq('id', id).select().maybeSingle());
     return r && toUser(r);
   }
 
@@ -283,9 +286,7 @@ class SupabaseUserRepository implements UserRepository {
   }
 
   async updateAsset(id: string, patch: AssetMetaPatch): Promise<AssetRecord | null> {
-    const values: Row = {};
-    if (patch.tags !== undefined) values.tags = patch.tags;
-    if (patch.description !== undefined) values.description = patch.description;
+    const values = assetMetaColumns(patch);
     if (Object.keys(values).length === 0) return this.getAsset(id);
     return this.updateAssetRow(id, values);
   }

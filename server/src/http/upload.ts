@@ -13,27 +13,34 @@ export interface UploadOptions {
   accept: (file: { originalname: string; mimetype: string }) => string | null;
 }
 
-function formatBytes(bytes: number): string {
+export function formatBytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB` : `${Math.round(bytes / 1024)} KB`;
 }
 
-/** A multer error or a refused file as the client should see it: status and message. */
-export function uploadErrorResponse(error: unknown, maxBytes: number): { status: number; error: string } | null {
+/**
+ * Stable codes of upload refusals (the `code` beside `error`): the client words its message by them.
+ * `TOO_LARGE` 413, `UNSUPPORTED_TYPE` 400 (extension or declared type not allowed), `INVALID_UPLOAD` 400.
+ */
+export type UploadRefusalCode = 'TOO_LARGE' | 'UNSUPPORTED_TYPE' | 'INVALID_UPLOAD';
+
+/** A multer error or a refused file as the client should see it: status, message and code. */
+export function uploadErrorResponse(error: unknown, maxBytes: number): { status: number; error: string; code: UploadRefusalCode } | null {
   if (error instanceof multer.MulterError) {
     switch (error.code) {
       case 'LIMIT_FILE_SIZE':
-        return { status: 413, error: `File too large (max ${formatBytes(maxBytes)})` };
+        return { status: 413, error: `File too large (max ${formatBytes(maxBytes)})`, code: 'TOO_LARGE' };
       case 'LIMIT_UNEXPECTED_FILE':
-        return { status: 400, error: `Unexpected file field${error.field ? ` "${error.field}"` : ''}` };
+        return { status: 400, error: `Unexpected file field${error.field ? ` "${error.field}"` : ''}`, code: 'INVALID_UPLOAD' };
       case 'LIMIT_FILE_COUNT':
-        return { status: 400, error: 'Only one file may be uploaded' };
+        return { status: 400, error: 'Only one file may be uploaded', code: 'INVALID_UPLOAD' };
       default:
-        return { status: 400, error: error.message };
+        return { status: 400, error: error.message, code: 'INVALID_UPLOAD' };
     }
   }
-  if (error instanceof UploadRefused) return { status: 400, error: error.message };
+  if (error instanceof UploadRefused) return { status: 400, error: error.message, code: 'UNSUPPORTED_TYPE' };
   // busboy: a body that is not valid multipart ("Unexpected end of form", "Malformed part header", ...).
-  if (error instanceof Error && /multipart|form|part header|boundary/i.test(error.message)) return { status: 400, error: `Invalid upload: ${error.message}` };
+  if (error instanceof Error && /multipart|form|part header|boundary/i.test(error.message))
+    return { status: 400, error: `Invalid upload: ${error.message}`, code: 'INVALID_UPLOAD' };
   return null;
 }
 
@@ -64,7 +71,7 @@ export function singleUpload(options: UploadOptions): RequestHandler {
         return next();
       }
       const mapped = uploadErrorResponse(error, options.maxBytes);
-      if (mapped) return res.status(mapped.status).json({ error: mapped.error });
+      if (mapped) return res.status(mapped.status).json({ error: mapped.error, code: mapped.code });
       next(error);
     });
   };

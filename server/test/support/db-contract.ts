@@ -84,6 +84,23 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
       expect((await asB.getUser(b))?.displayName).toBe('Bob');
     });
 
+    it('a username and an avatar are written by the server only (migration 008); usernames are unique and V2-shaped', async () => {
+      const { a, b, asA } = await twoUsers();
+      // The user's own role cannot write either column, even on their own row.
+      await expectCode(asA.updateUser(a, { username: 'alice_1' }), 'ACCESS_DENIED');
+      await expectCode(asA.updateUser(a, { avatarUrl: 'https://evil.example/a.png' }), 'ACCESS_DENIED');
+      const service = getLane().db.service;
+      const name = `alice_${randomUUID().slice(0, 8)}`;
+      expect(await service.updateUser(a, { username: name, displayName: 'Alice L' })).toMatchObject({ username: name, displayName: 'Alice L' });
+      expect(await service.updateUser(a, { avatarUrl: `/user-avatars/${a}/0123456789abcdef.webp` })).toMatchObject({ username: name });
+      expect(await service.getPublicProfile({ username: name.toUpperCase() })).toMatchObject({ id: a, avatarUrl: `/user-avatars/${a}/0123456789abcdef.webp` });
+      await expectCode(service.updateUser(b, { username: name }), 'CONFLICT');
+      await expectCode(service.updateUser(b, { username: 'Not Valid!' }), 'INVALID_ARGUMENT');
+      await expectCode(service.updateUser(b, { username: 'ab' }), 'INVALID_ARGUMENT');
+      expect((await service.getUser(b))?.username).toBeNull();
+      expect(await service.updateUser(a, { username: null })).toMatchObject({ username: null });
+    });
+
     it('a user cannot read another user', async () => {
       const { a, asB } = await twoUsers();
       expect(await asB.getUser(a)).toBeNull();
@@ -454,6 +471,16 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
       // Deleted aliases stay taken.
       expect(await service.aliasesOf(a)).toEqual(['cat.png', 'dog.png']);
       await expectCode(asA.createAsset({ ownerId: a, alias: 'cat.png', hash: SHA }), 'CONFLICT');
+    });
+
+    it('rename: the shown name changes, the alias stays; only the owner; blank or over 200 characters refused', async () => {
+      const { a, asA, asB } = await twoUsers();
+      const asset = await asA.createAsset({ ownerId: a, alias: 'hero.png', hash: SHA, originalName: 'hero.png', isPublic: true });
+      expect(await asA.updateAsset(asset.id, { originalName: '勇者' })).toMatchObject({ id: asset.id, alias: 'hero.png', originalName: '勇者' });
+      expect(await asB.updateAsset(asset.id, { originalName: 'mine' })).toBeNull();
+      await expectCode(asA.updateAsset(asset.id, { originalName: '' }), 'INVALID_ARGUMENT');
+      await expectCode(asA.updateAsset(asset.id, { originalName: 'x'.repeat(201) }), 'INVALID_ARGUMENT');
+      expect((await asA.getAsset(asset.id))?.originalName).toBe('勇者');
     });
 
     it('isolation: private assets are invisible, nobody else can change any asset', async () => {

@@ -5,7 +5,10 @@
  *
  * Beyond V2: an oversize or wrong-type upload gets a 413 / 400 JSON answer (upload.ts); `.mp3` uploads with the
  * `audio/mpeg` type browsers send are accepted and the bytes must look like the type they claim (file-types.ts); a
- * generated image is stored and listed as an asset right away.
+ * generated image is stored and listed as an asset right away. The library's management (issue 17): a picture of up
+ * to 12 MB is made to fit (image-fit.ts: ≤ 2048 px, ≤ 1 MB, its own format, transparency kept); `PUT /api/assets/:id`
+ * also renames (`filename`: the name shown; the alias, the address games use, never changes); search ignores case
+ * and full-/half-width. Every refusal carries a stable `code` beside V2's `error` text.
  */
 import { createHash } from 'node:crypto';
 import express, { type Response, type Router } from 'express';
@@ -22,13 +25,15 @@ import {
   type ImageStyle,
 } from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
-import type { AssetRecord } from '../../db/repository.js';
+import type { AssetMetaPatch, AssetRecord } from '../../db/repository.js';
 import { optionalAuth, requireAuth, route, type AuthedRequest } from '../guards.js';
 import { aliasSourceName, checkAssetType, prepareAssetBytes } from '../file-types.js';
-import { singleUpload } from '../upload.js';
+import { fitAssetImage, isRasterImage, MAX_IMAGE_UPLOAD_BYTES, type FittedImage } from '../image-fit.js';
+import { formatBytes, singleUpload } from '../upload.js';
 
+/** What a stored sound, JSON or SVG file may weigh (V2's limit); pictures are made to fit it (image-fit.ts). */
 export const MAX_ASSET_BYTES = 1024 * 1024;
-const MAX_NAME_LENGTH = 200;
+export const MAX_NAME_LENGTH = 200;
 const MAX_TAGS_LENGTH = 1000;
 const MAX_DESCRIPTION_LENGTH = 5000;
 
@@ -116,6 +121,25 @@ async function namesInUse(ctx: Pick<ServerContext, 'backend' | 'db'>, userId: st
   return [...entries.filter((e) => e.kind === 'file').map((e) => e.path.split('/').pop()!), ...aliases];
 }
 
+/** A refusal: V2's `error` text and a stable `code` the client words its message by. */
+function refuse(res: Response, status: number, code: string, error: string) {
+  return res.status(status).json({ error, code });
+}
+
+/** The name shown for an asset: one line, trimmed, 1–200 characters (no control characters). */
+export function checkAssetName(value: unknown): { ok: true; value: string } | { ok: false; error: string } {
+  if (typeof value !== 'string') return { ok: false, error: 'filename must be a string' };
+  const name = value.trim();
+  if (name === '') return { ok: false, error: 'filename must not be empty' };
+  if ([...name].length > MAX_NAME_LENGTH) return { ok: false, error: `filename is too long (max ${MAX_NAME_LENGTH} characters)` };
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (/[\u0000-\u001f\u007f]/.test(name)) return { ok: false, error: 'filename must be one line of text' };
+  return { ok: true, value: name };
+}
+
+/** Text compared for search: case and full-/half-width forms (Ａ/A, ｶ/カ) do not matter. */
+export const searchable = (text: string) => text.normalize('NFKC').toLowerCase();
+
 function optionalText(value: unknown, max: number, field: string): { value: string | null } | { error: string } {
   if (value === undefined || value === null) return { value: null };
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) value = value.join(', ');
@@ -145,7 +169,8 @@ export function assetRoutes(ctx: ServerContext): Router {
 
   const upload = singleUpload({
     field: 'file',
-    maxBytes: MAX_ASSET_BYTES,
+    // Pictures may come big (they are made to fit); anything else is held to MAX_ASSET_BYTES after the upload.
+    maxBytes: MAX_IMAGE_UPLOAD_BYTES,
     accept: (file) => {
       const check = checkAssetType(file.originalname, file.mimetype);
       return check.ok ? null : check.error;
@@ -155,10 +180,10 @@ export function assetRoutes(ctx: ServerContext): Router {
   /** own:asset — 400 Invalid asset ID / 404 Asset not found / 403 Access denied. */
   const ownAsset = route(async (req, res, next) => {
     const id = req.params.id;
-    if (!isUuid(id)) return res.status(400).json({ error: 'Invalid asset ID' });
+    if (!isUuid(id)) return refuse(res, 400, 'INVALID_ARGUMENT', 'Invalid asset ID');
     const asset = await req.repo.getAsset(id);
-    if (!asset || asset.isDeleted) return res.status(404).json({ error: 'Asset not found' });
-    if (asset.ownerId !== req.identity.userId) return res.status(403).json({ error: 'Access denied' });
+    if (!asset || asset.isDeleted) return refuse(res, 404, 'NOT_FOUND', 'Asset not found');
+    if (asset.ownerId !== req.identity.userId) return refuse(res, 403, 'ACCESS_DENIED', 'Access denied');
     (req as AuthedRequest & { asset: AssetRecord }).asset = asset;
     next();
   });
@@ -170,29 +195,41 @@ export function assetRoutes(ctx: ServerContext): Router {
     upload,
     route(async (req, res) => {
       const file = req.file;
-      if (!file) return res.status(400).json({ error: 'No file uploaded' });
+      if (!file) return refuse(res, 400, 'INVALID_UPLOAD', 'No file uploaded');
       const userId = req.identity.userId;
       const body = (req.body ?? {}) as Record<string, unknown>;
 
       let projectId: string | null = null;
       if (body.projectId !== undefined && body.projectId !== '') {
-        if (!isUuid(body.projectId)) return res.status(400).json({ error: 'Invalid project ID' });
+        if (!isUuid(body.projectId)) return refuse(res, 400, 'INVALID_ARGUMENT', 'Invalid project ID');
         const project = await req.repo.getProject(body.projectId);
-        if (!project || project.userId !== userId) return res.status(403).json({ error: 'Access denied to project' });
+        if (!project || project.userId !== userId) return refuse(res, 403, 'ACCESS_DENIED', 'Access denied to project');
         projectId = project.id;
       }
       const tags = optionalText(body.tags, MAX_TAGS_LENGTH, 'tags');
-      if ('error' in tags) return res.status(400).json({ error: tags.error });
+      if ('error' in tags) return refuse(res, 400, 'INVALID_ARGUMENT', tags.error);
       const description = optionalText(body.description, MAX_DESCRIPTION_LENGTH, 'description');
-      if ('error' in description) return res.status(400).json({ error: description.error });
+      if ('error' in description) return refuse(res, 400, 'INVALID_ARGUMENT', description.error);
       const originalName = typeof body.originalName === 'string' && body.originalName.trim() !== '' ? body.originalName.trim() : file.originalname;
-      if (originalName.length > MAX_NAME_LENGTH) return res.status(400).json({ error: `File name is too long (max ${MAX_NAME_LENGTH} characters)` });
+      if (originalName.length > MAX_NAME_LENGTH) return refuse(res, 400, 'INVALID_NAME', `File name is too long (max ${MAX_NAME_LENGTH} characters)`);
 
       const type = checkAssetType(file.originalname, file.mimetype);
-      if (!type.ok) return res.status(400).json({ error: type.error });
+      if (!type.ok) return refuse(res, 400, 'UNSUPPORTED_TYPE', type.error);
       const prepared = prepareAssetBytes(type.ext, new Uint8Array(file.buffer.buffer, file.buffer.byteOffset, file.buffer.byteLength));
-      if (!prepared.ok) return res.status(400).json({ error: prepared.error });
-      const bytes = prepared.bytes;
+      if (!prepared.ok) return refuse(res, 400, 'INVALID_FILE', prepared.error);
+      let fitted: FittedImage | null = null;
+      if (isRasterImage(type.ext)) {
+        try {
+          fitted = await fitAssetImage(prepared.bytes, type.ext);
+        } catch (error) {
+          if (isBackendError(error, 'TOO_LARGE')) return refuse(res, 413, 'TOO_LARGE', `${error.message} (max ${formatBytes(MAX_ASSET_BYTES)})`);
+          if (isBackendError(error, 'INVALID_ARGUMENT')) return refuse(res, 400, 'INVALID_FILE', error.message);
+          throw error;
+        }
+      } else if (prepared.bytes.byteLength > MAX_ASSET_BYTES) {
+        return refuse(res, 413, 'TOO_LARGE', `File too large (max ${formatBytes(MAX_ASSET_BYTES)})`);
+      }
+      const bytes = fitted?.bytes ?? prepared.bytes;
       const sha256 = createHash('sha256').update(bytes).digest('hex');
 
       const asset = await naming.run(userId, async () => {
@@ -225,6 +262,8 @@ export function assetRoutes(ctx: ServerContext): Router {
       res.json({
         success: true,
         asset: { id: asset.id, alias: asset.alias, filename: originalName, mimeType: asset.mimeType, size: asset.size, url: assetUrl(asset) },
+        // Beyond V2: what making the picture fit did (null when it was stored as it came).
+        compressed: fitted?.changed ? { fromBytes: file.size, toBytes: bytes.byteLength, width: fitted.width, height: fitted.height } : null,
       });
     }),
   );
@@ -246,9 +285,9 @@ export function assetRoutes(ctx: ServerContext): Router {
     '/api/assets/search',
     auth,
     route(async (req, res) => {
-      const q = typeof req.query.q === 'string' ? req.query.q.trim().toLowerCase() : '';
+      const q = typeof req.query.q === 'string' ? searchable(req.query.q.trim()) : '';
       const assets = await req.repo.listAssets(req.identity.userId);
-      const hits = q === '' ? assets : assets.filter((a) => [a.alias, a.originalName, a.tags, a.description].some((f) => f?.toLowerCase().includes(q)));
+      const hits = q === '' ? assets : assets.filter((a) => [a.alias, a.originalName, a.tags, a.description].some((f) => f && searchable(f).includes(q)));
       res.json({ assets: hits.map((a) => ({ ...assetView(a), isOwner: true })) });
     }),
   );
@@ -284,15 +323,21 @@ export function assetRoutes(ctx: ServerContext): Router {
     route(async (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const tags = optionalText(body.tags, MAX_TAGS_LENGTH, 'tags');
-      if ('error' in tags) return res.status(400).json({ error: tags.error });
+      if ('error' in tags) return refuse(res, 400, 'INVALID_ARGUMENT', tags.error);
       const description = optionalText(body.description, MAX_DESCRIPTION_LENGTH, 'description');
-      if ('error' in description) return res.status(400).json({ error: description.error });
-      const patch: { tags?: string | null; description?: string | null } = {};
+      if ('error' in description) return refuse(res, 400, 'INVALID_ARGUMENT', description.error);
+      const patch: AssetMetaPatch = {};
       if (body.tags !== undefined) patch.tags = tags.value;
       if (body.description !== undefined) patch.description = description.value;
+      // Renaming (beyond V2): the name shown changes; the alias in every game's address stays.
+      if (body.filename !== undefined) {
+        const name = checkAssetName(body.filename);
+        if (!name.ok) return refuse(res, 400, 'INVALID_NAME', name.error);
+        patch.originalName = name.value;
+      }
       const updated = await req.repo.updateAsset(assetOf(req).id, patch);
-      if (!updated) return res.status(404).json({ error: 'Asset not found' });
-      res.json({ success: true, asset: { id: updated.id, tags: updated.tags, description: updated.description } });
+      if (!updated) return refuse(res, 404, 'NOT_FOUND', 'Asset not found');
+      res.json({ success: true, asset: { id: updated.id, tags: updated.tags, description: updated.description, filename: assetView(updated).filename } });
     }),
   );
 
@@ -302,9 +347,9 @@ export function assetRoutes(ctx: ServerContext): Router {
     ownAsset,
     route(async (req, res) => {
       const isPublic = (req.body as Record<string, unknown> | undefined)?.isPublic;
-      if (typeof isPublic !== 'boolean') return res.status(400).json({ error: 'isPublic must be a boolean' });
+      if (typeof isPublic !== 'boolean') return refuse(res, 400, 'INVALID_ARGUMENT', 'isPublic must be a boolean');
       const updated = await req.repo.setAssetPublic(assetOf(req).id, isPublic);
-      if (!updated) return res.status(404).json({ error: 'Asset not found' });
+      if (!updated) return refuse(res, 404, 'NOT_FOUND', 'Asset not found');
       res.json({ success: true, asset: { id: updated.id, isPublic: updated.isPublic } });
     }),
   );
@@ -318,7 +363,7 @@ export function assetRoutes(ctx: ServerContext): Router {
       try {
         const used = (await req.repo.listAssets(req.identity.userId)).find((a) => a.id === asset.id)?.projects.length ?? 0;
         // Soft delete is a service-role write (V2); ownership was checked above.
-        if (!(await ctx.db.service.softDeleteAsset(asset.id))) return res.status(404).json({ error: 'Asset not found or already deleted' });
+        if (!(await ctx.db.service.softDeleteAsset(asset.id))) return refuse(res, 404, 'NOT_FOUND', 'Asset not found or already deleted');
         res.json({
           success: true,
           message: used > 0 ? `Asset deleted. It was used in ${used} project(s) - they will now see a placeholder.` : 'Asset deleted.',
