@@ -19,6 +19,7 @@
  * Screenshots of the main screens go to test-artifacts/screenshots/ (git-ignored).
  */
 import type { Browser, BrowserContext, Frame, Page, WebSocketRoute } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoScript, plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
@@ -564,6 +565,112 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.locator('.projects-head h1', { hasText: 'My games' }).waitFor();
     expect(errors).toEqual([]);
     await context.close();
+  }, 150_000);
+
+  it('profiles (issue 17): /mypage sets the username and picture, /u/:username and /@username follow; Japanese and English, desktop and phone', async () => {
+    // A published game seeded directly (the agent is not what this is about).
+    const user = await signUp(h.url);
+    const taken = await signUp(h.url);
+    const as = api(h.url, user.accessToken);
+    const stamp = String(Date.now() % 1_000_000);
+    const [first, second, takenName] = [`hoshi_${stamp}`, `hoshi_b_${stamp}`, `taken_${stamp}`];
+    expect((await api(h.url, taken.accessToken)('PATCH', '/api/users/me', { username: takenName })).status).toBe(200);
+    const projectId = await createProjectOverSocket(h, user, 'ほしのゲーム');
+    await commitGame(h, { userId: user.userId, projectId }, movableGame('profile'), 'ほしのゲーム');
+    expect((await as('POST', `/api/projects/${projectId}/publish`, { title: 'ほしあつめ', description: 'ほしを集めよう' })).status).toBe(200);
+    const avatar = await sharp({ create: { width: 600, height: 400, channels: 4, background: { r: 255, g: 120, b: 40, alpha: 1 } } })
+      .png()
+      .toBuffer();
+    const userContent = ['ほしのゲーム', 'ほしあつめ', 'ほしを集めよう', 'みか', 'Mika', 'ほ', 'M', first, second, takenName, user.email];
+
+    const check = async (page: Page, lang: 'ja' | 'en', width: 'desktop' | 'phone', screen: string) => {
+      expect(await foreignWords(page, lang, userContent), `${lang} ${width} ${screen}`).toEqual([]);
+      if (width === 'phone') expect(await page.evaluate(() => document.documentElement.scrollWidth), screen).toBeLessThanOrEqual(PHONE.width);
+      await shot(page, `profile-${lang}-${width}-${screen}`);
+    };
+    /** The public page at `path` shows the user, their picture and their game. */
+    const publicPage = async (page: Page, path: string, name: string) => {
+      await page.goto(`${h.url}${path}`);
+      await page.locator('[data-testid="profile-head"] h1', { hasText: name }).waitFor();
+      await page.locator('.profile-game-title', { hasText: 'ほしあつめ' }).waitFor();
+      expect(await page.locator('[data-testid="profile-head"] .avatar img').getAttribute('src')).toMatch(/^\/user-avatars\//);
+      expect(await page.locator('[data-testid="profile-edit"]').count()).toBe(0);
+    };
+
+    // Japanese, desktop: the rules are said as the name is typed, then it is saved with a picture.
+    {
+      const context = await newContext(browser, 'desktop', 'ja-JP');
+      const { page, errors } = await newPage(context);
+      await signInAs(page, user);
+      await page.goto(`${h.url}/mypage`);
+      const form = page.locator('[data-testid="profile-edit"]');
+      await form.waitFor();
+      await check(page, 'ja', 'desktop', 'mypage-before');
+      const status = page.locator('[data-testid="username-status"]');
+      await form.locator('input[name=username]').fill('ab');
+      await status.filter({ hasText: '半角の小文字（a〜z）・数字・_ で3〜20文字にしてください。' }).waitFor();
+      await form.locator('input[name=username]').fill(takenName);
+      await status.filter({ hasText: 'このユーザー名はほかの人が使っています' }).waitFor();
+      await form.locator('input[name=username]').fill(first);
+      await status.filter({ hasText: `@${first} は使えます。` }).waitFor();
+      await form.locator('input[name=display_name]').fill('みか');
+      await form.locator('input[type=file]').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: avatar });
+      await page.locator('[data-testid="profile-head"] .avatar img').waitFor();
+      await form.locator('button[type=submit]').click();
+      await page.locator('.toast', { hasText: 'プロフィールを保存しました。' }).waitFor();
+      await page.locator('[data-testid="profile-head"] h1', { hasText: 'みか' }).waitFor();
+      expect(await page.locator('[data-testid="public-page-link"]').getAttribute('href')).toBe(`/@${first}`);
+      await check(page, 'ja', 'desktop', 'mypage-saved');
+      // A refused save says why, in Japanese, and changes nothing.
+      await form.locator('input[name=username]').fill(takenName);
+      await form.locator('button[type=submit]').click();
+      await form.locator('[role=alert]:not([hidden])', { hasText: 'このユーザー名はほかの人が使っています' }).waitFor();
+      expect((await as('GET', '/api/users/me')).json.username).toBe(first);
+      await check(page, 'ja', 'desktop', 'mypage-refused');
+      await publicPage(page, `/u/${first}`, 'みか');
+      await check(page, 'ja', 'desktop', 'public-page');
+      expect(errors).toEqual([]);
+      await context.close();
+    }
+
+    // Japanese, phone: the same two pages fit the screen.
+    {
+      const context = await newContext(browser, 'phone', 'ja-JP');
+      const { page, errors } = await newPage(context);
+      await signInAs(page, user);
+      await page.goto(`${h.url}/mypage`);
+      await page.locator('[data-testid="profile-edit"] input[name=username]').waitFor();
+      expect(await page.locator('[data-testid="profile-edit"] input[name=username]').inputValue()).toBe(first);
+      await check(page, 'ja', 'phone', 'mypage');
+      await publicPage(page, `/@${first}`, 'みか');
+      await check(page, 'ja', 'phone', 'public-page');
+      expect(errors).toEqual([]);
+      await context.close();
+    }
+
+    // English: a new username; the old address is gone and the new one answers, at both widths.
+    for (const width of ['desktop', 'phone'] as const) {
+      const context = await newContext(browser, width, 'en-US');
+      const { page, errors } = await newPage(context);
+      await signInAs(page, user);
+      await page.goto(`${h.url}/mypage`);
+      const form = page.locator('[data-testid="profile-edit"]');
+      await form.locator('input[name=username]').waitFor();
+      if (width === 'desktop') {
+        await form.locator('input[name=display_name]').fill('Mika');
+        await form.locator('input[name=username]').fill(second.toUpperCase());
+        await form.locator('button[type=submit]').click();
+        await page.locator('.toast', { hasText: 'Your profile is saved.' }).waitFor();
+        await page.locator('[data-testid="profile-head"]', { hasText: `@${second}` }).waitFor();
+      }
+      await check(page, 'en', width, 'mypage');
+      await publicPage(page, `/u/${second}`, 'Mika');
+      await check(page, 'en', width, 'public-page');
+      await page.goto(`${h.url}/@${first}`);
+      await page.locator('.empty-state h1', { hasText: 'There is nobody here.' }).waitFor();
+      expect(errors).toEqual([]);
+      await context.close();
+    }
   }, 150_000);
 
   it('a first 2D game asks for a look first: the cards show their pictures, a pick starts the job with it', async () => {

@@ -7,6 +7,8 @@
  *   | { name: 'profile', key: ProfileKey }} Route
  */
 
+const USER_ID = /^(u_[0-9A-Za-z]{10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
 /**
  * @param {string} path `/…` without the hash
  * @returns {Route | null}
@@ -17,7 +19,11 @@ function routeOf(path) {
   if (/^\/login\/?$/.test(path)) return { name: 'login' };
   if (/^\/mypage\/?$/.test(path)) return { name: 'mypage' };
   const byId = /^\/u\/([^/?]+)\/?$/.exec(path);
-  if (byId) return { name: 'profile', key: { id: decodeURIComponent(byId[1]) } };
+  if (byId) {
+    // /u/ takes V2's ids (a UUID or u_…) and, beyond V2, a username (usernames never look like ids: users.ts).
+    const key = decodeURIComponent(byId[1]);
+    return { name: 'profile', key: USER_ID.test(key) ? { id: key } : { username: key } };
+  }
   const byName = /^\/@([^/?]+)\/?$/.exec(path);
   if (byName) return { name: 'profile', key: { username: decodeURIComponent(byName[1]) } };
   if (/^\/(create\/?)?$/.test(path)) return { name: 'projects' };
