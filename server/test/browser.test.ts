@@ -227,7 +227,7 @@ function visibleTexts(page: Page): Promise<string[]> {
 }
 
 /** Names that are the same in Japanese (brands, key names, units, file formats). */
-const SAME_IN_JAPANESE = ['DreamCore', 'Google', 'AI', 'OK', 'MB', 'Enter', 'Shift', 'zip', 'QR'];
+const SAME_IN_JAPANESE = ['DreamCore', 'Google', 'AI', 'OK', 'MB', 'KB', 'Enter', 'Shift', 'zip', 'QR'];
 
 /**
  * The words on the page that are not in the language: for Japanese, any word of Latin letters (outside the names
@@ -672,6 +672,64 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       await context.close();
     }
   }, 150_000);
+
+  it('the asset library (issue 17), in Japanese: a big picture made smaller, rename, search, only me, delete', async () => {
+    const user = await signUp(h.url);
+    const projectId = await createProjectOverSocket(h, user, 'ドラゴンのゲーム');
+    await commitGame(h, { userId: user.userId, projectId }, movableGame('assets'), 'ドラゴンのゲーム');
+    // Wider than the 2048 px a stored picture may be: it is made smaller on the way in.
+    const wide = await sharp({ create: { width: 2600, height: 1300, channels: 4, background: { r: 40, g: 160, b: 90, alpha: 0.5 } } })
+      .png()
+      .toBuffer();
+    const context = await newContext(browser, 'desktop', 'ja-JP');
+    const { page, errors } = await newPage(context);
+    await signInAs(page, user);
+    await page.goto(`${h.url}/#/project/${projectId}`);
+    await page.locator('.tab-assets').click();
+    const panel = page.locator('section.assets');
+    await panel.locator('.asset-grid', { hasText: 'まだ素材がありません。' }).waitFor();
+    await panel.locator('input[type=file]').setInputFiles({ name: 'dragon.png', mimeType: 'image/png', buffer: wide });
+    await page.locator('.toast', { hasText: /「dragon\.png」をアップロードしました。ゲームがすぐ開けるように小さくしました（.+ → .+）。/ }).waitFor();
+    const card = panel.locator('.asset-card');
+    await card.waitFor();
+    const userContent = ['ドラゴンのゲーム', 'dragon.png', 'ドラゴン', user.email, 'index.html'];
+    expect(await foreignWords(page, 'ja', userContent)).toEqual([]);
+    await shot(page, 'assets-ja-desktop-uploaded');
+    const [asset] = (await api(h.url, user.accessToken)('GET', '/api/assets')).json.assets as { id: string; url: string }[];
+    expect((await sharp(Buffer.from(await (await fetch(`${h.url}${asset!.url}`)).arrayBuffer())).metadata()).width).toBe(2048);
+
+    // Rename: the name shown changes (the address the game uses does not).
+    await card.locator('[data-action="rename-asset"]').click();
+    await page.locator('dialog.prompt-dialog input').fill('ドラゴン');
+    await page.locator('dialog.prompt-dialog [data-action="confirm"]').click();
+    await card.locator('.asset-name', { hasText: 'ドラゴン' }).waitFor();
+    // Search: the server's search, full-width letters and all.
+    const search = panel.locator('input.asset-search');
+    await search.fill('ドラゴ');
+    await expect.poll(() => panel.locator('.asset-card').count()).toBe(1);
+    await search.fill('ねこ');
+    await panel.locator('.asset-grid', { hasText: '「ねこ」に合う素材はありません。' }).waitFor();
+    expect(await foreignWords(page, 'ja', userContent)).toEqual([]);
+    await search.fill('');
+    await card.waitFor();
+
+    // Only me: marked on the card; nobody else can load it any more.
+    await card.locator('[data-action="toggle-public"]').click();
+    await card.locator('[data-testid="asset-private"]', { hasText: '自分だけ' }).waitFor();
+    expect((await fetch(`${h.url}${asset!.url}`)).status).toBe(404);
+    expect(await foreignWords(page, 'ja', userContent)).toEqual([]);
+    await shot(page, 'assets-ja-desktop-private');
+
+    // Delete, confirmed.
+    await card.locator('[data-action="delete-asset"]').click();
+    await page.locator('dialog.confirm-dialog', { hasText: '「ドラゴン」を削除しますか？' }).waitFor();
+    expect(await foreignWords(page, 'ja', userContent)).toEqual([]);
+    await page.locator('dialog.confirm-dialog [data-action="confirm"]').click();
+    await panel.locator('.asset-grid', { hasText: 'まだ素材がありません。' }).waitFor();
+    expect((await api(h.url, user.accessToken)('GET', '/api/assets')).json.assets).toEqual([]);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 90_000);
 
   it('a first 2D game asks for a look first: the cards show their pictures, a pick starts the job with it', async () => {
     const user = await signUp(h.url);
