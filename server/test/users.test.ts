@@ -2,6 +2,8 @@
  * The user's own account over REST: GET /api/users/me and the display name through PATCH (V2's rules: trimmed,
  * empty → null, at most 50 characters; fields this server cannot change yet are refused, not dropped). Public
  * profiles (no e-mail, public games only) and V2's page addresses (clean paths, redirects, old .html names).
+ * Issue 17: the username and the avatar, and the asset library's management (compressed uploads, rename, search,
+ * private/public, delete), each refusal with its code and nothing changed.
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
