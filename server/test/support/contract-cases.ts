@@ -4,6 +4,7 @@
  */
 import { createClient } from '@supabase/supabase-js';
 import { SignJWT, generateKeyPair } from 'jose';
+import sharp from 'sharp';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
@@ -350,6 +351,45 @@ export function contractCases(label: string, options: Omit<HarnessOptions, 'scri
         await client.next((m) => m.jobId === again.job.id && ['completed', 'failed'].includes(m.type), 90_000);
         client.close();
       }, 300_000);
+    });
+
+    describe('asset library and profile pictures (issue 17)', () => {
+      /** A multipart upload through fetch's own FormData, as the browser app sends it. */
+      const upload = async (path: string, field: string, name: string, type: string, bytes: Uint8Array) => {
+        const form = new FormData();
+        form.append(field, new Blob([bytes], { type }), name);
+        const res = await fetch(`${h.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${alice.accessToken}` }, body: form });
+        return { status: res.status, json: (await res.json()) as Record<string, any> };
+      };
+      const bytesAt = async (url: string) => new Uint8Array(await (await fetch(`${h.url}${url}`)).arrayBuffer());
+
+      it('a picture wider than 2048 px is stored made to fit, renamed, hidden, deleted; an avatar replaces the last one', async () => {
+        const wide = await sharp({ create: { width: 2400, height: 120, channels: 4, background: { r: 0, g: 90, b: 200, alpha: 0.5 } } })
+          .png()
+          .toBuffer();
+        const made = await upload('/api/assets/upload', 'file', 'banner.png', 'image/png', wide);
+        expect(made.status).toBe(200);
+        expect(made.json.compressed).toMatchObject({ width: 2048, height: 102 });
+        const { id, url } = made.json.asset as { id: string; url: string };
+        const stored = await sharp(await bytesAt(url)).metadata();
+        expect(stored).toMatchObject({ format: 'png', width: 2048, hasAlpha: true });
+        const as = api(h.url, alice.accessToken);
+        expect((await as('PUT', `/api/assets/${id}`, { filename: 'バナー' })).json.asset.filename).toBe('バナー');
+        expect((await as('PUT', `/api/assets/${id}/publish`, { isPublic: false })).status).toBe(200);
+        expect((await fetch(`${h.url}${url}`)).status).toBe(404);
+        expect((await as('DELETE', `/api/assets/${id}`)).status).toBe(200);
+
+        const picture = (r: number) =>
+          sharp({ create: { width: 300, height: 200, channels: 3, background: { r, g: 10, b: 10 } } })
+            .png()
+            .toBuffer();
+        const first = await upload('/api/users/me/avatar', 'avatar', 'me.png', 'image/png', await picture(200));
+        expect(await sharp(await bytesAt(first.json.avatar_url as string)).metadata()).toMatchObject({ format: 'webp', width: 256, height: 256 });
+        const second = await upload('/api/users/me/avatar', 'avatar', 'me.png', 'image/png', await picture(20));
+        expect((await fetch(`${h.url}${first.json.avatar_url as string}`)).status).toBe(404);
+        expect((await fetch(`${h.url}${second.json.avatar_url as string}`)).status).toBe(200);
+        expect((await as('GET', '/api/users/me')).json.avatar_url).toBe(second.json.avatar_url);
+      });
     });
 
     describe('isolation between users', () => {
