@@ -86,7 +86,8 @@ function step(command, stdin, timeoutMs, done, stream) {
   });
   child.stdout.on('data', (chunk) => (stream ? stream(1, chunk) : out.push(chunk)));
   child.stderr.on('data', (chunk) => (stream ? stream(2, chunk) : err.push(chunk)));
-  child.stdin.on('error', () => undefined);
+  // EPIPE/ECONNRESET on a killed command's pipes: its exit reports it; unhandled, it would end the helper.
+  for (const pipe of [child.stdin, child.stdout, child.stderr]) pipe.on('error', () => undefined);
   child.stdin.end(stdin);
   killer = setTimeout(() => {
     try {

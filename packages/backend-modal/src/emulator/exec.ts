@@ -129,8 +129,10 @@ export class ProcessExec extends ExecProcess {
     });
     this.child.stdout?.on('data', (chunk: Buffer) => this.stdout.push(chunk));
     this.child.stderr?.on('data', (chunk: Buffer) => this.stderr.push(chunk));
-    // A process that exits without reading its stdin makes our writes fail with EPIPE: not an emulator error.
-    this.child.stdin?.on('error', () => undefined);
+    // A process that exits without reading its stdin makes our writes fail with EPIPE, and a kill while a pipe holds
+    // unread bytes resets it (ECONNRESET on the next read): the exit status reports both, so they are not emulator
+    // errors (unhandled, they would crash the emulator's process).
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) stream?.on('error', () => undefined);
     this.child.on('error', (error) => {
       this.stderr.push(Buffer.from(`modal emulator: cannot start exec: ${error.message}\n`));
       this.finish({ code: 126 });

@@ -98,6 +98,7 @@ function ipBatch(argv: string[], commands: string[]): Promise<void> {
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
+    child.stdin.on('error', () => undefined); // a tool that exits early fails the run through its exit code
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')}: ${stderr.trim() || `exit ${code}`}`))));
     child.stdin.end(`${commands.join('\n')}\n`);
   });

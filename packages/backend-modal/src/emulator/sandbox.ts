@@ -196,7 +196,9 @@ export class EmulatedSandbox {
     });
     this.bwrap = child;
     child.stdout?.on('data', (chunk: Buffer) => this.stdout.push(chunk));
-    child.stdin?.on('error', () => undefined);
+    // Broken or reset pipes (EPIPE, ECONNRESET) mean the sandbox's processes are gone, which its exit reports; unhandled,
+    // they would crash the emulator's process.
+    for (const stream of child.stdio) (stream as NodeJS.EventEmitter | null)?.on('error', () => undefined);
     let startupStderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       if (startupStderr.length < 4096) startupStderr += chunk.toString('utf8');
