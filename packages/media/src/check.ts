@@ -121,12 +121,16 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
         handleSIGHUP: false,
       }),
     );
-    const open = async (_variant: Variant): Promise<{ context: BrowserContext; page: Page; loaded: boolean }> => {
-      // Every variant is a touch device with a keyboard: the only difference between them is the input they get.
-      const context = await browser!.newContext({ viewport: { width, height }, deviceScaleFactor: 1, hasTouch: true, locale: 'en-US', timezoneId: 'UTC' });
-      await context.addInitScript(randomnessScript(0x5eed));
-      await context.clock.pauseAt(VIRTUAL_EPOCH);
-      await context.route('**/*', (route) => serveProjectFile(route, projectDir, options.assets));
+    // One context for the three pages: they share its virtual clock, so time moves for all of them at once (the
+    // pictures stay comparable), and the game's origin, route and storage are set up once. A context per page would
+    // start a renderer and a storage partition three times over, for nothing the comparison needs.
+    const context: BrowserContext = await bounded(
+      browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, hasTouch: true, locale: 'en-US', timezoneId: 'UTC' }),
+    );
+    await context.addInitScript(randomnessScript(0x5eed));
+    await context.clock.pauseAt(VIRTUAL_EPOCH);
+    await context.route('**/*', (route) => serveProjectFile(route, projectDir, options.assets));
+    const open = async (_variant: Variant): Promise<{ page: Page; loaded: boolean }> => {
       const page = await context.newPage();
       // Errors are the same on every page until the input; the idle page reports them, the others add what input caused.
       page.on('pageerror', (error) => note(`Uncaught ${error.name}: ${error.message}`));
@@ -141,26 +145,21 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
         if (!request.url().startsWith(GAME_ORIGIN)) note(`Blocked network request to ${request.url().slice(0, 120)} (games cannot load from the internet)`);
       });
       const response = await page.goto(`${GAME_ORIGIN}/index.html`, { waitUntil: 'load', timeout: stepTimeoutMs }).catch(() => null);
-      return { context, page, loaded: Boolean(response?.ok()) };
+      return { page, loaded: Boolean(response?.ok()) };
     };
     const [idle, keys, tap] = await bounded(Promise.all([open('idle'), open('keys'), open('tap')]));
-    const pages = [idle, keys, tap];
     if (!idle.loaded) return result({ loads: false });
 
-    const advance = (ms: number) =>
-      bounded(
-        Promise.all(
-          pages.map(async ({ page }) => {
-            try {
-              await page.clock.runFor(ms);
-            } catch (error) {
-              // The clock rethrows the first exception a timer callback threw, after running them all: a game error.
-              if (page.isClosed()) throw error;
-              note(`Uncaught ${(error as Error).message}`);
-            }
-          }),
-        ),
-      );
+    // The clock is the context's: one call moves time in all three pages.
+    const advance = async (ms: number) => {
+      try {
+        await bounded(context.clock.runFor(ms));
+      } catch (error) {
+        // The clock rethrows the first exception a timer callback threw, after running them all: a game error.
+        if (stalled || idle.page.isClosed()) throw error;
+        note(`Uncaught ${(error as Error).message}`);
+      }
+    };
     const shot = (page: Page) => bounded(page.screenshot({ type: 'png', animations: 'allow', caret: 'initial' }));
 
     await advance(BEFORE_INPUT_MS);
