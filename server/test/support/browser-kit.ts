@@ -96,6 +96,8 @@ export async function createProjectOverSocket(h: Harness, session: Session, name
  * A canvas game: a square that the arrow keys move (its position is shown in the page title, so a test can read
  * it), drawn in `color`. `marker` ends up in the HTML so a test can tell versions apart. Like the demo games (and many
  * phone-friendly games) it cancels `pointerdown` on its canvas, which also cancels the focus a click would give it.
+ * It draws when something changes rather than on every frame: a page left open on it then costs the test machine
+ * nothing (an animation loop keeps a fifth of a core busy per open preview, and the browser files keep several open).
  */
 export function movableGame(marker: string, color = '#22c55e'): string {
   return `<!doctype html>
@@ -105,15 +107,16 @@ export function movableGame(marker: string, color = '#22c55e'): string {
 <body><canvas id="c"></canvas><script>
 const c = document.getElementById('c'), g = c.getContext('2d');
 let x = 0, y = 0;
-function fit() { c.width = innerWidth; c.height = innerHeight; }
+function draw() { g.fillStyle = '#111'; g.fillRect(0, 0, c.width, c.height); g.fillStyle = '${color}'; g.fillRect(40 + x, 40 + y, 30, 30); }
+function fit() { c.width = innerWidth; c.height = innerHeight; draw(); }
 addEventListener('resize', fit); fit();
 c.addEventListener('pointerdown', (e) => e.preventDefault());
 addEventListener('keydown', (e) => {
   if (e.key === 'ArrowRight') x += 10; if (e.key === 'ArrowLeft') x -= 10;
   if (e.key === 'ArrowDown') y += 10; if (e.key === 'ArrowUp') y -= 10;
   document.title = 'x=' + x;
+  draw();
 });
-(function draw() { g.fillStyle = '#111'; g.fillRect(0, 0, c.width, c.height); g.fillStyle = '${color}'; g.fillRect(40 + x, 40 + y, 30, 30); requestAnimationFrame(draw); })();
 </script></body></html>
 `;
 }
