@@ -1,4 +1,3 @@
-import { otherParts } from '@dreamcore/runtime-core/conformance';
-import { runModalConformance, STORAGE_PARTS } from './support/conformance-lane.js';
+import { RUN_PARTS, runModalConformance } from './support/conformance-lane.js';
 
-runModalConformance(otherParts(STORAGE_PARTS));
+runModalConformance(RUN_PARTS);

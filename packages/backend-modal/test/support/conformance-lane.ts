@@ -3,8 +3,9 @@
  * Modal emulator: sandboxes on the images `dreamcore-modal deploy` builds from their recipes, v2 volumes with Modal's
  * commit semantics, a network in which the key proxy is reached only through its published address.
  *
- * Every file operation is a sandbox exec here, so the suite is the slowest file of `npm test`: it is split over two
- * test files (conformance-storage, conformance-runs), each with its own emulator, which vitest runs in parallel.
+ * Every file operation is a sandbox exec here, so the suite would be the slowest file of `npm test`: it is split over
+ * three test files (conformance-storage, conformance-runs, conformance-media), each with its own emulator, which vitest
+ * runs in parallel.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
@@ -16,8 +17,10 @@ import { deployForTests, publishedKeyProxy } from './emulated.js';
 
 const APP = 'conformance';
 
-/** The share of conformance-storage.test.ts; conformance-runs.test.ts takes the rest (agent, images, video, checks). */
+/** The share of conformance-storage.test.ts. */
 export const STORAGE_PARTS: readonly ConformancePart[] = ['files', 'git', 'isolation'];
+/** The share of conformance-runs.test.ts; conformance-media.test.ts takes the rest (images, video, checks). */
+export const RUN_PARTS: readonly ConformancePart[] = ['runClaude'];
 
 /** Runs `parts` of the conformance suite against backends on an emulator of this file's own. */
 export function runModalConformance(parts: readonly ConformancePart[]): void {

@@ -1,0 +1,3 @@
+import { issue18InTheBrowser } from './support/trust-cases.js';
+
+issue18InTheBrowser(['desktop']);
