@@ -65,8 +65,13 @@ export async function newPage(context: BrowserContext): Promise<{ page: Page; er
 
 export const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 
-/** Signs a page in with a session made over REST (as the app stores it after signing in), on the project list. */
-export async function signInAs(page: Page, baseUrl: string, session: Session): Promise<void> {
+/**
+ * Signs a page in with a session made over REST (as the app stores it after signing in), on the project list, or on
+ * the app's page `at` (a hash route such as `#/project/<id>`; the caller waits for what it expects there). The session
+ * is stored from a small same-origin document (the public config), not from a load of the app, which costs chromium a
+ * second of CPU per page the app boots in.
+ */
+export async function signInAs(page: Page, baseUrl: string, session: Session, at?: string): Promise<void> {
   const payload = JSON.parse(Buffer.from(session.accessToken.split('.')[1]!, 'base64url').toString()) as { exp: number };
   const stored = {
     access_token: session.accessToken,
@@ -75,10 +80,10 @@ export async function signInAs(page: Page, baseUrl: string, session: Session): P
     expires_at: payload.exp,
     user: { id: session.userId, email: session.email },
   };
-  await page.goto(`${baseUrl}/#/login`);
+  await page.goto(`${baseUrl}/api/config`);
   await page.evaluate(([key, value]) => localStorage.setItem(key!, value!), [SESSION_KEY, JSON.stringify(stored)]);
-  await page.goto(`${baseUrl}/?session=stored#/`);
-  await page.locator('.projects-screen').waitFor();
+  await page.goto(`${baseUrl}/?session=stored${at ?? '#/'}`);
+  if (!at) await page.locator('.projects-screen').waitFor();
 }
 
 /** A project made over the socket, as the "New game" button does. */

@@ -34,8 +34,7 @@ async function editorWithGame(width: Width, name: string, html: string) {
   await commitGame(h, scope, html, `Make ${name}`);
   const context = await newContext(browser, width);
   const { page, errors } = await newPage(context);
-  await signInAs(page, h.url, user);
-  await page.goto(`${h.url}/#/project/${projectId}`);
+  await signInAs(page, h.url, user, `#/project/${projectId}`);
   await page.locator('.editor-tabs').waitFor();
   return { user, projectId, scope, context, page, errors };
 }
