@@ -330,6 +330,32 @@ describe('withReadCache', () => {
     expect(text(await cached.files.read(scope, 'index.html'))).toBe('v4');
   });
 
+  it('a render, an image, a restore and an import drop what they may change (they write behind the files capability)', async () => {
+    const { inner } = counted();
+    const assets = { userId: scope.userId, assets: true as const };
+    const behind = (target: typeof scope | typeof assets, text: string) => inner.files.write(target, 'out.txt', text);
+    inner.renderVideo = async () => (await behind(scope, 'rendered'), {}) as never;
+    inner.generateImage = async () => (await behind(assets, 'image'), {}) as never;
+    Object.assign(inner.git, {
+      restore: async () => (await behind(scope, 'restored'), { committed: true, hash: 'a'.repeat(40) }),
+      importBundle: async () => (await behind(scope, 'imported'), { imported: true, head: 'b'.repeat(40), refs: 1 }),
+    });
+    const cached = withReadCache(inner);
+    await cached.files.write(scope, 'out.txt', 'before');
+    await cached.files.write(assets, 'out.txt', 'before');
+    const read = (target: typeof scope | typeof assets) => cached.files.readText(target, 'out.txt');
+    for (const [call, target, expected] of [
+      [() => cached.renderVideo({ scope }), scope, 'rendered'],
+      [() => cached.generateImage({ scope: { userId: scope.userId }, prompt: 'x' }), assets, 'image'],
+      [() => cached.git.restore(scope, 'abcd'), scope, 'restored'],
+      [() => cached.git.importBundle(scope, new Uint8Array()), scope, 'imported'],
+    ] as const) {
+      await read(target); // kept
+      await call();
+      expect(await read(target)).toBe(expected);
+    }
+  });
+
   it('keeps at most maxBytes, dropping the least recently used', async () => {
     const { inner, calls } = counted();
     const cached = withReadCache(inner, { maxBytes: 3000, maxEntryBytes: 2000 });
