@@ -121,7 +121,9 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
       agent: { keyProxy, proxyPublicUrl },
       log: () => undefined,
     });
-  const local = createLocalBackend({ dataDir, agent });
+  // The emulator's sandboxes run at the normal CPU priority: so does the local backend's agent here (in production it
+  // runs at nice 19, which on a loaded machine makes the local side of the comparison, not the Modal one, slower).
+  const local = createLocalBackend({ dataDir, agent, processNiceness: 0 });
   const modal = makeModal();
   const out: Measurement[] = [];
   try {

@@ -36,7 +36,6 @@ import {
   claudeInvocation,
   commitOutcome,
   commitSteps,
-  RUN_COMMIT_MESSAGE_SOURCE,
   unreadable,
   createError,
   isBackendError,
@@ -162,45 +161,6 @@ fi
 exit 0
 `.replace(/@RUNS@/g, RUNS_DIR);
 
-/**
- * `node -e MESSAGE_SCRIPT <subject> <log> <message file>`: after.commit's message, by runtime-core's rule
- * (RUN_COMMIT_MESSAGE_SOURCE) over the log's last result line, the one StreamJsonTranslator keeps. Writes it to the
- * message file for `git commit -F` and prints it; exits 3 when the run has no successful result line (no commit).
- * The log is removed either way.
- */
-const MESSAGE_SCRIPT = String.raw`
-'use strict';
-const fs = require('fs');
-const [subject, log, out] = process.argv.slice(1);
-const rule = @RULE@;
-let text = '';
-try {
-  text = fs.readFileSync(log, 'utf8');
-} catch (error) {
-  // no log: no result line
-}
-try {
-  fs.unlinkSync(log);
-} catch (error) {
-  // already gone
-}
-let last = null;
-for (const line of text.split('\n')) {
-  if (!line.includes('"result"')) continue;
-  let parsed;
-  try {
-    parsed = JSON.parse(line.trim());
-  } catch (error) {
-    continue;
-  }
-  if (parsed && typeof parsed === 'object' && parsed.type === 'result') last = parsed;
-}
-const message = rule(subject, last);
-if (message === null) process.exit(3);
-fs.writeFileSync(out, message, { mode: 0o600 });
-process.stdout.write(message);
-`.replace('@RULE@', () => RUN_COMMIT_MESSAGE_SOURCE);
-
 /** A uid of the project's own for its agent (10000–59999), so two projects' agents never share files. */
 export function agentUid(projectId: string): number {
   return 10_000 + (Number.parseInt(projectId.replace(/-/g, '').slice(0, 8), 16) % 50_000);
@@ -243,7 +203,7 @@ export interface ModalAgentDeps {
 
 /**
  * A run's `after` as steps of the run's own helper request (after RUN_SCRIPT, which has exited 0): the message
- * (MESSAGE_SCRIPT), the commit (runtime-core's commitSteps as a git sequence), the reads (the files capability's
+ * (the helper's `@commit-message`: runtime-core's rule over the log RUN_SCRIPT wrote), the commit (runtime-core's commitSteps as a git sequence), the reads (the files capability's
  * checked read), and the message file's removal. `answer` reads their results; it says `undefined` for a part whose
  * steps did not run (a project without a repository stops the request at `add`), which is then done the usual way.
  */
@@ -253,9 +213,10 @@ function afterSteps(scope: ProjectScope, after: NonNullable<RunClaudeRequest['af
   const sequence = after.commit ? gitSequenceSteps(scope, commit) : [];
   const reads = (after.read ?? []).map((path) => normalizeRelativePath(path));
   const steps: HelperStep[] = [
-    ...(after.commit ? [{ argv: ['node', '-e', MESSAGE_SCRIPT, after.commit.subject, log, messageFile] }, ...sequence] : []),
+    // The message and the file's removal are the helper's own steps (no process start).
+    ...(after.commit ? [{ argv: ['@commit-message', after.commit.subject, log, messageFile] }, ...sequence] : []),
     ...reads.map((path) => readStep(scope, path, maxFileBytes)),
-    ...(after.commit ? [{ argv: ['rm', '-f', '--', messageFile], mayFail: true }] : []),
+    ...(after.commit ? [{ argv: ['@remove', messageFile], mayFail: true }] : []),
   ];
   const answer = (results: HelperResult[]): AfterRunDone => {
     const stderr = (r: HelperResult) => ({ ...r, stderr: new TextDecoder().decode(r.stderr) });

@@ -26,6 +26,7 @@
  * cannot open another user's file descriptors), and the agent's cleanup kills only the agent's own uid and session.
  */
 import type { ContainerProcess, Sandbox } from 'modal';
+import { RUN_COMMIT_MESSAGE_SOURCE } from '@dreamcore/runtime-core';
 
 /** The helper, run as `node -e HELPER_SCRIPT <idleMs>` (plain CommonJS: the image's node, nothing installed). */
 export const HELPER_SCRIPT = String.raw`
@@ -57,7 +58,60 @@ const frame = (header, body) => {
   return Buffer.concat([lengths, h, body]);
 };
 process.stdout.on('error', () => process.exit(0));
+// Steps the helper does itself, with no process start (a node start is 70-200 ms in a loaded sandbox):
+//   ['@commit-message', subject, log, file]: an agent run's after.commit message (agent.ts) by runtime-core's rule
+//     over the run log's last result line (the one StreamJsonTranslator keeps), written to file and printed; exit 3
+//     when the run has no successful result line. The log is removed either way.
+//   ['@remove', file...]: unlinks the files (missing ones are fine).
+const commitMessageRule = @RULE@;
+const fs = require('fs');
+const builtins = {
+  '@commit-message': (subject, log, file) => {
+    let text = '';
+    try {
+      text = fs.readFileSync(log, 'utf8');
+    } catch (error) {
+      // no log: no result line
+    }
+    builtins['@remove'](log);
+    let last = null;
+    for (const line of text.split('\n')) {
+      if (!line.includes('"result"')) continue;
+      let parsed;
+      try {
+        parsed = JSON.parse(line.trim());
+      } catch (error) {
+        continue;
+      }
+      if (parsed && typeof parsed === 'object' && parsed.type === 'result') last = parsed;
+    }
+    const message = commitMessageRule(subject, last);
+    if (message === null) return [3, ''];
+    fs.writeFileSync(file, message, { mode: 0o600 });
+    return [0, message];
+  },
+  '@remove': (...files) => {
+    for (const file of files) {
+      try {
+        fs.unlinkSync(file);
+      } catch (error) {
+        // already gone
+      }
+    }
+    return [0, ''];
+  },
+};
 function step(command, stdin, timeoutMs, done, stream) {
+  const builtin = builtins[command.argv[0]];
+  if (builtin) {
+    let answer;
+    try {
+      answer = builtin(...command.argv.slice(1));
+    } catch (error) {
+      return done(70, Buffer.alloc(0), Buffer.from(String(error && error.message)));
+    }
+    return done(answer[0], Buffer.from(answer[1]), Buffer.alloc(0));
+  }
   const out = [];
   const err = [];
   let finished = false;
@@ -158,9 +212,10 @@ process.stdin.on('end', () => {
   if (inflight === 0) process.exit(0);
 });
 arm();
-`;
+`.replace('@RULE@', () => RUN_COMMIT_MESSAGE_SOURCE);
 
 export interface HelperStep {
+  /** A command, or one of the helper's own steps (`@commit-message`, `@remove`: see HELPER_SCRIPT), which only a request to a running helper can carry. */
   argv: string[];
   env?: Record<string, string>;
   workdir?: string;
