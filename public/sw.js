@@ -20,6 +20,7 @@ const OFFLINE = [
   '/js/i18n/areas/errors.js',
   '/js/i18n/areas/index.js',
   '/js/i18n/areas/movie.js',
+  '/js/i18n/areas/notifications.js',
   '/js/i18n/areas/offline.js',
   '/js/i18n/areas/play.js',
   '/js/i18n/areas/preview.js',
@@ -64,4 +65,36 @@ self.addEventListener('fetch', (event) => {
   if (OFFLINE.includes(url.pathname)) {
     event.respondWith(fetch(request).catch(() => caches.match(url.pathname)));
   }
+});
+
+// Web push (server/src/jobs/push.ts): the server's notice, already in the language this device subscribed with.
+self.addEventListener('push', (event) => {
+  let notice;
+  try {
+    notice = event.data ? event.data.json() : null;
+  } catch {
+    return; // not the server's notice
+  }
+  if (!notice || typeof notice.title !== 'string') return;
+  event.waitUntil(
+    self.registration.showNotification(notice.title, {
+      body: typeof notice.body === 'string' ? notice.body : '',
+      icon: '/icons/icon-192.png',
+      tag: typeof notice.tag === 'string' ? notice.tag : undefined,
+      data: { url: typeof notice.url === 'string' && notice.url.startsWith('/') ? notice.url : '/' },
+    }),
+  );
+});
+
+// A tap on the notice: the app's tab comes forward on the notice's page, or a new one opens there.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = new URL(event.notification.data?.url ?? '/', self.location.origin).href;
+  event.waitUntil(
+    self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((client) => new URL(client.url).origin === self.location.origin);
+      if (open) return open.navigate(url).then((client) => (client ?? open).focus());
+      return self.clients.openWindow(url);
+    }),
+  );
 });

@@ -11,6 +11,7 @@ import { mountEditor } from './screens/editor.js';
 import { t, translatePage } from './i18n/index.js';
 import { returnedErrorText } from './screens/login-link.js';
 import { mountProfile } from './screens/profile.js';
+import { followLanguage } from './screens/notifications.js';
 
 /**
  * What every screen is handed: the server's configuration, the session, REST and the socket, and navigation.
@@ -112,6 +113,7 @@ async function boot() {
   const api = createApi(auth);
   const socket = new Socket(auth);
   app = { config, auth, api, socket, navigate };
+  followLanguage(app);
 
   // A handle for debugging and for the browser tests (drop the connection as a network failure would).
   /** @type {any} */ (window).dreamcoreDebug = {

@@ -41,6 +41,21 @@ const schema = z
     GOOGLE_CLIENT_ID: z.string().optional(),
     GOOGLE_CLIENT_SECRET: z.string().optional(),
     GOOGLE_ISSUER_URL: z.string().url().default('https://accounts.google.com'),
+    // Web push (VAPID, RFC 8292): the server's key pair (base64url, as `npx web-push generate-vapid-keys` prints it)
+    // and a contact for push services (mailto: or https:). Absent in demo mode: a pair is generated and kept in the
+    // data directory; absent otherwise: no web push (the in-app notification list still works)
+    VAPID_PUBLIC_KEY: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{86,88}={0,2}$/, 'must be the base64url public key (65 bytes)')
+      .optional(),
+    VAPID_PRIVATE_KEY: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{42,44}={0,2}$/, 'must be the base64url private key (32 bytes)')
+      .optional(),
+    VAPID_SUBJECT: z
+      .string()
+      .regex(/^(mailto:|https:\/\/)/, 'must start with mailto: or https://')
+      .default('mailto:admin@dreamcore.local'),
     // A direct PostgreSQL connection (any PostgreSQL 15+, or a Supabase project's connection string): what several
     // instances share. Takes precedence over the embedded database; with SUPABASE_URL, auth stays Supabase's.
     DATABASE_URL: z
@@ -114,6 +129,9 @@ const schema = z
     }
     if (Boolean(env.GOOGLE_CLIENT_ID) !== Boolean(env.GOOGLE_CLIENT_SECRET)) {
       ctx.addIssue({ code: 'custom', path: ['GOOGLE_CLIENT_SECRET'], message: 'GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together' });
+    }
+    if (Boolean(env.VAPID_PUBLIC_KEY) !== Boolean(env.VAPID_PRIVATE_KEY)) {
+      ctx.addIssue({ code: 'custom', path: ['VAPID_PRIVATE_KEY'], message: 'VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together' });
     }
     const backend = env.EXECUTION_BACKEND ?? (env.USE_MODAL ? 'modal' : 'local');
     if (env.EXECUTION_BACKEND && env.USE_MODAL !== undefined && (env.USE_MODAL ? 'modal' : 'local') !== env.EXECUTION_BACKEND) {

@@ -12,6 +12,7 @@ import type { Metrics } from './metrics.js';
 import type { Database, UserRepository } from './db/repository.js';
 import type { Connection } from './ws/connection.js';
 import type { PreviewSigner } from './http/signing.js';
+import type { Notifier } from './jobs/notifications.js';
 
 export type UserRepo = UserRepository;
 
@@ -28,6 +29,8 @@ export interface ServerContext {
   metrics: Metrics;
   signer: PreviewSigner;
   connections: Set<Connection>;
+  /** Notices of ended jobs: the bell's list, live on the sockets, web push. */
+  notifier: Notifier;
   /** URL of the embedded issuer (embedded auth) or Supabase, for the browser's client. */
   authUrl: string;
   anonKey: string;

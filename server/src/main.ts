@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { WebSocketServer } from 'ws';
@@ -28,6 +29,8 @@ import { createApp } from './http/app.js';
 import { extraRoutes } from './http/routes/index.js';
 import { assetUrl, generateImageAsset } from './http/routes/assets.js';
 import { Connection } from './ws/connection.js';
+import { Notifier } from './jobs/notifications.js';
+import { loadVapidKeys, PushSender } from './jobs/push.js';
 import type { ServerContext } from './context.js';
 
 export interface RunningServer {
@@ -75,7 +78,11 @@ async function demoStandIns(config: Config, log: Logger): Promise<{ access: Mode
   return { access, close: async () => void (await Promise.all(closers.map((c) => c()))) };
 }
 
-export async function startServer(env: NodeJS.ProcessEnv = process.env, options: { backend?: ExecutionBackend; log?: Logger } = {}): Promise<RunningServer> {
+export async function startServer(
+  env: NodeJS.ProcessEnv = process.env,
+  /** `pushAgent`: the TLS agent web push goes through (tests: one that trusts the local push service's certificate). */
+  options: { backend?: ExecutionBackend; log?: Logger; pushAgent?: HttpsAgent } = {},
+): Promise<RunningServer> {
   const config = loadConfig(env);
   const log = options.log ?? createLogger(config.LOG_LEVEL);
   await fs.mkdir(config.DATA_DIR, { recursive: true });
@@ -126,15 +133,30 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
     ? await joinInstances(db.coordination, { id: instanceId, backend: backend.name, host: os.hostname(), dataDir: config.DATA_DIR }, config.JOB_LEASE_MS)
     : async () => undefined;
   const metrics = createMetrics();
+  const connections = new Set<Connection>();
+  const vapid = await loadVapidKeys(config, secrets, log);
+  const notifier = new Notifier({
+    repo: db.service,
+    deliver: (userId, message) => {
+      for (const connection of connections) if (connection.userId === userId) connection.send(message);
+    },
+    watching: (userId) => [...connections].some((connection) => connection.userId === userId && connection.watching()),
+    push: vapid ? new PushSender(vapid, db.service, log, options.pushAgent) : null,
+    log,
+  });
   const jobs = new JobManager(
     db.service,
     backend,
     { perUser: config.MAX_JOBS_PER_USER, total: config.MAX_JOBS_TOTAL, timeoutMs: config.JOB_TIMEOUT_MS },
     log,
     {
-      onFinished: (job, ms) => {
+      onFinished: (job, ms, request) => {
         metrics.jobsTotal.inc({ status: job.status });
         metrics.jobDuration.observe({ status: job.status }, ms / 1000);
+        if (job.status === 'completed' || job.status === 'failed') {
+          const event = job.status === 'completed' ? 'generationCompleted' : 'generationFailed';
+          void notifier.jobEnded({ userId: job.userId, projectId: job.projectId, jobId: job.id, event, language: request.language ?? 'ja' });
+        }
       },
       onBoundaryError: () => metrics.boundaryErrors.inc({ where: 'job' }),
     },
@@ -169,7 +191,8 @@ export async function startServer(env: NodeJS.ProcessEnv = process.env, options:
     aiLimiter: aiLimiter(db.coordination, config.WS_AI_MESSAGES_PER_MIN),
     metrics,
     signer: createPreviewSigner(config.GAME_SIGNING_SECRET ?? (await secrets('game-signing-secret', () => randomBytes(32).toString('hex')))),
-    connections: new Set(),
+    connections,
+    notifier,
     authUrl: authUrl || publicUrl,
     anonKey,
   };

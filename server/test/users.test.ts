@@ -5,17 +5,27 @@
  * Issue 17: the username and the avatar, and the asset library's management (compressed uploads, rename, search,
  * private/public, delete), each refusal with its code and nothing changed.
  */
+import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
+import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
+import { startFakePushService, type FakePushService } from './support/fake-push.js';
 import { checkDisplayName } from '../src/http/routes/users.js';
 
 let h: Harness;
+let push: FakePushService;
+const vapid = webpush.generateVAPIDKeys();
 beforeAll(async () => {
-  h = await startHarness();
+  push = await startFakePushService();
+  h = await startHarness({
+    env: { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: 'mailto:ops@dreamcore.test' },
+    pushAgent: push.agent,
+  });
 }, 60_000);
 afterAll(async () => {
   await h?.close();
+  await push?.close();
 });
 
 async function signUpNamed(email: string, data: Record<string, unknown>) {
@@ -381,5 +391,154 @@ describe('the asset library (issue 17)', () => {
     expect(await list(mika.accessToken)).toEqual(['coin.png']);
     expect((await fetch(`${h.url}${url}`)).status).toBe(404);
     expect(await asMika('DELETE', `/api/assets/${id}`)).toMatchObject({ status: 404, json: { code: 'NOT_FOUND' } });
+  });
+});
+
+describe('notifications (the bell) and web push', () => {
+  /** A user with a project and a socket that says its tab is in the background. */
+  async function userAway(projectName: string) {
+    const user = await signUp(h.url);
+    const ws = await Client.init(h.url, user.accessToken);
+    ws.send({ type: 'createProject', name: projectName });
+    const projectId = (await ws.next((m) => m.type === 'projectCreated')).project.id as string;
+    ws.send({ type: 'viewState', visible: false });
+    return { user, ws, projectId, call: api(h.url, user.accessToken) };
+  }
+  const ended = (
+    userId: string,
+    projectId: string,
+    event: 'generationCompleted' | 'movieCompleted' | 'generationFailed',
+    language: 'ja' | 'en',
+    jobId = randomUUID(),
+  ) => h.server.ctx.notifier.jobEnded({ userId, projectId, jobId, event, language });
+
+  it('a job that ends while the tab is away: stored in the user’s language, live on the socket, listed, marked read; nobody else’s', async () => {
+    const { user, ws, projectId, call } = await userAway('ほしのゲーム');
+    // The socket's viewState is handled in order: a ping round trip after it means it has been read.
+    ws.send({ type: 'ping' });
+    await ws.next((m) => m.type === 'pong');
+    const jobId = randomUUID();
+    const live = ws.next((m) => m.type === 'notification');
+    await ended(user.userId, projectId, 'generationCompleted', 'ja', jobId);
+    const message = await live;
+    expect(message.unreadCount).toBe(1);
+    expect(message.notification).toMatchObject({
+      type: 'project',
+      title: 'ゲームができました',
+      message: '「ほしのゲーム」ができあがりました。開いて遊んでみましょう。',
+      icon: 'success',
+      project_id: projectId,
+      job_id: jobId,
+      event: 'generationCompleted',
+      params: { project: 'ほしのゲーム' },
+      read: false,
+      read_at: null,
+    });
+    // A job ends once: told again (a retried hook), nothing new.
+    expect(await ended(user.userId, projectId, 'generationCompleted', 'ja', jobId)).toBeNull();
+
+    const list = (await call('GET', '/api/notifications')).json;
+    expect(list).toMatchObject({ total: 1, unreadCount: 1 });
+    expect(Object.keys(list.notifications[0]).sort()).toEqual(
+      ['id', 'user_id', 'type', 'title', 'message', 'icon', 'project_id', 'job_id', 'event', 'params', 'read', 'read_at', 'created_at'].sort(),
+    );
+    const id = list.notifications[0].id as string;
+    expect((await call('GET', '/api/notifications/unread-count')).json).toEqual({ count: 1 });
+    for (const query of ['?limit=0', '?limit=101', '?offset=-1', '?type=other'])
+      expect((await call('GET', `/api/notifications${query}`)).status, query).toBe(400);
+    expect((await call('POST', '/api/notifications/not-an-id/read')).json).toEqual({ error: 'Invalid notification ID' });
+    expect((await api(h.url)('GET', '/api/notifications')).status).toBe(401);
+
+    // Another user sees none of it and cannot mark it.
+    const other = api(h.url, (await signUp(h.url)).accessToken);
+    expect((await other('GET', '/api/notifications')).json).toEqual({ notifications: [], total: 0, unreadCount: 0 });
+    expect((await other('POST', `/api/notifications/${id}/read`)).status).toBe(404);
+    expect((await call('GET', '/api/notifications/unread-count')).json).toEqual({ count: 1 });
+
+    expect((await call('POST', `/api/notifications/${id}/read`)).json).toEqual({ success: true });
+    const read = (await call('GET', '/api/notifications')).json;
+    expect(read).toMatchObject({ total: 1, unreadCount: 0, notifications: [{ id, read: true, read_at: expect.any(String) }] });
+
+    // While the tab is visible the user sees the job end: the notice is kept, already read.
+    ws.send({ type: 'viewState', visible: true });
+    ws.send({ type: 'ping' });
+    await ws.next((m) => m.type === 'pong');
+    const seen = ws.next((m) => m.type === 'notification');
+    await ended(user.userId, projectId, 'generationFailed', 'ja');
+    expect(await seen).toMatchObject({ unreadCount: 0, notification: { read: true, icon: 'warning', title: 'ゲームを作れませんでした' } });
+
+    // Away again: two unread, both marked at once.
+    ws.send({ type: 'viewState', visible: false });
+    await ended(user.userId, projectId, 'movieCompleted', 'en');
+    await ended(user.userId, projectId, 'generationCompleted', 'en');
+    const page = (await call('GET', '/api/notifications?limit=2')).json;
+    expect(page).toMatchObject({ total: 4, unreadCount: 2 });
+    expect(page.notifications.map((n: { title: string }) => n.title)).toEqual(['Your game is ready', 'Your promo video is ready']);
+    expect((await call('POST', '/api/notifications/read-all')).json).toEqual({ success: true, count: 2 });
+    expect((await call('GET', '/api/notifications/unread-count')).json).toEqual({ count: 0 });
+    ws.close();
+  });
+
+  it('web push: VAPID and aes128gcm to a strict push service, each device in its language; a gone subscription is deleted', async () => {
+    const { user, ws, projectId, call } = await userAway('ほしのゲーム');
+    const { publicKey } = (await api(h.url)('GET', '/api/push/vapid-key')).json;
+    expect(publicKey).toBe(vapid.publicKey);
+    const phone = push.subscribe(publicKey);
+    const laptop = push.subscribe(publicKey);
+    // What a browser would never send is refused, and nothing is stored.
+    const bad = [
+      { ...phone.json, endpoint: phone.json.endpoint.replace('https:', 'http:') },
+      { ...phone.json, keys: { ...phone.json.keys, auth: 'c2hvcnQ' } },
+      { ...phone.json, keys: { ...phone.json.keys, p256dh: phone.json.keys.auth } },
+      { ...phone.json, language: 'fr' },
+      { endpoint: phone.json.endpoint },
+    ];
+    for (const body of bad) expect((await call('POST', '/api/push/subscribe', body)).status, JSON.stringify(body)).toBe(400);
+    expect((await call('GET', '/api/push/status')).json).toEqual({ enabled: true, subscriptions: 0 });
+    expect((await api(h.url)('POST', '/api/push/subscribe', phone.json)).status).toBe(401);
+    expect((await call('POST', '/api/push/subscribe', { ...phone.json, language: 'ja' })).json).toEqual({ success: true });
+    // The laptop's language comes from the app's switch (its cookie) when the body does not say.
+    expect((await call('POST', '/api/push/subscribe', laptop.json, { cookie: 'dreamcore_lang=en' })).json).toEqual({ success: true });
+    expect((await call('GET', '/api/push/status')).json).toEqual({ enabled: true, subscriptions: 2 });
+
+    const [onPhone, onLaptop] = [push.next(phone.id), push.next(laptop.id)];
+    const before = Math.floor(Date.now() / 1000);
+    const notice = await ended(user.userId, projectId, 'movieCompleted', 'ja');
+    const [p, l] = await Promise.all([onPhone, onLaptop]);
+    expect(p.payload).toEqual({ title: 'プロモ動画ができました', body: '「ほしのゲーム」の動画が見られます。', url: `/project/${projectId}`, tag: notice!.id });
+    expect(l.payload).toMatchObject({ title: 'Your promo video is ready', body: 'The video of “ほしのゲーム” is ready to watch.' });
+    expect(p.claims.aud).toBe(push.url);
+    expect(p.claims.exp).toBeGreaterThan(before);
+    expect(p.claims.exp).toBeLessThanOrEqual(before + 24 * 3600 + 5);
+    expect(p.ttl).toBe(24 * 3600);
+    expect(push.refused).toEqual([]);
+
+    // Watching (a visible tab heard from just now): the bell has it; no device is pushed.
+    ws.send({ type: 'viewState', visible: true });
+    ws.send({ type: 'ping' });
+    await ws.next((m) => m.type === 'pong');
+    const count = push.delivered.length;
+    await ended(user.userId, projectId, 'generationCompleted', 'ja');
+    expect(push.delivered.length).toBe(count);
+
+    // The phone's subscription expires at its push service (410 Gone): the server deletes it; the laptop still gets it.
+    ws.send({ type: 'viewState', visible: false });
+    push.expire(phone.id);
+    const laptopAgain = push.next(laptop.id);
+    await ended(user.userId, projectId, 'generationFailed', 'ja');
+    expect((await laptopAgain).payload).toMatchObject({ title: 'Your game could not be made' });
+    expect(push.refused).toEqual([{ subscriptionId: phone.id, status: 410, reason: 'subscription expired' }]);
+    expect((await call('GET', '/api/push/status')).json).toEqual({ enabled: true, subscriptions: 1 });
+
+    // Someone else signs in on the laptop's browser: its endpoint is theirs now, this user's notices stop going there.
+    const next = await signUp(h.url);
+    expect((await api(h.url, next.accessToken)('POST', '/api/push/subscribe', { ...laptop.json, language: 'en' })).json).toEqual({ success: true });
+    expect((await call('GET', '/api/push/status')).json).toEqual({ enabled: true, subscriptions: 0 });
+    expect((await api(h.url, next.accessToken)('DELETE', '/api/push/unsubscribe', { endpoint: laptop.json.endpoint })).json).toEqual({
+      success: true,
+      removed: true,
+    });
+    expect((await api(h.url, next.accessToken)('GET', '/api/push/status')).json).toEqual({ enabled: true, subscriptions: 0 });
+    ws.close();
   });
 });

@@ -2,6 +2,7 @@
 import { h, openDialog, toast } from '../lib/dom.js';
 import { NAME_MAX } from '../lib/names.js';
 import { LANGUAGES, LANGUAGE_NAMES, language, setLanguage, t, formatDate } from '../i18n/index.js';
+import { forgetThisDevice, notificationBell, pushSetting } from './notifications.js';
 
 /** @type {Record<import('../lib/socket.js').SocketState, import('../i18n/index.js').Key>} */
 const STATE_LABELS = { ready: 'app.connected', connecting: 'app.connecting', offline: 'app.reconnecting', idle: 'app.offline', stopped: 'app.offline' };
@@ -59,6 +60,7 @@ export function accountMenu(app) {
     'div',
     { class: 'account' },
     who,
+    notificationBell(app),
     h(
       'button',
       {
@@ -72,8 +74,16 @@ export function accountMenu(app) {
       '⚙',
     ),
     languageSwitch(),
-    h('button', { type: 'button', class: 'ghost small', dataset: { testid: 'sign-out' }, onclick: () => app.auth.signOut() }, t('account.signOut')),
+    h('button', { type: 'button', class: 'ghost small', dataset: { testid: 'sign-out' }, onclick: () => signOut(app) }, t('account.signOut')),
   );
+}
+
+/**
+ * Signing out: this browser stops being told about this user's jobs first (web push goes to a browser, not a person).
+ * @param {import('../main.js').App} app
+ */
+function signOut(app) {
+  forgetThisDevice(app).finally(() => app.auth.signOut());
 }
 
 /** @type {{ userId: string, me: Promise<{ display_name?: string | null } | null> } | null} */
@@ -120,7 +130,8 @@ async function openSettings(app, who) {
       languageSwitch(() => /** @type {any} */ (document.querySelector('dialog.settings-dialog'))?.closeDialog?.(null)),
     ),
     error,
-    h('button', { type: 'button', class: 'ghost small settings-sign-out', onclick: () => app.auth.signOut() }, t('account.signOut')),
+    pushSetting(app),
+    h('button', { type: 'button', class: 'ghost small settings-sign-out', onclick: () => signOut(app) }, t('account.signOut')),
   );
   const save = async () => {
     const name = input.value.replace(/\s+/g, ' ').trim();

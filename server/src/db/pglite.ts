@@ -39,6 +39,12 @@ import {
   type JobPatch,
   type JobRecord,
   type NewAsset,
+  type NewNotification,
+  type NewPushSubscription,
+  type NotificationPage,
+  type NotificationRecord,
+  type NotificationType,
+  type PushSubscriptionRecord,
   type OneTimeTokenKind,
   type Plan,
   type ProjectRecord,
@@ -75,6 +81,9 @@ import {
   toDraft,
   toJob,
   toJobEvent,
+  notificationColumns,
+  toNotification,
+  toPushSubscription,
   toProject,
   toProjectSummary,
   toPublishedGame,
@@ -386,6 +395,44 @@ export class PgliteUserRepository implements UserRepository {
     const rows = await this.db.rows('select * from public.published_games where user_id = $1 and unpublished_at is null order by published_at desc', [userId]);
     return rows.map(toPublishedGame);
   }
+
+  async listNotifications(userId: string, options: { limit?: number; offset?: number; type?: NotificationType } = {}): Promise<NotificationPage> {
+    // One statement: the page, the type's total and the unread count (window and scalar subquery).
+    const rows = await this.db.rows(
+      `select n.*, count(*) over () as total_count,
+         (select count(*) from public.notifications u where u.user_id = $1 and not u.read) as unread_count
+       from public.notifications n
+       where n.user_id = $1 and ($2::text is null or n.type = $2)
+       order by n.created_at desc, n.id desc
+       limit $3 offset $4`,
+      [userId, options.type ?? null, clampLimit(options.limit ?? 50), Math.max(0, Math.trunc(options.offset ?? 0))],
+    );
+    if (rows.length === 0) {
+      // A page past the end (or none at all): the counts on their own.
+      const counts = await this.db.row(
+        `select (select count(*) from public.notifications where user_id = $1 and ($2::text is null or type = $2)) as total_count,
+                (select count(*) from public.notifications where user_id = $1 and not read) as unread_count`,
+        [userId, options.type ?? null],
+      );
+      return { notifications: [], total: Number(counts?.total_count ?? 0), unreadCount: Number(counts?.unread_count ?? 0) };
+    }
+    return { notifications: rows.map(toNotification), total: Number(rows[0]!.total_count), unreadCount: Number(rows[0]!.unread_count) };
+  }
+
+  async unreadNotificationCount(userId: string): Promise<number> {
+    const row = await this.db.row('select count(*) as n from public.notifications where user_id = $1 and not read', [userId]);
+    return Number(row?.n ?? 0);
+  }
+
+  async markNotificationRead(id: string): Promise<boolean> {
+    const rows = await this.db.rows('update public.notifications set read = true, read_at = coalesce(read_at, now()) where id = $1 returning id', [id]);
+    return rows.length > 0;
+  }
+
+  async markAllNotificationsRead(userId: string): Promise<number> {
+    const rows = await this.db.rows('update public.notifications set read = true, read_at = now() where user_id = $1 and not read returning id', [userId]);
+    return rows.length;
+  }
 }
 
 export class PgliteServiceRepository extends PgliteUserRepository implements ServiceRepository {
@@ -568,6 +615,44 @@ export class PgliteServiceRepository extends PgliteUserRepository implements Ser
       entry.targetId ?? null,
       entry.details ?? null,
     ]);
+  }
+
+  async createNotification(input: NewNotification): Promise<NotificationRecord | null> {
+    const c = notificationColumns(input);
+    const row = await this.db.row(
+      `insert into public.notifications (user_id, type, title, message, icon, project_id, job_id, event, params, read, read_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)
+       on conflict (user_id, job_id) do nothing
+       returning *`,
+      [c.user_id, c.type, c.title, c.message, c.icon, c.project_id, c.job_id, c.event, JSON.stringify(c.params), c.read, c.read_at],
+    );
+    return row && toNotification(row);
+  }
+
+  async savePushSubscription(input: NewPushSubscription): Promise<PushSubscriptionRecord> {
+    const row = await this.db.row(
+      `insert into public.push_subscriptions (user_id, endpoint, p256dh, auth, user_agent, language)
+       values ($1, $2, $3, $4, $5, $6)
+       on conflict (endpoint) do update set user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth,
+         user_agent = excluded.user_agent, language = excluded.language, created_at = now(), last_used_at = null
+       returning *`,
+      [input.userId, input.endpoint, input.p256dh, input.auth, input.userAgent ?? null, input.language],
+    );
+    return toPushSubscription(row!);
+  }
+
+  async pushSubscriptionsOf(userId: string): Promise<PushSubscriptionRecord[]> {
+    const rows = await this.db.rows('select * from public.push_subscriptions where user_id = $1 order by created_at', [userId]);
+    return rows.map(toPushSubscription);
+  }
+
+  async deletePushSubscription(userId: string, endpoint: string): Promise<boolean> {
+    const rows = await this.db.rows('delete from public.push_subscriptions where user_id = $1 and endpoint = $2 returning id', [userId, endpoint]);
+    return rows.length > 0;
+  }
+
+  async touchPushSubscription(id: string): Promise<void> {
+    await this.db.rows('update public.push_subscriptions set last_used_at = now() where id = $1', [id]);
   }
 }
 

@@ -300,6 +300,64 @@ export interface AuthUserRecord {
   updatedAt: string;
 }
 
+export type NotificationType = 'project' | 'system' | 'social';
+
+/** A notice in the user's list (V2's fields, plus `event`/`params` for the app to say it in its current language). */
+export interface NotificationRecord {
+  id: string;
+  userId: string;
+  type: NotificationType;
+  title: string | null;
+  message: string;
+  icon: string;
+  projectId: string | null;
+  jobId: string | null;
+  /** What happened (`generation.completed`, `movie.failed`, …): the catalogue's key for it. */
+  event: string | null;
+  params: Record<string, string>;
+  read: boolean;
+  readAt: string | null;
+  createdAt: string;
+}
+
+export interface NewNotification {
+  userId: string;
+  type?: NotificationType;
+  title?: string | null;
+  message: string;
+  icon?: string;
+  projectId?: string | null;
+  jobId?: string | null;
+  event?: string | null;
+  params?: Record<string, string>;
+  /** Stored already read (its user saw the job end). */
+  read?: boolean;
+}
+
+export interface NotificationPage {
+  notifications: NotificationRecord[];
+  /** How many the user has of this type (all pages). */
+  total: number;
+  /** Unread, of every type. */
+  unreadCount: number;
+}
+
+export interface PushSubscriptionRecord {
+  id: string;
+  userId: string;
+  endpoint: string;
+  /** The browser's P-256 public key and auth secret (base64url), RFC 8291. */
+  p256dh: string;
+  auth: string;
+  userAgent: string | null;
+  /** The language its notifications are written in (the app's, when it subscribed). */
+  language: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export type NewPushSubscription = Pick<PushSubscriptionRecord, 'userId' | 'endpoint' | 'p256dh' | 'auth' | 'language'> & { userAgent?: string | null };
+
 /**
  * What may change about a user. A signed-in user changes their display name themselves; the username and the avatar
  * only through the service role (migration 008: the server checks them first), so a user-scoped `updateUser` naming
@@ -368,6 +426,14 @@ export interface UserRepository {
   unpublish(projectId: string): Promise<boolean>;
   /** The user's live games, any visibility, newest first. */
   listMyGames(userId: string): Promise<PublishedGameRecord[]>;
+
+  /** Newest first; `limit` is capped at 100. */
+  listNotifications(userId: string, options?: { limit?: number; offset?: number; type?: NotificationType }): Promise<NotificationPage>;
+  unreadNotificationCount(userId: string): Promise<number>;
+  /** false when there is no such notification the caller may change. Marking a read one again changes nothing. */
+  markNotificationRead(id: string): Promise<boolean>;
+  /** Returns how many were unread. */
+  markAllNotificationsRead(userId: string): Promise<number>;
 }
 
 export interface JobLease {
@@ -429,6 +495,16 @@ export interface ServiceRepository extends UserRepository {
   planOf(userId: string): Promise<Plan>;
 
   logActivity(entry: ActivityInput): Promise<void>;
+
+  /** null when the job already has its notification (a job ends once, however often that is reported). */
+  createNotification(input: NewNotification): Promise<NotificationRecord | null>;
+  /** Creates or replaces the endpoint's subscription; an endpoint another user had becomes this user's. */
+  savePushSubscription(input: NewPushSubscription): Promise<PushSubscriptionRecord>;
+  pushSubscriptionsOf(userId: string): Promise<PushSubscriptionRecord[]>;
+  /** false when the user had no such endpoint. */
+  deletePushSubscription(userId: string, endpoint: string): Promise<boolean>;
+  /** A push was accepted: `last_used_at`. */
+  touchPushSubscription(id: string): Promise<void>;
 }
 
 /**

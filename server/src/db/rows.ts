@@ -19,8 +19,12 @@ import type {
   JobRecord,
   JobStatus,
   NewAsset,
+  NewNotification,
+  NotificationRecord,
+  NotificationType,
   UserPatch,
   ProjectRecord,
+  PushSubscriptionRecord,
   ProjectSummary,
   PublishDraft,
   PublishFields,
@@ -394,6 +398,55 @@ export function toAuthUser(row: Row): AuthUserRecord {
     meta: (row.raw_user_meta_data as Record<string, unknown> | null) ?? {},
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
+  };
+}
+
+export function toNotification(row: Row): NotificationRecord {
+  const params = row.params && typeof row.params === 'object' ? (row.params as Record<string, unknown>) : {};
+  return {
+    id: str(row.id),
+    userId: str(row.user_id),
+    type: str(row.type) as NotificationType,
+    title: strOrNull(row.title),
+    message: str(row.message),
+    icon: str(row.icon),
+    projectId: strOrNull(row.project_id),
+    jobId: strOrNull(row.job_id),
+    event: strOrNull(row.event),
+    params: Object.fromEntries(Object.entries(params).map(([key, value]) => [key, String(value)])),
+    read: Boolean(row.read),
+    readAt: isoOrNull(row.read_at),
+    createdAt: iso(row.created_at),
+  };
+}
+
+export function notificationColumns(input: NewNotification): Row {
+  return {
+    user_id: input.userId,
+    type: input.type ?? 'project',
+    title: input.title ?? null,
+    message: input.message,
+    icon: input.icon ?? 'default',
+    project_id: input.projectId ?? null,
+    job_id: input.jobId ?? null,
+    event: input.event ?? null,
+    params: input.params ?? {},
+    read: input.read ?? false,
+    read_at: input.read ? new Date().toISOString() : null,
+  };
+}
+
+export function toPushSubscription(row: Row): PushSubscriptionRecord {
+  return {
+    id: str(row.id),
+    userId: str(row.user_id),
+    endpoint: str(row.endpoint),
+    p256dh: str(row.p256dh),
+    auth: str(row.auth),
+    userAgent: strOrNull(row.user_agent),
+    language: str(row.language),
+    createdAt: iso(row.created_at),
+    lastUsedAt: isoOrNull(row.last_used_at),
   };
 }
 

@@ -31,6 +31,12 @@ import {
   type JobPatch,
   type JobRecord,
   type NewAsset,
+  type NewNotification,
+  type NewPushSubscription,
+  type NotificationPage,
+  type NotificationRecord,
+  type NotificationType,
+  type PushSubscriptionRecord,
   type Plan,
   type ProjectRecord,
   type ProjectSummary,
@@ -63,6 +69,9 @@ import {
   toDraft,
   toJob,
   toJobEvent,
+  notificationColumns,
+  toNotification,
+  toPushSubscription,
   toProject,
   toProjectSummary,
   toPublishedGame,
@@ -87,6 +96,7 @@ type Client = SupabaseClient;
 
 interface PostgrestResponse {
   data: unknown;
+  count?: number | null;
   error: { code?: string; message: string; details?: string | null } | null;
   status?: number;
 }
@@ -122,6 +132,18 @@ async function send(request: PromiseLike<PostgrestResponse>): Promise<unknown> {
 async function rows(request: PromiseLike<PostgrestResponse>): Promise<Row[]> {
   const data = await send(request);
   return Array.isArray(data) ? (data as Row[]) : [];
+}
+
+/** The rows and PostgREST's `count` (a request made with `{ count: 'exact' }`). */
+async function counted(request: PromiseLike<PostgrestResponse>): Promise<{ rows: Row[]; count: number }> {
+  let count = 0;
+  const data = await send(
+    Promise.resolve(request).then((response) => {
+      count = response.count ?? 0;
+      return response;
+    }),
+  );
+  return { rows: Array.isArray(data) ? (data as Row[]) : [], count };
 }
 
 async function row(request: PromiseLike<PostgrestResponse>): Promise<Row | null> {
@@ -356,6 +378,50 @@ class SupabaseUserRepository implements UserRepository {
     );
     return rs.map(toPublishedGame);
   }
+
+  async listNotifications(userId: string, options: { limit?: number; offset?: number; type?: NotificationType } = {}): Promise<NotificationPage> {
+    const limit = clampLimit(options.limit ?? 50);
+    const offset = Math.max(0, Math.trunc(options.offset ?? 0));
+    let page = this.client.from('notifications').select('*', { count: 'exact' }).eq('user_id', userId);
+    if (options.type) page = page.eq('type', options.type);
+    const [listed, unreadCount] = await Promise.all([
+      counted(
+        page
+          .order('created_at', { ascending: false })
+          .order('id', { ascending: false })
+          .range(offset, offset + limit - 1),
+      ).catch(async (error: unknown) => {
+        // PostgREST answers a range past the end with 416 (PGRST103): an empty page, and the total on its own.
+        if (!isBackendError(error) || error.details.dbCode !== 'PGRST103') throw error;
+        let total = this.client.from('notifications').select('id', { count: 'exact', head: true }).eq('user_id', userId);
+        if (options.type) total = total.eq('type', options.type);
+        return { rows: [], count: (await counted(total)).count };
+      }),
+      this.unreadNotificationCount(userId),
+    ]);
+    return { notifications: listed.rows.map(toNotification), total: listed.count, unreadCount };
+  }
+
+  async unreadNotificationCount(userId: string): Promise<number> {
+    const { count } = await counted(this.client.from('notifications').select('id', { count: 'exact', head: true }).eq('user_id', userId).eq('read', false));
+    return count;
+  }
+
+  async markNotificationRead(id: string): Promise<boolean> {
+    const changed = await rows(
+      this.client.from('notifications').update({ read: true, read_at: new Date().toISOString() }).eq('id', id).eq('read', false).select('id'),
+    );
+    if (changed.length > 0) return true;
+    // Already read (it keeps its first read_at), or not the caller's to change.
+    return (await row(this.client.from('notifications').select('id').eq('id', id).maybeSingle())) !== null;
+  }
+
+  async markAllNotificationsRead(userId: string): Promise<number> {
+    const changed = await rows(
+      this.client.from('notifications').update({ read: true, read_at: new Date().toISOString() }).eq('user_id', userId).eq('read', false).select('id'),
+    );
+    return changed.length;
+  }
 }
 
 class SupabaseServiceRepository extends SupabaseUserRepository implements ServiceRepository {
@@ -545,6 +611,50 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
         details: entry.details ?? null,
       }),
     );
+  }
+
+  async createNotification(input: NewNotification): Promise<NotificationRecord | null> {
+    const created = await rows(
+      this.client.from('notifications').upsert(notificationColumns(input), { onConflict: 'user_id,job_id', ignoreDuplicates: true }).select(),
+    );
+    return created[0] ? toNotification(created[0]) : null;
+  }
+
+  async savePushSubscription(input: NewPushSubscription): Promise<PushSubscriptionRecord> {
+    const saved = await row(
+      this.client
+        .from('push_subscriptions')
+        .upsert(
+          {
+            user_id: input.userId,
+            endpoint: input.endpoint,
+            p256dh: input.p256dh,
+            auth: input.auth,
+            user_agent: input.userAgent ?? null,
+            language: input.language,
+            created_at: new Date().toISOString(),
+            last_used_at: null,
+          },
+          { onConflict: 'endpoint' },
+        )
+        .select()
+        .single(),
+    );
+    return toPushSubscription(saved!);
+  }
+
+  async pushSubscriptionsOf(userId: string): Promise<PushSubscriptionRecord[]> {
+    const rs = await rows(this.client.from('push_subscriptions').select('*').eq('user_id', userId).order('created_at', { ascending: true }));
+    return rs.map(toPushSubscription);
+  }
+
+  async deletePushSubscription(userId: string, endpoint: string): Promise<boolean> {
+    const deleted = await rows(this.client.from('push_subscriptions').delete().eq('user_id', userId).eq('endpoint', endpoint).select('id'));
+    return deleted.length > 0;
+  }
+
+  async touchPushSubscription(id: string): Promise<void> {
+    await send(this.client.from('push_subscriptions').update({ last_used_at: new Date().toISOString() }).eq('id', id));
   }
 }
 

@@ -131,7 +131,11 @@ export class JobManager {
     private readonly backend: ExecutionBackend,
     private readonly limits: JobLimits,
     private readonly log: Logger,
-    private readonly hooks: { onFinished?: (job: JobRecord, durationMs: number) => void; onBoundaryError?: (error: unknown) => void } = {},
+    private readonly hooks: {
+      /** After every job's end (any way); `language` is the one the app spoke to the user who asked. */
+      onFinished?: (job: JobRecord, durationMs: number, request: { language?: Language }) => void;
+      onBoundaryError?: (error: unknown) => void;
+    } = {},
     private readonly agent: AgentSettings = DEFAULT_AGENT_SETTINGS,
     private readonly instance: InstanceSettings = { id: 'single', leaseMs: 30_000 },
   ) {
@@ -405,7 +409,7 @@ export class JobManager {
       this.running.delete(job.id);
       await this.events.finish(job.id);
       try {
-        this.hooks.onFinished?.(final, Date.now() - started);
+        this.hooks.onFinished?.(final, Date.now() - started, { language });
       } catch (error) {
         this.log.error({ err: error, jobId: job.id }, 'job metrics failed');
       }

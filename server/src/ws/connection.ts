@@ -21,6 +21,7 @@ import { jobWire, projectBrief } from '../wire.js';
 import { RateLimiter, TokenBucket } from '../rate-limit.js';
 import { decideStyle, styleOptions, type Dimension } from '../styles.js';
 import { parseFrame, type ClientMessage, type MessageOf } from './messages.js';
+import { WATCHING_MS } from '../jobs/notifications.js';
 
 /** How long a style question blocks new creation messages in its project (contract: 5 min, per socket). */
 const STYLE_PENDING_MS = 5 * 60_000;
@@ -47,6 +48,8 @@ export class Connection {
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;
   private closed = false;
+  /** What the app said about its tab (`viewState`) and when this socket was last heard from (`ping`, `viewState`). */
+  private view = { visible: true, lastSeenAt: Date.now() };
 
   constructor(
     private readonly ws: WebSocket,
@@ -64,6 +67,11 @@ export class Connection {
 
   get userId(): string | null {
     return this.identity?.userId ?? null;
+  }
+
+  /** Someone is looking at the app on this socket: its tab is visible and it was heard from within WATCHING_MS. */
+  watching(now = Date.now()): boolean {
+    return !this.closed && this.view.visible && now - this.view.lastSeenAt < WATCHING_MS;
   }
 
   send(message: Record<string, unknown>): void {
@@ -113,7 +121,10 @@ export class Connection {
         if (frame.reason === 'type') return this.error('Unknown message type');
         return this.error('Invalid request', { detail: frame.detail });
       }
-      if (frame.message.type === 'ping') return this.send({ type: 'pong' });
+      if (frame.message.type === 'ping') {
+        this.view.lastSeenAt = Date.now();
+        return this.send({ type: 'pong' });
+      }
       if (!frame.free && !this.limiter.take(this.id)) {
         return this.structured('RATE_LIMITED', 'Too many messages. Please slow down.');
       }
@@ -167,6 +178,7 @@ export class Connection {
       case 'ping':
         return; // answered before the queue
       case 'viewState':
+        this.view = { visible: message.visible ?? true, lastSeenAt: Date.now() };
         return;
       case 'deselectProject':
         this.currentProjectId = null;

@@ -758,6 +758,68 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
     });
   });
 
+  describe('notifications and push subscriptions', () => {
+    it('the server writes a notice once per job; its user lists, counts and marks it read; nobody else sees or marks it', async () => {
+      const { a, asA, asB, service } = await twoUsers();
+      const project = await asA.createProject(a, 'Bell');
+      const jobId = randomUUID();
+      const first = await service.createNotification({
+        userId: a,
+        title: 'Your game is ready',
+        message: '“Bell” is ready.',
+        icon: 'success',
+        projectId: project.id,
+        jobId,
+        event: 'generationCompleted',
+        params: { project: 'Bell' },
+      });
+      expect(first).toMatchObject({ userId: a, type: 'project', projectId: project.id, jobId, read: false, readAt: null, params: { project: 'Bell' } });
+      expect(first!.createdAt).toMatch(ISO);
+      expect(await service.createNotification({ userId: a, message: 'again', jobId })).toBeNull();
+      const seen = await service.createNotification({ userId: a, message: 'watched', jobId: randomUUID(), read: true });
+      expect(seen).toMatchObject({ read: true, readAt: expect.stringMatching(ISO) });
+      await sleep(5);
+      const latest = await service.createNotification({ userId: a, type: 'system', message: 'system notice' });
+      expect((await asA.listNotifications(a)).notifications.map((n) => n.id)).toEqual([latest!.id, seen!.id, first!.id]);
+      expect(await asA.listNotifications(a, { limit: 1, offset: 1 })).toMatchObject({ total: 3, unreadCount: 2, notifications: [{ id: seen!.id }] });
+      expect(await asA.listNotifications(a, { type: 'project' })).toMatchObject({ total: 2, unreadCount: 2 });
+      expect(await asA.listNotifications(a, { offset: 10 })).toEqual({ notifications: [], total: 3, unreadCount: 2 });
+      expect(await asB.listNotifications(a)).toEqual({ notifications: [], total: 0, unreadCount: 0 });
+      expect(await asB.markNotificationRead(first!.id)).toBe(false);
+      expect(await asB.markAllNotificationsRead(a)).toBe(0);
+      expect(await asA.unreadNotificationCount(a)).toBe(2);
+      expect(await asA.markNotificationRead(first!.id)).toBe(true);
+      const readAt = (await asA.listNotifications(a, { type: 'project' })).notifications.find((n) => n.id === first!.id)!.readAt;
+      expect(readAt).toMatch(ISO);
+      expect(await asA.markNotificationRead(first!.id)).toBe(true); // again: still read, same time
+      expect((await asA.listNotifications(a, { type: 'project' })).notifications.find((n) => n.id === first!.id)!.readAt).toBe(readAt);
+      expect(await asA.markAllNotificationsRead(a)).toBe(1);
+      expect(await asA.unreadNotificationCount(a)).toBe(0);
+      await expectCode(service.createNotification({ userId: a, message: 'x', type: 'nope' as 'system' }), 'INVALID_ARGUMENT');
+      await asA.deleteProject(project.id);
+      expect((await asA.listNotifications(a, { type: 'project' })).notifications.every((n) => n.projectId === null)).toBe(true);
+    });
+
+    it('a push endpoint belongs to one user at a time; users read only their own; delete', async () => {
+      const { a, b, service } = await twoUsers();
+      const endpoint = `https://push.example.test/${randomUUID()}`;
+      const keys = { p256dh: 'BP'.padEnd(87, 'A'), auth: 'AAAAAAAAAAAAAAAAAAAAAA' };
+      const saved = await service.savePushSubscription({ userId: a, endpoint, ...keys, language: 'ja', userAgent: 'phone' });
+      expect(saved).toMatchObject({ userId: a, endpoint, language: 'ja', userAgent: 'phone', lastUsedAt: null });
+      await service.touchPushSubscription(saved.id);
+      expect((await service.pushSubscriptionsOf(a))[0]!.lastUsedAt).toMatch(ISO);
+      // Someone else signs in on that browser and subscribes it: it is theirs now.
+      await service.savePushSubscription({ userId: b, endpoint, ...keys, language: 'en' });
+      expect(await service.pushSubscriptionsOf(a)).toEqual([]);
+      expect((await service.pushSubscriptionsOf(b)).map((s) => [s.endpoint, s.language])).toEqual([[endpoint, 'en']]);
+      await expectCode(service.savePushSubscription({ userId: a, endpoint: 'ftp://x', ...keys, language: 'ja' }), 'INVALID_ARGUMENT');
+      await expectCode(service.savePushSubscription({ userId: a, endpoint: `${endpoint}/2`, ...keys, language: 'fr' }), 'INVALID_ARGUMENT');
+      expect(await service.deletePushSubscription(a, endpoint)).toBe(false);
+      expect(await service.deletePushSubscription(b, endpoint)).toBe(true);
+      expect(await service.pushSubscriptionsOf(b)).toEqual([]);
+    });
+  });
+
   describe('throughput (measured, not asserted)', () => {
     it('per-operation latency of common calls', async () => {
       const lane = getLane();

@@ -25,6 +25,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   dataDir?: string;
   /** Another backend than the local one the server would build (e.g. Modal on the emulator), given the stand-ins. */
+  /** The TLS agent the server's web push goes through (a local push service's certificate). */
+  pushAgent?: import('node:https').Agent;
   makeBackend?: (standIns: { anthropicBaseUrl: string; anthropicApiKey: string; geminiBaseUrl: string; geminiApiKey: string }) => Promise<ExecutionBackend>;
 }
 
@@ -58,7 +60,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     geminiBaseUrl: gemini.url,
     geminiApiKey: 'test-gemini-key',
   });
-  const server = await startServer(env, backend ? { backend } : {});
+  const server = await startServer(env, { ...(backend ? { backend } : {}), ...(options.pushAgent ? { pushAgent: options.pushAgent } : {}) });
   return {
     server,
     model,

@@ -8,6 +8,7 @@ import common from './common.js';
 import editor from './editor.js';
 import errors from './errors.js';
 import movie from './movie.js';
+import notifications from './notifications.js';
 import offline from './offline.js';
 import play from './play.js';
 import preview from './preview.js';
@@ -29,6 +30,7 @@ export const AREAS = {
   editor,
   errors,
   movie,
+  notifications,
   offline,
   play,
   preview,

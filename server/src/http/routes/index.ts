@@ -11,10 +11,20 @@ import { styleRoutes } from './styles.js';
 import { userRoutes } from './users.js';
 import { pageRoutes } from './pages.js';
 import { remixRoutes } from './remix.js';
+import { notificationRoutes } from './notifications.js';
 import { PublicGames } from '../public-games.js';
 
 export function extraRoutes(ctx: ServerContext): Router[] {
   // Publishing forgets what the play routes have cached of the game.
   const games = new PublicGames(ctx.db.service);
-  return [assetRoutes(ctx), publishRoutes(ctx, games), playRoutes(ctx, games), styleRoutes(), userRoutes(ctx), remixRoutes(ctx), pageRoutes(ctx)];
+  return [
+    assetRoutes(ctx),
+    publishRoutes(ctx, games),
+    playRoutes(ctx, games),
+    styleRoutes(),
+    userRoutes(ctx),
+    remixRoutes(ctx),
+    notificationRoutes(ctx),
+    pageRoutes(ctx),
+  ];
 }

@@ -10,6 +10,7 @@
  * (`changedFiles`, `upToDate`), so the editor can show "changes not yet public". Unpublishing hides the game and keeps
  * its row: publishing again brings back the same address and counts (V2 deleted the row, so the shared link died).
  */
+import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import sharp from 'sharp';
 import QRCode from 'qrcode';
@@ -24,7 +25,7 @@ import {
   type PublishInfoLanguage,
 } from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
-import { requestLanguageOf } from '../../language.js';
+import { isLanguage, requestLanguageOf } from '../../language.js';
 import {
   GAME_PUBLIC_ID_PATTERN,
   type DraftInput,
@@ -441,14 +442,26 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
       if (body.language !== undefined && !isPublishInfoLanguage(body.language)) return res.status(400).json({ error: 'Unsupported language' });
       const language = isPublishInfoLanguage(body.language) ? body.language : requestLanguage(req);
       if (!(await readyForAiWork(res, scope))) return;
-      const run = ctx.backend.runClaude({ scope, prompt: publishInfoPrompt(language), skills: [], timeoutMs: PUBLISH_INFO_TIMEOUT_MS });
-      const result = await run.result;
+      // The user may have gone to another tab while the model writes: they are told when it is done, either way.
+      let written = false;
       try {
-        res.json(parsePublishInfo(result.text));
-      } catch (error) {
-        if (!isBackendError(error, 'INVALID_ARGUMENT')) throw error;
-        ctx.log.warn({ err: error, projectId: scope.projectId }, 'publish info: unusable answer');
-        res.status(500).json({ error: 'Failed to parse AI response', raw: result.text.slice(0, 2000) });
+        const run = ctx.backend.runClaude({ scope, prompt: publishInfoPrompt(language), skills: [], timeoutMs: PUBLISH_INFO_TIMEOUT_MS });
+        const result = await run.result;
+        try {
+          res.json(parsePublishInfo(result.text));
+          written = true;
+        } catch (error) {
+          if (!isBackendError(error, 'INVALID_ARGUMENT')) throw error;
+          ctx.log.warn({ err: error, projectId: scope.projectId }, 'publish info: unusable answer');
+          res.status(500).json({ error: 'Failed to parse AI response', raw: result.text.slice(0, 2000) });
+        }
+      } finally {
+        void ctx.notifier.jobEnded({
+          ...scope,
+          jobId: randomUUID(),
+          event: written ? 'publishInfoCompleted' : 'publishInfoFailed',
+          language: isLanguage(language) ? language : 'en',
+        });
       }
     }),
   );
@@ -500,7 +513,7 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
         const title = (await req.repo.getDraft(scope.projectId).catch(() => null))?.title?.trim() || undefined;
         // Checked again with no await before the start: two POSTs at once make one render, not two.
         const current = renders.get(scope.projectId);
-        render = current?.state.status === 'rendering' ? current : startRender(scope, title);
+        render = current?.state.status === 'rendering' ? current : startRender(scope, title, requestLanguage(req));
       }
 
       if (wait) {
@@ -520,7 +533,7 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
     }),
   );
 
-  function startRender(scope: ProjectScope, title: string | undefined): Render {
+  function startRender(scope: ProjectScope, title: string | undefined, language: string): Render {
     const state: MovieStatus = { status: 'rendering', percent: 0, stage: 'starting', startedAt: new Date().toISOString() };
     const render: Render = { state, done: Promise.resolve() };
     renders.set(scope.projectId, render);
@@ -547,6 +560,12 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
         Object.assign(state, { status: 'failed', error: mapped.error, ...(mapped.code ? { code: mapped.code } : {}) });
       } finally {
         state.finishedAt = new Date().toISOString();
+        void ctx.notifier.jobEnded({
+          ...scope,
+          jobId: randomUUID(),
+          event: state.status === 'done' ? 'movieCompleted' : 'movieFailed',
+          language: isLanguage(language) ? language : 'en',
+        });
         setTimeout(() => {
           if (renders.get(scope.projectId) === render) renders.delete(scope.projectId);
         }, KEEP_FINISHED_MS).unref();
