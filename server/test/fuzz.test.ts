@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import fc from 'fast-check';
+import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MESSAGE_TYPES, messageFields, type MessageType } from '../src/ws/messages.js';
@@ -43,6 +44,8 @@ beforeAll(async () => {
       WS_FRAME_BURST: '100000',
       WS_FRAMES_PER_SEC: '100000',
       RATE_LIMIT_PER_MIN: '1000000',
+      // Web push on, so its routes are fuzzed past "not configured" (503).
+      ...(({ publicKey, privateKey }) => ({ VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: privateKey }))(webpush.generateVAPIDKeys()),
     },
   });
   [alice, bob] = await Promise.all([signUp(h.url), signUp(h.url)]);
