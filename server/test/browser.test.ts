@@ -60,7 +60,7 @@ let golden: { context: BrowserContext; projectId: string } | null = null;
 // ---------------------------------------------------------------- helpers
 
 /** Signs a page in with a session made over REST (as the app stores it after signing in). */
-const signInAs = (page: Page, session: Parameters<typeof signIn>[2]) => signIn(page, h.url, session);
+const signInAs = (page: Page, session: Parameters<typeof signIn>[2], at?: string) => signIn(page, h.url, session, at);
 
 async function tokenOf(page: Page): Promise<string> {
   return page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? '{}').access_token as string, SESSION_KEY);
@@ -601,8 +601,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     {
       const context = await newContext(browser, 'desktop', 'ja-JP');
       const { page, errors } = await newPage(context);
-      await signInAs(page, user);
-      await page.goto(`${h.url}/mypage`);
+      await signInAs(page, user, '/mypage');
       const form = page.locator('[data-testid="profile-edit"]');
       await form.waitFor();
       await check(page, 'ja', 'desktop', 'mypage-before');
@@ -637,8 +636,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     {
       const context = await newContext(browser, 'phone', 'ja-JP');
       const { page, errors } = await newPage(context);
-      await signInAs(page, user);
-      await page.goto(`${h.url}/mypage`);
+      await signInAs(page, user, '/mypage');
       await page.locator('[data-testid="profile-edit"] input[name=username]').waitFor();
       expect(await page.locator('[data-testid="profile-edit"] input[name=username]').inputValue()).toBe(first);
       await check(page, 'ja', 'phone', 'mypage');
@@ -652,8 +650,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     for (const width of ['desktop', 'phone'] as const) {
       const context = await newContext(browser, width, 'en-US');
       const { page, errors } = await newPage(context);
-      await signInAs(page, user);
-      await page.goto(`${h.url}/mypage`);
+      await signInAs(page, user, '/mypage');
       const form = page.locator('[data-testid="profile-edit"]');
       await form.locator('input[name=username]').waitFor();
       if (width === 'desktop') {
@@ -683,8 +680,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       .toBuffer();
     const context = await newContext(browser, 'desktop', 'ja-JP');
     const { page, errors } = await newPage(context);
-    await signInAs(page, user);
-    await page.goto(`${h.url}/#/project/${projectId}`);
+    await signInAs(page, user, `/#/project/${projectId}`);
     await page.locator('.tab-assets').click();
     const panel = page.locator('section.assets');
     await panel.locator('.asset-grid', { hasText: 'まだ素材がありません。' }).waitFor();
@@ -1008,8 +1004,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       movieAuth = route.request().headers().authorization ?? '';
       return route.fulfill({ status: 200, contentType: 'video/mp4', body: Buffer.from('a movie') });
     });
-    await signInAs(page, user);
-    await page.goto(`${h.url}/?open=movie#/project/${projectId}`);
+    await signInAs(page, user, `/?open=movie#/project/${projectId}`);
     await page.locator('.tab-publish').click();
     await page.locator('[data-action="render-movie"]').click();
     await page.locator('.movie-progress', { hasText: 'Recording the game' }).waitFor({ timeout: 10_000 });
@@ -1036,8 +1031,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     page.on('response', (res) => {
       if (res.url().includes(aliceProject)) statuses.push({ url: res.url(), status: res.status() });
     });
-    await signInAs(page, bob);
-    await page.goto(`${h.url}/#/project/${aliceProject}`);
+    await signInAs(page, bob, `/#/project/${aliceProject}`);
     await page.locator('[data-testid="editor-denied"]').waitFor();
     await shot(page, '14-access-denied');
     expect(await page.locator('body').textContent()).not.toContain('Alice Secret Project');

@@ -67,7 +67,7 @@ export const shot = (page: Page, name: string) => page.screenshot({ path: path.j
 
 /**
  * Signs a page in with a session made over REST (as the app stores it after signing in), on the project list, or on
- * the app's page `at` (a hash route such as `#/project/<id>`; the caller waits for what it expects there). The session
+ * the app's address `at` (`/#/project/<id>`, `/mypage`; the caller waits for what it expects there). The session
  * is stored from a small same-origin document (the public config), not from a load of the app, which costs chromium a
  * second of CPU per page the app boots in.
  */
@@ -82,7 +82,7 @@ export async function signInAs(page: Page, baseUrl: string, session: Session, at
   };
   await page.goto(`${baseUrl}/api/config`);
   await page.evaluate(([key, value]) => localStorage.setItem(key!, value!), [SESSION_KEY, JSON.stringify(stored)]);
-  await page.goto(`${baseUrl}/?session=stored${at ?? '#/'}`);
+  await page.goto(`${baseUrl}${at ?? '/#/'}`);
   if (!at) await page.locator('.projects-screen').waitFor();
 }
 

@@ -26,15 +26,23 @@ let browser: Browser;
 
 type Width = 'desktop' | 'phone';
 
-/** A signed-in page on the editor of a new project holding a committed game. */
+/**
+ * A signed-in page on the editor of a new project holding a committed game and a thumbnail (as an upload or a promo
+ * video leaves one), so that publishing does not first take a picture of the running game: that is its own case
+ * (browser.test.ts's Japanese flow, publish-snapshot.test.ts) and costs a chromium start per publish.
+ */
 async function editorWithGame(width: Width, name: string, html: string) {
   const user = await signUp(h.url);
   const projectId = await createProjectOverSocket(h, user, name);
   const scope = { userId: user.userId, projectId };
+  const thumbnail = await sharp({ create: { width: 96, height: 128, channels: 3, background: '#1e293b' } })
+    .webp()
+    .toBuffer();
+  await h.server.ctx.backend.files.write(scope, 'thumbnail.webp', thumbnail);
   await commitGame(h, scope, html, `Make ${name}`);
   const context = await newContext(browser, width);
   const { page, errors } = await newPage(context);
-  await signInAs(page, h.url, user, `#/project/${projectId}`);
+  await signInAs(page, h.url, user, `/#/project/${projectId}`);
   await page.locator('.editor-tabs').waitFor();
   return { user, projectId, scope, context, page, errors };
 }
