@@ -670,7 +670,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     }
   }, 150_000);
 
-  it('the asset library (issue 17), in Japanese: a big picture made smaller, rename, search, only me, delete', async () => {
+  it('the asset library (issue 17), in Japanese: a big picture made smaller, rename, search, only me, delete; the same library on a phone in English', async () => {
     const user = await signUp(h.url);
     const projectId = await createProjectOverSocket(h, user, 'ドラゴンのゲーム');
     await commitGame(h, { userId: user.userId, projectId }, movableGame('assets'), 'ドラゴンのゲーム');
@@ -715,6 +715,24 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     expect((await fetch(`${h.url}${asset!.url}`)).status).toBe(404);
     expect(await foreignWords(page, 'ja', userContent)).toEqual([]);
     await shot(page, 'assets-ja-desktop-private');
+
+    // The same library on a phone, in English: the card, its state and its actions fit the screen.
+    const phone = await newContext(browser, 'phone', 'en-US');
+    const { page: small, errors: smallErrors } = await newPage(phone);
+    await signInAs(small, user, `/#/project/${projectId}`);
+    await small.locator('.tab-assets').click();
+    const smallCard = small.locator('section.assets .asset-card');
+    await smallCard.locator('.asset-name', { hasText: 'ドラゴン' }).waitFor();
+    await smallCard.locator('[data-testid="asset-private"]', { hasText: 'Only you' }).waitFor();
+    // Its owner still sees the picture (an <img> alone cannot send the owner's token).
+    await expect.poll(() => smallCard.locator('img').evaluate((img: { naturalWidth: number }) => img.naturalWidth)).toBeGreaterThan(0);
+    for (const action of ['rename-asset', 'toggle-public', 'delete-asset']) await smallCard.locator(`[data-action="${action}"]`).waitFor();
+    expect(await small.locator('section.assets input.asset-search').getAttribute('placeholder')).toBe('Search by name or description');
+    expect(await small.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await foreignWords(small, 'en', userContent)).toEqual([]);
+    await shot(small, 'assets-en-phone-private');
+    expect(smallErrors).toEqual([]);
+    await phone.close();
 
     // Delete, confirmed.
     await card.locator('[data-action="delete-asset"]').click();

@@ -89,6 +89,25 @@ export function createAssets({ app, projectId, onUse }) {
     h('div', { class: 'panel-scroll' }, genForm, generated, h('p', { class: 'muted small' }, t('assets.hint')), search, grid),
   );
 
+  /**
+   * The picture on a card. A private one is served only to its owner, and an <img> cannot send the owner's token, so
+   * it is fetched with the token and shown from memory (without this the owner saw a broken picture after a reload).
+   * @param {Asset} asset @param {string} name @param {boolean} isPublic
+   */
+  function picture(asset, name, isPublic) {
+    if (isPublic) return h('img', { src: asset.url, alt: name, loading: 'lazy' });
+    const img = /** @type {HTMLImageElement} */ (h('img', { alt: name }));
+    api
+      .raw(asset.url)
+      .then(async (res) => {
+        const url = URL.createObjectURL(await res.blob());
+        img.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
+        img.src = url;
+      })
+      .catch(() => undefined); // the alt text stands in for a picture that cannot be loaded
+    return img;
+  }
+
   /** @param {Asset} asset */
   function card(asset) {
     const isImage = asset.mimeType?.startsWith('image/');
@@ -100,9 +119,7 @@ export function createAssets({ app, projectId, onUse }) {
     return h(
       'figure',
       { class: 'asset-card', dataset: { assetId: asset.id, alias: asset.alias, public: String(isPublic) } },
-      isImage
-        ? h('img', { src: asset.url, alt: name, loading: 'lazy' })
-        : h('div', { class: 'asset-icon', 'aria-hidden': 'true' }, asset.mimeType?.startsWith('audio/') ? '♪' : '{ }'),
+      isImage ? picture(asset, name, isPublic) : h('div', { class: 'asset-icon', 'aria-hidden': 'true' }, asset.mimeType?.startsWith('audio/') ? '♪' : '{ }'),
       isPublic ? null : h('span', { class: 'asset-badge', dataset: { testid: 'asset-private' } }, t('assets.privateBadge')),
       h(
         'figcaption',
