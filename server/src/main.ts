@@ -140,7 +140,7 @@ export async function startServer(
     deliver: (userId, message) => {
       for (const connection of connections) if (connection.userId === userId) connection.send(message);
     },
-    watching: (userId) => [...connections].some((connection) => connection.userId === userId && connection.watching()),
+    watching: (userId, at) => [...connections].some((connection) => connection.userId === userId && connection.watching(at)),
     push: vapid ? new PushSender(vapid, db.service, log, options.pushAgent) : null,
     log,
   });
@@ -155,7 +155,14 @@ export async function startServer(
         metrics.jobDuration.observe({ status: job.status }, ms / 1000);
         if (job.status === 'completed' || job.status === 'failed') {
           const event = job.status === 'completed' ? 'generationCompleted' : 'generationFailed';
-          void notifier.jobEnded({ userId: job.userId, projectId: job.projectId, jobId: job.id, event, language: request.language ?? 'ja' });
+          void notifier.jobEnded({
+            userId: job.userId,
+            projectId: job.projectId,
+            jobId: job.id,
+            event,
+            language: request.language ?? 'ja',
+            endedAt: request.endedAt,
+          });
         }
       },
       onBoundaryError: () => metrics.boundaryErrors.inc({ where: 'job' }),

@@ -83,6 +83,14 @@ async function sendMessage(page: Page, text: string, n: number): Promise<void> {
   await page.waitForFunction((count) => document.querySelectorAll('.msg-assistant[data-state="done"]').length >= count, n, { timeout: AGENT_MS });
 }
 
+/** What a tab switch does to the page: `document.visibilityState` and its event (the app reports it to the server). */
+async function setVisibility(page: Page, state: 'hidden' | 'visible'): Promise<void> {
+  await page.evaluate((value) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => value });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, state);
+}
+
 async function previewFrame(page: Page): Promise<Frame> {
   const handle = await page.locator('iframe.preview-frame').elementHandle();
   const frame = await handle!.contentFrame();
@@ -1105,7 +1113,25 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
 
     // A game, made in the chat.
     const projectId = await createProject(page, 'うちゅうゲーム');
+    // The tab goes to the background while the game is made (the app tells the server so, as on a real tab switch).
+    await setVisibility(page, 'hidden');
     await sendMessage(page, '宇宙シューティングゲームを作って', 1);
+    await setVisibility(page, 'visible');
+    // Back on the tab: the bell counts what ended while away, and its list says it in Japanese.
+    const bell = page.locator('[data-testid="bell"]');
+    await expect.poll(() => bell.getAttribute('aria-label'), { timeout: 30_000 }).toBe('お知らせ（未読 1 件）');
+    expect(await page.locator('[data-testid="bell-count"]').textContent()).toBe('1');
+    await bell.click();
+    const notice = page.locator('[data-testid="notice"].unread');
+    await notice.waitFor();
+    expect(await notice.locator('.notice-title').textContent()).toBe('ゲームができました');
+    expect(await notice.locator('.notice-body').textContent()).toBe('「うちゅうゲーム」ができあがりました。開いて遊んでみましょう。');
+    await shot(page, `17b-notifications-ja-${width}`);
+    // (Behind the list, the chat's folded steps name the files the agent wrote.)
+    expect(await foreignWords(page, 'ja', [email, 'うちゅうゲーム', 'index.html', 'SPEC.md'])).toEqual([]);
+    await notice.locator('button').click(); // opens its game (this one) and is read
+    await expect.poll(() => page.locator('[data-testid="bell"]').getAttribute('aria-label')).toBe('お知らせ');
+    expect(await page.locator('[data-testid="bell-count"]').isHidden()).toBe(true);
 
     // Publishing: the model writes the words, in Japanese.
     await page.locator('.tab-publish').click();

@@ -401,8 +401,14 @@ describe('notifications (the bell) and web push', () => {
     const ws = await Client.init(h.url, user.accessToken);
     ws.send({ type: 'createProject', name: projectName });
     const projectId = (await ws.next((m) => m.type === 'projectCreated')).project.id as string;
-    ws.send({ type: 'viewState', visible: false });
+    await tab(ws, false);
     return { user, ws, projectId, call: api(h.url, user.accessToken) };
+  }
+  /** The app's report of its tab; a ping round trip after it means the server has read it (a socket's order). */
+  async function tab(ws: Client, visible: boolean) {
+    ws.send({ type: 'viewState', visible });
+    ws.send({ type: 'ping' });
+    await ws.next((m) => m.type === 'pong');
   }
   const ended = (
     userId: string,
@@ -414,9 +420,6 @@ describe('notifications (the bell) and web push', () => {
 
   it('a job that ends while the tab is away: stored in the user’s language, live on the socket, listed, marked read; nobody else’s', async () => {
     const { user, ws, projectId, call } = await userAway('ほしのゲーム');
-    // The socket's viewState is handled in order: a ping round trip after it means it has been read.
-    ws.send({ type: 'ping' });
-    await ws.next((m) => m.type === 'pong');
     const jobId = randomUUID();
     const live = ws.next((m) => m.type === 'notification');
     await ended(user.userId, projectId, 'generationCompleted', 'ja', jobId);
@@ -460,15 +463,13 @@ describe('notifications (the bell) and web push', () => {
     expect(read).toMatchObject({ total: 1, unreadCount: 0, notifications: [{ id, read: true, read_at: expect.any(String) }] });
 
     // While the tab is visible the user sees the job end: the notice is kept, already read.
-    ws.send({ type: 'viewState', visible: true });
-    ws.send({ type: 'ping' });
-    await ws.next((m) => m.type === 'pong');
+    await tab(ws, true);
     const seen = ws.next((m) => m.type === 'notification');
     await ended(user.userId, projectId, 'generationFailed', 'ja');
     expect(await seen).toMatchObject({ unreadCount: 0, notification: { read: true, icon: 'warning', title: 'ゲームを作れませんでした' } });
 
     // Away again: two unread, both marked at once.
-    ws.send({ type: 'viewState', visible: false });
+    await tab(ws, false);
     await ended(user.userId, projectId, 'movieCompleted', 'en');
     await ended(user.userId, projectId, 'generationCompleted', 'en');
     const page = (await call('GET', '/api/notifications?limit=2')).json;
@@ -514,15 +515,13 @@ describe('notifications (the bell) and web push', () => {
     expect(push.refused).toEqual([]);
 
     // Watching (a visible tab heard from just now): the bell has it; no device is pushed.
-    ws.send({ type: 'viewState', visible: true });
-    ws.send({ type: 'ping' });
-    await ws.next((m) => m.type === 'pong');
+    await tab(ws, true);
     const count = push.delivered.length;
     await ended(user.userId, projectId, 'generationCompleted', 'ja');
     expect(push.delivered.length).toBe(count);
 
     // The phone's subscription expires at its push service (410 Gone): the server deletes it; the laptop still gets it.
-    ws.send({ type: 'viewState', visible: false });
+    await tab(ws, false);
     push.expire(phone.id);
     const laptopAgain = push.next(laptop.id);
     await ended(user.userId, projectId, 'generationFailed', 'ja');

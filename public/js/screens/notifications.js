@@ -142,6 +142,7 @@ async function openList(app) {
  */
 function openNotice(app, notice) {
   if (!notice.read) {
+    setCount(bells.count - 1); // at once; the server's count follows
     app.api.post(`/api/notifications/${notice.id}/read`, {}).then(
       () => refreshCount(app),
       () => undefined,

@@ -133,7 +133,7 @@ export class JobManager {
     private readonly log: Logger,
     private readonly hooks: {
       /** After every job's end (any way); `language` is the one the app spoke to the user who asked. */
-      onFinished?: (job: JobRecord, durationMs: number, request: { language?: Language }) => void;
+      onFinished?: (job: JobRecord, durationMs: number, request: { language?: Language; endedAt: number }) => void;
       onBoundaryError?: (error: unknown) => void;
     } = {},
     private readonly agent: AgentSettings = DEFAULT_AGENT_SETTINGS,
@@ -406,10 +406,12 @@ export class JobManager {
     } catch (error) {
       final = await this.fail(job.id, error, Date.now() - started);
     } finally {
+      // The moment its terminal event went out (before the events are flushed): when the user learnt it ended.
+      const endedAt = Date.now();
       this.running.delete(job.id);
       await this.events.finish(job.id);
       try {
-        this.hooks.onFinished?.(final, Date.now() - started, { language });
+        this.hooks.onFinished?.(final, Date.now() - started, { language, endedAt });
       } catch (error) {
         this.log.error({ err: error, jobId: job.id }, 'job metrics failed');
       }

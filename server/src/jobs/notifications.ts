@@ -30,6 +30,8 @@ export interface JobEnd {
   event: NoticeEvent;
   /** The language of the request that started it (the stored notice's words). */
   language: Language;
+  /** When it ended (ms): whether the user was watching is judged then. Default: now. */
+  endedAt?: number;
 }
 
 export type NotifierRepo = Pick<ServiceRepository, 'createNotification' | 'getProject' | 'unreadNotificationCount'>;
@@ -38,8 +40,8 @@ export interface NotifierDeps {
   repo: NotifierRepo;
   /** Sends a message to every open socket of the user on this instance. */
   deliver: (userId: string, message: Record<string, unknown>) => void;
-  /** Whether the user is looking at the app now (a visible socket heard from within WATCHING_MS). */
-  watching: (userId: string) => boolean;
+  /** Whether the user was looking at the app at `at` (a visible socket heard from within WATCHING_MS). */
+  watching: (userId: string, at: number) => boolean;
   push: PushSender | null;
   log: Logger;
 }
@@ -98,11 +100,12 @@ export class Notifier {
   /** Records and delivers the notice of an ended job. Never rejects (a job's end is not undone by its notice). */
   async jobEnded(end: JobEnd): Promise<NotificationRecord | null> {
     const { repo, log } = this.deps;
+    const endedAt = end.endedAt ?? Date.now();
     try {
       const project = await repo.getProject(end.projectId);
       const params = { project: project?.name ?? '' };
       const { title, body } = await noticeText(end.event, end.language, params);
-      const watching = this.deps.watching(end.userId);
+      const watching = this.deps.watching(end.userId, endedAt);
       const notification = await repo.createNotification({
         userId: end.userId,
         type: 'project',

@@ -48,8 +48,11 @@ export class Connection {
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;
   private closed = false;
-  /** What the app said about its tab (`viewState`) and when this socket was last heard from (`ping`, `viewState`). */
-  private view = { visible: true, lastSeenAt: Date.now() };
+  /**
+   * What the app said about its tab (`viewState`) and when this socket was last heard from (`ping`, `viewState`). A
+   * socket counts as someone watching only once it has said its tab is visible (contract: "reported visibility").
+   */
+  private view = { visible: false, since: Date.now(), lastSeenAt: Date.now() };
 
   constructor(
     private readonly ws: WebSocket,
@@ -69,9 +72,15 @@ export class Connection {
     return this.identity?.userId ?? null;
   }
 
-  /** Someone is looking at the app on this socket: its tab is visible and it was heard from within WATCHING_MS. */
-  watching(now = Date.now()): boolean {
-    return !this.closed && this.view.visible && now - this.view.lastSeenAt < WATCHING_MS;
+  /**
+   * Someone was looking at the app on this socket at `at`: its tab was visible then and it was heard from within
+   * WATCHING_MS. A job's end is judged at the moment it ended, not when its notice is written: a tab that comes back
+   * after seeing the end (its terminal event) was away when it happened.
+   */
+  watching(at = Date.now()): boolean {
+    if (this.closed) return false;
+    const visibleThen = this.view.since <= at ? this.view.visible : !this.view.visible;
+    return visibleThen && at - this.view.lastSeenAt < WATCHING_MS;
   }
 
   send(message: Record<string, unknown>): void {
@@ -177,9 +186,12 @@ export class Connection {
       case 'init':
       case 'ping':
         return; // answered before the queue
-      case 'viewState':
-        this.view = { visible: message.visible ?? true, lastSeenAt: Date.now() };
+      case 'viewState': {
+        const visible = message.visible ?? true;
+        const now = Date.now();
+        this.view = { visible, since: visible === this.view.visible ? this.view.since : now, lastSeenAt: now };
         return;
+      }
       case 'deselectProject':
         this.currentProjectId = null;
         this.pendingStyle = null;
