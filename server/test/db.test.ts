@@ -112,6 +112,7 @@ describe('repository on PGlite (embedded)', () => {
     '006_agent_turns.sql',
     '007_cluster.sql',
     '008_asset_library_and_profiles.sql',
+    '009_notifications.sql',
   ];
 
   it('a new database gets the compat file and every migration, in order', () => {
@@ -389,7 +390,7 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
   describe('PostgreSQL specifics', () => {
     it('a second open applies nothing; the schema is the one PGlite and Supabase get', async () => {
       expect(db.kind).toBe('postgres');
-      expect(db.migrations.applied.at(-1)).toBe('008_asset_library_and_profiles.sql');
+      expect(db.migrations.applied.at(-1)).toBe('009_notifications.sql');
       const again = await openPostgresDatabase({ connectionString: stack.connectionString('direct'), localCompat: true });
       try {
         expect(again.migrations.applied).toEqual([]);
