@@ -53,8 +53,6 @@ const BEFORE_INPUT_MS = 600;
 const HOLD_MS = 400;
 const AFTER_INPUT_MS = 900;
 
-type Variant = 'idle' | 'keys' | 'tap';
-
 export async function checkGameFolder(folder: string, options: GameCheckOptions = {}): Promise<GameCheckResult> {
   const started = Date.now();
   const { signal } = options;
@@ -130,7 +128,7 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
     await context.addInitScript(randomnessScript(0x5eed));
     await context.clock.pauseAt(VIRTUAL_EPOCH);
     await context.route('**/*', (route) => serveProjectFile(route, projectDir, options.assets));
-    const open = async (_variant: Variant): Promise<{ page: Page; loaded: boolean }> => {
+    const open = async (): Promise<{ page: Page; loaded: boolean }> => {
       const page = await context.newPage();
       // Errors are the same on every page until the input; the idle page reports them, the others add what input caused.
       page.on('pageerror', (error) => note(`Uncaught ${error.name}: ${error.message}`));
@@ -147,7 +145,7 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
       const response = await page.goto(`${GAME_ORIGIN}/index.html`, { waitUntil: 'load', timeout: stepTimeoutMs }).catch(() => null);
       return { page, loaded: Boolean(response?.ok()) };
     };
-    const [idle, keys, tap] = await bounded(Promise.all([open('idle'), open('keys'), open('tap')]));
+    const [idle, keys, tap] = await bounded(Promise.all([open(), open(), open()]));
     if (!idle.loaded) return result({ loads: false });
 
     // The clock is the context's: one call moves time in all three pages.

@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
-import { api, signUp, startHarness, type Harness, type Session } from './harness.js';
+import { api, signUp, startHarness, type Harness } from './harness.js';
 import { CAN_RUN_BROWSER, commitGame, createProjectOverSocket, launchChromium, movableGame, newContext, newPage, shot, signInAs } from './browser-kit.js';
 
 // Browser globals used inside page.evaluate callbacks (this project compiles without the DOM lib).
@@ -517,5 +517,3 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
     }
   });
 }
-
-export type { Session };
