@@ -169,7 +169,9 @@ function webpSize(bytes: Uint8Array): { width: number; height: number } | null {
 
 /** Live processes below this one whose command line names a browser or an encoder. */
 async function browserOrEncoderChildren(): Promise<string[]> {
-  const { stdout } = await run('ps', ['-eo', 'pid=,ppid=,args=']);
+  // Every process's whole command line: chromium's are kilobytes each, so a busy machine (parallel test files, other
+  // users) prints megabytes; execFile's default 1 MiB buffer failed this check once in CI.
+  const { stdout } = await run('ps', ['-eo', 'pid=,ppid=,args='], { maxBuffer: 256 * 1024 * 1024 });
   const children = new Map<number, { pid: number; args: string }[]>();
   for (const line of stdout.split('\n')) {
     const match = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
