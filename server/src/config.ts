@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEFAULT_PUSH_SERVICE_HOSTS, PushServices } from './jobs/push-services.js';
 
 const checkout = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -56,6 +57,9 @@ const schema = z
       .string()
       .regex(/^(mailto:|https:\/\/)/, 'must start with mailto: or https://')
       .default('mailto:admin@dreamcore.local'),
+    // The push services subscriptions may name (comma-separated `host`, `*.domain`, optional `:port`): the server
+    // POSTs to a subscription's endpoint, so only the browsers' own push services are accepted
+    PUSH_SERVICE_HOSTS: z.string().default(DEFAULT_PUSH_SERVICE_HOSTS),
     // A direct PostgreSQL connection (any PostgreSQL 15+, or a Supabase project's connection string): what several
     // instances share. Takes precedence over the embedded database; with SUPABASE_URL, auth stays Supabase's.
     DATABASE_URL: z
@@ -132,6 +136,11 @@ const schema = z
     }
     if (Boolean(env.VAPID_PUBLIC_KEY) !== Boolean(env.VAPID_PRIVATE_KEY)) {
       ctx.addIssue({ code: 'custom', path: ['VAPID_PRIVATE_KEY'], message: 'VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together' });
+    }
+    try {
+      PushServices.parse(env.PUSH_SERVICE_HOSTS);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['PUSH_SERVICE_HOSTS'], message: (error as Error).message });
     }
     const backend = env.EXECUTION_BACKEND ?? (env.USE_MODAL ? 'modal' : 'local');
     if (env.EXECUTION_BACKEND && env.USE_MODAL !== undefined && (env.USE_MODAL ? 'modal' : 'local') !== env.EXECUTION_BACKEND) {

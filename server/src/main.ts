@@ -31,6 +31,7 @@ import { assetUrl, generateImageAsset } from './http/routes/assets.js';
 import { Connection } from './ws/connection.js';
 import { Notifier } from './jobs/notifications.js';
 import { loadVapidKeys, PushSender } from './jobs/push.js';
+import { PushServices } from './jobs/push-services.js';
 import type { ServerContext } from './context.js';
 
 export interface RunningServer {
@@ -141,7 +142,7 @@ export async function startServer(
       for (const connection of connections) if (connection.userId === userId) connection.send(message);
     },
     watching: (userId, at) => [...connections].some((connection) => connection.userId === userId && connection.watching(at)),
-    push: vapid ? new PushSender(vapid, db.service, log, options.pushAgent) : null,
+    push: vapid ? new PushSender(vapid, PushServices.parse(config.PUSH_SERVICE_HOSTS), db.service, log, options.pushAgent) : null,
     log,
   });
   const jobs = new JobManager(

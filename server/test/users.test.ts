@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
 import { startFakePushService, type FakePushService } from './support/fake-push.js';
 import { checkDisplayName } from '../src/http/routes/users.js';
+import { DEFAULT_PUSH_SERVICE_HOSTS, PushServices } from '../src/jobs/push-services.js';
 
 let h: Harness;
 let push: FakePushService;
@@ -19,7 +20,13 @@ const vapid = webpush.generateVAPIDKeys();
 beforeAll(async () => {
   push = await startFakePushService();
   h = await startHarness({
-    env: { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT: 'mailto:ops@dreamcore.test' },
+    env: {
+      VAPID_PUBLIC_KEY: vapid.publicKey,
+      VAPID_PRIVATE_KEY: vapid.privateKey,
+      VAPID_SUBJECT: 'mailto:ops@dreamcore.test',
+      // The browsers' push services, and this test's stand-in for them.
+      PUSH_SERVICE_HOSTS: `${DEFAULT_PUSH_SERVICE_HOSTS},${new URL(push.url).host}`,
+    },
     pushAgent: push.agent,
   });
 }, 60_000);
@@ -502,6 +509,55 @@ describe('notifications (the bell) and web push', () => {
     expect((await call('POST', '/api/push/subscribe', laptop.json, { cookie: 'dreamcore_lang=en' })).json).toEqual({ success: true });
     expect((await call('GET', '/api/push/status')).json).toEqual({ enabled: true, subscriptions: 2 });
 
+    // The server POSTs to whatever endpoint a subscription names: only the listed push services, by name, on their
+    // port, without credentials. Each of these would reach the stand-in (or an address of the user's choosing).
+    const tablet = push.subscribe(publicKey);
+    const { port } = new URL(push.url);
+    const path = new URL(tablet.json.endpoint).pathname;
+    const elsewhere = [
+      `https://127.0.0.1:${port}${path}`, // the same service by IP address
+      `https://0x7f.0.0.1:${port}${path}`, // …in a form the URL parser turns into 127.0.0.1
+      `https://[::1]:${port}${path}`,
+      `https://push:secret@localhost:${port}${path}`, // credentials
+      `https://localhost:${port}@internal.example${path}`, // a "host" that is a user name
+      `https://localhost:${Number(port) + 1}${path}`, // another port on a listed host
+      `https://localhost${path}`, // the default port, not the listed one
+      `https://localhost.:${port}${path}`, // trailing dot
+      'https://metadata.google.internal/computeMetadata/v1/',
+      'https://fcm.googleapis.com.attacker.example/fcm/send/x', // a listed name as a prefix
+      'https://evil-notify.windows.com.example/w/?token=x',
+      'https://notify.windows.com/w/?token=x', // a wildcard entry does not list the bare domain
+      'https://fcm.googleapis.com:8443/fcm/send/x',
+    ];
+    for (const endpoint of elsewhere) {
+      const refused = await call('POST', '/api/push/subscribe', { ...tablet.json, endpoint });
+      expect([refused.status, refused.json.code], endpoint).toEqual([400, 'PUSH_SERVICE_NOT_ALLOWED']);
+    }
+    expect((await call('GET', '/api/push/status')).json).toEqual({ enabled: true, subscriptions: 2 });
+    // The browsers' own push services are accepted (this user's notices below do not go there: it is removed first).
+    const browsers = [
+      'https://fcm.googleapis.com/fcm/send/abc:APA91b',
+      'https://fcm.googleapis.com/wp/abc',
+      'https://updates.push.services.mozilla.com/wpush/v2/gAAAA',
+      'https://web.push.apple.com/QGuQyavXutnMH',
+      'https://wns2-par02p.notify.windows.com/w/?token=BQYAAA',
+    ];
+    for (const endpoint of browsers) {
+      expect((await call('POST', '/api/push/subscribe', { ...tablet.json, endpoint })).json, endpoint).toEqual({ success: true });
+      expect((await call('DELETE', '/api/push/unsubscribe', { endpoint })).json, endpoint).toEqual({ success: true, removed: true });
+    }
+    expect(() => PushServices.parse('fcm.googleapis.com,127.0.0.1')).toThrow(/127\.0\.0\.1/);
+    expect(() => PushServices.parse('https://fcm.googleapis.com')).toThrow();
+    // A row stored before its host left the list (written here directly) is never sent to.
+    await h.server.ctx.db.service.savePushSubscription({
+      userId: user.userId,
+      endpoint: `https://127.0.0.1:${port}${path}`,
+      p256dh: tablet.json.keys.p256dh,
+      auth: tablet.json.keys.auth,
+      userAgent: null,
+      language: 'ja',
+    });
+
     const [onPhone, onLaptop] = [push.next(phone.id), push.next(laptop.id)];
     const before = Math.floor(Date.now() / 1000);
     const notice = await ended(user.userId, projectId, 'movieCompleted', 'ja');
@@ -513,6 +569,8 @@ describe('notifications (the bell) and web push', () => {
     expect(p.claims.exp).toBeLessThanOrEqual(before + 24 * 3600 + 5);
     expect(p.ttl).toBe(24 * 3600);
     expect(push.refused).toEqual([]);
+    expect(push.delivered.filter((d) => d.subscriptionId === tablet.id)).toEqual([]);
+    await call('DELETE', '/api/push/unsubscribe', { endpoint: `https://127.0.0.1:${port}${path}` });
 
     // Watching (a visible tab heard from just now): the bell has it; no device is pushed.
     await tab(ws, true);

@@ -97,6 +97,11 @@ export class Notifier {
     return this.deps.push?.publicKey ?? null;
   }
 
+  /** Why a subscription's endpoint is refused (not on an allowed push service), or null; see push-services.ts. */
+  pushEndpointRefusal(endpoint: string): string | null {
+    return this.deps.push ? this.deps.push.endpointRefusal(endpoint) : 'web push is off';
+  }
+
   /** Records and delivers the notice of an ended job. Never rejects (a job's end is not undone by its notice). */
   async jobEnded(end: JobEnd): Promise<NotificationRecord | null> {
     const { repo, log } = this.deps;

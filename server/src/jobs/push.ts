@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import type { PushSubscriptionRecord, ServiceRepository } from '../db/repository.js';
 import type { Language } from '../language.js';
+import type { PushServices } from './push-services.js';
 
 export interface VapidKeys {
   /** Uncompressed P-256 point, base64url (what the browser's `applicationServerKey` takes). */
@@ -94,6 +95,8 @@ export async function loadVapidKeys(
 export class PushSender {
   constructor(
     private readonly keys: VapidKeys,
+    /** The push services endpoints may be on (PUSH_SERVICE_HOSTS). */
+    private readonly services: PushServices,
     private readonly repo: PushRepo,
     private readonly log: Logger,
     /** The TLS agent for push services (tests: one that trusts the local stand-in's certificate). */
@@ -102,6 +105,11 @@ export class PushSender {
 
   get publicKey(): string {
     return this.keys.publicKey;
+  }
+
+  /** Why the server would not send to this endpoint (not on a listed push service), or null. */
+  endpointRefusal(endpoint: string): string | null {
+    return this.services.refusal(endpoint);
   }
 
   /**
@@ -122,6 +130,12 @@ export class PushSender {
   }
 
   private async sendOne(subscription: PushSubscriptionRecord, message: PushMessage): Promise<'delivered' | 'removed' | 'failed'> {
+    // A subscription stored before its push service left the list (or before there was one) is not sent to.
+    const refusal = this.endpointRefusal(subscription.endpoint);
+    if (refusal) {
+      this.log.warn({ userId: subscription.userId, refusal }, 'push: endpoint not on an allowed push service, not sent');
+      return 'failed';
+    }
     try {
       await webpush.sendNotification(
         { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },

@@ -197,7 +197,8 @@ export async function startFakePushService(): Promise<FakePushService> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Named, like a real push service: the server refuses endpoints that are IP addresses (PUSH_SERVICE_HOSTS).
+  origin = `https://localhost:${(server.address() as AddressInfo).port}`;
 
   return {
     url: origin,

@@ -88,9 +88,17 @@ export function notificationRoutes(ctx: ServerContext): Router {
       if (!ctx.notifier.pushPublicKey) return res.status(503).json({ error: 'Push notifications are not configured' });
       const parsed = pushSubscriptionInput.safeParse(req.body);
       if (!parsed.success)
-        return res.status(400).json({ error: 'Invalid subscription', detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+        return res.status(400).json({
+          error: 'Invalid subscription',
+          code: 'INVALID_SUBSCRIPTION',
+          detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+        });
+      // The server will POST to this address: only the browsers' push services (PUSH_SERVICE_HOSTS), nothing stored else.
+      const refusal = ctx.notifier.pushEndpointRefusal(parsed.data.endpoint);
+      if (refusal) return res.status(400).json({ error: 'Push service not allowed', code: 'PUSH_SERVICE_NOT_ALLOWED', detail: refusal });
       const body = req.body as { language?: unknown };
-      if (body.language !== undefined && !isLanguage(body.language)) return res.status(400).json({ error: 'Unsupported language' });
+      if (body.language !== undefined && !isLanguage(body.language))
+        return res.status(400).json({ error: 'Unsupported language', code: 'UNSUPPORTED_LANGUAGE' });
       const language = isLanguage(body.language) ? body.language : requestLanguageOf({ cookie: req.get('cookie'), acceptLanguage: req.get('accept-language') });
       await ctx.db.service.savePushSubscription({
         userId: req.identity.userId,
