@@ -13,7 +13,7 @@
 import type { ModalClient, Sandbox } from 'modal';
 import { createError, isBackendError, type BackendError } from '@dreamcore/runtime-core';
 import type { ResolvedModalConfig } from './config.js';
-import { HelperGoneError, type HelperResult, type HelperStep, type SandboxHelper } from './helper.js';
+import { BUILTIN_RUNNER, HelperGoneError, type HelperResult, type HelperStep, type SandboxHelper } from './helper.js';
 
 export type ModalSdk = typeof import('modal');
 
@@ -224,13 +224,14 @@ export async function execSteps(sandbox: Sandbox, steps: HelperStep[], options: 
     const out: HelperResult[] = [];
     for (const [i, step] of steps.entries()) {
       const input = i === 0 ? stdin : undefined;
-      const proc = await sandbox.exec(step.argv, {
+      const { argv, workdir } = asExec(step, input !== undefined);
+      const proc = await sandbox.exec(argv, {
         mode: 'binary',
         stdout: 'pipe',
         stderr: 'pipe',
         timeoutMs: bound,
         ...(step.env ? { env: step.env } : {}),
-        ...(step.workdir ? { workdir: step.workdir } : {}),
+        ...(workdir ? { workdir } : {}),
       });
       const feeding = input === undefined ? Promise.resolve() : feed(proc.stdin, input);
       const [stdout, stderr, exitCode] = await Promise.all([proc.stdout.readBytes(), proc.stderr.readBytes(), proc.wait(), feeding]);
@@ -244,6 +245,16 @@ export async function execSteps(sandbox: Sandbox, steps: HelperStep[], options: 
     throw new SandboxGoneError(`the sandbox ended under ${steps[killed]?.argv[0] ?? 'a command'}`);
   }
   return results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: decoder.decode(r.stderr) }));
+}
+
+/** `sh -c GUARD 'guard' <n> <workdir> <dir>... <argv>...`: a step's `requires` checked before it starts, as the helper does. */
+const GUARD = 'n=$1; w=$2; shift 2; while [ "$n" -gt 0 ]; do [ -d "$1" ] || exit 125; shift; n=$((n-1)); done; cd -- "$w" || exit 125; exec "$@"';
+
+/** A helper step as an exec of its own: the helper's own steps through `node -e`, a step's `requires` through sh. */
+function asExec(step: HelperStep, stdin: boolean): { argv: string[]; workdir?: string } {
+  if (step.argv[0]?.startsWith('@')) return { argv: ['node', '-e', BUILTIN_RUNNER, stdin ? '1' : '0', ...step.argv] };
+  if (step.requires) return { argv: ['sh', '-c', GUARD, 'guard', String(step.requires.length), step.workdir ?? '/', ...step.requires, ...step.argv] };
+  return { argv: step.argv, ...(step.workdir ? { workdir: step.workdir } : {}) };
 }
 
 export async function execText(sandbox: Sandbox, argv: string[], options: ExecOptions): Promise<ExecResult<string>> {

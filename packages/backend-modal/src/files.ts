@@ -1,22 +1,19 @@
 /**
  * The files capability on a user's Volume, through that user's sandbox.
  *
- * Paths and scopes are checked by runtime-core first (INVALID_SCOPE / INVALID_PATH before any RPC). Then one exec of
- * a small POSIX sh script (SCOPE_SCRIPT) resolves the path *inside the sandbox* exactly as `resolveInsideRoot` does
- * on the local disk: the target, or else its deepest existing ancestor, must have a real path equal to the scope root
- * or below `root + '/'`, and a dangling symlink anywhere on the way is refused. The scope root is
- * `/vol/projects/{projectId}` or `/vol/assets`, so a link to another project of the same user, to the asset space, to
- * /vol or to /etc is outside. The same script answers stat/exists/list, performs delete, and moves content: a read
- * prints the checked real path's bytes; a write takes them on stdin into a temporary file in the backend's own
- * `/vol/.tmp`, then renames it into place, so a reader never sees half a file and a symlink at the target is
- * replaced, never written through (the same semantics as the local backend's write).
+ * Paths and scopes are checked by runtime-core first (INVALID_SCOPE / INVALID_PATH before any RPC). Then the path is
+ * resolved *inside the sandbox* exactly as `resolveInsideRoot` does on the local disk, and the operation done there,
+ * by the command helper itself with no process start (`@scope`, scope-ops.ts: the one in-sandbox implementation; a
+ * sandbox without a helper runs the same source in a `node -e` exec). A read prints the checked real path's bytes; a
+ * write takes them with the request into a temporary file in the backend's own `/vol/.tmp`, then renames it into
+ * place, so a reader never sees half a file and a symlink at the target is replaced, never written through.
  *
- * Every write and delete ends with `sync /vol` inside the same command, so it is durable on the Volume (v2) before the
- * call resolves, at no extra round trip.
+ * Every write and delete is followed by `sync /vol` in the same request, so it is durable on the Volume (v2) before
+ * the call resolves, at no extra round trip; reads, stats and lists touch nothing durable and sync nothing.
  *
- * RPCs per call (warm sandbox, command helper running: see helper.ts): every operation is one command, so 1 RPC
- * (TaskExecStdinWrite), one round trip. Without the helper (it could not start): an exec each, 4 RPCs in two round
- * trips (5 for a write, whose content goes on stdin).
+ * RPCs per call (warm sandbox, command helper running: see helper.ts): every operation is one request, so 1 RPC
+ * (TaskExecStdinWrite), one round trip. Without the helper (it could not start): an exec per step, 4 RPCs in two
+ * round trips each (5 for a write, whose content goes on stdin).
  */
 import { randomBytes } from 'node:crypto';
 import type { Sandbox } from 'modal';
@@ -35,101 +32,18 @@ import {
   type ListOptions,
   type ProjectScope,
 } from '@dreamcore/runtime-core';
-import { execBinary, execText } from './client.js';
+import { execSteps, execText } from './client.js';
 import { MOUNT, type ModalDeadlines } from './config.js';
 import type { HelperStep } from './helper.js';
+import { SCOPE_EXIT as EXIT } from './scope-ops.js';
 import type { SandboxPool } from './sandboxes.js';
-
-/** Exit codes of SCOPE_SCRIPT. */
-const EXIT = { denied: 3, notFound: 4, conflict: 5, tooLarge: 6 } as const;
-
-/**
- * `sh -c SCOPE_SCRIPT scope <root> <relative> <op> [arg]`. Mirrors runtime-core's resolveInsideRoot, then runs <op>:
- * exists | stat | read <maxBytes> (the bytes on stdout) | list <recursive 0|1> | delete | write <tempfile> (the
- * content on stdin, read first, whatever the outcome, so the writer is never left with a closed pipe).
- */
-export const SCOPE_SCRIPT = String.raw`
-set -u
-root=$(realpath -m -- "$1") || exit 70
-rel=$2; op=$3; arg=\${4:-}
-tmp=
-cleanup() { [ -n "$tmp" ] && rm -f -- "$tmp"; }
-out() { cleanup; exit "$1"; }
-if [ "$op" = write ]; then tmp=$arg; [ -d "\${tmp%/*}" ] || mkdir -p -m 700 -- "\${tmp%/*}"; cat > "$tmp" || out 71; fi
-if [ -z "$rel" ]; then abs=$root; else abs=$root/$rel; fi
-inside() { case $1 in "$root"|"$root"/*) return 0;; esac; return 1; }
-notdir=0
-if real=$(realpath -e -- "$abs" 2>/dev/null); then
-  exists=1
-else
-  exists=0; real=; p=$abs
-  while [ "$p" != "$root" ]; do
-    [ -L "$p" ] && out 3
-    p=\${p%/*}
-    if real=$(realpath -e -- "$p" 2>/dev/null); then
-      [ -d "$real" ] || notdir=1
-      break
-    fi
-    real=
-  done
-fi
-[ -n "$real" ] && ! inside "$real" && out 3
-case $op in
-exists)
-  echo $exists ;;
-stat)
-  [ $notdir = 1 ] && out 5; [ $exists = 1 ] || out 4
-  find "$abs" -maxdepth 0 -printf '%y\t%s\t%T@\n' ;;
-read)
-  [ $notdir = 1 ] && out 5; [ $exists = 1 ] || out 4
-  [ -f "$real" ] || out 5
-  size=$(stat -c %s -- "$real")
-  [ "$size" -gt "$arg" ] && { echo "$size"; out 6; }
-  # Removed since the check (an agent working in the tree): not found, as it would have been a moment later.
-  cat -- "$real" || { [ -e "$real" ] && out 71; out 4; } ;;
-list)
-  [ $notdir = 1 ] && out 5; [ $exists = 1 ] || out 4
-  [ -d "$real" ] || out 5
-  cd -- "$real" || out 70
-  if [ "$arg" = 1 ]; then depth=; else depth='-maxdepth 1'; fi
-  find . -mindepth 1 $depth -name .git -prune -o -printf '%P\0%y\0%s\0%T@\0' ;;
-delete)
-  [ $notdir = 1 ] && out 5
-  [ -e "$abs" ] || [ -L "$abs" ] || out 4
-  rm -rf -- "$abs" || out 71
-  sync @VOL@ ;;
-write)
-  [ $notdir = 1 ] && out 5
-  [ -d "$abs" ] && [ ! -L "$abs" ] && out 5
-  mkdir -p -- "\${abs%/*}" 2>/dev/null || out 5
-  mv -fT -- "$tmp" "$abs" 2>/dev/null || out 5
-  tmp=
-  sync @VOL@ ;;
-*)
-  out 64 ;;
-esac
-`
-  .replace(/\\\$/g, '$')
-  .replace(/@VOL@/g, MOUNT.volume);
 
 export function volumePath(scope: FileScope): string {
   return `${MOUNT.volume}/${userVolumeLayout(scope)}`;
 }
 
-const KINDS: Record<string, FileKind> = { f: 'file', d: 'directory', l: 'symlink' };
-
-function kindOf(letter: string): FileKind {
-  // Sockets, FIFOs and devices only appear if an agent makes them; they are neither file nor directory.
-  return KINDS[letter] ?? 'file';
-}
-
-function isoFromEpoch(seconds: string): string {
-  const ms = Number.parseFloat(seconds) * 1000;
-  return new Date(Number.isFinite(ms) ? Math.floor(ms) : 0).toISOString();
-}
-
-function entryOf(path: string, kind: FileKind, size: string, mtime: string): FileEntry {
-  return { path, kind, size: kind === 'directory' ? 0 : Number(size) || 0, mtime: isoFromEpoch(mtime) };
+function entryOf(path: string, kind: FileKind, size: number, mtimeMs: number): FileEntry {
+  return { path, kind, size: kind === 'directory' ? 0 : size, mtime: new Date(Math.floor(mtimeMs)).toISOString() };
 }
 
 function scriptError(code: number, stderr: string, relative: string, op: string): Error {
@@ -146,12 +60,12 @@ function scriptError(code: number, stderr: string, relative: string, op: string)
   }
 }
 
-/** `sh -c SCOPE_SCRIPT …` for one operation on one path of a scope. */
+/** The helper's `@scope` step (scope-ops.ts) for one operation on one path of a scope. */
 function scopeArgv(scope: FileScope, relative: string, op: string, arg?: string): string[] {
-  return ['sh', '-c', SCOPE_SCRIPT, 'scope', volumePath(scope), relative, op, ...(arg === undefined ? [] : [arg])];
+  return ['@scope', volumePath(scope), relative, op, ...(arg === undefined ? [] : [arg])];
 }
 
-/** The typed error for SCOPE_SCRIPT's non-zero exit. */
+/** The typed error for `@scope`'s non-zero exit. */
 function scopeFailure(result: { exitCode: number; stdout: Uint8Array | string; stderr: string }, relative: string, op: string, maxFileBytes: number): Error {
   if (result.exitCode === EXIT.tooLarge) {
     const stdout = typeof result.stdout === 'string' ? result.stdout : new TextDecoder().decode(result.stdout);
@@ -187,19 +101,23 @@ export interface ModalFilesOptions {
 export function createModalFiles({ pool, maxFileBytes, deadlines, listUserVolumes, volumePrefix = 'dreamcore-user-' }: ModalFilesOptions): FilesCapability {
   const execOptions = { timeoutMs: deadlines.commandMs, rpcMs: deadlines.rpcMs };
 
-  async function scoped(sandbox: Sandbox, scope: FileScope, relative: string, op: string, arg?: string, binary = false, stdin?: Uint8Array) {
-    const argv = scopeArgv(scope, relative, op, arg);
-    const options = stdin ? { ...execOptions, stdin } : execOptions;
-    const result = binary ? await execBinary(sandbox, argv, options) : await execText(sandbox, argv, options);
-    if (result.exitCode !== 0) throw scopeFailure(result, relative, op, maxFileBytes);
-    return result;
+  /** One `@scope` operation; a write or delete is followed by `sync /vol` in the same request. */
+  async function scoped(sandbox: Sandbox, scope: FileScope, relative: string, op: string, arg?: string, stdin?: Uint8Array) {
+    const durable = op === 'write' || op === 'delete';
+    const steps: HelperStep[] = [{ argv: scopeArgv(scope, relative, op, arg) }, ...(durable ? [{ argv: ['sync', MOUNT.volume] }] : [])];
+    const [result, synced] = await execSteps(sandbox, steps, stdin ? { ...execOptions, stdin } : execOptions);
+    if (result!.exitCode !== 0) throw scopeFailure(result!, relative, op, maxFileBytes);
+    if (synced && synced.exitCode !== 0) throw createError('INTERNAL', `the volume could not be synced: ${synced.stderr.trim().slice(0, 300)}`);
+    return result!;
   }
+
+  const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 
   async function read(scope: FileScope, p: string): Promise<Uint8Array> {
     const valid = validateFileScope(scope);
     const relative = normalizeRelativePath(p);
-    const { stdout } = await pool.use(valid.userId, 'read', (sandbox) => scoped(sandbox, valid, relative, 'read', String(maxFileBytes), true));
-    return stdout as Uint8Array;
+    const { stdout } = await pool.use(valid.userId, 'read', (sandbox) => scoped(sandbox, valid, relative, 'read', String(maxFileBytes)));
+    return stdout;
   }
 
   return {
@@ -222,7 +140,7 @@ export function createModalFiles({ pool, maxFileBytes, deadlines, listUserVolume
       }
       return pool.use(valid.userId, 'write', async (sandbox) => {
         const temp = `${MOUNT.volume}/.tmp/w-${randomBytes(9).toString('hex')}`;
-        await scoped(sandbox, valid, relative, 'write', temp, false, bytes);
+        await scoped(sandbox, valid, relative, 'write', temp, bytes);
         return { path: relative, kind: 'file' as const, size: bytes.byteLength, mtime: new Date().toISOString() };
       });
     },
@@ -237,15 +155,9 @@ export function createModalFiles({ pool, maxFileBytes, deadlines, listUserVolume
       const valid = validateFileScope(scope);
       const relative = normalizeRelativePath(dir, { allowRoot: true });
       const recursive = options.recursive ?? true;
-      const { stdout } = await pool.use(valid.userId, 'list', (sandbox) => scoped(sandbox, valid, relative, 'list', recursive ? '1' : '0', true));
-      const fields = Buffer.from(stdout as Uint8Array)
-        .toString('utf8')
-        .split('\0');
-      const out: FileEntry[] = [];
-      for (let i = 0; i + 3 < fields.length; i += 4) {
-        const name = fields[i]!;
-        out.push(entryOf(relative === '' ? name : `${relative}/${name}`, kindOf(fields[i + 1]!), fields[i + 2]!, fields[i + 3]!));
-      }
+      const { stdout } = await pool.use(valid.userId, 'list', (sandbox) => scoped(sandbox, valid, relative, 'list', recursive ? '1' : '0'));
+      const entries = JSON.parse(text(stdout)) as [string, FileKind, number, number][];
+      const out = entries.map(([name, kind, size, mtimeMs]) => entryOf(relative === '' ? name : `${relative}/${name}`, kind, size, mtimeMs));
       return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     },
 
@@ -253,28 +165,24 @@ export function createModalFiles({ pool, maxFileBytes, deadlines, listUserVolume
       const valid = validateFileScope(scope);
       const relative = normalizeRelativePath(p);
       const { stdout } = await pool.use(valid.userId, 'exists', (sandbox) => scoped(sandbox, valid, relative, 'exists'));
-      return (stdout as string).trim() === '1';
+      return text(stdout) === '1';
     },
 
     async stat(scope, p) {
       const valid = validateFileScope(scope);
       const relative = normalizeRelativePath(p);
       const { stdout } = await pool.use(valid.userId, 'stat', (sandbox) => scoped(sandbox, valid, relative, 'stat'));
-      const [type = 'f', size = '0', mtime = '0'] = (stdout as string).replace(/\n$/, '').split('\t');
-      return entryOf(relative, kindOf(type), size, mtime);
+      const { kind, size, mtimeMs } = JSON.parse(text(stdout)) as { kind: FileKind; size: number; mtimeMs: number };
+      return entryOf(relative, kind, size, mtimeMs);
     },
 
     async listProjects(scope) {
       const { userId } = validateUserScope(scope);
       return pool.use(userId, 'listProjects', async (sandbox) => {
         // Directories only (a symlink an agent made is not a project); no projects folder yet: none.
-        const r = await execText(
-          sandbox,
-          ['sh', '-c', '[ -d "$1" ] || exit 0; find "$1" -mindepth 1 -maxdepth 1 -type d -printf \'%f\\n\'', 'list-projects', `${MOUNT.volume}/projects`],
-          execOptions,
-        );
-        if (r.exitCode !== 0) throw createError('INTERNAL', `listing the projects failed: ${r.stderr.trim().slice(0, 300)}`);
-        return r.stdout
+        const [r] = await execSteps(sandbox, [{ argv: ['@projects', `${MOUNT.volume}/projects`] }], execOptions);
+        if (r!.exitCode !== 0) throw createError('INTERNAL', `listing the projects failed: ${r!.stderr.trim().slice(0, 300)}`);
+        return text(r!.stdout)
           .split('\n')
           .filter((name) => isUuid(name))
           .sort();

@@ -53,10 +53,8 @@ const MUTATING = new Set([
 
 const SYNCED = `git "$@"; code=$?; sync ${MOUNT.volume} || exit 75; exit $code`;
 
-/** A step of a sequence: git only inside an existing repository (a sequence's steps run without waiting for the probe). */
-const GUARDED = `cd "$GIT_WORK_TREE" 2>/dev/null && [ -d "$GIT_DIR" ] || exit 125; `;
-
-const PROBE = ['sh', '-c', '[ -d "$1" ] && printf p; [ -d "$1/.git" ] && printf r; exit 0', 'probe'];
+/** The helper's own probe (helper.ts `@probe`): `p` when the project exists, `r` when its repository does. */
+const PROBE = ['@probe'];
 
 const gitEnv = (workTree: string) => ({ ...GIT_ENV, GIT_DIR: `${workTree}/.git`, GIT_WORK_TREE: workTree, HOME: '/nonexistent' });
 
@@ -98,8 +96,9 @@ export function createModalGitRunner(pool: SandboxPool, deadlines: Required<Moda
     },
 
     async probe(scope: ProjectScope) {
-      const { stdout } = await pool.use(scope.userId, 'git probe', (sandbox) => execText(sandbox, [...PROBE, volumePath(scope)], execOptions));
-      return { projectExists: stdout.includes('p'), repoExists: stdout.includes('r') };
+      const [probe] = await pool.use(scope.userId, 'git probe', (sandbox) => execSteps(sandbox, [{ argv: [...PROBE, volumePath(scope)] }], execOptions));
+      const seen = new TextDecoder().decode(probe!.stdout);
+      return { projectExists: seen.includes('p'), repoExists: seen.includes('r') };
     },
 
     // The probe and every step in one command list: one round trip through the sandbox's helper.
@@ -118,9 +117,13 @@ export function createModalGitRunner(pool: SandboxPool, deadlines: Required<Moda
 export function gitSequenceSteps(scope: ProjectScope, steps: GitStep[]): HelperStep[] {
   const workTree = volumePath(scope);
   const env = gitEnv(workTree);
+  // git only inside an existing repository (a sequence's steps run without waiting for the probe's answer): checked
+  // by the helper before it starts git (exit 125 otherwise), no shell in between.
   const commands = steps.map((step) => ({
-    argv: ['sh', '-c', `${GUARDED}exec git "$@"`, 'git', ...step.args],
+    argv: ['git', ...step.args],
     env,
+    workdir: workTree,
+    requires: [workTree, env.GIT_DIR],
     ...(step.mayFail ? { mayFail: true } : {}),
   }));
   // One sync after the steps instead of one per changing step: it runs unless a step that may not fail failed (the

@@ -27,6 +27,95 @@
  */
 import type { ContainerProcess, Sandbox } from 'modal';
 import { RUN_COMMIT_MESSAGE_SOURCE } from '@dreamcore/runtime-core';
+import { SCOPE_OPS_SOURCE } from './scope-ops.js';
+
+/**
+ * The steps the helper does itself, with no process start (a process start is several ms natively, more under
+ * gVisor, and a node start 70-200 ms in a loaded sandbox). Each is `(args, stdin) => [exitCode, stdout, stderr?]`:
+ *   ['@scope', root, relative, op, arg?], ['@projects', dir]: the files capability's work (scope-ops.ts);
+ *   ['@probe', dir]: prints `p` when dir is a directory, then `r` when dir/.git is one (git.ts's probe);
+ *   ['@commit-message', subject, log, file]: an agent run's after.commit message (agent.ts) by runtime-core's rule
+ *     over the run log's last result line (the one StreamJsonTranslator keeps), written to file and printed; exit 3
+ *     when the run has no successful result line. The log is removed either way;
+ *   ['@remove', file...]: unlinks the files (missing ones are fine).
+ * Without a helper the same source runs in a `node -e` exec (BUILTIN_RUNNER): one implementation either way.
+ */
+const BUILTINS_SOURCE = String.raw`(function () {
+  const fs = require('fs');
+  const commitMessageRule = @RULE@;
+  const isDir = (p) => {
+    try {
+      return fs.statSync(p).isDirectory();
+    } catch (error) {
+      return false;
+    }
+  };
+  const remove = (files) => {
+    for (const file of files) {
+      try {
+        fs.unlinkSync(file);
+      } catch (error) {
+        // already gone
+      }
+    }
+    return [0, ''];
+  };
+  return Object.assign({}, @SCOPE@, {
+    '@probe': ([dir]) => [0, (isDir(dir) ? 'p' : '') + (isDir(dir + '/.git') ? 'r' : '')],
+    '@remove': remove,
+    '@commit-message': ([subject, log, file]) => {
+      let text = '';
+      try {
+        text = fs.readFileSync(log, 'utf8');
+      } catch (error) {
+        // no log: no result line
+      }
+      remove([log]);
+      let last = null;
+      for (const line of text.split('\n')) {
+        if (!line.includes('"result"')) continue;
+        let parsed;
+        try {
+          parsed = JSON.parse(line.trim());
+        } catch (error) {
+          continue;
+        }
+        if (parsed && typeof parsed === 'object' && parsed.type === 'result') last = parsed;
+      }
+      const message = commitMessageRule(subject, last);
+      if (message === null) return [3, ''];
+      fs.writeFileSync(file, message, { mode: 0o600 });
+      return [0, message];
+    },
+  });
+})()`
+  .replace('@RULE@', () => RUN_COMMIT_MESSAGE_SOURCE)
+  .replace('@SCOPE@', () => SCOPE_OPS_SOURCE);
+
+/**
+ * `node -e BUILTIN_RUNNER <0|1> <@name> <args>...`: one of the helper's own steps as an exec of its own, for a sandbox
+ * without a running helper: its stdout and stderr out, its exit code; `1`: it takes stdin (read to its end first).
+ */
+export const BUILTIN_RUNNER = String.raw`
+'use strict';
+const builtins = @BUILTINS@;
+const chunks = [];
+const run = () => {
+  const builtin = builtins[process.argv[2]];
+  let answer;
+  try {
+    answer = builtin ? builtin(process.argv.slice(3), Buffer.concat(chunks)) : [64, '', 'no such step'];
+  } catch (error) {
+    answer = [70, '', String(error && error.message)];
+  }
+  process.stderr.write(answer[2] || '');
+  process.stdout.write(answer[1], () => process.exit(answer[0]));
+};
+if (process.argv[1] === '1') {
+  process.stdin.on('data', (chunk) => chunks.push(chunk));
+  process.stdin.on('end', run);
+} else run();
+`.replace('@BUILTINS@', () => BUILTINS_SOURCE);
 
 /** The helper, run as `node -e HELPER_SCRIPT <idleMs>` (plain CommonJS: the image's node, nothing installed). */
 export const HELPER_SCRIPT = String.raw`
@@ -58,59 +147,28 @@ const frame = (header, body) => {
   return Buffer.concat([lengths, h, body]);
 };
 process.stdout.on('error', () => process.exit(0));
-// Steps the helper does itself, with no process start (a node start is 70-200 ms in a loaded sandbox):
-//   ['@commit-message', subject, log, file]: an agent run's after.commit message (agent.ts) by runtime-core's rule
-//     over the run log's last result line (the one StreamJsonTranslator keeps), written to file and printed; exit 3
-//     when the run has no successful result line. The log is removed either way.
-//   ['@remove', file...]: unlinks the files (missing ones are fine).
-const commitMessageRule = @RULE@;
 const fs = require('fs');
-const builtins = {
-  '@commit-message': (subject, log, file) => {
-    let text = '';
-    try {
-      text = fs.readFileSync(log, 'utf8');
-    } catch (error) {
-      // no log: no result line
-    }
-    builtins['@remove'](log);
-    let last = null;
-    for (const line of text.split('\n')) {
-      if (!line.includes('"result"')) continue;
-      let parsed;
-      try {
-        parsed = JSON.parse(line.trim());
-      } catch (error) {
-        continue;
-      }
-      if (parsed && typeof parsed === 'object' && parsed.type === 'result') last = parsed;
-    }
-    const message = commitMessageRule(subject, last);
-    if (message === null) return [3, ''];
-    fs.writeFileSync(file, message, { mode: 0o600 });
-    return [0, message];
-  },
-  '@remove': (...files) => {
-    for (const file of files) {
-      try {
-        fs.unlinkSync(file);
-      } catch (error) {
-        // already gone
-      }
-    }
-    return [0, ''];
-  },
-};
+const builtins = @BUILTINS@;
 function step(command, stdin, timeoutMs, done, stream) {
   const builtin = builtins[command.argv[0]];
   if (builtin) {
     let answer;
     try {
-      answer = builtin(...command.argv.slice(1));
+      answer = builtin(command.argv.slice(1), stdin);
     } catch (error) {
       return done(70, Buffer.alloc(0), Buffer.from(String(error && error.message)));
     }
-    return done(answer[0], Buffer.from(answer[1]), Buffer.alloc(0));
+    return done(answer[0], Buffer.from(answer[1]), Buffer.from(answer[2] || ''));
+  }
+  // A step that needs directories (git inside a project's repository) ends with 125 when one is missing, started or not.
+  for (const dir of command.requires || []) {
+    let isDir = false;
+    try {
+      isDir = fs.statSync(dir).isDirectory();
+    } catch (error) {
+      // missing
+    }
+    if (!isDir) return done(125, Buffer.alloc(0), Buffer.alloc(0));
   }
   const out = [];
   const err = [];
@@ -212,7 +270,7 @@ process.stdin.on('end', () => {
   if (inflight === 0) process.exit(0);
 });
 arm();
-`.replace('@RULE@', () => RUN_COMMIT_MESSAGE_SOURCE);
+`.replace('@BUILTINS@', () => BUILTINS_SOURCE);
 
 export interface HelperStep {
   /** A command, or one of the helper's own steps (`@commit-message`, `@remove`: see HELPER_SCRIPT), which only a request to a running helper can carry. */
@@ -221,6 +279,8 @@ export interface HelperStep {
   workdir?: string;
   /** Go on with the next step even when this one exits non-zero (otherwise the request ends there). */
   mayFail?: boolean;
+  /** Directories that must exist, else the step ends with 125 without being started (git in a project's repository). */
+  requires?: string[];
 }
 
 export interface HelperCommand {
@@ -342,6 +402,7 @@ class Connection {
         ...(s.env ? { env: s.env } : {}),
         ...(s.workdir ? { cwd: s.workdir } : {}),
         ...(s.mayFail ? { mayFail: true } : {}),
+        ...(s.requires ? { requires: s.requires } : {}),
       })),
     };
     let sent!: () => void;

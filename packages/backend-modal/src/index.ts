@@ -111,7 +111,7 @@ export function createModalBackend(options: ModalBackendOptions = {}): ModalBack
 export { deployModal, type DeployOptions, type DeployReport } from './deploy.js';
 export { migrateV1Volumes, type MigrateV1Options, type MigrateV1Report } from './migrate-v1.js';
 export { imageSpec, DEPLOY_COMMAND, type ImageRole, type ImageSpec } from './images.js';
-export { createModalFiles, SCOPE_SCRIPT, volumePath } from './files.js';
+export { createModalFiles, volumePath } from './files.js';
 export { createModalGit, createModalGitRunner } from './git.js';
 export { createModalAgent, agentUid } from './agent.js';
 export { createSandboxPool, sandboxName } from './sandboxes.js';

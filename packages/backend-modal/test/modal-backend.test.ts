@@ -10,6 +10,7 @@ import { withReadCache } from '@dreamcore/runtime-core';
 import { CONFORMANCE_GAME, expectCode } from '@dreamcore/runtime-core/conformance';
 import { emulatorPrerequisites } from '../src/emulator/index.js';
 import { MOUNT } from '../src/index.js';
+import { helperOf } from '../src/client.js';
 import { sh, useEmulatedBackends } from './support/emulated.js';
 
 const lane = emulatorPrerequisites().ok ? describe : describe.skip;
@@ -252,6 +253,66 @@ lane('Modal backend specifics (emulator)', () => {
     const cached = withReadCache(b);
     await cached.files.readText(scope, 'b.txt');
     expect(await cost(() => cached.files.readText(scope, 'b.txt'))).toEqual({});
+  });
+
+  it('the helper serves files itself: a warm read, stat, exists, list or project list starts no process; a write only `sync`', async () => {
+    const b = make();
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'index.html', 'v0');
+    await b.git.init(scope);
+    // The sandbox's last process id (/proc/loadavg, per PID namespace): ids are handed out in order, so the difference
+    // between two readings is the number of processes started in between, the reading's own exec included.
+    const lastPid = async () => Number((await sh(b, scope.userId, 'cat /proc/loadavg')).trim().split(/\s+/)[4]);
+    const started = async (fn: () => Promise<unknown>) => {
+      const before = await lastPid();
+      await fn();
+      return (await lastPid()) - before;
+    };
+    const reading = await started(async () => undefined);
+    expect(reading).toBeGreaterThan(0);
+    const spawned = async (fn: () => Promise<unknown>) => (await started(fn)) - reading;
+    expect(
+      await spawned(async () => {
+        expect(await b.files.readText(scope, 'index.html')).toBe('v0');
+        expect((await b.files.stat(scope, 'index.html')).size).toBe(2);
+        expect(await b.files.exists(scope, 'nope.txt')).toBe(false);
+        expect((await b.files.list(scope)).map((e) => e.path)).toEqual(['index.html']);
+        expect(await b.files.listProjects({ userId: scope.userId })).toEqual([scope.projectId]);
+        await expectCode(b.files.readText(scope, 'nope.txt'), 'NOT_FOUND');
+      }),
+    ).toBe(0);
+    // git's probe is the helper's too: a log page is one git process.
+    expect(await spawned(() => b.git.log(scope))).toBe(1);
+    // A write commits the volume: `sync /vol` is the one command it starts (the emulator's `sync` is a shell script that
+    // starts `mkfifo` for its answer: 2 ids; Modal's is one process).
+    expect(await spawned(() => b.files.write(scope, 'a.txt', 'x'))).toBe(2);
+    expect(await spawned(() => b.files.delete(scope, 'a.txt'))).toBe(2);
+    expect(await b.files.exists(scope, 'a.txt')).toBe(false);
+  });
+
+  it('without a helper the same in-sandbox steps run as execs (node for the helper’s own steps), with the same answers', async () => {
+    const b = make();
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'index.html', 'v0');
+    await b.git.init(scope);
+    // As on a sandbox where the helper cannot run: every command is an exec of its own from here on.
+    helperOf(await b.userSandbox(scope.userId))!.close();
+    emulator().resetCounts();
+    await b.files.write(scope, 'dir/a.txt', 'xy');
+    expect(await b.files.readText(scope, 'dir/a.txt')).toBe('xy');
+    expect(await b.files.stat(scope, 'dir/a.txt')).toMatchObject({ kind: 'file', size: 2 });
+    expect((await b.files.list(scope)).map((e) => `${e.path}:${e.kind}`)).toEqual(['dir:directory', 'dir/a.txt:file', 'index.html:file']);
+    expect(await b.files.exists(scope, 'dir')).toBe(true);
+    expect(await b.files.listProjects({ userId: scope.userId })).toEqual([scope.projectId]);
+    await sh(b, scope.userId, `ln -s ../../assets ${MOUNT.volume}/projects/${scope.projectId}/out`);
+    await expectCode(b.files.readText(scope, 'out/x.png'), 'ACCESS_DENIED');
+    await expectCode(b.files.readText(scope, 'dir'), 'CONFLICT');
+    expect((await b.git.commit(scope, 'c')).committed).toBe(true);
+    expect((await b.git.log(scope)).commits.map((c) => c.message.trim())).toEqual(['c', 'Initial commit']);
+    await b.files.delete(scope, 'dir');
+    await expectCode(b.files.stat(scope, 'dir/a.txt'), 'NOT_FOUND');
+    expect(emulator().rpcCounts().TaskExecStdinWrite ?? 0).toBeGreaterThan(0); // a write's content goes on an exec's stdin
+    expect(emulator().rpcCounts().TaskExecStart).toBeGreaterThan(10);
   });
 
   it('a helper that dies is replaced: the command in flight runs as an exec, the next ones through a new helper', async () => {

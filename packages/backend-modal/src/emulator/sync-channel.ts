@@ -9,7 +9,7 @@
  * Lines are written with one printf, so concurrent syncs never interleave (FIFO writes up to PIPE_BUF are atomic).
  */
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, open, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, unlink, writeFile } from 'node:fs/promises';
 import { constants as fsConstants, openSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -18,27 +18,44 @@ import { promisify } from 'node:util';
 /** Where the channel is inside every sandbox. */
 export const CONTROL_DIR = '/__modal/.emulator';
 
-/** The emulator's `sync`; it behaves like coreutils' for paths that do not exist. */
+/**
+ * The emulator's `sync`; it behaves like coreutils' for paths that do not exist. Modal's `sync` is one process start
+ * (coreutils: open + fsync of the mountpoint, which the volume's filesystem turns into a commit); this one is two (the
+ * shell running it, and `mkfifo` for its answer): paths are resolved with the shell's own `cd -P`, the answer
+ * FIFO is named by the process id (unique among the sandbox's live processes; one a killed `sync` left behind is
+ * replaced) and removed by the emulator once answered.
+ */
 export const SYNC_SHIM = `#!/bin/sh
 # Modal emulator: \`sync <mountpoint>\` commits a v2 volume, as on Modal. See sync-channel.ts in @dreamcore/backend-modal.
 ctl=${CONTROL_DIR}
 paths=
+tab='\t'; here=$PWD
 for arg in "$@"; do
   case $arg in
     -*) ;;
     *)
-      p=$(realpath -e -- "$arg" 2>/dev/null) || { echo "sync: error opening '$arg': No such file or directory" >&2; exit 1; }
-      paths="$paths$(printf '\\t')$p" ;;
+      # Resolved by the shell itself (cd -P), no process started; the shell's working directory moves, so relative
+      # paths are taken from where it started.
+      case $arg in /*) a=$arg;; *) a=$here/$arg;; esac
+      p=
+      if [ -d "$a" ]; then
+        cd -P -- "$a" 2>/dev/null && p=$PWD
+      elif [ -e "$a" ]; then
+        d=\${a%/*}
+        cd -P -- "\${d:-/}" 2>/dev/null && p=\${PWD%/}/\${a##*/}
+      fi
+      [ -n "$p" ] || { echo "sync: error opening '$arg': No such file or directory" >&2; exit 1; }
+      paths="$paths$tab$p" ;;
   esac
 done
 [ -p "$ctl/sync" ] || { echo "sync: the Modal emulator's control channel $ctl is missing" >&2; exit 1; }
-reply=$ctl/reply.$$.$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+reply=$ctl/reply.$$
+[ -e "$reply" ] && rm -f "$reply"
 mkfifo -m 600 "$reply" || exit 1
 exec 3<>"$reply"
 printf 'reply=%s%s\\n' "$reply" "$paths" > "$ctl/sync"
 IFS= read -r answer <&3
 exec 3<&-
-rm -f "$reply"
 [ "$answer" = 0 ] && exit 0
 echo "sync: \${answer#* }" >&2
 exit 1
@@ -114,6 +131,8 @@ export class SyncChannel {
       const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
       await handle.write(`${answer}\n`);
       await handle.close();
+      // The shim holds it open until it has read the answer; the name is not needed any more.
+      await unlink(file);
     } catch {
       // The process that asked is gone (killed, or its sandbox ended).
     }
