@@ -270,6 +270,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
   });
 
   it('golden path: sign up → new game → streamed reply → canvas game → second message → versions → restore → publish → play page', async () => {
+    // The one context (with its phone twin below) that keeps the default motion: the app as most people see it.
     const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
     const { page, errors } = await newPage(context);
 
@@ -756,7 +757,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
   it('a first 2D game asks for a look first: the cards show their pictures, a pick starts the job with it', async () => {
     const user = await signUp(h.url);
     h.model.setScript(demoScript);
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext(browser, 'desktop');
     const { page, errors } = await newPage(context);
     await signInAs(page, user);
     const projectId = await createProject(page, 'Styled game');
@@ -796,7 +797,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     const user = await signUp(h.url);
     // Slow streaming, so the drops land in the middle of the reply.
     h.model.setScript(createDemoScript({ chunkDelayMs: 30, extras: false }));
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext(browser, 'desktop');
     const { page, errors } = await newPage(context);
     try {
       await signInAs(page, user);
@@ -871,7 +872,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
 
   it('a message sent before the project is selected (a slow link) is shown at once, sent once, and answered', async () => {
     const user = await signUp(h.url);
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext(browser, 'desktop');
     const link = await controlledLink(context);
     const { page, errors } = await newPage(context);
     await signInAs(page, user);
@@ -898,7 +899,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
 
   it('a message sent while the socket is reconnecting waits for the connection, then is sent once and answered', async () => {
     const user = await signUp(h.url);
-    const context = await browser.newContext({ viewport: DESKTOP, locale: 'ja-JP' });
+    const context = await newContext(browser, 'desktop', 'ja-JP');
     const link = await controlledLink(context);
     const { page, errors } = await newPage(context);
     await signInAs(page, user);
@@ -929,7 +930,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
 
   it('a message whose connection dropped before the answer: handed back if it was lost, kept if the server ran it', async () => {
     const user = await signUp(h.url);
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext(browser, 'desktop');
     const link = await controlledLink(context);
     const { page, errors } = await newPage(context);
     await signInAs(page, user);
@@ -968,7 +969,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
   }, 150_000);
 
   it('what /api/config says is shown: the demo-mode banner, and Google sign-in only with Supabase', async () => {
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext(browser, 'desktop');
     const { page, errors } = await newPage(context);
     let config = { supabaseUrl: h.url, supabaseAnonKey: 'embedded', demoMode: true, embeddedAuth: true, backend: 'local', googleSignIn: false };
     await page.route('**/api/config', (route) => route.fulfill({ json: config }));
@@ -1002,7 +1003,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     ws.send({ type: 'createProject', name: 'Movie Star' });
     const projectId = (await ws.next((m) => m.type === 'projectCreated')).project.id as string;
     ws.close();
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext(browser, 'desktop');
     const { page, errors } = await newPage(context);
     let rendering = false;
     let polls = 0;
@@ -1051,7 +1052,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     const aliceProject = (await ws.next((m) => m.type === 'projectCreated')).project.id as string;
     ws.close();
 
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newContext(browser, 'desktop');
     const { page, errors } = await newPage(context);
     const statuses: { url: string; status: number }[] = [];
     page.on('response', (res) => {
@@ -1074,7 +1075,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.goto(`${h.url}/play/${aliceProject}`);
     await page.locator('[data-testid="play-missing"]').waitFor();
     // And a visitor who is not signed in is sent to sign in.
-    const anonymous = await browser.newContext({ viewport: DESKTOP });
+    const anonymous = await newContext(browser, 'desktop');
     const { page: stranger } = await newPage(anonymous);
     await stranger.goto(`${h.url}/#/project/${aliceProject}`);
     await stranger.locator('.auth-card').waitFor();

@@ -551,7 +551,8 @@ export function createChat({ app, projectId, onJobEnded }) {
     const { bubble } = addMessage('system', picker);
     bubble.classList.add('msg-style');
     // The question first (the cards may be taller than the chat).
-    requestAnimationFrame(() => bubble.scrollIntoView({ block: 'start', behavior: 'smooth' }));
+    const behavior = matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth';
+    requestAnimationFrame(() => bubble.scrollIntoView({ block: 'start', behavior }));
   }
 
   function cancel() {
