@@ -17,6 +17,8 @@
  *      from the read-only skills volume, the prompt on stdin (argv is limited to 64 KiB by the SDK);
  *   4. afterwards kills whatever the agent left in its session, puts `.git` back if the agent moved it, gives the
  *      tree back to root, syncs the volume, and prints the changed paths after a per-run marker line.
+ * Each process it starts is paid on every run, so it starts few: shell builtins where they do, one `find` walk for
+ * each ownership change and the manifest taken with it.
  *
  * Cancel and timeout: Modal has no per-process kill, so a second command (KILL_SCRIPT, through the helper too) sends
  * SIGTERM, then SIGKILL after 1 s, to the run's session (`pkill -s`), found through a pid file named by the run's random marker; a flag
@@ -76,30 +78,43 @@ set -u
 P=$DC_P; S=$DC_S; U=$DC_U; N=$DC_N; R=@RUNS@; log=\${DC_LOG:-}
 say() { printf '@@dreamcore-%s %s\n' "$N" "$1" >&2; }
 [ -d "$P" ] || { say project-missing; exit 97; }
+# Every process started here is paid on each run (a start under gVisor costs more than a native one): the shell's own
+# tests and expansions are used where they do, and one find walk does each ownership change with its manifest.
 skills=$DC_SKILLS
 if [ "$DC_ALL_SKILLS" = 1 ]; then
   skills=
-  for d in @SKILLS@/*/; do [ -f "$d/SKILL.md" ] && skills="$skills $(basename "$d")"; done
+  for d in @SKILLS@/*/; do [ -f "$d/SKILL.md" ] && { d=\${d%/}; skills="$skills \${d##*/}"; }; done
 fi
-for s in $skills; do [ -f "@SKILLS@/$s/SKILL.md" ] || { say "skill-missing $s"; exit 98; }; done
-mkdir -p "$R" "$S" && chmod 700 "$R" || exit 70
-# What a run that stopped half-way through its after-steps left (a log, a message): gone after a day.
-find "$R" -maxdepth 1 -type f -mmin +1440 -delete 2>/dev/null
-chmod 711 @VOL@ 2>/dev/null
-for d in @VOL@/projects @VOL@/.agent; do [ -d "$d" ] && [ ! -L "$d" ] && chmod 711 "$d"; done
-find @VOL@/projects @VOL@/.agent -mindepth 1 -maxdepth 1 -type d -exec chmod 700 {} + 2>/dev/null
-for d in @VOL@/assets @VOL@/.tmp; do [ -d "$d" ] && [ ! -L "$d" ] && chmod 700 "$d"; done
-rm -rf "$S/skills"; mkdir -p "$S/skills"
-for s in $skills; do ln -s "@SKILLS@/$s" "$S/skills/$s"; done
+links=
+for s in $skills; do
+  [ -f "@SKILLS@/$s/SKILL.md" ] || { say "skill-missing $s"; exit 98; }
+  links="$links @SKILLS@/$s"
+done
+[ -d "$R" ] || mkdir -p -m 700 "$R" || exit 70
+[ -d "$S" ] || mkdir -p "$S" || exit 70
+# What a run that stopped half-way through its after-steps left (a log, a message): gone after a day (looked for by
+# one run in sixteen: the marker is random hex).
+case $N in 0*) find "$R" -maxdepth 1 -type f -mmin +1440 -delete 2>/dev/null ;; esac
+open=@VOL@; closed=
+for d in projects .agent; do [ -d "@VOL@/$d" ] && [ ! -L "@VOL@/$d" ] && open="$open @VOL@/$d"; done
+for d in assets .tmp; do [ -d "@VOL@/$d" ] && [ ! -L "@VOL@/$d" ] && closed="$closed @VOL@/$d"; done
+chmod 711 $open 2>/dev/null
+# Every project and state dir, the asset space and the scratch space: 0700 root (this project's own is found, so the
+# chmod always runs).
+find @VOL@/projects @VOL@/.agent -mindepth 1 -maxdepth 1 -type d -exec chmod 700 $closed {} + 2>/dev/null
+if [ -e "$S/skills" ] || [ -L "$S/skills" ]; then rm -rf -- "$S/skills"; fi
+mkdir -- "$S/skills" || exit 70
+[ -n "$links" ] && ln -s -t "$S/skills" $links
 gitino=$(stat -c %i "$P/.git" 2>/dev/null || echo none)
 drop=
+# The manifest (for the changed files) is taken in the same walk as the ownership change (which does not touch it).
+form='%P\t%s:%T@\n'
 if [ "$U" != 0 ]; then
-  chown -hR "$U:$U" "$S"
-  find "$P" -path "$P/.git" -prune -o -exec chown -h "$U:$U" {} +
+  find "$S" "$P" -path "$P/.git" -prune -o -exec chown -h "$U:$U" {} + -path "$P/*" ! -type d -fprintf "$R/$N.before" "$form"
   drop="setpriv --reuid=$U --regid=$U --clear-groups --"
+else
+  find "$P" -path "$P/.git" -prune -o ! -type d -fprintf "$R/$N.before" "$form"
 fi
-manifest() { find "$P" -path "$P/.git" -prune -o ! -type d -printf '%P\t%s:%T@\n' | LC_ALL=C sort; }
-manifest > "$R/$N.before"
 code=143
 if [ ! -e "$R/$N.cancel" ]; then
   cd "$P" || exit 70
@@ -134,10 +149,14 @@ if [ "$gitino" != none ] && [ "$now" != "$gitino" ]; then
   moved=$(find "$P" -xdev -inum "$gitino" -print -quit 2>/dev/null)
   if [ -n "$moved" ]; then rm -rf -- "$P/.git"; mv -T -- "$moved" "$P/.git"; fi
 fi
-[ "$U" != 0 ] && chown -hR 0:0 "$P" "$S"
-manifest > "$R/$N.after"
+if [ "$U" != 0 ]; then
+  find "$S" "$P" -exec chown -h 0:0 {} + -path "$P/*" ! -path "$P/.git" ! -path "$P/.git/*" ! -type d -fprintf "$R/$N.after" "$form"
+else
+  find "$P" -path "$P/.git" -prune -o ! -type d -fprintf "$R/$N.after" "$form"
+fi
 sync @VOL@
 printf '\n@@dreamcore-files-%s\n' "$N"
+# The paths whose size or time differ, or that are in one manifest only.
 LC_ALL=C sort "$R/$N.before" "$R/$N.after" | uniq -u | cut -f1 | LC_ALL=C sort -u
 rm -f "$R/$N.before" "$R/$N.after" "$R/$N.pid"
 [ "$code" = 0 ] || [ -z "$log" ] || rm -f -- "$log"
@@ -151,7 +170,7 @@ exit $code
 /** `sh -c KILL_SCRIPT cancel <marker>`: TERM, then KILL after 1 s, to the run's session. */
 const KILL_SCRIPT = String.raw`
 R=@RUNS@; N=$1
-mkdir -p "$R"; : > "$R/$N.cancel"
+[ -d "$R" ] || mkdir -p -m 700 "$R"; : > "$R/$N.cancel"
 if [ -f "$R/$N.pid" ]; then
   pid=$(cat "$R/$N.pid")
   pkill -TERM -s "$pid"
@@ -351,7 +370,7 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
     // `after` rides on the run's own helper request (see afterSteps); whatever did not run there is done here.
     const plan = request.after ? afterSteps(scope, request.after, `${RUNS_DIR}/${marker}.log`, config.maxFileBytes) : null;
     const translator = new StreamJsonTranslator(run, {
-      filesChanged: async () => changed,
+      filesChanged: async () => [...new Set(changed)].sort(),
       after: async (resultLine) => {
         if (!request.after || !plan) return undefined;
         const done = proc?.rest ? plan.answer(await proc.rest) : {};
