@@ -18,7 +18,7 @@
  * One lock per volume orders loads and commits, so a sandbox created after a commit has returned sees it.
  */
 import { randomBytes } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 
@@ -163,22 +163,36 @@ export async function readVolumeMetas(dir: string): Promise<VolumeMeta[]> {
 
 // ---- trees --------------------------------------------------------------------------------------------------
 
-/** Every path under `root` (relative, '/'-separated) with its lstat; sockets, FIFOs and devices are left out. */
+/**
+ * Every path under `root` (relative, '/'-separated) with its lstat; sockets, FIFOs and devices are left out.
+ * Synchronous on purpose: a commit walks the whole view, and one thread-pool round trip per entry made the emulator's
+ * own bookkeeping, not anything Modal does, the larger part of every `sync` (a view of a few hundred entries is walked
+ * in about a millisecond this way).
+ */
 async function walk(root: string): Promise<Map<string, Entry>> {
   const out = new Map<string, Entry>();
-  const visit = async (relative: string): Promise<void> => {
-    const names = await readdir(relative ? join(root, relative) : root).catch(() => [] as string[]);
+  const visit = (relative: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(relative ? join(root, relative) : root);
+    } catch {
+      return;
+    }
     for (const name of names) {
       const path = relative ? `${relative}/${name}` : name;
-      const stats = await lstat(join(root, path), { bigint: true }).catch(() => undefined);
-      if (!stats) continue;
+      let stats: BigIntStats | undefined;
+      try {
+        stats = lstatSync(join(root, path), { bigint: true });
+      } catch {
+        continue; // gone since the listing (processes keep running while a commit walks the view)
+      }
       const kind = stats.isDirectory() ? 'd' : stats.isFile() ? 'f' : stats.isSymbolicLink() ? 'l' : undefined;
       if (!kind) continue;
       out.set(path, { kind, stats });
-      if (kind === 'd') await visit(path);
+      if (kind === 'd') visit(path);
     }
   };
-  await visit('');
+  visit('');
   return out;
 }
 
