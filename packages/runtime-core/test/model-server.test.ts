@@ -3,12 +3,15 @@
  * CLI running against it through ANTHROPIC_BASE_URL (which is what every agent test and demo mode rely on).
  */
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { claudeInvocation, startKeyProxy, type AgentTool } from '@dreamcore/runtime-core';
 import { demoScript } from '@dreamcore/runtime-core/demo';
 import { chunkText, startModelServer, type ModelServer, type Script } from '@dreamcore/runtime-core/testkit';
 import { playHeadless } from './support/headless-game.js';
@@ -16,6 +19,8 @@ import { playHeadless } from './support/headless-game.js';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLAUDE = path.join(REPO, 'node_modules/.bin/claude');
 const TOKEN = 'dc-run-token-0123456789abcdef'; // stands in for the per-run token; never a real key
+/** Longer than the 5 s the CLI waits for MCP servers by default in print mode. */
+const LATE_MCP_MS = 6_500;
 
 const servers: ModelServer[] = [];
 const cleanup: string[] = [];
@@ -284,9 +289,7 @@ function runClaude(
   prompt: string,
   options: { env?: Record<string, string>; args?: string[]; timeoutMs?: number } = {},
 ): Promise<CliRun> {
-  const started = Date.now();
-  const child = spawn(
-    CLAUDE,
+  return runCli(
     [
       '-p',
       prompt,
@@ -300,30 +303,34 @@ function runClaude(
       '--include-partial-messages',
       ...(options.args ?? []),
     ],
+    // A clean environment: nothing of the test runner's (e.g. a real ANTHROPIC_API_KEY) reaches the CLI.
     {
-      cwd: ws.project,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // A clean environment: nothing of the test runner's (e.g. a real ANTHROPIC_API_KEY) reaches the CLI.
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: ws.home,
-        CLAUDE_CONFIG_DIR: path.join(ws.home, '.claude'),
-        ANTHROPIC_BASE_URL: s.url,
-        ANTHROPIC_API_KEY: TOKEN,
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_AUTOUPDATER: '1',
-        DISABLE_TELEMETRY: '1',
-        DISABLE_ERROR_REPORTING: '1',
-        CLAUDE_CODE_MAX_RETRIES: '1',
-        ...options.env,
-      },
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: ws.home,
+      CLAUDE_CONFIG_DIR: path.join(ws.home, '.claude'),
+      ANTHROPIC_BASE_URL: s.url,
+      ANTHROPIC_API_KEY: TOKEN,
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_AUTOUPDATER: '1',
+      DISABLE_TELEMETRY: '1',
+      DISABLE_ERROR_REPORTING: '1',
+      CLAUDE_CODE_MAX_RETRIES: '1',
+      ...options.env,
     },
+    ws.project,
+    options.timeoutMs,
   );
+}
+
+/** The CLI with exactly these arguments and environment; every stdout line parsed. */
+function runCli(args: string[], env: Record<string, string>, cwd: string, timeoutMs = 45_000): Promise<CliRun> {
+  const started = Date.now();
+  const child = spawn(CLAUDE, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 45_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
@@ -502,5 +509,49 @@ describeCli('the real claude CLI against the scripted model', { timeout: 60_000 
     expect(second.result!.result).toContain('1.5倍');
     // --resume resent the whole history: the follow-up's turns continue after Write and its summary.
     expect(s.messageRequests.slice(-3).map((r) => r.turnIndex)).toEqual([3, 4, 5]);
+  });
+
+  it("a run's tools reach the model even when their MCP server answers its first request late (a busy server)", async () => {
+    const ws = await workspace();
+    const s = await serve([{ text: 'ok' }]);
+    const proxy = await startKeyProxy({ upstream: s.url, apiKey: 'upstream-key' });
+    // In front of the key proxy: the tools' first MCP request (the handshake) waits longer than the CLI's own 5 s.
+    let first = true;
+    const late = http.createServer((req, res) => {
+      const delay = req.url?.startsWith('/mcp') && first ? LATE_MCP_MS : 0;
+      if (delay) first = false;
+      setTimeout(() => {
+        const out = http.request(`${proxy.url}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+          res.writeHead(answer.statusCode!, answer.headers);
+          answer.pipe(res);
+        });
+        out.on('error', () => res.destroy());
+        req.pipe(out);
+      }, delay);
+    });
+    await new Promise<void>((resolve) => late.listen(0, '127.0.0.1', resolve));
+    try {
+      const tools: AgentTool[] = [
+        { name: 'late_tool', description: 'A tool on a slow server', inputSchema: { type: 'object' }, handler: () => Promise.resolve('unused') },
+      ];
+      const { args, env } = claudeInvocation(
+        { scope: { userId: 'u', projectId: 'p' }, prompt: 'hello', tools },
+        {
+          home: ws.home,
+          configDir: path.join(ws.home, '.claude'),
+          baseUrl: `http://127.0.0.1:${(late.address() as AddressInfo).port}`,
+          token: proxy.issue(60_000, { tools }),
+          model: 'claude-sonnet-4-5',
+          permissionMode: 'acceptEdits',
+        },
+      );
+      const run = await runCli(args, { ...env, PATH: process.env.PATH ?? env.PATH! }, ws.project);
+      expect(run.code, run.stderr).toBe(0);
+      const offered = (s.messageRequests[0]!.body as { tools: { name: string }[] }).tools.map((t) => t.name);
+      expect(offered).toContain('mcp__dreamcore__late_tool');
+    } finally {
+      late.close();
+      await proxy.close();
+    }
   });
 });

@@ -93,6 +93,9 @@ export function validateAgentRequest(request: RunClaudeRequest): void {
   validateRunRequest(request);
 }
 
+/** How long a run waits for its tools' MCP server before the first model request (the CLI's default is 5 s). */
+export const MCP_CONNECT_TIMEOUT_MS = 30_000;
+
 export function claudeInvocation(request: RunClaudeRequest, env: ClaudeEnvironment): ClaudeInvocation {
   const args = [
     '-p',
@@ -130,6 +133,11 @@ export function claudeInvocation(request: RunClaudeRequest, env: ClaudeEnvironme
       DISABLE_ERROR_REPORTING: '1',
       CLAUDE_CODE_MAX_RETRIES: String(env.maxRetries ?? 3),
       ...(env.apiTimeoutMs ? { API_TIMEOUT_MS: String(env.apiTimeoutMs) } : {}),
+      // In print mode the CLI (2.1.x) connects `--mcp-config` servers in the background and asks the model with
+      // whatever tools are ready by then: on a busy machine or a slow link to the key proxy the first request went
+      // without the run's tools (the agent silently lost its image tool). Blocking makes it wait for them, up to
+      // MCP_CONNECT_TIMEOUT_MS (the CLI's default there is 5 s; its own MCP timeout is 30 s).
+      ...(request.tools && request.tools.length > 0 ? { MCP_CONNECTION_NONBLOCKING: 'false', MCP_CONNECT_TIMEOUT_MS: String(MCP_CONNECT_TIMEOUT_MS) } : {}),
       PATH: '/usr/local/bin:/usr/bin:/bin',
       LANG: 'C.UTF-8',
       TERM: 'dumb',
