@@ -163,6 +163,8 @@ function cpuSeconds(roots: readonly number[]): { node: number; cat: number } {
 }
 
 async function run(instances: number): Promise<Result> {
+  const t0 = performance.now();
+  const phase = (name: string) => process.env.BENCH_CLUSTER_PHASES && console.error(`    ${((performance.now() - t0) / 1000).toFixed(1)} s ${name}`);
   const model = new FakeModel(JOBS);
   const cluster = await startCluster(instances, {
     ANTHROPIC_API_KEY: 'sk-bench',
@@ -192,6 +194,7 @@ async function run(instances: number): Promise<Result> {
     const sql = new pg.Client({ connectionString: cluster.postgres.connectionString });
     await sql.connect();
     const pickInstance = () => cluster.instances[Math.floor(Math.random() * cluster.instances.length)]!;
+    phase('cluster up');
     const users = await inBatches(Array.from({ length: JOBS }), () => signUp(cluster.url));
     // Each job is started by a socket through the proxy (so the jobs spread over the instances), which then leaves:
     // the job goes on, followed by its user's client on a random instance.
@@ -206,6 +209,7 @@ async function run(instances: number): Promise<Result> {
       starter.close();
       return jobId;
     });
+    phase('jobs started');
     const clients = await inBatches(users, async (user, i) => {
       const instance = pickInstance();
       const client = await Client.init(instance.url, user.accessToken);
@@ -236,6 +240,7 @@ async function run(instances: number): Promise<Result> {
       client.send({ type: 'subscribeJob', jobId, lastSeq: 0 });
       return { client, instance: instance.name, jobId, seqs, following, ended, hasLastToken: () => lastToken };
     });
+    phase('clients in');
     // Every job runs (its CLI waits on its FIFO) and every client has its first event: stream.
     await Promise.all(clients.map((c) => c.following));
     await sleep(1000);
@@ -248,6 +253,7 @@ async function run(instances: number): Promise<Result> {
     );
     const servers = cluster.instances.map((i) => i.process.pid!);
     const before = { servers: cpuSeconds(servers), postgres: cpuSeconds([postmaster]).node, bench: process.cpuUsage() };
+    phase('streams start');
     const streamStart = performance.now();
     await model.stream(TOKENS);
     const streamSeconds = (performance.now() - streamStart) / 1000;
@@ -257,17 +263,23 @@ async function run(instances: number): Promise<Result> {
     const bench = process.cpuUsage(before.bench);
     cpu['bench (model + clients)'] = (bench.user + bench.system) / 1e6 / streamSeconds;
     cpu['CLIs (cat)'] = (after.cat - before.servers.cat) / streamSeconds;
+    phase('streams written');
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && !clients.every((c) => c.hasLastToken())) await sleep(50);
+    phase('every last delta in');
     model.end();
     for (const c of clients) {
-      const end = await Promise.race([c.ended, sleep(300_000).then(() => ({ type: 'timeout', seq: 0 }))]);
+      const end = await Promise.race([
+        c.ended,
+        new Promise<{ type: string; seq: number }>((resolve) => setTimeout(() => resolve({ type: 'timeout', seq: 0 }), 300_000).unref()),
+      ]);
       const unique = new Set(c.seqs);
       duplicated += c.seqs.length - unique.size;
       for (let seq = 1; seq <= end.seq; seq++) if (!unique.has(seq)) lost++;
       if (end.type !== 'completed') lost += TOKENS; // a job that did not complete is a broken run, not a latency sample
       c.client.close();
     }
+    phase('jobs ended');
     // Which clients were on another instance than their job: the lease owner is `instance-<name>-…`.
     const { rows } = await sql.query<{ id: string; lease_owner: string }>('select id, lease_owner from public.jobs where id = any($1::uuid[])', [jobIds]);
     await sql.end();
@@ -276,6 +288,7 @@ async function run(instances: number): Promise<Result> {
   } finally {
     await cluster.stop();
     model.close();
+    phase('stopped');
   }
   return {
     p50: pct(latencies, 50),

@@ -430,25 +430,39 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
       expect(await db.coordination.failExpiredJobs('gone', () => ({ type: 'failed', payload: {} }))).toEqual([]);
     });
 
-    it('notifications: a job event write notifies jobId:lastSeq; shared secrets and rate limits are one for every connection', async () => {
+    it('notifications: a job event write notifies once, jobId:lastSeq of every job in it; shared secrets and rate limits are one for every connection', async () => {
       const user = await lane.createUser();
       const project = await db.forUser(user).createProject(user, 'Notify');
       const job = await db.service.createJob(user, project.id);
+      const otherUser = await lane.createUser();
+      const otherJob = await db.service.createJob(otherUser, (await db.forUser(otherUser).createProject(otherUser, 'Notify too')).id);
       const heard: string[] = [];
       let heardAll: () => void = () => undefined;
       const got = new Promise<void>((resolve) => (heardAll = resolve));
       // Listening before the write: a notification is only delivered to sessions that listen when it commits.
       const stop = await db.coordination.listen('dreamcore_job_events', (payload) => {
         heard.push(payload);
-        if (payload.endsWith(':3')) heardAll();
+        if (payload.includes(':3')) heardAll();
       });
       await db.service.appendJobEvents([
         { jobId: job.id, seq: 1, type: 'started', payload: {} },
+        { jobId: otherJob.id, seq: 1, type: 'started', payload: {} },
         { jobId: job.id, seq: 2, type: 'stream', payload: { deltas: ['a', 'b'] } },
       ]);
       await got;
       await stop();
-      expect(heard).toEqual([`${job.id}:3`]);
+      expect(heard).toEqual([`${job.id}:3,${otherJob.id}:1`]);
+      // The rows are what the notification said, read the way another instance reads them (one round trip).
+      const read = await db.service.jobEventsAfter([
+        { jobId: job.id, seq: 1 },
+        { jobId: otherJob.id, seq: 0 },
+      ]);
+      expect(read.map((e) => [e.jobId, e.seq, e.type])).toEqual(
+        [
+          [job.id, 2, 'stream'],
+          [otherJob.id, 1, 'started'],
+        ].sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)),
+      );
 
       const other = await openPostgresDatabase({ connectionString: stack.connectionString('direct'), localCompat: true });
       try {

@@ -134,7 +134,7 @@ const PUBLISHED_WITH_JOINS = `
   left join public.projects p on p.id = g.project_id
   left join public.users u on u.id = g.user_id`;
 
-function toBackendError(error: unknown): Error {
+export function toBackendError(error: unknown): Error {
   if (isBackendError(error)) return error;
   const e = error as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : undefined;

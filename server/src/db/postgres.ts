@@ -10,9 +10,18 @@
 import pg from 'pg';
 import { createError, isBackendError } from '@dreamcore/runtime-core';
 import { applyMigrations, type MigrateResult } from './migrate.js';
-import { PgliteAuthStore, PgliteServiceRepository, serviceSession, userRepository, type Session, type SqlConnection } from './pglite.js';
-import { JOB_EVENTS_CHANNEL, SERVER_RESTART_CODE, type AuthStore, type Coordination, type Database, type JobEventInput, type JobRecord } from './repository.js';
-import { toJob, type Row } from './rows.js';
+import { PgliteAuthStore, PgliteServiceRepository, serviceSession, toBackendError, userRepository, type Session, type SqlConnection } from './pglite.js';
+import {
+  JOB_EVENTS_CHANNEL,
+  SERVER_RESTART_CODE,
+  type AuthStore,
+  type Coordination,
+  type Database,
+  type JobEventInput,
+  type JobEventRecord,
+  type JobRecord,
+} from './repository.js';
+import { toJob, toJobEvent, type Row } from './rows.js';
 
 export interface PostgresDatabaseOptions {
   connectionString: string;
@@ -85,20 +94,74 @@ const SWEEP_BATCH = 100;
 const ROW_LAST_SEQ = `(seq + case when type = 'stream' and jsonb_typeof(payload->'deltas') = 'array'
   then greatest(jsonb_array_length(payload->'deltas'), 1) - 1 else 0 end)`;
 
+/** Connections for job event writes and tail reads: a write and a read in flight at once, and a spare. */
+const EVENT_CONNECTIONS = 3;
+
+/** What a service transaction sets (pglite.ts's Session), for a whole session. */
+const SERVICE_SESSION = `select set_config('request.jwt.claims', '{"role":"service_role"}', false), set_config('role', 'service_role', false)`;
+
+/** A NOTIFY payload is at most 8000 bytes: `jobId:lastSeq` entries (≤ 48 bytes each) go 150 to a notification. */
+const NOTIFY_ENTRIES = 150;
+
+/**
+ * The job events' hot path (every flush's write, every tail read of another instance) is one statement in one round
+ * trip on connections of its own that are `service_role` for their whole session, instead of the four round trips of
+ * a service transaction (begin, claims, statement, commit) on the shared pool. Prepared once per connection.
+ */
 class PostgresServiceRepository extends PgliteServiceRepository {
-  /** The rows and, in the same transaction, one notification per job (`jobId:lastSeq`): delivered on commit. */
+  constructor(
+    db: Session,
+    private readonly events: pg.Pool,
+  ) {
+    super(db);
+  }
+
+  private async hot(name: string, text: string, values: unknown[]): Promise<Row[]> {
+    try {
+      return (await this.events.query({ name, text, values })).rows as Row[];
+    } catch (error) {
+      throw toBackendError(connectionError(error));
+    }
+  }
+
+  /**
+   * The rows and, in the same statement (so on its commit), one notification for the whole write listing every job's
+   * last seq (`jobId:lastSeq,…`): a write of 150 jobs' events is one notification for each listener, not 150.
+   */
   override async appendJobEvents(events: readonly JobEventInput[]): Promise<void> {
     if (events.length === 0) return;
-    await this.db.rows(
+    const last = new Map<string, number>();
+    for (const e of events) {
+      const deltas = e.type === 'stream' ? (e.payload as { deltas?: unknown } | null)?.deltas : undefined;
+      const seq = e.seq + (Array.isArray(deltas) ? Math.max(deltas.length, 1) - 1 : 0);
+      last.set(e.jobId, Math.max(last.get(e.jobId) ?? 0, seq));
+    }
+    const entries = [...last].map(([jobId, seq]) => `${jobId}:${seq}`);
+    const notifications: string[] = [];
+    for (let i = 0; i < entries.length; i += NOTIFY_ENTRIES) notifications.push(entries.slice(i, i + NOTIFY_ENTRIES).join(','));
+    await this.hot(
+      'dreamcore_append_job_events',
       `with added as (
          insert into public.job_events (job_id, seq, type, payload)
          select e.job_id, e.seq, e.type, e.payload
          from jsonb_to_recordset($1::jsonb) as e (job_id uuid, seq int, type text, payload jsonb)
-         returning job_id, seq, type, payload
+         returning 1
        )
-       select pg_notify('${JOB_EVENTS_CHANNEL}', job_id::text || ':' || max(${ROW_LAST_SEQ})) from added group by job_id`,
-      [JSON.stringify(events.map((e) => ({ job_id: e.jobId, seq: e.seq, type: e.type, payload: e.payload ?? null })))],
+       select pg_notify('${JOB_EVENTS_CHANNEL}', n) from unnest($2::text[]) as n where exists (select from added)`,
+      [JSON.stringify(events.map((e) => ({ job_id: e.jobId, seq: e.seq, type: e.type, payload: e.payload ?? null }))), notifications],
     );
+  }
+
+  override async jobEventsAfter(after: readonly { jobId: string; seq: number }[]): Promise<JobEventRecord[]> {
+    if (after.length === 0) return [];
+    const rows = await this.hot(
+      'dreamcore_job_events_after',
+      `select e.* from unnest($1::uuid[], $2::int[]) as w (job_id, seq)
+       join public.job_events e on e.job_id = w.job_id and e.seq > w.seq
+       order by e.job_id, e.seq`,
+      [after.map((a) => a.jobId), after.map((a) => a.seq)],
+    );
+    return rows.map(toJobEvent);
   }
 }
 
@@ -278,12 +341,19 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
   }
   const connection = new PoolConnection(pool);
   const service = serviceSession(connection);
+  // The job events' own connections: service_role for the session (the shared pool sets a role per transaction).
+  const eventsPool = new pg.Pool({ connectionString: options.connectionString, max: EVENT_CONNECTIONS, application_name: `${applicationName} events` });
+  eventsPool.on('error', () => undefined);
+  eventsPool.on('connect', (client) => {
+    // Queued before any query the pool hands this connection to, so it runs first.
+    void client.query(SERVICE_SESSION).catch(() => undefined);
+  });
   const coordination = new PostgresCoordination(options.connectionString, pool, service, applicationName);
   let closed = false;
   return {
     kind: 'postgres',
     migrations,
-    service: new PostgresServiceRepository(service),
+    service: new PostgresServiceRepository(service, eventsPool),
     auth: new PgliteAuthStore(service),
     coordination,
     forUser: (userId) => userRepository(connection, userId),
@@ -291,7 +361,7 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
       if (closed) return;
       closed = true;
       await coordination.close();
-      await pool.end();
+      await Promise.all([pool.end(), eventsPool.end()]);
     },
   };
 }

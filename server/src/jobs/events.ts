@@ -77,7 +77,9 @@ export class JobEventLog {
   private readonly shared: SharedEvents | null;
   /** Events not yet in the database, every job's, in the order they happened. */
   private pending: JobEvent[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Timeout | { cancel(): void } | null = null;
+  /** When the last write started (performance.now()). */
+  private lastWriteAt = -Infinity;
   /** Writes run one after another, so `flush()` resolving means everything emitted before it is stored. */
   private writing: Promise<void> = Promise.resolve();
   /** The write that takes what is queued once the current one has ended (null: none planned yet). */
@@ -124,12 +126,25 @@ export class JobEventLog {
     e.events.push(event);
     this.pending.push(event);
     if (!this.shared) this.deliverLocal(event);
-    if (type === 'stream' || (this.shared && !TERMINAL.has(type))) {
-      this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
-    } else {
-      void this.flush();
-    }
+    if (type === 'stream' || (this.shared && !TERMINAL.has(type))) this.schedule();
+    else void this.flush();
     return event;
+  }
+
+  /**
+   * Plans the next write. Alone: `flushMs` after the first queued event (deltas reach sockets before they are stored).
+   * Shared (sockets wait for the write): writes start at most every `flushMs`, and at once (once this turn's events
+   * are queued) when the last one started longer ago than that, so a quiet stream does not wait for the timer.
+   */
+  private schedule(): void {
+    if (this.timer) return;
+    const wait = this.shared ? this.lastWriteAt + this.flushMs - performance.now() : this.flushMs;
+    if (wait > 0) {
+      this.timer = setTimeout(() => void this.flush(), wait);
+    } else {
+      const immediate = setImmediate(() => void this.flush());
+      this.timer = { cancel: () => clearImmediate(immediate) };
+    }
   }
 
   /** To this instance's subscribers of a job that runs here. */
@@ -155,7 +170,8 @@ export class JobEventLog {
    * makes batches bigger, never a queue of small writes that falls further and further behind.
    */
   flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer && 'cancel' in this.timer) this.timer.cancel();
+    else if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.pending.length === 0) return this.writing;
     this.next ??= this.writing.then(async () => {
@@ -163,6 +179,7 @@ export class JobEventLog {
       const batch = this.pending;
       this.pending = [];
       if (batch.length === 0) return;
+      this.lastWriteAt = performance.now();
       await this.write(toRows(batch, !this.shared));
       // Shared mode: sockets here get an event once it is stored (even when storing failed: they are owed it).
       if (this.shared) for (const event of batch) this.deliverLocal(event);
@@ -252,37 +269,42 @@ export class JobEventLog {
     this.readTail();
   }
 
-  /** One read in flight at a time, for every job wanted meanwhile: a burst of writes costs one query. */
+  /**
+   * One read in flight at a time, for every job wanted meanwhile: a burst of writes costs one query. It starts once
+   * the notifications that arrived together are all in `wanted` (setImmediate), not with the first of them.
+   */
   private readTail(): void {
     if (this.reading || this.wanted.size === 0) return;
     this.reading = true;
-    void (async () => {
-      try {
-        while (this.wanted.size > 0) {
-          const after: { jobId: string; seq: number }[] = [];
-          for (const jobId of this.wanted) {
-            const subs = [...(this.remote.get(jobId) ?? [])].filter((s) => !s.catchingUp);
-            if (subs.length > 0) after.push({ jobId, seq: Math.min(...subs.map((s) => s.delivered)) });
-          }
-          this.wanted.clear();
-          if (after.length === 0) break;
-          const rows = this.store.jobEventsAfter
-            ? await this.store.jobEventsAfter(after)
-            : (await Promise.all(after.map(async (a) => (await this.store.jobEventsSince(a.jobId, a.seq)).map((row) => ({ ...row, jobId: a.jobId }))))).flat();
-          const byJob = new Map<string, JobEvent[]>();
-          for (const row of rows) {
-            let events = byJob.get(row.jobId);
-            if (!events) byJob.set(row.jobId, (events = []));
-            events.push(...expand(row.jobId, row));
-          }
-          for (const [jobId, events] of byJob) for (const sub of [...(this.remote.get(jobId) ?? [])]) if (!sub.catchingUp) this.deliverRemote(sub, events);
+    setImmediate(() => void this.readWanted());
+  }
+
+  private async readWanted(): Promise<void> {
+    try {
+      while (this.wanted.size > 0) {
+        const after: { jobId: string; seq: number }[] = [];
+        for (const jobId of this.wanted) {
+          const subs = [...(this.remote.get(jobId) ?? [])].filter((s) => !s.catchingUp);
+          if (subs.length > 0) after.push({ jobId, seq: Math.min(...subs.map((s) => s.delivered)) });
         }
-      } catch (error) {
-        this.onError(error);
-      } finally {
-        this.reading = false;
+        this.wanted.clear();
+        if (after.length === 0) break;
+        const rows = this.store.jobEventsAfter
+          ? await this.store.jobEventsAfter(after)
+          : (await Promise.all(after.map(async (a) => (await this.store.jobEventsSince(a.jobId, a.seq)).map((row) => ({ ...row, jobId: a.jobId }))))).flat();
+        const byJob = new Map<string, JobEvent[]>();
+        for (const row of rows) {
+          let events = byJob.get(row.jobId);
+          if (!events) byJob.set(row.jobId, (events = []));
+          events.push(...expand(row.jobId, row));
+        }
+        for (const [jobId, events] of byJob) for (const sub of [...(this.remote.get(jobId) ?? [])]) if (!sub.catchingUp) this.deliverRemote(sub, events);
       }
-    })();
+    } catch (error) {
+      this.onError(error);
+    } finally {
+      this.reading = false;
+    }
   }
 
   async replay(jobId: string, afterSeq: number): Promise<JobEvent[]> {

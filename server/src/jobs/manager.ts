@@ -145,10 +145,14 @@ export class JobManager {
       ...(instance.eventFlushMs ? { flushMs: instance.eventFlushMs } : {}),
       shared: coordination && {
         listen: (onWritten) =>
+          // `jobId:lastSeq`, comma-separated when one write had several jobs' events (postgres.ts); '' when some may
+          // have been missed (the listening connection came back).
           coordination.listen(JOB_EVENTS_CHANNEL, (payload) => {
-            const at = payload.lastIndexOf(':');
-            if (at < 0) onWritten(null, 0);
-            else onWritten(payload.slice(0, at), Number(payload.slice(at + 1)));
+            for (const entry of payload.split(',')) {
+              const at = entry.lastIndexOf(':');
+              if (at < 0) onWritten(null, 0);
+              else onWritten(entry.slice(0, at), Number(entry.slice(at + 1)));
+            }
           }),
       },
     });
