@@ -15,11 +15,16 @@
  * - in Japanese, at desktop and phone width (issue 17): V2's /login, a magic link read from the mail (real SMTP),
  *   a game made in the chat, published with the title, description and tags the model wrote and a picture of the
  *   running game as its thumbnail, the share sheet; a second user remixes it from the game page.
+ * - notifications in English at desktop and phone width (issue 17): the bell and its list; web push turned on and off
+ *   in Settings (the server's rows follow), a push the server sent through the local push service shown by the
+ *   service worker in English, a tap on it opening the game; an app page offline served by the service worker.
  *
  * Screenshots of the main screens go to test-artifacts/screenshots/ (git-ignored).
  */
+import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Frame, Page, WebSocketRoute } from 'playwright-core';
 import sharp from 'sharp';
+import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoScript, plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
@@ -39,6 +44,7 @@ import {
   signInAs as signIn,
 } from './support/browser-kit.js';
 import { startFakeSmtp, type FakeSmtp } from './support/fake-smtp.js';
+import { startFakePushService, type FakePushService } from './support/fake-push.js';
 
 // Browser globals used inside page.evaluate / waitForFunction callbacks (this project compiles without the DOM lib).
 declare const document: any;
@@ -53,6 +59,7 @@ if (!CAN_RUN) console.warn(`browser tests skipped: no chromium at ${CHROMIUM} (s
 let h: Harness;
 let browser: Browser;
 let smtp: FakeSmtp;
+let push: FakePushService;
 
 /** What the golden path leaves for the phone-width test. */
 let golden: { context: BrowserContext; projectId: string } | null = null;
@@ -258,15 +265,30 @@ async function foreignWords(page: Page, lang: 'ja' | 'en', userContent: string[]
 
 describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
   beforeAll(async () => {
-    smtp = await startFakeSmtp();
-    // Sign-in mail goes to the local SMTP stand-in (the magic-link flow below reads it there).
-    [h, browser] = await Promise.all([startHarness({ script: demoScript, env: { SMTP_URL: smtp.url } }), launchChromium()]);
+    [smtp, push] = await Promise.all([startFakeSmtp(), startFakePushService()]);
+    const vapid = webpush.generateVAPIDKeys();
+    // Sign-in mail goes to the local SMTP stand-in (the magic-link flow below reads it there); web push to the local
+    // push service (the English notifications case).
+    [h, browser] = await Promise.all([
+      startHarness({
+        script: demoScript,
+        env: {
+          SMTP_URL: smtp.url,
+          VAPID_PUBLIC_KEY: vapid.publicKey,
+          VAPID_PRIVATE_KEY: vapid.privateKey,
+          PUSH_SERVICE_HOSTS: new URL(push.url).host,
+        },
+        pushAgent: push.agent,
+      }),
+      launchChromium(),
+    ]);
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
     await h?.close();
     await smtp?.close();
+    await push?.close();
   });
 
   it('golden path: sign up → new game → streamed reply → canvas game → second message → versions → restore → publish → play page', async () => {
@@ -967,6 +989,146 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     expect(errors).toEqual([]);
     await context.close();
   }, 150_000);
+
+  it('notifications in English, desktop and phone: the bell and its list; web push on in Settings, shown by the service worker, a tap opens the game; off again; offline', async () => {
+    // No agent: two games ended while the user was away (what a job's end calls), before any page is open.
+    const user = await signUp(h.url);
+    const [starId, moonId] = await Promise.all([createProjectOverSocket(h, user, 'Star Runner'), createProjectOverSocket(h, user, 'Moon Garden')]);
+    const ended = (projectId: string, event: 'generationCompleted' | 'movieCompleted') =>
+      h.server.ctx.notifier.jobEnded({ userId: user.userId, projectId, jobId: randomUUID(), event, language: 'en' });
+    await ended(starId, 'generationCompleted');
+    await ended(starId, 'movieCompleted');
+    const userContent = ['Star Runner', 'Moon Garden', user.email];
+    const subscriptions = () => h.server.ctx.db.service.pushSubscriptionsOf(user.userId);
+
+    const desktop = await newContext(browser, 'desktop', 'en-US');
+    await desktop.grantPermissions(['notifications'], { origin: h.url });
+    // This browser's push service. Chromium refuses push subscriptions in the automation's (incognito) contexts, so
+    // the page's PushManager hands out a subscription the local push service makes for the server's key: what
+    // Chrome's push service (FCM) would give. The server then really encrypts and sends to it.
+    await desktop.exposeBinding('pushServiceSubscribe', (_source, key: string) => push.subscribe(key));
+    await desktop.addInitScript(() => {
+      const w = window as any;
+      const KEY = 'test.pushSubscription';
+      const made = (stored: { id: string; json: { endpoint: string } }) => ({
+        endpoint: stored.json.endpoint,
+        toJSON: () => stored.json,
+        unsubscribe: async () => (w.localStorage.removeItem(KEY), true),
+      });
+      w.PushManager.prototype.getSubscription = async () => {
+        const stored = w.localStorage.getItem(KEY);
+        return stored ? made(JSON.parse(stored)) : null;
+      };
+      w.PushManager.prototype.subscribe = async (options: { applicationServerKey: string }) => {
+        const stored = await w.pushServiceSubscribe(options.applicationServerKey);
+        w.localStorage.setItem(KEY, JSON.stringify(stored));
+        return made(stored);
+      };
+    });
+    const { page, errors } = await newPage(desktop);
+    await signInAs(page, user);
+
+    // The bell counts both, its list says them in English; one opens its game and is read.
+    const bell = page.locator('[data-testid="bell"]');
+    await expect.poll(() => bell.getAttribute('aria-label')).toBe('Notifications, 2 unread');
+    await bell.click();
+    await expect.poll(() => page.locator('[data-testid="notice"].unread').count()).toBe(2);
+    const texts = async () =>
+      page
+        .locator('[data-testid="notice"]')
+        .evaluateAll((items: any[]) =>
+          items.map((item) => `${item.querySelector('.notice-title').textContent} / ${item.querySelector('.notice-body').textContent}`),
+        );
+    expect(await texts()).toEqual([
+      'Your promo video is ready / The video of “Star Runner” is ready to watch.',
+      'Your game is ready / “Star Runner” is ready. Open it to play.',
+    ]);
+    await shot(page, '17b-notifications-en-desktop');
+    expect(await foreignWords(page, 'en', userContent)).toEqual([]);
+    await page.locator('[data-testid="notice"]', { hasText: 'Your game is ready' }).locator('button').click();
+    await page.locator('.chat-input').waitFor();
+    expect(page.url()).toContain(starId);
+    await expect.poll(() => bell.getAttribute('aria-label')).toBe('Notifications, 1 unread');
+
+    // Settings: "tell me on this device" asks the browser, subscribes with the server's key, and the server has it.
+    await page.locator('[data-testid="open-settings"]').click();
+    await page.locator('dialog.settings-dialog').waitFor();
+    expect(await page.locator('dialog.settings-dialog label', { has: page.locator('[data-testid="push-toggle"]') }).innerText()).toContain(
+      'Tell me on this device when something is ready',
+    );
+    await page.locator('[data-testid="push-toggle"]:not([disabled])').check();
+    await page.locator('.toast', { hasText: 'This device will be told when something is ready.' }).waitFor();
+    await expect.poll(async () => (await subscriptions()).map((s) => s.language)).toEqual(['en']);
+    const subscribed = JSON.parse((await page.evaluate(() => (window as any).localStorage.getItem('test.pushSubscription'))) as string) as { id: string };
+    await page.locator('dialog.settings-dialog [data-action="cancel"]').click();
+
+    // Away from the tab, Moon Garden's game ends: the server pushes it (encrypted, to the push service), the push
+    // service hands the message to the service worker (CDP, as Chrome does with what FCM delivers).
+    await setVisibility(page, 'hidden');
+    await expect.poll(() => [...h.server.ctx.connections].some((c) => c.userId === user.userId && c.watching())).toBe(false);
+    const delivery = push.next(subscribed.id);
+    await ended(moonId, 'generationCompleted');
+    const { payload } = await delivery;
+    expect(payload).toMatchObject({ title: 'Your game is ready', body: '“Moon Garden” is ready. Open it to play.', url: `/project/${moonId}` });
+    const cdp = await desktop.newCDPSession(page);
+    const registration = new Promise<string>((resolve) =>
+      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+        const ours = registrations.find((r) => r.scopeURL === `${h.url}/` && !r.isDeleted);
+        if (ours) resolve(ours.registrationId);
+      }),
+    );
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: h.url, registrationId: await registration, data: JSON.stringify(payload) });
+    const worker = desktop.serviceWorkers()[0] ?? (await desktop.waitForEvent('serviceworker'));
+    const shown = () =>
+      worker.evaluate(async () =>
+        (await (globalThis as any).registration.getNotifications()).map((n: any) => ({ title: n.title, body: n.body, data: n.data, tag: n.tag })),
+      );
+    await expect
+      .poll(shown)
+      .toEqual([{ title: 'Your game is ready', body: '“Moon Garden” is ready. Open it to play.', data: { url: `/project/${moonId}` }, tag: payload.tag }]);
+    // A tap on it: the app's tab goes to Moon Garden (what the worker's notificationclick does; no protocol can tap a
+    // system notification, so its handler's body is called) and the notice is gone.
+    await setVisibility(page, 'visible');
+    await worker.evaluate(async () => (globalThis as any).openNotice((await (globalThis as any).registration.getNotifications())[0]));
+    await page.waitForURL(`${h.url}/project/${moonId}`);
+    await page.locator('.chat-input').waitFor();
+    expect(await shown()).toEqual([]);
+
+    // Off again: the server forgets this device.
+    await page.locator('[data-testid="open-settings"]').click();
+    await page.locator('[data-testid="push-toggle"]:not([disabled])').uncheck();
+    await page.locator('.toast', { hasText: 'This device will no longer be told.' }).waitFor();
+    await expect.poll(async () => (await subscriptions()).length).toBe(0);
+    await page.locator('dialog.settings-dialog [data-action="cancel"]').click();
+
+    // Offline: an app page comes from the service worker's cache, in English.
+    await desktop.setOffline(true);
+    await page.goto(`${h.url}/mypage`).catch(() => undefined);
+    await page.locator('[data-testid="offline"] h1', { hasText: 'You are offline' }).waitFor();
+    expect(await foreignWords(page, 'en', [])).toEqual([]);
+    await shot(page, '17b-offline-en-desktop');
+    await desktop.setOffline(false);
+    expect(errors).toEqual([]);
+    await desktop.close();
+
+    // At phone width: the list (the read one, the two unread) fits the screen, in English; all read at once.
+    const phone = await newContext(browser, 'phone', 'en-US');
+    const { page: small, errors: smallErrors } = await newPage(phone);
+    await signInAs(small, user);
+    const smallBell = small.locator('[data-testid="bell"]');
+    await expect.poll(() => smallBell.getAttribute('aria-label')).toBe('Notifications, 2 unread');
+    await smallBell.click();
+    await expect.poll(() => small.locator('[data-testid="notice"]').count()).toBe(3);
+    expect(await small.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    expect(await foreignWords(small, 'en', userContent)).toEqual([]);
+    await shot(small, '17b-notifications-en-phone');
+    await small.locator('dialog.notice-dialog [data-action="mark-all-read"]').click();
+    await expect.poll(() => smallBell.getAttribute('aria-label')).toBe('Notifications');
+    expect(await small.locator('[data-testid="notice"].unread').count()).toBe(0);
+    expect(smallErrors).toEqual([]);
+    await phone.close();
+  }, 120_000);
 
   it('what /api/config says is shown: the demo-mode banner, and Google sign-in only with Supabase', async () => {
     const context = await newContext(browser, 'desktop');
