@@ -904,7 +904,8 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.locator('.chat-input').fill('Make a snake game');
     await page.locator('.chat-input').press('Enter');
     await page.locator('.msg-user .msg-body', { hasText: 'Make a snake game' }).waitFor();
-    expect(link.held()[0]).toBe('projectSelected');
+    // The server's answer may still be on its way when the message shows: either way the page has not seen it.
+    await expect.poll(() => link.held()[0]).toBe('projectSelected');
     await shot(page, '16-sent-before-selected');
     link.release();
 
