@@ -181,14 +181,14 @@ export class EmulatedSandbox {
     await mkdir(homeDir, { recursive: true });
     await chmod(tmpDir, 0o1777);
     for (const view of this.spec.volumes) await view.open();
-    await this.syncChannel.start();
 
     const command = this.spec.command.length > 0 ? this.spec.command : ['sleep', 'infinity'];
     // bwrap reports the namespace's PID 1 on --info-fd as soon as it has cloned, before the mounts exist; the
     // entrypoint wrapper writes to fd 4 once bwrap has finished setting up, then waits on fd 5 until the sandbox's
     // network is connected before it runs the command.
     const entrypoint = ['/bin/sh', '-c', 'echo ready >&4; exec 4>&-; read go <&5; exec 5<&-; exec "$@"', 'modal-entrypoint', ...command];
-    const child = spawn(this.config.bwrapPath, [...this.bwrapArgs(tmpDir, homeDir), '--', ...entrypoint], {
+    const [file, ...args] = await this.syncChannel.wrapStart([this.config.bwrapPath, ...this.bwrapArgs(tmpDir, homeDir), '--', ...entrypoint]);
+    const child = spawn(file!, args, {
       env: this.spec.env,
       stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
       // Its own process group, so terminate() reaches bwrap itself too.
@@ -222,6 +222,12 @@ export class EmulatedSandbox {
       throw new Error(`cannot start sandbox: ${detail}`);
     }
     this.initPid = pid;
+    try {
+      await this.syncChannel.attach();
+    } catch (error) {
+      this.finish({ status: GenericStatus.INIT_FAILURE, exitcode: 0, exception: 'sandbox control channel failed' }, { commit: false });
+      throw new Error(`cannot start sandbox: its sync channel could not be opened (${(error as Error).message})`, { cause: error });
+    }
     // A handle on the sandbox's root that stays valid if the PID is ever reused after the sandbox ends.
     this.rootFd = openSync(`/proc/${pid}/root`, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
     // Belt and braces for the fs tool: never let it operate on the host's own root.

@@ -8,12 +8,10 @@
  *
  * Lines are written with one printf, so concurrent syncs never interleave (FIFO writes up to PIPE_BUF are atomic).
  */
-import { execFile } from 'node:child_process';
 import { chmod, mkdir, open, unlink, writeFile } from 'node:fs/promises';
 import { constants as fsConstants, openSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 /** Where the channel is inside every sandbox. */
 export const CONTROL_DIR = '/__modal/.emulator';
@@ -61,8 +59,6 @@ echo "sync: \${answer#* }" >&2
 exit 1
 `;
 
-const execFileAsync = promisify(execFile);
-
 /** Writes the shim once per state dir (it is bound read-only into every sandbox). */
 export async function writeSyncShim(stateDir: string): Promise<string> {
   const path = join(stateDir, 'bin', 'sync');
@@ -85,12 +81,21 @@ export class SyncChannel {
     private readonly onSync: (paths: string[]) => Promise<void>,
   ) {}
 
-  async start(): Promise<void> {
+  /**
+   * Makes the control folder and returns `argv` (the sandbox's start) wrapped so that the same process start makes
+   * the channel's FIFO first: starting a process from the emulator's large process costs a fork of it, so the FIFO
+   * costs no start of its own. Call `attach` once the wrapped command has got past that (the sandbox said ready).
+   */
+  async wrapStart(argv: readonly string[]): Promise<string[]> {
     await mkdir(this.hostDir, { recursive: true });
     // Any uid in the sandbox may sync (the agent's too), and leaves its reply FIFO here.
     await chmod(this.hostDir, 0o1777);
+    return ['/bin/sh', '-c', 'PATH=/usr/bin:/bin mkfifo -m 0622 "$0" && exec "$@"', join(this.hostDir, 'sync'), ...argv];
+  }
+
+  /** Opens the channel's FIFO (made by the command `wrapStart` returned). */
+  async attach(): Promise<void> {
     const fifo = join(this.hostDir, 'sync');
-    await execFileAsync('mkfifo', ['-m', '0622', fifo]);
     await chmod(fifo, 0o622);
     // Read-write, so the FIFO never reports end-of-file between writers.
     const fd = openSync(fifo, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
