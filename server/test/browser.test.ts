@@ -905,7 +905,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.locator('.chat-input').press('Enter');
     await page.locator('.msg-user .msg-body', { hasText: 'Make a snake game' }).waitFor();
     // The server's answer may still be on its way when the message shows: either way the page has not seen it.
-    await expect.poll(() => link.held()[0]).toBe('projectSelected');
+    await expect.poll(() => link.held()[0], { timeout: 20_000 }).toBe('projectSelected');
     await shot(page, '16-sent-before-selected');
     link.release();
 
@@ -992,6 +992,8 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
   }, 150_000);
 
   it('notifications in English, desktop and phone: the bell and its list; web push on in Settings, shown by the service worker, a tap opens the game; off again; offline', async () => {
+    // Polls wait as long as a loaded machine may need (vitest's default is one second).
+    const SLOW = { timeout: 20_000 };
     // No agent: two games ended while the user was away (what a job's end calls), before any page is open.
     const user = await signUp(h.url);
     const [starId, moonId] = await Promise.all([createProjectOverSocket(h, user, 'Star Runner'), createProjectOverSocket(h, user, 'Moon Garden')]);
@@ -1031,9 +1033,9 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
 
     // The bell counts both, its list says them in English; one opens its game and is read.
     const bell = page.locator('[data-testid="bell"]');
-    await expect.poll(() => bell.getAttribute('aria-label')).toBe('Notifications, 2 unread');
+    await expect.poll(() => bell.getAttribute('aria-label'), SLOW).toBe('Notifications, 2 unread');
     await bell.click();
-    await expect.poll(() => page.locator('[data-testid="notice"].unread').count()).toBe(2);
+    await expect.poll(() => page.locator('[data-testid="notice"].unread').count(), SLOW).toBe(2);
     const texts = async () =>
       page
         .locator('[data-testid="notice"]')
@@ -1049,7 +1051,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.locator('[data-testid="notice"]', { hasText: 'Your game is ready' }).locator('button').click();
     await page.locator('.chat-input').waitFor();
     expect(page.url()).toContain(starId);
-    await expect.poll(() => bell.getAttribute('aria-label')).toBe('Notifications, 1 unread');
+    await expect.poll(() => bell.getAttribute('aria-label'), SLOW).toBe('Notifications, 1 unread');
 
     // Settings: "tell me on this device" asks the browser, subscribes with the server's key, and the server has it.
     await page.locator('[data-testid="open-settings"]').click();
@@ -1059,14 +1061,14 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     );
     await page.locator('[data-testid="push-toggle"]:not([disabled])').check();
     await page.locator('.toast', { hasText: 'This device will be told when something is ready.' }).waitFor();
-    await expect.poll(async () => (await subscriptions()).map((s) => s.language)).toEqual(['en']);
+    await expect.poll(async () => (await subscriptions()).map((s) => s.language), SLOW).toEqual(['en']);
     const subscribed = JSON.parse((await page.evaluate(() => (window as any).localStorage.getItem('test.pushSubscription'))) as string) as { id: string };
     await page.locator('dialog.settings-dialog [data-action="cancel"]').click();
 
     // Away from the tab, Moon Garden's game ends: the server pushes it (encrypted, to the push service), the push
     // service hands the message to the service worker (CDP, as Chrome does with what FCM delivers).
     await setVisibility(page, 'hidden');
-    await expect.poll(() => [...h.server.ctx.connections].some((c) => c.userId === user.userId && c.watching())).toBe(false);
+    await expect.poll(() => [...h.server.ctx.connections].some((c) => c.userId === user.userId && c.watching()), SLOW).toBe(false);
     const delivery = push.next(subscribed.id);
     await ended(moonId, 'generationCompleted');
     const { payload } = await delivery;
@@ -1100,8 +1102,14 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.locator('[data-testid="open-settings"]').click();
     await page.locator('[data-testid="push-toggle"]:not([disabled])').uncheck();
     await page.locator('.toast', { hasText: 'This device will no longer be told.' }).waitFor();
-    await expect.poll(async () => (await subscriptions()).length).toBe(0);
+    await expect.poll(async () => (await subscriptions()).length, SLOW).toBe(0);
     await page.locator('dialog.settings-dialog [data-action="cancel"]').click();
+
+    // Installable on a phone (PWA): chromium reads the manifest without errors and finds nothing against installing
+    // but the automation's own incognito context (a manifest without a suitable icon, or no service worker, adds
+    // theirs).
+    expect((await cdp.send('Page.getAppManifest')).errors).toEqual([]);
+    expect((await cdp.send('Page.getInstallabilityErrors')).installabilityErrors.map((e) => e.errorId)).toEqual(['in-incognito']);
 
     // Offline: an app page comes from the service worker's cache, in English.
     await desktop.setOffline(true);
@@ -1118,14 +1126,14 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     const { page: small, errors: smallErrors } = await newPage(phone);
     await signInAs(small, user);
     const smallBell = small.locator('[data-testid="bell"]');
-    await expect.poll(() => smallBell.getAttribute('aria-label')).toBe('Notifications, 2 unread');
+    await expect.poll(() => smallBell.getAttribute('aria-label'), SLOW).toBe('Notifications, 2 unread');
     await smallBell.click();
-    await expect.poll(() => small.locator('[data-testid="notice"]').count()).toBe(3);
+    await expect.poll(() => small.locator('[data-testid="notice"]').count(), SLOW).toBe(3);
     expect(await small.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
     expect(await foreignWords(small, 'en', userContent)).toEqual([]);
     await shot(small, '17b-notifications-en-phone');
     await small.locator('dialog.notice-dialog [data-action="mark-all-read"]').click();
-    await expect.poll(() => smallBell.getAttribute('aria-label')).toBe('Notifications');
+    await expect.poll(() => smallBell.getAttribute('aria-label'), SLOW).toBe('Notifications');
     expect(await small.locator('[data-testid="notice"].unread').count()).toBe(0);
     expect(smallErrors).toEqual([]);
     await phone.close();
