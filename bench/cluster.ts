@@ -12,11 +12,13 @@
  * runs its whole path (parse, job events, Postgres, NOTIFY, sockets) as for a real run. (A Node process per job, as
  * before, cost this 2-core machine more CPU than the path measured: 150 × 50 wake-ups a second.)
  *
- * The rate: 50 text deltas a second per job, all 150 at once. A Claude model streams a reply at roughly 50–80 output
- * tokens a second, and the CLI's `--include-partial-messages` prints one `stream_event` line per `text_delta`
- * (runtime-core's scripted model sends about one token per delta, chunkSize 4); the server forwards only text deltas
- * (agent/stream-json.ts), and a real generation spends most of its time in tool calls and tool runs, which send none.
- * So 50 a second on every job at once is the busiest a real job streams, held by all 150 for the whole window.
+ * The rate: 50 text deltas a second per job, all 150 at once, for 5 s (BENCH_CLUSTER_DELTAS_PER_S and
+ * BENCH_CLUSTER_TOKENS change it). The server forwards only text deltas (runtime-core agent/stream-json.ts: one
+ * `stream` event per `text_delta` line of the CLI's `--include-partial-messages`), and a real generation spends most
+ * of its time in tool calls and tool runs, which stream none. A model writes some 50–80 tokens a second and a
+ * `text_delta` carries one token or more, so 50 a second is the most one job streams; a real CLI session has been
+ * seen sending 13 deltas in 10.6 s (github.com/pacepace/3tears, release v0.16.1). 7 500 events a second for 150 jobs
+ * is therefore far above what 150 real jobs send: a stress figure, kept as the default.
  *
  * The jobs start together and end together: 150 agent starts and 150 commits in the same second are not a real
  * service's load (there they spread over minutes), so the streams begin once every job runs and every client follows
@@ -36,8 +38,10 @@ import { section, type Measurement } from './lib.js';
 
 /** 150 by default (the issue's figure); BENCH_CLUSTER_JOBS for a smaller run. */
 const JOBS = Number(process.env.BENCH_CLUSTER_JOBS) || 150;
+/** Deltas per job: 5 s of streaming at 50 a second. */
 const TOKENS = Number(process.env.BENCH_CLUSTER_TOKENS) || 250;
-const TOKEN_INTERVAL_MS = 20;
+/** 50 deltas a second per job by default (see above); BENCH_CLUSTER_DELTAS_PER_S for another rate. */
+const TOKEN_INTERVAL_MS = 1000 / (Number(process.env.BENCH_CLUSTER_DELTAS_PER_S) || 50);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -138,17 +142,20 @@ class FakeModel {
   }
 }
 
-/** utime + stime, in seconds, of every process in the trees under `roots`: the `cat`s (the jobs' CLIs) apart. */
-function cpuSeconds(roots: readonly number[]): { node: number; cat: number } {
+/** utime + stime, in seconds, of each process in the trees under `roots`, and whether it is a `cat` (a job's CLI). */
+function cpuSeconds(roots: readonly number[]): Map<number, { cat: boolean; seconds: number }> {
   const parent = new Map<number, number>();
-  const usage = new Map<number, { name: string; seconds: number }>();
+  const usage = new Map<number, { cat: boolean; seconds: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
       parent.set(Number(entry), Number(fields[1]));
-      usage.set(Number(entry), { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(') ')), seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+      usage.set(Number(entry), {
+        cat: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(') ')) === 'cat',
+        seconds: (Number(fields[11]) + Number(fields[12])) / 100,
+      });
     } catch {
       // exited meanwhile
     }
@@ -157,8 +164,13 @@ function cpuSeconds(roots: readonly number[]): { node: number; cat: number } {
     for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) if (roots.includes(p)) return true;
     return false;
   };
-  const total = { node: 0, cat: 0 };
-  for (const [pid, { name, seconds }] of usage) if (inTree(pid)) total[name === 'cat' ? 'cat' : 'node'] += seconds;
+  return new Map([...usage].filter(([pid]) => inTree(pid)));
+}
+
+/** CPU used between two readings by the processes alive at the second (one that exited meanwhile is left out). */
+function cpuBetween(before: Map<number, { cat: boolean; seconds: number }>, after: Map<number, { cat: boolean; seconds: number }>, cat: boolean): number {
+  let total = 0;
+  for (const [pid, usage] of after) if (usage.cat === cat) total += usage.seconds - (before.get(pid)?.seconds ?? 0);
   return total;
 }
 
@@ -252,17 +264,15 @@ async function run(instances: number): Promise<Result> {
         .split(' ')[1],
     );
     const servers = cluster.instances.map((i) => i.process.pid!);
-    const before = { servers: cpuSeconds(servers), postgres: cpuSeconds([postmaster]).node, bench: process.cpuUsage() };
-    phase('streams start');
+    const before = { servers: cpuSeconds(servers), postgres: cpuSeconds([postmaster]), bench: process.cpuUsage() };
     const streamStart = performance.now();
     await model.stream(TOKENS);
     const streamSeconds = (performance.now() - streamStart) / 1000;
-    const after = cpuSeconds(servers);
-    cpu.instances = (after.node - before.servers.node) / streamSeconds;
-    cpu.postgres = (cpuSeconds([postmaster]).node - before.postgres) / streamSeconds;
-    const bench = process.cpuUsage(before.bench);
-    cpu['bench (model + clients)'] = (bench.user + bench.system) / 1e6 / streamSeconds;
-    cpu['CLIs (cat)'] = (after.cat - before.servers.cat) / streamSeconds;
+    const after = { servers: cpuSeconds(servers), postgres: cpuSeconds([postmaster]), bench: process.cpuUsage(before.bench) };
+    cpu.instances = cpuBetween(before.servers, after.servers, false) / streamSeconds;
+    cpu.postgres = cpuBetween(before.postgres, after.postgres, false) / streamSeconds;
+    cpu['bench (model + clients)'] = (after.bench.user + after.bench.system) / 1e6 / streamSeconds;
+    cpu['CLIs (cat)'] = cpuBetween(before.servers, after.servers, true) / streamSeconds;
     phase('streams written');
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && !clients.every((c) => c.hasLastToken())) await sleep(50);
@@ -316,7 +326,7 @@ function describe(label: string, r: Result): void {
 
 export async function benchCluster(): Promise<Measurement[]> {
   section(
-    `cluster: ${JOBS} concurrent jobs × ${TOKENS} deltas (${1000 / TOKEN_INTERVAL_MS}/s each) over the round-robin proxy, each followed by a client socket on a random instance (PostgreSQL 15)`,
+    `cluster: ${JOBS} concurrent jobs × ${TOKENS} deltas (${Math.round(1000 / TOKEN_INTERVAL_MS)}/s each) over the round-robin proxy, each followed by a client socket on a random instance (PostgreSQL 15)`,
   );
   const one = await run(1);
   describe('1 instance: ', one);
