@@ -38,6 +38,8 @@ export interface ReadCacheStats {
   misses: number;
   /** Bytes held now. */
   bytes: number;
+  /** Projects and asset spaces the cache holds something for, or is reading or writing now. */
+  scopes: number;
 }
 
 export interface CachedBackend extends ExecutionBackend {
@@ -45,10 +47,13 @@ export interface CachedBackend extends ExecutionBackend {
 }
 
 interface ScopeState {
+  key: string;
   /** Bumped when a write begins and when it ends: a read that saw it change keeps nothing. */
   generation: number;
   /** Writes (and agent runs) in progress on this scope: while there are any, nothing is kept. */
   writers: number;
+  /** Reads and writes in flight that hold this state (its generation): it is not forgotten under them. */
+  users: number;
   keys: Set<string>;
 }
 
@@ -98,12 +103,36 @@ export function withReadCache(backend: ExecutionBackend, options: ReadCacheOptio
   const scopes = new Map<string, ScopeState>();
   /** Insertion order is recency: a hit moves its entry to the end; eviction takes from the front. */
   const entries = new Map<string, Entry>();
-  const stats: ReadCacheStats = { hits: 0, misses: 0, bytes: 0 };
+  const stats: ReadCacheStats = { hits: 0, misses: 0, bytes: 0, scopes: 0 };
 
   const stateOf = (key: string): ScopeState => {
     let state = scopes.get(key);
-    if (!state) scopes.set(key, (state = { generation: 0, writers: 0, keys: new Set() }));
+    if (!state) {
+      scopes.set(key, (state = { key, generation: 0, writers: 0, users: 0, keys: new Set() }));
+      stats.scopes = scopes.size;
+    }
     return state;
+  };
+
+  /**
+   * A scope with nothing kept and nobody reading or writing it is forgotten, so a long-running server does not keep
+   * one state per project ever read. Never while a read holds it: that read compares its generation when it ends, and
+   * under a new state (generation 0 again) it could keep what a write meanwhile made old.
+   */
+  const forgetIfUnused = (state: ScopeState) => {
+    if (state.users === 0 && state.writers === 0 && state.keys.size === 0 && scopes.get(state.key) === state) {
+      scopes.delete(state.key);
+      stats.scopes = scopes.size;
+    }
+  };
+  const hold = (key: string): ScopeState => {
+    const state = stateOf(key);
+    state.users++;
+    return state;
+  };
+  const release = (state: ScopeState) => {
+    state.users--;
+    forgetIfUnused(state);
   };
 
   const drop = (key: string) => {
@@ -112,6 +141,7 @@ export function withReadCache(backend: ExecutionBackend, options: ReadCacheOptio
     entries.delete(key);
     entry.scope.keys.delete(key);
     stats.bytes -= entry.bytes;
+    forgetIfUnused(entry.scope);
   };
 
   const clear = (state: ScopeState) => {
@@ -135,7 +165,6 @@ export function withReadCache(backend: ExecutionBackend, options: ReadCacheOptio
   async function cached<T>(scope: FileScope, what: string, path: string | null, load: () => Promise<T>): Promise<T> {
     const sk = scopeKey(scope);
     if (sk === null || path === null) return load();
-    const state = stateOf(sk);
     const key = `${sk}\0${what}\0${path}`;
     const hit = entries.get(key);
     if (hit) {
@@ -145,18 +174,23 @@ export function withReadCache(backend: ExecutionBackend, options: ReadCacheOptio
       return copy(hit.value as T);
     }
     stats.misses++;
-    const generation = state.generation;
-    const busy = state.writers > 0;
-    const value = await load();
-    if (!busy && state.writers === 0 && state.generation === generation) keep(state, key, value);
-    return value;
+    const state = hold(sk);
+    try {
+      const generation = state.generation;
+      const busy = state.writers > 0;
+      const value = await load();
+      if (!busy && state.writers === 0 && state.generation === generation) keep(state, key, value);
+      return value;
+    } finally {
+      release(state);
+    }
   }
 
   /** Marks a scope as being written until the returned function is called (idempotent). */
   function writing(scope: FileScope): { generation: number; end: () => void } {
     const sk = scopeKey(scope);
     if (sk === null) return { generation: -1, end: () => undefined };
-    const state = stateOf(sk);
+    const state = hold(sk);
     state.writers++;
     state.generation++;
     clear(state);
@@ -170,6 +204,7 @@ export function withReadCache(backend: ExecutionBackend, options: ReadCacheOptio
         state.writers--;
         state.generation++;
         clear(state);
+        release(state);
       },
     };
   }

@@ -372,6 +372,36 @@ describe('withReadCache', () => {
     await cached.files.read(scope, 'b');
     expect(calls.read).toBe(before + 1);
   });
+
+  it('forgets a project it holds nothing for (a long-running server reads many), never under a read in flight', async () => {
+    const { inner, calls, hold } = counted();
+    const cached = withReadCache(inner, { maxBytes: 3000, maxEntryBytes: 2000 });
+    const projects = Array.from({ length: 5 }, () => ({ userId: scope.userId, projectId: randomUUID() }));
+    for (const p of projects) {
+      await cached.files.write(p, 'a', 'x'.repeat(1000));
+      await cached.files.read(p, 'a');
+    }
+    // Only what fits is kept; the projects whose entries were evicted are forgotten with them.
+    expect(cached.readCache.scopes).toBe(2);
+    for (const p of projects) await cached.files.delete(p, 'a');
+    expect(cached.readCache.scopes).toBe(0);
+    // A read in flight keeps its project's state while a write begins and ends (and drops everything) under it:
+    // the slow read's old answer is returned, never kept, and the next read goes to the backend.
+    const [p] = projects;
+    await cached.files.write(p!, 'a', 'old');
+    let release!: () => void;
+    hold(new Promise<void>((resolve) => (release = resolve)));
+    const slow = cached.files.read(p!, 'a');
+    await expect.poll(() => calls.read).toBe(6);
+    hold(Promise.resolve());
+    await cached.files.write(p!, 'a', 'new');
+    expect(cached.readCache.scopes).toBe(1); // held by the read
+    release();
+    expect(text(await slow)).toBe('old');
+    expect(cached.readCache.scopes).toBe(0);
+    expect(text(await cached.files.read(p!, 'a'))).toBe('new');
+    expect(calls.read).toBe(7);
+  });
 });
 
 describe('runCommitMessage (after.commit)', () => {
