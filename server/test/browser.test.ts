@@ -1117,6 +1117,12 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.locator('[data-testid="offline"] h1', { hasText: 'You are offline' }).waitFor();
     expect(await foreignWords(page, 'en', [])).toEqual([]);
     await shot(page, '17b-offline-en-desktop');
+    // …and in the language chosen in the app (remembered on the device), here Japanese, still offline.
+    await page.evaluate(() => (window as any).localStorage.setItem('dreamcore.language', 'ja'));
+    await page.reload().catch(() => undefined);
+    await page.locator('[data-testid="offline"] h1', { hasText: 'オフラインです' }).waitFor();
+    expect(await foreignWords(page, 'ja', [])).toEqual([]);
+    await shot(page, '17b-offline-ja-desktop');
     await desktop.setOffline(false);
     expect(errors).toEqual([]);
     await desktop.close();
