@@ -21,7 +21,9 @@
  *
  * Screenshots of the main screens go to test-artifacts/screenshots/ (git-ignored).
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Frame, Page, WebSocketRoute } from 'playwright-core';
 import sharp from 'sharp';
 import webpush from 'web-push';
@@ -1310,6 +1312,22 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await notice.locator('button').click(); // opens its game (this one) and is read
     await expect.poll(() => page.locator('[data-testid="bell"]').getAttribute('aria-label')).toBe('お知らせ');
     expect(await page.locator('[data-testid="bell-count"]').isHidden()).toBe(true);
+
+    // The game's code: read only, said in Japanese, and a zip of the game to keep, named after it.
+    await page.locator('.tab-versions').click();
+    await page.locator('[data-action="view-code"]', { hasText: 'コードを見る' }).click();
+    const codeDialog = page.locator('.code-dialog');
+    await expect.poll(() => codeDialog.locator('[data-testid="code-view"]').textContent()).toContain('<canvas');
+    expect(await codeDialog.locator('h2').textContent()).toBe('ゲームのコード');
+    await codeDialog.getByText('表示のみです。ゲームを変えたいときはチャットで頼んでください。').waitFor();
+    expect(await codeDialog.locator('[data-testid="code-file"] option').allTextContents()).toContain('index.html');
+    await shot(page, `17c-code-ja-${width}`);
+    await codeDialog.locator('.modal-actions').getByRole('button', { name: '閉じる' }).click();
+    await codeDialog.waitFor({ state: 'detached' });
+    const [zip] = await Promise.all([page.waitForEvent('download'), page.locator('[data-action="download-zip"]', { hasText: 'ダウンロード（zip）' }).click()]);
+    expect(zip.suggestedFilename()).toBe('うちゅうゲーム.zip');
+    const inZip = (await promisify(execFile)('unzip', ['-Z1', (await zip.path())!])).stdout.trim().split('\n');
+    expect(inZip).toContain('index.html');
 
     // Publishing: the model writes the words, in Japanese.
     await page.locator('.tab-publish').click();
