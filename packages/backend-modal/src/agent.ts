@@ -9,14 +9,17 @@
  * RPCs plus the prompt on stdin.) The script:
  *   1. refuses a missing project or skill before anything starts (NOT_FOUND, the model is never asked);
  *   2. confines the agent: the CLI runs as an unprivileged uid of the project's own (`setpriv`), which owns only
- *      that project's tree (not `.git`) and its CLI state dir `/vol/.agent/{projectId}` during the run; every
- *      other project, the asset space and the backend's scratch space are mode 0700 root, so the agent can neither
- *      read nor write them (the CLI refuses bypassPermissions as root anyway);
+ *      that project's files (not `.git`) and its CLI state dir's `/vol/.agent/{projectId}`, and, during the run,
+ *      the two dirs themselves; every other project and state dir, the asset space and the backend's scratch space
+ *      are mode 0700 root, so the agent can neither read nor write them (the CLI refuses bypassPermissions as root
+ *      anyway). The files keep their owner between runs: only what the backend wrote since is given to the agent,
+ *      so a run changes the ownership of no file it did not touch (each changed entry is re-committed to the volume);
  *   3. runs the CLI in its own session (`setsid`), cwd `/vol/projects/{projectId}`, HOME and CLAUDE_CONFIG_DIR the
  *      per-project state dir on the volume (so `--resume` works in any later sandbox), the chosen skills linked in
  *      from the read-only skills volume, the prompt on stdin (argv is limited to 64 KiB by the SDK);
  *   4. afterwards kills whatever the agent left in its session, puts `.git` back if the agent moved it, gives the
- *      tree back to root, syncs the volume, and prints the changed paths after a per-run marker line.
+ *      project and state dirs and `.git` back to root, syncs the volume, and prints the changed paths after a
+ *      per-run marker line.
  * Each process it starts is paid on every run, so it starts few: shell builtins where they do, one `find` walk for
  * each ownership change and the manifest taken with it.
  *
@@ -95,13 +98,11 @@ done
 # What a run that stopped half-way through its after-steps left (a log, a message): gone after a day (looked for by
 # one run in sixteen: the marker is random hex).
 case $N in 0*) find "$R" -maxdepth 1 -type f -mmin +1440 -delete 2>/dev/null ;; esac
-open=@VOL@; closed=
-for d in projects .agent; do [ -d "@VOL@/$d" ] && [ ! -L "@VOL@/$d" ] && open="$open @VOL@/$d"; done
-for d in assets .tmp; do [ -d "@VOL@/$d" ] && [ ! -L "@VOL@/$d" ] && closed="$closed @VOL@/$d"; done
-chmod 711 $open 2>/dev/null
-# Every project and state dir, the asset space and the scratch space: 0700 root (this project's own is found, so the
-# chmod always runs).
-find @VOL@/projects @VOL@/.agent -mindepth 1 -maxdepth 1 -type d -exec chmod 700 $closed {} + 2>/dev/null
+# The volume root and the folders of projects and state dirs 0711; every project and state dir, the asset space and
+# the scratch space 0700 root. Only what is not so already is changed: a chmod changes the entry even when the mode
+# stays, and every changed entry is carried by the run's volume commit (one walk, and usually no chmod started).
+find @VOL@ -maxdepth 2 \( -path @VOL@ -o -path @VOL@/projects -o -path @VOL@/.agent \) -type d \( -perm 711 -o -exec chmod 711 {} + \) \
+  -o \( -path '@VOL@/projects/*' -o -path '@VOL@/.agent/*' -o -path @VOL@/assets -o -path @VOL@/.tmp \) -type d ! -perm 700 -exec chmod 700 {} + 2>/dev/null
 if [ -e "$S/skills" ] || [ -L "$S/skills" ]; then rm -rf -- "$S/skills"; fi
 mkdir -- "$S/skills" || exit 70
 [ -n "$links" ] && ln -s -t "$S/skills" $links
@@ -110,7 +111,10 @@ drop=
 # The manifest (for the changed files) is taken in the same walk as the ownership change (which does not touch it).
 form='%P\t%s:%T@\n'
 if [ "$U" != 0 ]; then
-  find "$S" "$P" -path "$P/.git" -prune -o -exec chown -h "$U:$U" {} + -path "$P/*" ! -type d -fprintf "$R/$N.before" "$form"
+  # The agent's own: what it made in earlier runs already is (ownership is not churned per run: a chown changes the
+  # entry, and every changed entry is re-committed to the volume: the whole project on every run). What is not yet
+  # is the project and state dirs themselves (root between runs) and what the backend wrote since the last run.
+  find "$S" "$P" -path "$P/.git" -prune -o \( -user "$U" -group "$U" -o -exec chown -h "$U:$U" {} + \) -path "$P/*" ! -type d -fprintf "$R/$N.before" "$form"
   drop="setpriv --reuid=$U --regid=$U --clear-groups --"
 else
   find "$P" -path "$P/.git" -prune -o ! -type d -fprintf "$R/$N.before" "$form"
@@ -150,7 +154,11 @@ if [ "$gitino" != none ] && [ "$now" != "$gitino" ]; then
   if [ -n "$moved" ]; then rm -rf -- "$P/.git"; mv -T -- "$moved" "$P/.git"; fi
 fi
 if [ "$U" != 0 ]; then
-  find "$S" "$P" -exec chown -h 0:0 {} + -path "$P/*" ! -path "$P/.git" ! -path "$P/.git/*" ! -type d -fprintf "$R/$N.after" "$form"
+  # Root again: the project and state dirs (0700: no other project's agent can enter them, even one whose uid is the
+  # same), and .git with everything in it (the agent may have made one where there was none). The files stay the
+  # agent's: root reads and writes them anyway, and the next run finds them its own.
+  find "$S" "$P" \( -path "$S" -o -path "$P" -o -path "$P/.git" -o -path "$P/.git/*" \) \( -user 0 -group 0 -o -exec chown -h 0:0 {} + \) \
+    -o -path "$P/*" ! -type d -fprintf "$R/$N.after" "$form"
 else
   find "$P" -path "$P/.git" -prune -o ! -type d -fprintf "$R/$N.after" "$form"
 fi

@@ -5,6 +5,8 @@
  * the common operations. All through the real SDK against the emulator.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withReadCache } from '@dreamcore/runtime-core';
 import { CONFORMANCE_GAME, expectCode } from '@dreamcore/runtime-core/conformance';
@@ -112,7 +114,7 @@ lane('Modal backend specifics (emulator)', () => {
     expect(await b.files.readText(scope, 'README.md')).toBe('x');
   }, 60_000);
 
-  it('the agent runs as its own uid and leaves the tree owned by root with .git intact', async () => {
+  it('the agent runs as its own uid; the project dir and .git are root\'s again after it, .git intact', async () => {
     const b = make();
     const scope = { userId: randomUUID(), projectId: randomUUID() };
     await b.files.write(scope, 'index.html', 'x');
@@ -130,11 +132,47 @@ lane('Modal backend specifics (emulator)', () => {
     expect(outputs[1]).toContain('moved'); // the agent could move it (it owns the project dir); the backend put it back
     expect((await b.git.verify(scope)).ok).toBe(true);
     expect((await b.files.list(scope)).map((e) => e.path)).toEqual(['index.html', 'made-by-agent']);
-    const owners = await sh(b, scope.userId, `find ${MOUNT.volume}/projects/${scope.projectId} -printf '%u\\n' | sort -u`);
-    expect(owners.trim()).toBe('root');
+    // Between runs no other project's agent can enter the project (0700 root, even with the same uid), nor change .git;
+    // the files stay the agent's (see the next case).
+    const project = `${MOUNT.volume}/projects/${scope.projectId}`;
+    expect((await sh(b, scope.userId, `stat -c '%U %a' ${project}`)).trim()).toBe('root 700');
+    expect((await sh(b, scope.userId, `find ${project}/.git -printf '%u\\n' | sort -u`)).trim()).toBe('root');
+    expect((await sh(b, scope.userId, `stat -c %u ${project}/made-by-agent`)).trim()).toBe(outputs[0]!.trim());
     // Nothing the agent started outlives the run, not even a process in a session of its own.
     expect(outputs[3]).toContain('detached');
     expect(await sh(b, scope.userId, `pgrep -U ${outputs[0]!.trim()} || true`)).toBe('');
+  }, 60_000);
+
+  it("a run's volume commit carries only what changed: ownership is not churned per run", async () => {
+    // Before: every run gave the whole tree to the agent's uid and back to root, so every file's entry changed and each
+    // run's `sync` re-committed the whole project. Seen here in the volume's committed state: a file a commit carries
+    // is written there anew (a new inode); one it does not carry keeps its inode.
+    const b = make();
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'index.html', 'x');
+    await b.files.write(scope, 'game.js', 'let score = 0;');
+    await b.git.init(scope);
+    const run = async (file: string) => {
+      model().setScript([{ text: 'Writing.', toolUses: [{ name: 'Write', input: { file_path: file, content: 'made\n' } }] }, { text: 'Done.' }]);
+      const events = [];
+      for await (const event of b.runClaude({ scope, prompt: `make ${file}` })) events.push(event);
+      expect(events.at(-1)).toMatchObject({ type: 'result' });
+    };
+    await run('a.txt');
+    const committed = emulator().volumePath(`dreamcore-user-${scope.userId}`)!;
+    const inode = (file: string) => statSync(path.join(committed, 'projects', scope.projectId, file)).ino;
+    const before = { index: inode('index.html'), game: inode('game.js'), a: inode('a.txt'), head: inode('.git/HEAD') };
+    await run('b.txt');
+    expect(readFileSync(path.join(committed, 'projects', scope.projectId, 'b.txt'), 'utf8')).toBe('made\n');
+    expect({ index: inode('index.html'), game: inode('game.js'), a: inode('a.txt'), head: inode('.git/HEAD') }).toEqual(before);
+    // A file the backend wrote since is the agent's at the next run (it may edit it), and only it is carried again.
+    await b.files.write(scope, 'game.js', 'let score = 1;');
+    const game = inode('game.js');
+    await run('c.txt');
+    expect(inode('index.html')).toBe(before.index);
+    expect(inode('game.js')).not.toBe(game);
+    const agent = (await sh(b, scope.userId, `stat -c %u ${MOUNT.volume}/projects/${scope.projectId}/game.js`)).trim();
+    expect(Number(agent)).toBeGreaterThanOrEqual(10_000);
   }, 60_000);
 
   it('renderVideo runs in a render sandbox of its own, one per render, ended after; the user sandbox sees the movie at once', async () => {
