@@ -114,7 +114,7 @@ lane('Modal backend specifics (emulator)', () => {
     expect(await b.files.readText(scope, 'README.md')).toBe('x');
   }, 60_000);
 
-  it('the agent runs as its own uid; the project dir and .git are root\'s again after it, .git intact', async () => {
+  it("the agent runs as its own uid; the project dir and .git are root's again after it, .git intact", async () => {
     const b = make();
     const scope = { userId: randomUUID(), projectId: randomUUID() };
     await b.files.write(scope, 'index.html', 'x');
@@ -262,8 +262,13 @@ lane('Modal backend specifics (emulator)', () => {
     let bytes: Uint8Array = new Uint8Array();
     expect(await cost(async () => (bytes = await b.git.readAt(scope, head!.shortHash, 'a.txt')))).toEqual(one);
     expect(new TextDecoder().decode(bytes)).toBe('x');
+    // A commit and the history page after it (`log` option): one request, one RPC (two calls: two).
+    await b.files.write(scope, 'c2.txt', 'y');
+    let page: unknown;
+    expect(await cost(async () => (page = (await b.git.commit(scope, 'c2', { log: { limit: 20 } })).log))).toEqual(one);
+    expect(page).toEqual(await b.git.log(scope, { limit: 20 }));
     expect(await cost(() => b.files.delete(scope, 'a.txt'))).toEqual(one);
-    expect((await b.git.log(scope)).commits.map((c) => c.message.trim())).toEqual(['c', 'Initial commit']);
+    expect((await b.git.log(scope)).commits.map((c) => c.message.trim())).toEqual(['c2', 'c', 'Initial commit']);
     // An agent turn as the server makes it (run, commit, read index.html) is one RPC too: the prompt goes with the
     // request, the CLI's output streams back on the helper's stdout, and the commit and the read are steps of the same
     // request (`after`), answered with the run's end. (Before `after`: run, commit and read, 3 RPCs.)
@@ -346,7 +351,7 @@ lane('Modal backend specifics (emulator)', () => {
     await expectCode(b.files.readText(scope, 'out/x.png'), 'ACCESS_DENIED');
     await expectCode(b.files.readText(scope, 'dir'), 'CONFLICT');
     expect((await b.git.commit(scope, 'c')).committed).toBe(true);
-    expect((await b.git.log(scope)).commits.map((c) => c.message.trim())).toEqual(['c', 'Initial commit']);
+    expect((await b.git.log(scope)).commits.map((c) => c.message.trim())).toEqual(['c2', 'c', 'Initial commit']);
     await b.files.delete(scope, 'dir');
     await expectCode(b.files.stat(scope, 'dir/a.txt'), 'NOT_FOUND');
     expect(emulator().rpcCounts().TaskExecStdinWrite ?? 0).toBeGreaterThan(0); // a write's content goes on an exec's stdin

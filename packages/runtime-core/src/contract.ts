@@ -104,6 +104,17 @@ export interface CommitResult {
   committed: boolean;
   /** The new commit, or the unchanged HEAD. */
   hash: string;
+  /** With `CommitOptions.log`: the history page right after this commit, as `log(scope, options.log)` answers it. */
+  log?: LogPage;
+}
+
+export interface CommitOptions {
+  /**
+   * Also answer the history page as it is right after the commit (`CommitResult.log`): a caller that shows the
+   * history after saving gets both at once (on Modal in the commit's own round trip, instead of a second one).
+   * Checked as `log`'s options are, before anything is committed.
+   */
+  log?: LogOptions;
 }
 
 export type DiffStatus = 'added' | 'modified' | 'deleted' | 'renamed' | 'type-changed';
@@ -136,8 +147,8 @@ export interface ImportBundleResult {
 export interface GitCapability {
   /** Creates the repository with an initial commit of whatever the folder holds. Idempotent. */
   init(scope: ProjectScope, options?: { message?: string }): Promise<{ created: boolean; head: string }>;
-  /** Stages everything and commits. Initialises the repository first if needed. */
-  commit(scope: ProjectScope, message: string): Promise<CommitResult>;
+  /** Stages everything and commits. Initialises the repository first if needed. `options.log`: see CommitOptions. */
+  commit(scope: ProjectScope, message: string, options?: CommitOptions): Promise<CommitResult>;
   /** Newest first. */
   log(scope: ProjectScope, options?: LogOptions): Promise<LogPage>;
   /** Changes from `from` to `to` (default: HEAD). `from` may be an ancestor, a descendant or unrelated. */

@@ -9,6 +9,7 @@ import { createError } from './errors.js';
 import { normalizeRelativePath, validateProjectScope } from './scope.js';
 import type {
   CommitInfo,
+  CommitOptions,
   CommitResult,
   DiffResult,
   DiffStatus,
@@ -385,6 +386,42 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
     return result;
   }
 
+  /** A history page as a sequence step (`git log`, which may fail: a repository without commits) and its reading. */
+  function logQuery(opts: LogOptions) {
+    const limit = opts.limit ?? 20;
+    const skip = opts.skip ?? 0;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+      throw createError('INVALID_ARGUMENT', 'limit is an integer from 1 to 500');
+    }
+    if (!Number.isInteger(skip) || skip < 0) throw createError('INVALID_ARGUMENT', 'skip is a non-negative integer');
+    const args = [
+      'log',
+      '-z',
+      '--name-only',
+      '--no-renames',
+      `--skip=${skip}`,
+      `--max-count=${limit + 1}`,
+      '--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%B%x1f',
+      'HEAD',
+      '--',
+    ];
+    return {
+      step: { args, mayFail: true } as GitStep,
+      page(result: GitRunResult | undefined): LogPage {
+        const r = checked(result, args, true);
+        if (r.exitCode !== 0) return { commits: [], hasMore: false }; // repository without commits
+        const commits = parseLog(text(r.stdout));
+        return { commits: commits.slice(0, limit), hasMore: commits.length > limit };
+      },
+    };
+  }
+
+  async function logPage(scope: ProjectScope, query: ReturnType<typeof logQuery>): Promise<LogPage> {
+    const probed = await sequence(scope, [query.step]);
+    repoRequired(probed, scope);
+    return query.page(probed.results[0]);
+  }
+
   /** Stages everything and commits it; `null` when the tree already matches HEAD. */
   async function commitAll(scope: ProjectScope, message: string): Promise<string | null> {
     await git(scope, ['add', '-A']);
@@ -418,41 +455,21 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
   return {
     init: serialized(init),
 
-    commit: serialized(async (scope, message: string): Promise<CommitResult> => {
+    commit: serialized(async (scope, message: string, opts: CommitOptions = {}): Promise<CommitResult> => {
       const msg = checkMessage(message);
-      // commitAll and head in one sequence (one round trip on a remote backend).
-      const outcome = commitOutcome(scope, await sequence(scope, commitSteps(['-m', msg])));
-      if (outcome) return outcome;
+      const log = opts.log === undefined ? undefined : logQuery(opts.log);
+      // commitAll and head, and the log page when asked for, in one sequence (one round trip on a remote backend).
+      const steps = commitSteps(['-m', msg]);
+      const probed = await sequence(scope, log ? [...steps, log.step] : steps);
+      const outcome = commitOutcome(scope, probed);
+      if (outcome) return log ? { ...outcome, log: log.page(probed.results[steps.length]) } : outcome;
       await init(scope);
       const hash = await commitAll(scope, msg);
-      return hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
+      const made = hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
+      return log ? { ...made, log: await logPage(scope, log) } : made;
     }),
 
-    log: serialized(async (scope, opts: LogOptions = {}): Promise<LogPage> => {
-      const limit = opts.limit ?? 20;
-      const skip = opts.skip ?? 0;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-        throw createError('INVALID_ARGUMENT', 'limit is an integer from 1 to 500');
-      }
-      if (!Number.isInteger(skip) || skip < 0) throw createError('INVALID_ARGUMENT', 'skip is a non-negative integer');
-      const args = [
-        'log',
-        '-z',
-        '--name-only',
-        '--no-renames',
-        `--skip=${skip}`,
-        `--max-count=${limit + 1}`,
-        '--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%B%x1f',
-        'HEAD',
-        '--',
-      ];
-      const probed = await sequence(scope, [{ args, mayFail: true }]);
-      repoRequired(probed, scope);
-      const r = checked(probed.results[0], args, true);
-      if (r.exitCode !== 0) return { commits: [], hasMore: false }; // repository without commits
-      const commits = parseLog(text(r.stdout));
-      return { commits: commits.slice(0, limit), hasMore: commits.length > limit };
-    }),
+    log: serialized((scope, opts: LogOptions = {}) => logPage(scope, logQuery(opts))),
 
     diff: serialized(async (scope, from: string, to?: string): Promise<DiffResult> => {
       checkVersion(from);

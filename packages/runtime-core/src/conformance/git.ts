@@ -109,6 +109,35 @@ export function gitCases(options: ConformanceOptions): void {
       expect(await b().git.readAt(p, result.hash, 'index.html')).toEqual(new TextEncoder().encode('x'));
     });
 
+    s.test('commit with `log` also answers the history page right after it, as log does; its options are checked first', 'git', async () => {
+      const p = await project(b());
+      await b().files.write(p, 'index.html', 'v1');
+      const made = await b().git.commit(p, 'Update index', { log: { limit: 1 } });
+      expect(made).toMatchObject({ committed: true, log: { hasMore: true } });
+      expect(made.log).toEqual(await b().git.log(p, { limit: 1 }));
+      expect(made.log!.commits[0]).toMatchObject({ hash: made.hash, message: 'Update index', files: ['index.html'] });
+      // Nothing to commit: HEAD unchanged, and the page as it is.
+      const again = await b().git.commit(p, 'Nothing here', { log: {} });
+      expect(again).toEqual({ committed: false, hash: made.hash, log: await b().git.log(p) });
+      expect(again.log!.commits).toHaveLength(2);
+      // A bad page is refused before anything is committed.
+      await b().files.write(p, 'index.html', 'v2');
+      await expectCode(b().git.commit(p, 'Refused', { log: { limit: 0 } }), 'INVALID_ARGUMENT');
+      await expectCode(b().git.commit(p, 'Refused', { log: { skip: -1 } }), 'INVALID_ARGUMENT');
+      const kept = (await b().git.log(p)).commits;
+      expect(kept).toHaveLength(2);
+      expect(kept[0]!.message).toBe('Update index');
+      // A project without a repository is initialised and committed, and its page answered too.
+      const fresh = newProject();
+      await b().files.write(fresh, 'index.html', 'x');
+      const first = await b().git.commit(fresh, 'First generation', { log: { limit: 20 } });
+      expect(first.log).toEqual(await b().git.log(fresh, { limit: 20 }));
+      expect(first.log!.commits[0]!.hash).toBe(first.hash);
+      // Without the option a commit answers no page.
+      await b().files.write(p, 'index.html', 'v3');
+      expect(Object.keys(await b().git.commit(p, 'Plain')).sort()).toEqual(['committed', 'hash']);
+    });
+
     s.test('log entries carry message, ISO date, author, parents and changed files', 'git', async () => {
       const p = await project(b(), { 'index.html': 'v0', 'old.js': 'old' });
       const before = Date.now();
