@@ -8,8 +8,8 @@
  *
  * Lines are written with one printf, so concurrent syncs never interleave (FIFO writes up to PIPE_BUF are atomic).
  */
-import { chmod, mkdir, open, unlink, writeFile } from 'node:fs/promises';
-import { constants as fsConstants, openSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, openSync, unlinkSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 
@@ -131,15 +131,19 @@ export class SyncChannel {
       answer = `1 ${(error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ')}`;
     }
     const file = join(this.hostDir, reply.slice(CONTROL_DIR.length + 1));
+    // Without the thread pool (a few microseconds of work: each step through it waits for the emulator's busy event
+    // loop, which made the answer, not the commit, most of a `sync` on a loaded machine).
+    let fd: number | undefined;
     try {
       // The shim holds its FIFO open for reading before it asks, so a non-blocking open finds a reader.
-      const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-      await handle.write(`${answer}\n`);
-      await handle.close();
+      fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+      writeSync(fd, `${answer}\n`);
       // The shim holds it open until it has read the answer; the name is not needed any more.
-      await unlink(file);
+      unlinkSync(file);
     } catch {
       // The process that asked is gone (killed, or its sandbox ended).
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   }
 }
