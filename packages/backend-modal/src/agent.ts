@@ -78,7 +78,7 @@ const WATCHDOG_GRACE_S = 30;
  */
 const RUN_SCRIPT = String.raw`
 set -u
-P=$DC_P; S=$DC_S; U=$DC_U; N=$DC_N; R=@RUNS@; log=\${DC_LOG:-}
+P=$DC_P; S=$DC_S; U=$DC_U; N=$DC_N; R=@RUNS@
 say() { printf '@@dreamcore-%s %s\n' "$N" "$1" >&2; }
 [ -d "$P" ] || { say project-missing; exit 97; }
 # Every process started here is paid on each run (a start under gVisor costs more than a native one): the shell's own
@@ -95,7 +95,7 @@ for s in $skills; do
 done
 [ -d "$R" ] || mkdir -p -m 700 "$R" || exit 70
 [ -d "$S" ] || mkdir -p "$S" || exit 70
-# What a run that stopped half-way through its after-steps left (a log, a message): gone after a day (looked for by
+# What a run that stopped half-way left (its manifests, a message file): gone after a day (looked for by
 # one run in sixteen: the marker is random hex).
 case $N in 0*) find "$R" -maxdepth 1 -type f -mmin +1440 -delete 2>/dev/null ;; esac
 # The volume root and the folders of projects and state dirs 0711; every project and state dir, the asset space and
@@ -103,71 +103,82 @@ case $N in 0*) find "$R" -maxdepth 1 -type f -mmin +1440 -delete 2>/dev/null ;; 
 # stays, and every changed entry is carried by the run's volume commit (one walk, and usually no chmod started).
 find @VOL@ -maxdepth 2 \( -path @VOL@ -o -path @VOL@/projects -o -path @VOL@/.agent \) -type d \( -perm 711 -o -exec chmod 711 {} + \) \
   -o \( -path '@VOL@/projects/*' -o -path '@VOL@/.agent/*' -o -path @VOL@/assets -o -path @VOL@/.tmp \) -type d ! -perm 700 -exec chmod 700 {} + 2>/dev/null
-if [ -e "$S/skills" ] || [ -L "$S/skills" ]; then rm -rf -- "$S/skills"; fi
-mkdir -- "$S/skills" || exit 70
-[ -n "$links" ] && ln -s -t "$S/skills" $links
-gitino=$(stat -c %i "$P/.git" 2>/dev/null || echo none)
+# The skills dir: root's (the agent cannot change what a later run sees), and made again only when the skills asked
+# for differ from what it holds (three process starts saved on most runs).
+have=
+for l in "$S/skills"/* "$S/skills"/.[!.]*; do { [ -L "$l" ] || [ -e "$l" ]; } && have="$have \${l##*/}"; done
+want=
+for s in $skills; do want="$want $s"; done
+if [ ! -d "$S/skills" ] || [ -L "$S/skills" ] || [ ! -O "$S/skills" ] || [ "$have" != "$want" ]; then
+  if [ -e "$S/skills" ] || [ -L "$S/skills" ]; then rm -rf -- "$S/skills"; fi
+  mkdir -- "$S/skills" || exit 70
+  [ -n "$links" ] && ln -s -t "$S/skills" $links
+fi
 drop=
-# The manifest (for the changed files) is taken in the same walk as the ownership change (which does not touch it).
+# The manifest (for the changed files) is taken in the same walk as the ownership change (which does not touch it),
+# and .git's inode (to find it if the agent moves it) too.
 form='%P\t%s:%T@\n'
+: > "$R/$N.git"
 if [ "$U" != 0 ]; then
   # The agent's own: what it made in earlier runs already is (ownership is not churned per run: a chown changes the
   # entry, and every changed entry is re-committed to the volume: the whole project on every run). What is not yet
   # is the project and state dirs themselves (root between runs) and what the backend wrote since the last run.
-  find "$S" "$P" -path "$P/.git" -prune -o \( -user "$U" -group "$U" -o -exec chown -h "$U:$U" {} + \) -path "$P/*" ! -type d -fprintf "$R/$N.before" "$form"
+  find "$S" "$P" -path "$P/.git" -fprintf "$R/$N.git" '%i\n' -prune -o -path "$S/skills" -prune -o \( -user "$U" -group "$U" -o -exec chown -h "$U:$U" {} + \) \
+    -path "$P/*" ! -type d -fprintf "$R/$N.before" "$form"
   drop="setpriv --reuid=$U --regid=$U --clear-groups --"
 else
-  find "$P" -path "$P/.git" -prune -o ! -type d -fprintf "$R/$N.before" "$form"
+  find "$P" -path "$P/.git" -fprintf "$R/$N.git" '%i\n' -prune -o ! -type d -fprintf "$R/$N.before" "$form"
 fi
+gitino=none
+[ -s "$R/$N.git" ] && read -r gitino < "$R/$N.git"
 code=143
 if [ ! -e "$R/$N.cancel" ]; then
   cd "$P" || exit 70
   exec 3<&0
-  tee=
-  if [ -n "$log" ]; then
-    # after.commit: the CLI's output also goes to a log, whose result line gives the commit message.
-    mkfifo -m 600 "$R/$N.fifo" || exit 70
-    tee -- "$log" < "$R/$N.fifo" & tee=$!
-    exec 4>"$R/$N.fifo"
-    rm -f "$R/$N.fifo"
-  else
-    exec 4>&1
-  fi
-  setsid $drop env -i "ANTHROPIC_API_KEY=\${DREAMCORE_ANTHROPIC_KEY:-}" "$@" <&3 >&4 &
+  # after.commit's message comes from the CLI's result line, which the command helper keeps as it relays the output.
+  setsid $drop env -i "ANTHROPIC_API_KEY=\${DREAMCORE_ANTHROPIC_KEY:-}" "$@" <&3 &
   pid=$!
-  exec 3<&- 4>&-
+  exec 3<&-
   echo "$pid" > "$R/$N.pid"
   [ -e "$R/$N.cancel" ] && pkill -TERM -s "$pid"
   ( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep "$DC_HARD" & s=$!; wait $s; pkill -KILL -s "$pid" ) >/dev/null 2>&1 &
   watchdog=$!
   wait "$pid"; code=$?
   kill "$watchdog" 2>/dev/null
-  pkill -KILL -s "$pid" 2>/dev/null
-  # Anything the agent detached into a session of its own runs under its uid: nothing of it outlives the run.
-  [ "$U" != 0 ] && pkill -KILL -U "$U" 2>/dev/null
-  [ -n "$tee" ] && wait "$tee"
+  # What the agent left: its session, and anything it detached into a session of its own. Confined, every process of
+  # the run is the agent's uid's (setpriv drops it before the CLI starts), so one pkill by uid is both.
+  if [ "$U" != 0 ]; then pkill -KILL -U "$U" 2>/dev/null; else pkill -KILL -s "$pid" 2>/dev/null; fi
   cd /
 fi
-now=$(stat -c %i "$P/.git" 2>/dev/null || echo gone)
+# Root again: the project and state dirs (0700: no other project's agent can enter them, even one whose uid is the
+# same), and .git with everything in it (the agent may have made one where there was none). The files stay the
+# agent's: root reads and writes them anyway, and the next run finds them its own. .git's inode is taken in the same
+# walk; when the agent moved .git, it is put back and the walk made again (a rare run pays two more processes).
+after_walk() {
+  : > "$R/$N.now"
+  if [ "$U" != 0 ]; then
+    find "$S" "$P" \( -path "$P/.git" -fprintf "$R/$N.now" '%i\n' -o -path "$S" -o -path "$P" -o -path "$P/.git/*" \) \
+      \( -user 0 -group 0 -o -exec chown -h 0:0 {} + \) -o -path "$P/*" ! -type d -fprintf "$R/$N.after" "$form"
+  else
+    find "$P" -path "$P/.git" -fprintf "$R/$N.now" '%i\n' -prune -o ! -type d -fprintf "$R/$N.after" "$form"
+  fi
+  now=gone
+  [ -s "$R/$N.now" ] && read -r now < "$R/$N.now"
+}
+after_walk
 if [ "$gitino" != none ] && [ "$now" != "$gitino" ]; then
   moved=$(find "$P" -xdev -inum "$gitino" -print -quit 2>/dev/null)
-  if [ -n "$moved" ]; then rm -rf -- "$P/.git"; mv -T -- "$moved" "$P/.git"; fi
-fi
-if [ "$U" != 0 ]; then
-  # Root again: the project and state dirs (0700: no other project's agent can enter them, even one whose uid is the
-  # same), and .git with everything in it (the agent may have made one where there was none). The files stay the
-  # agent's: root reads and writes them anyway, and the next run finds them its own.
-  find "$S" "$P" \( -path "$S" -o -path "$P" -o -path "$P/.git" -o -path "$P/.git/*" \) \( -user 0 -group 0 -o -exec chown -h 0:0 {} + \) \
-    -o -path "$P/*" ! -type d -fprintf "$R/$N.after" "$form"
-else
-  find "$P" -path "$P/.git" -prune -o ! -type d -fprintf "$R/$N.after" "$form"
+  if [ -n "$moved" ]; then
+    rm -rf -- "$P/.git"; mv -T -- "$moved" "$P/.git"
+    after_walk
+  fi
 fi
 sync @VOL@
 printf '\n@@dreamcore-files-%s\n' "$N"
-# The paths whose size or time differ, or that are in one manifest only.
-LC_ALL=C sort "$R/$N.before" "$R/$N.after" | uniq -u | cut -f1 | LC_ALL=C sort -u
-rm -f "$R/$N.before" "$R/$N.after" "$R/$N.pid"
-[ "$code" = 0 ] || [ -z "$log" ] || rm -f -- "$log"
+# The manifest lines in one manifest only: their paths are those whose size or time differ, or that are there before
+# or after only (the backend takes each line's path, drops repeats and sorts: two process starts fewer per run).
+LC_ALL=C sort "$R/$N.before" "$R/$N.after" | uniq -u
+rm -f "$R/$N.before" "$R/$N.after" "$R/$N.pid" "$R/$N.git" "$R/$N.now"
 exit $code
 `
   .replace(/\\\$/g, '$')
@@ -230,18 +241,19 @@ export interface ModalAgentDeps {
 
 /**
  * A run's `after` as steps of the run's own helper request (after RUN_SCRIPT, which has exited 0): the message
- * (the helper's `@commit-message`: runtime-core's rule over the log RUN_SCRIPT wrote), the commit (runtime-core's commitSteps as a git sequence), the reads (the files capability's
+ * (the helper's `@commit-message`: runtime-core's rule over the CLI's result line, which the helper kept as it relayed
+ * the run's output), the commit (runtime-core's commitSteps as a git sequence), the reads (the files capability's
  * checked read), and the message file's removal. `answer` reads their results; it says `undefined` for a part whose
  * steps did not run (a project without a repository stops the request at `add`), which is then done the usual way.
  */
-function afterSteps(scope: ProjectScope, after: NonNullable<RunClaudeRequest['after']>, log: string, maxFileBytes: number) {
-  const messageFile = log.replace(/\.log$/, '.msg');
+function afterSteps(scope: ProjectScope, after: NonNullable<RunClaudeRequest['after']>, messageFile: string, maxFileBytes: number) {
   const commit = after.commit ? commitSteps(['-F', messageFile]) : [];
   const sequence = after.commit ? gitSequenceSteps(scope, commit) : [];
   const reads = (after.read ?? []).map((path) => normalizeRelativePath(path));
   const steps: HelperStep[] = [
     // The message and the file's removal are the helper's own steps (no process start).
-    ...(after.commit ? [{ argv: ['@commit-message', after.commit.subject, log, messageFile] }, ...sequence] : []),
+    // `-`: the result line the helper kept from the run's own output (helper.ts).
+    ...(after.commit ? [{ argv: ['@commit-message', after.commit.subject, '-', messageFile] }, ...sequence] : []),
     ...reads.map((path) => readStep(scope, path, maxFileBytes)),
     ...(after.commit ? [{ argv: ['@remove', messageFile], mayFail: true }] : []),
   ];
@@ -262,7 +274,7 @@ function afterSteps(scope: ProjectScope, after: NonNullable<RunClaudeRequest['af
     });
     return { message, commit: committed ?? undefined, files };
   };
-  return { steps, answer, log };
+  return { steps, answer };
 }
 
 function readAnswerOrNull(result: { exitCode: number; stdout: Uint8Array; stderr: string }, path: string, maxFileBytes: number): string | null {
@@ -376,7 +388,7 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
 
     const changed: string[] = [];
     // `after` rides on the run's own helper request (see afterSteps); whatever did not run there is done here.
-    const plan = request.after ? afterSteps(scope, request.after, `${RUNS_DIR}/${marker}.log`, config.maxFileBytes) : null;
+    const plan = request.after ? afterSteps(scope, request.after, `${RUNS_DIR}/${marker}.msg`, config.maxFileBytes) : null;
     const translator = new StreamJsonTranslator(run, {
       filesChanged: async () => [...new Set(changed)].sort(),
       after: async (resultLine) => {
@@ -394,8 +406,7 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
         // Through the sandbox's command helper: the prompt travels with the request, one round trip and no process
         // start. A Modal Secret can only be given to an exec, so the Secret mode (and a sandbox without a helper) execs.
         const helper = access.secret ? undefined : helperOf(sb);
-        const env = plan && request.after?.commit ? { ...execEnv, DC_LOG: plan.log } : execEnv;
-        const streamed = helper ? await helper.spawn({ argv, env }, new TextEncoder().encode(request.prompt), runBoundMs, plan?.steps ?? []) : null;
+        const streamed = helper ? await helper.spawn({ argv, env: execEnv }, new TextEncoder().encode(request.prompt), runBoundMs, plan?.steps ?? []) : null;
         if (streamed) {
           // Bounded like an exec's start: Modal not answering is NETWORK_ERROR, not a wait for the whole run's bound.
           await withDeadline(deadlines.rpcMs, 'starting the agent', () => streamed.sent);
@@ -425,7 +436,9 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
       let inFiles = false;
       const onLine = (line: string) => {
         if (inFiles) {
-          if (line !== '') changed.push(line);
+          // `path<TAB>size:time` (RUN_SCRIPT's manifest line): the path is everything before the last tab.
+          const tab = line.lastIndexOf('\t');
+          if (tab > 0) changed.push(line.slice(0, tab));
         } else if (line === fileMarker) {
           inFiles = true;
         } else {

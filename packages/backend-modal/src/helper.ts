@@ -35,8 +35,10 @@ import { SCOPE_OPS_SOURCE } from './scope-ops.js';
  *   ['@scope', root, relative, op, arg?], ['@projects', dir]: the files capability's work (scope-ops.ts);
  *   ['@probe', dir]: prints `p` when dir is a directory, then `r` when dir/.git is one (git.ts's probe);
  *   ['@commit-message', subject, log, file]: an agent run's after.commit message (agent.ts) by runtime-core's rule
- *     over the run log's last result line (the one StreamJsonTranslator keeps), written to file and printed; exit 3
- *     when the run has no successful result line. The log is removed either way;
+ *     over the run's last result line (the one StreamJsonTranslator keeps), written to file and printed; exit 3
+ *     when the run has no successful result line. `log` `-`: the result line the helper kept from the streamed
+ *     first step of the same request (no log file, no `tee`: three process starts and a pipe hop fewer per run);
+ *     otherwise a log file, removed either way;
  *   ['@remove', file...]: unlinks the files (missing ones are fine).
  * Without a helper the same source runs in a `node -e` exec (BUILTIN_RUNNER): one implementation either way.
  */
@@ -63,14 +65,17 @@ const BUILTINS_SOURCE = String.raw`(function () {
   return Object.assign({}, @SCOPE@, {
     '@probe': ([dir]) => [0, (isDir(dir) ? 'p' : '') + (isDir(dir + '/.git') ? 'r' : '')],
     '@remove': remove,
-    '@commit-message': ([subject, log, file]) => {
+    '@commit-message': ([subject, log, file], stdin, kept) => {
       let text = '';
-      try {
-        text = fs.readFileSync(log, 'utf8');
-      } catch (error) {
-        // no log: no result line
+      if (log === '-') text = (kept && kept.result) || '';
+      else {
+        try {
+          text = fs.readFileSync(log, 'utf8');
+        } catch (error) {
+          // no log: no result line
+        }
+        remove([log]);
       }
-      remove([log]);
       let last = null;
       for (const line of text.split('\n')) {
         if (!line.includes('"result"')) continue;
@@ -149,12 +154,12 @@ const frame = (header, body) => {
 process.stdout.on('error', () => process.exit(0));
 const fs = require('fs');
 const builtins = @BUILTINS@;
-function step(command, stdin, timeoutMs, done, stream) {
+function step(command, stdin, timeoutMs, done, stream, kept) {
   const builtin = builtins[command.argv[0]];
   if (builtin) {
     let answer;
     try {
-      answer = builtin(command.argv.slice(1), stdin);
+      answer = builtin(command.argv.slice(1), stdin, kept);
     } catch (error) {
       return done(70, Buffer.alloc(0), Buffer.from(String(error && error.message)));
     }
@@ -210,12 +215,40 @@ function step(command, stdin, timeoutMs, done, stream) {
   }, Math.max(0, timeoutMs));
   child.on('close', (code, signal) => finish(code === null ? 128 + (constants.signals[signal] || 0) : code));
 }
+// The last line of a streamed step's stdout that is a stream-json result (the CLI's), for '@commit-message -'.
+const { StringDecoder } = require('string_decoder');
+function resultKeeper(kept) {
+  const utf8 = new StringDecoder('utf8');
+  let partial = '';
+  const look = (line) => {
+    if (!line.includes('"result"')) return;
+    try {
+      const parsed = JSON.parse(line.trim());
+      if (parsed && typeof parsed === 'object' && parsed.type === 'result') kept.result = line;
+    } catch (error) {
+      // not JSON: not a result line
+    }
+  };
+  return {
+    chunk(data) {
+      const lines = (partial + utf8.write(data)).split('\n');
+      partial = lines.pop();
+      for (const line of lines) look(line);
+    },
+    end() {
+      look(partial + utf8.end());
+      partial = '';
+    },
+  };
+}
 function run(request, stdin) {
   inflight++;
   clearTimeout(idle);
   const deadline = Date.now() + request.timeoutMs;
   const results = [];
   const bodies = [];
+  const kept = { result: null };
+  const keeper = request.stream ? resultKeeper(kept) : null;
   const answer = () => {
     process.stdout.write(frame({ id: request.id, results }, Buffer.concat(bodies)));
     inflight--;
@@ -226,18 +259,26 @@ function run(request, stdin) {
     if (i >= request.steps.length) return answer();
     const command = request.steps[i];
     // A streamed request streams its first step (an agent run); the steps after it (its commit, reads) answer whole.
-    const stream = request.stream && i === 0 ? (fd, chunk) => process.stdout.write(frame({ id: request.id, fd }, chunk)) : undefined;
+    const stream =
+      request.stream && i === 0
+        ? (fd, chunk) => {
+            if (fd === 1) keeper.chunk(chunk);
+            process.stdout.write(frame({ id: request.id, fd }, chunk));
+          }
+        : undefined;
     step(
       command,
       i === 0 ? stdin : Buffer.alloc(0),
       deadline - Date.now(),
       (code, out, err) => {
+        if (stream) keeper.end();
         results.push({ code, out: out.length, err: err.length });
         bodies.push(out, err);
         if (code !== 0 && !command.mayFail) return answer();
         next(i + 1);
       },
       stream,
+      kept,
     );
   };
   next(0);
