@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { DEFAULT_PUSH_SERVICE_HOSTS, PushServices } from './jobs/push-services.js';
+import { DEFAULT_PUSH_SERVICE_HOSTS, PushServices } from './notifications/push-services.js';
 
 const checkout = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

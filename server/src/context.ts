@@ -12,7 +12,7 @@ import type { Metrics } from './metrics.js';
 import type { Database, UserRepository } from './db/repository.js';
 import type { Connection } from './ws/connection.js';
 import type { PreviewSigner } from './http/signing.js';
-import type { Notifier } from './jobs/notifications.js';
+import type { Notifier } from './notifications/notifier.js';
 
 export type UserRepo = UserRepository;
 

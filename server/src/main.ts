@@ -29,9 +29,9 @@ import { createApp } from './http/app.js';
 import { extraRoutes } from './http/routes/index.js';
 import { assetUrl, generateImageAsset } from './http/routes/assets.js';
 import { Connection } from './ws/connection.js';
-import { Notifier } from './jobs/notifications.js';
-import { loadVapidKeys, PushSender } from './jobs/push.js';
-import { PushServices } from './jobs/push-services.js';
+import { Notifier } from './notifications/notifier.js';
+import { loadVapidKeys, PushSender } from './notifications/push.js';
+import { PushServices } from './notifications/push-services.js';
 import type { ServerContext } from './context.js';
 
 export interface RunningServer {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
 import { startFakePushService, type FakePushService } from './support/fake-push.js';
 import { checkDisplayName } from '../src/http/routes/users.js';
-import { DEFAULT_PUSH_SERVICE_HOSTS, PushServices } from '../src/jobs/push-services.js';
+import { DEFAULT_PUSH_SERVICE_HOSTS, PushServices } from '../src/notifications/push-services.js';
 
 let h: Harness;
 let push: FakePushService;

@@ -21,7 +21,7 @@ import { jobWire, projectBrief } from '../wire.js';
 import { RateLimiter, TokenBucket } from '../rate-limit.js';
 import { decideStyle, styleOptions, type Dimension } from '../styles.js';
 import { parseFrame, type ClientMessage, type MessageOf } from './messages.js';
-import { WATCHING_MS } from '../jobs/notifications.js';
+import { WATCHING_MS } from '../notifications/notifier.js';
 
 /** How long a style question blocks new creation messages in its project (contract: 5 min, per socket). */
 const STYLE_PENDING_MS = 5 * 60_000;

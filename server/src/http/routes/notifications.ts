@@ -2,15 +2,15 @@
  * Notifications and web push (contract/API.md §13): the bell's list (`GET /api/notifications`, the unread count,
  * mark one or all read) and a browser's push subscription (`GET /api/push/vapid-key`, `POST /api/push/subscribe`,
  * `DELETE /api/push/unsubscribe`, `GET /api/push/status`). The notices themselves are made when a job ends
- * (server/src/jobs/notifications.ts).
+ * (server/src/notifications/notifier.ts).
  */
 import express, { type Router } from 'express';
 import { UUID_PATTERN } from '@dreamcore/runtime-core';
 import type { ServerContext } from '../../context.js';
 import type { NotificationType } from '../../db/repository.js';
 import { isLanguage, requestLanguageOf } from '../../language.js';
-import { notificationWire } from '../../jobs/notifications.js';
-import { pushSubscriptionInput } from '../../jobs/push.js';
+import { notificationWire } from '../../notifications/notifier.js';
+import { pushSubscriptionInput } from '../../notifications/push.js';
 import { requireAuth, route } from '../guards.js';
 
 const TYPES: readonly NotificationType[] = ['project', 'system', 'social'];
