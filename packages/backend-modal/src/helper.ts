@@ -314,7 +314,11 @@ arm();
 `.replace('@BUILTINS@', () => BUILTINS_SOURCE);
 
 export interface HelperStep {
-  /** A command, or one of the helper's own steps (`@commit-message`, `@remove`: see HELPER_SCRIPT), which only a request to a running helper can carry. */
+  /**
+   * A command, or one of the helper's own steps (`@scope`, `@projects`, `@probe`, `@commit-message`, `@remove`: see
+   * BUILTINS_SOURCE), which a running helper does without a process start and a sandbox without one runs as a
+   * `node -e BUILTIN_RUNNER` exec (client.ts).
+   */
   argv: string[];
   env?: Record<string, string>;
   workdir?: string;
