@@ -18,8 +18,9 @@
  *      per-project state dir on the volume (so `--resume` works in any later sandbox), the chosen skills linked in
  *      from the read-only skills volume, the prompt on stdin (argv is limited to 64 KiB by the SDK);
  *   4. afterwards kills whatever the agent left in its session, puts `.git` back if the agent moved it, gives the
- *      project and state dirs and `.git` back to root, syncs the volume, and prints the changed paths after a
- *      per-run marker line.
+ *      project and state dirs and `.git` back to root, syncs the volume (a run with `after` leaves that to the last
+ *      step of its helper request, which runs whatever became of the run: one volume commit per turn, not two), and
+ *      prints the changed paths after a per-run marker line.
  * Each process it starts is paid on every run, so it starts few: shell builtins where they do, one `find` walk for
  * each ownership change and the manifest taken with it.
  *
@@ -173,7 +174,8 @@ if [ "$gitino" != none ] && [ "$now" != "$gitino" ]; then
     after_walk
   fi
 fi
-sync @VOL@
+# DC_SYNC=0: the request this runs in syncs at its end, after the run's after-steps (one volume commit per turn).
+[ "\${DC_SYNC:-1}" = 0 ] || sync @VOL@
 printf '\n@@dreamcore-files-%s\n' "$N"
 # The manifest lines in one manifest only: their paths are those whose size or time differ, or that are there before
 # or after only (the backend takes each line's path, drops repeats and sorts: two process starts fewer per run).
@@ -248,7 +250,7 @@ export interface ModalAgentDeps {
  */
 function afterSteps(scope: ProjectScope, after: NonNullable<RunClaudeRequest['after']>, messageFile: string, maxFileBytes: number) {
   const commit = after.commit ? commitSteps(['-F', messageFile]) : [];
-  const sequence = after.commit ? gitSequenceSteps(scope, commit) : [];
+  const sequence = after.commit ? gitSequenceSteps(scope, commit, { sync: false }) : [];
   const reads = (after.read ?? []).map((path) => normalizeRelativePath(path));
   const steps: HelperStep[] = [
     // The message and the file's removal are the helper's own steps (no process start).
@@ -256,9 +258,18 @@ function afterSteps(scope: ProjectScope, after: NonNullable<RunClaudeRequest['af
     ...(after.commit ? [{ argv: ['@commit-message', after.commit.subject, '-', messageFile] }, ...sequence] : []),
     ...reads.map((path) => readStep(scope, path, maxFileBytes)),
     ...(after.commit ? [{ argv: ['@remove', messageFile], mayFail: true }] : []),
+    // The turn's one volume commit (RUN_SCRIPT leaves it to this request: DC_SYNC=0), after the run and its commit,
+    // whatever became of them: nothing the run wrote is reported before it is durable, a failed run's writes too.
+    { argv: ['sync', MOUNT.volume], always: true },
   ];
-  const answer = (results: HelperResult[]): AfterRunDone => {
+  const answer = (answered: HelperResult[]): AfterRunDone => {
     const stderr = (r: HelperResult) => ({ ...r, stderr: new TextDecoder().decode(r.stderr) });
+    // The sync always runs: it is the last answer.
+    const results = answered.slice(0, -1);
+    const synced = answered.at(-1);
+    if (synced?.exitCode !== 0) {
+      throw createError('INTERNAL', `the volume could not be synced: ${synced ? stderr(synced).stderr.trim().slice(0, 300) : 'no answer'}`);
+    }
     let at = 0;
     let message: string | undefined;
     let committed: ReturnType<typeof commitOutcome> | undefined;
@@ -406,7 +417,14 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
         // Through the sandbox's command helper: the prompt travels with the request, one round trip and no process
         // start. A Modal Secret can only be given to an exec, so the Secret mode (and a sandbox without a helper) execs.
         const helper = access.secret ? undefined : helperOf(sb);
-        const streamed = helper ? await helper.spawn({ argv, env: execEnv }, new TextEncoder().encode(request.prompt), runBoundMs, plan?.steps ?? []) : null;
+        const streamed = helper
+          ? await helper.spawn(
+              { argv, env: plan ? { ...execEnv, DC_SYNC: '0' } : execEnv },
+              new TextEncoder().encode(request.prompt),
+              runBoundMs,
+              plan?.steps ?? [],
+            )
+          : null;
         if (streamed) {
           // Bounded like an exec's start: Modal not answering is NETWORK_ERROR, not a wait for the whole run's bound.
           await withDeadline(deadlines.rpcMs, 'starting the agent', () => streamed.sent);

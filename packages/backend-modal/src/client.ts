@@ -201,8 +201,8 @@ export async function execBinary(sandbox: Sandbox, argv: string[], options: Exec
 }
 
 /**
- * Runs commands one after another, stopping after one that exits non-zero unless it says `mayFail`, and resolves with
- * the results of those that ran. Through the helper that is one round trip for all of them; without it, an exec each.
+ * Runs commands one after another, stopping after one that exits non-zero unless it says `mayFail` (but for those
+ * marked `always`), and resolves with the results of those that ran. Through the helper that is one round trip for all of them; without it, an exec each.
  * `options.env` / `workdir` are ignored here (each step has its own); `stdin` goes to the first step.
  */
 export async function execSteps(sandbox: Sandbox, steps: HelperStep[], options: ExecOptions): Promise<ExecResult<Uint8Array>[]> {
@@ -222,7 +222,9 @@ export async function execSteps(sandbox: Sandbox, steps: HelperStep[], options: 
   }
   results ??= await withDeadline(deadline, what, async () => {
     const out: HelperResult[] = [];
+    let failed = false;
     for (const [i, step] of steps.entries()) {
+      if (failed && !step.always) continue;
       const input = i === 0 ? stdin : undefined;
       const { argv, workdir } = asExec(step, input !== undefined);
       const proc = await sandbox.exec(argv, {
@@ -236,7 +238,7 @@ export async function execSteps(sandbox: Sandbox, steps: HelperStep[], options: 
       const feeding = input === undefined ? Promise.resolve() : feed(proc.stdin, input);
       const [stdout, stderr, exitCode] = await Promise.all([proc.stdout.readBytes(), proc.stderr.readBytes(), proc.wait(), feeding]);
       out.push({ stdout, stderr, exitCode });
-      if (exitCode !== 0 && !step.mayFail) break;
+      if (exitCode !== 0 && !step.mayFail) failed = true;
     }
     return out;
   });

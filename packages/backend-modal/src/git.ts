@@ -114,7 +114,7 @@ export function createModalGitRunner(pool: SandboxPool, deadlines: Required<Moda
  * A git sequence (GitRunner.sequence) as helper steps: the probe, each git step, and one sync after them when a step
  * changes the repository. Exported for an agent run that commits in its own request (`after.commit`).
  */
-export function gitSequenceSteps(scope: ProjectScope, steps: GitStep[]): HelperStep[] {
+export function gitSequenceSteps(scope: ProjectScope, steps: GitStep[], { sync = true }: { sync?: boolean } = {}): HelperStep[] {
   const workTree = volumePath(scope);
   const env = gitEnv(workTree);
   // git only inside an existing repository (a sequence's steps run without waiting for the probe's answer): checked
@@ -127,8 +127,9 @@ export function gitSequenceSteps(scope: ProjectScope, steps: GitStep[]): HelperS
     ...(step.mayFail ? { mayFail: true } : {}),
   }));
   // One sync after the steps instead of one per changing step: it runs unless a step that may not fail failed (the
-  // operation then fails, and git's own lock files leave the repository as it was).
-  const syncs = steps.some((step) => MUTATING.has(step.args[0] ?? ''));
+  // operation then fails, and git's own lock files leave the repository as it was). `sync: false`: the caller's
+  // request syncs after it anyway (an agent run's, at its end).
+  const syncs = sync && steps.some((step) => MUTATING.has(step.args[0] ?? ''));
   return [{ argv: [...PROBE, workTree] }, ...commands, ...(syncs ? [{ argv: ['sync', MOUNT.volume] }] : [])];
 }
 

@@ -5,12 +5,14 @@
  * process start under gVisor on Modal).
  *
  * Wire format, both ways: frames `[u32 header length][u32 body length][header JSON][body]` (big-endian).
- *   request  header `{ id, timeoutMs, stream?, steps: [{ argv, env?, cwd?, mayFail? }] }`, body = the first step's
+ *   request  header `{ id, timeoutMs, stream?, steps: [{ argv, env?, cwd?, mayFail?, always? }] }`, body = the first step's
  *            stdin; `stream`: the first step's output comes as it is written, in frames `{ id, fd }` (1 or 2);
  *   response header `{ id, results: [{ code, out, err }] }` (code: exit status, 128 + signal when killed; out, err:
  *            lengths), body = each step's stdout then stderr.
  * A request's steps run one after another, stopping after one that fails unless it may (a probe, add, commit and
- * rev-parse make one request: one round trip for a commit). Requests are independent: the helper runs them
+ * rev-parse make one request: one round trip for a commit); a step marked `always` runs even then (the volume's
+ * `sync` at the end of an agent run's request, whatever became of the run and its after-steps). The steps that ran
+ * answer, in order. Requests are independent: the helper runs them
  * concurrently, each step in a session of its own (killed as a whole when the request's time is up), with the
  * sandbox's environment plus the step's `env`. One TaskExecStdinWrite carries every request
  * queued while the previous write was in flight; responses stream back on the exec's stdout, already being read.
@@ -255,9 +257,10 @@ function run(request, stdin) {
     if (ended && inflight === 0) process.exit(0);
     arm();
   };
-  const next = (i) => {
+  const next = (i, failed) => {
     if (i >= request.steps.length) return answer();
     const command = request.steps[i];
+    if (failed && !command.always) return next(i + 1, failed);
     // A streamed request streams its first step (an agent run); the steps after it (its commit, reads) answer whole.
     const stream =
       request.stream && i === 0
@@ -274,14 +277,13 @@ function run(request, stdin) {
         if (stream) keeper.end();
         results.push({ code, out: out.length, err: err.length });
         bodies.push(out, err);
-        if (code !== 0 && !command.mayFail) return answer();
-        next(i + 1);
+        next(i + 1, failed || (code !== 0 && !command.mayFail));
       },
       stream,
       kept,
     );
   };
-  next(0);
+  next(0, false);
 }
 // A large request (a file's content) comes in many pipe reads: they are kept as they come and joined once the frame
 // is complete, not joined on every read (that copies the whole request again for each 64 KiB).
@@ -324,6 +326,8 @@ export interface HelperStep {
   workdir?: string;
   /** Go on with the next step even when this one exits non-zero (otherwise the request ends there). */
   mayFail?: boolean;
+  /** Run even after a step that failed and may not have (the others after it are skipped). */
+  always?: boolean;
   /** Directories that must exist, else the step ends with 125 without being started (git in a project's repository). */
   requires?: string[];
 }
@@ -447,6 +451,7 @@ class Connection {
         ...(s.env ? { env: s.env } : {}),
         ...(s.workdir ? { cwd: s.workdir } : {}),
         ...(s.mayFail ? { mayFail: true } : {}),
+        ...(s.always ? { always: true } : {}),
         ...(s.requires ? { requires: s.requires } : {}),
       })),
     };

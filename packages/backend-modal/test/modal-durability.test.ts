@@ -65,7 +65,32 @@ lane('Modal backend on Modal semantics (emulator)', () => {
     expect((await run.result).filesChanged).toContain('agent.txt');
     await emu().killSandbox(await sandboxId(b, scope.userId));
     expect(await b.files.readText(scope, 'agent.txt')).toBe('by the agent');
-  }, 90_000);
+
+    // A turn with its commit and read in the run's own request: one volume commit at the request's end covers the
+    // run's files and its commit, before the result is reported.
+    scripted().setScript([{ text: 'Writing.', toolUses: [{ name: 'Write', input: { file_path: 'turn.txt', content: 'turned' } }] }, { text: 'Done.' }]);
+    const turn = b.runClaude({ scope, prompt: 'turn', after: { commit: { subject: 'Turn' }, read: ['turn.txt'] } });
+    for await (const event of turn) void event;
+    const { after } = await turn.result;
+    expect(after?.files).toEqual({ 'turn.txt': 'turned' });
+    await emu().killSandbox(await sandboxId(b, scope.userId));
+    expect(await b.files.readText(scope, 'turn.txt')).toBe('turned');
+    expect((await b.git.log(scope)).commits[0]).toMatchObject({ hash: after!.commit!.hash, message: 'Turn\n\nDone.' });
+
+    // A run that fails after writing (cancelled while the model hangs): nothing is committed, but what it wrote is
+    // on the volume when the failure is reported (the request's sync runs whatever became of the run).
+    scripted().setScript([
+      { text: 'Writing.', toolUses: [{ name: 'Write', input: { file_path: 'half.txt', content: 'half' } }] },
+      { text: 'x', fault: { hang: true } },
+    ]);
+    const controller = new AbortController();
+    const failed = b.runClaude({ scope, prompt: 'half', signal: controller.signal, after: { commit: { subject: 'Never' } } });
+    for await (const event of failed) if (event.type === 'tool_result') controller.abort();
+    await expect(failed.result).rejects.toThrow();
+    await emu().killSandbox(await sandboxId(b, scope.userId));
+    expect(await b.files.readText(scope, 'half.txt')).toBe('half');
+    expect((await b.git.log(scope)).commits[0]!.message).toBe('Turn\n\nDone.');
+  }, 120_000);
 
   it('a write made in one sandbox is on the volume for a new sandbox as soon as the call returns', async () => {
     const b = make();
