@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBackendError } from '@dreamcore/runtime-core';
 import { openPgliteDatabase, type PgliteDatabase } from '../src/db/pglite.js';
 import { createSupabaseDatabase, type SupabaseDatabase } from '../src/db/supabase.js';
-import { openPostgresDatabase, type PostgresDatabase } from '../src/db/postgres.js';
+import pg from 'pg';
+import { JOB_EVENTS_AFTER_SQL, openPostgresDatabase, type PostgresDatabase } from '../src/db/postgres.js';
 import { registerRepositoryContract, uniqueEmail, type RepositoryLane } from './support/db-contract.js';
 import { pg15LaneSkipped, startPg15Stack, type Pg15Stack } from './support/pg15.js';
 
@@ -428,6 +429,32 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
       expect(events.map((e) => `${e.jobId}:${e.seq}:${e.type}`).sort()).toEqual(expired.flatMap((job) => [`${job.id}:1:started`, `${job.id}:2:failed`]).sort());
       expect(await db.service.getJob(alive.job.id)).toMatchObject({ status: 'pending' });
       expect(await db.coordination.failExpiredJobs('gone', () => ({ type: 'failed', payload: {} }))).toEqual([]);
+    });
+
+    it("another instance's tail read is a range scan of each job's events, also in the plan a prepared statement keeps", async () => {
+      const user = await lane.createUser();
+      const job = await db.service.createJob(user, (await db.forUser(user).createProject(user, 'Long stream')).id);
+      const sql = new pg.Client({ connectionString: stack.connectionString('direct') });
+      await sql.connect();
+      try {
+        // A long job's events (and the table's statistics knowing them), and the plan kept for every call.
+        await sql.query(
+          `insert into public.job_events (job_id, seq, type, payload) select $1, n, 'stream', '{"deltas":["x"]}' from generate_series(1, 20000) n`,
+          [job.id],
+        );
+        await sql.query('analyze public.job_events');
+        await sql.query('set plan_cache_mode = force_generic_plan');
+        await sql.query(`prepare tail (uuid[], int[]) as ${JOB_EVENTS_AFTER_SQL}`);
+        const plan = (await sql.query(`explain execute tail('{${job.id}}', '{19990}')`)).rows
+          .map((row: Record<string, string>) => row['QUERY PLAN'])
+          .join('\n');
+        expect(plan).toMatch(/Index Scan using job_events_pkey on job_events/);
+        expect(plan).not.toMatch(/Seq Scan on job_events/);
+        const tail = await db.service.jobEventsAfter([{ jobId: job.id, seq: 19_990 }]);
+        expect(tail.map((e) => e.seq)).toEqual([19_991, 19_992, 19_993, 19_994, 19_995, 19_996, 19_997, 19_998, 19_999, 20_000]);
+      } finally {
+        await sql.end();
+      }
     });
 
     it('notifications: a job event write notifies once, jobId:lastSeq of every job in it; shared secrets and rate limits are one for every connection', async () => {

@@ -104,6 +104,17 @@ const SERVICE_SESSION = `select set_config('request.jwt.claims', '{"role":"servi
 const NOTIFY_ENTRIES = 150;
 
 /**
+ * Another instance's tail read: the rows after each job's seq, as a range scan of the primary key per job (lateral).
+ * As a plain join, the generic plan a prepared statement settles on after five calls guesses that `seq > $n` keeps a
+ * third of the table and hash-joins it over a scan of all of job_events: every read read every row, 3.5 ms a read at
+ * 40 000 rows in the cluster bench (pg_stat_statements) and growing with the table; this way 0.14 ms.
+ */
+export const JOB_EVENTS_AFTER_SQL = `select e.*
+  from unnest($1::uuid[], $2::int[]) as w (job_id, seq)
+  cross join lateral (select * from public.job_events j where j.job_id = w.job_id and j.seq > w.seq order by j.seq) e
+  order by e.job_id, e.seq`;
+
+/**
  * The job events' hot path (every flush's write, every tail read of another instance) is one statement in one round
  * trip on connections of its own that are `service_role` for their whole session, instead of the four round trips of
  * a service transaction (begin, claims, statement, commit) on the shared pool. Prepared once per connection.
@@ -154,13 +165,7 @@ class PostgresServiceRepository extends PgliteServiceRepository {
 
   override async jobEventsAfter(after: readonly { jobId: string; seq: number }[]): Promise<JobEventRecord[]> {
     if (after.length === 0) return [];
-    const rows = await this.hot(
-      'dreamcore_job_events_after',
-      `select e.* from unnest($1::uuid[], $2::int[]) as w (job_id, seq)
-       join public.job_events e on e.job_id = w.job_id and e.seq > w.seq
-       order by e.job_id, e.seq`,
-      [after.map((a) => a.jobId), after.map((a) => a.seq)],
-    );
+    const rows = await this.hot('dreamcore_job_events_after', JOB_EVENTS_AFTER_SQL, [after.map((a) => a.jobId), after.map((a) => a.seq)]);
     return rows.map(toJobEvent);
   }
 }
