@@ -14,11 +14,20 @@
  *
  * The rate: 50 text deltas a second per job, all 150 at once, for 5 s (BENCH_CLUSTER_DELTAS_PER_S and
  * BENCH_CLUSTER_TOKENS change it). The server forwards only text deltas (runtime-core agent/stream-json.ts: one
- * `stream` event per `text_delta` line of the CLI's `--include-partial-messages`), and a real generation spends most
- * of its time in tool calls and tool runs, which stream none. A model writes some 50–80 tokens a second and a
- * `text_delta` carries one token or more, so 50 a second is the most one job streams; a real CLI session has been
- * seen sending 13 deltas in 10.6 s (github.com/pacepace/3tears, release v0.16.1). 7 500 events a second for 150 jobs
- * is therefore far above what 150 real jobs send: a stress figure, kept as the default.
+ * `stream` event per `text_delta` line of the CLI's `--include-partial-messages`; tool input streams as
+ * `input_json_delta`, which it does not forward). A real Claude Code stream, captured at the API
+ * (github.com/RavenStorm-bit/claude-code-api-logger, responses-analysis-clean.md): a claude-3-7-sonnet reply of 32
+ * output tokens came in 17 `content_block_delta` events, about 2 tokens a delta; at a model's 50–80 tokens a second
+ * that is 25–40 text deltas a second while a text block streams. A turn's text is a sentence or two between tool
+ * calls, so over a whole generation it is a few a second (a real CLI session has been seen sending 13 deltas in
+ * 10.6 s, github.com/pacepace/3tears, release v0.16.1). 50 a second for every job at once is above the real peak
+ * (by 1.25–2×) and far above the real average: a stress figure, kept as the default.
+ *
+ * Besides latency it reports, per token, the CPU each group of processes spent and the statements PostgreSQL ran
+ * (pg_stat_statements): the work per event, which a busy shared machine changes less than it changes latency.
+ * BENCH_CLUSTER_ONLY=1 or 3 runs one of the two; BENCH_CLUSTER_PHASES prints the phases, the costliest statements
+ * and the p99 of each 100 ms; JOB_EVENT_FLUSH_MS tries another batch window; CLUSTER_NODE_ARGS (scripts/cluster.ts)
+ * gives the instances node options such as `--cpu-prof`.
  *
  * The jobs start together and end together: 150 agent starts and 150 commits in the same second are not a real
  * service's load (there they spread over minutes), so the streams begin once every job runs and every client follows
@@ -44,6 +53,8 @@ const TOKENS = Number(process.env.BENCH_CLUSTER_TOKENS) || 250;
 const TOKEN_INTERVAL_MS = 1000 / (Number(process.env.BENCH_CLUSTER_DELTAS_PER_S) || 50);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+/** BENCH_CLUSTER_PHASES: (sent at, latency) of every token, to see whether the slow ones come together. */
+const timeline: [number, number][] = [];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Result {
@@ -57,6 +68,11 @@ interface Result {
   remoteShare: number;
   /** CPU seconds per second of streaming, per group of processes. */
   cpu: Record<string, number>;
+  /** CPU microseconds per token streamed, per group: the work per event, whatever else the machine runs. */
+  cpuPerToken: Record<string, number>;
+  /** Statements PostgreSQL ran (pg_stat_statements) per second while streaming, and per token sent: the round trips. */
+  statementsPerS: number;
+  statementsPerToken: number;
 }
 
 /** Ten at a time: set-up is not what is measured. */
@@ -178,29 +194,38 @@ async function run(instances: number): Promise<Result> {
   const t0 = performance.now();
   const phase = (name: string) => process.env.BENCH_CLUSTER_PHASES && console.error(`    ${((performance.now() - t0) / 1000).toFixed(1)} s ${name}`);
   const model = new FakeModel(JOBS);
-  const cluster = await startCluster(instances, {
-    ANTHROPIC_API_KEY: 'sk-bench',
-    ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
-    GEMINI_API_KEY: 'x',
-    GEMINI_BASE_URL: 'http://127.0.0.1:9',
-    CLAUDE_PATH: path.join(here, 'fake-claude-stream.sh'),
-    AGENT_ISOLATION: 'none',
-    AGENT_NICENESS: '0',
-    GAME_CHECK: 'false',
-    MAX_JOBS_TOTAL: String(JOBS + 10),
-    DAILY_PROJECT_LIMIT: '-1',
-    DAILY_MESSAGE_LIMIT: '-1',
-    RATE_LIMIT_PER_MIN: '100000',
-    WS_MESSAGES_PER_MIN: '100000',
-    WS_AI_MESSAGES_PER_MIN: '100000',
-    DATABASE_POOL_SIZE: '20',
-    LOG_LEVEL: 'error',
-  });
+  const cluster = await startCluster(
+    instances,
+    {
+      ANTHROPIC_API_KEY: 'sk-bench',
+      ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
+      GEMINI_API_KEY: 'x',
+      GEMINI_BASE_URL: 'http://127.0.0.1:9',
+      CLAUDE_PATH: path.join(here, 'fake-claude-stream.sh'),
+      AGENT_ISOLATION: 'none',
+      AGENT_NICENESS: '0',
+      GAME_CHECK: 'false',
+      MAX_JOBS_TOTAL: String(JOBS + 10),
+      DAILY_PROJECT_LIMIT: '-1',
+      DAILY_MESSAGE_LIMIT: '-1',
+      RATE_LIMIT_PER_MIN: '100000',
+      WS_MESSAGES_PER_MIN: '100000',
+      WS_AI_MESSAGES_PER_MIN: '100000',
+      DATABASE_POOL_SIZE: '20',
+      LOG_LEVEL: 'error',
+      // To try another batch window (the server's default with DATABASE_URL otherwise).
+      ...(process.env.JOB_EVENT_FLUSH_MS ? { JOB_EVENT_FLUSH_MS: process.env.JOB_EVENT_FLUSH_MS } : {}),
+    },
+    { statementStats: true },
+  );
   const latencies: number[] = [];
   let lost = 0;
   let duplicated = 0;
   let outOfOrder = 0;
   let remote: number;
+  let statementsPerS: number;
+  const cpuPerToken: Record<string, number> = {};
+  let statementsPerToken: number;
   const cpu: Record<string, number> = {};
   try {
     const sql = new pg.Client({ connectionString: cluster.postgres.connectionString });
@@ -243,6 +268,7 @@ async function run(instances: number): Promise<Result> {
           if (m.type === 'stream' && m.content) {
             for (const match of m.content.matchAll(/⟨(\d+)@([\d.]+)⟩/g)) {
               latencies.push(at - Number(match[2]));
+              if (process.env.BENCH_CLUSTER_PHASES) timeline.push([Number(match[2]), at - Number(match[2])]);
               if (Number(match[1]) === TOKENS - 1) lastToken = true;
             }
           }
@@ -264,6 +290,10 @@ async function run(instances: number): Promise<Result> {
         .split(' ')[1],
     );
     const servers = cluster.instances.map((i) => i.process.pid!);
+    await sql.query('create extension if not exists pg_stat_statements');
+    const statementCount = async () => Number((await sql.query<{ n: string }>('select coalesce(sum(calls), 0) as n from pg_stat_statements')).rows[0]!.n);
+    await sql.query('select pg_stat_statements_reset()');
+    const statementsBefore = await statementCount();
     const before = { servers: cpuSeconds(servers), postgres: cpuSeconds([postmaster]), bench: process.cpuUsage() };
     const streamStart = performance.now();
     await model.stream(TOKENS);
@@ -273,10 +303,32 @@ async function run(instances: number): Promise<Result> {
     cpu.postgres = cpuBetween(before.postgres, after.postgres, false) / streamSeconds;
     cpu['bench (model + clients)'] = (after.bench.user + after.bench.system) / 1e6 / streamSeconds;
     cpu['CLIs (cat)'] = cpuBetween(before.servers, after.servers, true) / streamSeconds;
+    for (const [name, cores] of Object.entries(cpu)) cpuPerToken[name] = (cores * streamSeconds * 1e6) / (JOBS * TOKENS);
+    const statements = (await statementCount()) - statementsBefore - 1; // less this count's own statement
+    if (process.env.BENCH_CLUSTER_PHASES) {
+      const top = await sql.query<{ calls: string; ms: number; query: string }>(
+        "select calls, round(total_exec_time) as ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) as query from pg_stat_statements order by total_exec_time desc limit 6",
+      );
+      for (const r of top.rows) console.error(`    ${r.calls} calls, ${r.ms} ms: ${r.query}`);
+    }
+    statementsPerS = statements / streamSeconds;
+    statementsPerToken = statements / (JOBS * TOKENS);
     phase('streams written');
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && !clients.every((c) => c.hasLastToken())) await sleep(50);
     phase('every last delta in');
+    if (process.env.BENCH_CLUSTER_PHASES) {
+      const windows = new Map<number, number[]>();
+      for (const [sent, latency] of timeline) {
+        const w = Math.floor((sent - streamStart) / 100);
+        const samples = windows.get(w);
+        if (samples) samples.push(latency);
+        else windows.set(w, [latency]);
+      }
+      const p99s = [...windows].sort((a, b) => a[0] - b[0]).map(([, l]) => Math.round(pct(l, 99)));
+      console.error(`    p99 of each 100 ms of streaming: ${p99s.join(' ')}`);
+      timeline.length = 0;
+    }
     model.end();
     for (const c of clients) {
       const end = await Promise.race([
@@ -310,6 +362,9 @@ async function run(instances: number): Promise<Result> {
     outOfOrder,
     remoteShare: remote / JOBS,
     cpu,
+    cpuPerToken,
+    statementsPerS,
+    statementsPerToken,
   };
 }
 
@@ -320,7 +375,11 @@ function describe(label: string, r: Result): void {
   console.log(
     `  ${label} token → client p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms (${r.samples} samples` +
       `${r.remoteShare > 0 ? `, ${Math.round(r.remoteShare * 100)}% of clients on another instance than their job` : ''}); ` +
-      `lost ${r.lost}, duplicated ${r.duplicated}, out of order ${r.outOfOrder}; CPU cores while streaming: ${cpu}`,
+      `lost ${r.lost}, duplicated ${r.duplicated}, out of order ${r.outOfOrder}; CPU cores while streaming: ${cpu}; ` +
+      `CPU µs per token: ${Object.entries(r.cpuPerToken)
+        .map(([name, us]) => `${name.split(' ')[0]} ${us.toFixed(0)}`)
+        .join(', ')}; ` +
+      `PostgreSQL statements ${Math.round(r.statementsPerS)}/s (${r.statementsPerToken.toFixed(3)} per token)`,
   );
 }
 
@@ -328,10 +387,13 @@ export async function benchCluster(): Promise<Measurement[]> {
   section(
     `cluster: ${JOBS} concurrent jobs × ${TOKENS} deltas (${Math.round(1000 / TOKEN_INTERVAL_MS)}/s each) over the round-robin proxy, each followed by a client socket on a random instance (PostgreSQL 15)`,
   );
-  const one = await run(1);
-  describe('1 instance: ', one);
-  const three = await run(3);
-  describe('3 instances:', three);
+  // BENCH_CLUSTER_ONLY=3 (or 1) runs one of the two, to try a change quickly; the figures compare both.
+  const only = Number(process.env.BENCH_CLUSTER_ONLY) || 0;
+  const one = only === 3 ? null : await run(1);
+  if (one) describe('1 instance: ', one);
+  const three = only === 1 ? null : await run(3);
+  if (three) describe('3 instances:', three);
+  if (!one || !three) return [];
   const broken = (r: Result) => r.lost + r.duplicated + r.outOfOrder;
   const met = three.p99 <= 25 && broken(three) === 0;
   console.log(`  goal: 3 instances p99 ≤ 25 ms, 0 lost, 0 duplicated: ${met ? 'met' : 'NOT met'}`);

@@ -96,7 +96,7 @@ export async function runPostgres(dataDir: string, logFile: string, settings: st
 }
 
 /** A throw-away PostgreSQL 15 on a random loopback port (trust auth, durability off: it is deleted on stop). */
-export async function startPostgres(options: { maxConnections?: number } = {}): Promise<Postgres> {
+export async function startPostgres(options: { maxConnections?: number; statementStats?: boolean } = {}): Promise<Postgres> {
   const initdb = pgBinary('initdb');
   if (!initdb) throw new Error(`PostgreSQL 15 not found in ${PG_BIN_DIRS.join(', ')}: run npm run setup (apt-get install postgresql-15)`);
   const dir = mkdtempSync(path.join(tmpdir(), 'dreamcore-cluster-pg-'));
@@ -112,6 +112,8 @@ export async function startPostgres(options: { maxConnections?: number } = {}): 
       `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}`,
       `-c max_connections=${options.maxConnections ?? 200}`,
       '-c fsync=off -c synchronous_commit=off -c full_page_writes=off',
+      // pg_stat_statements counts statements as they end (pg_stat_database's counters can lag by seconds).
+      ...(options.statementStats ? ['-c shared_preload_libraries=pg_stat_statements'] : []),
     ].join(' ');
     try {
       stopCluster = await runPostgres(dataDir, logFile, settings);
@@ -152,9 +154,14 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/** CLUSTER_NODE_ARGS: options for every instance's node (say `--cpu-prof --cpu-prof-dir=/tmp/prof`, which NODE_OPTIONS refuses). */
+function nodeArgs(): string[] {
+  return process.env.CLUSTER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+}
+
 /** One server process with DATABASE_URL; resolves once it listens. */
 export function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'server/src/cli.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs(), '--conditions=source', '--import', 'tsx', 'server/src/cli.ts'], {
     cwd: root,
     env: { ...env, INSTANCE_ID: `instance-${name}-${Math.random().toString(36).slice(2, 8)}` },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -219,8 +226,8 @@ function startProxy(targets: () => Instance[]): Promise<http.Server> {
  * Postgres, `count` instances and the proxy. `env` adds to (and overrides) the instances' environment; the data
  * directory is one temp dir for all of them.
  */
-export async function startCluster(count: number, env: Record<string, string> = {}): Promise<Cluster> {
-  const postgres = await startPostgres();
+export async function startCluster(count: number, env: Record<string, string> = {}, options: { statementStats?: boolean } = {}): Promise<Cluster> {
+  const postgres = await startPostgres(options);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'dreamcore-cluster-data-'));
   const instanceEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
