@@ -20,14 +20,15 @@
  *   4. afterwards kills whatever the agent left in its session, puts `.git` back if the agent moved it, gives the
  *      project and state dirs and `.git` back to root, syncs the volume (a run with `after` leaves that to the last
  *      step of its helper request, which runs whatever became of the run: one volume commit per turn, not two), and
- *      prints the changed paths after a per-run marker line.
+ *      prints the changed paths after a per-run marker line (through the helper, the diff of the manifests, the
+ *      removal of the run's files and the sync are the request's own last steps: runTail).
  * Each process it starts is paid on every run, so it starts few: shell builtins where they do, one `find` walk for
  * each ownership change and the manifest taken with it.
  *
  * Cancel and timeout: Modal has no per-process kill, so a second command (KILL_SCRIPT, through the helper too) sends
  * SIGTERM, then SIGKILL after 1 s, to the run's session (`pkill -s`), found through a pid file named by the run's random marker; a flag
  * file covers a cancel that arrives before the CLI has started. A watchdog inside the sandbox enforces the bound even
- * if this process dies. Sandbox death mid-run is SANDBOX_ERROR.
+ * if this process dies (the helper's `watch` on the run's step; a subshell's sleep when the run is an exec). Sandbox death mid-run is SANDBOX_ERROR.
  *
  * The provider key never enters the sandbox: the agent gets a per-run token for the key proxy (runtime-core's
  * `startKeyProxy`) that runs in this process on a fixed port and that sandboxes reach only at its public URL
@@ -75,7 +76,8 @@ const WATCHDOG_GRACE_S = 30;
 
 /**
  * `sh -c RUN_SCRIPT <marker> <NAME=value>... <claude> <args>...`, with DC_P (project dir), DC_S (state dir),
- * DC_U (agent uid, 0 = unconfined), DC_N (run marker), DC_SKILLS / DC_ALL_SKILLS, DC_HARD (watchdog seconds).
+ * DC_U (agent uid, 0 = unconfined), DC_N (run marker), DC_SKILLS / DC_ALL_SKILLS, DC_HARD (watchdog seconds; empty:
+ * the helper's watch is the watchdog), DC_HELPER (1: run as a helper request's first step, see runTail).
  */
 const RUN_SCRIPT = String.raw`
 set -u
@@ -142,10 +144,14 @@ if [ ! -e "$R/$N.cancel" ]; then
   exec 3<&-
   echo "$pid" > "$R/$N.pid"
   [ -e "$R/$N.cancel" ] && pkill -TERM -s "$pid"
-  ( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep "$DC_HARD" & s=$!; wait $s; pkill -KILL -s "$pid" ) >/dev/null 2>&1 &
-  watchdog=$!
+  # The watchdog: the command helper's own (a step's watch: no process started) when DC_HARD is empty.
+  watchdog=
+  if [ -n "$DC_HARD" ]; then
+    ( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep "$DC_HARD" & s=$!; wait $s; pkill -KILL -s "$pid" ) >/dev/null 2>&1 &
+    watchdog=$!
+  fi
   wait "$pid"; code=$?
-  kill "$watchdog" 2>/dev/null
+  [ -z "$watchdog" ] || kill "$watchdog" 2>/dev/null
   # What the agent left: its session, and anything it detached into a session of its own. Confined, every process of
   # the run is the agent's uid's (setpriv drops it before the CLI starts), so one pkill by uid is both.
   if [ "$U" != 0 ]; then pkill -KILL -U "$U" 2>/dev/null; else pkill -KILL -s "$pid" 2>/dev/null; fi
@@ -174,11 +180,14 @@ if [ "$gitino" != none ] && [ "$now" != "$gitino" ]; then
     after_walk
   fi
 fi
-# DC_SYNC=0: the request this runs in syncs at its end, after the run's after-steps (one volume commit per turn).
-[ "\${DC_SYNC:-1}" = 0 ] || sync @VOL@
+# DC_HELPER=1: the command helper's request this runs in does the rest as its own steps after it (the manifests' diff
+# and the files' removal, then the turn's one volume commit after the run's after-steps): no sync, sort, uniq or rm
+# started here.
+[ "\${DC_HELPER:-0}" = 1 ] && exit $code
+sync @VOL@
 printf '\n@@dreamcore-files-%s\n' "$N"
 # The manifest lines in one manifest only: their paths are those whose size or time differ, or that are there before
-# or after only (the backend takes each line's path, drops repeats and sorts: two process starts fewer per run).
+# or after only (the backend takes each line's path, drops repeats and sorts).
 LC_ALL=C sort "$R/$N.before" "$R/$N.after" | uniq -u
 rm -f "$R/$N.before" "$R/$N.after" "$R/$N.pid" "$R/$N.git" "$R/$N.now"
 exit $code
@@ -258,18 +267,9 @@ function afterSteps(scope: ProjectScope, after: NonNullable<RunClaudeRequest['af
     ...(after.commit ? [{ argv: ['@commit-message', after.commit.subject, '-', messageFile] }, ...sequence] : []),
     ...reads.map((path) => readStep(scope, path, maxFileBytes)),
     ...(after.commit ? [{ argv: ['@remove', messageFile], mayFail: true }] : []),
-    // The turn's one volume commit (RUN_SCRIPT leaves it to this request: DC_SYNC=0), after the run and its commit,
-    // whatever became of them: nothing the run wrote is reported before it is durable, a failed run's writes too.
-    { argv: ['sync', MOUNT.volume], always: true },
   ];
-  const answer = (answered: HelperResult[]): AfterRunDone => {
+  const answer = (results: HelperResult[]): AfterRunDone => {
     const stderr = (r: HelperResult) => ({ ...r, stderr: new TextDecoder().decode(r.stderr) });
-    // The sync always runs: it is the last answer.
-    const results = answered.slice(0, -1);
-    const synced = answered.at(-1);
-    if (synced?.exitCode !== 0) {
-      throw createError('INTERNAL', `the volume could not be synced: ${synced ? stderr(synced).stderr.trim().slice(0, 300) : 'no answer'}`);
-    }
     let at = 0;
     let message: string | undefined;
     let committed: ReturnType<typeof commitOutcome> | undefined;
@@ -286,6 +286,26 @@ function afterSteps(scope: ProjectScope, after: NonNullable<RunClaudeRequest['af
     return { message, commit: committed ?? undefined, files };
   };
   return { steps, answer };
+}
+
+/**
+ * The last steps of a run's helper request, after RUN_SCRIPT (DC_HELPER=1) and its after-steps, both `always`: they
+ * run whatever became of the run. The run's changed files (the helper's `@changed`: the manifests' diff and the
+ * run's files removed, no sort, uniq or rm started), then the turn's one volume commit: nothing the run wrote is
+ * reported before it is durable, a failed or cancelled run's writes too.
+ */
+function runTail(marker: string): HelperStep[] {
+  const file = (ext: string) => `${RUNS_DIR}/${marker}.${ext}`;
+  return [
+    { argv: ['@changed', file('before'), file('after'), file('pid'), file('git'), file('now')], always: true },
+    { argv: ['sync', MOUNT.volume], always: true },
+  ];
+}
+
+/** `path<TAB>size:time` (RUN_SCRIPT's manifest line): the path is everything before the last tab. */
+function manifestPath(line: string): string | null {
+  const tab = line.lastIndexOf('\t');
+  return tab > 0 ? line.slice(0, tab) : null;
 }
 
 function readAnswerOrNull(result: { exitCode: number; stdout: Uint8Array; stderr: string }, path: string, maxFileBytes: number): string | null {
@@ -369,6 +389,7 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
     if (!confined) env.IS_SANDBOX = '1';
     const pairs = Object.entries(env).map(([key, value]) => `${key}=${value}`);
     const argv = ['sh', '-c', RUN_SCRIPT, `dreamcore-run-${marker}`, ...pairs, opts.claudePath, ...args];
+    const hardS = Math.ceil(timeoutMs / 1000) + WATCHDOG_GRACE_S;
     const execEnv = {
       DC_P: projectDir,
       DC_S: stateDir,
@@ -376,7 +397,7 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
       DC_N: marker,
       DC_SKILLS: (request.skills ?? []).join(' '),
       DC_ALL_SKILLS: request.skills === undefined ? '1' : '0',
-      DC_HARD: String(Math.ceil(timeoutMs / 1000) + WATCHDOG_GRACE_S),
+      DC_HARD: String(hardS),
     };
 
     let ending: 'timeout' | 'cancelled' | undefined;
@@ -398,13 +419,15 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
     live.add(onAbort);
 
     const changed: string[] = [];
+    /** The after-steps' answers, when they rode on the run's helper request. */
+    let afterAnswers: HelperResult[] | undefined;
     // `after` rides on the run's own helper request (see afterSteps); whatever did not run there is done here.
     const plan = request.after ? afterSteps(scope, request.after, `${RUNS_DIR}/${marker}.msg`, config.maxFileBytes) : null;
     const translator = new StreamJsonTranslator(run, {
       filesChanged: async () => [...new Set(changed)].sort(),
       after: async (resultLine) => {
         if (!request.after || !plan) return undefined;
-        const done = proc?.rest ? plan.answer(await proc.rest) : {};
+        const done = afterAnswers ? plan.answer(afterAnswers) : {};
         return afterRunWith(capabilities, scope, request.after, resultLine, done);
       },
     });
@@ -419,10 +442,16 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
         const helper = access.secret ? undefined : helperOf(sb);
         const streamed = helper
           ? await helper.spawn(
-              { argv, env: plan ? { ...execEnv, DC_SYNC: '0' } : execEnv },
+              {
+                argv,
+                // The helper's watch is the watchdog (no process started for it): the CLI's session is killed at
+                // the bound, the script goes on to give the project back to root.
+                env: { ...execEnv, DC_HARD: '', DC_HELPER: '1' },
+                watch: { pidFile: `${RUNS_DIR}/${marker}.pid`, afterMs: hardS * 1000 },
+              },
               new TextEncoder().encode(request.prompt),
               runBoundMs,
-              plan?.steps ?? [],
+              [...(plan?.steps ?? []), ...runTail(marker)],
             )
           : null;
         if (streamed) {
@@ -454,9 +483,8 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
       let inFiles = false;
       const onLine = (line: string) => {
         if (inFiles) {
-          // `path<TAB>size:time` (RUN_SCRIPT's manifest line): the path is everything before the last tab.
-          const tab = line.lastIndexOf('\t');
-          if (tab > 0) changed.push(line.slice(0, tab));
+          const path = manifestPath(line);
+          if (path !== null) changed.push(path);
         } else if (line === fileMarker) {
           inFiles = true;
         } else {
@@ -487,6 +515,21 @@ export function createModalAgent({ pool, client, config, capabilities }: ModalAg
       }
       // Killed without us asking: was it the sandbox that went?
       if (exitCode >= 128 && !ending && !(await sandboxIsRunning(sandbox, deadlines.rpcMs))) throw new SandboxGoneError('the sandbox ended during the run');
+      if (running.rest) {
+        // The request's answer came whole with the run's exit: the after-steps' answers, then runTail's two.
+        const answered = await running.rest;
+        const [diffed, synced] = answered.slice(-2);
+        afterAnswers = answered.slice(0, -2);
+        for (const line of new TextDecoder().decode(diffed?.stdout).split('\n')) {
+          const path = manifestPath(line);
+          if (path !== null) changed.push(path);
+        }
+        // A run that succeeded is not reported before its writes are durable (a failed or cancelled one keeps its code).
+        if (synced?.exitCode !== 0 && exitCode === 0 && !ending) {
+          const why = synced ? new TextDecoder().decode(synced.stderr).trim().slice(0, 300) : 'no answer';
+          throw createError('INTERNAL', `the volume could not be synced: ${why}`);
+        }
+      }
       await translator.finish({ exitCode, signal: null, reason: ending });
     } catch (error) {
       if (isSandboxGone(error)) {

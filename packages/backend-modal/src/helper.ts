@@ -41,7 +41,9 @@ import { SCOPE_OPS_SOURCE } from './scope-ops.js';
  *     when the run has no successful result line. `log` `-`: the result line the helper kept from the streamed
  *     first step of the same request (no log file, no `tee`: three process starts and a pipe hop fewer per run);
  *     otherwise a log file, removed either way;
- *   ['@remove', file...]: unlinks the files (missing ones are fine).
+ *   ['@remove', file...]: unlinks the files (missing ones are fine);
+ *   ['@changed', before, after, file...]: an agent run's changed files, the manifest lines that occur in one of the
+ *     two manifests only (agent.ts parses them), then unlinks the manifests and the files (no sort, uniq or rm).
  * Without a helper the same source runs in a `node -e` exec (BUILTIN_RUNNER): one implementation either way.
  */
 const BUILTINS_SOURCE = String.raw`(function () {
@@ -64,9 +66,26 @@ const BUILTINS_SOURCE = String.raw`(function () {
     }
     return [0, ''];
   };
+  const lines = (file) => {
+    try {
+      return fs.readFileSync(file, 'utf8').split('\n').filter((line) => line !== '');
+    } catch (error) {
+      return []; // a run that stopped before its walk wrote none
+    }
+  };
   return Object.assign({}, @SCOPE@, {
     '@probe': ([dir]) => [0, (isDir(dir) ? 'p' : '') + (isDir(dir + '/.git') ? 'r' : '')],
     '@remove': remove,
+    // The lines that occur once in the two manifests together (what sort | uniq -u printed: a path whose size or
+    // time differ, or that is there before or after only), then the run's files removed.
+    '@changed': ([before, after, ...files]) => {
+      const seen = new Map();
+      for (const line of lines(before).concat(lines(after))) seen.set(line, (seen.get(line) || 0) + 1);
+      remove([before, after, ...files]);
+      let out = '';
+      for (const [line, count] of seen) if (count === 1) out += line + '\n';
+      return [0, out];
+    },
     '@commit-message': ([subject, log, file], stdin, kept) => {
       let text = '';
       if (log === '-') text = (kept && kept.result) || '';
@@ -156,6 +175,38 @@ const frame = (header, body) => {
 process.stdout.on('error', () => process.exit(0));
 const fs = require('fs');
 const builtins = @BUILTINS@;
+// Every process of the session whose leader's id is in pidFile (what pkill -s does, with no pkill started): /proc's
+// stat says each process's session (the fourth field after the command's closing parenthesis).
+function killSession(pidFile) {
+  let sid = 0;
+  try {
+    sid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  } catch (error) {
+    return; // not started yet: the request's own bound ends the step
+  }
+  if (!Number.isInteger(sid) || sid <= 1) return;
+  let entries = [];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch (error) {
+    return;
+  }
+  for (const entry of entries) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync('/proc/' + entry + '/stat', 'utf8');
+    } catch (error) {
+      continue; // gone meanwhile
+    }
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]) !== sid) continue;
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+    } catch (error) {
+      // gone meanwhile
+    }
+  }
+}
 function step(command, stdin, timeoutMs, done, stream, kept) {
   const builtin = builtins[command.argv[0]];
   if (builtin) {
@@ -181,10 +232,12 @@ function step(command, stdin, timeoutMs, done, stream, kept) {
   const err = [];
   let finished = false;
   let killer;
+  let watchdog;
   const finish = (code) => {
     if (finished) return;
     finished = true;
     clearTimeout(killer);
+    clearTimeout(watchdog);
     done(code, Buffer.concat(out), Buffer.concat(err));
   };
   let child;
@@ -215,6 +268,8 @@ function step(command, stdin, timeoutMs, done, stream, kept) {
       // already gone
     }
   }, Math.max(0, timeoutMs));
+  // An agent run's bound (agent.ts): its CLI's session is killed, the step itself goes on (it cleans up after it).
+  if (command.watch) watchdog = setTimeout(() => killSession(command.watch.pidFile), Math.max(0, command.watch.afterMs));
   child.on('close', (code, signal) => finish(code === null ? 128 + (constants.signals[signal] || 0) : code));
 }
 // The last line of a streamed step's stdout that is a stream-json result (the CLI's), for '@commit-message -'.
@@ -330,6 +385,12 @@ export interface HelperStep {
   always?: boolean;
   /** Directories that must exist, else the step ends with 125 without being started (git in a project's repository). */
   requires?: string[];
+  /**
+   * A watchdog for a started command (an agent run): `afterMs` after its start, the helper SIGKILLs every process of
+   * the session whose leader's id is in `pidFile` (as `pkill -s` would), and the command goes on (to clean up after
+   * it). No process is started for it, and it holds even when the backend that asked has gone away.
+   */
+  watch?: { pidFile: string; afterMs: number };
 }
 
 export interface HelperCommand {
@@ -453,6 +514,7 @@ class Connection {
         ...(s.mayFail ? { mayFail: true } : {}),
         ...(s.always ? { always: true } : {}),
         ...(s.requires ? { requires: s.requires } : {}),
+        ...(s.watch ? { watch: s.watch } : {}),
       })),
     };
     let sent!: () => void;

@@ -11,11 +11,28 @@ import { describe, expect, it } from 'vitest';
 import { withReadCache } from '@dreamcore/runtime-core';
 import { CONFORMANCE_GAME, expectCode } from '@dreamcore/runtime-core/conformance';
 import { emulatorPrerequisites } from '../src/emulator/index.js';
-import { MOUNT } from '../src/index.js';
-import { helperOf } from '../src/client.js';
+import { MOUNT, type ModalBackend } from '../src/index.js';
+import { helperOf, readLines as readLinesInto } from '../src/client.js';
 import { sh, useEmulatedBackends } from './support/emulated.js';
 
 const lane = emulatorPrerequisites().ok ? describe : describe.skip;
+
+/**
+ * Counts the processes started in a user's sandbox while `fn` runs. The sandbox's last process id (/proc/loadavg, per
+ * PID namespace): ids are handed out in order, so the difference between two readings is the number of processes
+ * started in between, less the reading's own exec (measured first).
+ */
+async function processCounter(b: ModalBackend, userId: string) {
+  const lastPid = async () => Number((await sh(b, userId, 'cat /proc/loadavg')).trim().split(/\s+/)[4]);
+  const started = async (fn: () => Promise<unknown>) => {
+    const before = await lastPid();
+    await fn();
+    return (await lastPid()) - before;
+  };
+  const reading = await started(async () => undefined);
+  expect(reading).toBeGreaterThan(0);
+  return async (fn: () => Promise<unknown>) => (await started(fn)) - reading;
+}
 
 lane('Modal backend specifics (emulator)', () => {
   const { emulator, model, make } = useEmulatedBackends('specifics');
@@ -303,17 +320,7 @@ lane('Modal backend specifics (emulator)', () => {
     const scope = { userId: randomUUID(), projectId: randomUUID() };
     await b.files.write(scope, 'index.html', 'v0');
     await b.git.init(scope);
-    // The sandbox's last process id (/proc/loadavg, per PID namespace): ids are handed out in order, so the difference
-    // between two readings is the number of processes started in between, the reading's own exec included.
-    const lastPid = async () => Number((await sh(b, scope.userId, 'cat /proc/loadavg')).trim().split(/\s+/)[4]);
-    const started = async (fn: () => Promise<unknown>) => {
-      const before = await lastPid();
-      await fn();
-      return (await lastPid()) - before;
-    };
-    const reading = await started(async () => undefined);
-    expect(reading).toBeGreaterThan(0);
-    const spawned = async (fn: () => Promise<unknown>) => (await started(fn)) - reading;
+    const spawned = await processCounter(b, scope.userId);
     expect(
       await spawned(async () => {
         expect(await b.files.readText(scope, 'index.html')).toBe('v0');
@@ -332,6 +339,49 @@ lane('Modal backend specifics (emulator)', () => {
     expect(await spawned(() => b.files.delete(scope, 'a.txt'))).toBe(2);
     expect(await b.files.exists(scope, 'a.txt')).toBe(false);
   });
+
+  it('an agent turn starts few processes: the run script, the CLI and two walks; the diff, cleanup and watchdog are the helper’s', async () => {
+    // Each process start is paid on every turn (more under gVisor). Counted as above (the sandbox's last process id),
+    // with a model that uses no tool, so what is counted is the turn's own machinery plus what the CLI starts itself.
+    const b = make();
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'index.html', 'v0');
+    await b.git.init(scope);
+    const turn = async () => {
+      model().setScript([{ text: 'Nothing to do.' }]);
+      const run = b.runClaude({ scope, prompt: 'hello', after: { commit: { subject: 'Hello' }, read: ['index.html'] } });
+      for await (const event of run) void event;
+      const { after, filesChanged } = await run.result;
+      expect(after?.files?.['index.html']).toBe('v0');
+      expect(filesChanged).toEqual([]);
+    };
+    await turn(); // the first run makes the state and skills dirs
+    const started = await (await processCounter(b, scope.userId))(turn);
+    // 34 with the CLI this image pins, of which about 24 are the CLI's own (its git and shell probes, the same on the
+    // local backend). The turn's: the script's shell, the modes walk, the before walk and its chown, the CLI's start
+    // (setsid, setpriv and env exec into it), pkill, the after walk and its chown, the emulator's `sync` (its shell
+    // and mkfifo; Modal's is one process). Was 39: the manifests' sort and uniq, the rm and the watchdog's subshell
+    // and sleep are the helper's own steps now (`@changed`, a step's `watch`).
+    expect(started).toBeLessThanOrEqual(34);
+  }, 60_000);
+
+  it("the helper's watch kills a started command's session at its bound and lets the command go on", async () => {
+    const b = make();
+    const scope = { userId: randomUUID(), projectId: randomUUID() };
+    await b.files.write(scope, 'index.html', 'v0');
+    const sandbox = await b.userSandbox(scope.userId);
+    const helper = helperOf(sandbox)!;
+    await helper.ready();
+    const pidFile = `/tmp/watch-${randomUUID()}.pid`;
+    // A session of its own (as the agent's CLI has), which the step waits for, then reports on and goes on after.
+    const script = `setsid sh -c 'sleep 30 & wait' & pid=$!; echo $pid > ${pidFile}; wait $pid; echo "waited $?"; echo after`;
+    const streamed = (await helper.spawn({ argv: ['sh', '-c', script], watch: { pidFile, afterMs: 300 } }, new Uint8Array(0), 120_000))!;
+    let out = '';
+    await Promise.all([readLinesInto(streamed.stdout, (line) => (out += `${line}\n`)), streamed.wait()]);
+    expect(await streamed.wait()).toBe(0);
+    expect(out).toBe('waited 137\nafter\n');
+    expect(await sh(b, scope.userId, `pgrep -s "$(cat ${pidFile})" || true`)).toBe('');
+  }, 60_000);
 
   it('without a helper the same in-sandbox steps run as execs (node for the helper’s own steps), with the same answers', async () => {
     const b = make();
