@@ -10,11 +10,12 @@
  */
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { assetFileForAlias, createError, isBackendError, resolveInsideRoot, type FilesCapability, type GameCheckResult } from '@dreamcore/runtime-core';
 import { CHROMIUM_ARGS, GAME_ORIGIN, randomnessScript, serveProjectFile, VIRTUAL_EPOCH, type AssetReader } from './video/capture.js';
 import { defaultBrowserExecutable } from './video/index.js';
+import { loadPlaywright } from './lazy.js';
 
 /** `/user-assets/<userId>/<alias>` for a game, from the user's asset space on any backend's files capability. */
 export function assetReader(files: FilesCapability, userId: string): { userId: string; read: AssetReader } {
@@ -110,7 +111,7 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
 
   try {
     browser = await bounded(
-      chromium.launch({
+      (await loadPlaywright()).chromium.launch({
         executablePath: browserExecutable,
         headless: true,
         args: CHROMIUM_ARGS,

@@ -4,8 +4,9 @@
  * files rules, and the bytes land wherever that backend keeps files).
  */
 import { createHash } from 'node:crypto';
-import { ApiError, GoogleGenAI, Modality, type GenerateContentResponse } from '@google/genai';
+import type { ApiError, GenerateContentResponse, GoogleGenAI } from '@google/genai';
 import sharp from 'sharp';
+import { loadGenAI } from './lazy.js';
 import {
   createError,
   isBackendError,
@@ -417,7 +418,10 @@ function parseApiError(error: ApiError): GoogleErrorBody['error'] {
 }
 
 /** Maps whatever the SDK threw to the contract's errors. Messages carry the provider's text, never the key. */
-function providerError(error: unknown, context: { signal: AbortSignal | undefined; timeout: AbortSignal; timeoutMs: number; model: string }): BackendError {
+function providerError(
+  error: unknown,
+  context: { signal: AbortSignal | undefined; timeout: AbortSignal; timeoutMs: number; model: string; sdk: typeof import('@google/genai') },
+): BackendError {
   if (isBackendError(error)) return error;
   const cause = { cause: error };
   if (context.signal?.aborted) return createError('CANCELLED', 'image generation was cancelled', cause);
@@ -427,7 +431,7 @@ function providerError(error: unknown, context: { signal: AbortSignal | undefine
       details: { timeoutMs: context.timeoutMs },
     });
   }
-  if (error instanceof ApiError || (error as { name?: unknown })?.name === 'ApiError') {
+  if (error instanceof context.sdk.ApiError || (error as { name?: unknown })?.name === 'ApiError') {
     const status = (error as ApiError).status;
     const body = parseApiError(error as ApiError) ?? {};
     const reason = body.details?.find((d) => d.reason)?.reason;
@@ -482,8 +486,8 @@ export function createImageGenerator(options: ImageGeneratorOptions): GenerateIm
   // Listing the asset space and writing the new file is one step per user, so concurrent calls pick distinct aliases.
   const naming = new KeyedMutex();
   let client: GoogleGenAI | undefined;
-  const gemini = () =>
-    (client ??= new GoogleGenAI({
+  const gemini = (sdk: typeof import('@google/genai')) =>
+    (client ??= new sdk.GoogleGenAI({
       apiKey: apiKey as string,
       // The Gemini Developer API whatever GOOGLE_GENAI_USE_VERTEXAI says: the key and endpoint are for it.
       vertexai: false,
@@ -500,22 +504,24 @@ export function createImageGenerator(options: ImageGeneratorOptions): GenerateIm
     }
     const userSignal = request.signal;
     if (userSignal?.aborted) throw cancelled();
+    // Loaded before the provider's time starts: the first call of a process pays the SDK's import, not Gemini.
+    const sdk = await loadGenAI();
 
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = userSignal ? AbortSignal.any([userSignal, timeout]) : timeout;
     let response: GenerateContentResponse;
     try {
-      response = await gemini().models.generateContent({
+      response = await gemini(sdk).models.generateContent({
         model,
         contents: buildImagePrompt(req),
         config: {
-          responseModalities: [Modality.IMAGE],
+          responseModalities: [sdk.Modality.IMAGE],
           imageConfig: { aspectRatio: closestAspectRatio(req.width, req.height) },
           abortSignal: signal,
         },
       });
     } catch (error) {
-      throw providerError(error, { signal: userSignal, timeout, timeoutMs, model });
+      throw providerError(error, { signal: userSignal, timeout, timeoutMs, model, sdk });
     }
     const png = await processImage(imageFromResponse(response), req);
     const scope: AssetScope = { userId: req.scope.userId, assets: true };

@@ -8,7 +8,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type CDPSession, type Page, type Route } from 'playwright-core';
+import type { Browser, CDPSession, Page, Route } from 'playwright-core';
+import { loadPlaywright } from '../lazy.js';
 import { createError, isBackendError, resolveInsideRoot } from '@dreamcore/runtime-core';
 
 /** Flags that keep chromium quiet and reproducible on a closed network (see the Remotion field notes). */
@@ -159,7 +160,9 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
   const pageErrors: string[] = [];
   try {
     alive();
-    browser = await chromium.launch({
+    browser = await (
+      await loadPlaywright()
+    ).chromium.launch({
       executablePath: options.browserExecutable,
       headless: true,
       args: options.args ?? CHROMIUM_ARGS,

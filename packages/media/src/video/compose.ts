@@ -5,9 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { makeCancelSignal, openBrowser, renderMedia, renderStill, selectComposition, type ChromiumOptions } from '@remotion/renderer';
+import type { ChromiumOptions, HeadlessBrowser } from '@remotion/renderer';
 import sharp from 'sharp';
 import { createError, isBackendError } from '@dreamcore/runtime-core';
+import { loadRemotion } from '../lazy.js';
 
 export const COMPOSITION_ID = 'Promo';
 
@@ -125,10 +126,12 @@ export async function composePromo(options: ComposeOptions): Promise<void> {
   const { signal, timings = {} } = options;
   if (signal?.aborted) throw cancelled();
   const chromiumOptions: ChromiumOptions = { gl: options.gl === undefined ? DEFAULT_GL : options.gl };
+  const { makeCancelSignal, openBrowser, renderMedia, renderStill, selectComposition } = await loadRemotion();
+  if (signal?.aborted) throw cancelled();
   const { cancelSignal, cancel } = makeCancelSignal();
   const marker = randomUUID();
   let rendered = false;
-  let browser: Awaited<ReturnType<typeof openBrowser>> | undefined;
+  let browser: HeadlessBrowser | undefined;
   let closing: Promise<void> | undefined;
   // Not memoised before the browser exists: an abort during openBrowser must still close it once it opens.
   const closeBrowser = () => (browser ? (closing ??= browser.close({ silent: true }).catch(() => undefined)) : Promise.resolve());
