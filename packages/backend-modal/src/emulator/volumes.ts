@@ -100,7 +100,7 @@ export class VolumeView {
     return this.locks.run(this.volume.volumeId, async () => {
       // A subPath that does not exist yet is an empty view (made in the volume only if this sandbox commits into it).
       await mkdir(this.dir, { recursive: true });
-      await mirror(this.committedDir, this.dir, this.stagingDir);
+      await mirror(this.committedDir, this.dir, this.stagingDir, { opening: true });
       this.manifest = manifestOf(await walk(this.dir));
     });
   }
@@ -135,7 +135,10 @@ export class VolumeView {
     }
     // Then what is new or changed, parents before children.
     const written = [...now.entries()].filter(([path, entry]) => this.manifest.get(path) !== signature(entry)).sort(([a], [b]) => depth(a) - depth(b));
-    if (written.length > 0) mkdirSync(target, { recursive: true });
+    if (written.length > 0) {
+      mkdirSync(target, { recursive: true });
+      mkdirSync(this.stagingDir, { recursive: true });
+    }
     for (const [path, entry] of written) {
       await copyEntry(join(this.dir, path), join(target, path), entry, this.stagingDir);
       changed++;
@@ -223,30 +226,41 @@ function content(entry: Entry): string {
   return `${entry.kind}:${s.size}:${entry.kind === 'd' ? 0 : s.mtimeNs}:${s.mode}:${s.uid}:${s.gid}`;
 }
 
-/** Makes `to` equal to `from`: copies what differs, removes what `from` lacks. */
-async function mirror(from: string, to: string, stagingDir: string): Promise<void> {
+/**
+ * Makes `to` equal to `from`: copies what differs, removes what `from` lacks. `opening`: `to` is a view no process
+ * sees yet (the sandbox starts after it is opened).
+ */
+async function mirror(from: string, to: string, stagingDir: string, { opening = false } = {}): Promise<void> {
   const [source, target] = await Promise.all([walk(from), walk(to)]);
   const stale = [...target.entries()]
     .filter(([path, entry]) => source.get(path)?.kind !== entry.kind)
     .map(([path]) => path)
     .sort((a, b) => depth(b) - depth(a));
   for (const path of stale) await rm(join(to, path), { recursive: true, force: true });
+  // An empty view being opened: no process sees it before the sandbox starts, so its copies go straight into place.
+  // Into a live view (a reload) they are staged, so no process there ever sees half a file.
+  const staging = opening && target.size === 0 ? undefined : stagingDir;
+  if (staging && source.size > 0) mkdirSync(staging, { recursive: true });
+  const staleSet = new Set(stale);
   for (const [path, entry] of [...source.entries()].sort(([a], [b]) => depth(a) - depth(b))) {
     const existing = target.get(path);
-    if (existing && !stale.includes(path) && content(existing) === content(entry)) continue;
-    await copyEntry(join(from, path), join(to, path), entry, stagingDir);
+    if (existing && !staleSet.has(path) && content(existing) === content(entry)) continue;
+    await copyEntry(join(from, path), join(to, path), entry, staging);
   }
 }
 
 /**
- * Copies one entry, keeping mode, owner and modification time. Files are staged and renamed into place, so no one
- * ever sees half a file; a directory where a file goes (or the reverse) is replaced.
+ * Copies one entry, keeping mode, owner and modification time. With a staging folder (which must exist), files are
+ * staged and renamed into place, so no one ever sees half a file, and a directory where a file goes (or the reverse)
+ * is replaced; without one, the target is a fresh tree no one sees yet and the entry is written in place (its parent
+ * copied before it).
  *
  * Synchronous but for the copy of a large file, for the reason `walk` is: each step through the thread pool waits for
  * the emulator's busy event loop (gRPC, and in tests and the bench the SDK's client too), and eight of them per entry
- * made the emulator's bookkeeping, not anything Modal does, most of a `sync` on a loaded machine.
+ * made the emulator's bookkeeping, not anything Modal does, most of a `sync` on a loaded machine. For the same reason
+ * no step is taken that is not needed: a parent folder is made only when the rename finds it missing.
  */
-async function copyEntry(from: string, to: string, entry: Entry, stagingDir: string): Promise<void> {
+async function copyEntry(from: string, to: string, entry: Entry, stagingDir: string | undefined): Promise<void> {
   try {
     await copyEntryOrThrow(from, to, entry, stagingDir);
   } catch (error) {
@@ -260,47 +274,66 @@ async function copyEntry(from: string, to: string, entry: Entry, stagingDir: str
 /** Files up to this size are copied without leaving the event loop (a copy of this size takes well under a millisecond). */
 const SYNC_COPY_BYTES = 1024 * 1024;
 
-async function copyEntryOrThrow(from: string, to: string, entry: Entry, stagingDir: string): Promise<void> {
+/** Staged names: unique in this process by the counter, across processes sharing a state dir by the prefix. */
+const STAGE_PREFIX = randomBytes(6).toString('hex');
+let staged = 0;
+
+async function copyEntryOrThrow(from: string, to: string, entry: Entry, stagingDir: string | undefined): Promise<void> {
   const { stats } = entry;
   const mode = Number(stats.mode & 0o7777n);
-  const existing = lstatSync(to, { throwIfNoEntry: false });
   if (entry.kind === 'd') {
-    if (existing && !existing.isDirectory()) rmSync(to, { force: true });
-    mkdirSync(to, { recursive: true });
-    chmodSync(to, mode);
-    try {
-      lchownSync(to, Number(stats.uid), Number(stats.gid));
-    } catch {
-      // not root: the owner stays
+    if (stagingDir) {
+      const existing = lstatSync(to, { throwIfNoEntry: false });
+      if (existing && !existing.isDirectory()) rmSync(to, { force: true });
+      if (!existing?.isDirectory()) mkdirSync(to, { recursive: true });
+    } else {
+      mkdirSync(to);
     }
+    chmodSync(to, mode);
+    chownQuietly(to, stats);
     return;
   }
-  mkdirSync(stagingDir, { recursive: true });
-  const staged = join(stagingDir, `${randomBytes(8).toString('hex')}`);
+  const dest = stagingDir ? join(stagingDir, `${STAGE_PREFIX}-${(staged++).toString(36)}`) : to;
   try {
     if (entry.kind === 'l') {
-      symlinkSync(readlinkSync(from), staged);
+      symlinkSync(readlinkSync(from), dest);
     } else {
-      if (stats.size > BigInt(SYNC_COPY_BYTES)) await copyFile(from, staged);
-      else copyFileSync(from, staged);
-      chmodSync(staged, mode);
+      if (stats.size > BigInt(SYNC_COPY_BYTES)) await copyFile(from, dest);
+      else copyFileSync(from, dest);
+      chmodSync(dest, mode);
     }
   } catch (error) {
-    rmSync(staged, { force: true });
+    rmSync(dest, { force: true });
     throw error;
   }
+  chownQuietly(dest, stats);
+  if (entry.kind === 'f') {
+    const seconds = (ns: bigint) => Number(ns / 1000n) / 1e6;
+    utimesSync(dest, seconds(stats.atimeNs), seconds(stats.mtimeNs));
+  }
+  if (!stagingDir) return;
   try {
-    lchownSync(staged, Number(stats.uid), Number(stats.gid));
+    if (lstatSync(to, { throwIfNoEntry: false })?.isDirectory()) rmSync(to, { recursive: true, force: true });
+    try {
+      renameSync(dest, to);
+    } catch (error) {
+      // The parent is made only when it is missing (another sandbox's commit removed it).
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      mkdirSync(dirname(to), { recursive: true });
+      renameSync(dest, to);
+    }
+  } catch (error) {
+    rmSync(dest, { force: true });
+    throw error;
+  }
+}
+
+function chownQuietly(path: string, stats: BigIntStats): void {
+  try {
+    lchownSync(path, Number(stats.uid), Number(stats.gid));
   } catch {
     // not root: the owner stays
   }
-  if (entry.kind === 'f') {
-    const seconds = (ns: bigint) => Number(ns / 1000n) / 1e6;
-    utimesSync(staged, seconds(stats.atimeNs), seconds(stats.mtimeNs));
-  }
-  if (existing?.isDirectory()) rmSync(to, { recursive: true, force: true });
-  mkdirSync(dirname(to), { recursive: true });
-  renameSync(staged, to);
 }
 
 function depth(path: string): number {
