@@ -112,7 +112,7 @@ export async function startServer(
     const issuer = await loadIssuer(secrets, 'dreamcore-embedded-auth');
     verify = createVerifier({ issuer: issuer.issuer, jwks: issuer.jwks });
     if (!db.auth) throw new Error('embedded auth needs the embedded database');
-    mailer = createSignInMailer(config.SMTP_URL, config.MAIL_FROM, log);
+    mailer = await createSignInMailer(config.SMTP_URL, config.MAIL_FROM, log);
     authRouter = embeddedAuthRouter(db.auth, issuer, verify, {
       siteUrl: () => ctx.config.PUBLIC_URL ?? ctx.authUrl,
       mailer,

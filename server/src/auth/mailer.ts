@@ -3,7 +3,7 @@
  * Without `SMTP_URL` the link is written to the server log, where whoever runs the server can pick it up (and the demo
  * shows it on the sign-in screen).
  */
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from '../logger.js';
 import type { Language } from '../language.js';
 
@@ -56,8 +56,9 @@ export interface SignInMailer {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export function createSignInMailer(smtpUrl: string | undefined, from: string, log: Logger): SignInMailer {
-  const transport: Transporter | null = smtpUrl ? nodemailer.createTransport(smtpUrl) : null;
+export async function createSignInMailer(smtpUrl: string | undefined, from: string, log: Logger): Promise<SignInMailer> {
+  // nodemailer is loaded only when mail is configured: a server without SMTP_URL never needs it.
+  const transport: Transporter | null = smtpUrl ? (await import('nodemailer')).default.createTransport(smtpUrl) : null;
   return {
     sends: transport !== null,
     async sendMagicLink(to, link, language) {

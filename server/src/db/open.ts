@@ -7,8 +7,6 @@ import path from 'node:path';
 import { createError } from '@dreamcore/runtime-core';
 import type { Database } from './repository.js';
 import { openPgliteDatabase } from './pglite.js';
-import { createSupabaseDatabase } from './supabase.js';
-import { openPostgresDatabase } from './postgres.js';
 
 export interface DatabaseConfig {
   database: 'pglite' | 'supabase' | 'postgres';
@@ -38,6 +36,8 @@ export async function openDatabase(config: DatabaseConfig, log?: BootLog): Promi
     const url = new URL(config.DATABASE_URL);
     // Supabase has the roles and auth schema already: local-compat.sql must never run there.
     const supabase = Boolean(config.SUPABASE_URL) || /(^|\.)supabase\.(co|com)$/.test(url.hostname);
+    // Each database's client is loaded only when it is the one chosen (pg, supabase-js): the embedded default needs neither.
+    const { openPostgresDatabase } = await import('./postgres.js');
     const db = await openPostgresDatabase({
       connectionString: config.DATABASE_URL,
       localCompat: !supabase,
@@ -53,6 +53,7 @@ export async function openDatabase(config: DatabaseConfig, log?: BootLog): Promi
     if (!config.SUPABASE_URL || !config.SUPABASE_ANON_KEY || !config.SUPABASE_SERVICE_ROLE_KEY) {
       throw createError('NOT_CONFIGURED', 'Supabase needs SUPABASE_URL, SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY');
     }
+    const { createSupabaseDatabase } = await import('./supabase.js');
     const db = createSupabaseDatabase({
       url: config.SUPABASE_URL,
       anonKey: config.SUPABASE_ANON_KEY,

@@ -5,9 +5,7 @@
  * every request carries the token, so nothing outlives a run.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createError } from '../errors.js';
 import type { AgentTool } from '../contract.js';
 import { AGENT_TOOL_SERVER } from './instructions.js';
@@ -40,6 +38,13 @@ const MAX_RESULT_CHARS = 20_000;
 
 /** Answers one MCP HTTP request for a run's tools. `runSignal` aborts when the run ends. */
 export async function serveTools(req: IncomingMessage, res: ServerResponse, tools: readonly AgentTool[], runSignal: AbortSignal): Promise<void> {
+  // The SDK (with ajv, zod-to-json-schema and hono behind it) is loaded by the first tool call, not with the package:
+  // every process that imports runtime-core would otherwise pay ~0.3 s of CPU for it, most never serving a tool.
+  const [{ Server }, { StreamableHTTPServerTransport }, { CallToolRequestSchema, ListToolsRequestSchema }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/index.js'),
+    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]);
   const server = new Server({ name: AGENT_TOOL_SERVER, version: '1.0.0' }, { capabilities: { tools: {} } });
   server.setRequestHandler(ListToolsRequestSchema, () => ({
     tools: tools.map((tool) => ({ name: tool.name, description: tool.description, inputSchema: tool.inputSchema as { type: 'object' } })),
