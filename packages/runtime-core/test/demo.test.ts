@@ -27,9 +27,16 @@ describe('demo games', () => {
     game.frames(10);
     expect(game.get('state')).toBe('start');
     expect(game.drawCalls()).toBeGreaterThan(0);
+    // The title screen is still between blinks of its line: nothing is drawn again (the loop sleeps)…
+    const still = game.drawCalls();
+    game.frames(5);
+    expect(game.drawCalls()).toBe(still);
     game.key('Space', true);
     game.key('Space', false);
     expect(game.get('state')).toBe('play');
+    // …and a press wakes it at once: the next frame draws the game.
+    game.frames(1);
+    expect(game.drawCalls()).toBeGreaterThan(still);
     game.tap(240, 320); // shoot / jump / launch on touch
     game.key('ArrowLeft', true);
     game.frames(60);

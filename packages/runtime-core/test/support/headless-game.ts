@@ -20,6 +20,9 @@ export function playHeadless(html: string): Harness {
   let calls = 0;
   let now = 1000;
   let raf: ((t: number) => void) | null = null;
+  // The games' timers (a title screen sleeps until its blinking line changes) run on the same manual clock.
+  let timers: { id: number; at: number; fn: () => void }[] = [];
+  let timerIds = 0;
   const context2d = new Proxy({} as Record<string | symbol, unknown>, {
     get(target, prop) {
       if (prop in target) return target[prop];
@@ -43,6 +46,13 @@ export function playHeadless(html: string): Harness {
     localStorage: { getItem: () => null, setItem: () => undefined },
     performance: { now: () => now },
     requestAnimationFrame: (fn: (t: number) => void) => ((raf = fn), 1),
+    setTimeout: (fn: () => void, ms = 0) => {
+      timers.push({ id: ++timerIds, at: now + ms, fn });
+      return timerIds;
+    },
+    clearTimeout: (id: number) => {
+      timers = timers.filter((t) => t.id !== id);
+    },
   });
   vm.runInContext(code, sandbox);
   const fire = (list: Array<(e: unknown) => void> | undefined, event: unknown) => list?.forEach((fn) => fn(event));
@@ -50,8 +60,15 @@ export function playHeadless(html: string): Harness {
     frames(n, ms = 1000 / 60) {
       for (let i = 0; i < n; i++) {
         now += ms;
+        const due = timers.filter((t) => t.at <= now);
+        timers = timers.filter((t) => t.at > now);
+        for (const t of due) t.fn();
         const next = raf;
-        if (!next) throw new Error('the game loop stopped requesting frames');
+        if (!next) {
+          // Asleep on a still screen until a timer wakes it; with no timer either, the loop is gone.
+          if (timers.length > 0) continue;
+          throw new Error('the game loop stopped requesting frames');
+        }
         raf = null;
         next(now);
       }
