@@ -4,16 +4,28 @@
  * server (the harness: local backend, embedded database and auth, scripted demo model).
  *
  * Projects are set up without the agent where the item is not about the agent (a small canvas game written and
- * committed through the backend, as a finished turn leaves it), so the file stays quick. One chromium and one server
- * per test file; the desktop and phone halves are two files (browser-trust-desktop, browser-trust-phone) that vitest
- * runs in parallel. Screenshots: test-artifacts/screenshots/trust-*.png.
+ * committed through the backend, as a finished turn leaves it), so the file stays quick. One chromium, one server and
+ * one context per width and language (item 3's has a fake clock of its own) per test file; the desktop and phone
+ * halves are two files (browser-trust-desktop, browser-trust-phone) that vitest runs in parallel. Screenshots:
+ * test-artifacts/screenshots/trust-*.png.
  */
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
 import { api, signUp, startHarness, type Harness } from './harness.js';
-import { CAN_RUN_BROWSER, commitGame, createProjectOverSocket, launchChromium, movableGame, newContext, newPage, shot, signInAs } from './browser-kit.js';
+import {
+  CAN_RUN_BROWSER,
+  commitGame,
+  contextPool,
+  createProjectOverSocket,
+  launchChromium,
+  movableGame,
+  newContext,
+  newPage,
+  shot,
+  signInAs,
+} from './browser-kit.js';
 
 // Browser globals used inside page.evaluate callbacks (this project compiles without the DOM lib).
 declare const document: any;
@@ -23,6 +35,7 @@ declare const MutationObserver: any;
 
 let h: Harness;
 let browser: Browser;
+let pool: ReturnType<typeof contextPool>;
 
 type Width = 'desktop' | 'phone';
 
@@ -40,8 +53,7 @@ async function editorWithGame(width: Width, name: string, html: string) {
     .toBuffer();
   await h.server.ctx.backend.files.write(scope, 'thumbnail.webp', thumbnail);
   await commitGame(h, scope, html, `Make ${name}`);
-  const context = await newContext(browser, width);
-  const { page, errors } = await newPage(context);
+  const { context, page, errors } = await pool.page(width);
   await signInAs(page, h.url, user, `/#/project/${projectId}`);
   await page.locator('.editor-tabs').waitFor();
   return { user, projectId, scope, context, page, errors };
@@ -68,9 +80,11 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
   describe.skipIf(!CAN_RUN_BROWSER)('issue 18 in the browser', () => {
     beforeAll(async () => {
       [h, browser] = await Promise.all([startHarness({ script: demoScript }), launchChromium()]);
+      pool = contextPool(browser, h.url);
     }, 120_000);
 
     afterAll(async () => {
+      await pool?.close();
       await browser?.close();
       await h?.close();
     });
@@ -112,7 +126,7 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
         // The same address throughout.
         expect(await page.locator('[data-testid="play-link"]').getAttribute('href')).toBe(`/play/${gameId}`);
         expect(errors).toEqual([]);
-        await context.close();
+        await pool.release(context);
       }, 90_000);
 
       it(`2. unpublish then publish keeps the link and the play count (${width})`, async () => {
@@ -143,7 +157,7 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
         await play.locator('[data-testid="play-title"]', { hasText: 'Stable Link' }).waitFor();
         await expect.poll(async () => (await api(h.url)('GET', `/api/published-games/${gameId}`)).json.play_count, { timeout: 10_000 }).toBe(2);
         expect(errors).toEqual([]);
-        await context.close();
+        await pool.release(context);
       }, 90_000);
 
       it(`3. preview links do not rot: the editor renews "Open" before it expires; an expired link explains itself and gets the owner a fresh one (${width})`, async () => {
@@ -226,7 +240,7 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
         await page.keyboard.press('ArrowRight');
         await expect.poll(title).toBe('x=10');
         expect(errors).toEqual([]);
-        await context.close();
+        await pool.release(context);
       }, 90_000);
 
       it(`5. after Publish the link shows where the button is, and messages do not cover the video (${width})`, async () => {
@@ -258,13 +272,12 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
         const overlaps = t.x < v.x + v.width && v.x < t.x + t.width && t.y < v.y + v.height && v.y < t.y + t.height;
         expect(overlaps).toBe(false);
         expect(errors).toEqual([]);
-        await context.close();
+        await pool.release(context);
       }, 90_000);
 
       it(`6. display names: chosen at sign-up (suggested from the e-mail), changed in settings, shown on the public page (${width})`, async () => {
         const locale = width === 'phone' ? 'ja-JP' : 'en-US';
-        const context = await newContext(browser, width, locale);
-        const { page, errors } = await newPage(context);
+        const { context, page, errors } = await pool.page(width, locale);
         const stamp = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
         const email = `mika.tanaka${stamp}@example.com`;
         await page.goto(h.url);
@@ -306,15 +319,14 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
         await expect.poll(() => play.locator('[data-testid="play-author"]').textContent()).toBe(`${by}Mika the Maker`);
         await shot(play, `trust-6-play-page-author-${width}`);
         expect(errors).toEqual([]);
-        await context.close();
+        await pool.release(context);
       }, 90_000);
 
       it(`7. the chat speaks to people: short steps in their language, tool details folded, replies without jargon (${width})`, async () => {
         const ja = width === 'phone';
         const user = await signUp(h.url);
         const projectId = await createProjectOverSocket(h, user, 'Chatty');
-        const context = await newContext(browser, width, ja ? 'ja-JP' : 'en-US');
-        const { page, errors } = await newPage(context);
+        const { context, page, errors } = await pool.page(width, ja ? 'ja-JP' : 'en-US');
         await signInAs(page, h.url, user);
         await page.goto(`${h.url}/#/project/${projectId}`);
         await page.locator('.chat-input').waitFor();
@@ -373,15 +385,14 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
           expect(new Set(sentences).size, reply).toBe(sentences.length);
         }
         expect(errors).toEqual([]);
-        await context.close();
+        await pool.release(context);
       }, 180_000);
 
       it(`8. the history says what changed in words, fits a phone, and a promo video is not a version (${width})`, async () => {
         const user = await signUp(h.url);
         const projectId = await createProjectOverSocket(h, user, 'History');
         const scope = { userId: user.userId, projectId };
-        const context = await newContext(browser, width);
-        const { page, errors } = await newPage(context);
+        const { context, page, errors } = await pool.page(width);
         await signInAs(page, h.url, user);
         await page.goto(`${h.url}/#/project/${projectId}`);
         await page.locator('.chat-input').fill('Make a snake game');
@@ -431,7 +442,7 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
         expect(await h.server.ctx.backend.files.exists(scope, 'thumbnail.webp')).toBe(true);
         expect(await h.server.ctx.backend.files.readText(scope, 'index.html')).not.toContain('second');
         expect(errors).toEqual([]);
-        await context.close();
+        await pool.release(context);
       }, 150_000);
 
       it(`9. the quiet edge cases speak up: long and empty messages, a new project's preview, suggestions, thumbnails, bad play links (${width})`, async () => {
@@ -448,8 +459,7 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
           .toBuffer();
         await h.server.ctx.backend.files.write({ userId: user.userId, projectId: talk }, 'thumbnail.webp', webp);
 
-        const context = await newContext(browser, width, ja ? 'ja-JP' : 'en-US');
-        const { page, errors } = await newPage(context);
+        const { context, page, errors } = await pool.page(width, ja ? 'ja-JP' : 'en-US');
         await signInAs(page, h.url, user);
 
         // The list shows the thumbnail that exists.
@@ -512,7 +522,7 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
         expect(await play.locator('h1').textContent()).toBe(ja ? 'このリンクはゲームにつながっていません' : 'This link does not lead to a game');
         await shot(play, `trust-9-bad-play-link-${width}`);
         expect(errors).toEqual([]);
-        await context.close();
+        await pool.release(context);
       }, 150_000);
     }
   });
