@@ -34,6 +34,7 @@ import {
   CAN_RUN_BROWSER,
   CHROMIUM,
   commitGame,
+  contextPool,
   createProjectOverSocket,
   DESKTOP,
   launchChromium,
@@ -62,6 +63,8 @@ let h: Harness;
 let browser: Browser;
 let smtp: FakeSmtp;
 let push: FakePushService;
+/** One context per width and language for the cases that need no browser of their own (support/browser-kit.ts). */
+let pool: ReturnType<typeof contextPool>;
 
 /** What the golden path leaves for the phone-width test. */
 let golden: { context: BrowserContext; projectId: string } | null = null;
@@ -284,9 +287,11 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       }),
       launchChromium(),
     ]);
+    pool = contextPool(browser, h.url);
   }, 120_000);
 
   afterAll(async () => {
+    await pool?.close();
     await browser?.close();
     await h?.close();
     await smtp?.close();
@@ -549,8 +554,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
 
     // Japanese, from the browser's language: desktop, then phone.
     for (const width of ['desktop', 'phone'] as const) {
-      const context = await newContext(browser, width, 'ja-JP');
-      const { page, errors } = await newPage(context);
+      const { context, page, errors } = await pool.page(width, 'ja-JP');
       await page.goto(`${h.url}/#/login`);
       await page.locator('.auth-card').waitFor();
       expect(await page.locator('form.auth-form button[type=submit]').textContent()).toBe('ログイン');
@@ -559,12 +563,11 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       await signInAs(page, user);
       expect(await tour(page, 'ja', width)).toHaveLength(width === 'desktop' ? 8 : 4);
       expect(errors).toEqual([]);
-      await context.close();
+      await pool.release(context);
     }
 
     // English from the browser; the switch (in the bar) changes the page at once, and a reload keeps the choice.
-    const context = await newContext(browser, 'desktop', 'en-US');
-    const { page, errors } = await newPage(context);
+    const { context, page, errors } = await pool.page('desktop', 'en-US');
     await signInAs(page, user);
     await tour(page, 'en', 'desktop');
     await page.goto(`${h.url}/#/`);
@@ -597,7 +600,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.locator('[data-testid="language-switch"]').selectOption('en');
     await page.locator('.projects-head h1', { hasText: 'My games' }).waitFor();
     expect(errors).toEqual([]);
-    await context.close();
+    await pool.release(context);
   }, 150_000);
 
   it('profiles (issue 17): /mypage sets the username and picture, /u/:username and /@username follow; Japanese and English, desktop and phone', async () => {
@@ -632,8 +635,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
 
     // Japanese, desktop: the rules are said as the name is typed, then it is saved with a picture.
     {
-      const context = await newContext(browser, 'desktop', 'ja-JP');
-      const { page, errors } = await newPage(context);
+      const { context, page, errors } = await pool.page('desktop', 'ja-JP');
       await signInAs(page, user, '/mypage');
       const form = page.locator('[data-testid="profile-edit"]');
       await form.waitFor();
@@ -662,13 +664,12 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       await publicPage(page, `/u/${first}`, 'みか');
       await check(page, 'ja', 'desktop', 'public-page');
       expect(errors).toEqual([]);
-      await context.close();
+      await pool.release(context);
     }
 
     // Japanese, phone: the same two pages fit the screen.
     {
-      const context = await newContext(browser, 'phone', 'ja-JP');
-      const { page, errors } = await newPage(context);
+      const { context, page, errors } = await pool.page('phone', 'ja-JP');
       await signInAs(page, user, '/mypage');
       await page.locator('[data-testid="profile-edit"] input[name=username]').waitFor();
       expect(await page.locator('[data-testid="profile-edit"] input[name=username]').inputValue()).toBe(first);
@@ -676,13 +677,12 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       await publicPage(page, `/@${first}`, 'みか');
       await check(page, 'ja', 'phone', 'public-page');
       expect(errors).toEqual([]);
-      await context.close();
+      await pool.release(context);
     }
 
     // English: a new username; the old address is gone and the new one answers, at both widths.
     for (const width of ['desktop', 'phone'] as const) {
-      const context = await newContext(browser, width, 'en-US');
-      const { page, errors } = await newPage(context);
+      const { context, page, errors } = await pool.page(width, 'en-US');
       await signInAs(page, user, '/mypage');
       const form = page.locator('[data-testid="profile-edit"]');
       await form.locator('input[name=username]').waitFor();
@@ -699,7 +699,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       await page.goto(`${h.url}/@${first}`);
       await page.locator('.empty-state h1', { hasText: 'There is nobody here.' }).waitFor();
       expect(errors).toEqual([]);
-      await context.close();
+      await pool.release(context);
     }
   }, 150_000);
 
@@ -711,8 +711,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     const wide = await sharp({ create: { width: 2600, height: 1300, channels: 4, background: { r: 40, g: 160, b: 90, alpha: 0.5 } } })
       .png()
       .toBuffer();
-    const context = await newContext(browser, 'desktop', 'ja-JP');
-    const { page, errors } = await newPage(context);
+    const { context, page, errors } = await pool.page('desktop', 'ja-JP');
     await signInAs(page, user, `/#/project/${projectId}`);
     await page.locator('.tab-assets').click();
     const panel = page.locator('section.assets');
@@ -750,8 +749,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await shot(page, 'assets-ja-desktop-private');
 
     // The same library on a phone, in English: the card, its state and its actions fit the screen.
-    const phone = await newContext(browser, 'phone', 'en-US');
-    const { page: small, errors: smallErrors } = await newPage(phone);
+    const { context: phone, page: small, errors: smallErrors } = await pool.page('phone', 'en-US');
     await signInAs(small, user, `/#/project/${projectId}`);
     await small.locator('.tab-assets').click();
     const smallCard = small.locator('section.assets .asset-card');
@@ -765,7 +763,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     expect(await foreignWords(small, 'en', userContent)).toEqual([]);
     await shot(small, 'assets-en-phone-private');
     expect(smallErrors).toEqual([]);
-    await phone.close();
+    await pool.release(phone);
 
     // Delete, confirmed.
     await card.locator('[data-action="delete-asset"]').click();
@@ -775,14 +773,13 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await panel.locator('.asset-grid', { hasText: 'まだ素材がありません。' }).waitFor();
     expect((await api(h.url, user.accessToken)('GET', '/api/assets')).json.assets).toEqual([]);
     expect(errors).toEqual([]);
-    await context.close();
+    await pool.release(context);
   }, 90_000);
 
   it('a first 2D game asks for a look first: the cards show their pictures, a pick starts the job with it', async () => {
     const user = await signUp(h.url);
     h.model.setScript(demoScript);
-    const context = await newContext(browser, 'desktop');
-    const { page, errors } = await newPage(context);
+    const { context, page, errors } = await pool.page('desktop');
     await signInAs(page, user);
     const projectId = await createProject(page, 'Styled game');
     await page.locator('.chat-input').fill('2Dのシューティングゲームを作って');
@@ -814,7 +811,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     const styleFile = await api(h.url, user.accessToken)('GET', `/game/${user.userId}/${projectId}/STYLE.md`);
     expect(styleFile.text).toMatch(/^# Neon cyber \(ネオンサイバー\)\n\nid: neon\n/);
     expect(errors).toEqual([]);
-    await context.close();
+    await pool.release(context);
   }, 120_000);
 
   it('a connection dropped twice in the middle of a job: the streamed reply ends up complete, exactly once', async () => {
@@ -1130,8 +1127,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await desktop.close();
 
     // At phone width: the list (the read one, the two unread) fits the screen, in English; all read at once.
-    const phone = await newContext(browser, 'phone', 'en-US');
-    const { page: small, errors: smallErrors } = await newPage(phone);
+    const { context: phone, page: small, errors: smallErrors } = await pool.page('phone', 'en-US');
     await signInAs(small, user);
     const smallBell = small.locator('[data-testid="bell"]');
     await expect.poll(() => smallBell.getAttribute('aria-label'), SLOW).toBe('Notifications, 2 unread');
@@ -1144,12 +1140,11 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await expect.poll(() => smallBell.getAttribute('aria-label'), SLOW).toBe('Notifications');
     expect(await small.locator('[data-testid="notice"].unread').count()).toBe(0);
     expect(smallErrors).toEqual([]);
-    await phone.close();
+    await pool.release(phone);
   }, 120_000);
 
   it('what /api/config says is shown: the demo-mode banner, and Google sign-in only with Supabase', async () => {
-    const context = await newContext(browser, 'desktop');
-    const { page, errors } = await newPage(context);
+    const { context, page, errors } = await pool.page('desktop');
     let config = { supabaseUrl: h.url, supabaseAnonKey: 'embedded', demoMode: true, embeddedAuth: true, backend: 'local', googleSignIn: false };
     await page.route('**/api/config', (route) => route.fulfill({ json: config }));
     await page.goto(h.url);
@@ -1172,7 +1167,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.locator('button.google').waitFor();
     expect(await page.locator('#demo-banner').isVisible()).toBe(false);
     expect(errors).toEqual([]);
-    await context.close();
+    await pool.release(context);
   });
 
   it('promo video: the progress bar follows movie-status polling, then the video plays (server answers mocked)', async () => {
@@ -1182,8 +1177,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     ws.send({ type: 'createProject', name: 'Movie Star' });
     const projectId = (await ws.next((m) => m.type === 'projectCreated')).project.id as string;
     ws.close();
-    const context = await newContext(browser, 'desktop');
-    const { page, errors } = await newPage(context);
+    const { context, page, errors } = await pool.page('desktop');
     let rendering = false;
     let polls = 0;
     let movieAuth = '';
@@ -1221,7 +1215,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     expect(movieAuth).toMatch(/^Bearer ey/);
     expect(await page.locator('.movie-progress').isVisible()).toBe(false);
     expect(errors).toEqual([]);
-    await context.close();
+    await pool.release(context);
   }, 60_000);
 
   it("a second user cannot reach the first one's editor or project data", async () => {
@@ -1231,8 +1225,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     const aliceProject = (await ws.next((m) => m.type === 'projectCreated')).project.id as string;
     ws.close();
 
-    const context = await newContext(browser, 'desktop');
-    const { page, errors } = await newPage(context);
+    const { context, page, errors } = await pool.page('desktop');
     const statuses: { url: string; status: number }[] = [];
     page.on('response', (res) => {
       if (res.url().includes(aliceProject)) statuses.push({ url: res.url(), status: res.status() });
@@ -1262,7 +1255,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await anonymous.close();
 
     expect(errors).toEqual([]);
-    await context.close();
+    await pool.release(context);
   }, 60_000);
 
   /**
@@ -1358,6 +1351,8 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     // (The chat beside it names the files the agent wrote in its folded steps: 「index.html」を作りました.)
     expect(await foreignWords(page, 'ja', [email, 'うちゅうゲーム', 'index.html', 'SPEC.md'])).toEqual([]);
     expect(errors).toEqual([]);
+    // Done with the maker: its editor would go on running the game beside the remixer's (a fifth of a core).
+    await maker.close();
 
     // A second Japanese-speaking user remixes it from the game page.
     const remixer = await newContext(browser, width, 'ja-JP');
@@ -1395,7 +1390,6 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await other.locator('[data-testid="remixes"]', { hasText: 'わたしのリミックス' }).waitFor();
     expect(otherErrors).toEqual([]);
     await remixer.close();
-    await maker.close();
   }
 
   it('in Japanese at desktop width: magic link → a game → publish with the written info and a picture → a second user remixes it', async () => {
