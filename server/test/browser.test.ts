@@ -1086,8 +1086,11 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
       worker.evaluate(async () =>
         (await (globalThis as any).registration.getNotifications()).map((n: any) => ({ title: n.title, body: n.body, data: n.data, tag: n.tag })),
       );
+    // The push goes from the test over CDP to the browser, to the worker, back to the browser to be shown, and is read
+    // from the worker again: under load that took more than vitest's default second (this was the case's one poll
+    // without its SLOW bound, and it failed once in a full run at load 16).
     await expect
-      .poll(shown)
+      .poll(shown, SLOW)
       .toEqual([{ title: 'Your game is ready', body: '“Moon Garden” is ready. Open it to play.', data: { url: `/project/${moonId}` }, tag: payload.tag }]);
     // A tap on it: the app's tab goes to Moon Garden (what the worker's notificationclick does; no protocol can tap a
     // system notification, so its handler's body is called) and the notice is gone.
