@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type * as Net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunChannel, startKeyProxy, StreamJsonTranslator, errorCodeForApiFailure, type AgentEvent, type KeyProxy } from '@dreamcore/runtime-core';
@@ -66,6 +67,76 @@ describe('key proxy', () => {
     }
     expect(seen).toEqual([]);
     expect(proxy.stats.refused).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('key proxy: kept-alive upstream connections', () => {
+  // An upstream whose answers say how long it keeps an idle connection, and which can close one the moment a request
+  // arrives on it (what a request meets when it reuses a connection the upstream is closing).
+  let upstream: http.Server;
+  let proxy: KeyProxy;
+  let closeReused = false;
+  const served: string[] = [];
+  const sockets: Net.Socket[] = [];
+  const closedByClient: boolean[] = [];
+
+  beforeAll(async () => {
+    upstream = http.createServer((req, res) => {
+      const socket = req.socket as Net.Socket & { served?: number };
+      socket.served = (socket.served ?? 0) + 1;
+      if (closeReused && socket.served > 1) {
+        socket.destroy();
+        return;
+      }
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        served.push(body);
+        res.writeHead(200, { 'content-type': 'application/json', 'keep-alive': 'timeout=2' });
+        res.end('{"ok":true}');
+      });
+    });
+    upstream.keepAliveTimeout = 60_000;
+    upstream.on('connection', (socket) => {
+      sockets.push(socket);
+      const index = closedByClient.push(false) - 1;
+      socket.on('end', () => (closedByClient[index] = true));
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    proxy = await startKeyProxy({ upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, apiKey: 'sk-real' });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    upstream.closeAllConnections();
+    await new Promise((r) => upstream.close(r));
+  });
+
+  const call = (token: string, body: string) =>
+    fetch(`${proxy.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': token }, body });
+
+  it('a request whose reused connection the upstream had closed is sent again on a new one, not failed', async () => {
+    closeReused = true;
+    const token = proxy.issue(10_000);
+    served.length = 0;
+    expect((await call(token, '{"turn":1}')).status).toBe(200);
+    const second = await call(token, '{"turn":2}');
+    expect(second.status).toBe(200);
+    expect(await second.json()).toEqual({ ok: true });
+    // The second went out on the first's connection, was cut, and reached the upstream once, whole, on a new one.
+    expect(served).toEqual(['{"turn":1}', '{"turn":2}']);
+    expect(proxy.stats.retried).toBe(1);
+    closeReused = false;
+  });
+
+  it("follows the upstream's keep-alive hint: an idle connection is closed from this side before the upstream would", async () => {
+    const token = proxy.issue(10_000);
+    const before = sockets.length;
+    expect((await call(token, '{}')).status).toBe(200);
+    const opened = sockets.slice(before);
+    expect(opened.length).toBeLessThanOrEqual(1);
+    // The upstream keeps it for 60 s but says 2: the proxy ends it after about a second, before any request meets
+    // the upstream's close.
+    await expect.poll(() => sockets.every((socket, i) => socket.destroyed && (i < before || closedByClient[i]))).toBe(true);
   });
 });
 

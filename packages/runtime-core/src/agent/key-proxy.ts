@@ -32,8 +32,39 @@ export interface KeyProxy {
   issue(ttlMs: number, options?: { tools?: readonly AgentTool[] }): string;
   revoke(token: string): void;
   /** Requests forwarded and refused so far (for tests and metrics). */
-  readonly stats: { forwarded: number; refused: number; toolRequests: number };
+  readonly stats: { forwarded: number; refused: number; toolRequests: number; retried: number };
   close(): Promise<void>;
+}
+
+/** A model request is at most 32 MB at the API; the body is held whole so it can be sent again (see forward). */
+const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+/** How long a connection from the agent may sit idle between its requests (see server.keepAliveTimeout). */
+const CLIENT_KEEP_ALIVE_MS = 65_000;
+/** An idle upstream connection is dropped after this, or a second before the upstream's own hint, if sooner. */
+const UPSTREAM_IDLE_MS = 30_000;
+/** What a request on a connection the upstream had closed fails with. */
+const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('the request was aborted'));
+    });
+  });
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
@@ -55,14 +86,17 @@ export async function startKeyProxy(options: KeyProxyOptions): Promise<KeyProxy>
   const upstream = new URL(options.upstream);
   const basePath = upstream.pathname.replace(/\/$/, '');
   const client = upstream.protocol === 'https:' ? https : http;
-  const agent = new client.Agent({ keepAlive: true });
+  // With a timeout, Node's agent also honours the upstream's `Keep-Alive: timeout=N` hint and drops an idle connection
+  // a second before the upstream would (without one it keeps it until the upstream's close arrives, which a request
+  // can meet half-way).
+  const agent = new client.Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS });
   // Each token's run: its tools and a signal that tells their handlers the run is over.
   const tokens = new Map<string, { expires: number; buf: Buffer; tools: readonly AgentTool[]; ended: AbortController }>();
   const drop = (token: string) => {
     tokens.get(token)?.ended.abort();
     tokens.delete(token);
   };
-  const stats = { forwarded: 0, refused: 0, toolRequests: 0 };
+  const stats = { forwarded: 0, refused: 0, toolRequests: 0, retried: 0 };
 
   const valid = (token: string | null): boolean => {
     if (!token) return false;
@@ -76,6 +110,45 @@ export async function startKeyProxy(options: KeyProxyOptions): Promise<KeyProxy>
       return false;
     }
     return true;
+  };
+
+  /**
+   * One request upstream. A kept-alive connection the upstream closed while it sat idle fails the next request that
+   * reuses it (a reset, before any answer): that request never reached the upstream, so it is sent once more on a new
+   * connection (Node's documented pattern, `request.reusedSocket`), instead of a 502 the agent would retry itself.
+   */
+  const forward = (method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer, res: http.ServerResponse, mayRetry: boolean) => {
+    let answered = false;
+    const outbound = client.request(
+      { protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method, path, headers, agent },
+      (upstreamRes) => {
+        answered = true;
+        const out: http.OutgoingHttpHeaders = {};
+        for (const [name, value] of Object.entries(upstreamRes.headers)) {
+          if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
+        }
+        res.writeHead(upstreamRes.statusCode ?? 502, out);
+        res.flushHeaders();
+        upstreamRes.pipe(res);
+        upstreamRes.on('error', () => res.destroy());
+      },
+    );
+    outbound.on('error', (error: NodeJS.ErrnoException) => {
+      if (!answered && mayRetry && outbound.reusedSocket && !res.destroyed && STALE_CONNECTION.has(error.code ?? '')) {
+        stats.retried++;
+        forward(method, path, headers, body, res, false);
+      } else if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: `upstream unreachable: ${error.message}` } }));
+      } else {
+        res.destroy();
+      }
+    });
+    // If the agent goes away mid-request, stop the upstream request too.
+    res.on('close', () => {
+      if (!res.writableFinished) outbound.destroy();
+    });
+    outbound.end(body);
   };
 
   const server = http.createServer((req, res) => {
@@ -103,46 +176,28 @@ export async function startKeyProxy(options: KeyProxyOptions): Promise<KeyProxy>
     stats.forwarded++;
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
-      if (!HOP_BY_HOP.has(name) && name !== 'x-api-key' && name !== 'authorization' && value !== undefined) headers[name] = value;
+      if (!HOP_BY_HOP.has(name) && name !== 'x-api-key' && name !== 'authorization' && name !== 'content-length' && value !== undefined) {
+        headers[name] = value;
+      }
     }
     headers['x-api-key'] = options.apiKey;
     headers.host = upstream.host;
-    const outbound = client.request(
-      {
-        protocol: upstream.protocol,
-        hostname: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: basePath + (req.url ?? '/'),
-        headers,
-        agent,
-      },
-      (upstreamRes) => {
-        const out: http.OutgoingHttpHeaders = {};
-        for (const [name, value] of Object.entries(upstreamRes.headers)) {
-          if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
+    readBody(req, MAX_REQUEST_BYTES)
+      .then((body) => {
+        if (body === null) {
+          res.writeHead(413, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ type: 'error', error: { type: 'request_too_large', message: `request body over ${MAX_REQUEST_BYTES} bytes` } }));
+          return;
         }
-        res.writeHead(upstreamRes.statusCode ?? 502, out);
-        res.flushHeaders();
-        upstreamRes.pipe(res);
-        upstreamRes.on('error', () => res.destroy());
-      },
-    );
-    outbound.on('error', (error) => {
-      if (!res.headersSent) {
-        res.writeHead(502, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: `upstream unreachable: ${error.message}` } }));
-      } else {
-        res.destroy();
-      }
-    });
-    // If the agent goes away mid-request, stop the upstream request too.
-    res.on('close', () => {
-      if (!res.writableFinished) outbound.destroy();
-    });
-    req.pipe(outbound);
+        headers['content-length'] = body.length;
+        forward(req.method ?? 'GET', basePath + (req.url ?? '/'), headers, body, res, true);
+      })
+      .catch(() => res.destroy());
   });
-  server.keepAliveTimeout = 5_000;
+  // Longer than any pause between two requests of one run (a tool call between model turns): the CLI reuses its
+  // connection, and a reuse that meets this server's close is a reset the agent sees as a failed model request (an
+  // "api_retry" in the middle of a turn, seen under load with the old 5 s).
+  server.keepAliveTimeout = CLIENT_KEEP_ALIVE_MS;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
