@@ -18,7 +18,8 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'server/test/**/*.test.ts', 'examples/**/*.test.ts', 'scripts/**/*.test.ts'],
     // Stops the run with one message naming what to install (`npm run setup`) when bubblewrap or chromium is missing.
-    globalSetup: ['scripts/prerequisites.mjs'],
+    // Then puts the run's temporary files on tmpfs (scripts/test-tmpdir.mjs says why and how to opt out).
+    globalSetup: ['scripts/prerequisites.mjs', 'scripts/test-tmpdir.mjs'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // expect.poll waits for a condition that is on its way (a socket message, a file, a page state): on a loaded
