@@ -117,6 +117,16 @@ describe('generateImage: what reaches Gemini', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
+  it('the fake refuses a request over 20 MB as Gemini does (400 INVALID_ARGUMENT), answering rather than cutting the connection', async () => {
+    const res = await fetch(`${fake.url}/v1beta/models/gemini-2.5-flash-image:generateContent`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-goog-api-key': KEY },
+      body: JSON.stringify({ contents: [{ parts: [{ text: 'a cat' }, { inlineData: { mimeType: 'image/png', data: 'A'.repeat(21 * 1024 * 1024) } }] }] }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: 400, status: 'INVALID_ARGUMENT', message: 'Request payload size exceeds the limit: 20971520 bytes.' } });
+  });
+
   it('a 429 carries the provider retry delay', async () => {
     const backend = backendWithImages();
     const error = await expectCode(backend.generateImage({ scope: { userId: randomUUID() }, prompt: '[fault:429] a cat' }), 'RATE_LIMIT');

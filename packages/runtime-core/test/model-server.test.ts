@@ -87,6 +87,22 @@ describe('scripted model server over HTTP', () => {
     ]);
   });
 
+  it('answers a request over 32 MB with 413 request_too_large, as the API does, and keeps serving', async () => {
+    const s = await serve([{ text: 'fine' }]);
+    const huge = { model: 'm', max_tokens: 10, stream: false, messages: [userPrompt('x'.repeat(32 * 1024 * 1024))] };
+    const refused = await post(s.url, huge);
+    expect(refused.status).toBe(413);
+    expect(await json(refused)).toEqual({ type: 'error', error: { type: 'request_too_large', message: expect.any(String) } });
+    // The refused request did not count as a turn: the next one gets the script's first answer.
+    const ok = await post(s.url, { model: 'm', max_tokens: 10, stream: false, messages: [userPrompt('hi')] });
+    expect(ok.status).toBe(200);
+    expect((await json(ok)).content).toEqual([{ type: 'text', text: 'fine' }]);
+    expect(s.requests.map((r) => [r.status, r.outcome])).toEqual([
+      [413, 'error'],
+      [200, 'json'],
+    ]);
+  });
+
   it('streams SSE with event lines, small text deltas and input_json_delta tool input', async () => {
     const text = 'Hello there, world! こんにちは、世界。🎮 Let us build a game.';
     const input = { file_path: 'index.html', content: '<canvas></canvas>\n'.repeat(20) };

@@ -66,6 +66,9 @@ export function newContext(browser: Browser, width: 'desktop' | 'phone', locale 
  * case before cleared (a page's session storage is its own). The first app load in a context costs chromium about a
  * second more than the next ones (measured: 1.2–1.9 s against 0.7–0.9 s of CPU, nothing of it in the server), and
  * the browser files load the app in dozens of cases.
+ * Only cookies and local storage are cleared: IndexedDB, the HTTP and Cache Storage caches and service worker
+ * registrations carry over from case to case, so a case that depends on any of those being fresh (notifications
+ * registers a service worker) opens a context of its own.
  */
 export function contextPool(browser: Browser, baseUrl: string) {
   const open = new Map<string, Promise<BrowserContext>>();

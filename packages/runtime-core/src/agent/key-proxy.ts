@@ -12,6 +12,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { AgentTool } from '../contract.js';
 import { serveTools } from './tool-server.js';
+import { readRequestBody } from '../request-body.js';
 
 export interface KeyProxyOptions {
   /** Where requests go, e.g. https://api.anthropic.com or a scripted model server. */
@@ -44,28 +45,6 @@ const CLIENT_KEEP_ALIVE_MS = 65_000;
 const UPSTREAM_IDLE_MS = 30_000;
 /** What a request on a connection the upstream had closed fails with. */
 const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        resolve(null);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-    req.on('close', () => {
-      if (!req.complete) reject(new Error('the request was aborted'));
-    });
-  });
-}
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
 
@@ -182,7 +161,7 @@ export async function startKeyProxy(options: KeyProxyOptions): Promise<KeyProxy>
     }
     headers['x-api-key'] = options.apiKey;
     headers.host = upstream.host;
-    readBody(req, MAX_REQUEST_BYTES)
+    readRequestBody(req, MAX_REQUEST_BYTES)
       .then((body) => {
         if (body === null) {
           res.writeHead(413, { 'content-type': 'application/json' });

@@ -23,6 +23,7 @@
 import { createHash } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readRequestBody } from '../request-body.js';
 
 export const GEMINI_FAULTS = ['safety', 'image-safety', '429', '500', '503', 'malformed', 'garbage', 'not-json', 'drop', 'hang'] as const;
 export type GeminiFault = (typeof GEMINI_FAULTS)[number];
@@ -65,6 +66,12 @@ export interface FakeGemini {
 }
 
 // Pixel sizes Gemini image models return per aspect ratio at the 1024 tier.
+/**
+ * generateContent takes at most 20 MB per request (inline images included); Google's front end answers a longer one
+ * 400 INVALID_ARGUMENT "Request payload size exceeds the limit", and so does the fake.
+ */
+const MAX_REQUEST_BYTES = 20 * 1024 * 1024;
+
 const SIZES: Record<string, [number, number]> = {
   '1:1': [1024, 1024],
   '2:3': [832, 1248],
@@ -172,12 +179,6 @@ export async function renderFakeImage(prompt: string, width: number, height: num
     .toBuffer();
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<FakeGemini> {
   const requests: FakeGeminiRequest[] = [];
   const imageScale = (options.imageSize ?? 1024) / 1024;
@@ -196,7 +197,8 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
+    const bytes = await readRequestBody(req, MAX_REQUEST_BYTES);
+    const raw = bytes?.toString('utf8') ?? '';
     const url = req.url ?? '/';
     const match = /^\/v1(?:alpha|beta)?\/models\/([^/:?]+):generateContent(?:\?.*)?$/.exec(url);
     let body: unknown = raw;
@@ -212,6 +214,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     const model = match?.[1] ?? null;
     requests.push({ method: req.method ?? '', path: url, model, headers: req.headers, apiKey, body, prompt, fault });
 
+    if (bytes === null) return googleError(res, 400, 'INVALID_ARGUMENT', `Request payload size exceeds the limit: ${MAX_REQUEST_BYTES} bytes.`);
     if (!match) return googleError(res, 404, 'NOT_FOUND', `Method not found: ${url}`);
     if (req.method !== 'POST') return googleError(res, 405, 'METHOD_NOT_ALLOWED', 'Use POST');
     if (options.apiKey !== undefined && apiKey !== options.apiKey) {

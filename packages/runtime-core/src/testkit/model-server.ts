@@ -15,6 +15,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { readRequestBody } from '../request-body.js';
 
 // ---------------------------------------------------------------- script model
 
@@ -212,6 +213,7 @@ const ERROR_TYPES: Record<number, string> = {
   529: 'overloaded_error',
 };
 
+/** The Messages API's request size limit; a longer request is answered 413 request_too_large, as there. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
@@ -242,7 +244,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/';
     const path = url.split('?')[0] ?? '/';
-    const raw = await readBody(req);
+    const bytes = await readRequestBody(req, MAX_BODY_BYTES);
+    const raw = bytes?.toString('utf8') ?? '';
     let body: unknown = null;
     if (raw.length > 0) {
       try {
@@ -270,6 +273,12 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       if (entry.outcome === 'pending') entry.outcome = 'aborted';
     });
 
+    if (bytes === null) {
+      entry.status = 413;
+      entry.outcome = 'error';
+      sendError(res, 413, ERROR_TYPES[413]!, 'Request exceeds the maximum allowed number of bytes.');
+      return;
+    }
     if (req.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')) {
       entry.status = 404;
       entry.outcome = 'not_found';
@@ -662,22 +671,4 @@ function estimateTokens(raw: string): number {
 
 function newId(prefix: string): string {
   return prefix + randomBytes(12).toString('base64url').replace(/[-_]/g, 'x');
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error('request body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
