@@ -65,13 +65,13 @@ export interface FakeGemini {
   close(): Promise<void>;
 }
 
-// Pixel sizes Gemini image models return per aspect ratio at the 1024 tier.
 /**
  * generateContent takes at most 20 MB per request (inline images included); Google's front end answers a longer one
  * 400 INVALID_ARGUMENT "Request payload size exceeds the limit", and so does the fake.
  */
 const MAX_REQUEST_BYTES = 20 * 1024 * 1024;
 
+// Pixel sizes Gemini image models return per aspect ratio at the 1024 tier.
 const SIZES: Record<string, [number, number]> = {
   '1:1': [1024, 1024],
   '2:3': [832, 1248],
