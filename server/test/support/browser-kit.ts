@@ -13,6 +13,7 @@ import { Client } from './harness.js';
 
 // Browser globals used inside page.evaluate callbacks (this project compiles without the DOM lib).
 declare const localStorage: { setItem(key: string, value: string): void; clear(): void };
+declare const sessionStorage: { clear(): void };
 
 export const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test-artifacts/screenshots');
 export const SESSION_KEY = 'dreamcore.session.v1';
@@ -62,37 +63,69 @@ export function newContext(browser: Browser, width: 'desktop' | 'phone', locale 
 
 /**
  * One context per width and language for the cases of a file that do not need a browser of their own (no fake clock,
- * routes, permissions or init scripts): each case gets a new page in it, with the cookies and local storage of the
- * case before cleared (a page's session storage is its own). The first app load in a context costs chromium about a
- * second more than the next ones (measured: 1.2–1.9 s against 0.7–0.9 s of CPU, nothing of it in the server), and
- * the browser files load the app in dozens of cases.
- * Only cookies and local storage are cleared: IndexedDB, the HTTP and Cache Storage caches and service worker
- * registrations carry over from case to case, so a case that depends on any of those being fresh (notifications
- * registers a service worker) opens a context of its own.
+ * permissions or init scripts), and one page in it that the cases take in turn: each case gets that page with the
+ * listeners and routes of the case before removed, its cookies, local and session storage cleared, and an errors list
+ * of its own. Opening a page costs chromium about a second of CPU on this machine kind (a renderer starts, even for
+ * about:blank: measured 1.1 s per page), navigating an open one costs what the app's load costs (0.8 s with the
+ * server's share), and the browser files load the app in dozens of cases.
+ * Not cleared: IndexedDB, the HTTP and Cache Storage caches, service worker registrations and the page's history,
+ * so a case that depends on any of those being fresh (notifications registers a service worker) opens a context of
+ * its own. A case that asks for a second page of the same width and language while it holds the first gets a new one.
  */
 export function contextPool(browser: Browser, baseUrl: string) {
-  const open = new Map<string, Promise<BrowserContext>>();
+  type Slot = { context: BrowserContext; page: Page; used: boolean; taken: boolean };
+  const open = new Map<string, Promise<Slot>>();
+  const slotOf = new Map<BrowserContext, Slot>();
   return {
     async page(width: 'desktop' | 'phone', locale = 'en-US'): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
       const key = `${width} ${locale}`;
-      const used = open.has(key);
-      if (!used) open.set(key, newContext(browser, width, locale));
-      const context = await open.get(key)!;
-      const { page, errors } = await newPage(context);
-      if (used) {
+      if (!open.has(key)) {
+        open.set(
+          key,
+          newContext(browser, width, locale).then(async (context) => {
+            const slot = { context, page: await context.newPage(), used: false, taken: false };
+            slotOf.set(context, slot);
+            return slot;
+          }),
+        );
+      }
+      const slot = await open.get(key)!;
+      if (slot.taken) return { context: slot.context, ...(await newPage(slot.context)) };
+      slot.taken = true;
+      const { context, page } = slot;
+      page.removeAllListeners();
+      await page.unrouteAll({ behavior: 'wait' });
+      if (slot.used) {
         await context.clearCookies();
         await page.goto(`${baseUrl}/api/config`);
-        await page.evaluate(() => localStorage.clear());
+        await page.evaluate(() => {
+          localStorage.clear();
+          sessionStorage.clear();
+        });
       }
+      slot.used = true;
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
       return { context, page, errors };
     },
-    /** The end of a case: its pages close, the context stays for the next case. */
+    /** The end of a case: its other pages close, the shared one leaves the app (its socket and timers stop). */
     async release(context: BrowserContext): Promise<void> {
-      await Promise.all(context.pages().map((page) => page.close()));
+      const slot = slotOf.get(context);
+      await Promise.all(
+        context
+          .pages()
+          .filter((page) => page !== slot?.page)
+          .map((page) => page.close()),
+      );
+      if (slot) {
+        await slot.page.goto('about:blank');
+        slot.taken = false;
+      }
     },
     async close(): Promise<void> {
-      await Promise.all([...open.values()].map(async (context) => (await context).close()));
+      await Promise.all([...open.values()].map(async (slot) => (await slot).context.close()));
       open.clear();
+      slotOf.clear();
     },
   };
 }
