@@ -219,11 +219,13 @@ export function issue18InTheBrowser(widths: readonly Width[]): void {
         const title = () => page.frame({ url: /\/game\// })!.title();
 
         await page.locator('iframe.preview-frame').click({ position: { x: 100, y: 100 } });
+        // The status line says the keys now go to the game. The click reaches the app as a message from the game
+        // (its canvas cancels the click's focus), so a key pressed before the app has handled it, as a script can and
+        // a person cannot, would still go to the page: the keys wait for what the user is shown, as a person does.
+        await page.locator('.preview-status[data-focus="game"]').waitFor();
         await page.keyboard.press('ArrowRight');
         await page.keyboard.press('ArrowRight');
         await expect.poll(title).toBe('x=20');
-        // The status line says the keys now go to the game.
-        await page.locator('.preview-status[data-focus="game"]').waitFor();
         await shot(page, `trust-4-preview-keys-${width}`);
 
         // A new version arrives as when a generation finishes (the server tells the page): the reloaded game has the
