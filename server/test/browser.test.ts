@@ -163,8 +163,14 @@ interface Link {
   /** The network is down: open sockets are closed, new ones closed at once. */
   down(): Promise<void>;
   up(): void;
-  /** The network goes down as the page sends its next frame of this type: before it reaches the server, or just after. */
-  downOnSend(type: string, when: 'before' | 'after'): Promise<void>;
+  /** The network goes down as the page sends its next frame of this type, before it reaches the server. */
+  downOnSend(type: string): Promise<void>;
+  /**
+   * The network goes down as the server's next frame of this type arrives, before the page gets it: the server has
+   * taken what the page sent and the answer is lost. (Cutting just after a page frame instead would race the server:
+   * a frame that waits behind the connection's earlier messages when the socket closes is never handled.)
+   */
+  downOnAnswer(type: string): Promise<void>;
 }
 
 /** Routes the context's WebSocket through the test: a slow link (server frames held back) or a network that is down. */
@@ -174,7 +180,8 @@ async function controlledLink(context: BrowserContext): Promise<Link> {
   let isDown = false;
   const queue: { type: string; deliver: () => void }[] = [];
   const open = new Set<WebSocketRoute>();
-  let cut: { type: string; when: 'before' | 'after'; done: () => void } | null = null;
+  let cut: { type: string; done: () => void } | null = null;
+  let cutAnswer: { type: string; done: () => void } | null = null;
   const down = async () => {
     isDown = true;
     await Promise.all([...open].map((ws) => ws.close({ code: 4000, reason: 'network down' }).catch(() => undefined)));
@@ -190,9 +197,8 @@ async function controlledLink(context: BrowserContext): Promise<Link> {
     });
     page.onMessage((frame) => {
       if (cut && typeOf(frame) === cut.type) {
-        const { when, done } = cut;
+        const { done } = cut;
         cut = null;
-        if (when === 'after') server.send(frame);
         void down().then(done);
         return;
       }
@@ -200,6 +206,12 @@ async function controlledLink(context: BrowserContext): Promise<Link> {
     });
     server.onMessage((frame) => {
       const type = typeOf(frame);
+      if (cutAnswer && type === cutAnswer.type) {
+        const { done } = cutAnswer;
+        cutAnswer = null;
+        void down().then(done);
+        return;
+      }
       if (!holding && type === holdType) holding = true;
       if (holding) queue.push({ type, deliver: () => page.send(frame) });
       else page.send(frame);
@@ -215,7 +227,8 @@ async function controlledLink(context: BrowserContext): Promise<Link> {
     },
     down,
     up: () => void (isDown = false),
-    downOnSend: (type, when) => new Promise<void>((done) => void (cut = { type, when, done })),
+    downOnSend: (type) => new Promise<void>((done) => void (cut = { type, done })),
+    downOnAnswer: (type) => new Promise<void>((done) => void (cutAnswer = { type, done })),
   };
 }
 
@@ -960,7 +973,7 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     await page.locator('.chat-welcome').waitFor();
 
     // 1. Lost on the way: after the reconnect it is back in the box, with a word saying so; nothing ran.
-    const lost = link.downOnSend('message', 'before');
+    const lost = link.downOnSend('message');
     await page.locator('.chat-input').fill('Make a snake game');
     await page.locator('.chat-input').press('Enter');
     await lost;
@@ -973,9 +986,9 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
 
     // 2. It reached the server, the answer did not reach us, and the job finished while we were away: after the
     //    reconnect the conversation shows it and the reply, and nothing is handed back.
-    const delivered = link.downOnSend('message', 'after');
+    const answered = link.downOnAnswer('jobStarted');
     await page.locator('button.send').click();
-    await delivered;
+    await answered;
     await expect.poll(async () => (await jobsOf(user.accessToken, projectId)).map((j) => j.status), { timeout: AGENT_MS }).toEqual(['completed']);
     link.up();
     await page.locator('.msg-assistant .msg-body').first().waitFor({ timeout: 20_000 });
