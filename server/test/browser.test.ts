@@ -180,12 +180,20 @@ async function controlledLink(context: BrowserContext): Promise<Link> {
   let isDown = false;
   const queue: { type: string; deliver: () => void }[] = [];
   const open = new Set<WebSocketRoute>();
-  let cut: { type: string; done: () => void } | null = null;
-  let cutAnswer: { type: string; done: () => void } | null = null;
   const down = async () => {
     isDown = true;
     await Promise.all([...open].map((ws) => ws.close({ code: 4000, reason: 'network down' }).catch(() => undefined)));
   };
+  // One armed cut per direction: the next frame of its type is not passed on, and the network goes down instead.
+  const cuts: Record<'fromPage' | 'fromServer', { type: string; done: () => void } | null> = { fromPage: null, fromServer: null };
+  const cutsAt = (side: 'fromPage' | 'fromServer', type: string): boolean => {
+    const armed = cuts[side];
+    if (armed?.type !== type) return false;
+    cuts[side] = null;
+    void down().then(armed.done);
+    return true;
+  };
+  const arm = (side: 'fromPage' | 'fromServer', type: string) => new Promise<void>((done) => void (cuts[side] = { type, done }));
   const typeOf = (frame: string | Buffer) => String((JSON.parse(String(frame)) as { type?: unknown }).type);
   await context.routeWebSocket(/\/ws$/, (page) => {
     if (isDown) return void page.close({ code: 4000, reason: 'network down' });
@@ -196,22 +204,11 @@ async function controlledLink(context: BrowserContext): Promise<Link> {
       void server.close().catch(() => undefined);
     });
     page.onMessage((frame) => {
-      if (cut && typeOf(frame) === cut.type) {
-        const { done } = cut;
-        cut = null;
-        void down().then(done);
-        return;
-      }
-      server.send(frame);
+      if (!cutsAt('fromPage', typeOf(frame))) server.send(frame);
     });
     server.onMessage((frame) => {
       const type = typeOf(frame);
-      if (cutAnswer && type === cutAnswer.type) {
-        const { done } = cutAnswer;
-        cutAnswer = null;
-        void down().then(done);
-        return;
-      }
+      if (cutsAt('fromServer', type)) return;
       if (!holding && type === holdType) holding = true;
       if (holding) queue.push({ type, deliver: () => page.send(frame) });
       else page.send(frame);
@@ -227,8 +224,8 @@ async function controlledLink(context: BrowserContext): Promise<Link> {
     },
     down,
     up: () => void (isDown = false),
-    downOnSend: (type) => new Promise<void>((done) => void (cut = { type, done })),
-    downOnAnswer: (type) => new Promise<void>((done) => void (cutAnswer = { type, done })),
+    downOnSend: (type) => arm('fromPage', type),
+    downOnAnswer: (type) => arm('fromServer', type),
   };
 }
 

@@ -63,7 +63,7 @@ export function newContext(browser: Browser, width: 'desktop' | 'phone', locale 
 
 /**
  * One context per width and language for the cases of a file that do not need a browser of their own (no fake clock,
- * permissions or init scripts), and one page in it that the cases take in turn: each case gets that page with the
+ * permissions, init scripts or context-wide routes), and one page in it that the cases take in turn: each case gets that page with the
  * listeners and routes of the case before removed, its cookies, local and session storage cleared, and an errors list
  * of its own. Opening a page costs chromium about a second of CPU on this machine kind (a renderer starts, even for
  * about:blank: measured 1.1 s per page), navigating an open one costs what the app's load costs (0.8 s with the
@@ -91,6 +91,8 @@ export function contextPool(browser: Browser, baseUrl: string) {
       }
       const slot = await open.get(key)!;
       if (slot.taken) return { context: slot.context, ...(await newPage(slot.context)) };
+      // A case that closed the shared page leaves a new one for the next.
+      if (slot.page.isClosed()) slot.page = await slot.context.newPage();
       slot.taken = true;
       const { context, page } = slot;
       page.removeAllListeners();
