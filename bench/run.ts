@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAgent } from './agent.js';
+import { benchCheck } from './check.js';
 import { benchFilesAndGit } from './files-git.js';
 import { benchServer } from './server.js';
 import { benchFlood } from './flood.js';
@@ -24,6 +25,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   modal: () => benchModal(),
   migrate: () => benchMigrate(),
   video: () => benchVideo(),
+  check: benchCheck,
 };
 
 const only = process.argv.slice(2);

@@ -22,6 +22,8 @@ import { createLocalFiles, scopeRoot } from './files.js';
 import {
   assetReader,
   checkGameFolder,
+  sharedChromiumPool,
+  type ChromiumPool,
   createImageGenerator,
   createVideoRenderer,
   defaultBrowserExecutable,
@@ -49,6 +51,8 @@ export interface LocalBackendOptions {
   gemini?: Omit<ImageGeneratorOptions, 'files'>;
   /** Promo videos (Remotion + chromium, @dreamcore/media); renderVideo is declared supported when a chromium binary is found. */
   video?: VideoRendererOptions;
+  /** Where game checks and gameplay captures get chromium (default: the process's pool, shared by its backends). */
+  browsers?: ChromiumPool;
   /**
    * CPU priority (nice value) of the git and agent processes this backend starts; default 19, so that under load
    * they yield to the server process that streams to every user. 0 keeps the server's own priority.
@@ -78,7 +82,9 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
   const launcher = new ProcessLauncher({ niceness: options.processNiceness });
   const files = createLocalFiles({ dataDir, maxFileBytes });
   const browser = options.video?.browserExecutable ?? defaultBrowserExecutable();
-  const video = createVideoRenderer({ ...options.video, ...(browser ? { browserExecutable: browser } : {}) });
+  // Game checks and gameplay captures share chromium between calls (each still gets a context of its own).
+  const browsers = options.browsers ?? sharedChromiumPool();
+  const video = createVideoRenderer({ ...options.video, ...(browser ? { browserExecutable: browser } : {}), browsers });
   const git = createLocalGit(dataDir, launcher);
   // A run's `after` (commit, reads) is done in-process with these, right after the CLI ends.
   const agent = createLocalAgent(dataDir, options.agent, launcher, { git, files });
@@ -110,6 +116,7 @@ export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
       if (!browser) return unsupportedCall('checkGame', name);
       return checkGameFolder(scopeRoot(dataDir, scope), {
         browserExecutable: browser,
+        browsers,
         signal: request.signal,
         assets: assetReader(files, scope.userId),
         picture: request.picture === true,

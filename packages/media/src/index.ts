@@ -22,4 +22,5 @@ export {
 } from './video/index.js';
 export { planVideo, VIDEO_DEFAULTS, VIDEO_LIMITS, type VideoSettings, type VideoPlan } from './video/options.js';
 export { assetReader, checkGameFolder, type GameCheckOptions } from './check.js';
+export { ChromiumPool, sharedChromiumPool, type ChromiumLease, type ChromiumPoolOptions } from './browser-pool.js';
 export type { AssetReader } from './video/capture.js';

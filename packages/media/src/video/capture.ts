@@ -8,8 +8,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Browser, CDPSession, Page, Route } from 'playwright-core';
-import { loadPlaywright } from '../lazy.js';
+import type { BrowserContext, CDPSession, Page, Route } from 'playwright-core';
+import { ChromiumPool, type ChromiumLease } from '../browser-pool.js';
 import { createError, isBackendError, resolveInsideRoot } from '@dreamcore/runtime-core';
 
 /** Flags that keep chromium quiet and reproducible on a closed network (see the Remotion field notes). */
@@ -125,6 +125,8 @@ export interface CaptureOptions {
   stepTimeoutMs?: number;
   /** Chromium flags (default CHROMIUM_ARGS). */
   args?: string[];
+  /** Browsers kept open between calls (a backend's); without one, the capture launches chromium and closes it after. */
+  browsers?: ChromiumPool;
 }
 
 export interface CaptureResult {
@@ -143,9 +145,23 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
   const quality = options.jpegQuality ?? 85;
 
   const stepTimeoutMs = options.stepTimeoutMs ?? 20_000;
-  let browser: Browser | undefined;
-  // Closing the browser is how a cancel (or a hung game) stops everything in flight: pending protocol calls reject.
-  const onAbort = () => void browser?.close().catch(() => undefined);
+  const pool = options.browsers ?? new ChromiumPool({ idleMs: 0 });
+  let lease: ChromiumLease | undefined;
+  let context: BrowserContext | undefined;
+  let stopped = false;
+  let halt: (error: Error) => void = () => undefined;
+  // Rejects when the capture is stopped. The work is awaited beside it: a page stuck in the game's loop may never
+  // answer again, and closing its context may wait on that renderer too.
+  const halted = new Promise<never>((_, reject) => (halt = reject));
+  halted.catch(() => undefined);
+  // A cancel or a hung game: the browser is retired (no later call gets it; it closes, with the stuck renderer, once
+  // no call uses it), and the context is closed, which rejects what is in flight on it.
+  const onAbort = () => {
+    stopped = true;
+    lease?.retire();
+    halt(new Error('stopped'));
+    void context?.close().catch(() => undefined);
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
   let stalled = false;
   let watchdog: NodeJS.Timeout | undefined;
@@ -158,22 +174,15 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
     }, stepTimeoutMs);
   };
   const pageErrors: string[] = [];
-  try {
-    alive();
-    browser = await (
-      await loadPlaywright()
-    ).chromium.launch({
-      executablePath: options.browserExecutable,
-      headless: true,
-      args: options.args ?? CHROMIUM_ARGS,
-      timeout: stepTimeoutMs,
-      // Our own signals: Playwright's SIGINT/SIGTERM hooks would fight the server's shutdown.
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-    });
-    if (signal?.aborted) throw cancelled();
-    const context = await browser.newContext({
+  const capture = async (): Promise<CaptureResult> => {
+    const leased = await pool.lease(options.browserExecutable, options.args ?? CHROMIUM_ARGS, stepTimeoutMs);
+    if (stopped) {
+      // Stopped while it launched: `finally` below has already run.
+      leased.release();
+      throw new Error('stopped');
+    }
+    lease = leased;
+    const opening = leased.browser.newContext({
       viewport: { width: options.width, height: options.height },
       deviceScaleFactor: 1,
       locale: 'en-US',
@@ -183,13 +192,17 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
       serviceWorkers: 'block',
       acceptDownloads: false,
     });
-    await context.addInitScript(randomnessScript(options.seed ?? 0x5eed));
+    // Kept even when the watchdog stops the capture first, so `finally` closes it.
+    void opening.then((opened) => (context = opened)).catch(() => undefined);
+    const pages = (context = await opening);
+    if (stopped) throw new Error('stopped');
+    await pages.addInitScript(randomnessScript(options.seed ?? 0x5eed));
     // pauseAt alone (no install): the new document's clock starts paused at the epoch with performance.now() = 0.
     // install-then-pause would let the real milliseconds between the two calls leak into the page's clock.
-    await context.clock.pauseAt(VIRTUAL_EPOCH);
+    await pages.clock.pauseAt(VIRTUAL_EPOCH);
 
-    await context.route('**/*', (route) => serveProjectFile(route, options.projectDir));
-    const page = await context.newPage();
+    await pages.route('**/*', (route) => serveProjectFile(route, options.projectDir));
+    const page = await pages.newPage();
     const noteError = (message: string) => {
       if (pageErrors.length < 20) pageErrors.push(message.split('\n')[0]!.slice(0, 300));
     };
@@ -203,7 +216,7 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
     // Evaluated as a string: this package's TypeScript has no DOM types, and needs none elsewhere.
     await page.evaluate('document.fonts.ready.then(() => undefined)');
 
-    const cdp = await context.newCDPSession(page);
+    const cdp = await pages.newCDPSession(page);
     const events = inputSchedule((options.frames * 1000) / options.fps);
     const frameTimes = Array.from({ length: options.frames }, (_, i) => WARMUP_MS + Math.round((i * 1000) / options.fps));
     let now = 0;
@@ -219,10 +232,19 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
         await deliver(page, event.action, options.width, options.height);
       }
       now = await advance(page, settled, now, target, noteError);
-      if (signal?.aborted) throw cancelled();
-      options.onFrame(i, await screenshot(cdp, quality));
+      if (stopped) throw new Error('stopped');
+      const frame = await screenshot(cdp, quality);
+      if (stopped) throw new Error('stopped');
+      options.onFrame(i, frame);
     }
     return { frames: options.frames, pageErrors };
+  };
+  try {
+    alive();
+    const work = capture();
+    // What fails in it after a stop is the stop's doing, already reported.
+    work.catch(() => undefined);
+    return await Promise.race([work, halted]);
   } catch (error) {
     if (signal?.aborted) throw cancelled();
     if (stalled) {
@@ -239,7 +261,10 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
   } finally {
     clearTimeout(watchdog);
     signal?.removeEventListener('abort', onAbort);
-    await browser?.close().catch(() => undefined);
+    // A stopped call's browser is retired: releasing it closes it, with a renderer a game may have hung.
+    if (!stopped) await context?.close().catch(() => undefined);
+    lease?.release();
+    if (!options.browsers) await pool.close();
   }
 }
 

@@ -17,6 +17,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createError, isBackendError, resolveInsideRoot, type FileEntry, type RenderVideoRequest, type RenderVideoResult } from '@dreamcore/runtime-core';
+import type { ChromiumPool } from '../browser-pool.js';
 import { captureGameplay } from './capture.js';
 import { getBundle } from './bundle.js';
 import { composePromo, type PromoProps, type RenderTuning } from './compose.js';
@@ -55,6 +56,8 @@ export interface VideoRendererOptions {
   tuning?: VideoTuning;
   /** Per-stage timings of every finished render (the benchmark reads them). */
   onTimings?: (timings: VideoTimings) => void;
+  /** Browsers kept open between calls for the gameplay capture (a backend's, shared with its game checks). */
+  browsers?: ChromiumPool;
 }
 
 export interface VideoRenderer {
@@ -268,6 +271,7 @@ export function createVideoRenderer(options: VideoRendererOptions = {}): VideoRe
         fps: plan.captureFps,
         frames: plan.captureFrames,
         browserExecutable,
+        ...(options.browsers ? { browsers: options.browsers } : {}),
         jpegQuality: tuning.captureJpegQuality ?? 85,
         signal: inner.signal,
         onFrame: (index, jpeg) => {
