@@ -132,18 +132,18 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
     // One context for the three pages: they share its virtual clock, so time moves for all of them at once (the
     // pictures stay comparable), and the game's origin, route and storage are set up once. A context per page would
     // start a renderer and a storage partition three times over, for nothing the comparison needs.
-    const opening = lease.browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, hasTouch: true, locale: 'en-US', timezoneId: 'UTC' });
-    // Kept even when the bound below gives up on it first, so `finally` closes it.
-    void opening.then((opened) => (context = opened)).catch(() => undefined);
-    const pages = await bounded(opening);
+    // If the bound gives up on it, the check has stopped: the browser is retired, and closing it closes the context.
+    const pages = await bounded(
+      lease.browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, hasTouch: true, locale: 'en-US', timezoneId: 'UTC' }),
+    );
     context = pages;
     if (stopped) throw new Error('stopped');
     await pages.addInitScript(randomnessScript(0x5eed));
     await pages.clock.pauseAt(VIRTUAL_EPOCH);
     await pages.route('**/*', (route) => serveProjectFile(route, projectDir, options.assets));
-    // The three pages are one tab and two windows it opened (still blank): a browsing instance of their own, so all
-    // three load the game into one renderer process. Three tabs would start a renderer each (and each its blank one
-    // first): on a 2-core machine that took a check from 1.6 s to 3.5 s and 3 s of CPU to 4.7 s (`npm run bench -- check`).
+    // The three pages are one tab and two windows it opened (still blank): one browsing instance, so all three load
+    // the game into one renderer process. Three tabs started five renderer processes per check; these start three
+    // (2-core machine, pooled browser, the demo shooter: 4.6–4.9 s of CPU per check before, 3.4–3.5 s after).
     const first = await bounded(pages.newPage());
     const opened = async (): Promise<Page> => {
       const [page] = await Promise.all([first.waitForEvent('popup'), first.evaluate('void window.open()')]);

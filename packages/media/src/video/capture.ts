@@ -192,8 +192,7 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
       serviceWorkers: 'block',
       acceptDownloads: false,
     });
-    // Kept even when the watchdog stops the capture first, so `finally` closes it.
-    void opening.then((opened) => (context = opened)).catch(() => undefined);
+    // Stopped meanwhile, the browser is retired: closing it closes the context.
     const pages = (context = await opening);
     if (stopped) throw new Error('stopped');
     await pages.addInitScript(randomnessScript(options.seed ?? 0x5eed));
