@@ -18,7 +18,7 @@
  * A backend lends from the process's pool (`sharedChromiumPool()`): a server has one backend, and a process that
  * opens several (tests, a tool migrating data) pays for one chromium, not one per backend.
  */
-import type { Browser } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions } from 'playwright-core';
 import { loadPlaywright } from './lazy.js';
 
 export interface ChromiumLease {
@@ -91,11 +91,8 @@ export class ChromiumPool {
   }
 
   private launch(key: string, executablePath: string, args: readonly string[], timeoutMs: number): Entry {
-    const entry: Entry = { key, launching: Promise.resolve(null as unknown as Browser), browser: null, users: 0, retired: false, idle: null };
-    entry.launching = (async () => {
-      const browser = await (
-        await loadPlaywright()
-      ).chromium.launch({
+    const launching = loadPlaywright().then((playwright) =>
+      playwright.chromium.launch({
         executablePath,
         headless: true,
         args: [...args],
@@ -104,20 +101,27 @@ export class ChromiumPool {
         handleSIGINT: false,
         handleSIGTERM: false,
         handleSIGHUP: false,
-      });
-      entry.browser = browser;
-      // A crash, or a close from anywhere: forget it, so the next call launches a new one.
-      browser.on('disconnected', () => {
-        this.open.delete(entry);
-        this.retire(entry);
-      });
-      if (this.closed || (entry.retired && entry.users === 0)) await this.shut(entry);
-      return browser;
-    })();
+      }),
+    );
+    const entry: Entry = { key, launching, browser: null, users: 0, retired: false, idle: null };
     this.entries.set(key, entry);
     this.open.add(entry);
-    entry.launching.catch(() => this.open.delete(entry));
+    // Registered before any lease awaits the launch, so it runs first.
+    launching.then(
+      (browser) => this.adopt(entry, browser),
+      () => this.open.delete(entry),
+    );
     return entry;
+  }
+
+  private adopt(entry: Entry, browser: Browser): void {
+    entry.browser = browser;
+    // A crash, or a close from anywhere: forget it, so the next call launches a new one.
+    browser.on('disconnected', () => {
+      this.open.delete(entry);
+      this.retire(entry);
+    });
+    if (this.closed || (entry.retired && entry.users === 0)) void this.shut(entry);
   }
 
   private retire(entry: Entry): void {
@@ -148,6 +152,59 @@ export class ChromiumPool {
     this.open.delete(entry);
     const browser = entry.browser ?? (await entry.launching.catch(() => null));
     await browser?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * One call's use of chromium (a game check, a gameplay capture): its lease and its context, how it stops and how it
+ * ends. Without a pool (the `dreamcore-render` command) it launches a browser of its own and closes it at the end.
+ *
+ * `stop()` (a cancel, or a game that hung) gives up on everything at once: `halted` rejects, so a step awaited beside
+ * it returns even when the page is stuck in the game's loop (and closing its context may wait on that renderer too);
+ * the context is closed, and the browser is retired: no later call gets it, and it closes, stuck renderer and all,
+ * once no call uses it.
+ */
+export class BrowserCall {
+  private readonly pool: ChromiumPool;
+  private lease: ChromiumLease | null = null;
+  private context: BrowserContext | null = null;
+  private halt: () => void = () => undefined;
+  /** Rejects once the call is stopped; race the call's steps against it. */
+  readonly halted = new Promise<never>((_, reject) => (this.halt = () => reject(new Error('stopped'))));
+  stopped = false;
+
+  constructor(private readonly given: ChromiumPool | undefined) {
+    this.pool = given ?? new ChromiumPool({ idleMs: 0 });
+    this.halted.catch(() => undefined);
+  }
+
+  /** A browser context on a leased browser. A call stopped meanwhile gives its lease back and fails. */
+  async newContext(executablePath: string, args: readonly string[], timeoutMs: number, options: BrowserContextOptions): Promise<BrowserContext> {
+    const lease = await this.pool.lease(executablePath, args, timeoutMs);
+    if (this.stopped) {
+      lease.release();
+      throw new Error('stopped');
+    }
+    this.lease = lease;
+    // If the call stops while this opens, the browser is retired: closing it closes the context.
+    const context = await lease.browser.newContext(options);
+    this.context = context;
+    if (this.stopped) throw new Error('stopped');
+    return context;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.lease?.retire();
+    this.halt();
+    void this.context?.close().catch(() => undefined);
+  }
+
+  /** The call is over: its context is closed (a stopped call's goes with its retired browser) and the lease returned. */
+  async end(): Promise<void> {
+    if (!this.stopped) await this.context?.close().catch(() => undefined);
+    this.lease?.release();
+    if (!this.given) await this.pool.close();
   }
 }
 

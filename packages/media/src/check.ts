@@ -10,12 +10,12 @@
  */
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { assetFileForAlias, createError, isBackendError, resolveInsideRoot, type FilesCapability, type GameCheckResult } from '@dreamcore/runtime-core';
 import { CHROMIUM_ARGS, GAME_ORIGIN, randomnessScript, serveProjectFile, VIRTUAL_EPOCH, type AssetReader } from './video/capture.js';
 import { defaultBrowserExecutable } from './video/index.js';
-import { ChromiumPool, type ChromiumLease } from './browser-pool.js';
+import { BrowserCall, type ChromiumPool } from './browser-pool.js';
 
 /** `/user-assets/<userId>/<alias>` for a game, from the user's asset space on any backend's files capability. */
 export function assetReader(files: FilesCapability, userId: string): { userId: string; read: AssetReader } {
@@ -80,22 +80,9 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
     if (errors.size < MAX_ERRORS) errors.add(message.split('\n')[0]!.slice(0, 300));
   };
 
-  const pool = options.browsers ?? new ChromiumPool({ idleMs: 0 });
-  let lease: ChromiumLease | undefined;
-  let context: BrowserContext | undefined;
-  // A cancel or a hung game stops the check: every step in flight gives up at once (`halted`; a page stuck in the
-  // game's loop may never answer, and closing its context may wait on that renderer too), the context is closed, and
-  // the browser is retired: no later check gets it, and it closes, stuck renderer and all, once no call uses it.
-  let stopped = false;
-  let halt: () => void = () => undefined;
-  const halted = new Promise<never>((_, reject) => (halt = () => reject(new Error('stopped'))));
-  halted.catch(() => undefined);
-  const stop = () => {
-    stopped = true;
-    lease?.retire();
-    halt();
-    void context?.close().catch(() => undefined);
-  };
+  // A cancel or a hung game stops the check (BrowserCall says how).
+  const call = new BrowserCall(options.browsers);
+  const stop = () => call.stop();
   signal?.addEventListener('abort', stop, { once: true });
   let stalled = false;
   /** One step of the check, bounded: a game that never yields (an endless loop) stops the check. */
@@ -109,7 +96,7 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
       }, stepTimeoutMs);
     });
     try {
-      return await Promise.race([what, timeout, halted]);
+      return await Promise.race([what, timeout, call.halted]);
     } finally {
       clearTimeout(timer);
     }
@@ -126,18 +113,19 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
   };
 
   try {
-    // The launch has its own bound (stepTimeoutMs); a lease must not be left behind by a race that gave up on it.
-    lease = await pool.lease(browserExecutable, CHROMIUM_ARGS, stepTimeoutMs);
-    if (stopped) throw new Error('stopped');
     // One context for the three pages: they share its virtual clock, so time moves for all of them at once (the
     // pictures stay comparable), and the game's origin, route and storage are set up once. A context per page would
-    // start a renderer and a storage partition three times over, for nothing the comparison needs.
-    // If the bound gives up on it, the check has stopped: the browser is retired, and closing it closes the context.
+    // start a renderer and a storage partition three times over, for nothing the comparison needs. The launch has its
+    // own bound (stepTimeoutMs).
     const pages = await bounded(
-      lease.browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, hasTouch: true, locale: 'en-US', timezoneId: 'UTC' }),
+      call.newContext(browserExecutable, CHROMIUM_ARGS, stepTimeoutMs, {
+        viewport: { width, height },
+        deviceScaleFactor: 1,
+        hasTouch: true,
+        locale: 'en-US',
+        timezoneId: 'UTC',
+      }),
     );
-    context = pages;
-    if (stopped) throw new Error('stopped');
     await pages.addInitScript(randomnessScript(0x5eed));
     await pages.clock.pauseAt(VIRTUAL_EPOCH);
     await pages.route('**/*', (route) => serveProjectFile(route, projectDir, options.assets));
@@ -232,10 +220,7 @@ export async function checkGameFolder(folder: string, options: GameCheckOptions 
     throw createError('RENDER_ERROR', `the game check failed: ${(error as Error).message}`, { cause: error });
   } finally {
     signal?.removeEventListener('abort', stop);
-    // A stopped call's browser is retired: releasing it closes it, with a renderer a game may have hung.
-    if (!stopped) await context?.close().catch(() => undefined);
-    lease?.release();
-    if (!options.browsers) await pool.close();
+    await call.end();
   }
 }
 

@@ -8,8 +8,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { BrowserContext, CDPSession, Page, Route } from 'playwright-core';
-import { ChromiumPool, type ChromiumLease } from '../browser-pool.js';
+import type { CDPSession, Page, Route } from 'playwright-core';
+import { BrowserCall, type ChromiumPool } from '../browser-pool.js';
 import { createError, isBackendError, resolveInsideRoot } from '@dreamcore/runtime-core';
 
 /** Flags that keep chromium quiet and reproducible on a closed network (see the Remotion field notes). */
@@ -145,23 +145,9 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
   const quality = options.jpegQuality ?? 85;
 
   const stepTimeoutMs = options.stepTimeoutMs ?? 20_000;
-  const pool = options.browsers ?? new ChromiumPool({ idleMs: 0 });
-  let lease: ChromiumLease | undefined;
-  let context: BrowserContext | undefined;
-  let stopped = false;
-  let halt: (error: Error) => void = () => undefined;
-  // Rejects when the capture is stopped. The work is awaited beside it: a page stuck in the game's loop may never
-  // answer again, and closing its context may wait on that renderer too.
-  const halted = new Promise<never>((_, reject) => (halt = reject));
-  halted.catch(() => undefined);
-  // A cancel or a hung game: the browser is retired (no later call gets it; it closes, with the stuck renderer, once
-  // no call uses it), and the context is closed, which rejects what is in flight on it.
-  const onAbort = () => {
-    stopped = true;
-    lease?.retire();
-    halt(new Error('stopped'));
-    void context?.close().catch(() => undefined);
-  };
+  // A cancel or a hung game stops the capture (BrowserCall says how); the work is awaited beside `call.halted`.
+  const call = new BrowserCall(options.browsers);
+  const onAbort = () => call.stop();
   signal?.addEventListener('abort', onAbort, { once: true });
   let stalled = false;
   let watchdog: NodeJS.Timeout | undefined;
@@ -175,14 +161,7 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
   };
   const pageErrors: string[] = [];
   const capture = async (): Promise<CaptureResult> => {
-    const leased = await pool.lease(options.browserExecutable, options.args ?? CHROMIUM_ARGS, stepTimeoutMs);
-    if (stopped) {
-      // Stopped while it launched: `finally` below has already run.
-      leased.release();
-      throw new Error('stopped');
-    }
-    lease = leased;
-    const opening = leased.browser.newContext({
+    const pages = await call.newContext(options.browserExecutable, options.args ?? CHROMIUM_ARGS, stepTimeoutMs, {
       viewport: { width: options.width, height: options.height },
       deviceScaleFactor: 1,
       locale: 'en-US',
@@ -192,9 +171,6 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
       serviceWorkers: 'block',
       acceptDownloads: false,
     });
-    // Stopped meanwhile, the browser is retired: closing it closes the context.
-    const pages = (context = await opening);
-    if (stopped) throw new Error('stopped');
     await pages.addInitScript(randomnessScript(options.seed ?? 0x5eed));
     // pauseAt alone (no install): the new document's clock starts paused at the epoch with performance.now() = 0.
     // install-then-pause would let the real milliseconds between the two calls leak into the page's clock.
@@ -231,9 +207,9 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
         await deliver(page, event.action, options.width, options.height);
       }
       now = await advance(page, settled, now, target, noteError);
-      if (stopped) throw new Error('stopped');
+      if (call.stopped) throw new Error('stopped');
       const frame = await screenshot(cdp, quality);
-      if (stopped) throw new Error('stopped');
+      if (call.stopped) throw new Error('stopped');
       options.onFrame(i, frame);
     }
     return { frames: options.frames, pageErrors };
@@ -243,7 +219,7 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
     const work = capture();
     // What fails in it after a stop is the stop's doing, already reported.
     work.catch(() => undefined);
-    return await Promise.race([work, halted]);
+    return await Promise.race([work, call.halted]);
   } catch (error) {
     if (signal?.aborted) throw cancelled();
     if (stalled) {
@@ -260,10 +236,7 @@ export async function captureGameplay(options: CaptureOptions): Promise<CaptureR
   } finally {
     clearTimeout(watchdog);
     signal?.removeEventListener('abort', onAbort);
-    // A stopped call's browser is retired: releasing it closes it, with a renderer a game may have hung.
-    if (!stopped) await context?.close().catch(() => undefined);
-    lease?.release();
-    if (!options.browsers) await pool.close();
+    await call.end();
   }
 }
 
