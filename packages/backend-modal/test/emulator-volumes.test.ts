@@ -133,7 +133,8 @@ lane('Modal emulator volumes (real SDK)', () => {
     try {
       return new (modal().ModalClient)();
     } finally {
-      process.env.MODAL_SERVER_URL = saved;
+      if (saved === undefined) delete process.env.MODAL_SERVER_URL;
+      else process.env.MODAL_SERVER_URL = saved;
     }
   }
 });
