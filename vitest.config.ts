@@ -20,6 +20,12 @@ export default defineConfig({
     // Stops the run with one message naming what to install (`npm run setup`) when bubblewrap or chromium is missing.
     // Then puts the run's temporary files on tmpfs (scripts/test-tmpdir.mjs says why and how to opt out).
     globalSetup: ['scripts/prerequisites.mjs', 'scripts/test-tmpdir.mjs'],
+    // Test files share their worker processes instead of each starting a new one that loads and compiles the server,
+    // the backends and their SDKs afresh: a module is loaded once per worker, so module-level state (the process's
+    // chromium pool, the process host) is shared by the files that worker runs. No test may depend on a fresh
+    // process; scripts/test-env.ts puts back what a file set in process.env before the next file runs.
+    isolate: false,
+    setupFiles: ['scripts/test-env.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // expect.poll waits for a condition that is on its way (a socket message, a file, a page state): on a loaded
@@ -36,7 +42,9 @@ export default defineConfig({
     // it). It changes only how WebAssembly is compiled: the baseline compiler's code runs the same queries.
     poolOptions: { forks: { execArgv: ['--liftoff-only'] } },
     maxWorkers: workers,
-    minWorkers: 1,
+    // All workers stay until the end: with shared workers, tinypool's ending of an idle one rejects with "Terminating
+    // worker thread", which fails a run whose files all passed (vitest-dev/vitest#8133, #8564).
+    minWorkers: workers,
     sequence: { sequencer: LongestFirst },
   },
 });
