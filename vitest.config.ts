@@ -22,8 +22,8 @@ export default defineConfig({
     globalSetup: ['scripts/prerequisites.mjs', 'scripts/test-tmpdir.mjs'],
     // Test files share their worker processes instead of each starting a new one that loads and compiles the server,
     // the backends and their SDKs afresh: a module is loaded once per worker, so module-level state (the process's
-    // chromium pool, the process host) is shared by the files that worker runs. No test may depend on a fresh
-    // process; scripts/test-env.ts puts back what a file set in process.env before the next file runs.
+    // chromium pool for game checks) is shared by the files that worker runs. No test may depend on a fresh process;
+    // scripts/test-env.ts puts back what a file set in process.env before the next file runs.
     isolate: false,
     setupFiles: ['scripts/test-env.ts'],
     testTimeout: 30_000,
@@ -35,11 +35,12 @@ export default defineConfig({
     // The parity rule (the same conformance cases pass on local and on Modal) fails the run when broken.
     reporters: ['default', new ParityReporter()],
     pool: 'forks',
-    // PGlite is PostgreSQL compiled to WebAssembly, and every test file that boots a server compiles it afresh in
-    // its own process. V8 then optimises the hot functions again with TurboFan on its background threads, seconds of
-    // CPU per file that a process living a minute never earns back (users, contract and db test files: 1.4–3.0 s on
-    // each of 4 V8 threads per file, 0.4–0.6 s with this flag; the three files 82–99 s of machine CPU, 66–71 s with
-    // it). It changes only how WebAssembly is compiled: the baseline compiler's code runs the same queries.
+    // PGlite is PostgreSQL compiled to WebAssembly, and every server a test boots compiles it afresh (its database
+    // runs on a worker thread of its own). V8 then optimises the hot functions again with TurboFan on its background
+    // threads, seconds of CPU per file that a database living a minute never earns back (users, contract and db test
+    // files: 1.4–3.0 s on each of 4 V8 threads per file, 0.4–0.6 s with this flag; the three files 82–99 s of machine
+    // CPU, 66–71 s with it). It changes only how WebAssembly is compiled: the baseline compiler's code runs the same
+    // queries.
     poolOptions: { forks: { execArgv: ['--liftoff-only'] } },
     maxWorkers: workers,
     // All workers stay until the end: with shared workers, tinypool's ending of an idle one rejects with "Terminating
