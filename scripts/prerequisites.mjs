@@ -40,7 +40,7 @@ function debianPackage(name) {
   return result.status === 0 && result.stdout.includes('install ok installed');
 }
 
-/** The browser the browser tests and video capture drive: `DREAMCORE_CHROMIUM`, else Debian's chromium. */
+/** Full chromium (the browser tests' web push case; the product's browser where the headless shell is missing): `DREAMCORE_CHROMIUM`, else Debian's chromium. */
 export function chromiumPath() {
   if (process.env.DREAMCORE_CHROMIUM) return existsSync(process.env.DREAMCORE_CHROMIUM) ? process.env.DREAMCORE_CHROMIUM : null;
   return ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file)) ?? null;
@@ -55,6 +55,13 @@ export const PREREQUISITES = [
     required: true,
     why: 'browser tests, video capture, Remotion (or set DREAMCORE_CHROMIUM)',
     present: () => chromiumPath() !== null,
+  },
+  {
+    name: 'chromium-headless-shell',
+    apt: 'chromium-headless-shell',
+    required: true,
+    why: "chromium without its UI layer: game checks, video capture and the browser tests use it (a game check in 0.3–0.4× the time and CPU of full chromium), and the Modal emulator's render image is built from it",
+    present: () => existsSync('/usr/lib/chromium/chromium-headless-shell'),
   },
   { name: 'git', apt: 'git', required: true, why: 'project history on the local backend', present: () => onPath('git') },
   { name: 'ps', apt: 'procps', required: true, why: 'process-tree checks in the agent tests', present: () => onPath('ps') },

@@ -52,12 +52,13 @@ export function defaultImageCommands(claudeVersion = CLAUDE_CODE_VERSION): strin
 }
 
 /**
- * The render image: chromium and the fonts local rendering uses (CJK, emoji), and @dreamcore/media (the renderer the
- * local backend runs too) with its promo composition bundled ahead of time.
+ * The render image: chromium's headless shell (all a render needs, and what @dreamcore/media picks first: lighter than
+ * full chromium, on disk and in CPU), the fonts local rendering uses (CJK, emoji), and @dreamcore/media (the renderer
+ * the local backend runs too) with its promo composition bundled ahead of time.
  */
 export function defaultRenderImageCommands(mediaVersion = MEDIA_VERSION): string[] {
   return [
-    apt('chromium ca-certificates fonts-noto-cjk fonts-noto-color-emoji'),
+    apt('chromium-headless-shell ca-certificates fonts-noto-cjk fonts-noto-color-emoji'),
     `RUN npm install -g @dreamcore/media@${mediaVersion} && dreamcore-render --prepare --cache-dir ${RENDER_CACHE_DIR}`,
   ];
 }

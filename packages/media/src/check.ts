@@ -34,7 +34,7 @@ export function assetReader(files: FilesCapability, userId: string): { userId: s
 }
 
 export interface GameCheckOptions {
-  /** Chromium binary (default: Debian's chromium, or DREAMCORE_CHROMIUM). */
+  /** Chromium binary (default: DREAMCORE_CHROMIUM, else Debian's headless shell, else its chromium). */
   browserExecutable?: string;
   /** Browsers kept open between calls (a backend's); without one, the check launches chromium and closes it after. */
   browsers?: ChromiumPool;

@@ -41,7 +41,7 @@ printing progress as JSON lines on stdout. --prepare only bundles the promo comp
   --fps N            frames per second (default 30)
   --duration S       length in seconds (default 7)
   --title TEXT       title on the cards (default: PUBLISH.json's title, else the page's <title>)
-  --chromium PATH    chromium binary (default: $DREAMCORE_CHROMIUM, else Debian's chromium)
+  --chromium PATH    chromium binary (default: $DREAMCORE_CHROMIUM, else Debian's chromium-headless-shell, else chromium)
   --cache-dir DIR    where the bundled composition is cached (default: <tmpdir>/dreamcore-remotion-bundles)
   --prepare          bundle the composition into the cache and exit (for building a render image)
   --check            check that the game loads, draws and answers input, instead of rendering

@@ -13,6 +13,7 @@ export {
 } from './image.js';
 export {
   createVideoRenderer,
+  CHROMIUM_CANDIDATES,
   defaultBrowserExecutable,
   defaultBundleCacheDir,
   type VideoRendererOptions,
