@@ -1,6 +1,7 @@
 /**
- * The browser app (public/) in real Debian chromium driven by playwright-core, against a running server whose agent
- * is the real Claude CLI talking to the scripted demo model (it writes real canvas games).
+ * The browser app (public/) in real Debian chromium (its headless shell; full chromium where a case needs notifications)
+ * driven by playwright-core, against a running server whose agent is the real Claude CLI talking to the scripted demo
+ * model (it writes real canvas games).
  *
  * - the golden path: sign up → new project → message → streamed reply → a canvas game in the preview → second
  *   message → two versions → diff → restore (confirmed) → assets → publish → the play page frames the game;
@@ -27,7 +28,7 @@ import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Frame, Page, WebSocketRoute } from 'playwright-core';
 import sharp from 'sharp';
 import webpush from 'web-push';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createDemoScript, plainDemoScript as demoScript } from '@dreamcore/runtime-core/demo';
 import { api, Client, signUp, startHarness, type Harness } from './support/harness.js';
 import {
@@ -1013,7 +1014,10 @@ describe.skipIf(!CAN_RUN)('DreamCore in the browser', () => {
     const userContent = ['Star Runner', 'Moon Garden', user.email];
     const subscriptions = () => h.server.ctx.db.service.pushSubscriptionsOf(user.userId);
 
-    const desktop = await newContext(browser, 'desktop', 'en-US');
+    // Full chromium: the headless shell the other cases use denies the notification permission.
+    const full = await launchChromium('full');
+    onTestFinished(() => full.close());
+    const desktop = await newContext(full, 'desktop', 'en-US');
     await desktop.grantPermissions(['notifications'], { origin: h.url });
     // This browser's push service. Chromium refuses push subscriptions in the automation's (incognito) contexts, so
     // the page's PushManager hands out a subscription the local push service makes for the server's key: what
