@@ -40,9 +40,9 @@ function debianPackage(name) {
   return result.status === 0 && result.stdout.includes('install ok installed');
 }
 
-/** Full chromium (the browser tests' web push case; the product's browser where the headless shell is missing): `DREAMCORE_CHROMIUM`, else Debian's chromium. */
+/** Full chromium (the browser tests' web push case; the product's browser where the headless shell is missing): `CHROMIUM_PATH`, else Debian's chromium. */
 export function chromiumPath() {
-  if (process.env.DREAMCORE_CHROMIUM) return existsSync(process.env.DREAMCORE_CHROMIUM) ? process.env.DREAMCORE_CHROMIUM : null;
+  if (process.env.CHROMIUM_PATH) return existsSync(process.env.CHROMIUM_PATH) ? process.env.CHROMIUM_PATH : null;
   return ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file)) ?? null;
 }
 
@@ -53,7 +53,7 @@ export const PREREQUISITES = [
     name: 'chromium',
     apt: 'chromium',
     required: true,
-    why: 'browser tests, video capture, Remotion (or set DREAMCORE_CHROMIUM)',
+    why: "the browser tests' web push case (the headless shell denies notifications; or set CHROMIUM_PATH)",
     present: () => chromiumPath() !== null,
   },
   {
