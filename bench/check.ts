@@ -8,12 +8,12 @@
  * Reported: the median wall time of a check (the user's wait), and the CPU this process and everything it started
  * spent per check.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 // Relative, not the package's demo export: `npm run bench` may run without the "source" condition.
 import { buildGame } from '../packages/runtime-core/src/demo/games.js';
-import { CHROMIUM_CANDIDATES, ChromiumPool, checkGameFolder, defaultBrowserExecutable, type GameCheckOptions } from '../packages/media/src/index.js';
+import { ChromiumPool, checkGameFolder, defaultBrowserExecutable, installedChromium, type GameCheckOptions } from '../packages/media/src/index.js';
 import { report, section, TreeMeter, type Measurement } from './lib.js';
 
 const ROUNDS = Number(process.env.BENCH_CHECK_ROUNDS) || 6;
@@ -69,24 +69,25 @@ export async function benchCheck(): Promise<Measurement[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-check-'));
   writeFileSync(path.join(dir, 'index.html'), buildGame('shooter', { title: 'Bench Shooter' }));
   const results: Measurement[] = [];
+  // Each comparison's pools are closed before the next starts: an open browser's idle time would count in the next.
   const pools: ChromiumPool[] = [];
   const pool = () => {
     const made = new ChromiumPool();
     pools.push(made);
     return made;
   };
+  const closePools = () => Promise.all(pools.splice(0).map((made) => made.close()));
   try {
     section('checkGame: chromium kept open between checks vs launched for each check');
-    const keptPool = pool();
-    const kept = await interleaved(dir, { browserExecutable }, { browserExecutable, browsers: keptPool });
-    await keptPool.close();
+    const kept = await interleaved(dir, { browserExecutable }, { browserExecutable, browsers: pool() });
+    await closePools();
     const launched = 'chromium launched per check';
     results.push(measured('game check (wall)', launched, kept.ours.ms, kept.base.ms));
     results.push(measured('game check (CPU of this process tree)', launched, kept.ours.cpu, kept.base.cpu));
 
     section("checkGame: Debian's chromium-headless-shell vs full chromium (both kept open)");
-    const shell = CHROMIUM_CANDIDATES.find((file) => file.endsWith('headless-shell') && existsSync(file));
-    const full = CHROMIUM_CANDIDATES.find((file) => !file.endsWith('headless-shell') && existsSync(file));
+    const shell = installedChromium('headless-shell');
+    const full = installedChromium('full');
     if (!shell || !full) {
       console.log(`  skipped: needs both (found ${shell ?? 'no headless shell'}, ${full ?? 'no full chromium'}; npm run setup installs them)`);
     } else {
@@ -96,7 +97,7 @@ export async function benchCheck(): Promise<Measurement[]> {
       results.push(measured('game check on the headless shell (CPU of this process tree)', fullName, lighter.ours.cpu, lighter.base.cpu));
     }
   } finally {
-    await Promise.all(pools.map((made) => made.close()));
+    await closePools();
     rmSync(dir, { recursive: true, force: true });
   }
   return results;

@@ -40,7 +40,11 @@ function debianPackage(name) {
   return result.status === 0 && result.stdout.includes('install ok installed');
 }
 
-/** Full chromium (the browser tests' web push case; the product's browser where the headless shell is missing): `CHROMIUM_PATH`, else Debian's chromium. */
+/**
+ * Full chromium (the browser tests' web push case; the product's browser where the headless shell is missing):
+ * `CHROMIUM_PATH`, else Debian's. The paths are @dreamcore/media's CHROMIUM_CANDIDATES, written out because this
+ * script runs before `npm install` and the build (`npm run setup`).
+ */
 export function chromiumPath() {
   if (process.env.CHROMIUM_PATH) return existsSync(process.env.CHROMIUM_PATH) ? process.env.CHROMIUM_PATH : null;
   return ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file)) ?? null;

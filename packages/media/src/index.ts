@@ -16,6 +16,7 @@ export {
   CHROMIUM_CANDIDATES,
   defaultBrowserExecutable,
   defaultBundleCacheDir,
+  installedChromium,
   type VideoRendererOptions,
   type VideoRenderer,
   type VideoTimings,

@@ -3,12 +3,34 @@
  * script and the bundle cache key. Renders through a backend are the conformance block's (`renderVideo`, run by each
  * backend's conformance.test.ts); the command form is cli.test.ts.
  */
-import { readdirSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { existsSync, readdirSync } from 'node:fs';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { compositionDir, compositionHash } from '../src/video/bundle.js';
 import { inputSchedule } from '../src/video/capture.js';
 import { encoderArgs } from '../src/video/compose.js';
 import { planVideo } from '../src/video/options.js';
+import { CHROMIUM_CANDIDATES, defaultBrowserExecutable, installedChromium } from '../src/video/index.js';
+
+describe('which chromium checks, captures and renders use', () => {
+  it("DREAMCORE_CHROMIUM, else Debian's headless shell, else full chromium", () => {
+    const before = process.env.DREAMCORE_CHROMIUM;
+    onTestFinished(() => {
+      if (before === undefined) delete process.env.DREAMCORE_CHROMIUM;
+      else process.env.DREAMCORE_CHROMIUM = before;
+    });
+    process.env.DREAMCORE_CHROMIUM = '/opt/my/chromium';
+    expect(defaultBrowserExecutable()).toBe('/opt/my/chromium');
+    delete process.env.DREAMCORE_CHROMIUM;
+    // `npm test` requires the shell (scripts/prerequisites.mjs), so on a test machine it is the one picked.
+    const shell = CHROMIUM_CANDIDATES['headless-shell'][0];
+    expect(existsSync(shell)).toBe(true);
+    expect(defaultBrowserExecutable()).toBe(shell);
+    expect(installedChromium('headless-shell')).toBe(shell);
+    // Full chromium is only ever full chromium (the browser tests' web push case needs it).
+    const full = installedChromium('full');
+    expect(full === null || (CHROMIUM_CANDIDATES.full as readonly string[]).includes(full)).toBe(true);
+  });
+});
 
 describe('video plan', () => {
   it('defaults to DreamCore V2: 7 s, 30 fps, 1080×1920, composed at 15 fps and repeated to 30', () => {

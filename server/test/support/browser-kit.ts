@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CHROMIUM_CANDIDATES } from '@dreamcore/media';
+import { installedChromium } from '@dreamcore/media';
 import type { Harness, Session } from './harness.js';
 import { Client } from './harness.js';
 
@@ -23,16 +23,15 @@ export const PHONE = { width: 390, height: 844 };
 
 /**
  * The browser the app's cases run in: the system's, never a downloaded one, picked as the product picks the one for
- * game checks (Debian's headless shell, else full chromium; `@dreamcore/media`'s CHROMIUM_CANDIDATES): the browser
+ * game checks (Debian's headless shell, else full chromium; `@dreamcore/media`'s installedChromium): the browser
  * files take about 0.7× the CPU they take on full chromium here. CHROMIUM_PATH points every case at one binary.
  */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? CHROMIUM_CANDIDATES.find((file) => existsSync(file)) ?? '/usr/bin/chromium';
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? installedChromium() ?? '/usr/bin/chromium';
 /**
  * Full chromium, for what the headless shell leaves out: it denies the notification permission, so web push (the
  * English notifications case) runs here.
  */
-export const FULL_CHROMIUM =
-  process.env.CHROMIUM_PATH ?? CHROMIUM_CANDIDATES.filter((file) => !file.endsWith('headless-shell')).find((file) => existsSync(file)) ?? '/usr/bin/chromium';
+export const FULL_CHROMIUM = process.env.CHROMIUM_PATH ?? installedChromium('full') ?? '/usr/bin/chromium';
 const HAVE_PLAYWRIGHT = (() => {
   try {
     createRequire(import.meta.url).resolve('playwright-core');
@@ -41,7 +40,7 @@ const HAVE_PLAYWRIGHT = (() => {
     return false;
   }
 })();
-export const CAN_RUN_BROWSER = HAVE_PLAYWRIGHT && existsSync(CHROMIUM) && existsSync(FULL_CHROMIUM);
+export const CAN_RUN_BROWSER = HAVE_PLAYWRIGHT && existsSync(CHROMIUM);
 
 /** The cases' browser; `full` for a case that needs what only full chromium has (notifications). */
 export async function launchChromium(kind: 'headless' | 'full' = 'headless'): Promise<Browser> {

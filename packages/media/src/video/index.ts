@@ -82,17 +82,19 @@ export function defaultBundleCacheDir(): string {
  * takes 0.3–0.4× the time and CPU it takes on full chromium in headless mode (`npm run bench -- check`; the test files
  * that check, capture and render: 0.7× the CPU). Full chromium when the shell is not installed.
  */
-export const CHROMIUM_CANDIDATES = [
-  '/usr/lib/chromium/chromium-headless-shell',
-  '/usr/lib/chromium/chromium',
-  '/usr/bin/chromium',
-  '/usr/bin/chromium-browser',
-] as const;
+export const CHROMIUM_CANDIDATES = {
+  'headless-shell': ['/usr/lib/chromium/chromium-headless-shell'],
+  full: ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'],
+} as const;
+
+/** The first installed chromium of a kind (default: the headless shell, else full chromium), or null. */
+export function installedChromium(kind?: keyof typeof CHROMIUM_CANDIDATES): string | null {
+  const candidates = kind ? CHROMIUM_CANDIDATES[kind] : [...CHROMIUM_CANDIDATES['headless-shell'], ...CHROMIUM_CANDIDATES.full];
+  return candidates.find((candidate) => existsSync(candidate)) ?? null;
+}
 
 export function defaultBrowserExecutable(): string | null {
-  const fromEnv = process.env.DREAMCORE_CHROMIUM;
-  if (fromEnv) return fromEnv;
-  return CHROMIUM_CANDIDATES.find((candidate) => existsSync(candidate)) ?? null;
+  return process.env.DREAMCORE_CHROMIUM || installedChromium();
 }
 
 /** Share of the progress bar per stage. Capture and render overlap in time, so the bar is their weighted sum. */
