@@ -19,7 +19,9 @@ let child: ChildProcess | null = null;
 
 function boot(): Promise<{ url: string; logs: string[]; server: ChildProcess }> {
   const logs: string[] = [];
-  const server = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'server/src/cli.ts'], {
+  // `npm start`'s command, plus the test workers' --liftoff-only (vitest.config.ts says why): each boot compiles the
+  // embedded database's WebAssembly, and TurboFan's share of that (≈ 4 s of CPU per boot here) is no part of a crash.
+  const server = spawn(process.execPath, ['--liftoff-only', '--conditions=source', '--import', 'tsx', 'server/src/cli.ts'], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
