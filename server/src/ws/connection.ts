@@ -114,15 +114,12 @@ export class Connection {
     try {
       if (this.closed) return;
       if (!this.frames.take()) {
-        // Over budget: dropped unparsed (ws had read it already). The sender hears once per pause how many.
+        // Over budget: dropped unparsed (ws had read it already). The sender hears how many when the pause ends.
         this.ctx.metrics.wsDroppedFrames.inc();
         this.droppedFrames++;
         return this.pauseUntilNextFrame();
       }
-      if (this.droppedFrames > 0) {
-        this.structured('RATE_LIMITED', 'Too many messages. Some were not processed; please slow down.', { dropped: this.droppedFrames });
-        this.droppedFrames = 0;
-      }
+      this.reportDropped();
       if (this.frames.msUntilNext() > 0) this.pauseUntilNextFrame();
       const frame = parseFrame(data, isBinary);
       if (!frame.ok) {
@@ -146,17 +143,30 @@ export class Connection {
     }
   }
 
-  /** Stops reading this socket until its next frame is allowed: the sender's frames wait in TCP buffers. */
+  /**
+   * Stops reading this socket until its next frame is allowed: the sender's frames wait in TCP buffers. When it reads
+   * again, the sender first hears how many frames were dropped meanwhile: at once, not with the next frame let
+   * through, because a sender whose last frames were dropped may send nothing more and would never hear it.
+   */
   private pauseUntilNextFrame(): void {
     if (this.resumeTimer || this.closed) return;
     this.ws.pause();
     this.resumeTimer = setTimeout(
       () => {
         this.resumeTimer = null;
-        if (!this.closed) this.ws.resume();
+        if (this.closed) return;
+        this.reportDropped();
+        this.ws.resume();
       },
       Math.max(1, this.frames.msUntilNext()),
     );
+  }
+
+  /** Tells the sender how many of its frames were dropped over budget since it was last told (once per count). */
+  private reportDropped(): void {
+    if (this.droppedFrames === 0) return;
+    this.structured('RATE_LIMITED', 'Too many messages. Some were not processed; please slow down.', { dropped: this.droppedFrames });
+    this.droppedFrames = 0;
   }
 
   /** The error boundary of one message: whatever fails is logged and answered on this socket; nothing escapes. */
