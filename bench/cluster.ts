@@ -26,7 +26,7 @@
  * Besides latency it reports, per token, the CPU each group of processes spent and the statements PostgreSQL ran
  * (pg_stat_statements): the work per event, which a busy shared machine changes less than it changes latency.
  * BENCH_CLUSTER_ONLY=1 or 3 runs one of the two; BENCH_CLUSTER_PHASES prints the phases, the costliest statements
- * and the p99 of each 100 ms; JOB_EVENT_FLUSH_MS tries another batch window; CLUSTER_NODE_ARGS (scripts/cluster.ts)
+ * and the p99 of each 100 ms (and BENCH_CLUSTER_TIMELINE=<file> writes every delta's send time and latency); JOB_EVENT_FLUSH_MS tries another batch window; CLUSTER_NODE_ARGS (scripts/cluster.ts)
  * gives the instances node options such as `--cpu-prof`.
  *
  * The jobs start together and end together: 150 agent starts and 150 commits in the same second are not a real
@@ -36,7 +36,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,7 +91,6 @@ class FakeModel {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'dreamcore-bench-model-'));
   private readonly fds: number[] = [];
   private readonly sessions: string[] = [];
-  private readonly texts: string[] = [];
 
   constructor(jobs: number) {
     const fifos = Array.from({ length: jobs }, (_, i) => this.fifo(i));
@@ -99,7 +98,6 @@ class FakeModel {
     for (const [i, fifo] of fifos.entries()) {
       this.fds.push(openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK));
       this.sessions.push(randomUUID());
-      this.texts.push('');
       this.line(i, { type: 'system', subtype: 'init', session_id: this.sessions[i], model: 'bench', tools: [], permissionMode: 'acceptEdits' });
       this.line(i, { type: 'stream_event', event: { type: 'message_start', message: { id: `msg_${i}` } } });
     }
@@ -122,7 +120,6 @@ class FakeModel {
           let i = 0;
           const timer = setInterval(() => {
             const text = `⟨${i}@${performance.now().toFixed(3)}⟩`;
-            this.texts[job] += text;
             this.line(job, { type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } } });
             if (++i < tokens) return;
             clearInterval(timer);
@@ -136,12 +133,15 @@ class FakeModel {
   /** The reply and the result line, then the end of the CLI's output. */
   end(): void {
     for (const [job, fd] of this.fds.entries()) {
-      this.line(job, { type: 'assistant', message: { id: `msg_${job}`, content: [{ type: 'text', text: this.texts[job] }] } });
+      // Not the deltas' text: 150 replies built up a delta at a time are garbage this process would carry (and
+      // scavenge) while it measures; the server stores whatever the reply says.
+      const text = `${TOKENS} deltas`;
+      this.line(job, { type: 'assistant', message: { id: `msg_${job}`, content: [{ type: 'text', text }] } });
       this.line(job, {
         type: 'result',
         subtype: 'success',
         is_error: false,
-        result: this.texts[job],
+        result: text,
         total_cost_usd: 0,
         usage: { input_tokens: 1, output_tokens: TOKENS },
         duration_ms: TOKENS * TOKEN_INTERVAL_MS,
@@ -327,6 +327,9 @@ async function run(instances: number): Promise<Result> {
       }
       const p99s = [...windows].sort((a, b) => a[0] - b[0]).map(([, l]) => Math.round(pct(l, 99)));
       console.error(`    p99 of each 100 ms of streaming: ${p99s.join(' ')}`);
+      // To line the slow windows up with other processes' logs (GC, event-loop delay): wall-clock ms of each send.
+      if (process.env.BENCH_CLUSTER_TIMELINE)
+        writeFileSync(process.env.BENCH_CLUSTER_TIMELINE, JSON.stringify(timeline.map(([sent, latency]) => [performance.timeOrigin + sent, latency])));
       timeline.length = 0;
     }
     model.end();

@@ -457,6 +457,57 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
       }
     });
 
+    it("a write that reads in the same statement: notifies as a write does, returns the other jobs' rows after each seq given, in (job, seq) order, none of its own", async () => {
+      const [mine, theirs, idle] = await Promise.all(
+        ['Mine', 'Theirs', 'Idle'].map(async (name) => {
+          const user = await lane.createUser();
+          return db.service.createJob(user, (await db.forUser(user).createProject(user, name)).id);
+        }),
+      );
+      // Another instance's rows, already committed.
+      await db.service.appendJobEvents([
+        { jobId: theirs.id, seq: 1, type: 'started', payload: {} },
+        { jobId: theirs.id, seq: 2, type: 'stream', payload: { deltas: ['x'] } },
+        { jobId: theirs.id, seq: 3, type: 'stream', payload: { deltas: ['y'] } },
+      ]);
+      const heard: string[] = [];
+      let heardIt: () => void = () => undefined;
+      const got = new Promise<void>((resolve) => (heardIt = resolve));
+      const stop = await db.coordination.listen('dreamcore_job_events', (payload) => {
+        heard.push(payload);
+        if (payload.startsWith(mine.id)) heardIt();
+      });
+      const read = await db.service.appendJobEventsAndRead!(
+        [
+          { jobId: mine.id, seq: 1, type: 'started', payload: {} },
+          { jobId: mine.id, seq: 2, type: 'stream', payload: { deltas: ['a'] } },
+        ],
+        [
+          { jobId: theirs.id, seq: 1 },
+          { jobId: idle.id, seq: 0 },
+          { jobId: mine.id, seq: 0 }, // its own rows are not committed when the statement reads
+        ],
+      );
+      await got;
+      await stop();
+      expect(read.map((e) => [e.jobId, e.seq, e.type, e.payload])).toEqual([
+        [theirs.id, 2, 'stream', { deltas: ['x'] }],
+        [theirs.id, 3, 'stream', { deltas: ['y'] }],
+      ]);
+      expect(heard).toEqual([`${mine.id}:2`]);
+      expect((await db.service.jobEventsAfter([{ jobId: mine.id, seq: 0 }])).map((e) => e.seq)).toEqual([1, 2]);
+      // All or none, as appendJobEvents: a seq already taken writes nothing, reads nothing and notifies no one.
+      const error = await db.service.appendJobEventsAndRead!(
+        [
+          { jobId: mine.id, seq: 3, type: 'progress', payload: {} },
+          { jobId: mine.id, seq: 2, type: 'stream', payload: { deltas: ['again'] } },
+        ],
+        [{ jobId: theirs.id, seq: 0 }],
+      ).catch((e: unknown) => e);
+      expect(isBackendError(error, 'CONFLICT')).toBe(true);
+      expect((await db.service.jobEventsAfter([{ jobId: mine.id, seq: 0 }])).map((e) => e.seq)).toEqual([1, 2]);
+    });
+
     it('notifications: a job event write notifies once, jobId:lastSeq of every job in it; shared secrets and rate limits are one for every connection', async () => {
       const user = await lane.createUser();
       const project = await db.forUser(user).createProject(user, 'Notify');

@@ -165,6 +165,35 @@ function sharedStore() {
   return { store: notifying, shared, rows };
 }
 
+/**
+ * `sharedStore` as postgres.ts is: a write can read in its statement (`appendJobEventsAndRead`); every round trip
+ * is counted by kind.
+ */
+function readingSharedStore(options: { failCombined?: boolean } = {}) {
+  const { store, shared, rows } = sharedStore();
+  const trips = { writes: 0, reads: 0, writesWithRead: 0 };
+  const counting: JobEventStore = {
+    ...store,
+    async appendJobEvents(events) {
+      trips.writes++;
+      return store.appendJobEvents(events);
+    },
+    async jobEventsAfter(after) {
+      trips.reads++;
+      return store.jobEventsAfter!(after);
+    },
+    async appendJobEventsAndRead(events, after) {
+      trips.writesWithRead++;
+      if (options.failCombined) throw new Error('connection reset');
+      // The read sees what was committed before the statement: read first, then write.
+      const read = await store.jobEventsAfter!(after);
+      await store.appendJobEvents(events);
+      return read;
+    },
+  };
+  return { store: counting, shared, rows, trips };
+}
+
 describe('job event log, several instances on one database', () => {
   it('an event reaches no socket, here or elsewhere, before it is stored; one row per event', async () => {
     const { store, shared, rows } = sharedStore();
@@ -210,5 +239,70 @@ describe('job event log, several instances on one database', () => {
     expect([...onA, ...onC].map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(onC.map((e) => e.content ?? e.type)).toEqual(['missed on the move', 'completed']);
     for (const log of [owner, a, c]) await log!.stop();
+  });
+
+  it('an instance streaming jobs of its own reads the others’ events in its writes: one round trip per write, none for reads', async () => {
+    const { store, shared, trips } = readingSharedStore();
+    const [a, b] = [1, 2].map(() => new JobEventLog(store, () => undefined, { flushMs: 5, shared }));
+    for (const log of [a, b]) await log!.start();
+    a!.open('job-a');
+    b!.open('job-b');
+    a!.emit('job-a', 'started');
+    b!.emit('job-b', 'started');
+    await Promise.all([a!.flush(), b!.flush()]);
+    // Each follows the other's job (the catch-up read of a new subscription is its own round trip).
+    const onA: JobEvent[] = [];
+    const onB: JobEvent[] = [];
+    await a!.subscribe('job-b', 0, (e) => onA.push(e));
+    await b!.subscribe('job-a', 0, (e) => onB.push(e));
+    await vi.waitFor(() => expect([onA.length, onB.length]).toEqual([1, 1]));
+    const before = { ...trips };
+    for (let i = 1; i <= 20; i++) {
+      a!.emit('job-a', 'stream', { content: `a${i}` });
+      b!.emit('job-b', 'stream', { content: `b${i}` });
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    a!.emit('job-a', 'completed');
+    b!.emit('job-b', 'completed');
+    await vi.waitFor(() => expect([onA.at(-1)?.type, onB.at(-1)?.type]).toEqual(['completed', 'completed']));
+    expect(onA.map((e) => e.seq)).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
+    expect(onB.map((e) => e.content ?? e.type)).toEqual(['started', ...Array.from({ length: 20 }, (_, i) => `a${i + 1}`), 'completed']);
+    // Every tail read went in a write's statement: none of their own while both instances were writing.
+    expect(trips.writesWithRead - before.writesWithRead).toBeGreaterThan(0);
+    expect(trips.reads - before.reads).toBeLessThanOrEqual(2); // at most the last one each, once the writes stopped
+    for (const log of [a, b]) await log!.stop();
+  });
+
+  it('an instance with no job of its own reads at once, alone; a failed write-and-read still writes and reads', async () => {
+    const { store, shared, trips, rows } = readingSharedStore({ failCombined: true });
+    const [owner, follower] = [1, 2].map(() => new JobEventLog(store, () => undefined, { flushMs: 50, shared }));
+    for (const log of [owner, follower]) await log!.start();
+    owner!.open('job');
+    owner!.emit('job', 'started');
+    await owner!.flush();
+    const seen: JobEvent[] = [];
+    await follower!.subscribe('job', 0, (e) => seen.push(e));
+    owner!.emit('job', 'stream', { content: 'x' });
+    await owner!.flush();
+    await vi.waitFor(() => expect(seen.map((e) => e.seq)).toEqual([1, 2]));
+    expect(trips.writesWithRead).toBe(0); // the follower writes nothing: its reads are its own
+    expect(trips.reads).toBeGreaterThanOrEqual(1);
+
+    // The follower gets a job of its own: its planned write carries its next read, and that statement fails. Its rows
+    // are then written job by job and its read made alone; nothing is written after, so no later notification could
+    // make up for a read dropped there.
+    follower!.open('own');
+    follower!.emit('own', 'started');
+    await follower!.flush();
+    follower!.emit('own', 'stream', { content: 'mine' }); // plans the follower's next write, `flushMs` after that one
+    owner!.emit('job', 'stream', { content: 'y' });
+    await owner!.flush();
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the notification is in: the follower waits for its write
+    expect(seen).toHaveLength(2);
+    await follower!.flush();
+    await vi.waitFor(() => expect(seen.map((e) => e.content ?? e.type)).toEqual(['started', 'x', 'y']));
+    expect(trips.writesWithRead).toBe(1);
+    expect(rows.filter((r) => r.jobId === 'own').map((r) => r.seq)).toEqual([1, 2]);
+    for (const log of [owner, follower]) await log!.stop();
   });
 });

@@ -115,6 +115,34 @@ export const JOB_EVENTS_AFTER_SQL = `select e.*
   order by e.job_id, e.seq`;
 
 /**
+ * The write of a batch of job events ($1: the rows as JSON) and its notifications ($2: `jobId:lastSeq,…` payloads,
+ * sent on commit, only when rows were written), as CTEs; the statement's own select follows (it must read `notified`,
+ * or the notifications are not sent).
+ */
+const APPEND_JOB_EVENTS_SQL = `with added as (
+    insert into public.job_events (job_id, seq, type, payload)
+    select e.job_id, e.seq, e.type, e.payload
+    from jsonb_to_recordset($1::jsonb) as e (job_id uuid, seq int, type text, payload jsonb)
+    returning 1
+  ), notified as (
+    select pg_notify('${JOB_EVENTS_CHANNEL}', n) from unnest($2::text[]) as n where exists (select from added)
+  )`;
+
+/** `APPEND_JOB_EVENTS_SQL`'s values: the rows, and the notifications, each listing up to NOTIFY_ENTRIES jobs' last seq. */
+function appendValues(events: readonly JobEventInput[]): [string, string[]] {
+  const last = new Map<string, number>();
+  for (const e of events) {
+    const deltas = e.type === 'stream' ? (e.payload as { deltas?: unknown } | null)?.deltas : undefined;
+    const seq = e.seq + (Array.isArray(deltas) ? Math.max(deltas.length, 1) - 1 : 0);
+    last.set(e.jobId, Math.max(last.get(e.jobId) ?? 0, seq));
+  }
+  const entries = [...last].map(([jobId, seq]) => `${jobId}:${seq}`);
+  const notifications: string[] = [];
+  for (let i = 0; i < entries.length; i += NOTIFY_ENTRIES) notifications.push(entries.slice(i, i + NOTIFY_ENTRIES).join(','));
+  return [JSON.stringify(events.map((e) => ({ job_id: e.jobId, seq: e.seq, type: e.type, payload: e.payload ?? null }))), notifications];
+}
+
+/**
  * The job events' hot path (every flush's write, every tail read of another instance) is one statement in one round
  * trip on connections of its own that are `service_role` for their whole session, instead of the four round trips of
  * a service transaction (begin, claims, statement, commit) on the shared pool. Prepared once per connection.
@@ -141,26 +169,29 @@ class PostgresServiceRepository extends PgliteServiceRepository {
    */
   override async appendJobEvents(events: readonly JobEventInput[]): Promise<void> {
     if (events.length === 0) return;
-    const last = new Map<string, number>();
-    for (const e of events) {
-      const deltas = e.type === 'stream' ? (e.payload as { deltas?: unknown } | null)?.deltas : undefined;
-      const seq = e.seq + (Array.isArray(deltas) ? Math.max(deltas.length, 1) - 1 : 0);
-      last.set(e.jobId, Math.max(last.get(e.jobId) ?? 0, seq));
-    }
-    const entries = [...last].map(([jobId, seq]) => `${jobId}:${seq}`);
-    const notifications: string[] = [];
-    for (let i = 0; i < entries.length; i += NOTIFY_ENTRIES) notifications.push(entries.slice(i, i + NOTIFY_ENTRIES).join(','));
-    await this.hot(
-      'dreamcore_append_job_events',
-      `with added as (
-         insert into public.job_events (job_id, seq, type, payload)
-         select e.job_id, e.seq, e.type, e.payload
-         from jsonb_to_recordset($1::jsonb) as e (job_id uuid, seq int, type text, payload jsonb)
-         returning 1
-       )
-       select pg_notify('${JOB_EVENTS_CHANNEL}', n) from unnest($2::text[]) as n where exists (select from added)`,
-      [JSON.stringify(events.map((e) => ({ job_id: e.jobId, seq: e.seq, type: e.type, payload: e.payload ?? null }))), notifications],
+    await this.hot('dreamcore_append_job_events', `${APPEND_JOB_EVENTS_SQL} select from notified`, appendValues(events));
+  }
+
+  /**
+   * `appendJobEvents` and `jobEventsAfter` in one statement, so in one round trip: an instance with a write planned
+   * reads the other instances' rows it waits for with it. The read sees the rows committed before the statement began
+   * (a statement does not see its own inserts), returned after one row without a job per notification sent.
+   */
+  async appendJobEventsAndRead(events: readonly JobEventInput[], after: readonly { jobId: string; seq: number }[]): Promise<JobEventRecord[]> {
+    if (events.length === 0) return this.jobEventsAfter(after);
+    if (after.length === 0) return this.appendJobEvents(events).then(() => []);
+    const rows = await this.hot(
+      'dreamcore_append_and_read_job_events',
+      `${APPEND_JOB_EVENTS_SQL}
+       select null::uuid as job_id, null::int as seq, null::text as type, null::jsonb as payload, null::timestamptz as created_at from notified
+       union all
+       select e.job_id, e.seq, e.type, e.payload, e.created_at
+       from unnest($3::uuid[], $4::int[]) as w (job_id, seq)
+       cross join lateral (select * from public.job_events j where j.job_id = w.job_id and j.seq > w.seq order by j.seq) e
+       order by job_id nulls first, seq`,
+      [...appendValues(events), after.map((a) => a.jobId), after.map((a) => a.seq)],
     );
+    return rows.filter((row) => row.job_id !== null).map(toJobEvent);
   }
 
   override async jobEventsAfter(after: readonly { jobId: string; seq: number }[]): Promise<JobEventRecord[]> {

@@ -459,6 +459,11 @@ export interface ServiceRepository extends UserRepository {
   jobEventsAfter(after: readonly { jobId: string; seq: number }[]): Promise<JobEventRecord[]>;
   /** Several events, of one job or many, in one round trip (all or none). */
   appendJobEvents(events: readonly JobEventInput[]): Promise<void>;
+  /**
+   * Direct Postgres only (several instances): `appendJobEvents(events)` and `jobEventsAfter(after)` in one statement,
+   * one round trip; the read sees what was committed before it began, so none of `events`.
+   */
+  appendJobEventsAndRead?(events: readonly JobEventInput[], after: readonly { jobId: string; seq: number }[]): Promise<JobEventRecord[]>;
   /** At boot: every pending/processing job → failed, errorCode SERVER_RESTART, recoverable. Returns how many. */
   failInterruptedJobs(reason: string): Promise<number>;
   /**

@@ -8,7 +8,10 @@
  * - an event reaches this instance's sockets only once it is written (every `flushMs`, one insert for every job), so
  *   no socket anywhere sees an event that a crash could lose, and seq stays one sequence for everyone;
  * - the write notifies (`jobId:lastSeq`, migration 007 / postgres.ts) and every other instance with a socket on that
- *   job reads the rows after what it delivered, by seq, all jobs in one query;
+ *   job reads the rows after what it delivered, by seq, all jobs in one query; when that instance has a write of its
+ *   own planned (a job of its own streaming, so at most `flushMs` away), the read goes in that write's statement
+ *   (`appendJobEventsAndRead`): under load each instance makes one round trip per `flushMs`, not one for its writes
+ *   and more for its reads;
  * - each row is one event (no coalescing), so "after seq N" is an index range.
  */
 export type JobEventType = 'started' | 'progress' | 'stream' | 'gameCheck' | 'imagesGenerated' | 'projectRenamed' | 'completed' | 'failed' | 'cancelled';
@@ -26,8 +29,18 @@ export interface JobEventStore {
   appendJobEvents(events: readonly { jobId: string; seq: number; type: string; payload: unknown }[]): Promise<void>;
   jobEventsSince(jobId: string, afterSeq: number): Promise<{ seq: number; type: string; payload: unknown }[]>;
   /** Shared mode: the rows after each job's seq, several jobs in one round trip. */
-  jobEventsAfter?(after: readonly { jobId: string; seq: number }[]): Promise<{ jobId: string; seq: number; type: string; payload: unknown }[]>;
+  jobEventsAfter?(after: readonly { jobId: string; seq: number }[]): Promise<StoredEvent[]>;
+  /**
+   * Shared mode: `appendJobEvents(events)` and `jobEventsAfter(after)` in one round trip. The rows read are those
+   * committed before the statement began (none of `events` among them).
+   */
+  appendJobEventsAndRead?(
+    events: readonly { jobId: string; seq: number; type: string; payload: unknown }[],
+    after: readonly { jobId: string; seq: number }[],
+  ): Promise<StoredEvent[]>;
 }
+
+type StoredEvent = { jobId: string; seq: number; type: string; payload: unknown };
 
 /** Several instances: where notifications of written events come from (postgres.ts's LISTEN). */
 export interface SharedEvents {
@@ -69,9 +82,17 @@ export class JobEventLog {
   /** `delivered`: the last seq subscribers here were sent (shared mode: written first; otherwise every emitted). */
   private readonly live = new Map<string, { events: JobEvent[]; listeners: Set<JobListener>; seq: number; delivered: number }>();
   private readonly remote = new Map<string, Set<RemoteSubscription>>();
-  /** Jobs with news for a remote subscription, read by the next tail read (one in flight at a time). */
+  /**
+   * Jobs with news for a remote subscription, read by the next tail read (one in flight at a time): the next write's
+   * statement when one is planned and the store reads in it (`piggyback`), a read of their own otherwise.
+   */
   private readonly wanted = new Set<string>();
   private reading = false;
+  private readonly piggyback: boolean;
+  /** A write's statement is under way (its `finally` looks at `wanted` again). */
+  private writingNow = false;
+  /** When this instance last emitted an event (performance.now()): it has jobs of its own streaming. */
+  private lastEmitAt = -Infinity;
   private stopListening: (() => Promise<void>) | null = null;
   private readonly flushMs: number;
   private readonly shared: SharedEvents | null;
@@ -92,6 +113,7 @@ export class JobEventLog {
   ) {
     this.flushMs = options.flushMs ?? FLUSH_MS;
     this.shared = options.shared ?? null;
+    this.piggyback = this.shared !== null && typeof store.appendJobEventsAndRead === 'function';
   }
 
   /** Shared mode: starts following the other instances' writes. */
@@ -125,6 +147,7 @@ export class JobEventLog {
     const event: JobEvent = { ...fields, type, jobId, seq: ++e.seq };
     e.events.push(event);
     this.pending.push(event);
+    this.lastEmitAt = performance.now();
     if (!this.shared) this.deliverLocal(event);
     if (type === 'stream' || (this.shared && !TERMINAL.has(type))) this.schedule();
     else void this.flush();
@@ -173,24 +196,41 @@ export class JobEventLog {
     if (this.timer && 'cancel' in this.timer) this.timer.cancel();
     else if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.pending.length === 0) return this.writing;
+    if (this.pending.length === 0) {
+      this.readTail(true); // a read that waited for this write goes on its own
+      return this.writing;
+    }
     this.next ??= this.writing.then(async () => {
       this.next = null;
       const batch = this.pending;
       this.pending = [];
-      if (batch.length === 0) return;
+      if (batch.length === 0) return this.readTail(true);
       this.lastWriteAt = performance.now();
-      await this.write(toRows(batch, !this.shared));
-      // Shared mode: sockets here get an event once it is stored (even when storing failed: they are owed it).
-      if (this.shared) for (const event of batch) this.deliverLocal(event);
+      // The other instances' rows this one is waiting for, read in the same statement (unless a read is under way).
+      const after = this.piggyback && !this.reading ? this.takeWanted() : [];
+      if (after.length > 0) this.reading = true;
+      this.writingNow = true;
+      try {
+        const read = await this.write(toRows(batch, !this.shared), after);
+        // Shared mode: sockets here get an event once it is stored (even when storing failed: they are owed it).
+        if (this.shared) for (const event of batch) this.deliverLocal(event);
+        this.deliverRead(read);
+      } finally {
+        this.writingNow = false;
+        if (after.length > 0) this.reading = false;
+        this.readTail();
+      }
     });
     this.writing = this.next;
     return this.next;
   }
 
-  private async write(rows: StoredRow[]): Promise<void> {
+  /** Writes `rows` and, with `after`, reads in the same statement what this instance waits for. */
+  private async write(rows: StoredRow[], after: readonly { jobId: string; seq: number }[]): Promise<StoredEvent[]> {
     try {
+      if (after.length > 0) return await this.store.appendJobEventsAndRead!(rows, after);
       await this.store.appendJobEvents(rows);
+      return [];
     } catch {
       // One bad job (say, deleted with its project mid-run) must not cost the others their events: write each
       // job's rows on its own and report only what still fails.
@@ -201,6 +241,7 @@ export class JobEventLog {
         else byJob.set(row.jobId, [row]);
       }
       await Promise.all([...byJob.values()].map((jobRows) => this.store.appendJobEvents(jobRows).catch((error: unknown) => this.onError(error))));
+      return after.length > 0 ? this.readAfter(after).catch((error: unknown) => (this.onError(error), [])) : [];
     }
   }
 
@@ -273,37 +314,56 @@ export class JobEventLog {
    * One read in flight at a time, for every job wanted meanwhile: a burst of writes costs one query. It starts once
    * the notifications that arrived together are all in `wanted` (setImmediate), not with the first of them.
    */
-  private readTail(): void {
+  private readTail(alone = false): void {
     if (this.reading || this.wanted.size === 0) return;
+    if (this.piggyback && !alone) {
+      // A write is planned (at most `flushMs` away) or under way (when it ends, the next one or a read takes them).
+      if (this.timer !== null || this.next !== null || this.writingNow) return;
+      // This instance's own jobs emitted within `flushMs`: plan the write now; it reads them (alone if nothing came).
+      if (performance.now() - this.lastEmitAt < this.flushMs) return this.schedule();
+    }
     this.reading = true;
     setImmediate(() => void this.readWanted());
   }
 
+  /** What the wanted jobs' remote subscriptions need: the rows after the least any of them was sent. */
+  private takeWanted(): { jobId: string; seq: number }[] {
+    const after: { jobId: string; seq: number }[] = [];
+    for (const jobId of this.wanted) {
+      const subs = [...(this.remote.get(jobId) ?? [])].filter((s) => !s.catchingUp);
+      if (subs.length > 0) after.push({ jobId, seq: Math.min(...subs.map((s) => s.delivered)) });
+    }
+    this.wanted.clear();
+    return after;
+  }
+
+  private async readAfter(after: readonly { jobId: string; seq: number }[]): Promise<StoredEvent[]> {
+    return this.store.jobEventsAfter
+      ? await this.store.jobEventsAfter(after)
+      : (await Promise.all(after.map(async (a) => (await this.store.jobEventsSince(a.jobId, a.seq)).map((row) => ({ ...row, jobId: a.jobId }))))).flat();
+  }
+
+  /** Rows read for remote subscriptions (in job, seq order), to those still following. */
+  private deliverRead(rows: readonly StoredEvent[]): void {
+    const byJob = new Map<string, JobEvent[]>();
+    for (const row of rows) {
+      let events = byJob.get(row.jobId);
+      if (!events) byJob.set(row.jobId, (events = []));
+      events.push(...expand(row.jobId, row));
+    }
+    for (const [jobId, events] of byJob) for (const sub of [...(this.remote.get(jobId) ?? [])]) if (!sub.catchingUp) this.deliverRemote(sub, events);
+  }
+
+  /** One read; what was wanted meanwhile goes to the next one, or to a write planned by then. */
   private async readWanted(): Promise<void> {
     try {
-      while (this.wanted.size > 0) {
-        const after: { jobId: string; seq: number }[] = [];
-        for (const jobId of this.wanted) {
-          const subs = [...(this.remote.get(jobId) ?? [])].filter((s) => !s.catchingUp);
-          if (subs.length > 0) after.push({ jobId, seq: Math.min(...subs.map((s) => s.delivered)) });
-        }
-        this.wanted.clear();
-        if (after.length === 0) break;
-        const rows = this.store.jobEventsAfter
-          ? await this.store.jobEventsAfter(after)
-          : (await Promise.all(after.map(async (a) => (await this.store.jobEventsSince(a.jobId, a.seq)).map((row) => ({ ...row, jobId: a.jobId }))))).flat();
-        const byJob = new Map<string, JobEvent[]>();
-        for (const row of rows) {
-          let events = byJob.get(row.jobId);
-          if (!events) byJob.set(row.jobId, (events = []));
-          events.push(...expand(row.jobId, row));
-        }
-        for (const [jobId, events] of byJob) for (const sub of [...(this.remote.get(jobId) ?? [])]) if (!sub.catchingUp) this.deliverRemote(sub, events);
-      }
+      const after = this.takeWanted();
+      if (after.length > 0) this.deliverRead(await this.readAfter(after));
     } catch (error) {
       this.onError(error);
     } finally {
       this.reading = false;
+      this.readTail();
     }
   }
 
