@@ -13,6 +13,7 @@ import type { Database, UserRepository } from './db/repository.js';
 import type { Connection } from './ws/connection.js';
 import type { PreviewSigner } from './http/signing.js';
 import type { Notifier } from './notifications/notifier.js';
+import type { RenderStates } from './renders.js';
 
 export type UserRepo = UserRepository;
 
@@ -31,6 +32,8 @@ export interface ServerContext {
   connections: Set<Connection>;
   /** Notices of ended jobs: the bell's list, live on the sockets, web push. */
   notifier: Notifier;
+  /** Promo renders' state: one render per project, its progress the same on every instance. */
+  renders: RenderStates;
   /** URL of the embedded issuer (embedded auth) or Supabase, for the browser's client. */
   authUrl: string;
   anonKey: string;

@@ -29,6 +29,7 @@ import { createApp } from './http/app.js';
 import { extraRoutes } from './http/routes/index.js';
 import { assetUrl, generateImageAsset } from './http/routes/assets.js';
 import { Connection } from './ws/connection.js';
+import { memoryRenderStates, sharedRenderStates } from './renders.js';
 import { Notifier } from './notifications/notifier.js';
 import { loadVapidKeys, PushSender } from './notifications/push.js';
 import { PushServices } from './notifications/push-services.js';
@@ -197,6 +198,7 @@ export async function startServer(
     jobs,
     quota: new Quota(db.service, { projects_created: config.DAILY_PROJECT_LIMIT, messages_sent: config.DAILY_MESSAGE_LIMIT }, log),
     aiLimiter: aiLimiter(db.coordination, config.WS_AI_MESSAGES_PER_MIN),
+    renders: db.coordination ? sharedRenderStates(db.coordination, instanceId, log) : memoryRenderStates(),
     metrics,
     signer: createPreviewSigner(config.GAME_SIGNING_SECRET ?? (await secrets('game-signing-secret', () => randomBytes(32).toString('hex')))),
     connections,

@@ -114,6 +114,7 @@ describe('repository on PGlite (embedded)', () => {
     '007_cluster.sql',
     '008_asset_library_and_profiles.sql',
     '009_notifications.sql',
+    '010_movie_renders.sql',
   ];
 
   it('a new database gets the compat file and every migration, in order', () => {
@@ -391,7 +392,7 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
   describe('PostgreSQL specifics', () => {
     it('a second open applies nothing; the schema is the one PGlite and Supabase get', async () => {
       expect(db.kind).toBe('postgres');
-      expect(db.migrations.applied.at(-1)).toBe('009_notifications.sql');
+      expect(db.migrations.applied.at(-1)).toBe('010_movie_renders.sql');
       const again = await openPostgresDatabase({ connectionString: stack.connectionString('direct'), localCompat: true });
       try {
         expect(again.migrations.applied).toEqual([]);
@@ -458,12 +459,11 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
     });
 
     it("a write that reads in the same statement: notifies as a write does, returns the other jobs' rows after each seq given, in (job, seq) order, none of its own", async () => {
-      const [mine, theirs, idle] = await Promise.all(
-        ['Mine', 'Theirs', 'Idle'].map(async (name) => {
-          const user = await lane.createUser();
-          return db.service.createJob(user, (await db.forUser(user).createProject(user, name)).id);
-        }),
-      );
+      const jobIn = async (name: string) => {
+        const user = await lane.createUser();
+        return db.service.createJob(user, (await db.forUser(user).createProject(user, name)).id);
+      };
+      const [mine, theirs, idle] = await Promise.all([jobIn('Mine'), jobIn('Theirs'), jobIn('Idle')]);
       // Another instance's rows, already committed.
       await db.service.appendJobEvents([
         { jobId: theirs.id, seq: 1, type: 'started', payload: {} },

@@ -20,6 +20,8 @@ import {
   type JobEventInput,
   type JobEventRecord,
   type JobRecord,
+  type RenderPatch,
+  type RenderRecord,
 } from './repository.js';
 import { toJob, toJobEvent, type Row } from './rows.js';
 
@@ -201,6 +203,48 @@ class PostgresServiceRepository extends PgliteServiceRepository {
   }
 }
 
+/** Whether render row `r`'s owner is an instance still up (its registration renewed on the heartbeat). */
+const LIVE_OWNER = 'select from public.server_instances i where i.id = r.owner and i.expires_at > now()';
+
+/** RenderPatch's fields and their columns. */
+const RENDER_COLUMNS: [keyof RenderPatch, string][] = [
+  ['status', 'status'],
+  ['percent', 'percent'],
+  ['stage', 'stage'],
+  ['error', 'error'],
+  ['code', 'code'],
+  ['httpStatus', 'http_status'],
+  ['duration', 'duration'],
+  ['finishedAt', 'finished_at'],
+];
+
+/** A movie_renders row (with `alive`: its owner is up); a render whose owner died ended with it. */
+function toRender(row: Row): RenderRecord {
+  const iso = (value: unknown) => (value instanceof Date ? value.toISOString() : String(value));
+  const render: RenderRecord = {
+    status: row.status as RenderRecord['status'],
+    percent: Number(row.percent),
+    stage: String(row.stage),
+    startedAt: iso(row.started_at),
+  };
+  if (row.error !== null) render.error = String(row.error);
+  if (row.code !== null) render.code = String(row.code);
+  if (row.http_status !== null) render.httpStatus = Number(row.http_status);
+  if (row.duration !== null) render.duration = Number(row.duration);
+  if (row.finished_at !== null) render.finishedAt = iso(row.finished_at);
+  if (render.status === 'rendering' && row.alive !== true) {
+    return {
+      ...render,
+      status: 'failed',
+      code: SERVER_RESTART_CODE,
+      error: 'The server rendering the movie stopped',
+      httpStatus: 500,
+      finishedAt: iso(row.updated_at),
+    };
+  }
+  return render;
+}
+
 class PostgresCoordination implements Coordination {
   private listener: pg.Client | null = null;
   private readonly channels = new Map<string, Set<(payload: string) => void>>();
@@ -339,6 +383,39 @@ class PostgresCoordination implements Coordination {
   async takeRateLimit(key: string, limit: number, windowMs: number): Promise<boolean> {
     const row = await this.service.row('select public.take_rate_limit($1, $2, $3) as ok', [key, limit, Math.round(windowMs)]);
     return row?.ok === true;
+  }
+
+  async claimRender(projectId: string, owner: string): Promise<{ claimed: boolean; render: RenderRecord }> {
+    const taken = await this.service.row(
+      `insert into public.movie_renders as r (project_id, owner, status) values ($1, $2, 'rendering')
+       on conflict (project_id) do update set owner = excluded.owner, status = 'rendering', percent = 0, stage = 'starting',
+         error = null, code = null, http_status = null, duration = null, started_at = now(), finished_at = null, updated_at = now()
+       where r.status <> 'rendering' or not exists (${LIVE_OWNER})
+       returning r.*, true as alive`,
+      [projectId, owner],
+    );
+    if (taken) return { claimed: true, render: toRender(taken) };
+    // Rendering on a live instance; read as it is now (it may have ended since: then the next POST takes it).
+    return {
+      claimed: false,
+      render: (await this.getRender(projectId)) ?? { status: 'rendering', percent: 0, stage: 'starting', startedAt: new Date().toISOString() },
+    };
+  }
+
+  async updateRender(projectId: string, owner: string, patch: RenderPatch, options: { whileRendering?: boolean } = {}): Promise<void> {
+    const columns: Record<string, unknown> = {};
+    for (const [key, column] of RENDER_COLUMNS) if (Object.hasOwn(patch, key)) columns[column] = patch[key] ?? null;
+    const names = Object.keys(columns);
+    await this.service.rows(
+      `update public.movie_renders set ${names.map((n, i) => `${n} = $${i + 3}`).join(', ')}${names.length ? ', ' : ''}updated_at = now()
+       where project_id = $1 and owner = $2${options.whileRendering ? " and status = 'rendering'" : ''}`,
+      [projectId, owner, ...Object.values(columns)],
+    );
+  }
+
+  async getRender(projectId: string): Promise<RenderRecord | null> {
+    const row = await this.service.row(`select r.*, exists (${LIVE_OWNER}) as alive from public.movie_renders r where r.project_id = $1`, [projectId]);
+    return row ? toRender(row) : null;
   }
 
   async close(): Promise<void> {

@@ -575,7 +575,33 @@ export interface Coordination {
   sharedSecret(name: string, create: () => Promise<string> | string): Promise<string>;
   /** A fixed-window counter per key shared by every instance: false when `key` is at `limit` in this window. */
   takeRateLimit(key: string, limit: number, windowMs: number): Promise<boolean>;
+  /**
+   * The project's promo render for `owner` (migration 010), in one statement: taken when there is none, or the one
+   * there has ended or belongs to an instance no longer live; otherwise `claimed: false` and the render that is on.
+   */
+  claimRender(projectId: string, owner: string): Promise<{ claimed: boolean; render: RenderRecord }>;
+  /** `owner`'s render of the project, changed by `patch`; with `whileRendering`, only a render not yet ended. */
+  updateRender(projectId: string, owner: string, patch: RenderPatch, options?: { whileRendering?: boolean }): Promise<void>;
+  /** The project's latest render (one whose owner is no longer live reads as failed, `SERVER_RESTART`), or null. */
+  getRender(projectId: string): Promise<RenderRecord | null>;
 }
+
+/** A promo-video render's state (server/src/renders.ts). */
+export interface RenderRecord {
+  status: 'rendering' | 'done' | 'failed';
+  percent: number;
+  stage: string;
+  error?: string;
+  code?: string;
+  /** The HTTP status a failed render's `POST …/generate-movie?wait=true` answers with. */
+  httpStatus?: number;
+  /** Seconds. */
+  duration?: number;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+export type RenderPatch = Partial<Omit<RenderRecord, 'startedAt'>>;
 
 /** NOTIFY channel of job events: payload `jobId:lastSeq` (the rows are read by seq). */
 export const JOB_EVENTS_CHANNEL = 'dreamcore_job_events';

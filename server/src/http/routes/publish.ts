@@ -37,6 +37,7 @@ import {
 } from '../../db/repository.js';
 import { ownProject, requireAuth, route, scopeOf } from '../guards.js';
 import { headCommit, snapshotStatus } from '../../game-content.js';
+import type { RenderRecord } from '../../renders.js';
 import type { PublicGames } from '../public-games.js';
 import { singleUpload } from '../upload.js';
 
@@ -266,14 +267,8 @@ export interface MovieStatus {
   finishedAt?: string;
 }
 
-interface Render {
-  state: MovieStatus;
-  /** Settles (never rejects) when the render and its commit are over. */
-  done: Promise<void>;
-  httpStatus?: number;
-}
-
-const KEEP_FINISHED_MS = 60 * 60_000;
+/** How often a `?wait=true` POST looks at a render another instance runs. */
+const WAIT_POLL_MS = 500;
 
 function movieErrorResponse(error: unknown): { status: number; error: string; code?: string } {
   if (isBackendError(error)) {
@@ -311,7 +306,9 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
   const r = express.Router();
   const auth = requireAuth(ctx);
   const own = ownProject();
-  const renders = new Map<string, Render>();
+  const renders = ctx.renders;
+  /** Renders running in this process: each settles (never rejects) when the render and its commit are over. */
+  const running = new Map<string, Promise<void>>();
 
   // ---------------------------------------------------------------- draft
   r.get(
@@ -490,11 +487,25 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
   );
 
   // ---------------------------------------------------------------- movie
-  const respondWithRender = (res: Response, projectId: string, render: Render) => {
-    const { state } = render;
-    if (state.status === 'done') return res.json({ success: true, movieUrl: movieUrl(projectId), duration: state.duration });
-    return res.status(render.httpStatus ?? 500).json({ success: false, error: state.error, code: state.code });
+  const respondWithRender = (res: Response, projectId: string, render: RenderRecord) => {
+    if (render.status === 'done') return res.json({ success: true, movieUrl: movieUrl(projectId), duration: render.duration });
+    return res.status(render.httpStatus ?? 500).json({ success: false, error: render.error, code: render.code });
   };
+
+  /** The project's render once it has ended, here or on another instance. */
+  async function ended(projectId: string, render: RenderRecord): Promise<RenderRecord> {
+    const here = running.get(projectId);
+    if (here) {
+      await here;
+      return (await renders.get(projectId)) ?? render;
+    }
+    let now: RenderRecord | null = render;
+    while (now?.status === 'rendering') {
+      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+      now = await renders.get(projectId);
+    }
+    return now ?? render;
+  }
 
   r.post(
     '/api/projects/:projectId/generate-movie',
@@ -503,75 +514,93 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
     route(async (req, res) => {
       const scope = scopeOf(req);
       const wait = req.query.wait === 'true' || req.query.wait === '1';
-      let render = renders.get(scope.projectId);
+      let render = await renders.get(scope.projectId);
 
-      if (render?.state.status !== 'rendering') {
+      if (render?.status !== 'rendering') {
         if (!ctx.backend.capabilities.renderVideo.supported) {
           return res.status(503).json({ success: false, error: 'Movie generation service is not yet available' });
         }
         if (!(await readyForAiWork(res, scope, { success: false }))) return;
         const title = (await req.repo.getDraft(scope.projectId).catch(() => null))?.title?.trim() || undefined;
-        // Checked again with no await before the start: two POSTs at once make one render, not two.
-        const current = renders.get(scope.projectId);
-        render = current?.state.status === 'rendering' ? current : startRender(scope, title, requestLanguage(req));
+        // Taken in one step (in memory, or one statement on every instance's database): two POSTs make one render.
+        const claim = await renders.claim(scope.projectId);
+        render = claim.render;
+        if (claim.claimed) startRender(scope, title, requestLanguage(req));
       }
 
-      if (wait) {
-        await render.done;
-        return respondWithRender(res, scope.projectId, render);
-      }
+      if (wait) return respondWithRender(res, scope.projectId, await ended(scope.projectId, render));
       // A render that fails at once (no browser, no game) is reported now rather than through the status route.
-      await Promise.race([render.done, new Promise((resolve) => setTimeout(resolve, 150))]);
-      if (render.state.status === 'failed' || render.state.status === 'done') return respondWithRender(res, scope.projectId, render);
+      const here = running.get(scope.projectId);
+      if (here) {
+        await Promise.race([here, new Promise((resolve) => setTimeout(resolve, 150))]);
+        render = (await renders.get(scope.projectId)) ?? render;
+      }
+      if (render.status === 'failed' || render.status === 'done') return respondWithRender(res, scope.projectId, render);
       res.status(202).json({
         success: true,
         status: 'rendering',
-        percent: render.state.percent,
-        stage: render.state.stage,
+        percent: render.percent,
+        stage: render.stage,
         statusUrl: `/api/projects/${scope.projectId}/movie-status`,
       });
     }),
   );
 
-  function startRender(scope: ProjectScope, title: string | undefined, language: string): Render {
-    const state: MovieStatus = { status: 'rendering', percent: 0, stage: 'starting', startedAt: new Date().toISOString() };
-    const render: Render = { state, done: Promise.resolve() };
-    renders.set(scope.projectId, render);
-    render.done = (async () => {
+  /** Renders here the render this instance has claimed, writing its progress and its end to `renders`. */
+  function startRender(scope: ProjectScope, title: string | undefined, language: string): void {
+    let percent = 0;
+    const done = (async () => {
+      let end: RenderRecord['status'] = 'failed';
       try {
-        const result = await ctx.backend.renderVideo({
-          scope,
-          ...(title ? { title } : {}),
-          onProgress: ({ percent, stage }) => {
-            state.percent = Math.max(state.percent, Math.min(100, Math.round(percent)));
-            state.stage = stage;
-          },
-        });
         try {
-          await ctx.backend.git.commit(scope, 'Generate demo movie');
+          const result = await ctx.backend.renderVideo({
+            scope,
+            ...(title ? { title } : {}),
+            onProgress: (progress) => {
+              percent = Math.max(percent, Math.min(100, Math.round(progress.percent)));
+              void renders.update(scope.projectId, { percent, stage: progress.stage });
+            },
+          });
+          try {
+            await ctx.backend.git.commit(scope, 'Generate demo movie');
+          } catch (error) {
+            ctx.log.warn({ err: error, projectId: scope.projectId }, 'committing the demo movie failed');
+          }
+          end = 'done';
+          await renders.update(scope.projectId, {
+            status: 'done',
+            percent: 100,
+            stage: 'done',
+            duration: Math.round(result.durationMs / 100) / 10,
+            finishedAt: new Date().toISOString(),
+          });
         } catch (error) {
-          ctx.log.warn({ err: error, projectId: scope.projectId }, 'committing the demo movie failed');
+          if (end === 'done') throw error; // the render was fine; writing its end was not
+          const mapped = movieErrorResponse(error);
+          if (mapped.status >= 500 && mapped.status !== 503) ctx.log.error({ err: error, projectId: scope.projectId }, 'movie render failed');
+          await renders.update(scope.projectId, {
+            status: 'failed',
+            error: mapped.error,
+            httpStatus: mapped.status,
+            finishedAt: new Date().toISOString(),
+            ...(mapped.code ? { code: mapped.code } : {}),
+          });
         }
-        Object.assign(state, { status: 'done', percent: 100, stage: 'done', duration: Math.round(result.durationMs / 100) / 10 });
       } catch (error) {
-        const mapped = movieErrorResponse(error);
-        if (mapped.status >= 500 && mapped.status !== 503) ctx.log.error({ err: error, projectId: scope.projectId }, 'movie render failed');
-        render.httpStatus = mapped.status;
-        Object.assign(state, { status: 'failed', error: mapped.error, ...(mapped.code ? { code: mapped.code } : {}) });
+        ctx.log.error({ err: error, projectId: scope.projectId }, 'recording the end of a movie render failed');
       } finally {
-        state.finishedAt = new Date().toISOString();
         void ctx.notifier.jobEnded({
           ...scope,
           jobId: randomUUID(),
-          event: state.status === 'done' ? 'movieCompleted' : 'movieFailed',
+          event: end === 'done' ? 'movieCompleted' : 'movieFailed',
           language: isLanguage(language) ? language : 'en',
         });
-        setTimeout(() => {
-          if (renders.get(scope.projectId) === render) renders.delete(scope.projectId);
-        }, KEEP_FINISHED_MS).unref();
       }
     })();
-    return render;
+    running.set(scope.projectId, done);
+    void done.finally(() => {
+      if (running.get(scope.projectId) === done) running.delete(scope.projectId);
+    });
   }
 
   r.get(
@@ -580,11 +609,11 @@ export function publishRoutes(ctx: ServerContext, games: PublicGames): Router {
     own,
     route(async (req, res) => {
       const scope = scopeOf(req);
-      const render = renders.get(scope.projectId);
+      const render = await renders.get(scope.projectId);
       res.setHeader('Cache-Control', 'no-store');
       if (render) {
-        const { state } = render;
-        return res.json({ ...state, ...(state.status === 'done' ? { movieUrl: movieUrl(scope.projectId) } : {}) });
+        const { httpStatus: _answer, ...status } = render;
+        return res.json({ ...status, ...(render.status === 'done' ? { movieUrl: movieUrl(scope.projectId) } : {}) } satisfies MovieStatus);
       }
       const hasMovie = await ctx.backend.files.exists(scope, 'movie.mp4');
       res.json({ status: 'idle', percent: 0, stage: 'idle', ...(hasMovie ? { movieUrl: movieUrl(scope.projectId) } : {}) } satisfies MovieStatus);
