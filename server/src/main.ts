@@ -31,6 +31,7 @@ import { assetUrl, generateImageAsset } from './http/routes/assets.js';
 import { Connection } from './ws/connection.js';
 import { memoryRenderStates, sharedRenderStates } from './renders.js';
 import { Notifier } from './notifications/notifier.js';
+import { deliverEverywhere } from './notifications/fanout.js';
 import { loadVapidKeys, PushSender } from './notifications/push.js';
 import { PushServices } from './notifications/push-services.js';
 import type { ServerContext } from './context.js';
@@ -137,11 +138,17 @@ export async function startServer(
   const metrics = createMetrics();
   const connections = new Set<Connection>();
   const vapid = await loadVapidKeys(config, secrets, log);
-  const notifier = new Notifier({
-    repo: db.service,
-    deliver: (userId, message) => {
+  const notices = await deliverEverywhere(
+    db.coordination,
+    instanceId,
+    (userId, message) => {
       for (const connection of connections) if (connection.userId === userId) connection.send(message);
     },
+    log,
+  );
+  const notifier = new Notifier({
+    repo: db.service,
+    deliver: notices.deliver,
     watching: (userId, at) => [...connections].some((connection) => connection.userId === userId && connection.watching(at)),
     push: vapid ? new PushSender(vapid, PushServices.parse(config.PUSH_SERVICE_HOSTS), db.service, log, options.pushAgent) : null,
     log,
@@ -247,6 +254,7 @@ export async function startServer(
         await jobs.cancelAll();
         await jobs.stop();
         await leaveInstances();
+        await notices.stop();
         await new Promise<void>((resolve) => wss.close(() => resolve()));
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -3,7 +3,8 @@
  * servers in this process on one PostgreSQL 15, one backend whose render this test drives (progress, end). The status
  * route answers the same on both, a second POST on the other instance joins the render instead of starting another,
  * a `?wait=true` POST on the other instance gets its end, and a render whose instance is gone reads as failed
- * (SERVER_RESTART) and can be started again on the other. One instance alone (memory) behaves the same way.
+ * (SERVER_RESTART) and can be started again on the other; the render's notice reaches the user's socket on the other
+ * instance. One instance alone (memory) behaves the same way.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,11 +83,12 @@ describe.skipIf(unavailable !== null)(`a promo render on two instances${unavaila
     const projectId = String((await client.next((m) => m.type === 'projectCreated')).project.id);
     client.close();
     await backend.files.write({ userId: session.userId, projectId }, 'index.html', new TextEncoder().encode('<canvas></canvas>'));
-    return { projectId, onA: api(A.url, session.accessToken), onB: api(B.url, session.accessToken) };
+    return { session, projectId, onA: api(A.url, session.accessToken), onB: api(B.url, session.accessToken) };
   }
 
-  it('the status is the same on both; a second POST on the other joins the render; a waiting POST there gets its end', async () => {
-    const { projectId, onA, onB } = await gameProject();
+  it('the status is the same on both; a second POST on the other joins the render; a waiting POST there gets its end, a socket there the notice', async () => {
+    const { session, projectId, onA, onB } = await gameProject();
+    const socketOnB = await Client.init(B.url, session.accessToken);
     const started = await onA('POST', `/api/projects/${projectId}/generate-movie`);
     expect(started.status).toBe(202);
     expect(renders).toHaveLength(1);
@@ -111,6 +113,12 @@ describe.skipIf(unavailable !== null)(`a promo render on two instances${unavaila
       expect(status).toMatchObject({ status: 'done', percent: 100, duration: 7, movieUrl: expect.any(String) });
       expect(status).not.toHaveProperty('httpStatus');
     }
+    // The render ended on A; the user's socket is on B, and hears of it live, once.
+    const notice = await socketOnB.next((m) => m.type === 'notification', 10_000);
+    expect(notice).toMatchObject({ notification: { event: 'movieCompleted', project_id: projectId }, unreadCount: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(socketOnB.messages.filter((m) => m.type === 'notification')).toHaveLength(1);
+    socketOnB.close();
   });
 
   it('a render whose instance is gone reads as failed (SERVER_RESTART) on the other, which can start it again', async () => {

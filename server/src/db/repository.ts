@@ -607,6 +607,8 @@ export type RenderPatch = Partial<Omit<RenderRecord, 'startedAt'>>;
 export const JOB_EVENTS_CHANNEL = 'dreamcore_job_events';
 /** NOTIFY channel of cancels for a job another instance runs: payload the job id. */
 export const JOB_CANCEL_CHANNEL = 'dreamcore_job_cancel';
+/** NOTIFY channel of a user's notices, for their sockets on other instances: payload `{from, userId, message}`. */
+export const USER_NOTICES_CHANNEL = 'dreamcore_user_notices';
 
 export interface Database {
   readonly kind: 'pglite' | 'supabase' | 'postgres';

@@ -1,10 +1,10 @@
 /**
  * Being told when a long job ends (issue 17, item 8; contract API.md §13): a game generation, a promo video, the
  * publishing help. When one ends the server stores a notice for its user (the bell's list), sends it at once to
- * the user's open sockets on this instance (`{type:"notification"}`), and pushes it to their browsers (web push)
- * unless they are looking at the app right now: a socket that said it is visible (`viewState`) and was heard from
- * (`ping`) in the last 15 s. A notice that ends while its user is watching is stored already read: the bell counts
- * what happened while they were away.
+ * the user's open sockets on every instance (`{type:"notification"}`; fanout.ts), and pushes it to their browsers
+ * (web push) unless they are looking at the app right now: a socket that said it is visible (`viewState`) and was
+ * heard from (`ping`) in the last 15 s. A notice that ends while its user is watching is stored already read: the
+ * bell counts what happened while they were away.
  *
  * The words are the app's catalogue (public/js/i18n/areas/notifications.js: `title_<event>`, `body_<event>`), so
  * the notice says the same in the list, in a V2 client and on the phone's lock screen.
@@ -38,7 +38,7 @@ export type NotifierRepo = Pick<ServiceRepository, 'createNotification' | 'getPr
 
 export interface NotifierDeps {
   repo: NotifierRepo;
-  /** Sends a message to every open socket of the user on this instance. */
+  /** Sends a message to every open socket of the user (on every instance: fanout.ts). */
   deliver: (userId: string, message: Record<string, unknown>) => void;
   /** Whether the user was looking at the app at `at` (a visible socket heard from within WATCHING_MS). */
   watching: (userId: string, at: number) => boolean;
