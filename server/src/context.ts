@@ -14,6 +14,7 @@ import type { Connection } from './ws/connection.js';
 import type { PreviewSigner } from './http/signing.js';
 import type { Notifier } from './notifications/notifier.js';
 import type { RenderStates } from './renders.js';
+import type { Presence } from './presence.js';
 
 export type UserRepo = UserRepository;
 
@@ -34,6 +35,8 @@ export interface ServerContext {
   notifier: Notifier;
   /** Promo renders' state: one render per project, its progress the same on every instance. */
   renders: RenderStates;
+  /** Whether a user is looking at the app, on any instance (their sockets say so: `heard`). */
+  presence: Presence;
   /** URL of the embedded issuer (embedded auth) or Supabase, for the browser's client. */
   authUrl: string;
   anonKey: string;

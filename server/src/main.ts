@@ -32,6 +32,7 @@ import { Connection } from './ws/connection.js';
 import { memoryRenderStates, sharedRenderStates } from './renders.js';
 import { Notifier } from './notifications/notifier.js';
 import { deliverEverywhere } from './notifications/fanout.js';
+import { localPresence, sharedPresence } from './presence.js';
 import { loadVapidKeys, PushSender } from './notifications/push.js';
 import { PushServices } from './notifications/push-services.js';
 import type { ServerContext } from './context.js';
@@ -138,6 +139,7 @@ export async function startServer(
   const metrics = createMetrics();
   const connections = new Set<Connection>();
   const vapid = await loadVapidKeys(config, secrets, log);
+  const presence = db.coordination ? sharedPresence(db.coordination, instanceId, connections, log) : localPresence(connections);
   const notices = await deliverEverywhere(
     db.coordination,
     instanceId,
@@ -149,7 +151,7 @@ export async function startServer(
   const notifier = new Notifier({
     repo: db.service,
     deliver: notices.deliver,
-    watching: (userId, at) => [...connections].some((connection) => connection.userId === userId && connection.watching(at)),
+    watching: (userId, at) => presence.watching(userId, at),
     push: vapid ? new PushSender(vapid, PushServices.parse(config.PUSH_SERVICE_HOSTS), db.service, log, options.pushAgent) : null,
     log,
   });
@@ -206,6 +208,7 @@ export async function startServer(
     quota: new Quota(db.service, { projects_created: config.DAILY_PROJECT_LIMIT, messages_sent: config.DAILY_MESSAGE_LIMIT }, log),
     aiLimiter: aiLimiter(db.coordination, config.WS_AI_MESSAGES_PER_MIN),
     renders: db.coordination ? sharedRenderStates(db.coordination, instanceId, log) : memoryRenderStates(),
+    presence,
     metrics,
     signer: createPreviewSigner(config.GAME_SIGNING_SECRET ?? (await secrets('game-signing-secret', () => randomBytes(32).toString('hex')))),
     connections,

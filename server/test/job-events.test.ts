@@ -243,7 +243,8 @@ describe('job event log, several instances on one database', () => {
 
   it('an instance streaming jobs of its own reads the others’ events in its writes: one round trip per write, none for reads', async () => {
     const { store, shared, trips } = readingSharedStore();
-    const [a, b] = [1, 2].map(() => new JobEventLog(store, () => undefined, { flushMs: 5, shared }));
+    // A long flush window: the test writes (below) as the flush timers would, so a slow machine changes nothing.
+    const [a, b] = [1, 2].map(() => new JobEventLog(store, () => undefined, { flushMs: 1000, shared }));
     for (const log of [a, b]) await log!.start();
     a!.open('job-a');
     b!.open('job-b');
@@ -260,11 +261,13 @@ describe('job event log, several instances on one database', () => {
     for (let i = 1; i <= 20; i++) {
       a!.emit('job-a', 'stream', { content: `a${i}` });
       b!.emit('job-b', 'stream', { content: `b${i}` });
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      // Both write: each write carries the read of what the other wrote before it.
+      await Promise.all([a!.flush(), b!.flush()]);
     }
     a!.emit('job-a', 'completed');
     b!.emit('job-b', 'completed');
-    await vi.waitFor(() => expect([onA.at(-1)?.type, onB.at(-1)?.type]).toEqual(['completed', 'completed']));
+    // The last reads wait for a write planned within the flush window, then go alone.
+    await vi.waitFor(() => expect([onA.at(-1)?.type, onB.at(-1)?.type]).toEqual(['completed', 'completed']), { timeout: 5000 });
     expect(onA.map((e) => e.seq)).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
     expect(onB.map((e) => e.content ?? e.type)).toEqual(['started', ...Array.from({ length: 20 }, (_, i) => `a${i + 1}`), 'completed']);
     // Every tail read went in a write's statement: none of their own while both instances were writing.

@@ -4,7 +4,7 @@
  * route answers the same on both, a second POST on the other instance joins the render instead of starting another,
  * a `?wait=true` POST on the other instance gets its end, and a render whose instance is gone reads as failed
  * (SERVER_RESTART) and can be started again on the other; the render's notice reaches the user's socket on the other
- * instance. One instance alone (memory) behaves the same way.
+ * instance, stored read when that socket says its user is watching. One instance alone (memory) behaves the same way.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -118,6 +118,28 @@ describe.skipIf(unavailable !== null)(`a promo render on two instances${unavaila
     expect(notice).toMatchObject({ notification: { event: 'movieCompleted', project_id: projectId }, unreadCount: 1 });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(socketOnB.messages.filter((m) => m.type === 'notification')).toHaveLength(1);
+    socketOnB.close();
+  });
+
+  it('a user watching through B when the render ends on A is not pushed: the notice is stored read', async () => {
+    const { session, projectId, onA } = await gameProject();
+    const socketOnB = await Client.init(B.url, session.accessToken);
+    socketOnB.send({ type: 'viewState', visible: true });
+    // B has written that the user watches (at once: it changed) before the render ends.
+    await expect
+      .poll(
+        async () => (await sql.query('select visible from public.user_presence where user_id = $1 and instance_id = $2', [session.userId, 'renders-b'])).rows,
+      )
+      .toEqual([{ visible: true }]);
+    expect((await onA('POST', `/api/projects/${projectId}/generate-movie`)).status).toBe(202);
+    renders.at(-1)!.finish(result(3000));
+    const notice = await socketOnB.next((m) => m.type === 'notification', 10_000);
+    expect(notice).toMatchObject({ notification: { event: 'movieCompleted', read: true }, unreadCount: 0 });
+    // The tab goes away: B says so at once. (A never had a visible socket of this user: it wrote nothing.)
+    socketOnB.send({ type: 'viewState', visible: false });
+    await expect
+      .poll(async () => (await sql.query('select instance_id, visible from public.user_presence where user_id = $1', [session.userId])).rows)
+      .toEqual([{ instance_id: 'renders-b', visible: false }]);
     socketOnB.close();
   });
 

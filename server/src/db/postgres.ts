@@ -370,6 +370,11 @@ class PostgresCoordination implements Coordination {
 
   async removeInstance(id: string): Promise<void> {
     await this.service.rows("delete from public.server_instances where id = $1 or expires_at < now() - interval '1 day'", [id]);
+    // Its presence rows, and those of instances that died and are gone from the registry since.
+    await this.service.rows(
+      'delete from public.user_presence p where p.instance_id = $1 or not exists (select from public.server_instances i where i.id = p.instance_id)',
+      [id],
+    );
   }
 
   async sharedSecret(name: string, create: () => Promise<string> | string): Promise<string> {
@@ -416,6 +421,25 @@ class PostgresCoordination implements Coordination {
   async getRender(projectId: string): Promise<RenderRecord | null> {
     const row = await this.service.row(`select r.*, exists (${LIVE_OWNER}) as alive from public.movie_renders r where r.project_id = $1`, [projectId]);
     return row ? toRender(row) : null;
+  }
+
+  async markPresence(userId: string, instanceId: string, visible: boolean): Promise<void> {
+    await this.service.rows(
+      `insert into public.user_presence (user_id, instance_id, visible, seen_at) values ($1, $2, $3, now())
+       on conflict (user_id, instance_id) do update set visible = excluded.visible, seen_at = excluded.seen_at`,
+      [userId, instanceId, visible],
+    );
+  }
+
+  async watchingElsewhere(userId: string, instanceId: string, at: number, windowMs: number): Promise<boolean> {
+    const row = await this.service.row(
+      `select exists (
+         select from public.user_presence p join public.server_instances i on i.id = p.instance_id and i.expires_at > now()
+         where p.user_id = $1 and p.instance_id <> $2 and p.visible and p.seen_at > to_timestamp($3 / 1000.0)
+       ) as watching`,
+      [userId, instanceId, at - windowMs],
+    );
+    return row?.watching === true;
   }
 
   async close(): Promise<void> {

@@ -584,6 +584,10 @@ export interface Coordination {
   updateRender(projectId: string, owner: string, patch: RenderPatch, options?: { whileRendering?: boolean }): Promise<void>;
   /** The project's latest render (one whose owner is no longer live reads as failed, `SERVER_RESTART`), or null. */
   getRender(projectId: string): Promise<RenderRecord | null>;
+  /** Whether a socket of the user on instance `instanceId` is visible and was just heard from (migration 011). */
+  markPresence(userId: string, instanceId: string, visible: boolean): Promise<void>;
+  /** Whether another live instance than `instanceId` last said the user's socket there was visible, within `windowMs` before `at` (ms). */
+  watchingElsewhere(userId: string, instanceId: string, at: number, windowMs: number): Promise<boolean>;
 }
 
 /** A promo-video render's state (server/src/renders.ts). */

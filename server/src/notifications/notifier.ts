@@ -41,7 +41,7 @@ export interface NotifierDeps {
   /** Sends a message to every open socket of the user (on every instance: fanout.ts). */
   deliver: (userId: string, message: Record<string, unknown>) => void;
   /** Whether the user was looking at the app at `at` (a visible socket heard from within WATCHING_MS). */
-  watching: (userId: string, at: number) => boolean;
+  watching: (userId: string, at: number) => boolean | Promise<boolean>;
   push: PushSender | null;
   log: Logger;
 }
@@ -110,7 +110,7 @@ export class Notifier {
       const project = await repo.getProject(end.projectId);
       const params = { project: project?.name ?? '' };
       const { title, body } = await noticeText(end.event, end.language, params);
-      const watching = this.deps.watching(end.userId, endedAt);
+      const watching = await this.deps.watching(end.userId, endedAt);
       const notification = await repo.createNotification({
         userId: end.userId,
         type: 'project',

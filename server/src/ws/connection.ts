@@ -104,6 +104,7 @@ export class Connection {
     this.subscription?.unsubscribe();
     this.subscription = null;
     this.ctx.connections.delete(this);
+    if (this.identity) this.ctx.presence.heard(this.identity.userId);
   }
 
   /**
@@ -129,6 +130,7 @@ export class Connection {
       }
       if (frame.message.type === 'ping') {
         this.view.lastSeenAt = Date.now();
+        if (this.identity) this.ctx.presence.heard(this.identity.userId);
         return this.send({ type: 'pong' });
       }
       if (!frame.free && !this.limiter.take(this.id)) {
@@ -200,6 +202,7 @@ export class Connection {
         const visible = message.visible ?? true;
         const now = Date.now();
         this.view = { visible, since: visible === this.view.visible ? this.view.since : now, lastSeenAt: now };
+        if (this.identity) this.ctx.presence.heard(this.identity.userId);
         return;
       }
       case 'deselectProject':
