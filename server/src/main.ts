@@ -14,7 +14,7 @@ import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createBackend, withServerReadCache, type ModelAccess } from './backend.js';
 import { createVerifier, type TokenVerifier } from './auth/verify.js';
-import { embeddedAuthRouter, loadIssuer } from './auth/embedded.js';
+import { embeddedAuthRouter, loadIssuer, sharedMailThrottle } from './auth/embedded.js';
 import { createSignInMailer, type SignInMailer } from './auth/mailer.js';
 import { createGoogleClient } from './auth/google.js';
 import { openDatabase } from './db/open.js';
@@ -124,6 +124,7 @@ export async function startServer(
           ? createGoogleClient({ clientId: config.GOOGLE_CLIENT_ID, clientSecret: config.GOOGLE_CLIENT_SECRET, issuer: config.GOOGLE_ISSUER_URL })
           : null,
       showLinks: config.demoMode && !config.SMTP_URL,
+      ...(db.coordination ? { mailThrottle: sharedMailThrottle(db.coordination) } : {}),
       log,
     });
     authUrl = '';

@@ -91,6 +91,21 @@ describe.skipIf(unavailable !== null)(`three instances on one PostgreSQL 15${una
     }
   });
 
+  it('a sign-in link is mailed once a minute per address, whichever instance is asked', async () => {
+    const email = `link-${Date.now()}@example.com`;
+    const ask = (instance: Instance) =>
+      fetch(`${instance.url}/auth/v1/otp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', apikey: 'embedded' },
+        body: JSON.stringify({ email, create_user: true, data: {} }),
+      });
+    expect((await ask(A)).status).toBe(200);
+    const again = await ask(B);
+    expect(again.status).toBe(429);
+    expect(((await again.json()) as { error_code: string }).error_code).toBe('over_email_send_rate_limit');
+    expect((await ask(C)).status).toBe(429);
+  });
+
   it('a socket on A streams a job started through B; moved to C mid-job it receives the rest exactly once, by seq', async () => {
     const { session, projectId } = await userWithProject('Streamed');
     const starter = await selected(B, session, projectId);

@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import express, { type Router } from 'express';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
 import { AuthError, type TokenVerifier } from './verify.js';
-import type { AuthStore, AuthUserRecord } from '../db/repository.js';
+import type { AuthStore, AuthUserRecord, Coordination } from '../db/repository.js';
+import { RateLimiter } from '../rate-limit.js';
 import type { SignInMailer } from './mailer.js';
 import { requestLanguageOf } from '../language.js';
 import { OAuthFlowError, type GoogleClient, type PendingFlow } from './google.js';
@@ -93,12 +94,35 @@ export interface EmbeddedAuthOptions {
   /** Demo mode without SMTP: the `/otp` answer carries the link (`demo_link`), which the sign-in screen shows. */
   showLinks: boolean;
   log: Logger;
+  /**
+   * One sign-in mail per address per MAGIC_LINK_INTERVAL_MS: resolves 0 when this one may go, else the seconds to
+   * wait. Default: counted in this process (memoryMailThrottle); several instances count in the database
+   * (sharedMailThrottle), or each would send its own.
+   */
+  mailThrottle?: (address: string) => Promise<number>;
+}
+
+/** The mail throttle of one process. */
+export function memoryMailThrottle(): (address: string) => Promise<number> {
+  const limiter = new RateLimiter(1, MAGIC_LINK_INTERVAL_MS);
+  return async (address) => (limiter.take(address) ? 0 : limiter.retryAfter(address));
+}
+
+/**
+ * The mail throttle of several instances: the database's fixed windows (migration 007's take_rate_limit, aligned on
+ * the epoch like the wait computed here), keyed by a hash of the address (no address in that table).
+ */
+export function sharedMailThrottle(coordination: Pick<Coordination, 'takeRateLimit'>): (address: string) => Promise<number> {
+  return async (address) =>
+    (await coordination.takeRateLimit(`magic-link:${sha256(address)}`, 1, MAGIC_LINK_INTERVAL_MS))
+      ? 0
+      : Math.ceil((MAGIC_LINK_INTERVAL_MS - (Date.now() % MAGIC_LINK_INTERVAL_MS)) / 1000);
 }
 
 export function embeddedAuthRouter(store: AuthStore, issuer: EmbeddedIssuer, verify: TokenVerifier, options: EmbeddedAuthOptions): Router {
   const router = express.Router();
   router.use(express.json({ limit: '16kb' }));
-  const lastMail = new Map<string, number>();
+  const mailThrottle = options.mailThrottle ?? memoryMailThrottle();
 
   const userJson = (u: AuthUser) => ({
     id: u.id,
@@ -226,12 +250,10 @@ export function embeddedAuthRouter(store: AuthStore, issuer: EmbeddedIssuer, ver
         return goTrueError(res, 400, 'validation_failed', 'Unable to validate email address: invalid format');
       const address = email.trim().toLowerCase();
       if (createUser === false && !(await store.authUserByEmail(address))) return goTrueError(res, 422, 'otp_disabled', 'Signups not allowed for otp');
-      const last = lastMail.get(address) ?? 0;
-      if (Date.now() - last < MAGIC_LINK_INTERVAL_MS) {
-        const wait = Math.ceil((MAGIC_LINK_INTERVAL_MS - (Date.now() - last)) / 1000);
-        return goTrueError(res, 429, 'over_email_send_rate_limit', `For security purposes, you can only request this after ${wait} seconds.`);
-      }
-      lastMail.set(address, Date.now());
+      // Counted before the mail goes, and not given back when it fails: a mail server that refuses is not retried by
+      // every click.
+      const wait = await mailThrottle(address);
+      if (wait > 0) return goTrueError(res, 429, 'over_email_send_rate_limit', `For security purposes, you can only request this after ${wait} seconds.`);
       const token = randomBytes(32).toString('base64url');
       const meta = typeof data === 'object' && data !== null && !Array.isArray(data) ? data : {};
       await store.storeOneTimeToken(sha256(token), 'magiclink', { email: address, data: meta }, new Date(Date.now() + MAGIC_LINK_TTL_MS));
@@ -240,7 +262,6 @@ export function embeddedAuthRouter(store: AuthStore, issuer: EmbeddedIssuer, ver
       try {
         await options.mailer.sendMagicLink(address, link.toString(), mailLanguage(req));
       } catch (error) {
-        lastMail.delete(address);
         options.log.error({ err: error }, 'magic link mail failed');
         return goTrueError(res, 500, 'unexpected_failure', 'Error sending magic link email');
       }
