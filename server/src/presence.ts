@@ -13,8 +13,8 @@ import type { Logger } from './logger.js';
 import { WATCHING_MS } from './notifications/notifier.js';
 
 export interface Presence {
-  /** A socket of the user here was heard from, changed its visibility, or closed. */
-  heard(userId: string): void;
+  /** A socket of the user here was heard from, changed its visibility, or closed; `watching`: that socket's own say. */
+  heard(userId: string, watching: boolean): void;
   /** Whether the user was watching at `at` (ms), on any instance. */
   watching(userId: string, at: number): Promise<boolean>;
 }
@@ -38,13 +38,17 @@ export function sharedPresence(coordination: Coordination, instanceId: string, s
   /** What was last written per user with a socket here. */
   const written = new Map<string, { visible: boolean; at: number }>();
   return {
-    heard(userId) {
-      const now = Date.now();
-      const visible = watchingHere(sockets, userId, now);
+    heard(userId, socketWatching) {
+      // Every ping comes here: the common cases return before looking at the other sockets.
       const last = written.get(userId);
-      if (!last && !visible) return; // no row says they watch here: nothing to take back
+      if (!last && !socketWatching) return; // no row says they watch here (a visible socket would have written one)
+      const now = Date.now();
+      if (last?.visible && socketWatching && now - last.at < PRESENCE_WRITE_MS) return; // said recently
+      const visible = watchingHere(sockets, userId, now);
       if (last && last.visible === visible && (!visible || now - last.at < PRESENCE_WRITE_MS)) return;
-      if ([...sockets].some((socket) => socket.userId === userId)) written.set(userId, { visible, at: now });
+      let any = false;
+      for (const socket of sockets) any ||= socket.userId === userId;
+      if (any) written.set(userId, { visible, at: now });
       else written.delete(userId); // the user's last socket here closed: this write says so, and nothing is kept
       coordination.markPresence(userId, instanceId, visible).catch((error: unknown) => log.warn({ err: error, userId }, 'writing presence failed'));
     },

@@ -23,7 +23,7 @@ import {
   type RenderPatch,
   type RenderRecord,
 } from './repository.js';
-import { toJob, toJobEvent, type Row } from './rows.js';
+import { toJob, toJobEvent, toRender, type Row } from './rows.js';
 
 export interface PostgresDatabaseOptions {
   connectionString: string;
@@ -106,15 +106,16 @@ const SERVICE_SESSION = `select set_config('request.jwt.claims', '{"role":"servi
 const NOTIFY_ENTRIES = 150;
 
 /**
- * Another instance's tail read: the rows after each job's seq, as a range scan of the primary key per job (lateral).
- * As a plain join, the generic plan a prepared statement settles on after five calls guesses that `seq > $n` keeps a
- * third of the table and hash-joins it over a scan of all of job_events: every read read every row, 3.5 ms a read at
- * 40 000 rows in the cluster bench (pg_stat_statements) and growing with the table; this way 0.14 ms.
+ * Another instance's tail read (rows `e`): the rows after each job's seq (parameters `$jobs` uuid[] and `$seqs`
+ * int[]), as a range scan of the primary key per job (lateral). As a plain join, the generic plan a prepared
+ * statement settles on after five calls guesses that `seq > $n` keeps a third of the table and hash-joins it over a
+ * scan of all of job_events: every read read every row, 3.5 ms a read at 40 000 rows in the cluster bench
+ * (pg_stat_statements) and growing with the table; this way 0.14 ms.
  */
-export const JOB_EVENTS_AFTER_SQL = `select e.*
-  from unnest($1::uuid[], $2::int[]) as w (job_id, seq)
-  cross join lateral (select * from public.job_events j where j.job_id = w.job_id and j.seq > w.seq order by j.seq) e
-  order by e.job_id, e.seq`;
+const eventsAfter = (jobs: number, seqs: number) => `from unnest($${jobs}::uuid[], $${seqs}::int[]) as w (job_id, seq)
+  cross join lateral (select * from public.job_events j where j.job_id = w.job_id and j.seq > w.seq order by j.seq) e`;
+
+export const JOB_EVENTS_AFTER_SQL = `select e.* ${eventsAfter(1, 2)} order by e.job_id, e.seq`;
 
 /**
  * The write of a batch of job events ($1: the rows as JSON) and its notifications ($2: `jobId:lastSeq,…` payloads,
@@ -187,9 +188,7 @@ class PostgresServiceRepository extends PgliteServiceRepository {
       `${APPEND_JOB_EVENTS_SQL}
        select null::uuid as job_id, null::int as seq, null::text as type, null::jsonb as payload, null::timestamptz as created_at from notified
        union all
-       select e.job_id, e.seq, e.type, e.payload, e.created_at
-       from unnest($3::uuid[], $4::int[]) as w (job_id, seq)
-       cross join lateral (select * from public.job_events j where j.job_id = w.job_id and j.seq > w.seq order by j.seq) e
+       select e.job_id, e.seq, e.type, e.payload, e.created_at ${eventsAfter(3, 4)}
        order by job_id nulls first, seq`,
       [...appendValues(events), after.map((a) => a.jobId), after.map((a) => a.seq)],
     );
@@ -217,33 +216,6 @@ const RENDER_COLUMNS: [keyof RenderPatch, string][] = [
   ['duration', 'duration'],
   ['finishedAt', 'finished_at'],
 ];
-
-/** A movie_renders row (with `alive`: its owner is up); a render whose owner died ended with it. */
-function toRender(row: Row): RenderRecord {
-  const iso = (value: unknown) => (value instanceof Date ? value.toISOString() : String(value));
-  const render: RenderRecord = {
-    status: row.status as RenderRecord['status'],
-    percent: Number(row.percent),
-    stage: String(row.stage),
-    startedAt: iso(row.started_at),
-  };
-  if (row.error !== null) render.error = String(row.error);
-  if (row.code !== null) render.code = String(row.code);
-  if (row.http_status !== null) render.httpStatus = Number(row.http_status);
-  if (row.duration !== null) render.duration = Number(row.duration);
-  if (row.finished_at !== null) render.finishedAt = iso(row.finished_at);
-  if (render.status === 'rendering' && row.alive !== true) {
-    return {
-      ...render,
-      status: 'failed',
-      code: SERVER_RESTART_CODE,
-      error: 'The server rendering the movie stopped',
-      httpStatus: 500,
-      finishedAt: iso(row.updated_at),
-    };
-  }
-  return render;
-}
 
 class PostgresCoordination implements Coordination {
   private listener: pg.Client | null = null;

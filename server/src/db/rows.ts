@@ -4,7 +4,7 @@
  * numbers), so every value goes through a normaliser here and both implementations produce identical objects.
  */
 import { createError, UUID_PATTERN, type BackendError } from '@dreamcore/runtime-core';
-import { MAX_PUBLIC_GAMES_PAGE, USER_PUBLIC_ID_PATTERN, USERNAME_PATTERN } from './repository.js';
+import { MAX_PUBLIC_GAMES_PAGE, SERVER_RESTART_CODE, USER_PUBLIC_ID_PATTERN, USERNAME_PATTERN } from './repository.js';
 import type {
   AssetMetaPatch,
   AssetRecord,
@@ -25,6 +25,7 @@ import type {
   UserPatch,
   ProjectRecord,
   PushSubscriptionRecord,
+  RenderRecord,
   ProjectSummary,
   PublishDraft,
   PublishFields,
@@ -503,4 +504,30 @@ export function admissionOf(kind: string, jobs: JobRecord[]): JobAdmission {
   if (kind === 'user-limit') return { kind, running: jobs };
   if (kind === 'system-limit') return { kind };
   throw createError('INTERNAL', `admit_job answered an unknown kind: ${kind}`);
+}
+
+/** A movie_renders row (with `alive`: its owner is up); a render whose owner died ended with it. */
+export function toRender(row: Row): RenderRecord {
+  const render: RenderRecord = {
+    status: row.status as RenderRecord['status'],
+    percent: Number(row.percent),
+    stage: str(row.stage),
+    startedAt: iso(row.started_at),
+  };
+  if (row.error !== null) render.error = str(row.error);
+  if (row.code !== null) render.code = str(row.code);
+  if (row.http_status !== null) render.httpStatus = Number(row.http_status);
+  if (row.duration !== null) render.duration = Number(row.duration);
+  if (row.finished_at !== null) render.finishedAt = iso(row.finished_at);
+  if (render.status === 'rendering' && row.alive !== true) {
+    return {
+      ...render,
+      status: 'failed',
+      code: SERVER_RESTART_CODE,
+      error: 'The server rendering the movie stopped',
+      httpStatus: 500,
+      finishedAt: iso(row.updated_at),
+    };
+  }
+  return render;
 }

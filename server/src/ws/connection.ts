@@ -83,6 +83,11 @@ export class Connection {
     return visibleThen && at - this.view.lastSeenAt < WATCHING_MS;
   }
 
+  /** Tells presence (whether its user is watching, on any instance) that this socket was heard from or closed. */
+  private heard(): void {
+    if (this.identity) this.ctx.presence.heard(this.identity.userId, this.watching());
+  }
+
   send(message: Record<string, unknown>): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(JSON.stringify(message));
@@ -104,7 +109,7 @@ export class Connection {
     this.subscription?.unsubscribe();
     this.subscription = null;
     this.ctx.connections.delete(this);
-    if (this.identity) this.ctx.presence.heard(this.identity.userId);
+    this.heard();
   }
 
   /**
@@ -130,7 +135,7 @@ export class Connection {
       }
       if (frame.message.type === 'ping') {
         this.view.lastSeenAt = Date.now();
-        if (this.identity) this.ctx.presence.heard(this.identity.userId);
+        this.heard();
         return this.send({ type: 'pong' });
       }
       if (!frame.free && !this.limiter.take(this.id)) {
@@ -202,7 +207,7 @@ export class Connection {
         const visible = message.visible ?? true;
         const now = Date.now();
         this.view = { visible, since: visible === this.view.visible ? this.view.since : now, lastSeenAt: now };
-        if (this.identity) this.ctx.presence.heard(this.identity.userId);
+        this.heard();
         return;
       }
       case 'deselectProject':
