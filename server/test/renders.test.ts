@@ -144,7 +144,7 @@ describe.skipIf(unavailable !== null)(`a promo render on two instances${unavaila
   });
 
   it('a render whose instance is gone reads as failed (SERVER_RESTART) on the other, which can start it again', async () => {
-    const { projectId, onA, onB } = await gameProject();
+    const { session, projectId, onA, onB } = await gameProject();
     expect((await onA('POST', `/api/projects/${projectId}/generate-movie`)).status).toBe(202);
     const onAsRender = renders.at(-1)!;
     onAsRender.request.onProgress?.({ percent: 10, stage: 'rendering' });
@@ -156,8 +156,13 @@ describe.skipIf(unavailable !== null)(`a promo render on two instances${unavaila
     expect((await onB('POST', `/api/projects/${projectId}/generate-movie`)).status).toBe(202);
     expect(renders).toHaveLength(count + 1);
     expect((await onA('GET', `/api/projects/${projectId}/movie-status`)).json).toMatchObject({ status: 'rendering', percent: 0 });
-    // The first render ending late changes nothing: the row is B's now.
+    // The first render ending late changes nothing: the row is B's now. Its notice comes after A wrote (or did not
+    // write) its end, so the status read then shows what that write did.
+    const socketOnB = await Client.init(B.url, session.accessToken);
     onAsRender.finish(result(5000));
+    await socketOnB.next((m) => m.type === 'notification' && m.notification.event === 'movieCompleted', 10_000);
+    expect((await onB('GET', `/api/projects/${projectId}/movie-status`)).json).toMatchObject({ status: 'rendering', percent: 0 });
+    socketOnB.close();
     renders.at(-1)!.finish(result(6000));
     await expect.poll(async () => (await onA('GET', `/api/projects/${projectId}/movie-status`)).json).toMatchObject({ status: 'done', duration: 6 });
   });
