@@ -20,6 +20,8 @@ export interface JobWire {
   game_check: unknown;
   repair_turns: number;
   images_generated: number;
+  /** The `clientMessageId` of the chat message that started it (null when it came without one). */
+  client_message_id: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -40,6 +42,7 @@ export function jobWire(job: JobRecord): JobWire {
     game_check: job.gameCheck ? (JSON.parse(job.gameCheck) as unknown) : null,
     repair_turns: job.repairTurns,
     images_generated: job.imagesGenerated,
+    client_message_id: job.clientMessageId,
     created_at: job.createdAt,
     updated_at: job.updatedAt,
   };

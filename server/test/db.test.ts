@@ -116,6 +116,7 @@ describe('repository on PGlite (embedded)', () => {
     '009_notifications.sql',
     '010_movie_renders.sql',
     '011_user_presence.sql',
+    '012_client_message_ids.sql',
   ];
 
   it('a new database gets the compat file and every migration, in order', () => {
@@ -393,7 +394,7 @@ describe.skipIf(pg15Reason !== null)(`repository on PostgreSQL 15 over pg (DATAB
   describe('PostgreSQL specifics', () => {
     it('a second open applies nothing; the schema is the one PGlite and Supabase get', async () => {
       expect(db.kind).toBe('postgres');
-      expect(db.migrations.applied.at(-1)).toBe('011_user_presence.sql');
+      expect(db.migrations.applied.at(-1)).toBe('012_client_message_ids.sql');
       const again = await openPostgresDatabase({ connectionString: stack.connectionString('direct'), localCompat: true });
       try {
         expect(again.migrations.applied).toEqual([]);

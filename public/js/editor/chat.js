@@ -3,8 +3,9 @@
 //
 // A message is shown the moment it is sent, and goes out only once the server has selected this project on a live
 // connection (the outbox): sent earlier, it could race the selection and vanish when the history arrives, or be lost
-// to a socket that is reconnecting. A message whose connection dropped before the server answered is checked against
-// the history after the reconnect: it reached the server, or it goes back to the message box with a word saying so.
+// to a socket that is reconnecting. Each message has an id of its own (`clientMessageId`): one whose connection dropped
+// before the server answered goes out again after the reconnect with the same id, and the server answers with the job
+// it started if it did reach it (running or over, replayed from its first event), or runs it now: never twice.
 import { h, clear, toast } from '../lib/dom.js';
 import { t, hasKey, language, formatDate, formatTime } from '../i18n/index.js';
 import { errorText } from '../screens/chrome.js';
@@ -22,11 +23,25 @@ const ACTIVE = new Set(['pending', 'processing']);
 const REF_LINE = /^\d+：(画像|音声)「[^」]*」を使用: /; // i18n-ignore: a format the agent reads, not words for people
 
 /** @typedef {import('../lib/socket.js').ServerMessage} ServerMessage */
+
+/**
+ * A new message's id (a UUID): `crypto.randomUUID` needs a secure context, which a self-hosted server reached over
+ * plain http on the local network is not; `getRandomValues` works everywhere.
+ */
+function messageId() {
+  if (typeof crypto.randomUUID === 'function' && globalThis.isSecureContext) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 /** An asset referenced from the message box. @typedef {{ id: string, alias: string, url: string, mimeType?: string }} AssetRef */
 /**
  * A chat message as sent (`message` on the socket).
  * @typedef {{ type: 'message', content: string, rawContent?: string, attachedAssets?: Array<{ id: string, alias: string, url: string }>,
- *   selectedStyle?: { dimension: string, styleId: string } | null, skipStyleSelection?: boolean, language?: string }} ChatMessage
+ *   selectedStyle?: { dimension: string, styleId: string } | null, skipStyleSelection?: boolean, language?: string,
+ *   clientMessageId?: string }} ChatMessage
  */
 /**
  * A message on its way until the server answers it. Queued until the project is selected on a live connection;
@@ -87,8 +102,6 @@ export function createChat({ app, projectId, onJobEnded }) {
   let outbox = null;
   /** Whether the conversation has been rendered from the server's history (the first `projectSelected`). */
   let rendered = false;
-  /** The newest server timestamp seen (history, job creation): a user message in a later history past it is new. */
-  let serverTime = '';
   /** @type {AssetRef[]} */
   let attached = [];
 
@@ -360,7 +373,6 @@ export function createChat({ app, projectId, onJobEnded }) {
     const running = activeJob && ACTIVE.has(activeJob.status) ? activeJob : null;
     const since = running ? Date.parse(running.created_at) : Infinity;
     for (const item of history ?? []) {
-      if (item.timestamp > serverTime) serverTime = item.timestamp;
       // The running job's reply arrives as its replayed stream; a reply saved meanwhile would repeat it.
       if (item.role === 'assistant' && Date.parse(item.timestamp) >= since) continue;
       addMessage(item.role, item.content, { timestamp: item.timestamp });
@@ -379,8 +391,9 @@ export function createChat({ app, projectId, onJobEnded }) {
   }
 
   /**
-   * `projectSelected`, on entering the editor and again after every reconnect: the first renders the conversation;
-   * a later one settles a message whose connection dropped before the server answered it. Then the outbox goes out.
+   * `projectSelected`, on entering the editor and again after every reconnect: the first renders the conversation.
+   * Then the outbox goes out, also a message sent on a connection that dropped before the server answered it: with
+   * its id, so the server answers with the job it started if it got it (see `jobStarted`), and runs it if not.
    */
   /** @param {ServerMessage} message */
   function projectSelected({ history, activeJob }) {
@@ -388,20 +401,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       rendered = true;
       renderHistory(history, activeJob);
     } else if (outbox?.state === 'sent' && outbox.connection !== socket.connection) {
-      const running = activeJob && ACTIVE.has(activeJob.status) ? activeJob : null;
-      if (running) {
-        settle();
-        feed.follow(running.id, 0);
-        setActive(running.id, running);
-        jobEntry(running.id);
-      } else if ((history ?? []).some((/** @type {any} */ item) => item.role === 'user' && item.content === outbox?.text && item.timestamp > serverTime)) {
-        // It reached the server and its job is already over: the history has it and the reply.
-        settle();
-        setActive(null);
-        renderHistory(history, null);
-      } else {
-        handBack(t('chat.unsent'));
-      }
+      outbox.state = 'queued';
     }
     flush();
   }
@@ -439,6 +439,8 @@ export function createChat({ app, projectId, onJobEnded }) {
       attachedAssets: refs.map((a) => ({ id: a.id, alias: a.alias, url: a.url })),
       // The agent answers in the language the app speaks to this user.
       language: language(),
+      // Sent again after a dropped connection with this id, it never starts a second job.
+      clientMessageId: messageId(),
     };
     lastSent = message;
     // A message handed back by limitExceeded keeps the style it was sent with.
@@ -613,9 +615,10 @@ export function createChat({ app, projectId, onJobEnded }) {
   offs.push(
     socket.on('jobStarted', (m) => {
       if (m.job?.project_id !== projectId) return;
-      if (m.job.created_at > serverTime) serverTime = m.job.created_at;
-      // Joining a job that was already running means our message was not run: it goes back to the box.
-      if (m.isExisting) handBack(t('chat.joinedRunning'));
+      // Joining a job that was already running means our message was not run: it goes back to the box. Unless that
+      // job is our message's own (sent again after a reconnect): its reply arrives as the job's replay.
+      const ours = Boolean(outbox?.message.clientMessageId) && m.job.client_message_id === outbox?.message.clientMessageId;
+      if (m.isExisting && !ours) handBack(t('chat.joinedRunning'));
       else settle();
       feed.follow(m.job.id, 0);
       setActive(m.job.id, m.job);

@@ -282,6 +282,11 @@ export class PgliteUserRepository implements UserRepository {
     return row && toJob(row);
   }
 
+  async jobForMessage(projectId: string, clientMessageId: string): Promise<JobRecord | null> {
+    const row = await this.db.row('select * from public.jobs where project_id = $1 and client_message_id = $2', [projectId, clientMessageId]);
+    return row && toJob(row);
+  }
+
   async jobEventsSince(jobId: string, afterSeq: number): Promise<JobEventRecord[]> {
     const rows = await this.db.rows('select * from public.job_events where job_id = $1 and seq > $2 order by seq', [jobId, afterSeq]);
     return rows.map(toJobEvent);
@@ -508,15 +513,22 @@ export class PgliteServiceRepository extends PgliteUserRepository implements Ser
     return rows.length;
   }
 
-  async admitJob(userId: string, projectId: string, limits: { perUser: number; total: number }, lease: JobLease): Promise<JobAdmission> {
+  async admitJob(
+    userId: string,
+    projectId: string,
+    limits: { perUser: number; total: number },
+    lease: JobLease,
+    clientMessageId: string | null = null,
+  ): Promise<JobAdmission> {
     const rows = await this.db.tx(async (query) => {
-      const admitted = await query('select kind, job_id from public.admit_job($1, $2, $3, $4, $5, $6)', [
+      const admitted = await query('select kind, job_id from public.admit_job($1, $2, $3, $4, $5, $6, $7)', [
         userId,
         projectId,
         limits.perUser,
         limits.total,
         lease.owner,
         Math.round(lease.ms),
+        clientMessageId,
       ]);
       const ids = admitted.map((row) => row.job_id).filter((id) => id !== null);
       const jobs =

@@ -114,6 +114,8 @@ export interface JobRecord {
   repairTurns: number;
   /** Images the agent made during the job. */
   imagesGenerated: number;
+  /** The id the app gave the chat message that started it (null: sent without one); one job per id and user. */
+  clientMessageId: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -398,6 +400,8 @@ export interface UserRepository {
   listJobs(projectId: string, limit?: number): Promise<JobRecord[]>;
   /** The pending/processing job of the project, if any (the database allows at most one). */
   activeJobForProject(projectId: string): Promise<JobRecord | null>;
+  /** The project's job started by the chat message with this id (the app's), whatever its status; null if none. */
+  jobForMessage(projectId: string, clientMessageId: string): Promise<JobRecord | null>;
   /** Every event with seq > afterSeq, in seq order (-1 for all). */
   jobEventsSince(jobId: string, afterSeq: number): Promise<JobEventRecord[]>;
 
@@ -469,9 +473,16 @@ export interface ServiceRepository extends UserRepository {
   /**
    * Admission in one atomic step across every instance on this database (migration 007's `admit_job`): the
    * project's active job, or the user's active jobs when they have `limits.perUser`, or the service full at
-   * `limits.total`, or a new pending job leased to `lease.owner` for `lease.ms`.
+   * `limits.total`, or a new pending job leased to `lease.owner` for `lease.ms`. With `clientMessageId` (migration
+   * 012), the job that message already started comes first, whatever its status: one job per message.
    */
-  admitJob(userId: string, projectId: string, limits: { perUser: number; total: number }, lease: JobLease): Promise<JobAdmission>;
+  admitJob(
+    userId: string,
+    projectId: string,
+    limits: { perUser: number; total: number },
+    lease: JobLease,
+    clientMessageId?: string | null,
+  ): Promise<JobAdmission>;
   /** The heartbeat: renews the lease of every active job `lease.owner` holds; returns their ids. */
   renewLeases(lease: JobLease): Promise<string[]>;
 

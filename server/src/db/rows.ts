@@ -175,6 +175,7 @@ export function toJob(row: Row): JobRecord {
     gameCheck: strOrNull(row.game_check),
     repairTurns: Number(row.repair_turns ?? 0),
     imagesGenerated: Number(row.images_generated ?? 0),
+    clientMessageId: strOrNull(row.client_message_id),
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };

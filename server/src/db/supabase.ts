@@ -252,6 +252,11 @@ class SupabaseUserRepository implements UserRepository {
     return rs.map(toJob);
   }
 
+  async jobForMessage(projectId: string, clientMessageId: string): Promise<JobRecord | null> {
+    const r = await row(this.client.from('jobs').select('*').eq('project_id', projectId).eq('client_message_id', clientMessageId).maybeSingle());
+    return r && toJob(r);
+  }
+
   async activeJobForProject(projectId: string): Promise<JobRecord | null> {
     const r = await row(
       this.client
@@ -465,7 +470,13 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
     return (await Promise.all(after.map((a) => this.jobEventsSince(a.jobId, a.seq)))).flat();
   }
 
-  async admitJob(userId: string, projectId: string, limits: { perUser: number; total: number }, lease: JobLease): Promise<JobAdmission> {
+  async admitJob(
+    userId: string,
+    projectId: string,
+    limits: { perUser: number; total: number },
+    lease: JobLease,
+    clientMessageId: string | null = null,
+  ): Promise<JobAdmission> {
     const admitted = await rows(
       this.client.rpc('admit_job', {
         p_user_id: userId,
@@ -474,6 +485,7 @@ class SupabaseServiceRepository extends SupabaseUserRepository implements Servic
         p_total: limits.total,
         p_owner: lease.owner,
         p_lease_ms: Math.round(lease.ms),
+        p_client_message_id: clientMessageId,
       }),
     );
     const ids = admitted.map((r) => r.job_id).filter((id): id is string => typeof id === 'string');

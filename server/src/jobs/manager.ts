@@ -240,11 +240,13 @@ export class JobManager {
   }
 
   /**
-   * Admits a generation for a project: joins the project's active job, or starts one within the limits. The
-   * database decides (one function under an advisory lock), so the limits hold across every instance.
+   * Admits a generation for a project: the job the message with `clientMessageId` already started, or the project's
+   * active job, or a new one within the limits. The database decides (one function under an advisory lock), so the
+   * limits hold, and a message starts one job, across every instance.
    */
-  async admit(userId: string, projectId: string): Promise<Admission> {
-    const admission = await this.repo.admitJob(userId, projectId, this.limits, { owner: this.instance.id, ms: this.instance.leaseMs });
+  async admit(userId: string, projectId: string, clientMessageId: string | null = null): Promise<Admission> {
+    const lease = { owner: this.instance.id, ms: this.instance.leaseMs };
+    const admission = await this.repo.admitJob(userId, projectId, this.limits, lease, clientMessageId);
     if (admission.kind === 'started') {
       this.running.set(admission.job.id, { job: admission.job, controller: new AbortController(), cancelledBy: null, admittedAt: Date.now() });
       this.events.open(admission.job.id);

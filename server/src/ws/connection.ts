@@ -16,7 +16,7 @@ import { AuthError, type Identity } from '../auth/verify.js';
 import { listVersions, restoreGameVersion, WELCOME_HTML } from '../versions.js';
 import type { JobEvent } from '../jobs/manager.js';
 import { DEFAULT_PROJECT_NAME } from '../jobs/agent-turn.js';
-import type { ProjectRecord } from '../db/repository.js';
+import type { JobRecord, ProjectRecord } from '../db/repository.js';
 import { jobWire, projectBrief } from '../wire.js';
 import { RateLimiter, TokenBucket } from '../rate-limit.js';
 import { decideStyle, styleOptions, type Dimension } from '../styles.js';
@@ -365,13 +365,15 @@ export class Connection {
     if (!projectId) return this.error('No project selected');
     if (!(await this.ownProject(projectId))) return;
     const userId = this.userId!;
-    const active = await this.repo!.activeJobForProject(projectId);
-    if (active && this.ctx.jobs.isActive(active)) {
-      // The project is busy: join its job instead of starting a second one (no quota spent).
-      this.send({ type: 'jobStarted', job: jobWire(active), isExisting: true });
-      this.send({ type: 'subscribed', jobId: active.id });
-      return this.subscribe(active.id, 0);
-    }
+    const [sent, active] = await Promise.all([
+      msg.clientMessageId ? this.repo!.jobForMessage(projectId, msg.clientMessageId) : null,
+      this.repo!.activeJobForProject(projectId),
+    ]);
+    // Sent again (the app heard no answer before its connection dropped): the job it started, running or over, is
+    // joined from its first event, so the reply arrives once (no second run, no quota spent).
+    if (sent) return this.join(sent);
+    // The project is busy: join its job instead of starting a second one (no quota spent).
+    if (active && this.ctx.jobs.isActive(active)) return this.join(active);
     const scope = { userId, projectId };
     const open = this.pendingStyle?.projectId === projectId && this.pendingStyle.expires > Date.now() ? this.pendingStyle.dimension : null;
     const style = await decideStyle(msg, open, () => this.hasStyle(scope));
@@ -394,7 +396,7 @@ export class Connection {
         resetAt: quota.resetAt,
       });
     }
-    const admission = await this.ctx.jobs.admit(userId, projectId);
+    const admission = await this.ctx.jobs.admit(userId, projectId, msg.clientMessageId ?? null);
     if (admission.kind === 'user-limit') {
       const projects = await this.repo!.listProjects(userId);
       return this.send({
@@ -414,11 +416,7 @@ export class Connection {
     if (admission.kind === 'system-limit') {
       return this.structured('SYSTEM_LIMIT_EXCEEDED', 'サーバーが混み合っています。しばらくしてからお試しください。');
     }
-    if (admission.kind === 'existing') {
-      this.send({ type: 'jobStarted', job: jobWire(admission.job), isExisting: true });
-      this.send({ type: 'subscribed', jobId: admission.job.id });
-      return this.subscribe(admission.job.id, 0);
-    }
+    if (admission.kind === 'existing') return this.join(admission.job);
     if (msg.selectedStyle || msg.skipStyleSelection) {
       if (this.pendingStyle?.projectId === projectId) this.pendingStyle = null;
       // Only now that the job runs (a refused message leaves no trace). The prompt carries the guideline anyway.
@@ -433,6 +431,13 @@ export class Connection {
     await this.subscribe(job.id, 0);
     this.send({ type: 'jobStarted', job: jobWire(job), isExisting: false });
     void this.ctx.jobs.runGeneration(job, style.prompt, () => this.send({ type: 'gameUpdated', userId, projectId }), { language: msg.language });
+  }
+
+  /** A job this message does not start: the socket follows it from its first event (`isExisting`). */
+  private async join(job: JobRecord): Promise<void> {
+    this.send({ type: 'jobStarted', job: jobWire(job), isExisting: true });
+    this.send({ type: 'subscribed', jobId: job.id });
+    await this.subscribe(job.id, 0);
   }
 
   /** Whether the project has a style decision (a chosen style or `# SKIPPED`): a non-empty STYLE.md. */

@@ -44,6 +44,8 @@ const schemas = {
     async: z.boolean().optional(),
     // The language the app speaks to the user: the agent answers in it (server/src/language.ts).
     language: z.enum(LANGUAGES).optional(),
+    // The app's id for this message, the same when it sends it again: one job per id (migration 012).
+    clientMessageId: uuid.optional(),
   }),
   getJobStatus: z.object({ jobId: uuid }),
   subscribeJob: z.object({ jobId: uuid, lastSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }),

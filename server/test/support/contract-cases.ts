@@ -2,6 +2,7 @@
  * DreamCore's client contract over real HTTP and WebSocket clients against a running server (local backend,
  * embedded database and auth, the real Claude CLI talking to the scripted model).
  */
+import { randomUUID } from 'node:crypto';
 import { createClient } from '@supabase/supabase-js';
 import { SignJWT, generateKeyPair } from 'jose';
 import sharp from 'sharp';
@@ -183,6 +184,60 @@ export function contractCases(label: string, options: Omit<HarnessOptions, 'scri
         expect(rest.json.events.map((e: { seq: number }) => e.seq)).toEqual(events.slice(2).map((e) => e.seq));
         client.close();
       }, 120_000);
+
+      it('a message sent again with its id (its answer lost to a dropped connection) gets the job it started, running or over, never a second one', async () => {
+        // A user of its own: alice's messages in the other cases would count against the same AI rate.
+        const dave = await signUp(h.url);
+        const clientMessageId = randomUUID();
+        const message = { type: 'message', content: 'Make a breakout game', clientMessageId };
+        /** A new socket on the project that sends `msg` and returns the server's `jobStarted`. */
+        const sendOn = async (msg: Record<string, unknown>) => {
+          const socket = await Client.init(h.url, dave.accessToken);
+          socket.send({ type: 'selectProject', projectId });
+          await socket.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
+          socket.send(msg);
+          return { socket, started: await socket.next((m) => m.type === 'jobStarted') };
+        };
+        const messagesUsed = async () => (await api(h.url, dave.accessToken)('GET', '/api/quota')).json.messages.used as number;
+        const client = await Client.init(h.url, dave.accessToken);
+        const projectId = await createProject(client, 'Sent twice');
+        client.close();
+
+        const usedBefore = await messagesUsed();
+        const first = await sendOn(message);
+        expect(first.started).toMatchObject({ isExisting: false, job: { client_message_id: clientMessageId } });
+        const jobId = first.started.job.id as string;
+        // Sent again at once on another socket (the job most likely still running): that job.
+        const whileRunning = await sendOn(message);
+        expect(whileRunning.started).toMatchObject({ isExisting: true, job: { id: jobId } });
+        whileRunning.socket.close();
+        await first.socket.next((m) => m.jobId === jobId && m.type === 'completed', 90_000);
+        const events = first.socket.messages.filter((m) => m.jobId === jobId && typeof m.seq === 'number');
+        first.socket.close();
+
+        // Sent again after it ended: the same job, replayed from its first event to its end, nothing run again.
+        const afterEnd = await sendOn(message);
+        expect(afterEnd.started).toMatchObject({ isExisting: true, job: { id: jobId, status: 'completed', client_message_id: clientMessageId } });
+        await afterEnd.socket.next((m) => m.jobId === jobId && m.type === 'completed');
+        const replayed = afterEnd.socket.messages.filter((m) => m.jobId === jobId && typeof m.seq === 'number');
+        expect(replayed.map((e) => `${e.seq}:${e.type}:${e.content ?? ''}`)).toEqual(events.map((e) => `${e.seq}:${e.type}:${e.content ?? ''}`));
+        const jobs = await api(h.url, dave.accessToken)('GET', `/api/projects/${projectId}/jobs`);
+        expect(jobs.json.jobs.map((j: { id: string }) => j.id)).toEqual([jobId]);
+        afterEnd.socket.send({ type: 'selectProject', projectId });
+        const selected = await afterEnd.socket.next((m) => m.type === 'projectSelected' && m.projectId === projectId);
+        expect(selected.history.filter((m: { role: string }) => m.role === 'user').map((m: { content: string }) => m.content)).toEqual([
+          'Make a breakout game',
+        ]);
+        // One message spent from the day's quota, not three.
+        expect(await messagesUsed()).toBe(usedBefore + 1);
+
+        // The same words with a new id are a new message: a second job.
+        afterEnd.socket.send({ ...message, clientMessageId: randomUUID() });
+        const second = await afterEnd.socket.next((m) => m.type === 'jobStarted' && m.job.id !== jobId);
+        expect(second.isExisting).toBe(false);
+        await afterEnd.socket.next((m) => m.jobId === second.job.id && m.type === 'completed', 90_000);
+        afterEnd.socket.close();
+      }, 180_000);
 
       it('renames and deletes projects; cancels a running job', async () => {
         const client = await Client.init(h.url, alice.accessToken);
@@ -509,6 +564,8 @@ export function contractCases(label: string, options: Omit<HarnessOptions, 'scri
         client.send({ type: 'nope' });
         expect((await client.next((m) => m.type === 'error')).message).toBe('Unknown message type');
         client.send({ type: 'selectProject', projectId: 'not-a-uuid' });
+        expect((await client.next((m) => m.type === 'error')).message).toBe('Invalid request');
+        client.send({ type: 'message', content: 'Make a game', clientMessageId: 'not-a-uuid' });
         expect((await client.next((m) => m.type === 'error')).message).toBe('Invalid request');
         client.send({ type: 'ping' });
         await client.next((m) => m.type === 'pong');

@@ -406,6 +406,39 @@ export function registerRepositoryContract(getLane: () => RepositoryLane): void 
       expect(raced.filter((r) => r.kind === 'started')).toHaveLength(1);
       expect(raced.filter((r) => r.kind === 'user-limit')).toHaveLength(4);
     });
+
+    it("admitJob with a message's id: one job per message and user, found again after it ended, by its owner only", async () => {
+      const { a, b, asA, asB, service } = await twoUsers();
+      const [project, other] = [await asA.createProject(a, 'Sent twice'), await asA.createProject(a, 'Elsewhere')];
+      const limits = { perUser: 1, total: 10_000 };
+      const lease = { owner: 'instance-1', ms: 60_000 };
+      const id = randomUUID();
+
+      // Racing copies of one message (two instances got it): one job, the others join it.
+      const raced = await Promise.all([1, 2, 3].map(() => service.admitJob(a, project.id, limits, lease, id)));
+      expect(raced.filter((r) => r.kind === 'started')).toHaveLength(1);
+      const job = raced.find((r) => r.kind === 'started')!.job;
+      expect(job.clientMessageId).toBe(id);
+      for (const r of raced) expect(r).toMatchObject({ job: { id: job.id } });
+
+      // Over: the message still finds its job (not a new one), even sent on another project; a new id starts one.
+      await service.updateJob(job.id, { status: 'completed', progress: 100 });
+      expect(await service.admitJob(a, project.id, limits, lease, id)).toMatchObject({ kind: 'existing', job: { id: job.id, status: 'completed' } });
+      expect(await service.admitJob(a, other.id, limits, lease, id)).toMatchObject({ kind: 'existing', job: { id: job.id } });
+      const next = await service.admitJob(a, project.id, limits, lease, randomUUID());
+      expect(next.kind).toBe('started');
+      // Without an id (older clients), the rules as before: the project's running job is joined.
+      expect(await service.admitJob(a, project.id, limits, lease)).toMatchObject({ kind: 'existing', job: { id: (next as { job: { id: string } }).job.id } });
+
+      // The same id from another user is theirs: a job of their own.
+      const theirs = await service.admitJob(b, (await asB.createProject(b, 'B')).id, limits, lease, id);
+      expect(theirs.kind).toBe('started');
+      // Read back under RLS: the owner finds it by project and id; another user does not.
+      expect(await asA.jobForMessage(project.id, id)).toMatchObject({ id: job.id, clientMessageId: id });
+      expect(await asA.jobForMessage(other.id, id)).toBeNull();
+      expect(await asB.jobForMessage(project.id, id)).toBeNull();
+      await service.failInterruptedJobs('end of test');
+    });
   });
 
   describe('assets', () => {
