@@ -4,7 +4,9 @@
  *
  * One instance keeps it in memory. Several keep it in the database (migration 010, `Coordination`): the instance that
  * renders writes its progress there (at most every PROGRESS_WRITE_MS: a render reports progress many times a second)
- * and its end at once; a render whose instance died reads as failed (`SERVER_RESTART`) and may be started again.
+ * and its end at once, again a few times over half a minute if the database refuses it (else the row would say
+ * `rendering` until this instance leaves); a render whose instance died reads as failed (`SERVER_RESTART`) and may be
+ * started again.
  */
 import type { Coordination, RenderPatch, RenderRecord } from './db/repository.js';
 import type { Logger } from './logger.js';
@@ -23,6 +25,8 @@ export interface RenderStates {
 /** How long a finished render's outcome is reported; after that the status route says `idle` (and where the movie is). */
 export const KEEP_FINISHED_MS = 60 * 60_000;
 const PROGRESS_WRITE_MS = 500;
+/** The waits before writing a render's end again after a failed write (31.5 s in all). */
+const END_RETRIES_MS = [500, 1000, 2000, 4000, 8000, 16_000];
 
 const ended = (render: RenderRecord) => render.finishedAt !== undefined && Date.now() - Date.parse(render.finishedAt) > KEEP_FINISHED_MS;
 
@@ -54,7 +58,20 @@ export function memoryRenderStates(): RenderStates {
 }
 
 /** Several instances: the database's row, written by `owner` (this instance's id). */
-export function sharedRenderStates(coordination: Coordination, owner: string, log: Logger): RenderStates {
+export function sharedRenderStates(coordination: Coordination, owner: string, log: Logger, options: { endRetriesMs?: readonly number[] } = {}): RenderStates {
+  const retries = options.endRetriesMs ?? END_RETRIES_MS;
+  /** The end, written until the database takes it (a moment's outage must not leave the row `rendering`). */
+  const writeEnd = async (projectId: string, patch: RenderPatch) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await coordination.updateRender(projectId, owner, patch);
+      } catch (error) {
+        if (attempt >= retries.length) throw error;
+        log.warn({ err: error, projectId, attempt: attempt + 1 }, 'writing a render’s end failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, retries[attempt]));
+      }
+    }
+  };
   /** Progress not yet written, per project, and when it will be. */
   const waiting = new Map<string, { patch: RenderPatch; timer: NodeJS.Timeout }>();
   const lastWrite = new Map<string, number>();
@@ -76,7 +93,7 @@ export function sharedRenderStates(coordination: Coordination, owner: string, lo
         if (entry) clearTimeout(entry.timer);
         waiting.delete(projectId);
         lastWrite.delete(projectId);
-        await coordination.updateRender(projectId, owner, patch);
+        await writeEnd(projectId, patch);
         return;
       }
       if (entry) {
