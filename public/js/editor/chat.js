@@ -10,6 +10,7 @@ import { h, clear, toast } from '../lib/dom.js';
 import { t, hasKey, language, formatDate, formatTime } from '../i18n/index.js';
 import { errorText } from '../screens/chrome.js';
 import { JobFeed } from '../lib/jobfeed.js';
+import { newUuid } from '../lib/ids.js';
 
 /** @type {import('../i18n/index.js').Key[]} */
 const SUGGESTIONS = ['chat.suggestShooter', 'chat.suggestSnake', 'chat.suggestBreakout', 'chat.suggestPlatformer'];
@@ -23,19 +24,6 @@ const ACTIVE = new Set(['pending', 'processing']);
 const REF_LINE = /^\d+：(画像|音声)「[^」]*」を使用: /; // i18n-ignore: a format the agent reads, not words for people
 
 /** @typedef {import('../lib/socket.js').ServerMessage} ServerMessage */
-
-/**
- * A new message's id (a UUID): `crypto.randomUUID` needs a secure context, which a self-hosted server reached over
- * plain http on the local network is not; `getRandomValues` works everywhere.
- */
-function messageId() {
-  if (typeof crypto.randomUUID === 'function' && globalThis.isSecureContext) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 /** An asset referenced from the message box. @typedef {{ id: string, alias: string, url: string, mimeType?: string }} AssetRef */
 /**
  * A chat message as sent (`message` on the socket).
@@ -440,7 +428,7 @@ export function createChat({ app, projectId, onJobEnded }) {
       // The agent answers in the language the app speaks to this user.
       language: language(),
       // Sent again after a dropped connection with this id, it never starts a second job.
-      clientMessageId: messageId(),
+      clientMessageId: newUuid(),
     };
     lastSent = message;
     // A message handed back by limitExceeded keeps the style it was sent with.
