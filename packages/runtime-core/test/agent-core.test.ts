@@ -77,6 +77,8 @@ describe('key proxy: kept-alive upstream connections', () => {
   let proxy: KeyProxy;
   let closeReused = false;
   const served: string[] = [];
+  /** The connection (its index in `sockets`) each request arrived on. */
+  const servedOn: number[] = [];
   const sockets: Net.Socket[] = [];
   const closedByClient: boolean[] = [];
 
@@ -92,6 +94,7 @@ describe('key proxy: kept-alive upstream connections', () => {
       req.on('data', (c) => (body += c));
       req.on('end', () => {
         served.push(body);
+        servedOn.push(sockets.indexOf(socket));
         res.writeHead(200, { 'content-type': 'application/json', 'keep-alive': 'timeout=2' });
         res.end('{"ok":true}');
       });
@@ -130,13 +133,14 @@ describe('key proxy: kept-alive upstream connections', () => {
 
   it("follows the upstream's keep-alive hint: an idle connection is closed from this side before the upstream would", async () => {
     const token = proxy.issue(10_000);
-    const before = sockets.length;
     expect((await call(token, '{}')).status).toBe(200);
-    const opened = sockets.slice(before);
-    expect(opened.length).toBeLessThanOrEqual(1);
-    // The upstream keeps it for 60 s but says 2: the proxy ends it after about a second, before any request meets
-    // the upstream's close.
-    await expect.poll(() => sockets.every((socket, i) => socket.destroyed && (i < before || closedByClient[i]))).toBe(true);
+    const used = servedOn.at(-1)!;
+    expect(used).toBeGreaterThanOrEqual(0);
+    // The upstream keeps it for 60 s but says 2: the proxy ends the connection this request used after about a
+    // second (the poll gives up after 20), from its side, before any request meets the upstream's close; and every
+    // other connection is gone too.
+    await expect.poll(() => closedByClient[used]).toBe(true);
+    await expect.poll(() => sockets.every((socket) => socket.destroyed)).toBe(true);
   });
 });
 
