@@ -225,6 +225,17 @@ export async function benchModal(runs = 5): Promise<Measurement[]> {
         () => modal.files.list(scope),
         () => local.files.list(localScope),
       );
+      // A new game as the server makes it (createProject): its index.html, then its repository and first commit.
+      const newGame = async (b: ExecutionBackend, userId: string) => {
+        const game = { userId, projectId: randomUUID() };
+        await b.files.write(game, 'index.html', '<!doctype html>');
+        await b.git.init(game, { message: 'Initial project setup' });
+      };
+      await warm(
+        'new project (write + git init)',
+        () => newGame(modal, scope.userId),
+        () => newGame(local, localScope.userId),
+      );
 
       // Warm commit + log (a change to commit each time): the commit answering the history page after it (the
       // `log` option: one call, one round trip), and, at 50 ms, the two calls for comparison.

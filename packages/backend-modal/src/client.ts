@@ -249,13 +249,21 @@ export async function execSteps(sandbox: Sandbox, steps: HelperStep[], options: 
   return results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: decoder.decode(r.stderr) }));
 }
 
-/** `sh -c GUARD 'guard' <n> <workdir> <dir>... <argv>...`: a step's `requires` checked before it starts, as the helper does. */
-const GUARD = 'n=$1; w=$2; shift 2; while [ "$n" -gt 0 ]; do [ -d "$1" ] || exit 125; shift; n=$((n-1)); done; cd -- "$w" || exit 125; exec "$@"';
+/**
+ * `sh -c GUARD 'guard' <n> <m> <workdir> <dir>... <path>... <argv>...`: a step's `requires` (n directories that must
+ * exist) and `absent` (m paths that must not) checked before it starts, as the helper does.
+ */
+const GUARD =
+  'n=$1; m=$2; w=$3; shift 3; while [ "$n" -gt 0 ]; do [ -d "$1" ] || exit 125; shift; n=$((n-1)); done; ' +
+  'while [ "$m" -gt 0 ]; do { [ -e "$1" ] || [ -L "$1" ]; } && exit 125; shift; m=$((m-1)); done; cd -- "$w" || exit 125; exec "$@"';
 
-/** A helper step as an exec of its own: the helper's own steps through `node -e`, a step's `requires` through sh. */
+/** A helper step as an exec of its own: the helper's own steps through `node -e`, a step's `requires` and `absent` through sh. */
 function asExec(step: HelperStep, stdin: boolean): { argv: string[]; workdir?: string } {
   if (step.argv[0]?.startsWith('@')) return { argv: ['node', '-e', BUILTIN_RUNNER, stdin ? '1' : '0', ...step.argv] };
-  if (step.requires) return { argv: ['sh', '-c', GUARD, 'guard', String(step.requires.length), step.workdir ?? '/', ...step.requires, ...step.argv] };
+  if (step.requires || step.absent) {
+    const [requires, absent] = [step.requires ?? [], step.absent ?? []];
+    return { argv: ['sh', '-c', GUARD, 'guard', String(requires.length), String(absent.length), step.workdir ?? '/', ...requires, ...absent, ...step.argv] };
+  }
   return { argv: step.argv, ...(step.workdir ? { workdir: step.workdir } : {}) };
 }
 

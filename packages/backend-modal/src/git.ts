@@ -8,7 +8,8 @@
  * round trip (a sequence syncs once, after its last step). A failed `sync` fails the command.
  *
  * RPCs (warm, command helper running: helper.ts): each git command is 1 RPC; a commit (probe + add + commit +
- * rev-parse) and a log page (probe + log) are one `sequence` each, so 1 RPC, one round trip. Without the helper: an
+ * rev-parse), a log page (probe + log) and a new project's repository (probe + init + add + commit + rev-parse) are
+ * one `sequence` each, so 1 RPC, one round trip. Without the helper: an
  * exec per command, 4 RPCs in two round trips. `importBundle` stages the bundle on stdin into the backend's own
  * `/vol/.tmp` (never inside a project) for `git fetch`.
  */
@@ -102,28 +103,34 @@ export function createModalGitRunner(pool: SandboxPool, deadlines: Required<Moda
     },
 
     // The probe and every step in one command list: one round trip through the sandbox's helper.
-    async sequence(scope: ProjectScope, steps: GitStep[]) {
-      const commands = gitSequenceSteps(scope, steps);
+    async sequence(scope: ProjectScope, steps: GitStep[], options: { create?: boolean } = {}) {
+      const commands = gitSequenceSteps(scope, steps, options);
       const results = await pool.use(scope.userId, `git ${steps[0]?.args[0] ?? ''}`, (sandbox) => execSteps(sandbox, commands, execOptions));
-      return gitSequenceResult(steps, results);
+      return gitSequenceResult(steps, results, options);
     },
   };
 }
 
 /**
  * A git sequence (GitRunner.sequence) as helper steps: the probe, each git step, and one sync after them when a step
- * changes the repository. Exported for an agent run that commits in its own request (`after.commit`).
+ * changes the repository. Exported for an agent run that commits in its own request (`after.commit`). `create`: the
+ * first step makes the repository (GitRunner.sequence), so it runs only where there is none yet.
  */
-export function gitSequenceSteps(scope: ProjectScope, steps: GitStep[], { sync = true }: { sync?: boolean } = {}): HelperStep[] {
+export function gitSequenceSteps(
+  scope: ProjectScope,
+  steps: GitStep[],
+  { sync = true, create = false }: { sync?: boolean; create?: boolean } = {},
+): HelperStep[] {
   const workTree = volumePath(scope);
   const env = gitEnv(workTree);
   // git only inside an existing repository (a sequence's steps run without waiting for the probe's answer): checked
-  // by the helper before it starts git (exit 125 otherwise), no shell in between.
-  const commands = steps.map((step) => ({
+  // by the helper before it starts git (exit 125 otherwise), no shell in between. With `create`, the first step only
+  // in a project without one (the steps after it then find the repository it made).
+  const commands = steps.map((step, i) => ({
     argv: ['git', ...step.args],
     env,
     workdir: workTree,
-    requires: [workTree, env.GIT_DIR],
+    ...(create && i === 0 ? { requires: [workTree], absent: [env.GIT_DIR] } : { requires: [workTree, env.GIT_DIR] }),
     ...(step.mayFail ? { mayFail: true } : {}),
   }));
   // One sync after the steps instead of one per changing step: it runs unless a step that may not fail failed (the
@@ -134,7 +141,11 @@ export function gitSequenceSteps(scope: ProjectScope, steps: GitStep[], { sync =
 }
 
 /** What the steps of `gitSequenceSteps` answered (those that ran, in order), as GitRunner.sequence reports it. */
-export function gitSequenceResult(steps: GitStep[], answered: { exitCode: number; stdout: Uint8Array; stderr: Uint8Array | string }[]): GitSequenceResult {
+export function gitSequenceResult(
+  steps: GitStep[],
+  answered: { exitCode: number; stdout: Uint8Array; stderr: Uint8Array | string }[],
+  { create = false }: { create?: boolean } = {},
+): GitSequenceResult {
   const [probe, ...results] = answered;
   const syncs = steps.some((step) => MUTATING.has(step.args[0] ?? ''));
   if (syncs && results.length > steps.length) {
@@ -142,11 +153,13 @@ export function gitSequenceResult(steps: GitStep[], answered: { exitCode: number
     if (synced.exitCode !== 0) throw createError('INTERNAL', `the volume could not be synced: ${stderrText(synced.stderr).trim().slice(0, 300)}`);
   }
   const seen = probe ? new TextDecoder().decode(probe.stdout) : '';
+  const projectExists = seen.includes('p');
   const repoExists = seen.includes('r');
+  const ran = create ? projectExists && !repoExists : repoExists;
   return {
-    projectExists: seen.includes('p'),
+    projectExists,
     repoExists,
-    results: repoExists ? results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: stderrText(r.stderr) })) : [],
+    results: ran ? results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: stderrText(r.stderr) })) : [],
   };
 }
 

@@ -218,7 +218,8 @@ function step(command, stdin, timeoutMs, done, stream, kept) {
     }
     return done(answer[0], Buffer.from(answer[1]), Buffer.from(answer[2] || ''));
   }
-  // A step that needs directories (git inside a project's repository) ends with 125 when one is missing, started or not.
+  // A step that needs directories (git inside a project's repository) ends with 125 when one is missing, and one that
+  // must not find a path (git init where no repository is) when it is there, in both cases not started.
   for (const dir of command.requires || []) {
     let isDir = false;
     try {
@@ -227,6 +228,15 @@ function step(command, stdin, timeoutMs, done, stream, kept) {
       // missing
     }
     if (!isDir) return done(125, Buffer.alloc(0), Buffer.alloc(0));
+  }
+  for (const path of command.absent || []) {
+    let there = true;
+    try {
+      fs.lstatSync(path);
+    } catch (error) {
+      there = false;
+    }
+    if (there) return done(125, Buffer.alloc(0), Buffer.alloc(0));
   }
   const out = [];
   const err = [];
@@ -385,6 +395,8 @@ export interface HelperStep {
   always?: boolean;
   /** Directories that must exist, else the step ends with 125 without being started (git in a project's repository). */
   requires?: string[];
+  /** Paths that must not exist, else the step ends with 125 without being started (`git init` where there is none). */
+  absent?: string[];
   /**
    * A watchdog for a started command (an agent run): `afterMs` after its start, the helper SIGKILLs every process of
    * the session whose leader's id is in `pidFile` (as `pkill -s` would), and the command goes on (to clean up after
@@ -514,6 +526,7 @@ class Connection {
         ...(s.mayFail ? { mayFail: true } : {}),
         ...(s.always ? { always: true } : {}),
         ...(s.requires ? { requires: s.requires } : {}),
+        ...(s.absent ? { absent: s.absent } : {}),
         ...(s.watch ? { watch: s.watch } : {}),
       })),
     };

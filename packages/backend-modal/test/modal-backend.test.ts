@@ -286,6 +286,17 @@ lane('Modal backend specifics (emulator)', () => {
     expect(page).toEqual(await b.git.log(scope, { limit: 20 }));
     expect(await cost(() => b.files.delete(scope, 'a.txt'))).toEqual(one);
     expect((await b.git.log(scope)).commits.map((c) => c.message.trim())).toEqual(['c2', 'c', 'Initial commit']);
+    // A new game as the server makes it: index.html written, then its repository and first commit, one request each
+    // (the init was five before: probe, init, add, commit, rev-parse). On a project that has one: refused, then HEAD.
+    const fresh = { userId: scope.userId, projectId: randomUUID() };
+    await b.files.write(fresh, 'index.html', 'new game');
+    let created: { created: boolean; head: string } | undefined;
+    expect(await cost(async () => (created = await b.git.init(fresh, { message: 'Initial project setup' })))).toEqual(one);
+    expect((await b.git.log(fresh)).commits.map((c) => [c.hash, c.message.trim()])).toEqual([[created!.head, 'Initial project setup']]);
+    expect(await b.git.readAt(fresh, created!.head, 'index.html')).toEqual(new TextEncoder().encode('new game'));
+    let again: { created: boolean; head: string } | undefined;
+    expect(await cost(async () => (again = await b.git.init(fresh)))).toEqual({ TaskExecStdinWrite: 2 });
+    expect(again).toEqual({ created: false, head: created!.head });
     // An agent turn as the server makes it (run, commit, read index.html) is one RPC too: the prompt goes with the
     // request, the CLI's output streams back on the helper's stdout, and the commit and the read are steps of the same
     // request (`after`), answered with the run's end. (Before `after`: run, commit and read, 3 RPCs.)
@@ -409,6 +420,13 @@ lane('Modal backend specifics (emulator)', () => {
     await expectCode(b.files.readText(scope, 'dir'), 'CONFLICT');
     expect((await b.git.commit(scope, 'c')).committed).toBe(true);
     expect((await b.git.log(scope)).commits.map((c) => c.message.trim())).toEqual(['c', 'Initial commit']);
+    // A repository made where there is none (its first step's `absent` checked by sh), not made again where there is.
+    const fresh = { userId: scope.userId, projectId: randomUUID() };
+    await b.files.write(fresh, 'index.html', 'new');
+    const created = await b.git.init(fresh);
+    expect(created.created).toBe(true);
+    expect(await b.git.init(fresh)).toEqual({ created: false, head: created.head });
+    expect((await b.git.log(fresh)).commits).toHaveLength(1);
     await b.files.delete(scope, 'dir');
     await expectCode(b.files.stat(scope, 'dir/a.txt'), 'NOT_FOUND');
     expect(emulator().rpcCounts().TaskExecStdinWrite ?? 0).toBeGreaterThan(0); // a write's content goes on an exec's stdin

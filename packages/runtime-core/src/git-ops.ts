@@ -99,8 +99,12 @@ export interface GitRunner {
    * backend does it all in one round trip (a commit is probe + add + commit + rev-parse); without it, git-ops calls
    * `probe` and `run` one after another, with the same outcome. The steps may run even without a repository, as long
    * as they change nothing then (git with a missing GIT_DIR fails at once), and their results are not reported.
+   *
+   * `create`: the mirror image, for steps whose first makes the repository (`git init`): they run only when the
+   * project exists and holds no repository (`repoExists` false; `results` those that ran), and none run (the first
+   * changes nothing, say it is refused) when it holds one. A new project's repository and first commit in one round trip.
    */
-  sequence?(scope: ProjectScope, steps: GitStep[]): Promise<GitSequenceResult>;
+  sequence?(scope: ProjectScope, steps: GitStep[], options?: { create?: boolean }): Promise<GitSequenceResult>;
 }
 
 export interface GitStep {
@@ -116,10 +120,10 @@ export interface GitSequenceResult {
 }
 
 /** `GitRunner.sequence` from `probe` and `run` (a runner that has no faster way). */
-async function sequentially(runner: GitRunner, scope: ProjectScope, steps: GitStep[]): Promise<GitSequenceResult> {
+async function sequentially(runner: GitRunner, scope: ProjectScope, steps: GitStep[], create = false): Promise<GitSequenceResult> {
   const { projectExists, repoExists } = await runner.probe(scope);
   const results: GitRunResult[] = [];
-  if (repoExists) {
+  if (create ? projectExists && !repoExists : repoExists) {
     for (const step of steps) {
       const r = await runner.run(scope, step.args);
       results.push(r);
@@ -371,7 +375,8 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
     }
   }
 
-  const sequence = (scope: ProjectScope, steps: GitStep[]) => (runner.sequence ? runner.sequence(scope, steps) : sequentially(runner, scope, steps));
+  const sequence = (scope: ProjectScope, steps: GitStep[], create = false) =>
+    runner.sequence ? runner.sequence(scope, steps, create ? { create } : undefined) : sequentially(runner, scope, steps, create);
 
   /**
    * `version` resolved to a commit, then `args` (which name it as `${version}^{commit}`), after the probe: one sequence.
@@ -432,16 +437,20 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
 
   async function init(scope: ProjectScope, opts: { message?: string } = {}): Promise<{ created: boolean; head: string }> {
     const message = opts.message === undefined ? initialMessage : checkMessage(opts.message);
-    const { projectExists, repoExists } = await runner.probe(scope);
-    if (!projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
-    if (repoExists) {
-      const current = await head(scope);
-      if (current) return { created: false, head: current };
-    } else {
-      await git(scope, ['init', '-q']);
+    const first = ['commit', '-q', '--no-verify', '--allow-empty', '-m', message];
+    // A new project (what creating or remixing a game makes): the repository and its first commit in one sequence,
+    // one round trip on a remote backend instead of five.
+    const made = await sequence(scope, [{ args: ['init', '-q'] }, { args: ['add', '-A'] }, { args: first }, { args: ['rev-parse', '--verify', 'HEAD'] }], true);
+    if (!made.projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
+    if (!made.repoExists) {
+      ['init', 'add', 'commit'].forEach((step, i) => checked(made.results[i], [step]));
+      return { created: true, head: text(checked(made.results[3], ['rev-parse']).stdout).trim() };
     }
+    // It has a repository: its HEAD, or a first commit when it has none yet.
+    const current = await head(scope);
+    if (current) return { created: false, head: current };
     await git(scope, ['add', '-A']);
-    await git(scope, ['commit', '-q', '--no-verify', '--allow-empty', '-m', message]);
+    await git(scope, first);
     return { created: true, head: (await head(scope))! };
   }
 
@@ -463,10 +472,13 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
       const probed = await sequence(scope, log ? [...steps, log.step] : steps);
       const outcome = commitOutcome(scope, probed);
       if (outcome) return log ? { ...outcome, log: log.page(probed.results[steps.length]) } : outcome;
+      // No repository yet: made with everything in its first commit, then the same sequence (which finds nothing
+      // left to commit unless the tree changed meanwhile).
       await init(scope);
-      const hash = await commitAll(scope, msg);
-      const made = hash ? { committed: true, hash } : { committed: false, hash: (await head(scope))! };
-      return log ? { ...made, log: await logPage(scope, log) } : made;
+      const again = await sequence(scope, log ? [...steps, log.step] : steps);
+      const made = commitOutcome(scope, again);
+      if (!made) throw createError('INTERNAL', 'the repository was not made', { details: { ...scope } });
+      return log ? { ...made, log: log.page(again.results[steps.length]) } : made;
     }),
 
     log: serialized((scope, opts: LogOptions = {}) => logPage(scope, logQuery(opts))),
