@@ -18,6 +18,7 @@ import {
   createError,
   createGitCapability,
   GIT_ENV,
+  sequenceRuns,
   type GitCapability,
   type GitRunner,
   type GitSequenceResult,
@@ -155,11 +156,12 @@ export function gitSequenceResult(
   const seen = probe ? new TextDecoder().decode(probe.stdout) : '';
   const projectExists = seen.includes('p');
   const repoExists = seen.includes('r');
-  const ran = create ? projectExists && !repoExists : repoExists;
   return {
     projectExists,
     repoExists,
-    results: ran ? results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: stderrText(r.stderr) })) : [],
+    results: sequenceRuns({ projectExists, repoExists }, create)
+      ? results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: stderrText(r.stderr) }))
+      : [],
   };
 }
 

@@ -297,6 +297,14 @@ lane('Modal backend specifics (emulator)', () => {
     let again: { created: boolean; head: string } | undefined;
     expect(await cost(async () => (again = await b.git.init(fresh)))).toEqual({ TaskExecStdinWrite: 2 });
     expect(again).toEqual({ created: false, head: created!.head });
+    // A repository without commits (a `git init` cut short before its commit): refused, HEAD, then the first commit.
+    const bare = { userId: scope.userId, projectId: randomUUID() };
+    await b.files.write(bare, 'index.html', 'bare');
+    await sh(b, scope.userId, `git init -q ${MOUNT.volume}/projects/${bare.projectId}`);
+    let first: { created: boolean; head: string } | undefined;
+    expect(await cost(async () => (first = await b.git.init(bare)))).toEqual({ TaskExecStdinWrite: 3 });
+    expect((await b.git.log(bare)).commits.map((c) => [c.hash, c.message.trim()])).toEqual([[first!.head, 'Initial commit']]);
+    expect(first!.created).toBe(true);
     // An agent turn as the server makes it (run, commit, read index.html) is one RPC too: the prompt goes with the
     // request, the CLI's output streams back on the helper's stdout, and the commit and the read are steps of the same
     // request (`after`), answered with the run's end. (Before `after`: run, commit and read, 3 RPCs.)

@@ -119,11 +119,19 @@ export interface GitSequenceResult {
   results: GitRunResult[];
 }
 
+/**
+ * Whether a sequence's steps run (and their results are reported), by what the probe saw: inside a repository, or with
+ * `create` only in a project without one (GitRunner.sequence). Every runner reports by this one rule.
+ */
+export function sequenceRuns({ projectExists, repoExists }: { projectExists: boolean; repoExists: boolean }, create = false): boolean {
+  return create ? projectExists && !repoExists : repoExists;
+}
+
 /** `GitRunner.sequence` from `probe` and `run` (a runner that has no faster way). */
 async function sequentially(runner: GitRunner, scope: ProjectScope, steps: GitStep[], create = false): Promise<GitSequenceResult> {
   const { projectExists, repoExists } = await runner.probe(scope);
   const results: GitRunResult[] = [];
-  if (create ? projectExists && !repoExists : repoExists) {
+  if (sequenceRuns({ projectExists, repoExists }, create)) {
     for (const step of steps) {
       const r = await runner.run(scope, step.args);
       results.push(r);
@@ -437,21 +445,28 @@ export function createGitCapability(options: GitOpsOptions): GitCapability {
 
   async function init(scope: ProjectScope, opts: { message?: string } = {}): Promise<{ created: boolean; head: string }> {
     const message = opts.message === undefined ? initialMessage : checkMessage(opts.message);
-    const first = ['commit', '-q', '--no-verify', '--allow-empty', '-m', message];
+    // The first commit: everything staged, committed (even an empty tree), its hash read.
+    const firstCommit: GitStep[] = [
+      { args: ['add', '-A'] },
+      { args: ['commit', '-q', '--no-verify', '--allow-empty', '-m', message] },
+      { args: ['rev-parse', '--verify', 'HEAD'] },
+    ];
+    const firstHead = (results: GitRunResult[]) => {
+      const ran = firstCommit.map((step, i) => checked(results[i], step.args));
+      return text(ran.at(-1)!.stdout).trim();
+    };
     // A new project (what creating or remixing a game makes): the repository and its first commit in one sequence,
     // one round trip on a remote backend instead of five.
-    const made = await sequence(scope, [{ args: ['init', '-q'] }, { args: ['add', '-A'] }, { args: first }, { args: ['rev-parse', '--verify', 'HEAD'] }], true);
+    const made = await sequence(scope, [{ args: ['init', '-q'] }, ...firstCommit], true);
     if (!made.projectExists) throw createError('NOT_FOUND', 'project not found', { details: { ...scope } });
     if (!made.repoExists) {
-      ['init', 'add', 'commit'].forEach((step, i) => checked(made.results[i], [step]));
-      return { created: true, head: text(checked(made.results[3], ['rev-parse']).stdout).trim() };
+      checked(made.results[0], ['init']);
+      return { created: true, head: firstHead(made.results.slice(1)) };
     }
-    // It has a repository: its HEAD, or a first commit when it has none yet.
+    // It has a repository: its HEAD, or (a repository without commits) the first commit, one sequence too.
     const current = await head(scope);
     if (current) return { created: false, head: current };
-    await git(scope, ['add', '-A']);
-    await git(scope, first);
-    return { created: true, head: (await head(scope))! };
+    return { created: true, head: firstHead((await sequence(scope, firstCommit)).results) };
   }
 
   function serialized<A extends unknown[], R>(fn: (scope: ProjectScope, ...args: A) => Promise<R>) {
