@@ -7,6 +7,8 @@
 // - `projectReady(id)`: the server has answered `selectProject` on this connection, so a `message` sent now goes to
 //   that project (the server handles a connection's messages concurrently: one sent before the answer can race it).
 
+import { newUuid } from './ids.js';
+
 const PING_EVERY_MS = 10_000;
 const PONG_TIMEOUT_MS = 4_000;
 
@@ -203,7 +205,7 @@ export class Socket {
   tabId() {
     let id = sessionStorage.getItem('dreamcore.tab');
     if (!id) {
-      id = crypto.randomUUID?.() ?? String(Math.random()).slice(2);
+      id = newUuid();
       sessionStorage.setItem('dreamcore.tab', id);
     }
     return id;
