@@ -3,11 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import {
   BackendError,
   createError,
   errorCodeForExit,
+  eventObject,
   isBackendError,
   isInside,
   KeyedMutex,
@@ -189,6 +191,37 @@ describe('RunChannel', () => {
       expect.objectContaining({ seq: 1, type: 'error', error: { code: 'CLI_TIMEOUT', message: 'too slow', recoverable: true, exitCode: 124 } }),
     ]);
     await expectCode(run.result, 'CLI_TIMEOUT');
+  });
+
+  it('keeps no event the consumer has taken: a long stream does not pile up in the channel', async () => {
+    const run = new RunChannel();
+    const held = () => (run as unknown as { buffer: AgentEvent[] }).buffer.length;
+    const iterator = run[Symbol.asyncIterator]();
+    run.emit('started', { runId: run.runId, sessionId: null, model: null });
+    for (let i = 0; i < 100; i++) run.emit('text', { delta: String(i) });
+    expect(held()).toBe(101); // not taken yet: kept
+    for (let i = 0; i < 101; i++) await iterator.next();
+    const next = iterator.next(); // caught up: waits for the next event
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(held()).toBe(0);
+    run.emit('text', { delta: 'more' });
+    expect((await next).value).toMatchObject({ seq: 102, type: 'text', delta: 'more' });
+  });
+
+  it('gives every event of one kind one hidden class, whatever its payload (eventObject)', () => {
+    // A spread followed by more properties ({ ...payload, type, seq }) makes a new hidden class per object in V8;
+    // eventObject must not (its events are made once per streamed delta).
+    setFlagsFromString('--allow-natives-syntax');
+    const sameClass = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
+    const make = (i: number) => eventObject({ type: 'text', seq: i, t: i }, { delta: `d${i}` });
+    const events = Array.from({ length: 50 }, (_, i) => make(i));
+    expect(events.every((e) => sameClass(e, events[0]!))).toBe(true);
+    const spread = (fields: object, i: number) => ({ ...fields, type: 'text', seq: i, t: i });
+    const spreadEvents = Array.from({ length: 50 }, (_, i) => spread({ delta: `d${i}` }, i));
+    expect(spreadEvents.every((e) => sameClass(e, spreadEvents[0]!))).toBe(false); // the check can tell
+    // The fixed fields win over the payload's, and come first.
+    expect(eventObject({ type: 'text', seq: 3 }, { seq: 99, delta: 'x' })).toEqual({ type: 'text', seq: 3, delta: 'x' });
+    expect(Object.keys(eventObject({ type: 'text', seq: 3 }, { delta: 'x' }))).toEqual(['type', 'seq', 'delta']);
   });
 });
 

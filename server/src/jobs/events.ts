@@ -14,6 +14,8 @@
  *   and more for its reads;
  * - each row is one event (no coalescing), so "after seq N" is an index range.
  */
+import { eventObject } from '@dreamcore/runtime-core';
+
 export type JobEventType = 'started' | 'progress' | 'stream' | 'gameCheck' | 'imagesGenerated' | 'projectRenamed' | 'completed' | 'failed' | 'cancelled';
 
 export interface JobEvent {
@@ -144,7 +146,7 @@ export class JobEventLog {
   /** Assigns the next seq, delivers to subscribers, and queues the event for the database. */
   emit(jobId: string, type: JobEventType, fields: Record<string, unknown> = {}): JobEvent {
     const e = this.entry(jobId);
-    const event: JobEvent = { ...fields, type, jobId, seq: ++e.seq };
+    const event: JobEvent = eventObject({ type, jobId, seq: ++e.seq }, fields);
     e.events.push(event);
     this.pending.push(event);
     this.lastEmitAt = performance.now();
@@ -395,7 +397,7 @@ function expand(jobId: string, row: { seq: number; type: string; payload: unknow
     const deltas = (row.payload as StoredStream | null)?.deltas ?? [];
     return deltas.map((content, i) => ({ type: 'stream', jobId, seq: row.seq + i, content }));
   }
-  return [{ ...(row.payload as Record<string, unknown>), type: row.type as JobEventType, jobId, seq: row.seq }];
+  return [eventObject({ type: row.type as JobEventType, jobId, seq: row.seq }, row.payload as Record<string, unknown>)];
 }
 
 /**
