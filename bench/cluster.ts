@@ -7,13 +7,15 @@
  * the same database, and where the CPU went while the tokens streamed.
  *
  * The jobs' model side: a real job on Modal costs the server only the stream it receives (the agent runs remotely),
- * so here one timer loop in this process writes every job's stream-json into a FIFO per job, and the job's "CLI"
- * (bench/fake-claude-stream.sh, CLAUDE_PATH) is a `cat` of it: the server reads the lines from the CLI's stdout and
- * runs its whole path (parse, job events, Postgres, NOTIFY, sockets) as for a real run. (A Node process per job, as
- * before, cost this 2-core machine more CPU than the path measured: 150 × 50 wake-ups a second.)
+ * so here one process (bench/fake-model.py) writes every job's stream-json straight into the pipe the server reads
+ * from that job's CLI: the job's "CLI" (bench/fake-claude-stream.py, CLAUDE_PATH) hands the model its stdout and waits.
+ * The server runs its whole path (read, parse, job events, Postgres, NOTIFY, sockets) as for a real run. (Before, a
+ * `cat` per job relayed a FIFO the bench wrote: one more process to wake for every token, on the cores the server
+ * shares with this load; before that, a Node process per job cost more CPU than the path measured.) Each delta is
+ * stamped with CLOCK_MONOTONIC at its write and this process reads the same clock as each arrives.
  *
- * The rate: 50 text deltas a second per job, all 150 at once, for 5 s (BENCH_CLUSTER_DELTAS_PER_S and
- * BENCH_CLUSTER_TOKENS change it). The server forwards only text deltas (runtime-core agent/stream-json.ts: one
+ * The rate: 50 text deltas a second per job, all 150 at once, for 5 s after 5 s of warm-up (BENCH_CLUSTER_DELTAS_PER_S,
+ * BENCH_CLUSTER_TOKENS and BENCH_CLUSTER_WARMUP_TOKENS change it). The server forwards only text deltas (runtime-core agent/stream-json.ts: one
  * `stream` event per `text_delta` line of the CLI's `--include-partial-messages`; tool input streams as
  * `input_json_delta`, which it does not forward). A real Claude Code stream, captured at the API
  * (github.com/RavenStorm-bit/claude-code-api-logger, responses-analysis-clean.md): a claude-3-7-sonnet reply of 32
@@ -34,11 +36,11 @@
  * it, and the jobs end (result line, commit, `completed`) once every client has had its last delta or the stream is
  * late by more than 30 s. The lost/duplicated check covers every event from `started` to `completed`.
  */
-import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startCluster } from '../scripts/cluster.js';
@@ -51,6 +53,14 @@ const JOBS = Number(process.env.BENCH_CLUSTER_JOBS) || 150;
 const TOKENS = Number(process.env.BENCH_CLUSTER_TOKENS) || 250;
 /** 50 deltas a second per job by default (see above); BENCH_CLUSTER_DELTAS_PER_S for another rate. */
 const TOKEN_INTERVAL_MS = 1000 / (Number(process.env.BENCH_CLUSTER_DELTAS_PER_S) || 50);
+/**
+ * Deltas per job streamed first and not counted (BENCH_CLUSTER_WARMUP_TOKENS; 5 s at the rate by default). The
+ * instances here are seconds old; a service's have run for hours. Their first seconds of streaming measure V8 compiling
+ * the path and sizing a young heap (the first second's p99 was 60–130 ms, later seconds' a third of that, and with 1 s
+ * of warm-up the measured 5 s still held 2–5 full-heap marking cycles per run against 0–1 after 5 s). Their latency is
+ * reported on its own; they count for lost and duplicated events like every other.
+ */
+const WARMUP_TOKENS = Number(process.env.BENCH_CLUSTER_WARMUP_TOKENS ?? Math.round(5000 / TOKEN_INTERVAL_MS));
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 /** BENCH_CLUSTER_PHASES: (sent at, latency) of every token, to see whether the slow ones come together. */
@@ -62,6 +72,8 @@ interface Result {
   p99: number;
   max: number;
   samples: number;
+  /** The warm-up's deltas (not in the figures above). */
+  warmupP99: number | null;
   lost: number;
   duplicated: number;
   outOfOrder: number;
@@ -84,93 +96,84 @@ async function inBatches<T, R>(items: T[], fn: (item: T, index: number) => Promi
   return out;
 }
 
+/** CLOCK_MONOTONIC in ms: the clock the model (bench/fake-model.py, Python's time.monotonic) stamps each delta with. */
+const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
+
 /**
- * The model side of every job: stream-json lines (the CLI's, with `--include-partial-messages`) written into one FIFO
- * per job. Opened read-write, so opening never waits for the job's `cat` and the pipe keeps what comes before it
- * reads; closing it is the CLI's end of output.
+ * The model side of every job: bench/fake-model.py, one process that writes every job's stream-json (the CLI's, with
+ * `--include-partial-messages`) straight into the pipe the server reads from that job's CLI, which each job's CLI
+ * stand-in (bench/fake-claude-stream.py) hands it. Out of this process, so this one's event loop only receives.
  */
 class FakeModel {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'dreamcore-bench-model-'));
-  private readonly fds: number[] = [];
-  private readonly sessions: string[] = [];
+  readonly socket = path.join(this.dir, 'model.sock');
+  private readonly process: ChildProcess;
+  /** What the model says as it ends each command, in the order given. */
+  private readonly replies: ((word: string) => void)[] = [];
 
   constructor(jobs: number) {
-    const fifos = Array.from({ length: jobs }, (_, i) => this.fifo(i));
-    execFileSync('mkfifo', fifos);
-    for (const [i, fifo] of fifos.entries()) {
-      this.fds.push(openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK));
-      this.sessions.push(randomUUID());
-      this.line(i, { type: 'system', subtype: 'init', session_id: this.sessions[i], model: 'bench', tools: [], permissionMode: 'acceptEdits' });
-      this.line(i, { type: 'stream_event', event: { type: 'message_start', message: { id: `msg_${i}` } } });
-    }
+    this.process = spawn('python3', [path.join(here, 'fake-model.py'), this.socket, String(jobs), String(TOKEN_INTERVAL_MS)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    this.process.on('error', () => undefined); // reported by the command waiting (a missing python3 would else throw here)
+    createInterface({ input: this.process.stdout! }).on('line', (word) => {
+      if (word !== 'ready') this.replies.shift()?.(word);
+    });
   }
 
-  fifo(job: number): string {
-    return path.join(this.dir, String(job));
+  /** What a job's message says so that its CLI stand-in connects to this model as job `job`. */
+  prompt(job: number): string {
+    return `model=${this.socket} job=${job}`;
   }
 
-  private line(job: number, obj: Record<string, unknown>): void {
-    writeSync(this.fds[job]!, `${JSON.stringify({ ...obj, session_id: this.sessions[job], parent_tool_use_id: null, uuid: randomUUID() })}\n`);
+  get pid(): number {
+    return this.process.pid!;
   }
 
-  /** Every job streams `tokens` deltas, one per interval, each at its own phase; each delta carries its send time. */
-  async stream(tokens: number): Promise<void> {
-    await Promise.all(
-      this.fds.map(async (_, job) => {
-        await sleep(Math.random() * TOKEN_INTERVAL_MS);
-        await new Promise<void>((resolve) => {
-          let i = 0;
-          const timer = setInterval(() => {
-            const text = `⟨${i}@${performance.now().toFixed(3)}⟩`;
-            this.line(job, { type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } } });
-            if (++i < tokens) return;
-            clearInterval(timer);
-            resolve();
-          }, TOKEN_INTERVAL_MS);
-        });
-      }),
-    );
-  }
-
-  /** The reply and the result line, then the end of the CLI's output. */
-  end(): void {
-    for (const [job, fd] of this.fds.entries()) {
-      // Not the deltas' text: 150 replies built up a delta at a time are garbage this process would carry (and
-      // scavenge) while it measures; the server stores whatever the reply says.
-      const text = `${TOKENS} deltas`;
-      this.line(job, { type: 'assistant', message: { id: `msg_${job}`, content: [{ type: 'text', text }] } });
-      this.line(job, {
-        type: 'result',
-        subtype: 'success',
-        is_error: false,
-        result: text,
-        total_cost_usd: 0,
-        usage: { input_tokens: 1, output_tokens: TOKENS },
-        duration_ms: TOKENS * TOKEN_INTERVAL_MS,
-        num_turns: 1,
+  /** Gives the model a command; resolves once it has carried it out. */
+  private command(line: string, done: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const exited = (code: number | null) => reject(new Error(`bench/fake-model.py exited (${code}) before "${done}"`));
+      const failed = (error: Error) => reject(new Error(`bench/fake-model.py could not run (python3 3.9 or later is needed): ${error.message}`));
+      this.process.once('exit', exited).once('error', failed);
+      this.replies.push((word) => {
+        this.process.off('exit', exited).off('error', failed);
+        if (word === done) resolve();
+        else reject(new Error(`bench/fake-model.py said "${word}", not "${done}"`));
       });
-      closeSync(fd);
-    }
-    this.fds.length = 0;
+      this.process.stdin!.write(`${line}\n`);
+    });
+  }
+
+  /** Every job streams deltas `first` to `end - 1`, one per interval, each at its own phase, each carrying its send time. */
+  async stream(first: number, end: number): Promise<void> {
+    await this.command(`stream ${first} ${end}`, 'streamed');
+  }
+
+  /** The reply and the result line, then the end of each CLI's output. */
+  async end(): Promise<void> {
+    // Not the deltas' text: the server stores whatever the reply says.
+    await this.command(`end ${TOKENS} deltas`, 'ended');
   }
 
   close(): void {
-    for (const fd of this.fds) closeSync(fd);
+    this.process.stdin!.end();
+    this.process.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** utime + stime, in seconds, of each process in the trees under `roots`, and whether it is a `cat` (a job's CLI). */
-function cpuSeconds(roots: readonly number[]): Map<number, { cat: boolean; seconds: number }> {
+/** Time on a CPU, in seconds, of each process in the trees under `roots`, and whether it is a job's CLI stand-in. */
+function cpuSeconds(roots: readonly number[]): Map<number, { cli: boolean; seconds: number }> {
   const parent = new Map<number, number>();
-  const usage = new Map<number, { cat: boolean; seconds: number }>();
+  const usage = new Map<number, { cli: boolean; seconds: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
       parent.set(Number(entry), Number(fields[1]));
-      usage.set(Number(entry), { cat: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(') ')) === 'cat', seconds: onCpuSeconds(entry) });
+      usage.set(Number(entry), { cli: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(') ')) === 'fake-claude', seconds: onCpuSeconds(entry) });
     } catch {
       // exited meanwhile
     }
@@ -184,7 +187,7 @@ function cpuSeconds(roots: readonly number[]): Map<number, { cat: boolean; secon
 
 /**
  * Time on a CPU of every thread of process `pid`, in nanoseconds from /proc/<pid>/task/<tid>/schedstat: utime and
- * stime count whole clock ticks (10 ms), and 150 `cat`s each using a few ms in a run read as 0 that way.
+ * stime count whole clock ticks (10 ms), and 150 CLI stand-ins each using a few ms in a run read as 0 that way.
  */
 function onCpuSeconds(pid: string): number {
   let ns = 0;
@@ -205,9 +208,9 @@ function machineTicks(): { total: number; idle: number } {
 }
 
 /** CPU used between two readings by the processes alive at the second (one that exited meanwhile is left out). */
-function cpuBetween(before: Map<number, { cat: boolean; seconds: number }>, after: Map<number, { cat: boolean; seconds: number }>, cat: boolean): number {
+function cpuBetween(before: Map<number, { cli: boolean; seconds: number }>, after: Map<number, { cli: boolean; seconds: number }>, cli: boolean): number {
   let total = 0;
-  for (const [pid, usage] of after) if (usage.cat === cat) total += usage.seconds - (before.get(pid)?.seconds ?? 0);
+  for (const [pid, usage] of after) if (usage.cli === cli) total += usage.seconds - (before.get(pid)?.seconds ?? 0);
   return total;
 }
 
@@ -222,7 +225,7 @@ async function run(instances: number): Promise<Result> {
       ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
       GEMINI_API_KEY: 'x',
       GEMINI_BASE_URL: 'http://127.0.0.1:9',
-      CLAUDE_PATH: path.join(here, 'fake-claude-stream.sh'),
+      CLAUDE_PATH: path.join(here, 'fake-claude-stream.py'),
       AGENT_ISOLATION: 'none',
       AGENT_NICENESS: '0',
       GAME_CHECK: 'false',
@@ -240,6 +243,7 @@ async function run(instances: number): Promise<Result> {
     { statementStats: true },
   );
   const latencies: number[] = [];
+  const warmupLatencies: number[] = [];
   let lost = 0;
   let duplicated = 0;
   let outOfOrder = 0;
@@ -263,7 +267,7 @@ async function run(instances: number): Promise<Result> {
       const projectId = (await starter.next((m) => m.type === 'projectCreated', 120_000)).project.id as string;
       starter.send({ type: 'selectProject', projectId });
       await starter.next((m) => m.type === 'projectSelected', 120_000);
-      starter.send({ type: 'message', content: `stream please fifo=${model.fifo(i)}`, skipStyleSelection: true });
+      starter.send({ type: 'message', content: `stream please ${model.prompt(i)}`, skipStyleSelection: true });
       const jobId = (await starter.next((m) => m.type === 'jobStarted', 120_000)).job.id as string;
       starter.close();
       return jobId;
@@ -281,7 +285,7 @@ async function run(instances: number): Promise<Result> {
       const following = new Promise<void>((resolve) => (subscribed = resolve));
       const ended = new Promise<{ type: string; seq: number }>((resolve) => {
         client.ws.on('message', (data) => {
-          const at = performance.now();
+          const at = monotonicMs();
           const m = JSON.parse(String(data)) as { type: string; jobId?: string; seq?: number; content?: string };
           if (m.jobId !== jobId || typeof m.seq !== 'number') return;
           if (seqs.length > 0 && m.seq <= seqs[seqs.length - 1]!) outOfOrder++;
@@ -289,9 +293,14 @@ async function run(instances: number): Promise<Result> {
           subscribed();
           if (m.type === 'stream' && m.content) {
             for (const match of m.content.matchAll(/⟨(\d+)@([\d.]+)⟩/g)) {
+              const index = Number(match[1]);
+              if (index < WARMUP_TOKENS) {
+                warmupLatencies.push(at - Number(match[2]));
+                continue;
+              }
               latencies.push(at - Number(match[2]));
               if (process.env.BENCH_CLUSTER_PHASES) timeline.push([Number(match[2]), at - Number(match[2])]);
-              if (Number(match[1]) === TOKENS - 1) lastToken = true;
+              if (index === WARMUP_TOKENS + TOKENS - 1) lastToken = true;
             }
           }
           if (['completed', 'failed', 'cancelled'].includes(m.type)) resolve({ type: m.type, seq: m.seq });
@@ -301,11 +310,13 @@ async function run(instances: number): Promise<Result> {
       return { client, instance: instance.name, jobId, seqs, following, ended, hasLastToken: () => lastToken };
     });
     phase('clients in');
-    // Every job runs (its CLI waits on its FIFO) and every client has its first event: stream.
+    // Every job runs (its CLI has handed the model its stdout) and every client has its first event: stream.
     await Promise.all(clients.map((c) => c.following));
+    if (WARMUP_TOKENS > 0) await model.stream(0, WARMUP_TOKENS);
+    phase('warmed up');
     await sleep(1000);
-    // Where the CPU goes while the tokens stream: the instances (with their process hosts), the jobs' CLIs (`cat`),
-    // PostgreSQL (the postmaster is the parent of any backend), and this process (the model and every client).
+    // Where the CPU goes while the tokens stream: the instances (with their process hosts), the jobs' CLIs (idle),
+    // PostgreSQL (the postmaster is the parent of any backend), the model, and this process (every client).
     const postmaster = Number(
       readFileSync(`/proc/${(await sql.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid}/stat`, 'utf8')
         .split(') ')[1]!
@@ -316,16 +327,35 @@ async function run(instances: number): Promise<Result> {
     const statementCount = async () => Number((await sql.query<{ n: string }>('select coalesce(sum(calls), 0) as n from pg_stat_statements')).rows[0]!.n);
     await sql.query('select pg_stat_statements_reset()');
     const statementsBefore = await statementCount();
-    const before = { servers: cpuSeconds(servers), postgres: cpuSeconds([postmaster]), bench: process.cpuUsage(), machine: machineTicks() };
-    const streamStart = performance.now();
-    await model.stream(TOKENS);
-    const streamSeconds = (performance.now() - streamStart) / 1000;
-    const after = { servers: cpuSeconds(servers), postgres: cpuSeconds([postmaster]), bench: process.cpuUsage(before.bench), machine: machineTicks() };
+    const before = {
+      servers: cpuSeconds(servers),
+      postgres: cpuSeconds([postmaster]),
+      model: cpuSeconds([model.pid]),
+      bench: process.cpuUsage(),
+      machine: machineTicks(),
+    };
+    const streamStart = monotonicMs();
+    await model.stream(WARMUP_TOKENS, WARMUP_TOKENS + TOKENS);
+    phase('streams written');
+    // The readings after wait for the last deltas: reading every process's /proc files blocks this process's event
+    // loop for tens of ms, which the deltas still on their way would count as latency.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && !clients.every((c) => c.hasLastToken())) await sleep(5);
+    phase('every last delta in');
+    const streamSeconds = (monotonicMs() - streamStart) / 1000;
+    const after = {
+      servers: cpuSeconds(servers),
+      postgres: cpuSeconds([postmaster]),
+      model: cpuSeconds([model.pid]),
+      bench: process.cpuUsage(before.bench),
+      machine: machineTicks(),
+    };
     machineBusy = 1 - (after.machine.idle - before.machine.idle) / (after.machine.total - before.machine.total);
     cpu.instances = cpuBetween(before.servers, after.servers, false) / streamSeconds;
     cpu.postgres = cpuBetween(before.postgres, after.postgres, false) / streamSeconds;
-    cpu['bench (model + clients)'] = (after.bench.user + after.bench.system) / 1e6 / streamSeconds;
-    cpu['CLIs (cat)'] = cpuBetween(before.servers, after.servers, true) / streamSeconds;
+    cpu['model'] = cpuBetween(before.model, after.model, false) / streamSeconds;
+    cpu['bench (clients)'] = (after.bench.user + after.bench.system) / 1e6 / streamSeconds;
+    cpu['CLIs (idle stand-ins)'] = cpuBetween(before.servers, after.servers, true) / streamSeconds;
     for (const [name, cores] of Object.entries(cpu)) cpuPerToken[name] = (cores * streamSeconds * 1e6) / (JOBS * TOKENS);
     const statements = (await statementCount()) - statementsBefore - 1; // less this count's own statement
     if (process.env.BENCH_CLUSTER_PHASES) {
@@ -336,10 +366,6 @@ async function run(instances: number): Promise<Result> {
     }
     statementsPerS = statements / streamSeconds;
     statementsPerToken = statements / (JOBS * TOKENS);
-    phase('streams written');
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && !clients.every((c) => c.hasLastToken())) await sleep(50);
-    phase('every last delta in');
     if (process.env.BENCH_CLUSTER_PHASES) {
       const windows = new Map<number, number[]>();
       for (const [sent, latency] of timeline) {
@@ -352,10 +378,10 @@ async function run(instances: number): Promise<Result> {
       console.error(`    p99 of each 100 ms of streaming: ${p99s.join(' ')}`);
       // To line the slow windows up with other processes' logs (GC, event-loop delay): wall-clock ms of each send.
       if (process.env.BENCH_CLUSTER_TIMELINE)
-        writeFileSync(process.env.BENCH_CLUSTER_TIMELINE, JSON.stringify(timeline.map(([sent, latency]) => [performance.timeOrigin + sent, latency])));
+        writeFileSync(process.env.BENCH_CLUSTER_TIMELINE, JSON.stringify(timeline.map(([sent, latency]) => [Date.now() - (monotonicMs() - sent), latency])));
       timeline.length = 0;
     }
-    model.end();
+    await model.end();
     for (const c of clients) {
       const end = await Promise.race([
         c.ended,
@@ -383,6 +409,7 @@ async function run(instances: number): Promise<Result> {
     p99: pct(latencies, 99),
     max: Math.max(...latencies),
     samples: latencies.length,
+    warmupP99: warmupLatencies.length > 0 ? pct(warmupLatencies, 99) : null,
     lost,
     duplicated,
     outOfOrder,
@@ -401,7 +428,8 @@ function describe(label: string, r: Result): void {
     .join(', ');
   console.log(
     `  ${label} token → client p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms (${r.samples} samples` +
-      `${r.remoteShare > 0 ? `, ${Math.round(r.remoteShare * 100)}% of clients on another instance than their job` : ''}); ` +
+      `${r.remoteShare > 0 ? `, ${Math.round(r.remoteShare * 100)}% of clients on another instance than their job` : ''}` +
+      `${r.warmupP99 === null ? '' : `; after ${WARMUP_TOKENS} deltas a job of warm-up, whose p99 was ${r.warmupP99.toFixed(1)} ms`}); ` +
       `lost ${r.lost}, duplicated ${r.duplicated}, out of order ${r.outOfOrder}; machine busy while streaming ${Math.round(r.machineBusy * 100)} % ` +
       `(${os.availableParallelism()} cores); CPU cores while streaming: ${cpu}; ` +
       `CPU µs per token: ${Object.entries(r.cpuPerToken)
@@ -413,7 +441,7 @@ function describe(label: string, r: Result): void {
 
 export async function benchCluster(): Promise<Measurement[]> {
   section(
-    `cluster: ${JOBS} concurrent jobs × ${TOKENS} deltas (${Math.round(1000 / TOKEN_INTERVAL_MS)}/s each) over the round-robin proxy, each followed by a client socket on a random instance (PostgreSQL 15)`,
+    `cluster: ${JOBS} concurrent jobs × ${TOKENS} deltas (${Math.round(1000 / TOKEN_INTERVAL_MS)}/s each, after ${WARMUP_TOKENS} of warm-up) over the round-robin proxy, each followed by a client socket on a random instance (PostgreSQL 15)`,
   );
   // BENCH_CLUSTER_ONLY=3 (or 1) runs one of the two, to try a change quickly; the figures compare both.
   const only = Number(process.env.BENCH_CLUSTER_ONLY) || 0;

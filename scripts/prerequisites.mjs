@@ -92,6 +92,13 @@ export const PREREQUISITES = [
     present: () => debianPackage('fonts-noto-color-emoji'),
   },
   { name: 'CJK fonts', apt: 'fonts-noto-cjk', required: false, why: 'Japanese text in captured game videos', present: () => debianPackage('fonts-noto-cjk') },
+  {
+    name: 'python3',
+    apt: 'python3',
+    required: false,
+    why: "`npm run bench -- cluster`'s model process (bench/fake-model.py writes 150 jobs' streams into the server's pipes)",
+    present: () => onPath('python3'),
+  },
 ];
 
 export function missingPrerequisites() {
