@@ -159,9 +159,17 @@ function nodeArgs(): string[] {
   return process.env.CLUSTER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 }
 
+/** An instance is started as `npm start` starts the server: with the node options of package.json's `start` script. */
+function startScriptArgs(): string[] {
+  const start = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ');
+  if (start[0] !== 'node' || start.at(-1) !== 'server/src/cli.ts')
+    throw new Error(`package.json's start script is not "node … server/src/cli.ts": ${start.join(' ')}`);
+  return start.slice(1);
+}
+
 /** One server process with DATABASE_URL; resolves once it listens. */
 export function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, [...nodeArgs(), '--conditions=source', '--import', 'tsx', 'server/src/cli.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs(), ...startScriptArgs()], {
     cwd: root,
     env: { ...env, INSTANCE_ID: `instance-${name}-${Math.random().toString(36).slice(2, 8)}` },
     stdio: ['ignore', 'pipe', 'pipe'],
