@@ -162,6 +162,9 @@ export class Connection {
       () => {
         this.resumeTimer = null;
         if (this.closed) return;
+        // A timer counts from the event loop's clock as the turn began, so after a busy turn it fires early by the
+        // budget's clock: resuming then would drop the next frame of a sender who waited for the notice.
+        if (this.frames.msUntilNext() > 0) return this.pauseUntilNextFrame();
         this.reportDropped();
         this.ws.resume();
       },
