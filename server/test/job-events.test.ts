@@ -2,7 +2,7 @@
  * The job event log on its own, over an in-memory store: seq numbering, resubscribe-with-last-seq, how stream
  * deltas reach the database (coalesced, every job's in one write) and that one job's bad write loses no other's.
  */
-import { setFlagsFromString } from 'node:v8';
+import { sameHiddenClass } from '@dreamcore/runtime-core/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { JobEventLog, type JobEvent, type JobEventStore, type SharedEvents } from '../src/jobs/events.js';
 
@@ -40,11 +40,9 @@ describe('job event log', () => {
   });
 
   it('makes every stream event with one hidden class (one per delta otherwise, in the old generation)', () => {
-    setFlagsFromString('--allow-natives-syntax');
-    const sameClass = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
     const log = new JobEventLog(memoryStore().store, () => undefined);
     const events = Array.from({ length: 50 }, (_, i) => log.emit('a', 'stream', { content: `d${i}` }));
-    expect(events.every((e) => sameClass(e, events[0]!))).toBe(true);
+    expect(events.every((e) => sameHiddenClass(e, events[0]!))).toBe(true);
     expect(events[7]).toEqual({ type: 'stream', jobId: 'a', seq: 8, content: 'd7' });
   });
 

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import {
   BackendError,
@@ -22,7 +21,7 @@ import {
   withReadCache,
   type AgentEvent,
 } from '@dreamcore/runtime-core';
-import { createMemoryBackend } from '@dreamcore/runtime-core/testkit';
+import { createMemoryBackend, sameHiddenClass } from '@dreamcore/runtime-core/testkit';
 import { expectCode } from '@dreamcore/runtime-core/conformance';
 
 describe('normalizeRelativePath', () => {
@@ -211,14 +210,12 @@ describe('RunChannel', () => {
   it('gives every event of one kind one hidden class, whatever its payload (eventObject)', () => {
     // A spread followed by more properties ({ ...payload, type, seq }) makes a new hidden class per object in V8;
     // eventObject must not (its events are made once per streamed delta).
-    setFlagsFromString('--allow-natives-syntax');
-    const sameClass = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
     const make = (i: number) => eventObject({ type: 'text', seq: i, t: i }, { delta: `d${i}` });
     const events = Array.from({ length: 50 }, (_, i) => make(i));
-    expect(events.every((e) => sameClass(e, events[0]!))).toBe(true);
+    expect(events.every((e) => sameHiddenClass(e, events[0]!))).toBe(true);
     const spread = (fields: object, i: number) => ({ ...fields, type: 'text', seq: i, t: i });
     const spreadEvents = Array.from({ length: 50 }, (_, i) => spread({ delta: `d${i}` }, i));
-    expect(spreadEvents.every((e) => sameClass(e, spreadEvents[0]!))).toBe(false); // the check can tell
+    expect(spreadEvents.every((e) => sameHiddenClass(e, spreadEvents[0]!))).toBe(false); // the check can tell
     // The fixed fields win over the payload's, and come first.
     expect(eventObject({ type: 'text', seq: 3 }, { seq: 99, delta: 'x' })).toEqual({ type: 'text', seq: 3, delta: 'x' });
     expect(Object.keys(eventObject({ type: 'text', seq: 3 }, { delta: 'x' }))).toEqual(['type', 'seq', 'delta']);
