@@ -117,7 +117,7 @@ class FakeModel {
     });
     this.process.on('error', () => undefined); // reported by the command waiting (a missing python3 would else throw here)
     createInterface({ input: this.process.stdout! }).on('line', (word) => {
-      if (word !== 'ready') this.replies.shift()?.(word);
+      this.replies.shift()?.(word);
     });
   }
 
